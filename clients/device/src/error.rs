@@ -1,0 +1,115 @@
+//! The device's one error type.
+//!
+//! Every variant is written for the person holding the device: it says what went wrong and,
+//! where there is one, what to do next. Callers (the CLI, a future app) show `to_string()` as
+//! is and use the variant only to choose an exit code or a retry.
+
+use bothy_sync_core::FieldError;
+use bothy_sync_core::validate::describe;
+
+/// What can go wrong on the device.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    /// Capture and sync need the identity the server assigns at enrolment.
+    #[error("enrol this device first: bothy enrol --server URL --code CODE")]
+    NotEnrolled,
+
+    /// The input is invalid; nothing was written. Each error names its field.
+    #[error("{}", describe(.0))]
+    Invalid(Vec<FieldError>),
+
+    /// No record matches.
+    #[error("{0}")]
+    NotFound(String),
+
+    /// More than one record matches a short id or code.
+    #[error("`{query}` matches {} records ({}); give more of the id", .matches.len(), .matches.join(", "))]
+    Ambiguous {
+        /// What was looked up.
+        query: String,
+        /// The ids that match.
+        matches: Vec<String>,
+    },
+
+    /// A request that cannot be carried out as asked (no project chosen, bad server URL...).
+    #[error("{0}")]
+    Usage(String),
+
+    /// The server could not be reached; nothing changed on the device.
+    #[error(
+        "cannot reach the server at {server}: {detail}; your records are safe on this device and will sync later"
+    )]
+    Unreachable {
+        /// The server's URL.
+        server: String,
+        /// What failed (connection refused, timed out...).
+        detail: String,
+    },
+
+    /// The server refused the request (a 4xx answer).
+    #[error("the server refused: {message} ({code})")]
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+        /// The server's machine-readable code.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+
+    /// The server failed (a 5xx answer); nothing changed on the device.
+    #[error(
+        "the server at {server} failed ({status}): {message}; your records are safe on this device, try again later"
+    )]
+    ServerFault {
+        /// The server's URL.
+        server: String,
+        /// The HTTP status.
+        status: u16,
+        /// The server's message, if it sent one.
+        message: String,
+    },
+
+    /// The server's answer could not be understood; nothing changed on the device.
+    #[error("the server's answer could not be understood: {0}")]
+    Protocol(String),
+
+    /// The local store failed.
+    #[error("the local store failed: {0}")]
+    Store(String),
+}
+
+impl DeviceError {
+    /// True when trying again later may succeed without anyone changing anything (the server
+    /// was unreachable or failed).
+    pub fn is_temporary(&self) -> bool {
+        matches!(
+            self,
+            DeviceError::Unreachable { .. } | DeviceError::ServerFault { .. }
+        )
+    }
+}
+
+impl From<sqlx::Error> for DeviceError {
+    fn from(e: sqlx::Error) -> Self {
+        DeviceError::Store(e.to_string())
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for DeviceError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        DeviceError::Store(format!("could not prepare the store: {e}"))
+    }
+}
+
+impl From<bothy_sync_core::RecordError> for DeviceError {
+    fn from(e: bothy_sync_core::RecordError) -> Self {
+        match e {
+            bothy_sync_core::RecordError::Invalid(errors) => DeviceError::Invalid(errors),
+            other => DeviceError::Store(other.to_string()),
+        }
+    }
+}
+
+/// Shorthand for a result with [`DeviceError`].
+pub type Result<T, E = DeviceError> = std::result::Result<T, E>;

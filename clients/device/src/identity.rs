@@ -1,0 +1,357 @@
+//! Who this device is: enrolment, login, and the projects its user may record in.
+//!
+//! The server assigns each device an id, a revocable token and the Automerge actor its changes
+//! must be authored under (a change under any other actor is refused as forged provenance).
+//! All three are kept in the store's `meta` table; a password never is. Capture needs the
+//! actor, so it waits for enrolment, which happens once, in the office, before fieldwork.
+
+use crate::api::{Enrolment, Membership, User};
+use crate::error::{DeviceError, Result};
+use crate::store::{self, key};
+use crate::{Device, now};
+use bothy_sync_core::automerge::ActorId;
+use bothy_sync_core::protocol::Cursor;
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::sqlite::SqliteConnection;
+
+/// The identity a device holds after enrolment.
+#[derive(Clone)]
+pub(crate) struct Identity {
+    pub server: String,
+    pub device_id: String,
+    pub token: String,
+    pub actor: ActorId,
+    pub user: Option<User>,
+    pub memberships: Vec<Membership>,
+    pub default_project: Option<String>,
+}
+
+/// What enrolment or login set up.
+#[derive(Debug, Clone, Serialize)]
+pub struct Enrolled {
+    /// The server this device syncs with.
+    pub server: String,
+    /// The device's id on the server.
+    pub device_id: String,
+    /// The user the device belongs to.
+    pub username: String,
+    /// The project capture goes to when none is named.
+    pub default_project: Option<String>,
+    /// The user's projects and roles.
+    pub memberships: Vec<Membership>,
+}
+
+impl Identity {
+    /// The project to record into: `requested` if the user may write there, else the default.
+    pub fn writable_project(&self, requested: Option<&str>) -> Result<String> {
+        match requested {
+            Some(p) => {
+                self.check_writable(p)?;
+                Ok(p.to_owned())
+            }
+            None => match &self.default_project {
+                Some(p) => {
+                    self.check_writable(p)?;
+                    Ok(p.clone())
+                }
+                None => Err(DeviceError::Usage(self.no_default_message())),
+            },
+        }
+    }
+
+    /// Refuses if the user may not record data in `project`.
+    pub fn check_writable(&self, project: &str) -> Result<()> {
+        match self.memberships.iter().find(|m| m.project == project) {
+            Some(m) if m.can_write() => Ok(()),
+            Some(m) => Err(DeviceError::Usage(format!(
+                "your role in project `{project}` is {}, which cannot record data",
+                m.role
+            ))),
+            None => Err(DeviceError::Usage(format!(
+                "you are not a member of project `{project}`; {}",
+                self.projects_sentence()
+            ))),
+        }
+    }
+
+    fn no_default_message(&self) -> String {
+        let writable: Vec<&str> = self
+            .memberships
+            .iter()
+            .filter(|m| m.can_write())
+            .map(|m| m.project.as_str())
+            .collect();
+        if writable.is_empty() {
+            format!("you cannot record data in any project; {}", self.projects_sentence())
+        } else {
+            format!(
+                "choose a project with --project: you can record in {}",
+                writable.join(", ")
+            )
+        }
+    }
+
+    fn projects_sentence(&self) -> String {
+        if self.memberships.is_empty() {
+            "you are not a member of any project yet: ask a project admin to add you, then run \
+             `bothy status --refresh`"
+                .to_owned()
+        } else {
+            let list: Vec<String> = self
+                .memberships
+                .iter()
+                .map(|m| format!("{} ({})", m.project, m.role))
+                .collect();
+            format!("your projects: {}", list.join(", "))
+        }
+    }
+
+    pub fn username(&self) -> Option<&str> {
+        self.user.as_ref().map(|u| u.username.as_str())
+    }
+}
+
+/// The project capture should default to: the previous default if still writable, else the
+/// only project, else the first writable one.
+fn pick_default(previous: Option<&str>, memberships: &[Membership]) -> Option<String> {
+    if let Some(p) = previous
+        && memberships.iter().any(|m| m.project == p && m.can_write())
+    {
+        return Some(p.to_owned());
+    }
+    if let [only] = memberships {
+        return Some(only.project.clone());
+    }
+    memberships
+        .iter()
+        .find(|m| m.can_write())
+        .map(|m| m.project.clone())
+}
+
+pub(crate) async fn load_identity(conn: &mut SqliteConnection) -> Result<Option<Identity>> {
+    let rows = sqlx::query("SELECT key, value FROM meta")
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut get = |k: &str| {
+        rows.iter()
+            .find(|r| r.get::<String, _>(0) == k)
+            .map(|r| r.get::<String, _>(1))
+    };
+    let (Some(server), Some(device_id), Some(token), Some(actor)) = (
+        get(key::SERVER),
+        get(key::DEVICE_ID),
+        get(key::DEVICE_TOKEN),
+        get(key::ACTOR),
+    ) else {
+        return Ok(None);
+    };
+    let actor = ActorId::try_from(actor.as_str())
+        .map_err(|e| DeviceError::Store(format!("stored actor is corrupt: {e}")))?;
+    let user = get(key::USER).and_then(|u| serde_json::from_str(&u).ok());
+    let memberships = get(key::MEMBERSHIPS)
+        .and_then(|m| serde_json::from_str(&m).ok())
+        .unwrap_or_default();
+    Ok(Some(Identity {
+        server,
+        device_id,
+        token,
+        actor,
+        user,
+        memberships,
+        default_project: get(key::DEFAULT_PROJECT),
+    }))
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("plain data always serialises")
+}
+
+impl Device {
+    pub(crate) async fn identity(&self) -> Result<Option<Identity>> {
+        let mut conn = self.pool.acquire().await?;
+        load_identity(&mut conn).await
+    }
+
+    pub(crate) async fn require_identity(&self) -> Result<Identity> {
+        self.identity().await?.ok_or(DeviceError::NotEnrolled)
+    }
+
+    /// Whether this device has been enrolled.
+    pub async fn is_enrolled(&self) -> Result<bool> {
+        Ok(self.identity().await?.is_some())
+    }
+
+    /// The Automerge actor this device authors changes under, once enrolled.
+    pub async fn actor(&self) -> Result<Option<ActorId>> {
+        Ok(self.identity().await?.map(|i| i.actor))
+    }
+
+    /// Enrols this device on `server` with a single-use code from an admin, naming the device
+    /// `name` (e.g. "field tablet 3").
+    pub async fn enrol(&self, server: &str, code: &str, name: &str) -> Result<Enrolled> {
+        let code = code.trim();
+        if code.is_empty() {
+            return Err(DeviceError::Usage("the enrolment code is empty".into()));
+        }
+        let api = self.api(server)?;
+        self.check_can_adopt(api.server()).await?;
+        let enrolment = api.enrol(code, &device_name(name)).await?;
+        self.adopt_identity(api.server(), &enrolment).await
+    }
+
+    /// Logs in as `username` and registers this device for that user. The password is used for
+    /// this exchange only and never stored; the device keeps its own token.
+    pub async fn login(
+        &self,
+        server: &str,
+        username: &str,
+        password: &str,
+        name: &str,
+    ) -> Result<Enrolled> {
+        let api = self.api(server)?;
+        self.check_can_adopt(api.server()).await?;
+        let login = api.login(username, password).await?;
+        let enrolment = api.register(&login.access_token, &device_name(name)).await?;
+        self.adopt_identity(api.server(), &enrolment).await
+    }
+
+    async fn check_can_adopt(&self, server: &str) -> Result<()> {
+        let Some(old) = self.identity().await? else {
+            return Ok(());
+        };
+        if old.server == server {
+            return Ok(());
+        }
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM records")
+            .fetch_one(&self.pool)
+            .await?;
+        if count > 0 {
+            return Err(DeviceError::Usage(format!(
+                "this store holds {count} records of the server at {}; use a separate store \
+                 (--store) for {server}",
+                old.server
+            )));
+        }
+        Ok(())
+    }
+
+    /// Takes on the identity the server assigned (the answer to enrolment or registration):
+    /// stores the device id, token and actor, the user and their memberships, and picks a
+    /// default project. Enrolment and login end here; a test or an app that enrols by other
+    /// means can call it directly.
+    pub async fn adopt_identity(&self, server: &str, enrolment: &Enrolment) -> Result<Enrolled> {
+        let server = crate::api::normalise_server_url(server)?;
+        if enrolment.device_id.trim().is_empty() || enrolment.device_token.trim().is_empty() {
+            return Err(DeviceError::Protocol(
+                "the enrolment has no device id or token".into(),
+            ));
+        }
+        let actor = ActorId::try_from(enrolment.actor.as_str())
+            .ok()
+            .filter(|a| !a.to_bytes().is_empty())
+            .ok_or_else(|| {
+                DeviceError::Protocol(format!(
+                    "the enrolment's actor {:?} is not a hex actor id",
+                    enrolment.actor
+                ))
+            })?;
+        let mut tx = store::begin_write(&self.pool).await?;
+        let old = load_identity(&mut tx).await?;
+        let same_user = old.as_ref().is_some_and(|o| {
+            o.server == server && o.user.as_ref().map(|u| &u.id) == Some(&enrolment.user.id)
+        });
+        let default = pick_default(
+            old.as_ref().and_then(|o| o.default_project.as_deref()),
+            &enrolment.memberships,
+        );
+        store::meta_set(&mut tx, key::SERVER, &server).await?;
+        store::meta_set(&mut tx, key::DEVICE_ID, &enrolment.device_id).await?;
+        store::meta_set(&mut tx, key::DEVICE_TOKEN, &enrolment.device_token).await?;
+        store::meta_set(&mut tx, key::ACTOR, &actor.to_hex_string()).await?;
+        store::meta_set(&mut tx, key::USER, &json(&enrolment.user)).await?;
+        store::meta_set(&mut tx, key::MEMBERSHIPS, &json(&enrolment.memberships)).await?;
+        match &default {
+            Some(p) => store::meta_set(&mut tx, key::DEFAULT_PROJECT, p).await?,
+            None => store::meta_delete(&mut tx, key::DEFAULT_PROJECT).await?,
+        }
+        if !same_user {
+            // Another user may see other projects: start from the beginning of the log.
+            store::meta_set(&mut tx, key::CURSOR, &json(&Cursor::default())).await?;
+        }
+        if enrolment.server_time > 0 {
+            let offset = enrolment.server_time - now();
+            store::meta_set(&mut tx, key::CLOCK_OFFSET, &offset.to_string()).await?;
+        }
+        tx.commit().await?;
+        tracing::info!(device_id = %enrolment.device_id, %server, "device identity adopted");
+        Ok(Enrolled {
+            server,
+            device_id: enrolment.device_id.clone(),
+            username: enrolment.user.username.clone(),
+            default_project: default,
+            memberships: enrolment.memberships.clone(),
+        })
+    }
+
+    /// Asks the server for the user's current projects and roles (after an admin added the
+    /// user to a project, say). One small request with the device token.
+    pub async fn refresh_memberships(&self) -> Result<Vec<Membership>> {
+        let id = self.require_identity().await?;
+        let me = self.api(&id.server)?.me(&id.token).await?;
+        let default = pick_default(id.default_project.as_deref(), &me.memberships);
+        let mut tx = store::begin_write(&self.pool).await?;
+        store::meta_set(&mut tx, key::USER, &json(&me.user)).await?;
+        store::meta_set(&mut tx, key::MEMBERSHIPS, &json(&me.memberships)).await?;
+        match &default {
+            Some(p) => store::meta_set(&mut tx, key::DEFAULT_PROJECT, p).await?,
+            None => store::meta_delete(&mut tx, key::DEFAULT_PROJECT).await?,
+        }
+        tx.commit().await?;
+        Ok(me.memberships)
+    }
+
+    /// Makes `project` the one capture goes to when none is named.
+    pub async fn set_default_project(&self, project: &str) -> Result<()> {
+        let id = self.require_identity().await?;
+        id.check_writable(project)?;
+        let mut conn = self.pool.acquire().await?;
+        store::meta_set(&mut conn, key::DEFAULT_PROJECT, project).await
+    }
+}
+
+fn device_name(name: &str) -> String {
+    let name = name.trim();
+    if name.is_empty() {
+        "bothy device".to_owned()
+    } else {
+        name.chars().take(100).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(project: &str, role: &str) -> Membership {
+        Membership {
+            project: project.into(),
+            role: role.into(),
+        }
+    }
+
+    #[test]
+    fn default_project_is_the_only_or_first_writable() {
+        assert_eq!(pick_default(None, &[m("a", "analyst")]).as_deref(), Some("a"));
+        assert_eq!(
+            pick_default(None, &[m("a", "analyst"), m("b", "researcher")]).as_deref(),
+            Some("b")
+        );
+        assert_eq!(
+            pick_default(Some("c"), &[m("b", "researcher"), m("c", "peer_worker")]).as_deref(),
+            Some("c")
+        );
+        assert_eq!(pick_default(None, &[m("a", "analyst"), m("b", "analyst")]), None);
+        assert_eq!(pick_default(None, &[]), None);
+    }
+}

@@ -1,0 +1,128 @@
+//! # bothy-device
+//!
+//! The on-device replica: a local SQLite store of record documents, capture that refuses bad
+//! input with the field named, and the sync client. It is embeddable: the terminal client
+//! `bothy` is one front end, native apps can be others. sync-core decides what records mean;
+//! this crate keeps them safe on the device and moves their changes to and from the server.
+//!
+//! A tour, in the order data flows:
+//!
+//! * [`Device::open`] opens (or creates) the store and runs its migrations.
+//! * [`Device::enrol`] or [`Device::login`] give the device its identity: a device id and
+//!   token, and the Automerge actor the server expects this device's changes to be authored
+//!   under. Capture before enrolment is refused ([`DeviceError::NotEnrolled`]): enrolment happens
+//!   once, in the office, before going to the field; after that the device works offline for
+//!   as long as it must.
+//! * Capture ([`Device::create_participant`], [`Device::create_session`],
+//!   [`Device::mark_attendance`], [`Device::record_wellbeing`], [`Device::create_story`],
+//!   [`Device::edit`]) is one SQLite transaction each: load the document, edit, validate, save.
+//! * Reading ([`Device::list`], [`Device::get`], [`Device::status`]) shows records with their
+//!   derived scores and any true conflicts.
+//! * [`Device::sync`] sends every unacknowledged change in one request and applies the answer
+//!   in one transaction. Nothing is marked acknowledged unless the server acknowledged it, and
+//!   nothing is deleted: a record the server refuses is set aside, not dropped. Only erasure
+//!   (a legal duty) removes data from the device.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), bothy_device::DeviceError> {
+//! use bothy_device::{AttendanceMark, Device};
+//!
+//! let device = Device::open("device.db").await?;
+//! device.enrol("https://bothy.example.org", "ENROL-CODE", "field tablet 3").await?;
+//! let ana = device.create_participant(None, &[("age_band", "25-34".into())]).await?;
+//! let session = device
+//!     .create_session(None, &[
+//!         ("site", "ullapool-hall".into()),
+//!         ("activity", "heritage-crafts".into()),
+//!         ("activity_type", "heritage".into()),
+//!         ("start", "2026-11-01T10:00:00Z".into()),
+//!     ])
+//!     .await?;
+//! device.mark_attendance(session, ana.id, AttendanceMark::Present).await?;
+//! let summary = device.sync().await?; // later, when there is signal
+//! println!("pushed {} records", summary.pushed);
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod api;
+mod capture;
+mod code;
+mod error;
+mod identity;
+mod read;
+mod store;
+mod sync;
+
+pub use api::{Enrolment, Login, Membership, ServerApi, User};
+pub use capture::{AttendanceMark, NewParticipant, WellbeingForm};
+pub use error::{DeviceError, Result};
+pub use identity::Enrolled;
+pub use read::{RecordDetails, RecordSummary, SetAsideRecord, Status, StoredReport};
+pub use sync::SyncSummary;
+
+/// Re-exported so callers name records, fields and conflicts with the same types.
+pub use bothy_sync_core;
+
+use sqlx::SqlitePool;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A handle on one device's local store. Cheap to share by reference; every method is one
+/// short transaction or one network exchange, so two handles (or two processes) on the same
+/// store queue on SQLite's lock rather than interfering.
+pub struct Device {
+    pool: SqlitePool,
+    path: PathBuf,
+    app: String,
+}
+
+impl fmt::Debug for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Device")
+            .field("path", &self.path)
+            .field("app", &self.app)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Device {
+    /// Opens the store at `path`, creating it (readable by its owner only) if missing, and
+    /// brings its tables up to date.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Device> {
+        let path = path.as_ref().to_path_buf();
+        let pool = store::open(&path).await?;
+        Ok(Device {
+            pool,
+            path,
+            app: format!("bothy-device/{}", env!("CARGO_PKG_VERSION")),
+        })
+    }
+
+    /// Names the app using this store (e.g. `bothy-cli/0.1.0`), as reported to the server.
+    pub fn with_app(mut self, app: impl Into<String>) -> Self {
+        self.app = app.into();
+        self
+    }
+
+    /// The store's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes the store, waiting for pending writes.
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+
+    /// A client for `server` that identifies itself as this device's app.
+    pub fn api(&self, server: &str) -> Result<ServerApi> {
+        ServerApi::new(server, &self.app)
+    }
+}
+
+/// Now on the device clock, in Unix seconds (advisory: device clocks lie).
+pub(crate) fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}

@@ -1,0 +1,161 @@
+//! The `bothy-server` command: `serve` (the default) and `admin` commands that work on the
+//! database directly, for an operator on the server machine.
+
+use crate::config::{Config, ServeArgs};
+use clap::{Parser, Subcommand};
+
+/// Bothy's central server.
+#[derive(Debug, Parser)]
+#[command(name = "bothy-server", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Administer projects, users and devices directly on the database.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a project.
+    CreateProject {
+        /// Short id: lowercase letters, digits, hyphens.
+        slug: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Add a user. Prints a generated password if none is given.
+    AddUser {
+        /// Username.
+        username: String,
+        /// Password (at least 10 characters); or set BOTHY_NEW_PASSWORD.
+        #[arg(long, env = "BOTHY_NEW_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// Make the user a server admin.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Give a user a role in a project: admin, coordinator, researcher, peer_worker, analyst.
+    AddMember {
+        /// Project slug.
+        project: String,
+        /// Username.
+        username: String,
+        /// Role.
+        role: String,
+    },
+    /// Make a single-use enrolment code for a user's device.
+    Enrol {
+        /// Username.
+        username: String,
+        /// Hours until the code expires.
+        #[arg(long, default_value_t = 72)]
+        hours: i64,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("bothy-server: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bothy-server: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::resolve(cli.serve)?;
+    crate::telemetry::init(&config.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Admin { command } => admin(config, command).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let db_url = crate::db::redact(&config.database_url);
+    let state = crate::prepare(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    tracing::info!(address = %listener.local_addr()?, database = %db_url, "bothy-server listening");
+    axum::serve(listener, crate::app(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down");
+        })
+        .await?;
+    Ok(())
+}
+
+async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
+    use crate::routes::admin as a;
+    let state = crate::prepare(config).await?;
+    let db = &state.db;
+    let fail = |e: crate::error::ApiError| anyhow::anyhow!("{e}");
+    match command {
+        AdminCommand::CreateProject { slug, name } => {
+            a::create_project_in(db, &slug, &name).await.map_err(fail)?;
+            println!("created project {slug}");
+        }
+        AdminCommand::AddUser {
+            username,
+            password,
+            admin,
+        } => {
+            let generated = password.is_none();
+            let password =
+                password.unwrap_or_else(|| crate::auth::random_secret()[..16].to_owned());
+            a::create_user_in(db, &username, &password, admin)
+                .await
+                .map_err(fail)?;
+            if generated {
+                println!("created user {username} with password: {password}");
+            } else {
+                println!("created user {username}");
+            }
+        }
+        AdminCommand::AddMember {
+            project,
+            username,
+            role,
+        } => {
+            a::add_member_in(db, &project, &username, &role)
+                .await
+                .map_err(fail)?;
+            println!("{username} is now {role} in {project}");
+        }
+        AdminCommand::Enrol { username, hours } => {
+            let (code, _) = a::create_enrolment_in(db, &username, None, hours)
+                .await
+                .map_err(fail)?;
+            println!("enrolment code for {username} (single use, expires in {hours} h): {code}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! Server configuration: command-line flags, environment variables (`BOTHY_*`) and an optional
+//! TOML file, in that order of precedence, with defaults that need no set-up at all: an
+//! embedded SQLite database in `./data`, listening on 127.0.0.1:8080.
+//!
+//! Secrets (the JWT signing key, the first admin's password) never appear in `Debug` output.
+
+use clap::Args;
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A secret string that prints as `[redacted]`.
+#[derive(Clone, Deserialize, Default)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Flags and environment variables of `bothy-server serve`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ServeArgs {
+    /// A TOML file with any of the settings below (keys as in the flags, with underscores).
+    #[arg(long, env = "BOTHY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "BOTHY_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the embedded database and other state.
+    #[arg(long, env = "BOTHY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: `sqlite://FILE` or `postgres://...`. Default: SQLite in the data directory.
+    #[arg(long, env = "BOTHY_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Key for signing access tokens (at least 32 characters). Default: generated once and kept
+    /// in the database, so every server process on one database agrees.
+    #[arg(long, env = "BOTHY_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Password for the first admin user, created on first start. Default: a random one-time
+    /// password, printed once.
+    #[arg(long, env = "BOTHY_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, env = "BOTHY_ACCESS_TOKEN_TTL")]
+    pub access_token_ttl: Option<i64>,
+    /// Largest accepted sync request body, in bytes.
+    #[arg(long, env = "BOTHY_MAX_SYNC_BYTES")]
+    pub max_sync_bytes: Option<usize>,
+    /// Log format: `pretty` or `json`.
+    #[arg(long, env = "BOTHY_LOG_FORMAT")]
+    pub log_format: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    jwt_secret: Option<String>,
+    admin_password: Option<String>,
+    access_token_ttl: Option<i64>,
+    max_sync_bytes: Option<usize>,
+    log_format: Option<String>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Database URL.
+    pub database_url: String,
+    /// Explicit JWT secret, if configured.
+    pub jwt_secret: Option<Secret>,
+    /// First admin's password, if configured.
+    pub admin_password: Option<Secret>,
+    /// Access token lifetime (seconds).
+    pub access_token_ttl: i64,
+    /// Refresh token lifetime (seconds).
+    pub refresh_token_ttl: i64,
+    /// Sync body limit (bytes).
+    pub max_sync_bytes: usize,
+    /// `pretty` or `json`.
+    pub log_format: String,
+}
+
+impl Config {
+    /// Defaults for a database URL (used by tests and embedding).
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        Config {
+            listen: "127.0.0.1:0".parse().expect("valid address"),
+            data_dir: PathBuf::from("data"),
+            database_url: database_url.into(),
+            jwt_secret: None,
+            admin_password: None,
+            access_token_ttl: 900,
+            refresh_token_ttl: 30 * 24 * 3600,
+            max_sync_bytes: 64 * 1024 * 1024,
+            log_format: "pretty".into(),
+        }
+    }
+
+    /// Resolves flags/env over the file over defaults.
+    pub fn resolve(args: ServeArgs) -> anyhow::Result<Self> {
+        let file = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    anyhow::anyhow!("cannot read config file {}: {e}", path.display())
+                })?;
+                toml::from_str::<FileConfig>(&text)
+                    .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let data_dir = args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let database_url = args
+            .database_url
+            .or(file.database_url)
+            .unwrap_or_else(|| sqlite_url(&data_dir.join("bothy.db")));
+        let jwt_secret = args.jwt_secret.or(file.jwt_secret).map(Secret);
+        if let Some(s) = &jwt_secret
+            && s.expose().len() < 32
+        {
+            anyhow::bail!("BOTHY_JWT_SECRET must be at least 32 characters long");
+        }
+        let mut cfg = Config::for_database(database_url);
+        cfg.listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid address"));
+        cfg.data_dir = data_dir;
+        cfg.jwt_secret = jwt_secret;
+        cfg.admin_password = args.admin_password.or(file.admin_password).map(Secret);
+        if let Some(ttl) = args.access_token_ttl.or(file.access_token_ttl) {
+            anyhow::ensure!(
+                (60..=86_400).contains(&ttl),
+                "access token lifetime must be 60 to 86400 seconds"
+            );
+            cfg.access_token_ttl = ttl;
+        }
+        if let Some(n) = args.max_sync_bytes.or(file.max_sync_bytes) {
+            cfg.max_sync_bytes = n;
+        }
+        if let Some(f) = args.log_format.or(file.log_format) {
+            anyhow::ensure!(
+                f == "pretty" || f == "json",
+                "log format must be `pretty` or `json`"
+            );
+            cfg.log_format = f;
+        }
+        Ok(cfg)
+    }
+}
+
+/// The SQLite URL of a file, created if missing.
+pub fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}

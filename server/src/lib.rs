@@ -1,0 +1,210 @@
+//! # bothy-server
+//!
+//! The central server of Bothy. Devices that were offline for days push their record changes
+//! here in one request and receive what they lack; analysts and coordinators read merged data.
+//!
+//! A guided tour:
+//! * [`config`]: flags, environment and file; sane defaults (SQLite in `./data`).
+//! * [`db`]: one way to talk to SQLite and PostgreSQL; migrations run at start-up.
+//! * [`auth`]: argon2id passwords, short-lived JWTs, rotating refresh tokens, device credentials.
+//! * [`sync`]: the sync endpoint, the heart of the server (see docs/protocol.md).
+//! * [`store`] and [`projection`]: the SQL behind a merge, all in one transaction.
+//! * [`routes`]: login, devices, admin API, project reads, health.
+//! * [`cli`]: the `bothy-server` command (serve, and admin commands on the database).
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod projection;
+pub mod routes;
+pub mod state;
+pub mod store;
+pub mod sync;
+pub mod telemetry;
+
+use crate::auth::JwtKeys;
+use crate::config::Config;
+use crate::db::Db;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath};
+use axum::http::Request;
+use axum::routing::{get, post};
+use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::{CompressionLayer, Predicate};
+use tower_http::trace::TraceLayer;
+
+/// Builds the router over a state.
+pub fn app(state: AppState) -> Router {
+    use routes::{admin, auth, devices, health, projects};
+    let json_limit = DefaultBodyLimit::max(1024 * 1024);
+    let api = Router::new()
+        .route("/info", get(health::info))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/refresh", post(auth::refresh))
+        .route("/devices/enrol", post(devices::enrol))
+        .route("/devices/register", post(devices::register))
+        .route("/me", get(devices::me))
+        .route(
+            "/admin/projects",
+            post(admin::create_project).get(admin::list_projects),
+        )
+        .route("/admin/users", post(admin::create_user))
+        .route("/admin/projects/{slug}/members", post(admin::add_member))
+        .route("/admin/enrolments", post(admin::create_enrolment))
+        .route("/admin/devices", get(admin::list_devices))
+        .route("/projects/{slug}/records/{id}", get(projects::record))
+        .route("/projects/{slug}/conflicts", get(projects::conflicts))
+        .route("/projects/{slug}/quarantine", get(projects::quarantine))
+        .layer(json_limit)
+        // Sync bodies are already compressed and limited inside the handler.
+        .merge(
+            Router::new()
+                .route("/sync", post(sync::sync))
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .layer(CompressionLayer::new().compress_when(
+            tower_http::compression::predicate::DefaultPredicate::new().and(
+                tower_http::compression::predicate::NotForContentType::const_new(
+                    bothy_sync_core::protocol::MEDIA_TYPE,
+                ),
+            ),
+        ));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .nest("/api/v1", api)
+        .fallback(|| async {
+            error::ApiError::NotFound("no such endpoint: see docs/http-api.md".into())
+        })
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let route = req
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(MatchedPath::as_str)
+                    .unwrap_or("unmatched");
+                tracing::info_span!("request", method = %req.method(), route)
+            }),
+        )
+        .layer(CatchPanicLayer::custom(|_| {
+            error::ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response_impl()
+        }))
+        .with_state(state)
+}
+
+impl error::ApiError {
+    fn into_response_impl(self) -> axum::response::Response {
+        axum::response::IntoResponse::into_response(self)
+    }
+}
+
+/// Connects to the database, prepares first-start state and returns the app state.
+pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
+    let db = Db::connect(&config.database_url).await?;
+    let secret = match &config.jwt_secret {
+        Some(s) => s.expose().to_owned(),
+        None => stored_secret(&db).await?,
+    };
+    ensure_first_admin(&db, &config).await?;
+    Ok(AppState {
+        db,
+        keys: JwtKeys::from_secret(secret.as_bytes()),
+        config: Arc::new(config),
+    })
+}
+
+/// The signing secret kept in the database (made on first start), shared by every process.
+async fn stored_secret(db: &Db) -> anyhow::Result<String> {
+    sqlx::query(
+        "INSERT INTO settings (key, value) VALUES ('jwt_secret', $1) ON CONFLICT DO NOTHING",
+    )
+    .bind(auth::random_secret())
+    .execute(&db.pool)
+    .await?;
+    let row: (String,) = sqlx::query_as("SELECT value FROM settings WHERE key = 'jwt_secret'")
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(row.0)
+}
+
+/// Creates the first admin if there are no users: with BOTHY_ADMIN_PASSWORD, or a one-time
+/// password printed once.
+async fn ensure_first_admin(db: &Db, config: &Config) -> anyhow::Result<()> {
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+        .fetch_one(&db.pool)
+        .await?;
+    if count > 0 {
+        return Ok(());
+    }
+    let (password, generated) = match &config.admin_password {
+        Some(p) => (p.expose().to_owned(), false),
+        None => (auth::random_secret()[..20].to_owned(), true),
+    };
+    match routes::admin::create_user_in(db, "admin", &password, true).await {
+        Ok(_) => {}
+        // Another server process on the same database created it first.
+        Err(error::ApiError::Conflict(_)) => return Ok(()),
+        Err(e) => anyhow::bail!("cannot create the first admin: {e}"),
+    }
+    if generated {
+        println!(
+            "\nFirst start: created the admin user `admin` with this one-time password:\n\n    {password}\n\n\
+             It is shown only now. Log in with it and keep it safe, or set BOTHY_ADMIN_PASSWORD \
+             before the first start next time.\n"
+        );
+    } else {
+        tracing::info!("first start: created the admin user `admin` from BOTHY_ADMIN_PASSWORD");
+    }
+    Ok(())
+}
+
+/// A running server (for tests and embedding).
+pub struct RunningServer {
+    /// The address it listens on.
+    pub addr: std::net::SocketAddr,
+    /// The state it serves.
+    pub state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// The base URL, e.g. `http://127.0.0.1:43210`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections and waits for in-flight requests.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.handle).await;
+    }
+}
+
+/// Starts serving on `config.listen` (port 0 picks a free port) in the background.
+pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+    let listen = config.listen;
+    let state = prepare(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let router = app(state.clone());
+    let handle = tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    Ok(RunningServer {
+        addr,
+        state,
+        shutdown: Some(tx),
+        handle,
+    })
+}

@@ -1,0 +1,314 @@
+//! The admin API: projects, users, memberships, enrolment codes and devices.
+
+use super::JsonBody;
+use crate::auth::{UserAuth, hash_password, random_secret, sha256_hex};
+use crate::db::now;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use bothy_sync_core::validate::check_project_slug;
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+/// Project roles.
+pub const ROLES: &[&str] = &[
+    "admin",
+    "coordinator",
+    "researcher",
+    "peer_worker",
+    "analyst",
+];
+
+/// New project.
+#[derive(Deserialize)]
+pub struct NewProject {
+    slug: String,
+    name: String,
+}
+
+/// `POST /api/v1/admin/projects`.
+pub async fn create_project(
+    State(state): State<AppState>,
+    user: UserAuth,
+    JsonBody(body): JsonBody<NewProject>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    user.require_admin()?;
+    create_project_in(&state.db, &body.slug, &body.name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"slug": body.slug, "name": body.name.trim()})),
+    ))
+}
+
+/// Creates a project (shared by the API and the server's own CLI).
+pub async fn create_project_in(db: &crate::db::Db, slug: &str, name: &str) -> ApiResult<()> {
+    check_project_slug(slug).map_err(|e| ApiError::bad("invalid_slug", e.to_string()))?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::bad(
+            "invalid_name",
+            "project name must be 1-200 characters",
+        ));
+    }
+    let res = sqlx::query(
+        "INSERT INTO projects (slug, name, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(slug)
+    .bind(name)
+    .bind(now())
+    .execute(&db.pool)
+    .await?;
+    if res.rows_affected() == 0 {
+        return Err(ApiError::Conflict(format!(
+            "project `{slug}` already exists"
+        )));
+    }
+    Ok(())
+}
+
+/// `GET /api/v1/admin/projects`.
+pub async fn list_projects(
+    State(state): State<AppState>,
+    user: UserAuth,
+) -> ApiResult<Json<Value>> {
+    user.require_admin()?;
+    let rows = sqlx::query("SELECT slug, name FROM projects ORDER BY slug")
+        .fetch_all(&state.db.pool)
+        .await?;
+    Ok(Json(Value::Array(
+        rows.into_iter()
+            .map(
+                |r| json!({"slug": r.get::<String, _>("slug"), "name": r.get::<String, _>("name")}),
+            )
+            .collect(),
+    )))
+}
+
+/// New user.
+#[derive(Deserialize)]
+pub struct NewUser {
+    username: String,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    is_admin: bool,
+}
+
+/// `POST /api/v1/admin/users`.
+pub async fn create_user(
+    State(state): State<AppState>,
+    user: UserAuth,
+    JsonBody(body): JsonBody<NewUser>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    user.require_admin()?;
+    let generated = body.password.is_none();
+    let password = body
+        .password
+        .unwrap_or_else(|| random_secret()[..16].to_owned());
+    let id = create_user_in(&state.db, &body.username, &password, body.is_admin).await?;
+    let mut answer = json!({"id": id, "username": body.username});
+    if generated {
+        answer["password"] = json!(password);
+    }
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+/// Creates a user (shared by the API, first start and the server's CLI). Returns the id.
+pub async fn create_user_in(
+    db: &crate::db::Db,
+    username: &str,
+    password: &str,
+    is_admin: bool,
+) -> ApiResult<String> {
+    let ok = !username.is_empty()
+        && username.len() <= 64
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
+    if !ok {
+        return Err(ApiError::bad(
+            "invalid_username",
+            "username must be 1-64 letters, digits or . _ - @",
+        ));
+    }
+    if password.chars().count() < 10 {
+        return Err(ApiError::bad(
+            "weak_password",
+            "password must be at least 10 characters",
+        ));
+    }
+    let hash = hash_password(password.to_owned()).await?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let res = sqlx::query(
+        "INSERT INTO users (id, username, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&id)
+    .bind(username)
+    .bind(hash)
+    .bind(i64::from(is_admin))
+    .bind(now())
+    .execute(&db.pool)
+    .await?;
+    if res.rows_affected() == 0 {
+        return Err(ApiError::Conflict(format!(
+            "user `{username}` already exists"
+        )));
+    }
+    Ok(id)
+}
+
+/// Membership.
+#[derive(Deserialize)]
+pub struct Member {
+    username: String,
+    role: String,
+}
+
+/// `POST /api/v1/admin/projects/{slug}/members`: adds a user to a project or changes their role.
+pub async fn add_member(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(slug): Path<String>,
+    JsonBody(body): JsonBody<Member>,
+) -> ApiResult<Json<Value>> {
+    user.require_admin()?;
+    add_member_in(&state.db, &slug, &body.username, &body.role).await?;
+    Ok(Json(
+        json!({"project": slug, "username": body.username, "role": body.role}),
+    ))
+}
+
+/// Adds a membership (shared with the server's CLI).
+pub async fn add_member_in(
+    db: &crate::db::Db,
+    slug: &str,
+    username: &str,
+    role: &str,
+) -> ApiResult<()> {
+    if !ROLES.contains(&role) {
+        return Err(ApiError::bad(
+            "invalid_role",
+            format!("role must be one of {}", ROLES.join(", ")),
+        ));
+    }
+    let project = sqlx::query("SELECT slug FROM projects WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(&db.pool)
+        .await?;
+    if project.is_none() {
+        return Err(ApiError::NotFound(format!("no project `{slug}`")));
+    }
+    let user_id = user_id_of(db, username).await?;
+    sqlx::query(
+        "INSERT INTO memberships (project, user_id, role) VALUES ($1, $2, $3) \
+         ON CONFLICT (project, user_id) DO UPDATE SET role = excluded.role",
+    )
+    .bind(slug)
+    .bind(user_id)
+    .bind(role)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+async fn user_id_of(db: &crate::db::Db, username: &str) -> ApiResult<String> {
+    sqlx::query("SELECT id FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_optional(&db.pool)
+        .await?
+        .map(|r| r.get("id"))
+        .ok_or_else(|| ApiError::NotFound(format!("no user `{username}`")))
+}
+
+/// New enrolment code.
+#[derive(Deserialize)]
+pub struct NewEnrolment {
+    username: String,
+    #[serde(default)]
+    expires_in_hours: Option<i64>,
+}
+
+/// `POST /api/v1/admin/enrolments`.
+pub async fn create_enrolment(
+    State(state): State<AppState>,
+    user: UserAuth,
+    JsonBody(body): JsonBody<NewEnrolment>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    user.require_admin()?;
+    let hours = body.expires_in_hours.unwrap_or(72);
+    if !(1..=24 * 30).contains(&hours) {
+        return Err(ApiError::bad(
+            "invalid_expiry",
+            "expires_in_hours must be 1 to 720",
+        ));
+    }
+    let (code, expires_at) =
+        create_enrolment_in(&state.db, &body.username, Some(&user.user_id), hours).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"code": code, "username": body.username, "expires_at": expires_at})),
+    ))
+}
+
+/// Makes a single-use enrolment code (shared with the server's CLI).
+pub async fn create_enrolment_in(
+    db: &crate::db::Db,
+    username: &str,
+    created_by: Option<&str>,
+    hours: i64,
+) -> ApiResult<(String, i64)> {
+    let user_id = user_id_of(db, username).await?;
+    // 10 characters from 31 unambiguous ones: about 50 bits, single use, expiring.
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ2345679";
+    let raw: String = {
+        let mut rng = rand::rng();
+        (0..10)
+            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+            .collect()
+    };
+    let code = format!("{}-{}", &raw[..5], &raw[5..]);
+    let expires_at = now() + hours * 3600;
+    sqlx::query(
+        "INSERT INTO enrolments (code_hash, user_id, created_by, expires_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(sha256_hex(&raw))
+    .bind(user_id)
+    .bind(created_by)
+    .bind(expires_at)
+    .bind(now())
+    .execute(&db.pool)
+    .await?;
+    Ok((code, expires_at))
+}
+
+/// `GET /api/v1/admin/devices`.
+pub async fn list_devices(State(state): State<AppState>, user: UserAuth) -> ApiResult<Json<Value>> {
+    user.require_admin()?;
+    let rows = sqlx::query(
+        "SELECT d.id, d.name, u.username, d.app, d.created_at, d.last_sync_at, d.revoked_at \
+         FROM devices d JOIN users u ON u.id = d.user_id ORDER BY d.created_at",
+    )
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(Json(Value::Array(
+        rows.into_iter()
+            .map(|r| {
+                json!({
+                    "device_id": r.get::<String, _>("id"),
+                    "name": r.get::<String, _>("name"),
+                    "username": r.get::<String, _>("username"),
+                    "app": r.get::<Option<String>, _>("app"),
+                    "created_at": r.get::<i64, _>("created_at"),
+                    "last_sync_at": r.get::<Option<i64>, _>("last_sync_at"),
+                    "revoked": r.get::<Option<i64>, _>("revoked_at").is_some(),
+                })
+            })
+            .collect(),
+    )))
+}

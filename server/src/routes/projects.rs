@@ -1,0 +1,165 @@
+//! Read access to a project's merged records, conflicts and quarantine for its members.
+
+use crate::auth::UserAuth;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use bothy_sync_core::merge::ConflictValue;
+use bothy_sync_core::{RecordData, RecordDoc};
+use serde_json::{Value, json};
+use sqlx::Row;
+use std::collections::HashMap;
+
+/// The caller's role in a project, or 403/404.
+async fn role_in(state: &AppState, user: &UserAuth, slug: &str) -> ApiResult<String> {
+    let row = sqlx::query("SELECT role FROM memberships WHERE project = $1 AND user_id = $2")
+        .bind(slug)
+        .bind(&user.user_id)
+        .fetch_optional(&state.db.pool)
+        .await?;
+    match row {
+        Some(r) => Ok(r.get("role")),
+        None if user.is_admin => Ok("admin".into()),
+        None => Err(ApiError::Forbidden(format!(
+            "you are not a member of project `{slug}`"
+        ))),
+    }
+}
+
+/// Maps actor hex to (device id, username).
+async fn actors(state: &AppState) -> ApiResult<HashMap<String, (String, String)>> {
+    let rows = sqlx::query(
+        "SELECT d.actor, d.id, u.username FROM devices d JOIN users u ON u.id = d.user_id",
+    )
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.get("actor"), (r.get("id"), r.get("username"))))
+        .collect())
+}
+
+fn values_json(values: &[ConflictValue], actors: &HashMap<String, (String, String)>) -> Value {
+    Value::Array(
+        values
+            .iter()
+            .map(|v| {
+                let (device, user) = actors
+                    .get(&v.actor)
+                    .cloned()
+                    .map(|(d, u)| (Value::from(d), Value::from(u)))
+                    .unwrap_or((Value::Null, Value::Null));
+                json!({"value": v.value, "actor": v.actor, "device_id": device, "username": user,
+                       "time": v.time, "winner": v.winner})
+            })
+            .collect(),
+    )
+}
+
+/// `GET /api/v1/projects/{slug}/records/{id}`.
+pub async fn record(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path((slug, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let role = role_in(&state, &user, &slug).await?;
+    let row = sqlx::query("SELECT doc FROM records WHERE id = $1 AND project = $2")
+        .bind(&id)
+        .bind(&slug)
+        .fetch_optional(&state.db.pool)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no record {id} in project `{slug}`")))?;
+    let mut doc = RecordDoc::load(
+        &row.get::<Vec<u8>, _>("doc"),
+        bothy_sync_core::server_actor(),
+    )
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    let mut view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
+    if role == "analyst"
+        && let RecordData::Participant(p) = &mut view.data
+    {
+        p.name = None;
+        p.phone = None;
+    }
+    let score = match &view.data {
+        RecordData::Wellbeing(w) => Some(w.score()),
+        _ => None,
+    };
+    let actors = actors(&state).await?;
+    let conflicts: Vec<Value> = bothy_sync_core::conflicts(doc.automerge_ref())
+        .iter()
+        .map(|c| json!({"field": c.field, "values": values_json(&c.values, &actors)}))
+        .collect();
+    let flags: Vec<Value> = doc
+        .validate()
+        .iter()
+        .map(|f| json!({"field": f.field, "message": f.message}))
+        .collect();
+    let heads: Vec<String> = doc.heads().iter().map(|h| h.to_string()).collect();
+    Ok(Json(json!({
+        "id": id, "kind": view.kind, "project": view.project, "heads": heads,
+        "record": view.data, "score": score, "conflicts": conflicts, "flags": flags,
+    })))
+}
+
+/// `GET /api/v1/projects/{slug}/conflicts`.
+pub async fn conflicts(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<Value>> {
+    role_in(&state, &user, &slug).await?;
+    let rows = sqlx::query(
+        "SELECT record_id, kind, field, conflict_values FROM conflicts WHERE project = $1 ORDER BY record_id, field",
+    )
+    .bind(&slug)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let actors = actors(&state).await?;
+    Ok(Json(Value::Array(
+        rows.into_iter()
+            .map(|r| {
+                let values: Vec<ConflictValue> =
+                    serde_json::from_str(&r.get::<String, _>("conflict_values")).unwrap_or_default();
+                json!({"record_id": r.get::<String, _>("record_id"), "kind": r.get::<String, _>("kind"),
+                       "field": r.get::<String, _>("field"), "values": values_json(&values, &actors)})
+            })
+            .collect(),
+    )))
+}
+
+/// `GET /api/v1/projects/{slug}/quarantine`: coordinators and admins only.
+pub async fn quarantine(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let role = role_in(&state, &user, &slug).await?;
+    if role != "admin" && role != "coordinator" {
+        return Err(ApiError::Forbidden(
+            "only coordinators and admins see quarantine".into(),
+        ));
+    }
+    let rows = sqlx::query(
+        "SELECT id, record_id, device_id, action, code, field, value, message, status, received_at \
+         FROM quarantine WHERE project = $1 ORDER BY id",
+    )
+    .bind(&slug)
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(Json(Value::Array(
+        rows.into_iter()
+            .map(|r| {
+                json!({
+                    "id": r.get::<i64, _>("id"), "record_id": r.get::<String, _>("record_id"),
+                    "device_id": r.get::<Option<String>, _>("device_id"),
+                    "action": r.get::<String, _>("action"), "code": r.get::<String, _>("code"),
+                    "field": r.get::<Option<String>, _>("field"), "value": r.get::<Option<String>, _>("value"),
+                    "message": r.get::<String, _>("message"), "status": r.get::<String, _>("status"),
+                    "received_at": r.get::<i64, _>("received_at"),
+                })
+            })
+            .collect(),
+    )))
+}

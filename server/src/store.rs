@@ -1,0 +1,206 @@
+//! Storage of records, the change log, quarantine, conflicts and flags: the SQL behind a merge.
+//! Every function takes the open transaction, so a merge and everything it implies commit
+//! together or not at all.
+
+use crate::db::Tx;
+use bothy_sync_core::merge::Conflict;
+use sqlx::Row;
+
+/// A record as stored.
+pub struct StoredRecord {
+    /// Its project.
+    pub project: String,
+    /// Its kind.
+    pub kind: String,
+    /// The compacted Automerge document.
+    pub doc: Vec<u8>,
+}
+
+/// Loads a record.
+pub async fn load_record(tx: &mut Tx, id: &str) -> Result<Option<StoredRecord>, sqlx::Error> {
+    let row = sqlx::query("SELECT project, kind, doc FROM records WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.map(|r| StoredRecord {
+        project: r.get("project"),
+        kind: r.get("kind"),
+        doc: r.get("doc"),
+    }))
+}
+
+/// Inserts or replaces a record's document.
+pub async fn save_record(
+    tx: &mut Tx,
+    id: &str,
+    project: &str,
+    kind: &str,
+    doc: Vec<u8>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO records (id, project, kind, doc, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5) \
+         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
+    )
+    .bind(id)
+    .bind(project)
+    .bind(kind)
+    .bind(doc)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// One row of the change log, before it has a sequence number.
+pub struct LogEntry {
+    /// Record id.
+    pub record_id: String,
+    /// Project.
+    pub project: String,
+    /// The device that sent it (`None` for changes the server authored).
+    pub device_id: Option<String>,
+    /// Actor hex.
+    pub actor: String,
+    /// Change hash hex.
+    pub hash: String,
+    /// Raw change bytes.
+    pub change: Vec<u8>,
+    /// The author's clock (Unix seconds; advisory).
+    pub device_time: i64,
+}
+
+/// Appends entries to the log, numbering them after everything committed before. Taking the
+/// `log_head` row lock here (last in the transaction) orders commits by sequence number.
+/// Returns the new head.
+pub async fn append_log(tx: &mut Tx, entries: Vec<LogEntry>, now: i64) -> Result<i64, sqlx::Error> {
+    if entries.is_empty() {
+        return log_head(tx).await;
+    }
+    let n = entries.len() as i64;
+    let head: i64 = sqlx::query("UPDATE log_head SET seq = seq + $1 WHERE id = 1 RETURNING seq")
+        .bind(n)
+        .fetch_one(&mut **tx)
+        .await?
+        .get("seq");
+    let mut seq = head - n;
+    for e in entries {
+        seq += 1;
+        sqlx::query(
+            "INSERT INTO change_log \
+             (seq, record_id, project, device_id, actor, hash, change, device_time, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (record_id, hash) DO NOTHING",
+        )
+        .bind(seq)
+        .bind(e.record_id)
+        .bind(e.project)
+        .bind(e.device_id)
+        .bind(e.actor)
+        .bind(e.hash)
+        .bind(e.change)
+        .bind(e.device_time)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(head)
+}
+
+/// The highest sequence number committed (as this transaction sees it).
+pub async fn log_head(tx: &mut Tx) -> Result<i64, sqlx::Error> {
+    Ok(sqlx::query("SELECT seq FROM log_head WHERE id = 1")
+        .fetch_one(&mut **tx)
+        .await?
+        .get("seq"))
+}
+
+/// A quarantine entry.
+pub struct QuarantineEntry<'a> {
+    /// Record id.
+    pub record_id: &'a str,
+    /// Project, when known.
+    pub project: Option<&'a str>,
+    /// Sending device.
+    pub device_id: &'a str,
+    /// `refused` (kept outside the history) or `compensated` (neutralised in the history).
+    pub action: &'a str,
+    /// Machine code.
+    pub code: &'a str,
+    /// Field path.
+    pub field: Option<&'a str>,
+    /// The offending value, for display.
+    pub value: Option<&'a str>,
+    /// Why.
+    pub message: &'a str,
+    /// The refused changes themselves (CBOR array of byte strings), so nothing is lost.
+    pub changes: Option<Vec<u8>>,
+}
+
+/// Records a quarantined change or value.
+pub async fn quarantine(tx: &mut Tx, q: QuarantineEntry<'_>, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO quarantine \
+         (record_id, project, device_id, action, code, field, value, message, changes, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(q.record_id)
+    .bind(q.project)
+    .bind(q.device_id)
+    .bind(q.action)
+    .bind(q.code)
+    .bind(q.field)
+    .bind(q.value)
+    .bind(q.message)
+    .bind(q.changes)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Replaces a record's conflicts and review flags with the current ones.
+pub async fn replace_conflicts_and_flags(
+    tx: &mut Tx,
+    record_id: &str,
+    project: &str,
+    kind: &str,
+    conflicts: &[Conflict],
+    flags: &[bothy_sync_core::FieldError],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM conflicts WHERE record_id = $1")
+        .bind(record_id)
+        .execute(&mut **tx)
+        .await?;
+    for c in conflicts {
+        sqlx::query(
+            "INSERT INTO conflicts (record_id, project, kind, field, conflict_values) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(record_id)
+        .bind(project)
+        .bind(kind)
+        .bind(&c.field)
+        .bind(serde_json::to_string(&c.values).unwrap_or_default())
+        .execute(&mut **tx)
+        .await?;
+    }
+    sqlx::query("DELETE FROM record_flags WHERE record_id = $1")
+        .bind(record_id)
+        .execute(&mut **tx)
+        .await?;
+    for f in flags {
+        sqlx::query(
+            "INSERT INTO record_flags (record_id, project, field, message) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(record_id)
+        .bind(project)
+        .bind(&f.field)
+        .bind(&f.message)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,620 @@
+//! The sync endpoint: one request, one response, whatever the number of records.
+//!
+//! A device sends its unacknowledged changes and its cursor in the server's change log; the
+//! server, in one transaction per request, authorises and merges every pushed record (load,
+//! merge, store, drop: no document outlives the request), appends the new changes to the log,
+//! rewrites projections, then reads back what the device lacks and commits. The response is
+//! sent only after the commit, so an acknowledged change is durable (sync contract 1); any
+//! request may be repeated, because changes are deduplicated by hash (contract 2).
+
+use crate::auth::DeviceAuth;
+use crate::db::{Db, Tx, now};
+use crate::error::{ApiError, ApiResult};
+use crate::projection;
+use crate::state::AppState;
+use crate::store::{self, LogEntry, QuarantineEntry};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bothy_sync_core::merge::{self, MergePolicy, RefusalCode, Verdict};
+use bothy_sync_core::protocol::{
+    self, Cursor, ProtocolError, PullData, RecordPull, RecordPush, RecordReport, ReportKind,
+    SnapshotCursor, SyncRequest, SyncResponse,
+};
+use bothy_sync_core::{RecordDoc, RecordKind};
+use serde_bytes::ByteBuf;
+use sqlx::Row;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use uuid::Uuid;
+
+/// Roles that may write records into a project.
+pub const WRITING_ROLES: &[&str] = &["admin", "coordinator", "researcher", "peer_worker"];
+/// Most log rows sent in one response.
+const PAGE_ROWS: i64 = 5_000;
+/// Most snapshots sent in one response.
+const PAGE_SNAPSHOTS: i64 = 1_000;
+/// Stop adding to a response past this many bytes of documents and changes.
+const PAGE_BYTES: usize = 8 * 1024 * 1024;
+/// Most records in one push.
+const MAX_PUSH_RECORDS: usize = 50_000;
+
+/// `POST /api/v1/sync`.
+pub async fn sync(
+    State(state): State<AppState>,
+    device: DeviceAuth,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("");
+        if !ct.starts_with(protocol::MEDIA_TYPE) {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "sync bodies must be {} (got {ct:?})",
+                protocol::MEDIA_TYPE
+            )));
+        }
+    }
+    let bytes = axum::body::to_bytes(body, state.config.max_sync_bytes)
+        .await
+        .map_err(|_| {
+            ApiError::TooLarge(format!(
+                "the sync body is larger than {} bytes: sync more often, or ask the operator to \
+                 raise BOTHY_MAX_SYNC_BYTES",
+                state.config.max_sync_bytes
+            ))
+        })?;
+    let (request, version): (SyncRequest, u16) = protocol::decode(&bytes).map_err(|e| match e {
+        ProtocolError::UnsupportedVersion { .. } => {
+            ApiError::UpgradeRequired(format!("{e}: update the app"))
+        }
+        ProtocolError::TooLarge => ApiError::TooLarge(e.to_string()),
+        other => ApiError::bad("malformed_sync_body", other.to_string()),
+    })?;
+    if request.push.len() > MAX_PUSH_RECORDS {
+        return Err(ApiError::TooLarge(format!(
+            "at most {MAX_PUSH_RECORDS} records may be pushed at once"
+        )));
+    }
+    let response = run_sync(&state.db, &device, request).await?;
+    let body = protocol::encode_version(&response, version);
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, protocol::MEDIA_TYPE)],
+        body,
+    )
+        .into_response())
+}
+
+/// The user's role in each project.
+async fn memberships(db: &Db, user_id: &str) -> Result<HashMap<String, String>, sqlx::Error> {
+    let rows = sqlx::query("SELECT project, role FROM memberships WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.get("project"), r.get("role")))
+        .collect())
+}
+
+/// What happened to one pushed record.
+struct Pushed {
+    acked: bool,
+    reports: Vec<RecordReport>,
+    /// Send the server's copy back (after a refusal, or when the server changed it).
+    send_back: bool,
+}
+
+/// Runs one sync for an authenticated device.
+pub async fn run_sync(
+    db: &Db,
+    device: &DeviceAuth,
+    request: SyncRequest,
+) -> ApiResult<SyncResponse> {
+    let roles = memberships(db, &device.user_id).await?;
+    let now = now();
+    let policy = MergePolicy {
+        sender_actor: device.actor.clone(),
+        compensating_actor: bothy_sync_core::server_actor(),
+        now,
+    };
+
+    // Merge duplicate pushes of one record, then handle records in id order (lock order).
+    let mut pushes: BTreeMap<Uuid, Vec<ByteBuf>> = BTreeMap::new();
+    for RecordPush { id, changes } in request.push {
+        pushes.entry(id).or_default().extend(changes);
+    }
+
+    let mut tx = db.begin_write().await?;
+    let mut response = SyncResponse {
+        server_time: now,
+        ..SyncResponse::default()
+    };
+    let mut log = Vec::new();
+    let mut clean: BTreeSet<Uuid> = BTreeSet::new();
+    let mut send_back: BTreeSet<Uuid> = BTreeSet::new();
+    for (id, changes) in pushes {
+        db.lock_record(&mut tx, &id.to_string()).await?;
+        let out = push_record(
+            &mut tx, device, &roles, &policy, id, &changes, &mut log, now,
+        )
+        .await?;
+        if out.acked {
+            response.acked.push(id);
+        }
+        if out.send_back {
+            send_back.insert(id);
+        } else if out.acked {
+            clean.insert(id);
+        }
+        response.reports.extend(out.reports);
+    }
+    let head = store::append_log(&mut tx, log, now).await? as u64;
+
+    // What the device lacks.
+    let readable: Vec<String> = roles.keys().cloned().collect();
+    let mut cursor = request.cursor;
+    if cursor.seq > head {
+        // The device has seen a future this database does not have (restored from a backup):
+        // start it again from snapshots; merging what it already has is harmless.
+        cursor = Cursor::default();
+    }
+    if cursor.seq == 0 && cursor.snapshot.is_none() && head > 0 {
+        cursor.snapshot = Some(SnapshotCursor {
+            at: head,
+            after: Uuid::nil(),
+        });
+    }
+    let mut budget = PAGE_BYTES;
+    if let Some(snap) = cursor.snapshot {
+        let (pulls, last, more) =
+            snapshot_page(&mut tx, &device.user_id, snap.after, &clean, &mut budget).await?;
+        response.records = pulls;
+        if more {
+            response.cursor = Cursor {
+                seq: 0,
+                snapshot: Some(SnapshotCursor {
+                    at: snap.at,
+                    after: last.unwrap_or(snap.after),
+                }),
+            };
+            response.more = true;
+        } else {
+            response.cursor = Cursor {
+                seq: snap.at,
+                snapshot: None,
+            };
+            response.more = head > snap.at;
+        }
+    } else {
+        let (pulls, last, more) = log_page(
+            &mut tx,
+            &device.user_id,
+            &device.device_id,
+            cursor.seq,
+            head,
+            &mut budget,
+        )
+        .await?;
+        response.records = pulls;
+        response.cursor = Cursor {
+            seq: if more { last } else { head },
+            snapshot: None,
+        };
+        response.more = more;
+    }
+    // Records the device must replace (refused) get the server's copy, if not already sent.
+    let sent: BTreeSet<Uuid> = response.records.iter().map(|r| r.id).collect();
+    for id in send_back.difference(&sent) {
+        if let Some(rec) = store::load_record(&mut tx, &id.to_string()).await?
+            && readable.contains(&rec.project)
+            && let Some(kind) = RecordKind::parse(&rec.kind)
+        {
+            response.records.push(RecordPull {
+                id: *id,
+                kind,
+                project: rec.project,
+                data: PullData::Snapshot(ByteBuf::from(rec.doc)),
+            });
+        }
+    }
+    sqlx::query("UPDATE devices SET last_sync_at = $1, app = COALESCE($2, app) WHERE id = $3")
+        .bind(now)
+        .bind(request.app.map(|a| a.chars().take(100).collect::<String>()))
+        .bind(&device.device_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(
+        device = %device.device_id,
+        acked = response.acked.len(),
+        reports = response.reports.len(),
+        pulled = response.records.len(),
+        more = response.more,
+        "sync"
+    );
+    Ok(response)
+}
+
+fn report(
+    id: Uuid,
+    kind: ReportKind,
+    code: &str,
+    field: Option<String>,
+    message: String,
+) -> RecordReport {
+    RecordReport {
+        id,
+        kind,
+        code: code.to_owned(),
+        field,
+        message,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn push_record(
+    tx: &mut Tx,
+    device: &DeviceAuth,
+    roles: &HashMap<String, String>,
+    policy: &MergePolicy,
+    id: Uuid,
+    changes: &[ByteBuf],
+    log: &mut Vec<LogEntry>,
+    now: i64,
+) -> ApiResult<Pushed> {
+    let id_text = id.to_string();
+    let stored = store::load_record(tx, &id_text).await?;
+    let may_write = |project: &str| {
+        roles
+            .get(project)
+            .is_some_and(|r| WRITING_ROLES.contains(&r.as_str()))
+    };
+    let existed = stored.is_some();
+    let stored_project = stored.as_ref().map(|s| s.project.clone());
+
+    let refuse = |code: RefusalCode, message: String| {
+        let mut encoded = Vec::new();
+        let _ = ciborium::into_writer(&changes, &mut encoded);
+        (code, message, encoded)
+    };
+
+    if let Some(project) = &stored_project
+        && !may_write(project)
+    {
+        let (code, message, encoded) = refuse(
+            RefusalCode::NotAllowed,
+            format!("you may not write records in project `{project}`"),
+        );
+        return refused(
+            tx,
+            device,
+            id,
+            Some(project),
+            code,
+            message,
+            encoded,
+            existed,
+            now,
+        )
+        .await;
+    }
+
+    let doc = match stored {
+        Some(s) => match RecordDoc::load(&s.doc, policy.compensating_actor.clone()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                return Err(ApiError::Internal(anyhow::anyhow!(
+                    "stored record {id} cannot be loaded: {e}"
+                )));
+            }
+        },
+        None => None,
+    };
+    match merge::merge_incoming(doc, changes, policy) {
+        Verdict::AlreadyHave => Ok(Pushed {
+            acked: true,
+            reports: vec![],
+            send_back: false,
+        }),
+        Verdict::MissingDependencies(missing) => Ok(Pushed {
+            acked: false,
+            reports: vec![report(
+                id,
+                ReportKind::Resend,
+                "missing_dependencies",
+                None,
+                format!(
+                    "the server lacks {} earlier change(s) of this record; the whole record will be sent next time",
+                    missing.len()
+                ),
+            )],
+            send_back: false,
+        }),
+        Verdict::Refused { code, message } => {
+            let (code, message, encoded) = refuse(code, message);
+            refused(
+                tx,
+                device,
+                id,
+                stored_project.as_deref(),
+                code,
+                message,
+                encoded,
+                existed,
+                now,
+            )
+            .await
+        }
+        Verdict::Accepted(acc) => {
+            let mut acc = *acc;
+            let env = acc.doc.envelope().map_err(|e| {
+                ApiError::Internal(anyhow::anyhow!("merged record lost its envelope: {e}"))
+            })?;
+            if acc.created && !may_write(&env.project) {
+                let (code, message, encoded) = refuse(
+                    RefusalCode::NotAllowed,
+                    format!("you may not write records in project `{}`", env.project),
+                );
+                return refused(
+                    tx,
+                    device,
+                    id,
+                    Some(&env.project),
+                    code,
+                    message,
+                    encoded,
+                    false,
+                    now,
+                )
+                .await;
+            }
+            let kind = env.kind.as_str();
+            for c in &acc.new_changes {
+                log.push(LogEntry {
+                    record_id: id_text.clone(),
+                    project: env.project.clone(),
+                    device_id: Some(device.device_id.clone()),
+                    actor: c.actor_id().to_hex_string(),
+                    hash: c.hash().to_string(),
+                    change: c.raw_bytes().to_vec(),
+                    device_time: c.timestamp(),
+                });
+            }
+            if let Some(c) = &acc.compensation {
+                log.push(LogEntry {
+                    record_id: id_text.clone(),
+                    project: env.project.clone(),
+                    device_id: None,
+                    actor: c.actor_id().to_hex_string(),
+                    hash: c.hash().to_string(),
+                    change: c.raw_bytes().to_vec(),
+                    device_time: c.timestamp(),
+                });
+            }
+            let mut reports = Vec::new();
+            for q in &acc.quarantined {
+                store::quarantine(
+                    tx,
+                    QuarantineEntry {
+                        record_id: &id_text,
+                        project: Some(&env.project),
+                        device_id: &device.device_id,
+                        action: "compensated",
+                        code: "invalid_value",
+                        field: Some(&q.field),
+                        value: Some(&q.value),
+                        message: &q.message,
+                        changes: None,
+                    },
+                    now,
+                )
+                .await?;
+                reports.push(report(
+                    id,
+                    ReportKind::Quarantined,
+                    "invalid_value",
+                    Some(q.field.clone()),
+                    format!(
+                        "{}: {} (value {:?} was set aside for review and the last valid value kept)",
+                        q.field, q.message, q.value
+                    ),
+                ));
+            }
+            for f in &acc.flagged {
+                reports.push(report(
+                    id,
+                    ReportKind::Flagged,
+                    "needs_review",
+                    Some(f.field.clone()),
+                    format!(
+                        "{}: {} (kept; flagged for a coordinator to review)",
+                        f.field, f.message
+                    ),
+                ));
+            }
+            let view = acc.doc.view().map_err(|e| ApiError::Internal(e.into()))?;
+            let conflicts = merge::conflicts(acc.doc.automerge_ref());
+            store::replace_conflicts_and_flags(
+                tx,
+                &id_text,
+                &env.project,
+                kind,
+                &conflicts,
+                &acc.flagged,
+            )
+            .await?;
+            projection::project(tx, &id_text, &view, !acc.flagged.is_empty()).await?;
+            let bytes = acc.doc.save();
+            store::save_record(tx, &id_text, &env.project, kind, bytes, now).await?;
+            Ok(Pushed {
+                acked: true,
+                reports,
+                send_back: acc.compensation.is_some(),
+            })
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn refused(
+    tx: &mut Tx,
+    device: &DeviceAuth,
+    id: Uuid,
+    project: Option<&str>,
+    code: RefusalCode,
+    message: String,
+    changes: Vec<u8>,
+    existed: bool,
+    now: i64,
+) -> ApiResult<Pushed> {
+    let id_text = id.to_string();
+    store::quarantine(
+        tx,
+        QuarantineEntry {
+            record_id: &id_text,
+            project,
+            device_id: &device.device_id,
+            action: "refused",
+            code: code.as_str(),
+            field: None,
+            value: None,
+            message: &message,
+            changes: Some(changes),
+        },
+        now,
+    )
+    .await?;
+    Ok(Pushed {
+        acked: false,
+        reports: vec![report(
+            id,
+            ReportKind::Refused,
+            code.as_str(),
+            None,
+            format!(
+                "{message}. The server kept the refused changes for an admin to review; this \
+                 device set its copy aside{}",
+                if existed {
+                    " and took the server's copy"
+                } else {
+                    ""
+                }
+            ),
+        )],
+        send_back: existed,
+    })
+}
+
+async fn snapshot_page(
+    tx: &mut Tx,
+    user_id: &str,
+    after: Uuid,
+    skip: &BTreeSet<Uuid>,
+    budget: &mut usize,
+) -> ApiResult<(Vec<RecordPull>, Option<Uuid>, bool)> {
+    let rows = sqlx::query(
+        "SELECT id, project, kind, doc FROM records \
+         WHERE project IN (SELECT project FROM memberships WHERE user_id = $1) AND id > $2 \
+         ORDER BY id LIMIT $3",
+    )
+    .bind(user_id)
+    .bind(if after.is_nil() {
+        String::new()
+    } else {
+        after.to_string()
+    })
+    .bind(PAGE_SNAPSHOTS)
+    .fetch_all(&mut **tx)
+    .await?;
+    let full = rows.len() as i64 == PAGE_SNAPSHOTS;
+    let mut out = Vec::new();
+    let mut last = None;
+    for row in rows {
+        let id: String = row.get("id");
+        let Ok(id) = Uuid::parse_str(&id) else {
+            continue;
+        };
+        let doc: Vec<u8> = row.get("doc");
+        if *budget < doc.len() && !out.is_empty() {
+            return Ok((out, last, true));
+        }
+        last = Some(id);
+        if skip.contains(&id) {
+            continue;
+        }
+        let Some(kind) = RecordKind::parse(&row.get::<String, _>("kind")) else {
+            continue;
+        };
+        *budget = budget.saturating_sub(doc.len());
+        out.push(RecordPull {
+            id,
+            kind,
+            project: row.get("project"),
+            data: PullData::Snapshot(ByteBuf::from(doc)),
+        });
+    }
+    Ok((out, last, full))
+}
+
+async fn log_page(
+    tx: &mut Tx,
+    user_id: &str,
+    device_id: &str,
+    since: u64,
+    head: u64,
+    budget: &mut usize,
+) -> ApiResult<(Vec<RecordPull>, u64, bool)> {
+    let rows = sqlx::query(
+        "SELECT c.seq, c.record_id, c.project, r.kind, c.change FROM change_log c \
+         JOIN records r ON r.id = c.record_id \
+         WHERE c.seq > $1 AND c.seq <= $2 \
+           AND (c.device_id IS NULL OR c.device_id <> $3) \
+           AND c.project IN (SELECT project FROM memberships WHERE user_id = $4) \
+         ORDER BY c.seq LIMIT $5",
+    )
+    .bind(since as i64)
+    .bind(head as i64)
+    .bind(device_id)
+    .bind(user_id)
+    .bind(PAGE_ROWS)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut more = rows.len() as i64 == PAGE_ROWS;
+    let mut last = since;
+    let mut order: Vec<Uuid> = Vec::new();
+    let mut by_record: HashMap<Uuid, RecordPull> = HashMap::new();
+    for row in rows {
+        let change: Vec<u8> = row.get("change");
+        if *budget < change.len() && last > since {
+            more = true;
+            break;
+        }
+        *budget = budget.saturating_sub(change.len());
+        last = row.get::<i64, _>("seq") as u64;
+        let Ok(id) = Uuid::parse_str(&row.get::<String, _>("record_id")) else {
+            continue;
+        };
+        let Some(kind) = RecordKind::parse(&row.get::<String, _>("kind")) else {
+            continue;
+        };
+        let entry = by_record.entry(id).or_insert_with(|| {
+            order.push(id);
+            RecordPull {
+                id,
+                kind,
+                project: row.get("project"),
+                data: PullData::Changes(Vec::new()),
+            }
+        });
+        if let PullData::Changes(list) = &mut entry.data {
+            list.push(ByteBuf::from(change));
+        }
+    }
+    let pulls = order
+        .into_iter()
+        .filter_map(|id| by_record.remove(&id))
+        .collect();
+    Ok((pulls, last, more))
+}

@@ -1,0 +1,61 @@
+//! # bothy-sync-core
+//!
+//! Everything Bothy knows about what a record *means*, with no I/O: the server and the device
+//! move bytes and call this crate.
+//!
+//! * [`schema`]: the four record kinds (participant, session with attendance, wellbeing
+//!   response, story) and their fields.
+//! * [`record`]: records as Automerge documents behind typed, validating accessors
+//!   ([`RecordDoc`]): create, edit (refusing invalid input with the field named), read.
+//! * [`validate`]: the checks, shared by capture on the device and merge on the server.
+//! * [`scoring`]: WEMWBS, SWEMWBS (raw and metric) and ONS4 scoring as pure functions.
+//! * [`merge`]: taking in another replica's changes: refuse, compensate or flag; and finding
+//!   true conflicts (one field set to two values concurrently) so they are surfaced.
+//! * [`protocol`]: the versioned, binary, compressed sync messages.
+//!
+//! A typical device-side flow:
+//!
+//! ```
+//! use bothy_sync_core::{RecordDoc, RecordKind, FieldValue};
+//! use automerge::ActorId;
+//!
+//! let actor = ActorId::random();
+//! let mut session = RecordDoc::create(actor, RecordKind::Session, "highland-heritage", &[
+//!     ("site", "ullapool-hall".into()),
+//!     ("activity", "heritage-crafts".into()),
+//!     ("activity_type", "heritage".into()),
+//!     ("start", "2026-11-01T10:00:00Z".into()),
+//! ], 1_761_991_200).unwrap();
+//! let participant = uuid::Uuid::now_v7().to_string();
+//! session.edit(1_761_991_260, |e| e.set(&format!("attendance.{participant}"), "present")).unwrap();
+//! // An end before the start is refused, and the message names the field.
+//! let err = session.edit(1_761_991_300, |e| e.set("end", "2026-11-01T09:00:00Z")).unwrap_err();
+//! assert!(err.to_string().starts_with("end:"));
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod merge;
+pub mod protocol;
+pub mod record;
+pub mod schema;
+pub mod scoring;
+pub mod validate;
+
+pub use merge::{
+    Conflict, ConflictValue, MergePolicy, RefusalCode, Verdict, conflicts, merge_incoming,
+};
+pub use record::{Editor, Envelope, FieldValue, RecordData, RecordDoc, RecordError, RecordView};
+pub use schema::RecordKind;
+pub use scoring::{Instrument, Score};
+pub use validate::FieldError;
+
+/// The actor id the server writes compensating changes as. Safe to share between server
+/// processes because every merge into a record is serialised by the database.
+pub fn server_actor() -> automerge::ActorId {
+    automerge::ActorId::from(*b"bothy-server\0\0\0\x01")
+}
+
+/// Re-exported so dependants use the same Automerge version.
+pub use automerge;
+pub use uuid;

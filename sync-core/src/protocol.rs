@@ -1,0 +1,313 @@
+//! The sync protocol's messages: one request and one response per sync, binary and compressed.
+//!
+//! A message on the wire is an 8-byte header followed by a body:
+//!
+//! ```text
+//! "BTHY" | version: u16 big-endian | encoding: u8 (1 = DEFLATE-compressed CBOR) | reserved: u8 (0)
+//! ```
+//!
+//! The body is the CBOR encoding of [`SyncRequest`] or [`SyncResponse`], compressed with raw
+//! DEFLATE (RFC 1951). docs/protocol.md is the normative description; this module is its
+//! reference implementation. Decoding never panics on hostile bytes and never inflates more
+//! than [`MAX_DECODED_BYTES`].
+
+use crate::schema::RecordKind;
+use flate2::Compression;
+use flate2::read::{DeflateDecoder, DeflateEncoder};
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use uuid::Uuid;
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u16 = 1;
+/// The oldest version a server still accepts.
+pub const MIN_PROTOCOL_VERSION: u16 = 1;
+/// The media type of sync messages.
+pub const MEDIA_TYPE: &str = "application/vnd.bothy.sync";
+/// The largest decompressed body accepted (a guard against compression bombs).
+pub const MAX_DECODED_BYTES: u64 = 256 * 1024 * 1024;
+
+const MAGIC: &[u8; 4] = b"BTHY";
+const ENCODING_DEFLATE_CBOR: u8 = 1;
+const HEADER_LEN: usize = 8;
+
+/// Where a replica is in the server's change log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// The server log sequence number up to which this replica has every change it may see.
+    pub seq: u64,
+    /// Set while a new device is being bootstrapped from snapshots over several pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotCursor>,
+}
+
+/// Progress through a paged bootstrap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotCursor {
+    /// The log position the snapshot was taken at.
+    pub at: u64,
+    /// The last record id already sent.
+    pub after: Uuid,
+}
+
+/// Changes a device pushes for one record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordPush {
+    /// The record's id.
+    pub id: Uuid,
+    /// Raw Automerge changes the server may not have yet, in causal order.
+    pub changes: Vec<serde_bytes::ByteBuf>,
+}
+
+/// A device's sync request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    /// The device's position in the server log (zero for a new device).
+    pub cursor: Cursor,
+    /// Records with changes the server has not acknowledged.
+    #[serde(default)]
+    pub push: Vec<RecordPush>,
+    /// The app's name and version, for operators (e.g. `bothy-cli/0.1.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+}
+
+/// What the server did with one pushed record, when it is not a plain success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportKind {
+    /// Accepted, but some values were invalid and the server neutralised them with a
+    /// compensating change (which comes back in `records`); the values await review.
+    Quarantined,
+    /// Refused: the changes are not in the server's history. The device must set its copy
+    /// aside (nothing is deleted) and take the server's copy, which comes back in `records`
+    /// when the server has one.
+    Refused,
+    /// The server lacks changes these depend on: send the record's whole history next time.
+    Resend,
+    /// Accepted; the merged record needs review (e.g. two valid edits merged into an invalid
+    /// session). Informational.
+    Flagged,
+    /// The record was erased on the server and must be purged from the device.
+    Erased,
+}
+
+/// A report about one pushed record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordReport {
+    /// The record.
+    pub id: Uuid,
+    /// What happened.
+    pub kind: ReportKind,
+    /// Machine-readable code (e.g. `foreign_actor`, `not_allowed`, `invalid_value`).
+    pub code: String,
+    /// The field concerned, if one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// A message for the person holding the device.
+    pub message: String,
+}
+
+/// What the server sends for one record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PullData {
+    /// Changes to apply (the device may already have some; applying twice is harmless).
+    Changes(Vec<serde_bytes::ByteBuf>),
+    /// The whole document, compacted: replaces nothing, merges into whatever the device has.
+    Snapshot(serde_bytes::ByteBuf),
+}
+
+/// One record the device should merge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordPull {
+    /// The record's id.
+    pub id: Uuid,
+    /// Its kind.
+    pub kind: RecordKind,
+    /// Its project.
+    pub project: String,
+    /// The data.
+    pub data: PullData,
+}
+
+/// The server's sync response.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncResponse {
+    /// Pushed records whose changes are durably stored (including quarantined and flagged).
+    pub acked: Vec<Uuid>,
+    /// Reports about pushed records that were not a plain success.
+    #[serde(default)]
+    pub reports: Vec<RecordReport>,
+    /// Records the device lacks changes for.
+    #[serde(default)]
+    pub records: Vec<RecordPull>,
+    /// Ids the device must purge (erased on the server).
+    #[serde(default)]
+    pub erased: Vec<Uuid>,
+    /// The device's new position.
+    pub cursor: Cursor,
+    /// True if the server has more for the device: sync again straight away.
+    pub more: bool,
+    /// The server's clock (Unix seconds), so devices can show how wrong theirs is.
+    pub server_time: i64,
+}
+
+/// Why a message could not be decoded.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// Fewer bytes than a header.
+    #[error("the message is truncated: {0} bytes is shorter than the 8-byte header")]
+    Truncated(usize),
+    /// The bytes do not start with `BTHY`.
+    #[error("not a Bothy sync message (bad magic bytes)")]
+    BadMagic,
+    /// A version this build does not speak.
+    #[error("protocol version {got} is not supported; this side speaks versions {min} to {max}")]
+    UnsupportedVersion {
+        /// The version received.
+        got: u16,
+        /// The oldest accepted.
+        min: u16,
+        /// The newest accepted.
+        max: u16,
+    },
+    /// An unknown body encoding.
+    #[error("unknown body encoding {0}")]
+    UnknownEncoding(u8),
+    /// The body decompresses to more than the limit.
+    #[error("the message body is larger than {MAX_DECODED_BYTES} bytes when decompressed")]
+    TooLarge,
+    /// The body is not valid compressed CBOR of the expected message.
+    #[error("the message body is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Encodes a message with the current protocol version.
+pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    encode_version(msg, PROTOCOL_VERSION)
+}
+
+/// Encodes a message with a given version header (servers answer in the request's version).
+pub fn encode_version<T: Serialize>(msg: &T, version: u16) -> Vec<u8> {
+    let mut cbor = Vec::new();
+    ciborium::into_writer(msg, &mut cbor).expect("serialising to memory cannot fail");
+    let mut out = Vec::with_capacity(cbor.len() / 2 + HEADER_LEN);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&version.to_be_bytes());
+    out.push(ENCODING_DEFLATE_CBOR);
+    out.push(0);
+    DeflateEncoder::new(cbor.as_slice(), Compression::best())
+        .read_to_end(&mut out)
+        .expect("compressing in memory cannot fail");
+    out
+}
+
+/// Reads the version from a message header, checking magic and supported range.
+pub fn peek_version(bytes: &[u8]) -> Result<u16, ProtocolError> {
+    if bytes.len() < HEADER_LEN {
+        return Err(ProtocolError::Truncated(bytes.len()));
+    }
+    if &bytes[..4] != MAGIC {
+        return Err(ProtocolError::BadMagic);
+    }
+    let version = u16::from_be_bytes([bytes[4], bytes[5]]);
+    if !(MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&version) {
+        return Err(ProtocolError::UnsupportedVersion {
+            got: version,
+            min: MIN_PROTOCOL_VERSION,
+            max: PROTOCOL_VERSION,
+        });
+    }
+    Ok(version)
+}
+
+/// Decodes a message, returning it with the version it was sent in.
+pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<(T, u16), ProtocolError> {
+    let version = peek_version(bytes)?;
+    if bytes[6] != ENCODING_DEFLATE_CBOR {
+        return Err(ProtocolError::UnknownEncoding(bytes[6]));
+    }
+    let mut cbor = Vec::new();
+    DeflateDecoder::new(&bytes[HEADER_LEN..])
+        .take(MAX_DECODED_BYTES + 1)
+        .read_to_end(&mut cbor)
+        .map_err(|e| ProtocolError::Corrupt(format!("decompression failed: {e}")))?;
+    if cbor.len() as u64 > MAX_DECODED_BYTES {
+        return Err(ProtocolError::TooLarge);
+    }
+    let msg = ciborium::from_reader(cbor.as_slice())
+        .map_err(|e| ProtocolError::Corrupt(e.to_string()))?;
+    Ok((msg, version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> SyncRequest {
+        SyncRequest {
+            cursor: Cursor {
+                seq: 42,
+                snapshot: None,
+            },
+            push: vec![RecordPush {
+                id: Uuid::now_v7(),
+                changes: vec![serde_bytes::ByteBuf::from(vec![1, 2, 3])],
+            }],
+            app: Some("test/1".into()),
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let req = sample();
+        let bytes = encode(&req);
+        let (back, v): (SyncRequest, u16) = decode(&bytes).unwrap();
+        assert_eq!(back, req);
+        assert_eq!(v, PROTOCOL_VERSION);
+    }
+
+    #[test]
+    fn hostile_bytes_are_errors_not_panics() {
+        let good = encode(&sample());
+        assert_eq!(
+            decode::<SyncRequest>(&good[..3]).unwrap_err(),
+            ProtocolError::Truncated(3)
+        );
+        assert_eq!(
+            decode::<SyncRequest>(b"GARBAGE!!!").unwrap_err(),
+            ProtocolError::BadMagic
+        );
+        let mut wrong = good.clone();
+        wrong[5] = 99;
+        assert!(matches!(
+            decode::<SyncRequest>(&wrong).unwrap_err(),
+            ProtocolError::UnsupportedVersion { got: 99, .. }
+        ));
+        for cut in [9, good.len() / 2, good.len() - 1] {
+            assert!(decode::<SyncRequest>(&good[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut flipped = good.clone();
+        for b in flipped[8..].iter_mut() {
+            *b ^= 0x5a;
+        }
+        assert!(decode::<SyncRequest>(&flipped).is_err());
+    }
+
+    #[test]
+    fn compression_bomb_is_refused() {
+        // 300 MiB of zeros compresses to well under a megabyte.
+        let mut body = Vec::new();
+        let zeros = std::io::repeat(0).take(MAX_DECODED_BYTES + 1024);
+        DeflateEncoder::new(zeros, Compression::fast())
+            .read_to_end(&mut body)
+            .unwrap();
+        let mut msg = b"BTHY\x00\x01\x01\x00".to_vec();
+        msg.extend_from_slice(&body);
+        assert_eq!(
+            decode::<SyncRequest>(&msg).unwrap_err(),
+            ProtocolError::TooLarge
+        );
+    }
+}

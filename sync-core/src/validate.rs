@@ -1,0 +1,321 @@
+//! Validation of whole records against [`crate::schema`].
+//!
+//! The same checks run on the device at capture (to refuse bad input with a message naming the
+//! field) and on the server after every merge (to quarantine an invalid change, or flag a record
+//! that two valid changes merged into an invalid state). Every error names its field path.
+
+use crate::record::{map_entries, map_obj, scalar_int, scalar_str, str_at};
+use crate::schema::{self, FieldType, MapSpec, RecordKind};
+use automerge::{ObjId, ObjType, ReadDoc, ScalarValue, Value};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A problem with one field. `field` is a path: `end`, `items.3`, `attendance.<id>`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct FieldError {
+    /// The field path.
+    pub field: String,
+    /// What is wrong, in words a field researcher understands.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A new error for `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Joins errors into one sentence-per-field message.
+pub fn describe(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Checks a project slug: 1-64 lowercase letters, digits and hyphens.
+pub fn check_project_slug(s: &str) -> Result<(), FieldError> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            "project",
+            format!("must be 1-64 lowercase letters, digits or hyphens (got {s:?})"),
+        ))
+    }
+}
+
+/// Validates a record document. Empty means valid.
+pub fn validate(d: &impl ReadDoc) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    let root = ObjId::Root;
+    let kind = match str_at(d, &root, "kind").map(|k| (RecordKind::parse(&k), k)) {
+        Some((Some(kind), _)) => kind,
+        Some((None, k)) => {
+            errs.push(FieldError::new(
+                "kind",
+                format!("unknown record kind {k:?}"),
+            ));
+            return errs;
+        }
+        None => {
+            errs.push(FieldError::new("kind", "is missing"));
+            return errs;
+        }
+    };
+    match str_at(d, &root, "project") {
+        Some(p) => {
+            if let Err(e) = check_project_slug(&p) {
+                errs.push(e);
+            }
+        }
+        None => errs.push(FieldError::new("project", "is missing")),
+    }
+    match d
+        .get(&root, "v")
+        .ok()
+        .flatten()
+        .and_then(|(v, _)| scalar_int(&v))
+    {
+        Some(v) if v == crate::record::SCHEMA_VERSION => {}
+        Some(v) => errs.push(FieldError::new(
+            "v",
+            format!("unsupported schema version {v}"),
+        )),
+        None => errs.push(FieldError::new("v", "is missing")),
+    }
+    if d.get(&root, "created")
+        .ok()
+        .flatten()
+        .and_then(|(v, _)| scalar_int(&v))
+        .is_none()
+    {
+        errs.push(FieldError::new("created", "is missing"));
+    }
+
+    for key in d.keys(&root) {
+        if schema::ENVELOPE_FIELDS.contains(&key.as_str()) {
+            continue;
+        }
+        if schema::field(kind, &key).is_none() {
+            errs.push(FieldError::new(
+                key.clone(),
+                format!("is not a field of a {kind} record"),
+            ));
+        }
+    }
+
+    let instrument = str_at(d, &root, "instrument");
+    for field in schema::fields(kind) {
+        let value = d.get(&root, field.name).ok().flatten();
+        let Some((value, _)) = value else {
+            if field.required {
+                errs.push(FieldError::new(field.name, "is required"));
+            }
+            continue;
+        };
+        match field.ty {
+            FieldType::Map(spec) => {
+                let Some(obj) = map_obj(d, &root, field.name) else {
+                    errs.push(FieldError::new(field.name, "must be a group of values"));
+                    continue;
+                };
+                check_map(d, &obj, field.name, spec, instrument.as_deref(), &mut errs);
+            }
+            FieldType::Set => {
+                let Some(obj) = map_obj(d, &root, field.name) else {
+                    errs.push(FieldError::new(field.name, "must be a set"));
+                    continue;
+                };
+                for (k, v) in map_entries(d, &obj) {
+                    let path = format!("{}.{k}", field.name);
+                    if !matches!(&v, Value::Scalar(s) if matches!(s.as_ref(), ScalarValue::Boolean(_)))
+                    {
+                        errs.push(FieldError::new(path, "set entries must be true or false"));
+                    } else if k.is_empty() || k.chars().count() > 100 {
+                        errs.push(FieldError::new(path, "must be 1-100 characters"));
+                    }
+                }
+            }
+            FieldType::Text => {
+                if !matches!(value, Value::Object(ObjType::Text)) {
+                    errs.push(FieldError::new(field.name, "must be collaborative text"));
+                } else if let Some(Ok(text)) = d
+                    .get(&root, field.name)
+                    .ok()
+                    .flatten()
+                    .map(|(_, id)| d.text(&id))
+                    && text.len() > 1_000_000
+                {
+                    errs.push(FieldError::new(
+                        field.name,
+                        "is longer than 1,000,000 bytes",
+                    ));
+                }
+            }
+            ty => {
+                if let Err(msg) = check_scalar(ty, &value) {
+                    errs.push(FieldError::new(field.name, msg));
+                }
+            }
+        }
+    }
+
+    if kind == RecordKind::Session
+        && let (Some(start), Some(end)) = (str_at(d, &root, "start"), str_at(d, &root, "end"))
+        && let (Ok(s), Ok(e)) = (
+            chrono::DateTime::parse_from_rfc3339(&start),
+            chrono::DateTime::parse_from_rfc3339(&end),
+        )
+        && e < s
+    {
+        errs.push(FieldError::new(
+            "end",
+            format!("session ends ({end}) before it starts ({start})"),
+        ));
+    }
+    errs
+}
+
+fn check_map(
+    d: &impl ReadDoc,
+    obj: &ObjId,
+    name: &str,
+    spec: &MapSpec,
+    instrument: Option<&str>,
+    errs: &mut Vec<FieldError>,
+) {
+    let entries = map_entries(d, obj);
+    match spec {
+        MapSpec::Fields(fields) => {
+            for (k, v) in &entries {
+                let path = format!("{name}.{k}");
+                match fields.iter().find(|f| f.name == k) {
+                    None => errs.push(FieldError::new(path, format!("is not a field of `{name}`"))),
+                    Some(f) => {
+                        if let Err(msg) = check_scalar(f.ty, v) {
+                            errs.push(FieldError::new(path, msg));
+                        }
+                    }
+                }
+            }
+        }
+        MapSpec::Attendance => {
+            for (k, v) in &entries {
+                let path = format!("{name}.{k}");
+                if uuid::Uuid::parse_str(k).is_err() {
+                    errs.push(FieldError::new(
+                        path,
+                        "attendance must be keyed by participant id",
+                    ));
+                } else if let Err(msg) =
+                    check_scalar(FieldType::Choice(schema::ATTENDANCE_MARKS), v)
+                {
+                    errs.push(FieldError::new(path, msg));
+                }
+            }
+        }
+        MapSpec::Items => {
+            let Some((count, lo, hi)) = instrument.and_then(schema::item_range) else {
+                // The instrument error is reported on its own field.
+                return;
+            };
+            for (k, v) in &entries {
+                let path = format!("{name}.{k}");
+                match k.parse::<u8>() {
+                    Ok(n) if (1..=count).contains(&n) && k == &n.to_string() => {
+                        if let Err(msg) = check_scalar(FieldType::Int { min: lo, max: hi }, v) {
+                            errs.push(FieldError::new(path, msg));
+                        }
+                    }
+                    _ => errs.push(FieldError::new(
+                        path,
+                        format!("{} has items 1 to {count}", instrument.unwrap_or("")),
+                    )),
+                }
+            }
+        }
+    }
+}
+
+fn check_scalar(ty: FieldType, v: &Value<'_>) -> Result<(), String> {
+    let s = scalar_str(v);
+    match ty {
+        FieldType::Str { max } => match s {
+            Some(s) if s.chars().count() <= max => Ok(()),
+            Some(_) => Err(format!("is longer than {max} characters")),
+            None => Err(format!("must be text, got {}", type_name(v))),
+        },
+        FieldType::Choice(options) => match s {
+            Some(s) if options.contains(&s.as_str()) => Ok(()),
+            Some(s) => Err(format!("must be one of {} (got {s:?})", options.join(", "))),
+            None => Err(format!(
+                "must be one of {}, got {}",
+                options.join(", "),
+                type_name(v)
+            )),
+        },
+        FieldType::Date => match s {
+            Some(s) => chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                .map(|_| ())
+                .map_err(|_| format!("must be a real date YYYY-MM-DD (got {s:?})")),
+            None => Err(format!("must be a date, got {}", type_name(v))),
+        },
+        FieldType::DateTime => match s {
+            Some(s) => chrono::DateTime::parse_from_rfc3339(&s)
+                .map(|_| ())
+                .map_err(|_| {
+                    format!("must be a date and time like 2026-11-01T10:00:00Z (got {s:?})")
+                }),
+            None => Err(format!("must be a date and time, got {}", type_name(v))),
+        },
+        FieldType::Int { min, max } => match scalar_int(v) {
+            Some(n) if (min..=max).contains(&n) => Ok(()),
+            Some(n) => Err(format!("must be {min} to {max} (got {n})")),
+            None => Err(format!("must be a whole number, got {}", type_name(v))),
+        },
+        FieldType::Bool => match v {
+            Value::Scalar(sv) if matches!(sv.as_ref(), ScalarValue::Boolean(_)) => Ok(()),
+            _ => Err(format!("must be true or false, got {}", type_name(v))),
+        },
+        FieldType::RecordRef => match s {
+            Some(s) if uuid::Uuid::parse_str(&s).is_ok() => Ok(()),
+            Some(s) => Err(format!("must be a record id (got {s:?})")),
+            None => Err(format!("must be a record id, got {}", type_name(v))),
+        },
+        FieldType::Text | FieldType::Map(_) | FieldType::Set => Err("unexpected value".into()),
+    }
+}
+
+fn type_name(v: &Value<'_>) -> String {
+    match v {
+        Value::Object(t) => format!("a {t:?} object"),
+        Value::Scalar(s) => match s.as_ref() {
+            ScalarValue::Str(s) => format!("text {s:?}"),
+            ScalarValue::Int(n) => format!("the number {n}"),
+            ScalarValue::Uint(n) => format!("the number {n}"),
+            ScalarValue::F64(x) => format!("the fraction {x}"),
+            ScalarValue::Boolean(b) => format!("{b}"),
+            ScalarValue::Null => "nothing (null)".into(),
+            ScalarValue::Timestamp(_) => "a timestamp".into(),
+            ScalarValue::Counter(_) => "a counter".into(),
+            ScalarValue::Bytes(_) => "bytes".into(),
+            ScalarValue::Unknown { .. } => "an unknown value".into(),
+        },
+    }
+}
