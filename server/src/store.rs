@@ -140,10 +140,14 @@ pub struct QuarantineEntry<'a> {
 
 /// Records a quarantined change or value.
 pub async fn quarantine(tx: &mut Tx, q: QuarantineEntry<'_>, now: i64) -> Result<(), sqlx::Error> {
+    // A retried push must not file the same problem twice.
     sqlx::query(
         "INSERT INTO quarantine \
          (record_id, project, device_id, action, code, field, value, message, changes, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
+         WHERE NOT EXISTS (SELECT 1 FROM quarantine WHERE record_id = $1 AND device_id = $3 \
+           AND code = $5 AND COALESCE(field, '') = COALESCE($6, '') \
+           AND COALESCE(value, '') = COALESCE($7, '') AND status = 'open')",
     )
     .bind(q.record_id)
     .bind(q.project)

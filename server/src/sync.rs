@@ -31,9 +31,9 @@ use uuid::Uuid;
 /// Roles that may write records into a project.
 pub const WRITING_ROLES: &[&str] = &["admin", "coordinator", "researcher", "peer_worker"];
 /// Most log rows sent in one response.
-const PAGE_ROWS: i64 = 5_000;
+const PAGE_ROWS: i64 = 20_000;
 /// Most snapshots sent in one response.
-const PAGE_SNAPSHOTS: i64 = 1_000;
+const PAGE_SNAPSHOTS: i64 = 20_000;
 /// Stop adding to a response past this many bytes of documents and changes.
 const PAGE_BYTES: usize = 8 * 1024 * 1024;
 /// Most records in one push.
@@ -77,7 +77,7 @@ pub async fn sync(
         )));
     }
     let response = run_sync(&state.db, &device, request).await?;
-    let body = protocol::encode_version(&response, version);
+    let body = protocol::encode_with(&response, version, protocol::peek_encoding(&bytes));
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, protocol::MEDIA_TYPE)],
@@ -101,6 +101,8 @@ async fn memberships(db: &Db, user_id: &str) -> Result<HashMap<String, String>, 
 /// What happened to one pushed record.
 struct Pushed {
     acked: bool,
+    /// Created by this push and stored exactly as sent: the device needs nothing back.
+    created_as_sent: bool,
     reports: Vec<RecordReport>,
     /// Send the server's copy back (after a refusal, or when the server changed it).
     send_back: bool,
@@ -122,10 +124,26 @@ pub async fn run_sync(
 
     // Merge duplicate pushes of one record, then handle records in id order (lock order).
     let mut pushes: BTreeMap<Uuid, Vec<ByteBuf>> = BTreeMap::new();
-    for RecordPush { id, changes } in request.push {
-        pushes.entry(id).or_default().extend(changes);
+    let mut unreadable: BTreeMap<Uuid, (String, Vec<u8>)> = BTreeMap::new();
+    for RecordPush {
+        id,
+        changes,
+        document,
+    } in request.push
+    {
+        let entry = pushes.entry(id).or_default();
+        entry.extend(changes);
+        if let Some(doc) = document {
+            match merge::document_changes(&doc) {
+                Ok(list) => entry.extend(list.into_iter().map(ByteBuf::from)),
+                Err(e) => {
+                    unreadable.insert(id, (e, doc.into_vec()));
+                }
+            }
+        }
     }
 
+    let pushed_count = pushes.len();
     let mut tx = db.begin_write().await?;
     let mut response = SyncResponse {
         server_time: now,
@@ -136,16 +154,37 @@ pub async fn run_sync(
     let mut send_back: BTreeSet<Uuid> = BTreeSet::new();
     for (id, changes) in pushes {
         db.lock_record(&mut tx, &id.to_string()).await?;
+        if let Some((why, document)) = unreadable.remove(&id) {
+            let stored = store::load_record(&mut tx, &id.to_string()).await?;
+            let out = refused(
+                &mut tx,
+                device,
+                id,
+                stored.as_ref().map(|s| s.project.as_str()),
+                RefusalCode::Malformed,
+                why,
+                document,
+                stored.is_some(),
+                now,
+            )
+            .await?;
+            if out.send_back {
+                send_back.insert(id);
+            }
+            response.unacked.push(id);
+            response.reports.extend(out.reports);
+            continue;
+        }
         let out = push_record(
             &mut tx, device, &roles, &policy, id, &changes, &mut log, now,
         )
         .await?;
-        if out.acked {
-            response.acked.push(id);
+        if !out.acked {
+            response.unacked.push(id);
         }
         if out.send_back {
             send_back.insert(id);
-        } else if out.acked {
+        } else if out.created_as_sent {
             clean.insert(id);
         }
         response.reports.extend(out.reports);
@@ -153,7 +192,11 @@ pub async fn run_sync(
     let head = store::append_log(&mut tx, log, now).await? as u64;
 
     // What the device lacks.
-    let readable: Vec<String> = roles.keys().cloned().collect();
+    let readable: Vec<String> = roles
+        .iter()
+        .filter(|(_, role)| WRITING_ROLES.contains(&role.as_str()))
+        .map(|(p, _)| p.clone())
+        .collect();
     let mut cursor = request.cursor;
     if cursor.seq > head {
         // The device has seen a future this database does not have (restored from a backup):
@@ -204,13 +247,14 @@ pub async fn run_sync(
         };
         response.more = more;
     }
-    // Records the device must replace (refused) get the server's copy, if not already sent.
-    let sent: BTreeSet<Uuid> = response.records.iter().map(|r| r.id).collect();
-    for id in send_back.difference(&sent) {
+    // Records the device must replace or rebase (refused, compensated) get the server's whole
+    // copy, replacing any changes already listed for them.
+    for id in &send_back {
         if let Some(rec) = store::load_record(&mut tx, &id.to_string()).await?
             && readable.contains(&rec.project)
             && let Some(kind) = RecordKind::parse(&rec.kind)
         {
+            response.records.retain(|r| r.id != *id);
             response.records.push(RecordPull {
                 id: *id,
                 kind,
@@ -228,7 +272,8 @@ pub async fn run_sync(
     tx.commit().await?;
     tracing::info!(
         device = %device.device_id,
-        acked = response.acked.len(),
+        pushed = pushed_count,
+        unacked = response.unacked.len(),
         reports = response.reports.len(),
         pulled = response.records.len(),
         more = response.more,
@@ -315,11 +360,13 @@ async fn push_record(
     match merge::merge_incoming(doc, changes, policy) {
         Verdict::AlreadyHave => Ok(Pushed {
             acked: true,
+            created_as_sent: false,
             reports: vec![],
             send_back: false,
         }),
         Verdict::MissingDependencies(missing) => Ok(Pushed {
             acked: false,
+            created_as_sent: false,
             reports: vec![report(
                 id,
                 ReportKind::Resend,
@@ -334,11 +381,12 @@ async fn push_record(
         }),
         Verdict::Refused { code, message } => {
             let (code, message, encoded) = refuse(code, message);
+            let project = stored_project.or_else(|| merge::claimed_project(changes));
             refused(
                 tx,
                 device,
                 id,
-                stored_project.as_deref(),
+                project.as_deref(),
                 code,
                 message,
                 encoded,
@@ -446,10 +494,13 @@ async fn push_record(
             )
             .await?;
             projection::project(tx, &id_text, &view, !acc.flagged.is_empty()).await?;
-            let bytes = acc.doc.save();
+            // Saved without per-column compression: a bootstrap compresses many documents together,
+            // which does far better than compressing each on its own.
+            let bytes = acc.doc.automerge().save_nocompress();
             store::save_record(tx, &id_text, &env.project, kind, bytes, now).await?;
             Ok(Pushed {
                 acked: true,
+                created_as_sent: acc.created && acc.compensation.is_none(),
                 reports,
                 send_back: acc.compensation.is_some(),
             })
@@ -488,6 +539,7 @@ async fn refused(
     .await?;
     Ok(Pushed {
         acked: false,
+        created_as_sent: false,
         reports: vec![report(
             id,
             ReportKind::Refused,
@@ -516,7 +568,8 @@ async fn snapshot_page(
 ) -> ApiResult<(Vec<RecordPull>, Option<Uuid>, bool)> {
     let rows = sqlx::query(
         "SELECT id, project, kind, doc FROM records \
-         WHERE project IN (SELECT project FROM memberships WHERE user_id = $1) AND id > $2 \
+         WHERE project IN (SELECT project FROM memberships WHERE user_id = $1 AND role <> 'analyst') \
+           AND id > $2 \
          ORDER BY id LIMIT $3",
     )
     .bind(user_id)
@@ -571,7 +624,7 @@ async fn log_page(
          JOIN records r ON r.id = c.record_id \
          WHERE c.seq > $1 AND c.seq <= $2 \
            AND (c.device_id IS NULL OR c.device_id <> $3) \
-           AND c.project IN (SELECT project FROM memberships WHERE user_id = $4) \
+           AND c.project IN (SELECT project FROM memberships WHERE user_id = $4 AND role <> 'analyst') \
          ORDER BY c.seq LIMIT $5",
     )
     .bind(since as i64)

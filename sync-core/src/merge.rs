@@ -11,17 +11,23 @@
 //! * **Compensated**: a change the sender may make but that leaves a field invalid *as the
 //!   sender saw the record* is accepted into the history, so every replica converges, and then
 //!   neutralised by a compensating change authored by the server that restores the field's last
-//!   valid value (or removes it). The original values are reported for review.
+//!   valid value (or removes it). The original values are reported for review. "As the sender
+//!   saw it" is judged change by change, the way `RecordDoc::edit` judges an edit: a problem is
+//!   the sender's if one of its changes introduced it into the state that change was made on. A
+//!   problem the device merely received (a flagged record, a value the server already
+//!   neutralised) is not blamed on its later, unrelated changes. A neutralised value is taken
+//!   out even if it lost a conflict, so that it cannot resurface later.
 //! * **Flagged**: two valid changes that merge into an invalid record (one device moves a
 //!   session's start later, another its end earlier) are both kept; the record is flagged for
 //!   review, not rejected.
 
-use crate::record::{RecordDoc, map_obj};
-use crate::schema::ENVELOPE_FIELDS;
-use crate::validate::{FieldError, validate};
+use crate::record::{RecordDoc, map_obj, str_at};
+use crate::schema::{ENVELOPE_FIELDS, RecordKind};
+use crate::validate::{FieldError, cross_field, validate};
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{
-    ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value,
+    ActorId, AutoCommit, AutomergeError, Change, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue,
+    Value,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -86,7 +92,8 @@ pub struct Accepted {
     pub new_changes: Vec<Change>,
     /// The compensating change authored here, if any value had to be neutralised.
     pub compensation: Option<Change>,
-    /// Values neutralised by the compensation.
+    /// Values neutralised by the compensation (empty when there is none), each with the value
+    /// the sender wrote and why it is invalid.
     pub quarantined: Vec<QuarantinedValue>,
     /// Problems of the merged record that no single change caused: it needs review.
     pub flagged: Vec<FieldError>,
@@ -118,6 +125,17 @@ fn refuse(code: RefusalCode, message: impl Into<String>) -> Verdict {
         code,
         message: message.into(),
     }
+}
+
+/// Every change of a saved document, as raw change bytes.
+pub fn document_changes(document: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let mut doc =
+        AutoCommit::load(document).map_err(|e| format!("the document is not readable: {e}"))?;
+    Ok(doc
+        .get_changes(&[])
+        .iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect())
 }
 
 /// Decodes raw change bytes.
@@ -155,6 +173,12 @@ pub fn merge_incoming(
         .filter(|c| before.get_change_by_hash(&c.hash()).is_none() && seen.insert(c.hash()))
         .collect();
     if new.is_empty() {
+        // Nothing new for a record this replica does not have: the sender believes it was
+        // stored earlier (this replica may have been restored from a backup). Acknowledging
+        // would lose it; ask for the whole history instead.
+        if created {
+            return Verdict::MissingDependencies(Vec::new());
+        }
         return Verdict::AlreadyHave;
     }
     if let Some(c) = new.iter().find(|c| c.actor_id() != &policy.sender_actor) {
@@ -221,18 +245,35 @@ pub fn merge_incoming(
         }
     }
 
-    // The record as the sender saw it: the heads of the incoming changes.
+    // The record as the sender saw it (the heads of its changes), and which of its problems
+    // the sender's own changes introduced, judged change by change as `RecordDoc::edit` judges
+    // an edit on a device. Problems the sender only received (a flag raised by two valid
+    // changes, a value already neutralised here) are not its fault.
+    let kind = str_at(&after, &ObjId::Root, "kind").and_then(|k| RecordKind::parse(&k));
     let sender_heads = heads_of(&new);
-    let view_errors = match after.fork_at(&sender_heads) {
-        Ok(view) => {
-            let errs = validate(&view);
-            errs.into_iter()
-                .map(|e| {
-                    let value = value_at(&view, &e.field).unwrap_or_else(|| "(absent)".into());
-                    (e, value)
-                })
-                .collect::<Vec<_>>()
+    let faults = match after.fork_at(&sender_heads).and_then(|view| {
+        let errors = validate(&view);
+        if errors.is_empty() {
+            return Ok(Vec::new());
         }
+        let introduced = introduced_by(&mut after, &new)?;
+        Ok(errors
+            .into_iter()
+            .filter(|e| introduced.contains(&e.field))
+            .map(|e| {
+                let mut fields = vec![e.field.clone()];
+                if let Some(kind) = kind {
+                    fields.extend(cross_field(kind, &e.field).iter().map(|f| f.to_string()));
+                }
+                let values = fields
+                    .iter()
+                    .map(|f| value_at(&view, f).unwrap_or_else(|| "(absent)".into()))
+                    .collect::<Vec<_>>();
+                (e, fields.into_iter().zip(values).collect::<Vec<_>>())
+            })
+            .collect::<Vec<_>>())
+    }) {
+        Ok(f) => f,
         Err(e) => {
             return refuse(
                 RefusalCode::Malformed,
@@ -240,23 +281,48 @@ pub fn merge_incoming(
             );
         }
     };
-    let merged_errors = validate(&after);
 
-    let sender_fault: BTreeSet<&str> = view_errors.iter().map(|(e, _)| e.field.as_str()).collect();
-    let mut compensated = false;
-    for e in &merged_errors {
-        if sender_fault.contains(e.field.as_str()) {
-            restore(&mut after, &before, &e.field);
-            compensated = true;
+    // Neutralise each fault where the sender's changes touched it: first the field itself,
+    // then, if the record is still invalid there, the other fields its check reads (a start
+    // moved past the end). A value is neutralised even when it lost a conflict, so it cannot
+    // resurface when the winning value is later overwritten by a device that never saw it.
+    let mut quarantined = Vec::new();
+    let mut restored = BTreeSet::new();
+    for pass in 0..2 {
+        let still_invalid: BTreeSet<String> = if pass == 0 {
+            BTreeSet::new()
+        } else {
+            validate(&after).into_iter().map(|e| e.field).collect()
+        };
+        for (e, fields) in &faults {
+            if pass == 1 && !still_invalid.contains(&e.field) {
+                continue;
+            }
+            let candidates = if pass == 0 {
+                &fields[..1]
+            } else {
+                &fields[1..]
+            };
+            for (field, value) in candidates {
+                if !restored.contains(field) && live_ops(&after, field) != live_ops(&before, field)
+                {
+                    restore(&mut after, &before, field);
+                    restored.insert(field.clone());
+                    quarantined.push(QuarantinedValue {
+                        field: field.clone(),
+                        value: value.clone(),
+                        message: e.message.clone(),
+                    });
+                }
+            }
         }
     }
-    let compensation = if compensated {
-        after
-            .commit_with(CommitOptions::default().with_time(policy.now))
-            .and_then(|h| after.get_change_by_hash(&h))
-    } else {
-        None
-    };
+    let compensation = after
+        .commit_with(CommitOptions::default().with_time(policy.now))
+        .and_then(|h| after.get_change_by_hash(&h));
+    if compensation.is_none() {
+        quarantined.clear(); // nothing was taken out after all
+    }
     let flagged = validate(&after);
     if created && !flagged.is_empty() {
         return refuse(
@@ -267,14 +333,6 @@ pub fn merge_incoming(
             ),
         );
     }
-    let quarantined = view_errors
-        .into_iter()
-        .map(|(e, value)| QuarantinedValue {
-            field: e.field,
-            value,
-            message: e.message,
-        })
-        .collect();
     Verdict::Accepted(Box::new(Accepted {
         doc: RecordDoc::from_automerge(after),
         new_changes: new,
@@ -283,6 +341,57 @@ pub fn merge_incoming(
         flagged,
         created,
     }))
+}
+
+/// The project a set of changes claims for a new record, read by replaying them on an empty
+/// document; `None` if they do not say. For filing refused changes where people will look.
+pub fn claimed_project(raw: &[impl AsRef<[u8]>]) -> Option<String> {
+    let changes = decode_changes(raw).ok()?;
+    let mut doc = AutoCommit::new();
+    doc.apply_changes(changes).ok()?;
+    crate::record::str_at(&doc, &ObjId::Root, "project")
+}
+
+/// Fields on which one of `changes` introduced a problem: an error present after the change
+/// that was not present, with the same message, in the state the change was made on.
+fn introduced_by(
+    doc: &mut AutoCommit,
+    changes: &[Change],
+) -> Result<BTreeSet<String>, AutomergeError> {
+    let mut fields = BTreeSet::new();
+    for c in changes {
+        let made_on: BTreeSet<FieldError> = if c.deps().is_empty() {
+            BTreeSet::new()
+        } else {
+            validate(&doc.fork_at(c.deps())?).into_iter().collect()
+        };
+        let made = doc.fork_at(&[c.hash()])?;
+        fields.extend(
+            validate(&made)
+                .into_iter()
+                .filter(|e| !made_on.contains(e))
+                .map(|e| e.field),
+        );
+    }
+    Ok(fields)
+}
+
+/// The operations currently holding a value at a field path (several in a conflict).
+fn live_ops(d: &AutoCommit, path: &str) -> Vec<ObjId> {
+    let Some((obj, key)) = locate(d, path) else {
+        return Vec::new();
+    };
+    let mut ids: Vec<ObjId> = d
+        .get_all(&obj, key.as_str())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    ids.sort_by_key(|id| match id {
+        ObjId::Root => (0, Vec::new()),
+        ObjId::Id(counter, actor, _) => (*counter, actor.to_bytes().to_vec()),
+    });
+    ids
 }
 
 /// Splits a field path into the object holding it and the key.

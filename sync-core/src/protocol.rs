@@ -3,11 +3,13 @@
 //! A message on the wire is an 8-byte header followed by a body:
 //!
 //! ```text
-//! "BTHY" | version: u16 big-endian | encoding: u8 (1 = DEFLATE-compressed CBOR) | reserved: u8 (0)
+//! "BTHY" | version: u16 big-endian | encoding: u8 | reserved: u8 (0)
 //! ```
 //!
-//! The body is the CBOR encoding of [`SyncRequest`] or [`SyncResponse`], compressed with raw
-//! DEFLATE (RFC 1951). docs/protocol.md is the normative description; this module is its
+//! The body is the CBOR encoding of [`SyncRequest`] or [`SyncResponse`], compressed with
+//! Brotli (RFC 7932; encoding 2, what Bothy's own clients send) or raw DEFLATE (RFC 1951;
+//! encoding 1, for clients whose platform has DEFLATE built in, such as browsers). A server
+//! answers in the encoding and version of the request. docs/protocol.md is the normative description; this module is its
 //! reference implementation. Decoding never panics on hostile bytes and never inflates more
 //! than [`MAX_DECODED_BYTES`].
 
@@ -28,7 +30,10 @@ pub const MEDIA_TYPE: &str = "application/vnd.bothy.sync";
 pub const MAX_DECODED_BYTES: u64 = 256 * 1024 * 1024;
 
 const MAGIC: &[u8; 4] = b"BTHY";
-const ENCODING_DEFLATE_CBOR: u8 = 1;
+/// Body encoding: raw DEFLATE of CBOR.
+pub const ENCODING_DEFLATE: u8 = 1;
+/// Body encoding: Brotli of CBOR (smaller; the default).
+pub const ENCODING_BROTLI: u8 = 2;
 const HEADER_LEN: usize = 8;
 
 /// Where a replica is in the server's change log.
@@ -51,12 +56,18 @@ pub struct SnapshotCursor {
 }
 
 /// Changes a device pushes for one record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordPush {
     /// The record's id.
     pub id: Uuid,
     /// Raw Automerge changes the server may not have yet, in causal order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<serde_bytes::ByteBuf>,
+    /// The whole document instead of (or as well as) changes: a compact way to send a record
+    /// the server has never acknowledged, since a saved document does not repeat every change's
+    /// dependency hashes. The server takes every change in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<serde_bytes::ByteBuf>,
 }
 
 /// A device's sync request.
@@ -65,7 +76,7 @@ pub struct SyncRequest {
     /// The device's position in the server log (zero for a new device).
     pub cursor: Cursor,
     /// Records with changes the server has not acknowledged.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub push: Vec<RecordPush>,
     /// The app's name and version, for operators (e.g. `bothy-cli/0.1.0`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -134,16 +145,20 @@ pub struct RecordPull {
 /// The server's sync response.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncResponse {
-    /// Pushed records whose changes are durably stored (including quarantined and flagged).
-    pub acked: Vec<Uuid>,
+    /// Pushed records that were NOT stored (refused, or to be resent: see `reports`). Every
+    /// other record in the request was durably stored before this response was sent, including
+    /// quarantined and flagged ones. Naming the exceptions rather than the successes keeps the
+    /// common answer tiny.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unacked: Vec<Uuid>,
     /// Reports about pushed records that were not a plain success.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reports: Vec<RecordReport>,
     /// Records the device lacks changes for.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub records: Vec<RecordPull>,
     /// Ids the device must purge (erased on the server).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub erased: Vec<Uuid>,
     /// The device's new position.
     pub cursor: Cursor,
@@ -183,24 +198,44 @@ pub enum ProtocolError {
     Corrupt(String),
 }
 
-/// Encodes a message with the current protocol version.
+/// Encodes a message with the current protocol version and the default (Brotli) encoding.
 pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
-    encode_version(msg, PROTOCOL_VERSION)
+    encode_with(msg, PROTOCOL_VERSION, ENCODING_BROTLI)
 }
 
-/// Encodes a message with a given version header (servers answer in the request's version).
-pub fn encode_version<T: Serialize>(msg: &T, version: u16) -> Vec<u8> {
+/// Encodes a message with a given version header and body encoding (servers answer in the
+/// request's).
+pub fn encode_with<T: Serialize>(msg: &T, version: u16, encoding: u8) -> Vec<u8> {
     let mut cbor = Vec::new();
     ciborium::into_writer(msg, &mut cbor).expect("serialising to memory cannot fail");
     let mut out = Vec::with_capacity(cbor.len() / 2 + HEADER_LEN);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&version.to_be_bytes());
-    out.push(ENCODING_DEFLATE_CBOR);
-    out.push(0);
-    DeflateEncoder::new(cbor.as_slice(), Compression::best())
-        .read_to_end(&mut out)
-        .expect("compressing in memory cannot fail");
+    if encoding == ENCODING_DEFLATE {
+        out.push(ENCODING_DEFLATE);
+        out.push(0);
+        DeflateEncoder::new(cbor.as_slice(), Compression::best())
+            .read_to_end(&mut out)
+            .expect("compressing in memory cannot fail");
+    } else {
+        out.push(ENCODING_BROTLI);
+        out.push(0);
+        // Best compression for the small messages of a field day; faster for big bootstraps.
+        let quality = match cbor.len() {
+            0..=262_143 => 11,
+            262_144..=2_097_151 => 9,
+            _ => 5,
+        };
+        let mut w = brotli::CompressorWriter::new(&mut out, 64 * 1024, quality, 22);
+        std::io::Write::write_all(&mut w, &cbor).expect("compressing in memory cannot fail");
+        drop(w);
+    }
     out
+}
+
+/// The body encoding named in a message header (check the header with [`peek_version`] first).
+pub fn peek_encoding(bytes: &[u8]) -> u8 {
+    bytes.get(6).copied().unwrap_or(0)
 }
 
 /// Reads the version from a message header, checking magic and supported range.
@@ -225,14 +260,18 @@ pub fn peek_version(bytes: &[u8]) -> Result<u16, ProtocolError> {
 /// Decodes a message, returning it with the version it was sent in.
 pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<(T, u16), ProtocolError> {
     let version = peek_version(bytes)?;
-    if bytes[6] != ENCODING_DEFLATE_CBOR {
-        return Err(ProtocolError::UnknownEncoding(bytes[6]));
-    }
+    let body = &bytes[HEADER_LEN..];
     let mut cbor = Vec::new();
-    DeflateDecoder::new(&bytes[HEADER_LEN..])
-        .take(MAX_DECODED_BYTES + 1)
-        .read_to_end(&mut cbor)
-        .map_err(|e| ProtocolError::Corrupt(format!("decompression failed: {e}")))?;
+    let read = match bytes[6] {
+        ENCODING_DEFLATE => DeflateDecoder::new(body)
+            .take(MAX_DECODED_BYTES + 1)
+            .read_to_end(&mut cbor),
+        ENCODING_BROTLI => brotli::Decompressor::new(body, 64 * 1024)
+            .take(MAX_DECODED_BYTES + 1)
+            .read_to_end(&mut cbor),
+        other => return Err(ProtocolError::UnknownEncoding(other)),
+    };
+    read.map_err(|e| ProtocolError::Corrupt(format!("decompression failed: {e}")))?;
     if cbor.len() as u64 > MAX_DECODED_BYTES {
         return Err(ProtocolError::TooLarge);
     }
@@ -254,18 +293,28 @@ mod tests {
             push: vec![RecordPush {
                 id: Uuid::now_v7(),
                 changes: vec![serde_bytes::ByteBuf::from(vec![1, 2, 3])],
+                document: None,
             }],
             app: Some("test/1".into()),
         }
     }
 
     #[test]
-    fn round_trip() {
+    fn round_trip_in_both_encodings() {
         let req = sample();
-        let bytes = encode(&req);
-        let (back, v): (SyncRequest, u16) = decode(&bytes).unwrap();
-        assert_eq!(back, req);
-        assert_eq!(v, PROTOCOL_VERSION);
+        for encoding in [ENCODING_BROTLI, ENCODING_DEFLATE] {
+            let bytes = encode_with(&req, PROTOCOL_VERSION, encoding);
+            assert_eq!(peek_encoding(&bytes), encoding);
+            let (back, v): (SyncRequest, u16) = decode(&bytes).unwrap();
+            assert_eq!(back, req);
+            assert_eq!(v, PROTOCOL_VERSION);
+        }
+        let mut unknown = encode(&req);
+        unknown[6] = 9;
+        assert_eq!(
+            decode::<SyncRequest>(&unknown).unwrap_err(),
+            ProtocolError::UnknownEncoding(9)
+        );
     }
 
     #[test]

@@ -348,7 +348,13 @@ impl Editor<'_> {
             }
             (None, ty) => Some((ObjId::Root, top.to_owned(), ty)),
             (Some(key), FieldType::Map(spec)) => {
-                let obj = map_obj(self.doc, &ObjId::Root, top)?;
+                let Some(obj) = map_obj(self.doc, &ObjId::Root, top) else {
+                    self.errors.push(FieldError::new(
+                        path,
+                        format!("`{top}` is missing from the record"),
+                    ));
+                    return None;
+                };
                 let ty = match spec {
                     MapSpec::Fields(inner) => match inner.iter().find(|f| f.name == key) {
                         Some(Field { ty, .. }) => *ty,
@@ -364,7 +370,13 @@ impl Editor<'_> {
                 Some((obj, key.to_owned(), ty))
             }
             (Some(key), FieldType::Set) => {
-                let obj = map_obj(self.doc, &ObjId::Root, top)?;
+                let Some(obj) = map_obj(self.doc, &ObjId::Root, top) else {
+                    self.errors.push(FieldError::new(
+                        path,
+                        format!("`{top}` is missing from the record"),
+                    ));
+                    return None;
+                };
                 Some((obj, key.to_owned(), FieldType::Bool))
             }
             (Some(_), _) => {

@@ -192,6 +192,16 @@ pub fn validate(d: &impl ReadDoc) -> Vec<FieldError> {
     errs
 }
 
+/// The other fields a field's check reads, for rules that span fields: a session's `end` must
+/// not be before its `start`. Merging uses this to neutralise the field a device actually
+/// changed when the error is reported on another.
+pub(crate) fn cross_field(kind: RecordKind, field: &str) -> &'static [&'static str] {
+    match (kind, field) {
+        (RecordKind::Session, "end") => &["start"],
+        _ => &[],
+    }
+}
+
 fn check_map(
     d: &impl ReadDoc,
     obj: &ObjId,
@@ -271,9 +281,12 @@ fn check_scalar(ty: FieldType, v: &Value<'_>) -> Result<(), String> {
             )),
         },
         FieldType::Date => match s {
-            Some(s) => chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
-                .map(|_| ())
-                .map_err(|_| format!("must be a real date YYYY-MM-DD (got {s:?})")),
+            // Only the canonical form: chrono also reads `2026-2-3`, which would sort and
+            // export wrongly next to `2026-02-03`.
+            Some(s) => match chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+                Ok(d) if d.format("%Y-%m-%d").to_string() == s => Ok(()),
+                _ => Err(format!("must be a real date YYYY-MM-DD (got {s:?})")),
+            },
             None => Err(format!("must be a date, got {}", type_name(v))),
         },
         FieldType::DateTime => match s {

@@ -140,7 +140,6 @@ impl ServerApi {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
-            .user_agent(app)
             .build()
             .map_err(|e| DeviceError::Usage(format!("cannot set up HTTP: {e}")))?;
         Ok(ServerApi {
@@ -189,7 +188,6 @@ impl ServerApi {
                 reqwest::header::CONTENT_TYPE,
                 bothy_sync_core::protocol::MEDIA_TYPE,
             )
-            .header(reqwest::header::ACCEPT, bothy_sync_core::protocol::MEDIA_TYPE)
             .body(body);
         let resp = self.send(req).await?;
         let bytes = resp.bytes().await.map_err(|e| self.unreachable(&e))?;
@@ -197,7 +195,11 @@ impl ServerApi {
     }
 
     /// `GET` a JSON resource, with a bearer credential if given.
-    pub async fn get_json<T: DeserializeOwned>(&self, path: &str, token: Option<&str>) -> Result<T> {
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> Result<T> {
         let mut req = self.http.get(self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -224,6 +226,8 @@ impl ServerApi {
     }
 
     async fn json_answer<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T> {
+        // Sync requests carry the app in their body instead: every byte counts on 2G.
+        let req = req.header(reqwest::header::USER_AGENT, &self.app);
         let resp = self.send(req).await?;
         let bytes = resp.bytes().await.map_err(|e| self.unreachable(&e))?;
         serde_json::from_slice(&bytes).map_err(|e| {
@@ -290,6 +294,12 @@ fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
 /// Checks a server URL and removes any trailing slash.
 pub fn normalise_server_url(server: &str) -> Result<String> {
     let s = server.trim().trim_end_matches('/');
+    let lower = s.to_ascii_lowercase();
+    if !lower.starts_with("http://") && !lower.starts_with("https://") {
+        return Err(DeviceError::Usage(format!(
+            "server URL {server:?} must start with http:// or https:// (e.g. https://bothy.example.org)"
+        )));
+    }
     let parsed = reqwest::Url::parse(s).map_err(|e| {
         DeviceError::Usage(format!(
             "server URL {server:?} is not a URL ({e}); give it like https://bothy.example.org"

@@ -135,9 +135,12 @@ impl Device {
             target: participant,
             kind: RecordKind::Participant,
         };
-        self.edit_checked(session, Some(RecordKind::Session), Some(reference), move |e| {
-            e.set(&path, mark.as_str())
-        })
+        self.edit_checked(
+            session,
+            Some(RecordKind::Session),
+            Some(reference),
+            move |e| e.set(&path, mark.as_str()),
+        )
         .await
         .map(|_| ())
     }
@@ -163,7 +166,10 @@ impl Device {
             ("participant".into(), form.participant.to_string().into()),
             ("instrument".into(), form.instrument.as_str().into()),
             ("timepoint".into(), form.timepoint.as_str().into()),
-            ("date".into(), form.date.format("%Y-%m-%d").to_string().into()),
+            (
+                "date".into(),
+                form.date.format("%Y-%m-%d").to_string().into(),
+            ),
         ];
         if let Some(s) = form.session {
             fields.push(("session".into(), s.to_string().into()));
@@ -171,8 +177,10 @@ impl Device {
         for (item, answer) in &form.items {
             fields.push((format!("items.{item}"), (*answer).into()));
         }
-        let fields: Vec<(&str, FieldValue)> =
-            fields.iter().map(|(p, v)| (p.as_str(), v.clone())).collect();
+        let fields: Vec<(&str, FieldValue)> = fields
+            .iter()
+            .map(|(p, v)| (p.as_str(), v.clone()))
+            .collect();
         let record = create_in(&mut tx, &id, RecordKind::Wellbeing, &project, &fields).await?;
         tx.commit().await?;
         Ok(record)
@@ -221,8 +229,10 @@ impl Device {
     /// anything changed.
     pub async fn edit_story_body(&self, story: Uuid, text: &str) -> Result<bool> {
         let text = text.to_owned();
-        self.edit_checked(story, Some(RecordKind::Story), None, move |e| e.set("body", text))
-            .await
+        self.edit_checked(story, Some(RecordKind::Story), None, move |e| {
+            e.set("body", text)
+        })
+        .await
     }
 
     /// Applies any edit to a record as one change, e.g.
@@ -353,7 +363,10 @@ fn unknown(path: &str, id: Uuid, kind: RecordKind) -> FieldError {
         RecordKind::Participant => "register them first (bothy participant add) or sync",
         _ => "record it first or sync",
     };
-    FieldError::new(path, format!("{kind} {id} is not known on this device: {hint}"))
+    FieldError::new(
+        path,
+        format!("{kind} {id} is not known on this device: {hint}"),
+    )
 }
 
 pub(crate) fn not_found(id: Uuid, kind: Option<RecordKind>) -> DeviceError {

@@ -40,7 +40,10 @@ mod tests {
         assert_eq!(a.len(), 4);
         assert!(a.bytes().all(|b| ALPHABET.contains(&b)));
         let b = device_prefix("0190a7e2-1111-7000-8000-000000000002");
-        assert_ne!(a, b, "ids differing in one character get different prefixes");
+        assert_ne!(
+            a, b,
+            "ids differing in one character get different prefixes"
+        );
         assert_eq!(participant_code("K7Q2", 7), "K7Q2-0007");
         assert_eq!(participant_code("K7Q2", 12345), "K7Q2-12345");
     }

@@ -83,7 +83,10 @@ impl Identity {
             .map(|m| m.project.as_str())
             .collect();
         if writable.is_empty() {
-            format!("you cannot record data in any project; {}", self.projects_sentence())
+            format!(
+                "you cannot record data in any project; {}",
+                self.projects_sentence()
+            )
         } else {
             format!(
                 "choose a project with --project: you can record in {}",
@@ -133,7 +136,7 @@ pub(crate) async fn load_identity(conn: &mut SqliteConnection) -> Result<Option<
     let rows = sqlx::query("SELECT key, value FROM meta")
         .fetch_all(&mut *conn)
         .await?;
-    let mut get = |k: &str| {
+    let get = |k: &str| {
         rows.iter()
             .find(|r| r.get::<String, _>(0) == k)
             .map(|r| r.get::<String, _>(1))
@@ -212,7 +215,9 @@ impl Device {
         let api = self.api(server)?;
         self.check_can_adopt(api.server()).await?;
         let login = api.login(username, password).await?;
-        let enrolment = api.register(&login.access_token, &device_name(name)).await?;
+        let enrolment = api
+            .register(&login.access_token, &device_name(name))
+            .await?;
         self.adopt_identity(api.server(), &enrolment).await
     }
 
@@ -342,7 +347,10 @@ mod tests {
 
     #[test]
     fn default_project_is_the_only_or_first_writable() {
-        assert_eq!(pick_default(None, &[m("a", "analyst")]).as_deref(), Some("a"));
+        assert_eq!(
+            pick_default(None, &[m("a", "analyst")]).as_deref(),
+            Some("a")
+        );
         assert_eq!(
             pick_default(None, &[m("a", "analyst"), m("b", "researcher")]).as_deref(),
             Some("b")
@@ -351,7 +359,10 @@ mod tests {
             pick_default(Some("c"), &[m("b", "researcher"), m("c", "peer_worker")]).as_deref(),
             Some("c")
         );
-        assert_eq!(pick_default(None, &[m("a", "analyst"), m("b", "analyst")]), None);
+        assert_eq!(
+            pick_default(None, &[m("a", "analyst"), m("b", "analyst")]),
+            None
+        );
         assert_eq!(pick_default(None, &[]), None);
     }
 }

@@ -81,7 +81,9 @@ fn create_private(path: &Path) -> Result<()> {
 
 /// Begins a write transaction that takes the write lock at once, so two processes capturing
 /// at the same time queue instead of failing on a lock upgrade.
-pub(crate) async fn begin_write(pool: &SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+pub(crate) async fn begin_write(
+    pool: &SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
     Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
 }
 
@@ -119,7 +121,7 @@ pub(crate) fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
 }
 
 pub(crate) fn decode_heads(bytes: &[u8]) -> Result<Vec<ChangeHash>> {
-    if bytes.len() % 32 != 0 {
+    if !bytes.len().is_multiple_of(32) {
         return Err(DeviceError::Store("stored heads are corrupt".into()));
     }
     bytes
@@ -145,7 +147,10 @@ impl StoredRecord {
     }
 
     pub fn acked_heads(&self) -> Result<Vec<ChangeHash>> {
-        self.acked.as_deref().map(decode_heads).unwrap_or(Ok(Vec::new()))
+        self.acked
+            .as_deref()
+            .map(decode_heads)
+            .unwrap_or(Ok(Vec::new()))
     }
 
     pub fn unsynced(&self) -> bool {
@@ -153,11 +158,15 @@ impl StoredRecord {
     }
 }
 
-pub(crate) async fn get_record(conn: &mut SqliteConnection, id: Uuid) -> Result<Option<StoredRecord>> {
-    let row = sqlx::query("SELECT kind, project, doc, heads, acked_heads FROM records WHERE id = ?")
-        .bind(id.to_string())
-        .fetch_optional(conn)
-        .await?;
+pub(crate) async fn get_record(
+    conn: &mut SqliteConnection,
+    id: Uuid,
+) -> Result<Option<StoredRecord>> {
+    let row =
+        sqlx::query("SELECT kind, project, doc, heads, acked_heads FROM records WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(conn)
+            .await?;
     Ok(row.map(|r| StoredRecord {
         kind: r.get(0),
         project: r.get(1),

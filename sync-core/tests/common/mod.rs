@@ -60,8 +60,10 @@ pub fn create_with(
     kind: RecordKind,
     fields: &[(String, FieldValue)],
 ) -> Result<RecordDoc, RecordError> {
-    let borrowed: Vec<(&str, FieldValue)> =
-        fields.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let borrowed: Vec<(&str, FieldValue)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
     RecordDoc::create(actor, kind, PROJECT, &borrowed, T0)
 }
 
@@ -141,7 +143,7 @@ pub fn policy(sender: ActorId) -> MergePolicy {
 }
 
 /// The field paths of a refusal, or a panic if it was not one.
-pub fn invalid_fields(r: Result<impl std::fmt::Debug, RecordError>) -> Vec<String> {
+pub fn invalid_fields<T: std::fmt::Debug>(r: Result<T, RecordError>) -> Vec<String> {
     match r {
         Err(RecordError::Invalid(errs)) => errs.into_iter().map(|e: FieldError| e.field).collect(),
         other => panic!("expected a refusal naming fields, got {other:?}"),

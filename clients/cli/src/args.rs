@@ -1,0 +1,463 @@
+//! The command line: every command, option and its help, in one place.
+//!
+//! Choice options (age band, activity type, timepoint...) take their allowed values from
+//! sync-core's schema, so `--help` lists exactly what the records accept.
+
+use bothy_sync_core::schema;
+use clap::builder::PossibleValuesParser;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const ABOUT: &str = "Bothy in a terminal: record sessions, attendance, wellbeing questionnaires and \
+stories offline, and sync them when there is signal.";
+
+const LONG_ABOUT: &str = "\
+Bothy in a terminal: record sessions, attendance, wellbeing questionnaires and stories offline, \
+and sync them when there is signal.
+
+Enrol this device once, in the office, before going to the field:
+    bothy enrol --server https://bothy.example.org --code CODE
+(or `bothy login --server URL --user NAME`). Capture is refused until then, because every
+record is signed with the identity the server gives this device. After that, everything works
+offline for as long as it must; `bothy sync` sends and receives when there is signal, and
+nothing is lost if it cannot.";
+
+/// The `bothy` command line.
+#[derive(Debug, Parser)]
+#[command(name = "bothy", version, about = ABOUT, long_about = LONG_ABOUT,
+          after_help = crate::failure::EXIT_CODES)]
+pub struct Cli {
+    /// The device's local store [default: ~/.local/share/bothy/device.db].
+    #[arg(long, global = true, env = "BOTHY_STORE", value_name = "PATH")]
+    pub store: Option<PathBuf>,
+
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Enrol this device with a code from a project admin (once, before fieldwork).
+    Enrol(EnrolArgs),
+    /// Log in and register this device for your account (the password is not stored).
+    Login(LoginArgs),
+    /// Register participants.
+    #[command(subcommand)]
+    Participant(ParticipantCommand),
+    /// Record sessions and attendance.
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Record wellbeing questionnaires.
+    #[command(subcommand)]
+    Wellbeing(WellbeingCommand),
+    /// Write and edit stories.
+    #[command(subcommand)]
+    Story(StoryCommand),
+    /// List the records on this device.
+    List(ListArgs),
+    /// Show one record in full: fields, scores, conflicts.
+    Show(ShowArgs),
+    /// Where this device stands: server, user, unsynced records, last sync, reports.
+    Status(StatusArgs),
+    /// Send this device's changes and receive others'.
+    Sync,
+    /// Choose the project capture goes to when --project is not given.
+    Use(UseArgs),
+    /// Administer the server (projects, users, members, enrolment codes, devices).
+    Admin(AdminArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EnrolArgs {
+    /// The server, e.g. https://bothy.example.org.
+    #[arg(long, env = "BOTHY_SERVER", value_name = "URL")]
+    pub server: String,
+    /// The enrolment code an admin gave you.
+    #[arg(long)]
+    pub code: String,
+    /// A name for this device, shown to admins [default: this computer's name].
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The server, e.g. https://bothy.example.org.
+    #[arg(long, env = "BOTHY_SERVER", value_name = "URL")]
+    pub server: String,
+    /// Your username.
+    #[arg(long, env = "BOTHY_USER")]
+    pub user: String,
+    /// Your password (else $BOTHY_PASSWORD, else asked for).
+    #[arg(long, env = "BOTHY_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// A name for this device, shown to admins [default: this computer's name].
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ParticipantCommand {
+    /// Register a participant; prints their id and code.
+    Add(Box<ParticipantAddArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct ParticipantAddArgs {
+    /// The project [default: the device's default project].
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Age band in years.
+    #[arg(long, value_parser = PossibleValuesParser::new(schema::AGE_BANDS))]
+    pub age_band: Option<String>,
+    /// Gender, as the person describes themselves.
+    #[arg(long, value_parser = PossibleValuesParser::new(schema::GENDERS))]
+    pub gender: Option<String>,
+    /// Ethnic group (ONS 2021 high-level groups).
+    #[arg(long, value_parser = PossibleValuesParser::new(schema::ETHNIC_GROUPS))]
+    pub ethnic_group: Option<String>,
+    /// Postcode district, e.g. IV26.
+    #[arg(long)]
+    pub postcode_district: Option<String>,
+    /// Index of Multiple Deprivation decile, 1 (most deprived) to 10.
+    #[arg(long, value_name = "N")]
+    pub imd_decile: Option<i64>,
+    /// Where the person lives.
+    #[arg(long, value_parser = PossibleValuesParser::new(schema::RURALITY))]
+    pub rurality: Option<String>,
+    /// Who referred them.
+    #[arg(long, value_parser = PossibleValuesParser::new(schema::REFERRAL_SOURCES))]
+    pub referral_source: Option<String>,
+    /// Referral date, YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    pub referral_date: Option<String>,
+    /// Why they were referred.
+    #[arg(long)]
+    pub referral_reason: Option<String>,
+    /// They consent to their data being used.
+    #[arg(long)]
+    pub consent_data_use: bool,
+    /// They consent to their stories being shared.
+    #[arg(long)]
+    pub consent_story_sharing: bool,
+    /// They consent to being contacted.
+    #[arg(long)]
+    pub consent_contact: bool,
+    /// Consent date, YYYY-MM-DD [default: today, if any consent is given].
+    #[arg(long, value_name = "DATE")]
+    pub consent_date: Option<String>,
+    /// Version of the consent form.
+    #[arg(long)]
+    pub consent_version: Option<String>,
+    /// Name (a direct identifier: kept apart, never shown to analysts).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Phone number (a direct identifier: kept apart, never shown to analysts).
+    #[arg(long)]
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Record a new session; prints its id.
+    New(SessionNewArgs),
+    /// Mark a participant's attendance (present unless --absent or --left-early).
+    Attend(AttendArgs),
+    /// Change a session's details.
+    Edit(SessionEditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SessionNewArgs {
+    /// The project [default: the device's default project].
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Where it happens (site slug or name).
+    #[arg(long)]
+    pub site: String,
+    /// What activity it is a run of.
+    #[arg(long)]
+    pub activity: String,
+    /// The kind of activity.
+    #[arg(long = "type", value_name = "TYPE",
+          value_parser = PossibleValuesParser::new(schema::ACTIVITY_TYPES))]
+    pub activity_type: String,
+    /// Start, e.g. 2026-11-01T10:00:00Z.
+    #[arg(long, value_name = "RFC3339")]
+    pub start: String,
+    /// End, e.g. 2026-11-01T12:00:00Z.
+    #[arg(long, value_name = "RFC3339")]
+    pub end: Option<String>,
+    /// Where exactly (room, meeting point).
+    #[arg(long)]
+    pub location: Option<String>,
+    /// Who ran it (repeat for several).
+    #[arg(long = "facilitator", value_name = "NAME")]
+    pub facilitators: Vec<String>,
+    /// Notes.
+    #[arg(long)]
+    pub notes: Option<String>,
+    /// How many people came without being registered.
+    #[arg(long, value_name = "N")]
+    pub unregistered: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct AttendArgs {
+    /// The session (id, or a unique start or end of its id).
+    pub session: String,
+    /// The participant (code, id, or a unique start or end of the id).
+    pub participant: String,
+    /// They were expected but did not come.
+    #[arg(long, conflicts_with = "left_early")]
+    pub absent: bool,
+    /// They came and left before the end.
+    #[arg(long)]
+    pub left_early: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionEditArgs {
+    /// The session (id, or a unique start or end of its id).
+    pub session: String,
+    /// New start, RFC 3339.
+    #[arg(long, value_name = "RFC3339")]
+    pub start: Option<String>,
+    /// New end, RFC 3339.
+    #[arg(long, value_name = "RFC3339", conflicts_with = "clear_end")]
+    pub end: Option<String>,
+    /// Remove the end time.
+    #[arg(long)]
+    pub clear_end: bool,
+    /// New notes (replace the old ones).
+    #[arg(long)]
+    pub notes: Option<String>,
+    /// How many people came without being registered.
+    #[arg(long, value_name = "N")]
+    pub unregistered: Option<i64>,
+    /// New site.
+    #[arg(long)]
+    pub site: Option<String>,
+    /// New activity.
+    #[arg(long)]
+    pub activity: Option<String>,
+    /// New kind of activity.
+    #[arg(long = "type", value_name = "TYPE",
+          value_parser = PossibleValuesParser::new(schema::ACTIVITY_TYPES))]
+    pub activity_type: Option<String>,
+    /// New location.
+    #[arg(long)]
+    pub location: Option<String>,
+    /// Add a facilitator (repeat for several).
+    #[arg(long, value_name = "NAME")]
+    pub add_facilitator: Vec<String>,
+    /// Remove a facilitator (repeat for several).
+    #[arg(long, value_name = "NAME")]
+    pub remove_facilitator: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WellbeingCommand {
+    /// Record a questionnaire; prints its score, or why it has none.
+    Record(WellbeingRecordArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WellbeingRecordArgs {
+    /// The participant (code, id, or a unique start or end of the id).
+    #[arg(long)]
+    pub participant: String,
+    /// The questionnaire.
+    #[arg(long, ignore_case = true,
+          value_parser = PossibleValuesParser::new(schema::INSTRUMENTS))]
+    pub instrument: String,
+    /// When in the programme it was taken.
+    #[arg(long, value_parser = PossibleValuesParser::new(schema::TIMEPOINTS))]
+    pub timepoint: String,
+    /// The day it was answered, YYYY-MM-DD [default: today].
+    #[arg(long, value_name = "DATE")]
+    pub date: Option<String>,
+    /// The session it was taken at.
+    #[arg(long)]
+    pub session: Option<String>,
+    /// Answers in item order, comma-separated; leave an entry blank for an unanswered item
+    /// (e.g. 4,3,,5).
+    #[arg(long, value_name = "ANSWERS", allow_hyphen_values = true)]
+    pub items: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoryCommand {
+    /// Write a new story (text from --text, or in $EDITOR); prints its id.
+    New(StoryNewArgs),
+    /// Edit a story's text (from --text, or in $EDITOR starting from the current text).
+    Edit(StoryEditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StoryNewArgs {
+    /// The project [default: the participant's, else the device's default project].
+    #[arg(long)]
+    pub project: Option<String>,
+    /// The title.
+    #[arg(long)]
+    pub title: String,
+    /// Whose story it is (code, id, or a unique start or end of the id).
+    #[arg(long)]
+    pub participant: Option<String>,
+    /// Who may read it.
+    #[arg(long, default_value = "private",
+          value_parser = PossibleValuesParser::new(schema::STORY_CONSENT_SCOPES))]
+    pub consent_scope: String,
+    /// A theme (repeat for several).
+    #[arg(long = "theme", value_name = "WORD")]
+    pub themes: Vec<String>,
+    /// The session it was told at.
+    #[arg(long)]
+    pub session: Option<String>,
+    /// The language it is written in (e.g. en, gd).
+    #[arg(long)]
+    pub language: Option<String>,
+    /// The text ("-" reads it from standard input) [default: write it in $EDITOR].
+    #[arg(long, allow_hyphen_values = true)]
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StoryEditArgs {
+    /// The story (id, or a unique start or end of its id).
+    pub story: String,
+    /// The whole new text ("-" reads it from standard input) [default: edit in $EDITOR].
+    #[arg(long, allow_hyphen_values = true)]
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Which records [default: all].
+    #[arg(value_parser = PossibleValuesParser::new([
+        "sessions", "participants", "wellbeing", "stories",
+        "session", "participant", "story",
+    ]))]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The record (id, a unique start or end of it, or a participant code).
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Ask the server for your current projects and roles first.
+    #[arg(long)]
+    pub refresh: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UseArgs {
+    /// The project's slug.
+    pub project: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// The server [default: the one this device is enrolled with].
+    #[arg(long, global = true, env = "BOTHY_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// An admin's username.
+    #[arg(long, global = true, env = "BOTHY_USER")]
+    pub user: Option<String>,
+    /// The admin's password (else $BOTHY_PASSWORD, else asked for).
+    #[arg(long, global = true, env = "BOTHY_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Projects.
+    #[command(subcommand)]
+    Project(AdminProjectCommand),
+    /// User accounts.
+    #[command(subcommand)]
+    User(AdminUserCommand),
+    /// Project membership.
+    #[command(subcommand)]
+    Member(AdminMemberCommand),
+    /// Make a single-use enrolment code for a user's device; prints the code.
+    Enrol(AdminEnrolArgs),
+    /// List enrolled devices.
+    Devices,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminProjectCommand {
+    /// Create a project.
+    Create {
+        /// Its slug: lowercase letters, digits and hyphens.
+        slug: String,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+    },
+    /// List projects.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminUserCommand {
+    /// Create a user account (prints a generated password if none is given).
+    Add {
+        /// The login name.
+        username: String,
+        /// The new account's password [default: generated and printed once].
+        #[arg(long = "new-password", value_name = "PASSWORD")]
+        new_password: Option<String>,
+        /// Make the account a server admin.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminMemberCommand {
+    /// Give a user a role in a project.
+    Add {
+        /// The project's slug.
+        project: String,
+        /// The user.
+        username: String,
+        /// The role.
+        #[arg(value_parser = PossibleValuesParser::new(
+            ["admin", "coordinator", "researcher", "peer_worker", "analyst"]))]
+        role: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AdminEnrolArgs {
+    /// The user whose device will be enrolled.
+    pub username: String,
+    /// How long the code stays valid, in hours [default: the server's, 72].
+    #[arg(long, value_name = "HOURS")]
+    pub expires_in_hours: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

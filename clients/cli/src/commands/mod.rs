@@ -1,0 +1,58 @@
+//! The commands, one module per area. Each takes its parsed arguments, calls the device
+//! library (or the admin API), and prints through [`Output`].
+
+mod admin;
+mod capture;
+mod enrolment;
+mod records;
+mod syncing;
+
+use crate::args::{Cli, Command};
+use crate::interact;
+use crate::output::Output;
+use anyhow::{Context, Result};
+use bothy_device::Device;
+use std::path::Path;
+
+/// How this app names itself to the server.
+pub const APP: &str = concat!("bothy-cli/", env!("CARGO_PKG_VERSION"));
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> Result<()> {
+    let out = Output { json: cli.json };
+    let store = cli.store.unwrap_or_else(interact::default_store);
+    match cli.command {
+        Command::Admin(args) => admin::run(args, &store, out).await,
+        command => {
+            let device = open(&store).await?;
+            let result = dispatch(command, &device, out).await;
+            device.close().await;
+            result
+        }
+    }
+}
+
+async fn dispatch(command: Command, device: &Device, out: Output) -> Result<()> {
+    match command {
+        Command::Enrol(a) => enrolment::enrol(device, a, out).await,
+        Command::Login(a) => enrolment::login(device, a, out).await,
+        Command::Use(a) => enrolment::use_project(device, a, out).await,
+        Command::Participant(c) => capture::participant(device, c, out).await,
+        Command::Session(c) => capture::session(device, c, out).await,
+        Command::Wellbeing(c) => capture::wellbeing(device, c, out).await,
+        Command::Story(c) => capture::story(device, c, out).await,
+        Command::List(a) => records::list(device, a, out).await,
+        Command::Show(a) => records::show(device, a, out).await,
+        Command::Status(a) => syncing::status(device, a, out).await,
+        Command::Sync => syncing::sync(device, out).await,
+        Command::Admin(_) => unreachable!("handled without a store"),
+    }
+}
+
+/// Opens (creating if need be) the device store.
+pub async fn open(store: &Path) -> Result<Device> {
+    let device = Device::open(store)
+        .await
+        .with_context(|| format!("cannot open the store {}", store.display()))?;
+    Ok(device.with_app(APP))
+}

@@ -1,0 +1,202 @@
+//! `bothy list` and `bothy show`: reading what is on the device, with derived scores and
+//! conflicts (every value kept, and which device wrote it).
+
+use crate::args::{ListArgs, ShowArgs};
+use crate::output::{self, Output};
+use anyhow::Result;
+use bothy_device::{Device, RecordDetails};
+use bothy_sync_core::{Conflict, RecordData, RecordKind};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+pub async fn list(device: &Device, a: ListArgs, out: Output) -> Result<()> {
+    let kind = a.kind.as_deref().map(|k| match k {
+        "sessions" | "session" => RecordKind::Session,
+        "participants" | "participant" => RecordKind::Participant,
+        "stories" | "story" => RecordKind::Story,
+        _ => RecordKind::Wellbeing,
+    });
+    let records = device.list(kind).await?;
+    out.emit(&records, || {
+        if records.is_empty() {
+            return "no records on this device".to_owned();
+        }
+        let mut text = String::new();
+        for r in &records {
+            let sync = if r.unsynced { "  (not yet synced)" } else { "" };
+            let _ = writeln!(text, "{:<11} {}  {}{sync}", r.kind.as_str(), r.id, r.label);
+        }
+        text
+    });
+    Ok(())
+}
+
+pub async fn show(device: &Device, a: ShowArgs, out: Output) -> Result<()> {
+    let id = device.find(None, &a.id).await?;
+    let details = device.get(id).await?;
+    let ours = device.actor().await?.map(|a| a.to_hex_string());
+    let codes: BTreeMap<String, String> = device
+        .list(Some(RecordKind::Participant))
+        .await?
+        .into_iter()
+        .filter_map(|p| Some((p.id.to_string(), p.code?)))
+        .collect();
+    out.emit(&details, || render(&details, ours.as_deref(), &codes));
+    Ok(())
+}
+
+fn render(d: &RecordDetails, ours: Option<&str>, codes: &BTreeMap<String, String>) -> String {
+    let who = |id: &str| match codes.get(id) {
+        Some(code) => format!("{code} ({id})"),
+        None => id.to_owned(),
+    };
+    let mut t = String::new();
+    let sync = if d.unsynced {
+        "not yet synced"
+    } else {
+        "synced"
+    };
+    let _ = writeln!(
+        t,
+        "{} {}  project {}, {sync}",
+        d.view.kind, d.id, d.view.project
+    );
+    let mut line = |k: &str, v: &str| {
+        let _ = writeln!(t, "  {k:<22} {v}");
+    };
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    match &d.view.data {
+        RecordData::Participant(p) => {
+            line("code", &p.code);
+            line("age band", &opt(&p.age_band));
+            line("gender", &opt(&p.gender));
+            line("ethnic group", &opt(&p.ethnic_group));
+            line("postcode district", &opt(&p.postcode_district));
+            line(
+                "IMD decile",
+                &p.imd_decile.map_or("-".into(), |n| n.to_string()),
+            );
+            line("rurality", &opt(&p.rurality));
+            line(
+                "consent",
+                &format!(
+                    "data use {}, story sharing {}, contact {}; date {}, version {}",
+                    yes(p.consent_data_use),
+                    yes(p.consent_story_sharing),
+                    yes(p.consent_contact),
+                    opt(&p.consent_date),
+                    opt(&p.consent_version)
+                ),
+            );
+            line(
+                "referral",
+                &format!(
+                    "{} on {}: {}",
+                    opt(&p.referral_source),
+                    opt(&p.referral_date),
+                    opt(&p.referral_reason)
+                ),
+            );
+            if p.name.is_some() || p.phone.is_some() {
+                line(
+                    "name / phone",
+                    &format!("{} / {}", opt(&p.name), opt(&p.phone)),
+                );
+            }
+        }
+        RecordData::Session(s) => {
+            line("site", &s.site);
+            line("activity", &format!("{} ({})", s.activity, s.activity_type));
+            line("start", &s.start);
+            line("end", &opt(&s.end));
+            line("location", &opt(&s.location));
+            let f: Vec<&str> = s.facilitators.iter().map(String::as_str).collect();
+            line("facilitators", &f.join(", "));
+            line(
+                "unregistered attendees",
+                &s.unregistered_attendees.to_string(),
+            );
+            line("attendance", &format!("{} marked", s.attendance.len()));
+            for (pid, mark) in &s.attendance {
+                let _ = writeln!(t, "    {mark:<11} {}", who(pid));
+            }
+            if !s.notes.is_empty() {
+                let _ = writeln!(t, "  notes:\n{}", indent(&s.notes));
+            }
+        }
+        RecordData::Wellbeing(w) => {
+            line("participant", &who(&w.participant));
+            line(
+                "questionnaire",
+                &format!("{} {}", w.instrument, w.timepoint),
+            );
+            line("date", &w.date);
+            line("session", &w.session.clone().map_or("-".into(), |s| s));
+            let answers: Vec<String> = w.items.iter().map(|(i, a)| format!("{i}:{a}")).collect();
+            line("answers", &answers.join(" "));
+            if let Some(score) = &d.score {
+                line("score", &output::score(score));
+            }
+        }
+        RecordData::Story(s) => {
+            line("title", &s.title);
+            line("author", &s.author);
+            line(
+                "participant",
+                &s.participant.as_deref().map_or("-".into(), who),
+            );
+            line("consent scope", &s.consent_scope);
+            let themes: Vec<&str> = s.themes.iter().map(String::as_str).collect();
+            line("themes", &themes.join(", "));
+            line("session", &opt(&s.session));
+            line("language", &opt(&s.language));
+            let _ = writeln!(t, "  text:\n{}", indent(&s.body));
+        }
+    }
+    if !d.conflicts.is_empty() {
+        let _ = writeln!(
+            t,
+            "conflicts (set differently on two devices; every value is kept):"
+        );
+        for c in &d.conflicts {
+            let _ = writeln!(t, "  {}", conflict(c, ours));
+        }
+    }
+    if !d.problems.is_empty() {
+        let _ = writeln!(t, "needs review:");
+        for p in &d.problems {
+            let _ = writeln!(t, "  {p}");
+        }
+    }
+    t
+}
+
+fn conflict(c: &Conflict, ours: Option<&str>) -> String {
+    let values: Vec<String> = c
+        .values
+        .iter()
+        .map(|v| {
+            let device = if Some(v.actor.as_str()) == ours {
+                "this device".to_owned()
+            } else if v.actor == bothy_sync_core::server_actor().to_hex_string() {
+                "the server".to_owned()
+            } else {
+                format!("device {}", &v.actor[..v.actor.len().min(8)])
+            };
+            let shown = if v.winner { ", shown" } else { "" };
+            format!("{:?} ({device}, {}{shown})", v.value, output::time(v.time))
+        })
+        .collect();
+    format!("{}: {}", c.field, values.join(" vs "))
+}
+
+fn yes(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

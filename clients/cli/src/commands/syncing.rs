@@ -1,0 +1,155 @@
+//! `bothy status` and `bothy sync`: where the device stands, and exchanging changes with the
+//! server. A sync that cannot reach the server fails with one line (exit code 3) and changes
+//! nothing on the device.
+
+use crate::args::StatusArgs;
+use crate::output::{self, Output};
+use anyhow::Result;
+use bothy_device::Device;
+use bothy_sync_core::protocol::ReportKind;
+use std::fmt::Write;
+
+pub async fn status(device: &Device, a: StatusArgs, out: Output) -> Result<()> {
+    if a.refresh {
+        device.refresh_memberships().await?;
+    }
+    let s = device.status().await?;
+    out.emit(&s, || {
+        let mut t = String::new();
+        let mut line = |k: &str, v: String| {
+            let _ = writeln!(t, "{k:<11} {v}");
+        };
+        line("store", s.store.clone());
+        match (&s.server, &s.device_id) {
+            (Some(server), Some(device_id)) => {
+                line("server", server.clone());
+                line("device", device_id.clone());
+                line("user", s.username.clone().unwrap_or_else(|| "-".into()));
+            }
+            _ => line(
+                "server",
+                "not enrolled: bothy enrol --server URL --code CODE".into(),
+            ),
+        }
+        if !s.memberships.is_empty() {
+            let list: Vec<String> = s
+                .memberships
+                .iter()
+                .map(|m| format!("{} ({})", m.project, m.role))
+                .collect();
+            line("projects", list.join(", "));
+        }
+        if let Some(p) = &s.default_project {
+            line("default", format!("capture goes to {p}"));
+        }
+        line(
+            "records",
+            format!(
+                "{} on this device, {} not yet synced",
+                s.records, s.unsynced_records
+            ),
+        );
+        line(
+            "last sync",
+            s.last_sync_at.map_or("never".into(), output::time),
+        );
+        line("cursor", s.cursor.seq.to_string());
+        if let Some(offset) = s.clock_offset_secs.filter(|o| o.abs() >= 60) {
+            let (n, dir) = if offset > 0 {
+                (offset, "behind")
+            } else {
+                (-offset, "ahead of")
+            };
+            line(
+                "clock",
+                format!("this device's clock is {} {dir} the server's", duration(n)),
+            );
+        }
+        if !s.recent_reports.is_empty() {
+            let _ = writeln!(t, "recent reports from the server:");
+            for r in &s.recent_reports {
+                let field = r
+                    .field
+                    .as_deref()
+                    .map(|f| format!(" {f}"))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    t,
+                    "  {} {} {}{field}: {}",
+                    output::time(r.at),
+                    r.kind,
+                    r.record_id,
+                    r.message
+                );
+            }
+        }
+        if s.set_aside_count > 0 {
+            let _ = writeln!(
+                t,
+                "set aside: {} local copies of records the server refused (kept on this device):",
+                s.set_aside_count
+            );
+            for c in &s.set_aside {
+                let _ = writeln!(
+                    t,
+                    "  {} {} {}: {}",
+                    output::time(c.at),
+                    c.kind.as_deref().unwrap_or("record"),
+                    c.record_id,
+                    c.reason
+                );
+            }
+        }
+        t
+    });
+    Ok(())
+}
+
+pub async fn sync(device: &Device, out: Output) -> Result<()> {
+    let summary = device.sync().await?;
+    let left = device.status().await?.unsynced_records;
+    out.emit(&summary, || {
+        let mut t = format!(
+            "synced: pushed {} records ({} acknowledged), received {}, {} reports",
+            summary.pushed,
+            summary.acked,
+            summary.received,
+            summary.reports.len()
+        );
+        if summary.set_aside > 0 {
+            let _ = write!(t, ", {} set aside", summary.set_aside);
+        }
+        if summary.erased > 0 {
+            let _ = write!(t, ", {} erased", summary.erased);
+        }
+        if left > 0 {
+            let _ = write!(t, "; {left} records still to sync");
+        }
+        t.push('\n');
+        for r in &summary.reports {
+            let kind = match r.kind {
+                ReportKind::Quarantined => "quarantined",
+                ReportKind::Refused => "refused (local copy set aside)",
+                ReportKind::Resend => "resent",
+                ReportKind::Flagged => "flagged for review",
+                ReportKind::Erased => "erased",
+            };
+            let field = r
+                .field
+                .as_deref()
+                .map(|f| format!(" {f}"))
+                .unwrap_or_default();
+            let _ = writeln!(t, "  {kind} {}{field}: {}", r.id, r.message);
+        }
+        t
+    });
+    Ok(())
+}
+
+fn duration(secs: i64) -> String {
+    match secs {
+        s if s < 3600 => format!("{} minutes", s / 60),
+        s if s < 2 * 86_400 => format!("{} hours", s / 3600),
+        s => format!("{} days", s / 86_400),
+    }
+}

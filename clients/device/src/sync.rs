@@ -1,0 +1,434 @@
+//! The sync client: one request carrying every unacknowledged change, one transaction
+//! applying the answer.
+//!
+//! For each record the store keeps the heads the server is known to hold (`acked_heads`).
+//! A sync sends, for every record whose heads differ, the changes since those acked heads (or,
+//! for a record the server has never acknowledged, the whole saved document, which is smaller
+//! than its change list), with the device's cursor in the server's log. The answer says which records were durably
+//! stored (acknowledged), reports on the others, the changes the device lacks, ids to erase and
+//! a new cursor. It is applied in one SQLite transaction, so:
+//!
+//! * nothing is marked acknowledged unless the server acknowledged it, and only up to the heads
+//!   that were sent (edits made while the request was in flight stay unsynced);
+//! * if the request fails, or the answer cannot be applied, nothing changes on the device and
+//!   the next sync sends the same changes again, which the server de-duplicates;
+//! * a refused record is set aside (kept, never deleted) and replaced by the server's copy;
+//! * only erasure (a legal duty, decided on the server) removes data from the device.
+//!
+//! A sync normally takes one round trip; a very large push is split into several requests, and
+//! the server pages a large bootstrap (`more`), so [`Device::sync`] repeats until both are done.
+
+use crate::error::{DeviceError, Result};
+use crate::identity::Identity;
+use crate::store::{self, key};
+use crate::{Device, now};
+use bothy_sync_core::RecordDoc;
+use bothy_sync_core::automerge::{AutoCommit, Change, ChangeHash};
+use bothy_sync_core::protocol::{
+    self, Cursor, PullData, RecordPull, RecordPush, RecordReport, ReportKind, SyncRequest,
+    SyncResponse,
+};
+use serde::Serialize;
+use serde_bytes::ByteBuf;
+use sqlx::Row;
+use sqlx::sqlite::SqliteConnection;
+use std::collections::{BTreeMap, BTreeSet};
+use uuid::Uuid;
+
+/// Above this many bytes of changes, the rest of the push waits for the next request, so one
+/// request stays small enough to finish over a slow link.
+const PUSH_BUDGET_BYTES: usize = 4 * 1024 * 1024;
+/// A guard against a server that never stops saying `more`.
+const MAX_ROUNDS: u32 = 10_000;
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncSummary {
+    /// Requests made.
+    pub requests: u32,
+    /// Records whose changes were sent.
+    pub pushed: u32,
+    /// Records the server acknowledged.
+    pub acked: u32,
+    /// Records received from the server (new or changed).
+    pub received: u32,
+    /// Records set aside because the server refused them.
+    pub set_aside: u32,
+    /// Records erased from the device because they were erased on the server.
+    pub erased: u32,
+    /// Reports about pushed records.
+    pub reports: Vec<RecordReport>,
+    /// Whether there is more to do (after [`Device::sync_once`]: call it again).
+    pub more: bool,
+    /// The server's clock at the last answer (Unix seconds).
+    pub server_time: Option<i64>,
+}
+
+impl SyncSummary {
+    fn absorb(&mut self, round: SyncSummary) {
+        self.requests += round.requests;
+        self.pushed += round.pushed;
+        self.acked += round.acked;
+        self.received += round.received;
+        self.set_aside += round.set_aside;
+        self.erased += round.erased;
+        self.reports.extend(round.reports);
+        self.more = round.more;
+        self.server_time = round.server_time.or(self.server_time);
+    }
+}
+
+/// A request being built, with what it will take to apply its answer.
+struct Outgoing {
+    request: SyncRequest,
+    /// For each pushed record, the heads it had when its changes were read.
+    pushed_heads: BTreeMap<Uuid, Vec<ChangeHash>>,
+    /// True if some unsynced records did not fit in this request.
+    truncated: bool,
+}
+
+impl Device {
+    /// Syncs until the device has sent everything and received everything (usually one
+    /// request). Progress made by earlier requests is kept if a later one fails.
+    #[tracing::instrument(skip_all)]
+    pub async fn sync(&self) -> Result<SyncSummary> {
+        let mut total = SyncSummary::default();
+        let mut resent = false;
+        for _ in 0..MAX_ROUNDS {
+            let round = self.sync_once().await?;
+            let resend = round.reports.iter().any(|r| r.kind == ReportKind::Resend);
+            let again = round.more || (resend && !resent);
+            resent |= resend;
+            total.absorb(round);
+            if !again {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Makes one sync request and applies its answer.
+    #[tracing::instrument(skip_all)]
+    pub async fn sync_once(&self) -> Result<SyncSummary> {
+        let identity = self.require_identity().await?;
+        let out = self.build_request(&identity).await?;
+        let api = self.api(&identity.server)?;
+        tracing::debug!(records = out.request.push.len(), "sending sync request");
+        let answer = api
+            .sync(&identity.token, protocol::encode(&out.request))
+            .await?;
+        let (response, _version): (SyncResponse, u16) =
+            protocol::decode(&answer).map_err(|e| DeviceError::Protocol(e.to_string()))?;
+        let mut summary = self.apply_response(&identity, &out, response).await?;
+        summary.more |= out.truncated;
+        Ok(summary)
+    }
+
+    /// Reads the changes the server lacks for every unsynced record.
+    async fn build_request(&self, identity: &Identity) -> Result<Outgoing> {
+        let mut conn = self.pool.acquire().await?;
+        let cursor: Cursor = store::meta_get(&mut conn, key::CURSOR)
+            .await?
+            .and_then(|c| serde_json::from_str(&c).ok())
+            .unwrap_or_default();
+        let rows = sqlx::query(
+            "SELECT id, doc, acked_heads FROM records
+             WHERE acked_heads IS NULL OR acked_heads != heads ORDER BY updated_at, id",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut push = Vec::new();
+        let mut pushed_heads = BTreeMap::new();
+        let mut bytes = 0usize;
+        let mut truncated = false;
+        for row in rows {
+            if bytes >= PUSH_BUDGET_BYTES {
+                truncated = true;
+                break;
+            }
+            let id: String = row.get(0);
+            let id = Uuid::parse_str(&id)
+                .map_err(|_| DeviceError::Store(format!("stored record id {id:?} is corrupt")))?;
+            let doc: Vec<u8> = row.get(1);
+            let acked: Option<Vec<u8>> = row.get(2);
+            let acked = acked.as_deref().map(store::decode_heads).transpose()?;
+            let mut doc = RecordDoc::load(&doc, identity.actor.clone())?;
+            let heads = doc.heads();
+            let never_acked = acked.as_deref().is_none_or(<[ChangeHash]>::is_empty);
+            let changes: Vec<ByteBuf> = doc
+                .automerge()
+                .get_changes(acked.as_deref().unwrap_or(&[]))
+                .iter()
+                .map(|c| ByteBuf::from(c.raw_bytes().to_vec()))
+                .collect();
+            if changes.is_empty() {
+                continue;
+            }
+            let mut item = RecordPush {
+                id,
+                changes,
+                document: None,
+            };
+            if never_acked && item.changes.len() > 1 {
+                // A record the server has never acknowledged may go as one saved document,
+                // which does not repeat a dependency hash per change: smaller once a record
+                // has a few changes (a session with its attendance marks).
+                let document = doc.automerge().save_nocompress();
+                if document.len() < item.changes.iter().map(|c| c.len()).sum::<usize>() {
+                    item.changes = Vec::new();
+                    item.document = Some(ByteBuf::from(document));
+                }
+            }
+            bytes += item.changes.iter().map(|c| c.len()).sum::<usize>()
+                + item.document.as_ref().map_or(0, |d| d.len());
+            pushed_heads.insert(id, heads);
+            push.push(item);
+        }
+        Ok(Outgoing {
+            request: SyncRequest {
+                cursor,
+                push,
+                app: Some(self.app.clone()),
+            },
+            pushed_heads,
+            truncated,
+        })
+    }
+
+    /// Applies a sync answer in one transaction.
+    async fn apply_response(
+        &self,
+        identity: &Identity,
+        out: &Outgoing,
+        response: SyncResponse,
+    ) -> Result<SyncSummary> {
+        let at = now();
+        let mut summary = SyncSummary {
+            requests: 1,
+            pushed: out.request.push.len() as u32,
+            more: response.more,
+            server_time: Some(response.server_time),
+            ..SyncSummary::default()
+        };
+        let mut tx = store::begin_write(&self.pool).await?;
+        let mut cursor = response.cursor;
+
+        // 1. Acknowledgements: the server holds exactly what was sent, for every pushed record
+        //    it does not name as unacknowledged.
+        let unacked: BTreeSet<Uuid> = response.unacked.iter().copied().collect();
+        for (id, heads) in &out.pushed_heads {
+            if !unacked.contains(id) {
+                store::set_acked(&mut tx, *id, Some(heads)).await?;
+                summary.acked += 1;
+            }
+        }
+
+        // 2. Reports. A refused record is set aside before the server's copy comes in.
+        let erased: BTreeSet<Uuid> = response
+            .erased
+            .iter()
+            .copied()
+            .chain(
+                response
+                    .reports
+                    .iter()
+                    .filter(|r| r.kind == ReportKind::Erased)
+                    .map(|r| r.id),
+            )
+            .collect();
+        for report in &response.reports {
+            match report.kind {
+                ReportKind::Refused => {
+                    if set_aside(&mut tx, report, at).await? {
+                        summary.set_aside += 1;
+                    }
+                    store_report(&mut tx, report, at).await?;
+                }
+                ReportKind::Resend => {
+                    tracing::info!(record = %report.id, "server asks for the whole history");
+                    store::set_acked(&mut tx, report.id, None).await?;
+                }
+                ReportKind::Quarantined | ReportKind::Flagged => {
+                    store_report(&mut tx, report, at).await?;
+                }
+                ReportKind::Erased => {}
+            }
+        }
+
+        // 3. Records the device lacks changes for.
+        for pull in &response.records {
+            if erased.contains(&pull.id) {
+                continue;
+            }
+            match merge_pull(&mut tx, identity, pull, at).await? {
+                Merged::Complete => summary.received += 1,
+                Merged::MissingDependencies => {
+                    // The server sent changes whose history we lack: read the log again from
+                    // the start next time rather than hold a half-applied record.
+                    tracing::warn!(record = %pull.id, "pulled changes lack their dependencies");
+                    summary.received += 1;
+                    cursor = Cursor::default();
+                }
+            }
+        }
+
+        // 4. Erasure: the record, any set-aside copy and its reports leave the device.
+        for id in &erased {
+            let sid = id.to_string();
+            let mut removed = 0;
+            for statement in [
+                "DELETE FROM records WHERE id = ?",
+                "DELETE FROM set_aside WHERE record_id = ?",
+                "DELETE FROM reports WHERE record_id = ?",
+            ] {
+                let done = sqlx::query(statement).bind(&sid).execute(&mut *tx).await?;
+                removed += done.rows_affected();
+            }
+            if removed > 0 {
+                summary.erased += 1;
+            }
+        }
+
+        // 5. Where the device now is.
+        let cursor_json = serde_json::to_string(&cursor).expect("a cursor always serialises");
+        store::meta_set(&mut tx, key::CURSOR, &cursor_json).await?;
+        store::meta_set(&mut tx, key::LAST_SYNC_AT, &at.to_string()).await?;
+        if response.server_time > 0 {
+            let offset = response.server_time - at;
+            store::meta_set(&mut tx, key::CLOCK_OFFSET, &offset.to_string()).await?;
+        }
+        tx.commit().await?;
+        summary.reports = response.reports;
+        Ok(summary)
+    }
+}
+
+/// Moves the local copy of a refused record to `set_aside`. Returns whether there was one.
+async fn set_aside(conn: &mut SqliteConnection, report: &RecordReport, at: i64) -> Result<bool> {
+    let Some(row) = store::get_record(conn, report.id).await? else {
+        return Ok(false);
+    };
+    let reason = match &report.field {
+        Some(f) => format!("{} ({f}): {}", report.code, report.message),
+        None => format!("{}: {}", report.code, report.message),
+    };
+    sqlx::query(
+        "INSERT INTO set_aside (record_id, kind, project, doc, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(report.id.to_string())
+    .bind(&row.kind)
+    .bind(&row.project)
+    .bind(&row.doc)
+    .bind(reason)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    store::delete_record(conn, report.id).await?;
+    tracing::warn!(record = %report.id, code = %report.code, "record refused by the server; local copy set aside");
+    Ok(true)
+}
+
+async fn store_report(conn: &mut SqliteConnection, report: &RecordReport, at: i64) -> Result<()> {
+    let kind = match report.kind {
+        ReportKind::Quarantined => "quarantined",
+        ReportKind::Refused => "refused",
+        ReportKind::Resend => "resend",
+        ReportKind::Flagged => "flagged",
+        ReportKind::Erased => "erased",
+    };
+    sqlx::query(
+        "INSERT INTO reports (record_id, kind, code, field, message, at) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(report.id.to_string())
+    .bind(kind)
+    .bind(&report.code)
+    .bind(&report.field)
+    .bind(&report.message)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+enum Merged {
+    Complete,
+    MissingDependencies,
+}
+
+/// The pulled data in a form that can be applied to more than one document.
+enum Incoming {
+    Changes(Vec<Change>),
+    Snapshot(Box<AutoCommit>),
+}
+
+impl Incoming {
+    fn decode(pull: &RecordPull) -> Result<Self> {
+        let bad = |e: String| DeviceError::Protocol(format!("record {}: {e}", pull.id));
+        Ok(match &pull.data {
+            PullData::Changes(raw) => {
+                Incoming::Changes(bothy_sync_core::merge::decode_changes(raw).map_err(bad)?)
+            }
+            PullData::Snapshot(bytes) => Incoming::Snapshot(Box::new(
+                AutoCommit::load(bytes).map_err(|e| bad(format!("snapshot unreadable: {e}")))?,
+            )),
+        })
+    }
+
+    fn apply_to(&mut self, doc: &mut AutoCommit) -> Result<()> {
+        let res = match self {
+            Incoming::Changes(changes) => doc.apply_changes(changes.iter().cloned()),
+            Incoming::Snapshot(snapshot) => doc.merge(snapshot).map(|_| ()),
+        };
+        res.map_err(|e| DeviceError::Protocol(format!("changes could not be applied: {e}")))
+    }
+}
+
+/// Merges one pulled record into the store and records what the server now holds of it: its
+/// acknowledged heads plus everything it just sent.
+async fn merge_pull(
+    conn: &mut SqliteConnection,
+    identity: &Identity,
+    pull: &RecordPull,
+    at: i64,
+) -> Result<Merged> {
+    let mut incoming = Incoming::decode(pull)?;
+    let existing = store::get_record(conn, pull.id).await?;
+    let (mut doc, acked, was_synced) = match &existing {
+        Some(row) => (
+            RecordDoc::load(&row.doc, identity.actor.clone())?,
+            row.acked_heads()?,
+            !row.unsynced(),
+        ),
+        None => (RecordDoc::empty(identity.actor.clone()), Vec::new(), true),
+    };
+    incoming.apply_to(doc.automerge())?;
+    if !doc.automerge().get_missing_deps(&[]).is_empty() {
+        return Ok(Merged::MissingDependencies);
+    }
+    if let Err(e) = doc.envelope() {
+        return Err(DeviceError::Protocol(format!(
+            "record {} ({} in {}) has no valid envelope: {e}",
+            pull.id, pull.kind, pull.project
+        )));
+    }
+    // What the server holds: with nothing unacknowledged here, everything; otherwise the
+    // acknowledged state plus what it sent, computed on a copy of the acknowledged state.
+    let server_heads = if was_synced {
+        doc.heads()
+    } else {
+        let mut server = if acked.is_empty() {
+            AutoCommit::new()
+        } else {
+            match doc.automerge().fork_at(&acked) {
+                Ok(fork) => fork,
+                // Should not happen; pushing the whole history again is always safe.
+                Err(_) => AutoCommit::new(),
+            }
+        };
+        incoming.apply_to(&mut server)?;
+        server.get_heads()
+    };
+    store::put_record(conn, pull.id, &mut doc, at).await?;
+    store::set_acked(conn, pull.id, Some(&server_heads)).await?;
+    Ok(Merged::Complete)
+}
