@@ -36,33 +36,38 @@ impl fmt::Debug for Secret {
 #[derive(Debug, Clone, Args, Default)]
 pub struct ServeArgs {
     /// A TOML file with any of the settings below (keys as in the flags, with underscores).
-    #[arg(long, env = "BOTHY_CONFIG")]
+    #[arg(long, global = true, env = "BOTHY_CONFIG")]
     pub config: Option<PathBuf>,
     /// Address to listen on.
-    #[arg(long, env = "BOTHY_LISTEN")]
+    #[arg(long, global = true, env = "BOTHY_LISTEN")]
     pub listen: Option<SocketAddr>,
     /// Directory for the embedded database and other state.
-    #[arg(long, env = "BOTHY_DATA_DIR")]
+    #[arg(long, global = true, env = "BOTHY_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Database URL: `sqlite://FILE` or `postgres://...`. Default: SQLite in the data directory.
-    #[arg(long, env = "BOTHY_DATABASE_URL")]
+    #[arg(long, global = true, env = "BOTHY_DATABASE_URL")]
     pub database_url: Option<String>,
     /// Key for signing access tokens (at least 32 characters). Default: generated once and kept
     /// in the database, so every server process on one database agrees.
-    #[arg(long, env = "BOTHY_JWT_SECRET", hide_env_values = true)]
+    #[arg(long, global = true, env = "BOTHY_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
     /// Password for the first admin user, created on first start. Default: a random one-time
     /// password, printed once.
-    #[arg(long, env = "BOTHY_ADMIN_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "BOTHY_ADMIN_PASSWORD",
+        hide_env_values = true
+    )]
     pub admin_password: Option<String>,
     /// Lifetime of access tokens, in seconds.
-    #[arg(long, env = "BOTHY_ACCESS_TOKEN_TTL")]
+    #[arg(long, global = true, env = "BOTHY_ACCESS_TOKEN_TTL")]
     pub access_token_ttl: Option<i64>,
     /// Largest accepted sync request body, in bytes.
-    #[arg(long, env = "BOTHY_MAX_SYNC_BYTES")]
+    #[arg(long, global = true, env = "BOTHY_MAX_SYNC_BYTES")]
     pub max_sync_bytes: Option<usize>,
     /// Log format: `pretty` or `json`.
-    #[arg(long, env = "BOTHY_LOG_FORMAT")]
+    #[arg(long, global = true, env = "BOTHY_LOG_FORMAT")]
     pub log_format: Option<String>,
 }
 
@@ -138,7 +143,11 @@ impl Config {
             .database_url
             .or(file.database_url)
             .unwrap_or_else(|| sqlite_url(&data_dir.join("bothy.db")));
-        let jwt_secret = args.jwt_secret.or(file.jwt_secret).map(Secret);
+        let jwt_secret = args
+            .jwt_secret
+            .or(file.jwt_secret)
+            .filter(|s| !s.is_empty())
+            .map(Secret);
         if let Some(s) = &jwt_secret
             && s.expose().len() < 32
         {
@@ -151,7 +160,11 @@ impl Config {
             .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid address"));
         cfg.data_dir = data_dir;
         cfg.jwt_secret = jwt_secret;
-        cfg.admin_password = args.admin_password.or(file.admin_password).map(Secret);
+        cfg.admin_password = args
+            .admin_password
+            .or(file.admin_password)
+            .filter(|p| !p.is_empty())
+            .map(Secret);
         if let Some(ttl) = args.access_token_ttl.or(file.access_token_ttl) {
             anyhow::ensure!(
                 (60..=86_400).contains(&ttl),

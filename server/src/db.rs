@@ -85,6 +85,9 @@ impl Db {
             .run(&pool)
             .await
             .context("cannot apply database migrations")?;
+        if backend == Backend::Sqlite {
+            restrict_sqlite_files(url);
+        }
         Ok(Db { pool, backend })
     }
 
@@ -105,6 +108,26 @@ impl Db {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// Health data: the SQLite files are readable by the server's user only.
+fn restrict_sqlite_files(url: &str) {
+    #[cfg(unix)]
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .map(|p| p.split('?').next().unwrap_or(p))
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = format!("{path}{suffix}");
+            if std::path::Path::new(&file).exists()
+                && let Err(e) =
+                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+            {
+                tracing::warn!(file = %file, error = %e, "cannot restrict database file permissions");
+            }
+        }
     }
 }
 

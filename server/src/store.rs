@@ -147,7 +147,8 @@ pub async fn quarantine(tx: &mut Tx, q: QuarantineEntry<'_>, now: i64) -> Result
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
          WHERE NOT EXISTS (SELECT 1 FROM quarantine WHERE record_id = $1 AND device_id = $3 \
            AND code = $5 AND COALESCE(field, '') = COALESCE($6, '') \
-           AND COALESCE(value, '') = COALESCE($7, '') AND status = 'open')",
+           AND COALESCE(value, '') = COALESCE($7, '') \
+           AND (changes = $9 OR (changes IS NULL AND $9 IS NULL)) AND status = 'open')",
     )
     .bind(q.record_id)
     .bind(q.project)

@@ -30,6 +30,18 @@ use uuid::Uuid;
 
 /// Roles that may write records into a project.
 pub const WRITING_ROLES: &[&str] = &["admin", "coordinator", "researcher", "peer_worker"];
+
+/// The projects a device's user may sync, as SQL over `memberships` (the argument names the
+/// user id parameter): the same roles as [`WRITING_ROLES`], checked by a test below.
+macro_rules! synced_projects_sql {
+    ($user:literal) => {
+        concat!(
+            "SELECT project FROM memberships WHERE user_id = ",
+            $user,
+            " AND role IN ('admin', 'coordinator', 'researcher', 'peer_worker')"
+        )
+    };
+}
 /// Most log rows sent in one response.
 const PAGE_ROWS: i64 = 20_000;
 /// Most snapshots sent in one response.
@@ -197,10 +209,14 @@ pub async fn run_sync(
         .filter(|(_, role)| WRITING_ROLES.contains(&role.as_str()))
         .map(|(p, _)| p.clone())
         .collect();
+    let scope = protocol::scope_of(&readable);
     let mut cursor = request.cursor;
-    if cursor.seq > head {
-        // The device has seen a future this database does not have (restored from a backup):
-        // start it again from snapshots; merging what it already has is harmless.
+    let started = cursor.seq > 0 || cursor.snapshot.is_some();
+    if cursor.seq > head || (started && cursor.scope != scope) {
+        // Either the device has seen a future this database does not have (restored from a
+        // backup), or its projects changed since its position was set (records logged before
+        // it joined a project lie behind its cursor). Start it again from snapshots: merging
+        // what it already has is harmless.
         cursor = Cursor::default();
     }
     if cursor.seq == 0 && cursor.snapshot.is_none() && head > 0 {
@@ -221,12 +237,14 @@ pub async fn run_sync(
                     at: snap.at,
                     after: last.unwrap_or(snap.after),
                 }),
+                scope,
             };
             response.more = true;
         } else {
             response.cursor = Cursor {
                 seq: snap.at,
                 snapshot: None,
+                scope,
             };
             response.more = head > snap.at;
         }
@@ -244,6 +262,7 @@ pub async fn run_sync(
         response.cursor = Cursor {
             seq: if more { last } else { head },
             snapshot: None,
+            scope,
         };
         response.more = more;
     }
@@ -566,12 +585,11 @@ async fn snapshot_page(
     skip: &BTreeSet<Uuid>,
     budget: &mut usize,
 ) -> ApiResult<(Vec<RecordPull>, Option<Uuid>, bool)> {
-    let rows = sqlx::query(
-        "SELECT id, project, kind, doc FROM records \
-         WHERE project IN (SELECT project FROM memberships WHERE user_id = $1 AND role <> 'analyst') \
-           AND id > $2 \
-         ORDER BY id LIMIT $3",
-    )
+    let rows = sqlx::query(concat!(
+        "SELECT id, project, kind, doc FROM records WHERE project IN (",
+        synced_projects_sql!("$1"),
+        ") AND id > $2 ORDER BY id LIMIT $3",
+    ))
     .bind(user_id)
     .bind(if after.is_nil() {
         String::new()
@@ -619,14 +637,15 @@ async fn log_page(
     head: u64,
     budget: &mut usize,
 ) -> ApiResult<(Vec<RecordPull>, u64, bool)> {
-    let rows = sqlx::query(
+    let rows = sqlx::query(concat!(
         "SELECT c.seq, c.record_id, c.project, r.kind, c.change FROM change_log c \
          JOIN records r ON r.id = c.record_id \
          WHERE c.seq > $1 AND c.seq <= $2 \
            AND (c.device_id IS NULL OR c.device_id <> $3) \
-           AND c.project IN (SELECT project FROM memberships WHERE user_id = $4 AND role <> 'analyst') \
-         ORDER BY c.seq LIMIT $5",
-    )
+           AND c.project IN (",
+        synced_projects_sql!("$4"),
+        ") ORDER BY c.seq LIMIT $5",
+    ))
     .bind(since as i64)
     .bind(head as i64)
     .bind(device_id)
@@ -670,4 +689,15 @@ async fn log_page(
         .filter_map(|id| by_record.remove(&id))
         .collect();
     Ok((pulls, last, more))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn synced_projects_sql_names_exactly_the_writing_roles() {
+        let sql = synced_projects_sql!("$1");
+        let list = sql.split("role IN (").nth(1).unwrap().trim_end_matches(')');
+        let roles: Vec<&str> = list.split(", ").map(|r| r.trim_matches('\'')).collect();
+        assert_eq!(roles, super::WRITING_ROLES);
+    }
 }

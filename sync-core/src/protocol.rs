@@ -44,6 +44,29 @@ pub struct Cursor {
     /// Set while a new device is being bootstrapped from snapshots over several pages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<SnapshotCursor>,
+    /// A fingerprint of the projects this position covers. When the device's projects change
+    /// (a user joins a project), the server sees a different fingerprint and bootstraps the
+    /// device again, so records logged before it joined are not skipped. Opaque to devices.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub scope: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The fingerprint of a set of project slugs (FNV-1a over the sorted names); never zero.
+pub fn scope_of(projects: &[String]) -> u32 {
+    let mut sorted: Vec<&str> = projects.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    let mut h: u32 = 0x811c_9dc5;
+    for p in sorted {
+        for b in p.bytes().chain(std::iter::once(b'\n')) {
+            h ^= u32::from(b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+    }
+    h.max(1)
 }
 
 /// Progress through a paged bootstrap.
@@ -289,6 +312,7 @@ mod tests {
             cursor: Cursor {
                 seq: 42,
                 snapshot: None,
+                scope: 7,
             },
             push: vec![RecordPush {
                 id: Uuid::now_v7(),

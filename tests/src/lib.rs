@@ -120,93 +120,40 @@ fn replace_db_name(url: &str, name: &str) -> String {
     }
 }
 
-/// The first admin's password in every test server.
-pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
-
-/// A server under test with an admin session.
-pub struct Harness {
-    /// The database.
-    pub db: TestDb,
-    /// The running server (none while stopped).
-    pub server: Option<RunningServer>,
-    /// Where it listens (kept across restarts so devices keep their URL).
-    pub addr: SocketAddr,
-    /// An HTTP client.
+/// An admin's HTTP session with a test server, shared by [`Harness`] and [`ProcessServer`]
+/// (both dereference to it).
+pub struct Admin {
+    /// An HTTP client (no idle connections kept: a server may close one after refusing an
+    /// oversized body, or be killed).
     pub http: reqwest::Client,
+    /// The server's base URL (stable across restarts).
+    pub base: String,
     /// The admin's access token.
     pub admin_token: String,
+    /// Where device stores go.
+    pub dir: std::path::PathBuf,
 }
 
-/// The server configuration used in tests.
-pub fn test_config(url: &str, addr: SocketAddr) -> Config {
-    let mut cfg = Config::for_database(url);
-    cfg.listen = addr;
-    cfg.admin_password = Some(bothy_server::config::Secret::new(ADMIN_PASSWORD));
-    cfg
-}
-
-impl Harness {
-    /// Starts a server on a fresh database, or `None` if the backend is skipped.
-    pub async fn start(backend: Backend) -> Option<Harness> {
-        Self::start_with(backend, |_| {}).await
+impl Admin {
+    fn new(base: String, dir: &std::path::Path, timeout: Option<std::time::Duration>) -> Admin {
+        let mut http = reqwest::Client::builder().pool_max_idle_per_host(0);
+        if let Some(t) = timeout {
+            http = http.timeout(t);
+        }
+        Admin {
+            http: http.build().expect("HTTP client"),
+            base,
+            admin_token: String::new(),
+            dir: dir.to_path_buf(),
+        }
     }
 
-    /// Like [`Harness::start`], adjusting the configuration first.
-    pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<Harness> {
-        let db = TestDb::new(backend).await?;
-        let mut cfg = test_config(&db.url, "127.0.0.1:0".parse().unwrap());
-        adjust(&mut cfg);
-        let server = start(cfg).await.expect("server starts");
-        let addr = server.addr;
-        // No idle connections kept: a server may close one after refusing an oversized body.
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(0)
-            .build()
-            .expect("HTTP client");
-        let mut h = Harness {
-            db,
-            server: Some(server),
-            addr,
-            http,
-            admin_token: String::new(),
-        };
-        h.admin_token = h
+    /// Logs the first admin in and keeps the token.
+    async fn log_admin_in(&mut self) {
+        self.admin_token = self
             .login("admin", ADMIN_PASSWORD)
             .await
             .expect("admin logs in");
-        Some(h)
-    }
-
-    /// The server's base URL.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Stops the server: devices now find it unreachable.
-    pub async fn stop(&mut self) {
-        if let Some(s) = self.server.take() {
-            s.stop().await;
-        }
-    }
-
-    /// Starts the server again on the same address and database.
-    pub async fn restart(&mut self) {
-        self.stop().await;
-        let mut tries = 0;
-        loop {
-            match start(test_config(&self.db.url, self.addr)).await {
-                Ok(s) => {
-                    self.server = Some(s);
-                    return;
-                }
-                Err(e) if tries < 50 => {
-                    tries += 1;
-                    let _ = e;
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-                Err(e) => panic!("server did not restart: {e:#}"),
-            }
-        }
     }
 
     /// Logs in; returns the access token.
@@ -231,7 +178,7 @@ impl Harness {
         token: Option<&str>,
         body: Value,
     ) -> anyhow::Result<Value> {
-        let mut req = self.http.post(format!("{}{path}", self.url())).json(&body);
+        let mut req = self.http.post(format!("{}{path}", self.base)).json(&body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -253,7 +200,7 @@ impl Harness {
     pub async fn get_as(&self, path: &str, token: &str) -> anyhow::Result<Value> {
         let res = self
             .http
-            .get(format!("{}{path}", self.url()))
+            .get(format!("{}{path}", self.base))
             .bearer_auth(token)
             .send()
             .await?;
@@ -304,16 +251,121 @@ impl Harness {
 
     /// Enrols a new device for `username` with its own store in the test directory.
     pub async fn device(&self, username: &str, name: &str) -> bothy_device::Device {
-        let path = self.db.dir.path().join(format!("{name}.db"));
+        self.device_at(username, name, &self.base).await
+    }
+
+    /// Enrols a new device for `username` with its own store in the test directory, talking
+    /// to the server at `server` (this server's URL, or a proxy in front of it).
+    pub async fn device_at(
+        &self,
+        username: &str,
+        name: &str,
+        server: &str,
+    ) -> bothy_device::Device {
+        let path = self.dir.join(format!("{name}.db"));
         let device = bothy_device::Device::open(&path)
             .await
             .expect("device store opens");
         let code = self.enrolment_code(username).await;
         device
-            .enrol(&self.url(), &code, name)
+            .enrol(server, &code, name)
             .await
             .expect("device enrols");
         device
+    }
+}
+
+impl std::ops::Deref for Harness {
+    type Target = Admin;
+    fn deref(&self) -> &Admin {
+        &self.api
+    }
+}
+
+impl std::ops::Deref for ProcessServer {
+    type Target = Admin;
+    fn deref(&self) -> &Admin {
+        &self.api
+    }
+}
+
+/// The first admin's password in every test server.
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+/// A server under test with an admin session.
+pub struct Harness {
+    /// The database.
+    pub db: TestDb,
+    /// The running server (none while stopped).
+    pub server: Option<RunningServer>,
+    /// Where it listens (kept across restarts so devices keep their URL).
+    pub addr: SocketAddr,
+    /// The admin's session.
+    pub api: Admin,
+}
+
+/// The server configuration used in tests.
+pub fn test_config(url: &str, addr: SocketAddr) -> Config {
+    let mut cfg = Config::for_database(url);
+    cfg.listen = addr;
+    cfg.admin_password = Some(bothy_server::config::Secret::new(ADMIN_PASSWORD));
+    cfg
+}
+
+impl Harness {
+    /// Starts a server on a fresh database, or `None` if the backend is skipped.
+    pub async fn start(backend: Backend) -> Option<Harness> {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Like [`Harness::start`], adjusting the configuration first.
+    pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<Harness> {
+        let db = TestDb::new(backend).await?;
+        let mut cfg = test_config(&db.url, "127.0.0.1:0".parse().unwrap());
+        adjust(&mut cfg);
+        let server = start(cfg).await.expect("server starts");
+        let addr = server.addr;
+        let api = Admin::new(format!("http://{addr}"), db.dir.path(), None);
+        let mut h = Harness {
+            db,
+            server: Some(server),
+            addr,
+            api,
+        };
+        h.api.log_admin_in().await;
+        Some(h)
+    }
+
+    /// The server's base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops the server: devices now find it unreachable.
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await;
+        }
+    }
+
+    /// Starts the server again on the same address and database.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let mut tries = 0;
+        loop {
+            match start(test_config(&self.db.url, self.addr)).await {
+                Ok(s) => {
+                    self.server = Some(s);
+                    return;
+                }
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("server did not restart: {e:#}"),
+            }
+        }
     }
 
     /// Enrols a device through the API without a local store: returns (device token, actor).
@@ -409,4 +461,429 @@ macro_rules! on_both_backends {
             }
         )*
     };
+}
+
+/// A server running as a separate operating-system process, so a scenario can kill it with
+/// SIGKILL (no graceful shutdown, no destructors) and start it again on the same database and
+/// port. The process is killed when this is dropped, so a failing test leaves none behind.
+pub struct ProcessServer {
+    /// The database.
+    pub db: TestDb,
+    /// Where it listens (the same across restarts, so devices keep their URL).
+    pub addr: SocketAddr,
+    /// The admin's session (the signing key is in the database, so it survives restarts).
+    pub api: Admin,
+    bin: std::path::PathBuf,
+    log: std::path::PathBuf,
+    child: Option<tokio::process::Child>,
+}
+
+/// A free TCP port on 127.0.0.1 (bound, read and released).
+pub fn free_local_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local address")
+}
+
+impl ProcessServer {
+    /// Starts the server binary `bin` on a fresh database, waits until it is healthy and logs
+    /// the admin in; `None` if the backend is skipped.
+    pub async fn start(backend: Backend, bin: &std::path::Path) -> Option<ProcessServer> {
+        let db = TestDb::new(backend).await?;
+        let log = db.dir.path().join("server.log");
+        let addr = free_local_addr();
+        let api = Admin::new(
+            format!("http://{addr}"),
+            db.dir.path(),
+            Some(std::time::Duration::from_secs(30)),
+        );
+        let mut s = ProcessServer {
+            addr,
+            log,
+            db,
+            api,
+            bin: bin.to_path_buf(),
+            child: None,
+        };
+        s.restart().await;
+        s.api.log_admin_in().await;
+        Some(s)
+    }
+
+    /// The server's base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Whether the process is running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Kills the process with SIGKILL and reaps it. Does nothing if it is not running.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+        }
+    }
+
+    /// The end of the server's log (stdout and stderr of every start), for failure messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    fn spawn(&self) -> tokio::process::Child {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("server log file");
+        let err = out.try_clone().expect("server log file");
+        tokio::process::Command::new(&self.bin)
+            .env("BOTHY_DATABASE_URL", &self.db.url)
+            .env("BOTHY_LISTEN", self.addr.to_string())
+            .env("BOTHY_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("BOTHY_DATA_DIR", self.db.dir.path())
+            .env("RUST_LOG", "warn,bothy_server=info")
+            .env_remove("BOTHY_CONFIG")
+            .env_remove("BOTHY_JWT_SECRET")
+            .env_remove("BOTHY_MAX_SYNC_BYTES")
+            .stdin(std::process::Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("server process starts")
+    }
+
+    /// Starts the process (killing any running one first) on the same database and address,
+    /// and waits, for a bounded time, until `GET /healthz` answers 200. A start that fails
+    /// (the port not yet free, say) is retried a few times.
+    pub async fn restart(&mut self) {
+        self.kill().await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut child = self.spawn();
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the server process keeps exiting ({status}); its log:\n{}",
+                    self.log_tail()
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                child = self.spawn();
+                continue;
+            }
+            let healthy = self
+                .http
+                .get(format!("{}/healthz", self.url()))
+                .timeout(std::time::Duration::from_secs(2))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if healthy {
+                self.child = Some(child);
+                return;
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                panic!(
+                    "the server process did not become healthy in 30 s; its log:\n{}",
+                    self.log_tail()
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Kills the server and drops the database.
+    pub async fn finish(mut self) {
+        self.kill().await;
+        self.db.drop_database().await;
+    }
+}
+
+// ---- helpers for multi-device scenarios: SQL on the test database, devices enrolled at a
+// ---- given address, a second server on the same database, a counting proxy ----
+
+impl Harness {
+    /// Runs one SQL query on the test database (in the dialect SQLite and PostgreSQL share,
+    /// `$1` placeholders, text parameters) and returns its rows as JSON objects keyed by column
+    /// name: integers, floats, text and booleans as such, NULL as `null`.
+    pub async fn sql(&self, query: &str, binds: &[&str]) -> Vec<serde_json::Map<String, Value>> {
+        use sqlx::{Column, Row};
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&self.db.url)
+            .await
+            .expect("test database connects");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(query.to_owned()));
+        for b in binds {
+            q = q.bind(*b);
+        }
+        let rows = q
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("query {query:?} failed: {e}"));
+        let _ = conn.close().await;
+        rows.iter()
+            .map(|row| {
+                row.columns()
+                    .iter()
+                    .map(|c| (c.name().to_owned(), any_value(row, c.ordinal())))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Starts another server process's worth of state (its own pool, router and listener on a
+    /// new port) over this harness's database: several servers sharing one database.
+    pub async fn start_replica(&self) -> RunningServer {
+        start(test_config(&self.db.url, "127.0.0.1:0".parse().unwrap()))
+            .await
+            .expect("second server starts")
+    }
+
+    /// GETs JSON as the admin from the server at `base` (e.g. a replica's URL).
+    pub async fn get_at(&self, base: &str, path: &str) -> Value {
+        let res = self
+            .http
+            .get(format!("{base}{path}"))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .expect("GET sent");
+        let status = res.status();
+        let v: Value = res.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{base}{path} answered {status}: {v}");
+        v
+    }
+
+    /// A record as the server at `base` shows it (`GET /api/v1/projects/{project}/records/{id}`).
+    pub async fn record_at(&self, base: &str, project: &str, id: uuid::Uuid) -> Value {
+        self.get_at(base, &format!("/api/v1/projects/{project}/records/{id}"))
+            .await
+    }
+
+    /// A record as this harness's server shows it.
+    pub async fn record(&self, project: &str, id: uuid::Uuid) -> Value {
+        self.record_at(&self.url(), project, id).await
+    }
+}
+
+/// A record's heads on a device, as sorted hex strings.
+pub async fn device_heads(device: &bothy_device::Device, id: uuid::Uuid) -> Vec<String> {
+    let mut heads: Vec<String> = device
+        .heads(id)
+        .await
+        .expect("record is on the device")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    heads.sort();
+    heads
+}
+
+/// The `heads` of a record as the server's record API shows it, sorted.
+pub fn server_heads(record: &Value) -> Vec<String> {
+    let mut heads: Vec<String> = record["heads"]
+        .as_array()
+        .expect("record has heads")
+        .iter()
+        .map(|h| h.as_str().expect("hex head").to_owned())
+        .collect();
+    heads.sort();
+    heads
+}
+
+fn any_value(row: &sqlx::any::AnyRow, i: usize) -> Value {
+    use sqlx::Row;
+    if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
+        return v.map_or(Value::Null, Value::from);
+    }
+    if let Ok(v) = row.try_get::<Option<f64>, _>(i) {
+        return v.map_or(Value::Null, Value::from);
+    }
+    if let Ok(v) = row.try_get::<Option<String>, _>(i) {
+        return v.map_or(Value::Null, Value::from);
+    }
+    if let Ok(v) = row.try_get::<Option<bool>, _>(i) {
+        return v.map_or(Value::Null, Value::from);
+    }
+    if let Ok(v) = row.try_get::<Option<Vec<u8>>, _>(i) {
+        return v.map_or(Value::Null, |b| Value::from(format!("{} bytes", b.len())));
+    }
+    Value::Null
+}
+
+/// A TCP proxy between devices and a server that counts the sync requests passing through
+/// (occurrences of `POST /api/v1/sync ` in what clients send) and the bytes each way. Its
+/// upstream can be switched: each new connection goes to the upstream of the moment, so a
+/// device enrolled through the proxy can be sent to another server sharing the database. Given
+/// several upstreams it takes them in turn, one per connection, like a load balancer.
+pub struct SyncProxy {
+    addr: SocketAddr,
+    upstream: std::sync::Arc<std::sync::Mutex<Upstreams>>,
+    syncs: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    up: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    down: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+const SYNC_REQUEST_LINE: &[u8] = b"POST /api/v1/sync ";
+
+/// Where a proxy sends new connections: in turn, starting at `next`.
+struct Upstreams {
+    addrs: Vec<SocketAddr>,
+    next: usize,
+}
+
+impl Upstreams {
+    fn take(&mut self) -> SocketAddr {
+        let addr = self.addrs[self.next % self.addrs.len()];
+        self.next = (self.next + 1) % self.addrs.len();
+        addr
+    }
+}
+
+impl SyncProxy {
+    /// Starts a proxy on a free local port, forwarding to `upstream`.
+    pub async fn start(upstream: SocketAddr) -> SyncProxy {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicU64;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("proxy binds");
+        let addr = listener.local_addr().expect("proxy address");
+        let upstream = Arc::new(std::sync::Mutex::new(Upstreams {
+            addrs: vec![upstream],
+            next: 0,
+        }));
+        let syncs = Arc::new(AtomicU64::new(0));
+        let up = Arc::new(AtomicU64::new(0));
+        let down = Arc::new(AtomicU64::new(0));
+        let delay_ms = Arc::new(AtomicU64::new(0));
+        let (target, s, u, d) = (upstream.clone(), syncs.clone(), up.clone(), down.clone());
+        let delay = delay_ms.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let to = target.lock().expect("upstream lock").take();
+                let (s, u, d, delay) = (s.clone(), u.clone(), d.clone(), delay.clone());
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(to).await else {
+                        return; // the client sees the connection close: server unreachable
+                    };
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    tokio::join!(
+                        pump(&mut cr, &mut sw, &u, Some(&s), None),
+                        pump(&mut sr, &mut cw, &d, None, Some(&delay))
+                    );
+                });
+            }
+        });
+        SyncProxy {
+            addr,
+            upstream,
+            syncs,
+            up,
+            down,
+            delay_ms,
+            task,
+        }
+    }
+
+    /// The URL to enrol devices at.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Sends new connections to `upstream` from now on.
+    pub fn set_upstream(&self, upstream: SocketAddr) {
+        self.set_upstreams(&[upstream]);
+    }
+
+    /// Sends new connections to each of `upstreams` in turn from now on, starting with the
+    /// first.
+    pub fn set_upstreams(&self, upstreams: &[SocketAddr]) {
+        assert!(!upstreams.is_empty(), "a proxy needs an upstream");
+        *self.upstream.lock().expect("upstream lock") = Upstreams {
+            addrs: upstreams.to_vec(),
+            next: 0,
+        };
+    }
+
+    /// Holds back everything servers send by `delay` from now on (a slow link, or an answer
+    /// still on its way while the device carries on).
+    pub fn set_response_delay(&self, delay: std::time::Duration) {
+        self.delay_ms.store(
+            delay.as_millis() as u64,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+    }
+
+    /// Sync requests seen so far.
+    pub fn sync_requests(&self) -> u64 {
+        self.syncs.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Bytes sent by clients and by servers so far.
+    pub fn bytes(&self) -> (u64, u64) {
+        (
+            self.up.load(std::sync::atomic::Ordering::SeqCst),
+            self.down.load(std::sync::atomic::Ordering::SeqCst),
+        )
+    }
+}
+
+impl Drop for SyncProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Copies one direction of a connection, counting bytes and (client to server) sync request
+/// lines, including one split between two reads; waits `delay_ms` before passing data on.
+async fn pump(
+    from: &mut tokio::net::tcp::OwnedReadHalf,
+    to: &mut tokio::net::tcp::OwnedWriteHalf,
+    bytes: &std::sync::atomic::AtomicU64,
+    syncs: Option<&std::sync::atomic::AtomicU64>,
+    delay_ms: Option<&std::sync::atomic::AtomicU64>,
+) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        bytes.fetch_add(n as u64, Ordering::SeqCst);
+        if let Some(counter) = syncs {
+            carry.extend_from_slice(&buf[..n]);
+            let found = carry
+                .windows(SYNC_REQUEST_LINE.len())
+                .filter(|w| *w == SYNC_REQUEST_LINE)
+                .count();
+            counter.fetch_add(found as u64, Ordering::SeqCst);
+            let keep = carry.len().min(SYNC_REQUEST_LINE.len() - 1);
+            carry.drain(..carry.len() - keep);
+        }
+        if let Some(ms) = delay_ms.map(|d| d.load(Ordering::SeqCst))
+            && ms > 0
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }

@@ -2,6 +2,12 @@
 //! each on SQLite and on PostgreSQL.
 
 mod scenarios {
+    pub mod auth;
+    pub mod crash;
     pub mod hostile;
+    pub mod membership;
+    pub mod offline_merge;
     pub mod raw_input;
+    pub mod round_trip;
+    pub mod two_servers;
 }

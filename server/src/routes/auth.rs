@@ -123,7 +123,7 @@ pub async fn refresh(
     let hash = sha256_hex(&body.refresh_token);
     let mut tx = state.db.begin_write().await?;
     let row = sqlx::query(
-        "SELECT t.user_id, t.family, t.expires_at, t.used_at, t.revoked, u.username, u.is_admin, u.active \
+        "SELECT t.user_id, t.family, t.expires_at, t.revoked, u.username, u.is_admin, u.active \
          FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
     )
     .bind(&hash)
@@ -134,7 +134,22 @@ pub async fn refresh(
         return Err(invalid());
     };
     let family: String = row.get("family");
-    if row.get::<Option<i64>, _>("used_at").is_some() {
+    if row.get::<i64, _>("revoked") != 0
+        || row.get::<i64, _>("expires_at") < now()
+        || row.get::<i64, _>("active") == 0
+    {
+        return Err(invalid());
+    }
+    // Claim the token; the condition makes two concurrent uses unable to both succeed. A token
+    // that was already used has been copied: revoke its whole family.
+    let claimed = sqlx::query(
+        "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+    )
+    .bind(now())
+    .bind(&hash)
+    .execute(&mut *tx)
+    .await?;
+    if claimed.rows_affected() == 0 {
         sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE family = $1")
             .bind(&family)
             .execute(&mut *tx)
@@ -143,17 +158,6 @@ pub async fn refresh(
         tracing::warn!(family = %family, "refresh token reused: family revoked");
         return Err(invalid());
     }
-    if row.get::<i64, _>("revoked") != 0
-        || row.get::<i64, _>("expires_at") < now()
-        || row.get::<i64, _>("active") == 0
-    {
-        return Err(invalid());
-    }
-    sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2")
-        .bind(now())
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await?;
     tx.commit().await?;
     let user_id: String = row.get("user_id");
     let username: String = row.get("username");

@@ -133,11 +133,16 @@ pub async fn enrol(
         return Err(invalid("belongs to a removed user"));
     }
     let user_id: String = row.get("user_id");
-    sqlx::query("UPDATE enrolments SET used_at = $1 WHERE code_hash = $2")
-        .bind(now())
-        .bind(&code_hash)
-        .execute(&mut *tx)
-        .await?;
+    // Conditional, so a code redeemed twice at once makes one device, not two.
+    let claimed =
+        sqlx::query("UPDATE enrolments SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL")
+            .bind(now())
+            .bind(&code_hash)
+            .execute(&mut *tx)
+            .await?;
+    if claimed.rows_affected() == 0 {
+        return Err(invalid("has already been used"));
+    }
     let created = create_device(&state, &mut tx, &user_id, name, body.app).await?;
     tx.commit().await?;
     device_answer(&state, &user_id, created).await

@@ -13,6 +13,9 @@ use std::collections::HashMap;
 
 /// The caller's role in a project, or 403/404.
 async fn role_in(state: &AppState, user: &UserAuth, slug: &str) -> ApiResult<String> {
+    if user.is_admin {
+        return Ok("admin".into());
+    }
     let row = sqlx::query("SELECT role FROM memberships WHERE project = $1 AND user_id = $2")
         .bind(slug)
         .bind(&user.user_id)
@@ -20,7 +23,6 @@ async fn role_in(state: &AppState, user: &UserAuth, slug: &str) -> ApiResult<Str
         .await?;
     match row {
         Some(r) => Ok(r.get("role")),
-        None if user.is_admin => Ok("admin".into()),
         None => Err(ApiError::Forbidden(format!(
             "you are not a member of project `{slug}`"
         ))),
@@ -89,6 +91,7 @@ pub async fn record(
     let actors = actors(&state).await?;
     let conflicts: Vec<Value> = bothy_sync_core::conflicts(doc.automerge_ref())
         .iter()
+        .filter(|c| role != "analyst" || !c.field.starts_with("identifiers."))
         .map(|c| json!({"field": c.field, "values": values_json(&c.values, &actors)}))
         .collect();
     let flags: Vec<Value> = doc
@@ -109,7 +112,7 @@ pub async fn conflicts(
     user: UserAuth,
     Path(slug): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    role_in(&state, &user, &slug).await?;
+    let role = role_in(&state, &user, &slug).await?;
     let rows = sqlx::query(
         "SELECT record_id, kind, field, conflict_values FROM conflicts WHERE project = $1 ORDER BY record_id, field",
     )
@@ -117,8 +120,10 @@ pub async fn conflicts(
     .fetch_all(&state.db.pool)
     .await?;
     let actors = actors(&state).await?;
+    // Direct identifiers never reach analysts, not even as conflicting values.
     Ok(Json(Value::Array(
         rows.into_iter()
+            .filter(|r| role != "analyst" || !r.get::<String, _>("field").starts_with("identifiers."))
             .map(|r| {
                 let values: Vec<ConflictValue> =
                     serde_json::from_str(&r.get::<String, _>("conflict_values")).unwrap_or_default();

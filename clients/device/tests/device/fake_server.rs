@@ -404,7 +404,7 @@ impl ServerState {
         response.erased = self.erased.iter().copied().collect();
         response.cursor = Cursor {
             seq: self.seq,
-            snapshot: None,
+            ..Cursor::default()
         };
         response.server_time = now;
         response

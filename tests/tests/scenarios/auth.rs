@@ -1,0 +1,132 @@
+//! Login, token rotation and enrolment codes: the credentials a lost phone or a copied token
+//! must not outlive.
+
+use bothy_tests::{ADMIN_PASSWORD, Backend, Harness, on_both_backends};
+use serde_json::json;
+
+on_both_backends!(tokens_and_enrolment_codes);
+
+async fn status_of(h: &Harness, path: &str, token: Option<&str>, body: serde_json::Value) -> u16 {
+    let mut req = h.http.post(format!("{}{path}", h.url())).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+async fn tokens_and_enrolment_codes(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    h.project("p").await;
+    h.user("ruth", "p", "researcher").await;
+
+    // Unknown user and wrong password get the same answer.
+    let wrong = h
+        .login("ruth", "not-her-password")
+        .await
+        .unwrap_err()
+        .to_string();
+    let unknown = h
+        .login("nobody", "not-her-password")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(wrong.contains("401") && unknown.contains("401"));
+    assert_eq!(
+        wrong.split_once(':').unwrap().1,
+        unknown.split_once(':').unwrap().1
+    );
+
+    // Refresh tokens rotate; a replayed one revokes its whole family.
+    let login = h
+        .post_json(
+            "/api/v1/auth/login",
+            None,
+            json!({"username": "admin", "password": ADMIN_PASSWORD}),
+        )
+        .await
+        .unwrap();
+    let first = login["refresh_token"].as_str().unwrap().to_owned();
+    let rotated = h
+        .post_json(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": first}),
+        )
+        .await
+        .unwrap();
+    let second = rotated["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(first, second);
+    assert!(rotated["access_token"].as_str().is_some());
+    assert_eq!(
+        status_of(
+            &h,
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": first})
+        )
+        .await,
+        401
+    );
+    assert_eq!(
+        status_of(
+            &h,
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": second})
+        )
+        .await,
+        401
+    );
+
+    // A tampered or unsigned access token is refused.
+    let token = h.admin_token.clone();
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    parts[2] = parts[2].chars().rev().collect();
+    let tampered = parts.join(".");
+    let unsigned = format!("{}.{}.", "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0", parts[1]);
+    for bad in [tampered.as_str(), unsigned.as_str(), "not-a-token"] {
+        assert!(
+            h.get_as("/api/v1/admin/projects", bad).await.is_err(),
+            "{bad}"
+        );
+    }
+    // A non-admin may not use the admin API.
+    let ruth = h.login("ruth", "ruth-password").await.unwrap();
+    assert_eq!(
+        status_of(
+            &h,
+            "/api/v1/admin/projects",
+            Some(&ruth),
+            json!({"slug": "x", "name": "x"})
+        )
+        .await,
+        403
+    );
+
+    // Enrolment codes are single use, and case and dashes do not matter.
+    let code = h.enrolment_code("ruth").await;
+    let typed = code.replace('-', "").to_lowercase();
+    assert_eq!(
+        status_of(
+            &h,
+            "/api/v1/devices/enrol",
+            None,
+            json!({"code": typed, "name": "phone"})
+        )
+        .await,
+        201
+    );
+    assert_eq!(
+        status_of(
+            &h,
+            "/api/v1/devices/enrol",
+            None,
+            json!({"code": code, "name": "again"})
+        )
+        .await,
+        401
+    );
+    h.finish().await;
+}
