@@ -30,6 +30,8 @@ pub(crate) mod key {
     pub const LAST_SYNC_AT: &str = "last_sync_at";
     pub const CLOCK_OFFSET: &str = "clock_offset";
     pub const PARTICIPANT_COUNTER: &str = "participant_counter";
+    /// The app name and version the server last acknowledged hearing.
+    pub const REPORTED_APP: &str = "reported_app";
 }
 
 /// Opens (creating if missing) the store at `path` and brings its tables up to date.

@@ -131,6 +131,9 @@ impl Device {
             .await?
             .and_then(|c| serde_json::from_str(&c).ok())
             .unwrap_or_default();
+        // The server keeps the app version it last heard; say it again only when it changes.
+        let reported = store::meta_get(&mut conn, key::REPORTED_APP).await?;
+        let app = (reported.as_deref() != Some(self.app.as_str())).then(|| self.app.clone());
         let rows = sqlx::query(
             "SELECT id, doc, acked_heads FROM records
              WHERE acked_heads IS NULL OR acked_heads != heads ORDER BY updated_at, id",
@@ -185,11 +188,7 @@ impl Device {
             push.push(item);
         }
         Ok(Outgoing {
-            request: SyncRequest {
-                cursor,
-                push,
-                app: Some(self.app.clone()),
-            },
+            request: SyncRequest { cursor, push, app },
             pushed_heads,
             truncated,
         })
@@ -293,6 +292,9 @@ impl Device {
         let cursor_json = serde_json::to_string(&cursor).expect("a cursor always serialises");
         store::meta_set(&mut tx, key::CURSOR, &cursor_json).await?;
         store::meta_set(&mut tx, key::LAST_SYNC_AT, &at.to_string()).await?;
+        if let Some(app) = &out.request.app {
+            store::meta_set(&mut tx, key::REPORTED_APP, app).await?;
+        }
         if response.server_time > 0 {
             let offset = response.server_time - at;
             store::meta_set(&mut tx, key::CLOCK_OFFSET, &offset.to_string()).await?;
