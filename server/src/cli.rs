@@ -138,6 +138,14 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
     let state = crate::prepare(config).await?;
     let db = &state.db;
     let fail = |e: crate::error::ApiError| anyhow::anyhow!("{e}");
+    let (action, project, target) = match &command {
+        AdminCommand::CreateProject { slug, .. } => ("project.create", Some(slug.clone()), None),
+        AdminCommand::AddUser { username, .. } => ("user.create", None, Some(username.clone())),
+        AdminCommand::AddMember {
+            project, username, ..
+        } => ("member.set", Some(project.clone()), Some(username.clone())),
+        AdminCommand::Enrol { username, .. } => ("enrolment.create", None, Some(username.clone())),
+    };
     match command {
         AdminCommand::CreateProject { slug, name } => {
             a::create_project_in(db, &slug, &name).await.map_err(fail)?;
@@ -177,5 +185,14 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             println!("enrolment code for {username} (single use, expires in {hours} h): {code}");
         }
     }
+    crate::audit::record(
+        &db.pool,
+        &crate::audit::Actor::system(),
+        action,
+        project.as_deref(),
+        target.as_deref(),
+        serde_json::json!({"via": "server command line"}),
+    )
+    .await?;
     Ok(())
 }

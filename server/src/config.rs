@@ -190,3 +190,66 @@ impl Config {
 pub fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}?mode=rwc", path.display())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bothy.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9999\"\ndata_dir = \"/srv/bothy\"\naccess_token_ttl = 600\nlog_format = \"json\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file.clone()),
+            listen: Some("0.0.0.0:8081".parse().unwrap()),
+            ..ServeArgs::default()
+        };
+        let cfg = Config::resolve(args).unwrap();
+        assert_eq!(cfg.listen.to_string(), "0.0.0.0:8081");
+        assert_eq!(cfg.data_dir, PathBuf::from("/srv/bothy"));
+        assert_eq!(cfg.database_url, "sqlite:///srv/bothy/bothy.db?mode=rwc");
+        assert_eq!(cfg.access_token_ttl, 600);
+        assert_eq!(cfg.log_format, "json");
+
+        let defaults = Config::resolve(ServeArgs::default()).unwrap();
+        assert_eq!(defaults.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(defaults.database_url, "sqlite://data/bothy.db?mode=rwc");
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bothy.toml");
+        std::fs::write(&file, "listne = \"x\"\n").unwrap();
+        let err = Config::resolve(ServeArgs {
+            config: Some(file),
+            ..ServeArgs::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("listne"), "{err}");
+        let err = Config::resolve(ServeArgs {
+            jwt_secret: Some("short".into()),
+            ..ServeArgs::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("BOTHY_JWT_SECRET"), "{err}");
+        // An empty secret or admin password means "not set", not "empty".
+        let cfg = Config::resolve(ServeArgs {
+            jwt_secret: Some(String::new()),
+            admin_password: Some(String::new()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert!(cfg.jwt_secret.is_none() && cfg.admin_password.is_none());
+        // Secrets never print.
+        let shown = format!("{:?}", Secret::new("hunter2-hunter2"));
+        assert!(!shown.contains("hunter2"));
+    }
+}

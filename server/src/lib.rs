@@ -12,6 +12,7 @@
 //! * [`routes`]: login, devices, admin API, project reads, health.
 //! * [`cli`]: the `bothy-server` command (serve, and admin commands on the database).
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;

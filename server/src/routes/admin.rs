@@ -1,6 +1,7 @@
 //! The admin API: projects, users, memberships, enrolment codes and devices.
 
 use super::JsonBody;
+use crate::audit;
 use crate::auth::{UserAuth, hash_password, random_secret, sha256_hex};
 use crate::db::now;
 use crate::error::{ApiError, ApiResult};
@@ -38,6 +39,15 @@ pub async fn create_project(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     user.require_admin()?;
     create_project_in(&state.db, &body.slug, &body.name).await?;
+    audit::record(
+        &state.db.pool,
+        &audit::Actor::user(&user),
+        "project.create",
+        Some(&body.slug),
+        None,
+        json!({"name": body.name.trim()}),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"slug": body.slug, "name": body.name.trim()})),
@@ -110,6 +120,15 @@ pub async fn create_user(
         .password
         .unwrap_or_else(|| random_secret()[..16].to_owned());
     let id = create_user_in(&state.db, &body.username, &password, body.is_admin).await?;
+    audit::record(
+        &state.db.pool,
+        &audit::Actor::user(&user),
+        "user.create",
+        None,
+        Some(&body.username),
+        json!({"is_admin": body.is_admin}),
+    )
+    .await?;
     let mut answer = json!({"id": id, "username": body.username});
     if generated {
         answer["password"] = json!(password);
@@ -178,6 +197,15 @@ pub async fn add_member(
 ) -> ApiResult<Json<Value>> {
     user.require_admin()?;
     add_member_in(&state.db, &slug, &body.username, &body.role).await?;
+    audit::record(
+        &state.db.pool,
+        &audit::Actor::user(&user),
+        "member.set",
+        Some(&slug),
+        Some(&body.username),
+        json!({"role": body.role}),
+    )
+    .await?;
     Ok(Json(
         json!({"project": slug, "username": body.username, "role": body.role}),
     ))
@@ -249,6 +277,15 @@ pub async fn create_enrolment(
     }
     let (code, expires_at) =
         create_enrolment_in(&state.db, &body.username, Some(&user.user_id), hours).await?;
+    audit::record(
+        &state.db.pool,
+        &audit::Actor::user(&user),
+        "enrolment.create",
+        None,
+        Some(&body.username),
+        json!({"expires_at": expires_at}),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"code": code, "username": body.username, "expires_at": expires_at})),

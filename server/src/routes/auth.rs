@@ -1,6 +1,7 @@
 //! Login and token refresh.
 
 use super::JsonBody;
+use crate::audit;
 use crate::auth::{hash_password, issue_access_token, random_secret, sha256_hex, verify_password};
 use crate::db::now;
 use crate::error::{ApiError, ApiResult};
@@ -90,13 +91,35 @@ pub async fn login(
         verify_password(dummy.clone(), body.password).await;
         return Err(wrong());
     };
-    if !verify_password(row.get("password_hash"), body.password).await {
-        return Err(wrong());
-    }
-    if row.get::<i64, _>("active") == 0 {
-        return Err(wrong());
-    }
     let user_id: String = row.get("id");
+    if !verify_password(row.get("password_hash"), body.password).await
+        || row.get::<i64, _>("active") == 0
+    {
+        audit::record(
+            &state.db.pool,
+            &audit::Actor::system(),
+            "auth.login_failed",
+            None,
+            Some(&body.username),
+            serde_json::json!({}),
+        )
+        .await?;
+        return Err(wrong());
+    }
+    let actor = audit::Actor {
+        user_id: Some(&user_id),
+        username: Some(&body.username),
+        device_id: None,
+    };
+    audit::record(
+        &state.db.pool,
+        &actor,
+        "auth.login",
+        None,
+        None,
+        serde_json::json!({}),
+    )
+    .await?;
     let family = uuid::Uuid::new_v4().to_string();
     issue_tokens(
         &state,

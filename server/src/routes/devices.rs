@@ -3,6 +3,7 @@
 
 use super::JsonBody;
 use super::auth::memberships_json;
+use crate::audit;
 use crate::auth::{DeviceAuth, UserAuth, device_token, random_secret, sha256_hex};
 use crate::db::now;
 use crate::error::{ApiError, ApiResult};
@@ -144,6 +145,19 @@ pub async fn enrol(
         return Err(invalid("has already been used"));
     }
     let created = create_device(&state, &mut tx, &user_id, name, body.app).await?;
+    audit::record(
+        &mut *tx,
+        &audit::Actor {
+            user_id: Some(&user_id),
+            username: None,
+            device_id: Some(&created.0.to_string()),
+        },
+        "device.enrol",
+        None,
+        Some(&created.0.to_string()),
+        serde_json::json!({"by": "enrolment code"}),
+    )
+    .await?;
     tx.commit().await?;
     device_answer(&state, &user_id, created).await
 }
@@ -157,6 +171,15 @@ pub async fn register(
     let name = check_name(&body.name)?;
     let mut tx = state.db.begin_write().await?;
     let created = create_device(&state, &mut tx, &user.user_id, name, body.app).await?;
+    audit::record(
+        &mut *tx,
+        &audit::Actor::user(&user),
+        "device.enrol",
+        None,
+        Some(&created.0.to_string()),
+        serde_json::json!({"by": "password login"}),
+    )
+    .await?;
     tx.commit().await?;
     device_answer(&state, &user.user_id, created).await
 }

@@ -1,0 +1,61 @@
+//! The audit log: an append-only record of who did what: logins, enrolments, revocations, role
+//! changes, exports, erasures, conflict resolutions and quarantine actions. Entries are written
+//! in the same transaction as the action where there is one, so an action and its entry commit
+//! together. The database refuses updates and deletes (triggers), and the API offers none.
+
+use sqlx::{Any, Executor};
+
+/// Who did it.
+#[derive(Debug, Clone, Default)]
+pub struct Actor<'a> {
+    /// The user's id, if a user acted.
+    pub user_id: Option<&'a str>,
+    /// The user's name (kept as it was at the time).
+    pub username: Option<&'a str>,
+    /// The device, if the action came from one.
+    pub device_id: Option<&'a str>,
+}
+
+impl<'a> Actor<'a> {
+    /// A signed-in user.
+    pub fn user(user: &'a crate::auth::UserAuth) -> Self {
+        Actor {
+            user_id: Some(&user.user_id),
+            username: Some(&user.username),
+            device_id: None,
+        }
+    }
+
+    /// The server itself, or an operator at the server's command line.
+    pub fn system() -> Self {
+        Actor::default()
+    }
+}
+
+/// Appends one entry. `action` is a stable dotted name (`auth.login`, `device.enrol`,
+/// `device.revoke`, `member.set`, `conflict.resolve`, `quarantine.release`...); `details` is a
+/// JSON object with whatever else matters.
+pub async fn record<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    actor: &Actor<'_>,
+    action: &str,
+    project: Option<&str>,
+    target: Option<&str>,
+    details: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor_user_id, actor_username, device_id, action, project, target, details) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(crate::db::now())
+    .bind(actor.user_id)
+    .bind(actor.username)
+    .bind(actor.device_id)
+    .bind(action)
+    .bind(project)
+    .bind(target)
+    .bind(details.to_string())
+    .execute(executor)
+    .await?;
+    Ok(())
+}
