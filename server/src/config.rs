@@ -69,6 +69,19 @@ pub struct ServeArgs {
     /// Log format: `pretty` or `json`.
     #[arg(long, global = true, env = "BOTHY_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Failed logins allowed per account within the login window; more are refused (429).
+    #[arg(long, global = true, env = "BOTHY_LOGIN_MAX_FAILURES_PER_ACCOUNT")]
+    pub login_max_failures_per_account: Option<u32>,
+    /// Failed logins allowed per client address within the login window.
+    #[arg(long, global = true, env = "BOTHY_LOGIN_MAX_FAILURES_PER_ADDRESS")]
+    pub login_max_failures_per_address: Option<u32>,
+    /// The login window, in seconds: failures older than this no longer count.
+    #[arg(long, global = true, env = "BOTHY_LOGIN_FAILURE_WINDOW")]
+    pub login_failure_window: Option<i64>,
+    /// Take the client address from the `X-Forwarded-For` header (only behind a reverse proxy
+    /// that sets it; otherwise clients could claim any address).
+    #[arg(long, global = true, env = "BOTHY_TRUST_PROXY")]
+    pub trust_proxy: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -82,6 +95,10 @@ struct FileConfig {
     access_token_ttl: Option<i64>,
     max_sync_bytes: Option<usize>,
     log_format: Option<String>,
+    login_max_failures_per_account: Option<u32>,
+    login_max_failures_per_address: Option<u32>,
+    login_failure_window: Option<i64>,
+    trust_proxy: Option<bool>,
 }
 
 /// The resolved configuration.
@@ -105,6 +122,14 @@ pub struct Config {
     pub max_sync_bytes: usize,
     /// `pretty` or `json`.
     pub log_format: String,
+    /// Failed logins allowed per account within the window (default 10).
+    pub login_max_failures_per_account: u32,
+    /// Failed logins allowed per client address within the window (default 50).
+    pub login_max_failures_per_address: u32,
+    /// The login failure window, in seconds (default 900).
+    pub login_failure_window: i64,
+    /// Whether to trust `X-Forwarded-For` for the client address (default off).
+    pub trust_proxy: bool,
 }
 
 impl Config {
@@ -120,6 +145,10 @@ impl Config {
             refresh_token_ttl: 30 * 24 * 3600,
             max_sync_bytes: 64 * 1024 * 1024,
             log_format: "pretty".into(),
+            login_max_failures_per_account: 10,
+            login_max_failures_per_address: 50,
+            login_failure_window: 900,
+            trust_proxy: false,
         }
     }
 
@@ -182,6 +211,30 @@ impl Config {
             );
             cfg.log_format = f;
         }
+        if let Some(n) = args
+            .login_max_failures_per_account
+            .or(file.login_max_failures_per_account)
+        {
+            anyhow::ensure!(n >= 1, "login_max_failures_per_account must be at least 1");
+            cfg.login_max_failures_per_account = n;
+        }
+        if let Some(n) = args
+            .login_max_failures_per_address
+            .or(file.login_max_failures_per_address)
+        {
+            anyhow::ensure!(n >= 1, "login_max_failures_per_address must be at least 1");
+            cfg.login_max_failures_per_address = n;
+        }
+        if let Some(w) = args.login_failure_window.or(file.login_failure_window) {
+            anyhow::ensure!(
+                (1..=7 * 86_400).contains(&w),
+                "login_failure_window must be 1 to 604800 seconds"
+            );
+            cfg.login_failure_window = w;
+        }
+        if let Some(t) = args.trust_proxy.or(file.trust_proxy) {
+            cfg.trust_proxy = t;
+        }
         Ok(cfg)
     }
 }
@@ -219,6 +272,28 @@ mod tests {
         let defaults = Config::resolve(ServeArgs::default()).unwrap();
         assert_eq!(defaults.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(defaults.database_url, "sqlite://data/bothy.db?mode=rwc");
+    }
+
+    #[test]
+    fn the_example_file_parses_and_login_limits_resolve() {
+        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../ops/config.example.toml");
+        let cfg = Config::resolve(ServeArgs {
+            config: Some(PathBuf::from(example)),
+            login_max_failures_per_address: Some(5),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(cfg.login_max_failures_per_account, 10);
+        assert_eq!(cfg.login_max_failures_per_address, 5);
+        assert_eq!(cfg.login_failure_window, 900);
+        assert!(!cfg.trust_proxy);
+        let err = Config::resolve(ServeArgs {
+            login_max_failures_per_account: Some(0),
+            ..ServeArgs::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("login_max_failures_per_account"), "{err}");
     }
 
     #[test]

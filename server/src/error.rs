@@ -36,6 +36,9 @@ pub enum ApiError {
     /// 415.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 429: too many attempts; try again later.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// 426: protocol version not supported.
     #[error("{0}")]
     UpgradeRequired(String),
@@ -67,6 +70,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
+            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             ApiError::UpgradeRequired(_) => {
                 (StatusCode::UPGRADE_REQUIRED, "unsupported_protocol_version")
             }

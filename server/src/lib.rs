@@ -19,6 +19,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod projection;
+pub mod roles;
 pub mod routes;
 pub mod state;
 pub mod store;
@@ -40,7 +41,7 @@ use tower_http::trace::TraceLayer;
 
 /// Builds the router over a state.
 pub fn app(state: AppState) -> Router {
-    use routes::{admin, auth, devices, health, projects};
+    use routes::{admin, auth, devices, health, projects, review};
     let json_limit = DefaultBodyLimit::max(1024 * 1024);
     let api = Router::new()
         .route("/info", get(health::info))
@@ -57,9 +58,33 @@ pub fn app(state: AppState) -> Router {
         .route("/admin/projects/{slug}/members", post(admin::add_member))
         .route("/admin/enrolments", post(admin::create_enrolment))
         .route("/admin/devices", get(admin::list_devices))
+        .route("/admin/devices/{id}/revoke", post(admin::revoke_device))
+        .route("/admin/users/{username}/remove", post(admin::remove_user))
         .route("/projects/{slug}/records/{id}", get(projects::record))
+        .route(
+            "/projects/{slug}/records/{id}/history",
+            get(routes::history::history),
+        )
+        .route("/projects/{slug}/audit", get(routes::audit::project_audit))
+        .route("/admin/audit", get(routes::audit::admin_audit))
         .route("/projects/{slug}/conflicts", get(projects::conflicts))
         .route("/projects/{slug}/quarantine", get(projects::quarantine))
+        .route(
+            "/projects/{slug}/conflicts/resolve",
+            post(review::resolve_conflict),
+        )
+        .route(
+            "/projects/{slug}/quarantine/{id}",
+            get(review::quarantine_entry),
+        )
+        .route(
+            "/projects/{slug}/quarantine/{id}/release",
+            post(review::release),
+        )
+        .route(
+            "/projects/{slug}/quarantine/{id}/discard",
+            post(review::discard),
+        )
         .layer(json_limit)
         // Sync bodies are already compressed and limited inside the handler.
         .merge(
@@ -196,11 +221,14 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let router = app(state.clone());
     let handle = tokio::spawn(async move {
-        let _ = axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await;
     });
     Ok(RunningServer {
         addr,

@@ -3,7 +3,11 @@
 //! together or not at all.
 
 use crate::db::Tx;
-use bothy_sync_core::merge::Conflict;
+use crate::error::{ApiError, ApiResult};
+use crate::projection;
+use bothy_sync_core::RecordDoc;
+use bothy_sync_core::automerge::Change;
+use bothy_sync_core::merge::{Accepted, Conflict, QuarantinedValue};
 use sqlx::Row;
 
 /// A record as stored.
@@ -208,4 +212,89 @@ pub async fn replace_conflicts_and_flags(
         .await?;
     }
     Ok(())
+}
+
+impl LogEntry {
+    /// The log row for one change of a record; `device_id` is `None` for a change the server
+    /// authored or wrote on a reviewer's behalf, which every device then receives.
+    pub fn of(record_id: &str, project: &str, device_id: Option<&str>, change: &Change) -> Self {
+        LogEntry {
+            record_id: record_id.to_owned(),
+            project: project.to_owned(),
+            device_id: device_id.map(str::to_owned),
+            actor: change.actor_id().to_hex_string(),
+            hash: change.hash().to_string(),
+            change: change.raw_bytes().to_vec(),
+            device_time: change.timestamp(),
+        }
+    }
+}
+
+/// Stores a merged record: rewrites its conflicts, review flags and projections, then saves the
+/// document. The caller holds the record's lock and appends the new changes to the log.
+pub async fn store_merged(
+    tx: &mut Tx,
+    id: &str,
+    doc: &mut RecordDoc,
+    flagged: &[bothy_sync_core::FieldError],
+    now: i64,
+) -> ApiResult<()> {
+    let env = doc
+        .envelope()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("merged record lost its envelope: {e}")))?;
+    let kind = env.kind.as_str();
+    let view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
+    let conflicts = bothy_sync_core::conflicts(doc.automerge_ref());
+    replace_conflicts_and_flags(tx, id, &env.project, kind, &conflicts, flagged).await?;
+    projection::project(tx, id, &view, !flagged.is_empty()).await?;
+    // Saved without per-column compression: a bootstrap compresses many documents together,
+    // which does far better than compressing each on its own.
+    let bytes = doc.automerge().save_nocompress();
+    save_record(tx, id, &env.project, kind, bytes, now).await?;
+    Ok(())
+}
+
+/// Stores a record after [`bothy_sync_core::merge_incoming`] accepted a device's changes: logs
+/// the new changes (as sent by `log_device`) and any compensation (as the server's), files each
+/// neutralised value in quarantine under `sender_device`, and stores the merged record. Returns
+/// the neutralised values, for the caller to report.
+pub async fn store_accepted(
+    tx: &mut Tx,
+    id: &str,
+    sender_device: &str,
+    log_device: Option<&str>,
+    acc: &mut Accepted,
+    log: &mut Vec<LogEntry>,
+    now: i64,
+) -> ApiResult<Vec<QuarantinedValue>> {
+    let env = acc
+        .doc
+        .envelope()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("merged record lost its envelope: {e}")))?;
+    for c in &acc.new_changes {
+        log.push(LogEntry::of(id, &env.project, log_device, c));
+    }
+    if let Some(c) = &acc.compensation {
+        log.push(LogEntry::of(id, &env.project, None, c));
+    }
+    for q in &acc.quarantined {
+        quarantine(
+            tx,
+            QuarantineEntry {
+                record_id: id,
+                project: Some(&env.project),
+                device_id: sender_device,
+                action: "compensated",
+                code: "invalid_value",
+                field: Some(&q.field),
+                value: Some(&q.value),
+                message: &q.message,
+                changes: None,
+            },
+            now,
+        )
+        .await?;
+    }
+    store_merged(tx, id, &mut acc.doc, &acc.flagged, now).await?;
+    Ok(acc.quarantined.clone())
 }

@@ -10,7 +10,6 @@
 use crate::auth::DeviceAuth;
 use crate::db::{Db, Tx, now};
 use crate::error::{ApiError, ApiResult};
-use crate::projection;
 use crate::state::AppState;
 use crate::store::{self, LogEntry, QuarantineEntry};
 use axum::body::Body;
@@ -28,20 +27,9 @@ use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use uuid::Uuid;
 
-/// Roles that may write records into a project.
-pub const WRITING_ROLES: &[&str] = &["admin", "coordinator", "researcher", "peer_worker"];
-
-/// The projects a device's user may sync, as SQL over `memberships` (the argument names the
-/// user id parameter): the same roles as [`WRITING_ROLES`], checked by a test below.
-macro_rules! synced_projects_sql {
-    ($user:literal) => {
-        concat!(
-            "SELECT project FROM memberships WHERE user_id = ",
-            $user,
-            " AND role IN ('admin', 'coordinator', 'researcher', 'peer_worker')"
-        )
-    };
-}
+/// Roles that may write records into a project (per-kind rules: [`crate::roles`]).
+pub use crate::roles::WRITING_ROLES;
+use crate::roles::{may_pull, may_push, pullable_sql};
 /// Most log rows sent in one response.
 const PAGE_ROWS: i64 = 20_000;
 /// Most snapshots sent in one response.
@@ -99,7 +87,10 @@ pub async fn sync(
 }
 
 /// The user's role in each project.
-async fn memberships(db: &Db, user_id: &str) -> Result<HashMap<String, String>, sqlx::Error> {
+pub(crate) async fn memberships(
+    db: &Db,
+    user_id: &str,
+) -> Result<HashMap<String, String>, sqlx::Error> {
     let rows = sqlx::query("SELECT project, role FROM memberships WHERE user_id = $1")
         .bind(user_id)
         .fetch_all(&db.pool)
@@ -201,15 +192,17 @@ pub async fn run_sync(
         }
         response.reports.extend(out.reports);
     }
+    response
+        .reports
+        .extend(decisions_for(&mut tx, &device.device_id, now).await?);
     let head = store::append_log(&mut tx, log, now).await? as u64;
 
     // What the device lacks.
-    let readable: Vec<String> = roles
+    let scopes: Vec<String> = roles
         .iter()
-        .filter(|(_, role)| WRITING_ROLES.contains(&role.as_str()))
-        .map(|(p, _)| p.clone())
+        .filter_map(|(p, role)| crate::roles::scope_name(p, role))
         .collect();
-    let scope = protocol::scope_of(&readable);
+    let scope = protocol::scope_of(&scopes);
     let mut cursor = request.cursor;
     let started = cursor.seq > 0 || cursor.snapshot.is_some();
     if cursor.seq > head || (started && cursor.scope != scope) {
@@ -270,8 +263,10 @@ pub async fn run_sync(
     // copy, replacing any changes already listed for them.
     for id in &send_back {
         if let Some(rec) = store::load_record(&mut tx, &id.to_string()).await?
-            && readable.contains(&rec.project)
             && let Some(kind) = RecordKind::parse(&rec.kind)
+            && roles
+                .get(&rec.project)
+                .is_some_and(|role| may_pull(role, kind))
         {
             response.records.retain(|r| r.id != *id);
             response.records.push(RecordPull {
@@ -282,12 +277,24 @@ pub async fn run_sync(
             });
         }
     }
-    sqlx::query("UPDATE devices SET last_sync_at = $1, app = COALESCE($2, app) WHERE id = $3")
-        .bind(now)
-        .bind(request.app.map(|a| a.chars().take(100).collect::<String>()))
-        .bind(&device.device_id)
-        .execute(&mut *tx)
-        .await?;
+    // The device's hint of what it still holds unsynced, less what this sync acknowledged.
+    let acked = pushed_count.saturating_sub(response.unacked.len());
+    let pending = request.pending.map(|p| {
+        i64::from(p)
+            .saturating_sub(i64::try_from(acked).unwrap_or(i64::MAX))
+            .max(0)
+    });
+    sqlx::query(
+        "UPDATE devices SET last_sync_at = $1, app = COALESCE($2, app), \
+         pending_records = $3, last_pushed = $4 WHERE id = $5",
+    )
+    .bind(now)
+    .bind(request.app.map(|a| a.chars().take(100).collect::<String>()))
+    .bind(pending)
+    .bind(i64::try_from(pushed_count).unwrap_or(i64::MAX))
+    .bind(&device.device_id)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     tracing::info!(
         device = %device.device_id,
@@ -330,13 +337,22 @@ async fn push_record(
 ) -> ApiResult<Pushed> {
     let id_text = id.to_string();
     let stored = store::load_record(tx, &id_text).await?;
-    let may_write = |project: &str| {
-        roles
-            .get(project)
-            .is_some_and(|r| WRITING_ROLES.contains(&r.as_str()))
+    let may_write = |project: &str, kind: Option<RecordKind>| {
+        roles.get(project).is_some_and(|r| match kind {
+            Some(kind) => may_push(r, kind),
+            None => WRITING_ROLES.contains(&r.as_str()),
+        })
+    };
+    let not_allowed = |project: &str, kind: Option<RecordKind>| match (roles.get(project), kind) {
+        (Some(role), Some(kind)) if WRITING_ROLES.contains(&role.as_str()) => format!(
+            "a {role} may not write {} records in project `{project}`",
+            kind.as_str()
+        ),
+        _ => format!("you may not write records in project `{project}`"),
     };
     let existed = stored.is_some();
     let stored_project = stored.as_ref().map(|s| s.project.clone());
+    let stored_kind = stored.as_ref().and_then(|s| RecordKind::parse(&s.kind));
 
     let refuse = |code: RefusalCode, message: String| {
         let mut encoded = Vec::new();
@@ -345,12 +361,10 @@ async fn push_record(
     };
 
     if let Some(project) = &stored_project
-        && !may_write(project)
+        && !may_write(project, stored_kind)
     {
-        let (code, message, encoded) = refuse(
-            RefusalCode::NotAllowed,
-            format!("you may not write records in project `{project}`"),
-        );
+        let (code, message, encoded) =
+            refuse(RefusalCode::NotAllowed, not_allowed(project, stored_kind));
         return refused(
             tx,
             device,
@@ -419,10 +433,10 @@ async fn push_record(
             let env = acc.doc.envelope().map_err(|e| {
                 ApiError::Internal(anyhow::anyhow!("merged record lost its envelope: {e}"))
             })?;
-            if acc.created && !may_write(&env.project) {
+            if acc.created && !may_write(&env.project, Some(env.kind)) {
                 let (code, message, encoded) = refuse(
                     RefusalCode::NotAllowed,
-                    format!("you may not write records in project `{}`", env.project),
+                    not_allowed(&env.project, Some(env.kind)),
                 );
                 return refused(
                     tx,
@@ -437,47 +451,18 @@ async fn push_record(
                 )
                 .await;
             }
-            let kind = env.kind.as_str();
-            for c in &acc.new_changes {
-                log.push(LogEntry {
-                    record_id: id_text.clone(),
-                    project: env.project.clone(),
-                    device_id: Some(device.device_id.clone()),
-                    actor: c.actor_id().to_hex_string(),
-                    hash: c.hash().to_string(),
-                    change: c.raw_bytes().to_vec(),
-                    device_time: c.timestamp(),
-                });
-            }
-            if let Some(c) = &acc.compensation {
-                log.push(LogEntry {
-                    record_id: id_text.clone(),
-                    project: env.project.clone(),
-                    device_id: None,
-                    actor: c.actor_id().to_hex_string(),
-                    hash: c.hash().to_string(),
-                    change: c.raw_bytes().to_vec(),
-                    device_time: c.timestamp(),
-                });
-            }
+            let quarantined = store::store_accepted(
+                tx,
+                &id_text,
+                &device.device_id,
+                Some(&device.device_id),
+                &mut acc,
+                log,
+                now,
+            )
+            .await?;
             let mut reports = Vec::new();
-            for q in &acc.quarantined {
-                store::quarantine(
-                    tx,
-                    QuarantineEntry {
-                        record_id: &id_text,
-                        project: Some(&env.project),
-                        device_id: &device.device_id,
-                        action: "compensated",
-                        code: "invalid_value",
-                        field: Some(&q.field),
-                        value: Some(&q.value),
-                        message: &q.message,
-                        changes: None,
-                    },
-                    now,
-                )
-                .await?;
+            for q in &quarantined {
                 reports.push(report(
                     id,
                     ReportKind::Quarantined,
@@ -501,22 +486,6 @@ async fn push_record(
                     ),
                 ));
             }
-            let view = acc.doc.view().map_err(|e| ApiError::Internal(e.into()))?;
-            let conflicts = merge::conflicts(acc.doc.automerge_ref());
-            store::replace_conflicts_and_flags(
-                tx,
-                &id_text,
-                &env.project,
-                kind,
-                &conflicts,
-                &acc.flagged,
-            )
-            .await?;
-            projection::project(tx, &id_text, &view, !acc.flagged.is_empty()).await?;
-            // Saved without per-column compression: a bootstrap compresses many documents together,
-            // which does far better than compressing each on its own.
-            let bytes = acc.doc.automerge().save_nocompress();
-            store::save_record(tx, &id_text, &env.project, kind, bytes, now).await?;
             Ok(Pushed {
                 acked: true,
                 created_as_sent: acc.created && acc.compensation.is_none(),
@@ -578,6 +547,55 @@ async fn refused(
     })
 }
 
+/// Reviewers' decisions on this device's quarantined changes that it has not been told of, as
+/// reports; each is sent once (marked in the same transaction as the rest of the sync).
+async fn decisions_for(tx: &mut Tx, device_id: &str, now: i64) -> ApiResult<Vec<RecordReport>> {
+    let rows = sqlx::query(
+        "SELECT id, record_id, status, field, value, decision_reason FROM quarantine \
+         WHERE device_id = $1 AND status IN ('released', 'discarded') AND notified_at IS NULL \
+         ORDER BY id",
+    )
+    .bind(device_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut reports = Vec::new();
+    for row in rows {
+        let Ok(record) = Uuid::parse_str(&row.get::<String, _>("record_id")) else {
+            continue;
+        };
+        let status: String = row.get("status");
+        let field: Option<String> = row.get("field");
+        let value: Option<String> = row.get("value");
+        let reason: Option<String> = row.get("decision_reason");
+        let what = match (&field, &value) {
+            (Some(f), Some(v)) => format!("the value {v:?} for {f}"),
+            _ => "the changes to this record".to_owned(),
+        };
+        let (kind, message) = if status == "released" {
+            (
+                ReportKind::Released,
+                format!("a reviewer released {what}, which the server had held back"),
+            )
+        } else {
+            (
+                ReportKind::Discarded,
+                format!("a reviewer discarded {what}, which the server had held back"),
+            )
+        };
+        let message = match reason.filter(|r| !r.is_empty()) {
+            Some(r) => format!("{message}: {r}"),
+            None => message,
+        };
+        reports.push(report(record, kind, &status, field, message));
+        sqlx::query("UPDATE quarantine SET notified_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(row.get::<i64, _>("id"))
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(reports)
+}
+
 async fn snapshot_page(
     tx: &mut Tx,
     user_id: &str,
@@ -586,9 +604,9 @@ async fn snapshot_page(
     budget: &mut usize,
 ) -> ApiResult<(Vec<RecordPull>, Option<Uuid>, bool)> {
     let rows = sqlx::query(concat!(
-        "SELECT id, project, kind, doc FROM records WHERE project IN (",
-        synced_projects_sql!("$1"),
-        ") AND id > $2 ORDER BY id LIMIT $3",
+        "SELECT id, project, kind, doc FROM records WHERE ",
+        pullable_sql!("$1", "records.project", "records.kind"),
+        " AND id > $2 ORDER BY id LIMIT $3",
     ))
     .bind(user_id)
     .bind(if after.is_nil() {
@@ -642,9 +660,9 @@ async fn log_page(
          JOIN records r ON r.id = c.record_id \
          WHERE c.seq > $1 AND c.seq <= $2 \
            AND (c.device_id IS NULL OR c.device_id <> $3) \
-           AND c.project IN (",
-        synced_projects_sql!("$4"),
-        ") ORDER BY c.seq LIMIT $5",
+           AND ",
+        pullable_sql!("$4", "c.project", "r.kind"),
+        " ORDER BY c.seq LIMIT $5",
     ))
     .bind(since as i64)
     .bind(head as i64)
@@ -689,15 +707,4 @@ async fn log_page(
         .filter_map(|id| by_record.remove(&id))
         .collect();
     Ok((pulls, last, more))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn synced_projects_sql_names_exactly_the_writing_roles() {
-        let sql = synced_projects_sql!("$1");
-        let list = sql.split("role IN (").nth(1).unwrap().trim_end_matches(')');
-        let roles: Vec<&str> = list.split(", ").map(|r| r.trim_matches('\'')).collect();
-        assert_eq!(roles, super::WRITING_ROLES);
-    }
 }

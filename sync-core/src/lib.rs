@@ -35,6 +35,7 @@
 
 #![warn(missing_docs)]
 
+pub mod history;
 pub mod merge;
 pub mod protocol;
 pub mod record;

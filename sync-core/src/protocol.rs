@@ -104,6 +104,11 @@ pub struct SyncRequest {
     /// The app's name and version, for operators (e.g. `bothy-cli/0.1.0`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<String>,
+    /// A hint for operators: how many records on the device held changes the server had not
+    /// acknowledged when this request was made, including any left out of it by its size
+    /// budget. Informational only; the server never relies on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<u32>,
 }
 
 /// What the server did with one pushed record, when it is not a plain success.
@@ -124,6 +129,12 @@ pub enum ReportKind {
     Flagged,
     /// The record was erased on the server and must be purged from the device.
     Erased,
+    /// A coordinator or admin released a change of this device's that was quarantined: the
+    /// value or changes are now in the record (they come back through the log). Sent once.
+    Released,
+    /// A coordinator or admin discarded a change of this device's that was quarantined; the
+    /// message gives the reason. It stays in the server's quarantine, never deleted. Sent once.
+    Discarded,
 }
 
 /// A report about one pushed record.
@@ -320,6 +331,7 @@ mod tests {
                 document: None,
             }],
             app: Some("test/1".into()),
+            pending: Some(5),
         }
     }
 

@@ -31,6 +31,52 @@ pub enum FieldValue {
     Str(String),
 }
 
+impl FieldValue {
+    /// The value `text` means for the field at `path` of a `kind` record (paths as in
+    /// [`Editor::set`]): a whole number for number fields and item answers, `true`/`false` for
+    /// yes/no fields, text otherwise. Text that does not fit the field's type stays text, so
+    /// the edit is refused naming the field. Conflicting values are shown as text; this turns
+    /// a chosen one back into what the field holds.
+    pub fn parse_for(kind: RecordKind, path: &str, text: &str) -> FieldValue {
+        enum Want {
+            Int,
+            Bool,
+            Text,
+        }
+        let want = |ty: &FieldType| match ty {
+            FieldType::Int { .. } => Want::Int,
+            FieldType::Bool => Want::Bool,
+            _ => Want::Text,
+        };
+        let (top, sub) = match path.split_once('.') {
+            Some((t, s)) => (t, Some(s)),
+            None => (path, None),
+        };
+        let wanted = match (schema::field(kind, top).map(|f| &f.ty), sub) {
+            (Some(FieldType::Map(MapSpec::Items)), Some(_)) => Want::Int,
+            (Some(FieldType::Set), Some(_)) => Want::Bool,
+            (Some(FieldType::Map(MapSpec::Fields(inner))), Some(key)) => inner
+                .iter()
+                .find(|f| f.name == key)
+                .map_or(Want::Text, |f| want(&f.ty)),
+            (Some(ty), None) => want(ty),
+            _ => Want::Text,
+        };
+        let trimmed = text.trim();
+        match wanted {
+            Want::Int => trimmed
+                .parse::<i64>()
+                .map_or_else(|_| text.into(), FieldValue::Int),
+            Want::Bool => match trimmed {
+                "true" => FieldValue::Bool(true),
+                "false" => FieldValue::Bool(false),
+                _ => text.into(),
+            },
+            Want::Text => text.into(),
+        }
+    }
+}
+
 impl From<&str> for FieldValue {
     fn from(s: &str) -> Self {
         FieldValue::Str(s.to_owned())
@@ -644,5 +690,40 @@ fn describe_value(v: &FieldValue) -> String {
         FieldValue::Bool(b) => format!("true/false ({b})"),
         FieldValue::Int(n) => format!("a number ({n})"),
         FieldValue::Str(s) => format!("text ({s:?})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_shown_as_text_are_typed_for_their_field() {
+        let parse = FieldValue::parse_for;
+        assert_eq!(
+            parse(RecordKind::Wellbeing, "items.3", "4"),
+            FieldValue::Int(4)
+        );
+        assert_eq!(
+            parse(RecordKind::Participant, "imd_decile", " 7 "),
+            FieldValue::Int(7)
+        );
+        assert_eq!(
+            parse(RecordKind::Participant, "consent.data_use", "true"),
+            FieldValue::Bool(true)
+        );
+        assert_eq!(
+            parse(RecordKind::Session, "end", "2026-11-01T12:00:00Z"),
+            FieldValue::Str("2026-11-01T12:00:00Z".into())
+        );
+        assert_eq!(
+            parse(RecordKind::Session, "attendance.x", "present"),
+            FieldValue::Str("present".into())
+        );
+        // Text that does not fit stays text, so the edit is refused naming the field.
+        assert_eq!(
+            parse(RecordKind::Wellbeing, "items.3", "four"),
+            FieldValue::Str("four".into())
+        );
     }
 }

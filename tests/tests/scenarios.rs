@@ -4,10 +4,14 @@
 mod scenarios {
     pub mod auth;
     pub mod crash;
+    pub mod device_life;
     pub mod hostile;
+    pub mod login_limits;
     pub mod membership;
     pub mod offline_merge;
     pub mod raw_input;
+    pub mod review;
+    pub mod roles;
     pub mod round_trip;
     pub mod two_servers;
 }

@@ -62,6 +62,11 @@ pub enum Command {
     List(ListArgs),
     /// Show one record in full: fields, scores, conflicts.
     Show(ShowArgs),
+    /// Who changed which field of a record, when, from which device (this device's copy, and
+    /// the server's when it can be reached).
+    History(HistoryArgs),
+    /// List true conflicts on this device, or resolve one (`bothy conflicts resolve`).
+    Conflicts(ConflictsArgs),
     /// Where this device stands: server, user, unsynced records, last sync, reports.
     Status(StatusArgs),
     /// Send this device's changes and receive others'.
@@ -74,12 +79,25 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct EnrolArgs {
-    /// The server, e.g. https://bothy.example.org.
-    #[arg(long, env = "BOTHY_SERVER", value_name = "URL")]
-    pub server: String,
+    /// The server, e.g. https://bothy.example.org (not needed with --qr-payload).
+    #[arg(
+        long,
+        env = "BOTHY_SERVER",
+        value_name = "URL",
+        required_unless_present = "qr_payload"
+    )]
+    pub server: Option<String>,
     /// The enrolment code an admin gave you.
-    #[arg(long)]
-    pub code: String,
+    #[arg(
+        long,
+        required_unless_present = "qr_payload",
+        conflicts_with = "qr_payload"
+    )]
+    pub code: Option<String>,
+    /// What an enrolment QR code holds: `bothy-enrol:?server=URL&code=CODE` (gives both the
+    /// server and the code).
+    #[arg(long, value_name = "STRING")]
+    pub qr_payload: Option<String>,
     /// A name for this device, shown to admins [default: this computer's name].
     #[arg(long)]
     pub name: Option<String>,
@@ -354,6 +372,40 @@ pub struct ShowArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The record (id, a unique start or end of it, or a participant code).
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ConflictsArgs {
+    #[command(subcommand)]
+    pub command: Option<ConflictsCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConflictsCommand {
+    /// Resolve a conflict on this device by choosing one of its values or entering a new one:
+    /// an ordinary edit, which replaces every conflicting value and syncs like any other.
+    Resolve(ResolveArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("pick").required(true).args(["choose", "value"])))]
+pub struct ResolveArgs {
+    /// The record (id, a unique start or end of it, or a participant code).
+    pub record: String,
+    /// The field in conflict, as `bothy conflicts` shows it (e.g. `items.3`, `end`).
+    pub field: String,
+    /// Keep the Nth value as `bothy conflicts` numbers them (from 1).
+    #[arg(long, value_name = "N")]
+    pub choose: Option<usize>,
+    /// Enter a new value instead.
+    #[arg(long, value_name = "VALUE")]
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Ask the server for your current projects and roles first.
     #[arg(long)]
@@ -389,13 +441,30 @@ pub enum AdminCommand {
     /// User accounts.
     #[command(subcommand)]
     User(AdminUserCommand),
+    /// One device: revoke it.
+    #[command(subcommand)]
+    Device(AdminDeviceCommand),
     /// Project membership.
     #[command(subcommand)]
     Member(AdminMemberCommand),
     /// Make a single-use enrolment code for a user's device; prints the code.
     Enrol(AdminEnrolArgs),
-    /// List enrolled devices.
+    /// List enrolled devices: last sync, app, unsynced records, revoked.
     Devices,
+    /// Read the audit log, newest first (server admins; see also a project's own log).
+    Audit(AdminAuditArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminDeviceCommand {
+    /// Revoke a device (a lost phone): its next sync is refused; its records stay on it.
+    Revoke {
+        /// The device's id (see `bothy admin devices`).
+        id: String,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -425,6 +494,15 @@ pub enum AdminUserCommand {
         #[arg(long)]
         admin: bool,
     },
+    /// Remove a user: no more logins, and none of their devices syncs again. Nothing they
+    /// recorded is deleted.
+    Remove {
+        /// The login name.
+        username: String,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -449,6 +527,15 @@ pub struct AdminEnrolArgs {
     /// How long the code stays valid, in hours [default: the server's, 72].
     #[arg(long, value_name = "HOURS")]
     pub expires_in_hours: Option<u32>,
+    /// Also write the QR code as an SVG image to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub qr_svg: Option<PathBuf>,
+    /// Also write the QR code as a PNG image to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub qr_png: Option<PathBuf>,
+    /// Do not print the QR code in the terminal.
+    #[arg(long)]
+    pub no_qr: bool,
 }
 
 #[cfg(test)]
@@ -460,4 +547,17 @@ mod tests {
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
     }
+}
+
+#[derive(Debug, Args)]
+pub struct AdminAuditArgs {
+    /// Only entries about this project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Only this action (`device.enrol`) or family of actions (`device`).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// At most this many entries.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
 }

@@ -8,6 +8,7 @@ mod commands;
 mod failure;
 mod interact;
 mod output;
+mod qr;
 
 use clap::Parser;
 use std::process::ExitCode;

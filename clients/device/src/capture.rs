@@ -245,6 +245,25 @@ impl Device {
         self.edit_checked(id, None, None, edits).await
     }
 
+    /// Resolves a true conflict on `field` of record `id` by setting `value` (one of the
+    /// conflicting values, as shown, or a new one): an ordinary edit, which supersedes every
+    /// conflicting value and syncs like any other. An invalid value is refused, naming the
+    /// field; a field not in conflict here is refused too (it may have been resolved already).
+    pub async fn resolve_conflict(&self, id: Uuid, field: &str, value: &str) -> Result<()> {
+        let details = self.get(id).await?;
+        if !details.conflicts.iter().any(|c| c.field == field) {
+            return Err(DeviceError::Usage(format!(
+                "{field} has no conflict on record {id} on this device (it may have been \
+                 resolved already: sync, then look again)"
+            )));
+        }
+        let value = FieldValue::parse_for(details.view.kind, field, value);
+        let field = field.to_owned();
+        self.edit_checked(id, None, None, move |e| e.set(&field, value))
+            .await?;
+        Ok(())
+    }
+
     /// Loads a record (checking its kind if given), checks that a record the edit refers to is
     /// known here, applies `edits` and saves; all in one transaction.
     async fn edit_checked<F>(

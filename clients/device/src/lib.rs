@@ -50,6 +50,7 @@ pub mod api;
 mod capture;
 mod code;
 mod error;
+mod history;
 mod identity;
 mod read;
 mod store;
@@ -58,8 +59,11 @@ mod sync;
 pub use api::{Enrolment, Login, Membership, ServerApi, User};
 pub use capture::{AttendanceMark, NewParticipant, WellbeingForm};
 pub use error::{DeviceError, Result};
+pub use history::{LocalChange, LocalHistory};
 pub use identity::Enrolled;
-pub use read::{RecordDetails, RecordSummary, SetAsideRecord, Status, StoredReport};
+pub use read::{
+    RecordConflicts, RecordDetails, RecordSummary, SetAsideRecord, Status, StoredReport,
+};
 pub use sync::SyncSummary;
 
 /// Re-exported so callers name records, fields and conflicts with the same types.

@@ -56,12 +56,28 @@ pub struct RecordDetails {
     pub heads: Vec<String>,
 }
 
+/// The true conflicts of one record on this device.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordConflicts {
+    /// The record id.
+    pub id: Uuid,
+    /// Its kind.
+    pub kind: RecordKind,
+    /// Its project.
+    pub project: String,
+    /// Its label, as lists show it.
+    pub label: String,
+    /// Its fields set to different values concurrently, with every value.
+    pub conflicts: Vec<Conflict>,
+}
+
 /// A report the server made about one of this device's records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredReport {
     /// The record.
     pub record_id: Uuid,
-    /// `quarantined`, `refused` or `flagged`.
+    /// `quarantined`, `refused`, `flagged`, or a reviewer's decision on a held-back change:
+    /// `released` or `discarded`.
     pub kind: String,
     /// The server's machine-readable code.
     pub code: String,
@@ -177,6 +193,33 @@ impl Device {
             heads: doc.heads().iter().map(ToString::to_string).collect(),
             view,
         })
+    }
+
+    /// Every record on this device that has true conflicts, as this device sees them (the
+    /// server may know of more, or of resolutions this device has not received yet).
+    pub async fn conflicts(&self) -> Result<Vec<RecordConflicts>> {
+        let rows = sqlx::query(
+            "SELECT id, kind, project, label, doc FROM records ORDER BY kind, label, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let doc: Vec<u8> = r.get(4);
+            let doc = RecordDoc::load(&doc, bothy_sync_core::automerge::ActorId::random())?;
+            let conflicts = bothy_sync_core::conflicts(doc.automerge_ref());
+            if conflicts.is_empty() {
+                continue;
+            }
+            out.push(RecordConflicts {
+                id: parse_id(&r.get::<String, _>(0))?,
+                kind: parse_kind(&r.get::<String, _>(1))?,
+                project: r.get(2),
+                label: r.get(3),
+                conflicts,
+            });
+        }
+        Ok(out)
     }
 
     /// A record's document, to read or compare.

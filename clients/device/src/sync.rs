@@ -140,6 +140,7 @@ impl Device {
         )
         .fetch_all(&mut *conn)
         .await?;
+        let pending = u32::try_from(rows.len()).unwrap_or(u32::MAX);
         let mut push = Vec::new();
         let mut pushed_heads = BTreeMap::new();
         let mut bytes = 0usize;
@@ -188,7 +189,12 @@ impl Device {
             push.push(item);
         }
         Ok(Outgoing {
-            request: SyncRequest { cursor, push, app },
+            request: SyncRequest {
+                cursor,
+                push,
+                app,
+                pending: Some(pending),
+            },
             pushed_heads,
             truncated,
         })
@@ -247,7 +253,10 @@ impl Device {
                     tracing::info!(record = %report.id, "server asks for the whole history");
                     store::set_acked(&mut tx, report.id, None).await?;
                 }
-                ReportKind::Quarantined | ReportKind::Flagged => {
+                ReportKind::Quarantined
+                | ReportKind::Flagged
+                | ReportKind::Released
+                | ReportKind::Discarded => {
                     store_report(&mut tx, report, at).await?;
                 }
                 ReportKind::Erased => {}
@@ -337,6 +346,8 @@ async fn store_report(conn: &mut SqliteConnection, report: &RecordReport, at: i6
         ReportKind::Resend => "resend",
         ReportKind::Flagged => "flagged",
         ReportKind::Erased => "erased",
+        ReportKind::Released => "released",
+        ReportKind::Discarded => "discarded",
     };
     sqlx::query(
         "INSERT INTO reports (record_id, kind, code, field, message, at) VALUES (?, ?, ?, ?, ?, ?)",

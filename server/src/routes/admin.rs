@@ -328,7 +328,8 @@ pub async fn create_enrolment_in(
 pub async fn list_devices(State(state): State<AppState>, user: UserAuth) -> ApiResult<Json<Value>> {
     user.require_admin()?;
     let rows = sqlx::query(
-        "SELECT d.id, d.name, u.username, d.app, d.created_at, d.last_sync_at, d.revoked_at \
+        "SELECT d.id, d.name, u.username, u.active, d.app, d.created_at, d.last_sync_at, \
+         d.revoked_at, d.pending_records, d.last_pushed \
          FROM devices d JOIN users u ON u.id = d.user_id ORDER BY d.created_at",
     )
     .fetch_all(&state.db.pool)
@@ -344,8 +345,138 @@ pub async fn list_devices(State(state): State<AppState>, user: UserAuth) -> ApiR
                     "created_at": r.get::<i64, _>("created_at"),
                     "last_sync_at": r.get::<Option<i64>, _>("last_sync_at"),
                     "revoked": r.get::<Option<i64>, _>("revoked_at").is_some(),
+                    "revoked_at": r.get::<Option<i64>, _>("revoked_at"),
+                    "user_active": r.get::<i64, _>("active") != 0,
+                    "pending_records": r.get::<Option<i64>, _>("pending_records"),
+                    "last_pushed": r.get::<Option<i64>, _>("last_pushed"),
                 })
             })
             .collect(),
     )))
+}
+
+/// Why an admin revokes a device or removes a user (kept in the audit log).
+#[derive(Deserialize)]
+pub struct Reason {
+    reason: String,
+}
+
+fn check_reason(reason: &str) -> ApiResult<String> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::bad(
+            "invalid_reason",
+            "give a reason of 1-500 characters (it is kept in the audit log)",
+        ));
+    }
+    Ok(reason.to_owned())
+}
+
+/// `POST /api/v1/admin/devices/{id}/revoke`: a lost or retired device stops syncing at once.
+/// Its records stay on it (and what it synced stays on the server).
+pub async fn revoke_device(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Reason>,
+) -> ApiResult<Json<Value>> {
+    user.require_admin()?;
+    let reason = check_reason(&body.reason)?;
+    let id = uuid::Uuid::parse_str(id.trim())
+        .map_err(|_| ApiError::NotFound(format!("no device `{id}`")))?
+        .to_string();
+    let mut tx = state.db.begin_write().await?;
+    let row = sqlx::query(
+        "SELECT d.name, d.revoked_at, u.username FROM devices d \
+         JOIN users u ON u.id = d.user_id WHERE d.id = $1",
+    )
+    .bind(&id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("no device `{id}`")))?;
+    if let Some(at) = row.get::<Option<i64>, _>("revoked_at") {
+        return Err(ApiError::Conflict(format!(
+            "device `{id}` was already revoked (at {at})"
+        )));
+    }
+    let at = now();
+    sqlx::query("UPDATE devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(at)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    let name: String = row.get("name");
+    let username: String = row.get("username");
+    audit::record(
+        &mut *tx,
+        &audit::Actor::user(&user),
+        "device.revoke",
+        None,
+        Some(&id),
+        json!({"reason": reason, "device_name": name, "username": username}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!({
+        "device_id": id, "name": name, "username": username, "revoked": true, "revoked_at": at,
+    })))
+}
+
+/// `POST /api/v1/admin/users/{username}/remove`: the user can no longer log in, refresh a
+/// token, enrol or sync from any of their devices. Nothing they recorded is deleted.
+pub async fn remove_user(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(username): Path<String>,
+    JsonBody(body): JsonBody<Reason>,
+) -> ApiResult<Json<Value>> {
+    user.require_admin()?;
+    let reason = check_reason(&body.reason)?;
+    let mut tx = state.db.begin_write().await?;
+    let row = sqlx::query("SELECT id, active FROM users WHERE username = $1")
+        .bind(&username)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no user `{username}`")))?;
+    let user_id: String = row.get("id");
+    if user_id == user.user_id {
+        return Err(ApiError::bad(
+            "cannot_remove_self",
+            "an admin cannot remove their own account: ask another admin",
+        ));
+    }
+    if row.get::<i64, _>("active") == 0 {
+        return Err(ApiError::Conflict(format!(
+            "user `{username}` was already removed"
+        )));
+    }
+    sqlx::query("UPDATE users SET active = 0 WHERE id = $1")
+        .bind(&user_id)
+        .execute(&mut *tx)
+        .await?;
+    let tokens =
+        sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE user_id = $1 AND revoked = 0")
+            .bind(&user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    let (devices,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM devices WHERE user_id = $1 AND revoked_at IS NULL")
+            .bind(&user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    audit::record(
+        &mut *tx,
+        &audit::Actor::user(&user),
+        "user.remove",
+        None,
+        Some(&username),
+        json!({"reason": reason, "refresh_tokens_revoked": tokens, "devices_stopped": devices}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!({
+        "username": username, "active": false, "refresh_tokens_revoked": tokens,
+        "devices_stopped": devices,
+    })))
 }

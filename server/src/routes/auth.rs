@@ -72,11 +72,134 @@ async fn issue_tokens(
     })))
 }
 
+/// The client's address: the TCP peer or, when `trust_proxy` is set, the last address in
+/// `X-Forwarded-For` (the one the trusted proxy appended). `None` when it cannot be known (a
+/// router driven without a socket, as in some tests).
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl axum::extract::FromRequestParts<AppState> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        if state.config.trust_proxy
+            && let Some(ip) = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+                .next_back()
+        {
+            return Ok(ClientAddr(Some(ip)));
+        }
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+/// Login rate limiting, kept in the database (`login_failures`) so that every server process
+/// on one database counts the same failures. Each attempt is written down *before* its
+/// password is checked, then counted: once an account or an address has reached its limit in
+/// the window, the attempt is refused without hashing anything. A refused attempt is not
+/// counted (so it does not extend the lock-out); a successful login clears the account's
+/// failures.
+struct LoginThrottle {
+    attempt: String,
+    keys: Vec<String>,
+}
+
+impl LoginThrottle {
+    async fn check(
+        state: &AppState,
+        username: &str,
+        addr: Option<std::net::IpAddr>,
+    ) -> ApiResult<Self> {
+        let cfg = &state.config;
+        let now = now();
+        let since = now - cfg.login_failure_window;
+        let pool = &state.db.pool;
+        sqlx::query("DELETE FROM login_failures WHERE at <= $1")
+            .bind(since)
+            .execute(pool)
+            .await?;
+        let attempt = uuid::Uuid::new_v4().to_string();
+        let mut keys = vec![(
+            format!("account:{}", username.trim().to_lowercase()),
+            i64::from(cfg.login_max_failures_per_account),
+        )];
+        if let Some(ip) = addr {
+            keys.push((
+                format!("address:{ip}"),
+                i64::from(cfg.login_max_failures_per_address),
+            ));
+        }
+        for (key, _) in &keys {
+            sqlx::query("INSERT INTO login_failures (key, at, attempt) VALUES ($1, $2, $3)")
+                .bind(key)
+                .bind(now)
+                .bind(&attempt)
+                .execute(pool)
+                .await?;
+        }
+        let throttle = LoginThrottle {
+            attempt,
+            keys: keys.iter().map(|(k, _)| k.clone()).collect(),
+        };
+        for (key, limit) in &keys {
+            // Counts this attempt too: `limit` earlier failures make this one the first refused.
+            let (count,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at > $2")
+                    .bind(key)
+                    .bind(since)
+                    .fetch_one(pool)
+                    .await?;
+            if count > *limit {
+                throttle.forget_attempt(state).await?;
+                tracing::warn!(key = %key, "login refused: too many failed attempts");
+                let minutes = (cfg.login_failure_window + 59) / 60;
+                return Err(ApiError::TooManyRequests(format!(
+                    "too many failed logins for this account or from this address: \
+                     wait up to {minutes} minutes and try again, or ask an admin"
+                )));
+            }
+        }
+        Ok(throttle)
+    }
+
+    async fn forget_attempt(&self, state: &AppState) -> ApiResult<()> {
+        sqlx::query("DELETE FROM login_failures WHERE attempt = $1")
+            .bind(&self.attempt)
+            .execute(&state.db.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// After a successful login: this attempt was no failure, and the account starts afresh.
+    async fn succeeded(&self, state: &AppState) -> ApiResult<()> {
+        self.forget_attempt(state).await?;
+        sqlx::query("DELETE FROM login_failures WHERE key = $1")
+            .bind(&self.keys[0])
+            .execute(&state.db.pool)
+            .await?;
+        Ok(())
+    }
+}
+
 /// `POST /api/v1/auth/login`.
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     JsonBody(body): JsonBody<Login>,
 ) -> ApiResult<Json<Value>> {
+    let throttle = LoginThrottle::check(&state, &body.username, addr).await?;
     let row =
         sqlx::query("SELECT id, password_hash, is_admin, active FROM users WHERE username = $1")
             .bind(&body.username)
@@ -106,6 +229,7 @@ pub async fn login(
         .await?;
         return Err(wrong());
     }
+    throttle.succeeded(&state).await?;
     let actor = audit::Actor {
         user_id: Some(&user_id),
         username: Some(&body.username),

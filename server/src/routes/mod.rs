@@ -1,10 +1,13 @@
 //! HTTP routes, one module per area. `docs/http-api.md` lists them all.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod devices;
 pub mod health;
+pub mod history;
 pub mod projects;
+pub mod review;
 
 use crate::error::ApiError;
 use axum::extract::rejection::JsonRejection;

@@ -12,7 +12,7 @@ use sqlx::Row;
 use std::collections::HashMap;
 
 /// The caller's role in a project, or 403/404.
-async fn role_in(state: &AppState, user: &UserAuth, slug: &str) -> ApiResult<String> {
+pub(crate) async fn role_in(state: &AppState, user: &UserAuth, slug: &str) -> ApiResult<String> {
     if user.is_admin {
         return Ok("admin".into());
     }
@@ -30,7 +30,7 @@ async fn role_in(state: &AppState, user: &UserAuth, slug: &str) -> ApiResult<Str
 }
 
 /// Maps actor hex to (device id, username).
-async fn actors(state: &AppState) -> ApiResult<HashMap<String, (String, String)>> {
+pub(crate) async fn actors(state: &AppState) -> ApiResult<HashMap<String, (String, String)>> {
     let rows = sqlx::query(
         "SELECT d.actor, d.id, u.username FROM devices d JOIN users u ON u.id = d.user_id",
     )

@@ -3,7 +3,8 @@
 //! nothing is stored.
 
 use crate::args::{
-    AdminArgs, AdminCommand, AdminMemberCommand, AdminProjectCommand, AdminUserCommand,
+    AdminArgs, AdminCommand, AdminDeviceCommand, AdminMemberCommand, AdminProjectCommand,
+    AdminUserCommand,
 };
 use crate::commands::APP;
 use crate::interact;
@@ -90,6 +91,16 @@ pub async fn run(a: AdminArgs, store: &Path, out: Output) -> Result<()> {
                 .post_json("/api/v1/admin/enrolments", token, &body)
                 .await?;
             let code = s(&v, "code");
+            let payload = crate::qr::payload(api.server(), &code);
+            if let Some(path) = &e.qr_svg {
+                crate::qr::write_svg(&payload, path)?;
+            }
+            if let Some(path) = &e.qr_png {
+                crate::qr::write_png(&payload, path)?;
+            }
+            if !out.json && !e.no_qr {
+                eprintln!("{}", crate::qr::terminal(&payload)?);
+            }
             if !out.json {
                 eprintln!(
                     "single-use enrolment code for {}, valid until {}; on the device run:\n  \
@@ -103,7 +114,75 @@ pub async fn run(a: AdminArgs, store: &Path, out: Output) -> Result<()> {
                     api.server()
                 );
             }
+            let mut v = v;
+            v["qr_payload"] = json!(payload);
             out.emit(&v, || code.clone());
+        }
+        AdminCommand::Device(AdminDeviceCommand::Revoke { id, reason }) => {
+            let path = format!("/api/v1/admin/devices/{}/revoke", id.trim());
+            let v: Value = api
+                .post_json(&path, token, &json!({"reason": reason}))
+                .await?;
+            out.emit(&v, || {
+                format!(
+                    "revoked device {} ({} of {}): its next sync is refused; its records stay on it",
+                    s(&v, "device_id"),
+                    s(&v, "name"),
+                    s(&v, "username")
+                )
+            });
+        }
+        AdminCommand::User(AdminUserCommand::Remove { username, reason }) => {
+            let path = format!("/api/v1/admin/users/{username}/remove");
+            let v: Value = api
+                .post_json(&path, token, &json!({"reason": reason}))
+                .await?;
+            out.emit(&v, || {
+                format!(
+                    "removed user {username}: no more logins; {} device(s) will be refused at their next sync",
+                    s(&v, "devices_stopped")
+                )
+            });
+        }
+        AdminCommand::Audit(f) => {
+            let mut path = format!("/api/v1/admin/audit?limit={}", f.limit);
+            for (key, value) in [("project", &f.project), ("action", &f.action)] {
+                if let Some(v) = value {
+                    path.push_str(&format!("&{key}={}", query_value(v)));
+                }
+            }
+            let v: Value = api.get_json(&path, token).await?;
+            out.emit(&v, || {
+                rows(
+                    &v,
+                    |e| {
+                        let who = match (e["username"].as_str(), e["device_id"].as_str()) {
+                            (Some(u), Some(d)) => format!("{u} (device {d})"),
+                            (Some(u), None) => u.to_owned(),
+                            (None, Some(d)) => format!("device {d}"),
+                            (None, None) => "server".to_owned(),
+                        };
+                        let mut line = format!(
+                            "{:>6}  {}  {:<20} {:<16}",
+                            s(e, "id"),
+                            e["at"].as_i64().map_or("?".into(), output::time),
+                            s(e, "action"),
+                            who
+                        );
+                        if let Some(p) = e["project"].as_str() {
+                            line.push_str(&format!(" project {p}"));
+                        }
+                        if let Some(t) = e["target"].as_str() {
+                            line.push_str(&format!(" {t}"));
+                        }
+                        if e["details"].as_object().is_some_and(|d| !d.is_empty()) {
+                            line.push_str(&format!(" {}", e["details"]));
+                        }
+                        line
+                    },
+                    "no audit entries",
+                )
+            });
         }
         AdminCommand::Devices => {
             let v: Value = api.get_json("/api/v1/admin/devices", token).await?;
@@ -111,19 +190,29 @@ pub async fn run(a: AdminArgs, store: &Path, out: Output) -> Result<()> {
                 rows(
                     &v,
                     |d| {
-                        let revoked = if d["revoked"].as_bool() == Some(true) {
-                            "  REVOKED"
-                        } else {
-                            ""
+                        let mut state = String::new();
+                        if d["revoked"].as_bool() == Some(true) {
+                            state.push_str("  REVOKED");
+                        }
+                        if d["user_active"].as_bool() == Some(false) {
+                            state.push_str("  USER REMOVED");
+                        }
+                        let pending = match d.get("pending_records").and_then(Value::as_i64) {
+                            Some(n) => format!("{n} unsynced"),
+                            None => "unsynced ?".into(),
                         };
                         format!(
-                            "{}  {:<24} {:<16} last sync {}{revoked}",
+                            "{}  {:<24} {:<16} last sync {:<20} {:<12} {}{state}",
                             s(d, "device_id"),
                             s(d, "name"),
                             s(d, "username"),
                             d.get("last_sync_at")
+                                .and_then(Value::as_i64)
+                                .map_or("never".into(), output::time),
+                            pending,
+                            d.get("app")
                                 .filter(|v| !v.is_null())
-                                .map_or("never".into(), plain),
+                                .map_or("-".into(), plain),
                         )
                     },
                     "no devices",
@@ -161,4 +250,16 @@ fn rows(v: &Value, row: impl Fn(&Value) -> String, none: &str) -> String {
         Some(items) if !items.is_empty() => items.iter().map(row).collect::<Vec<_>>().join("\n"),
         _ => none.to_owned(),
     }
+}
+
+/// A query string value, percent-encoded.
+fn query_value(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -9,7 +9,12 @@ use bothy_device::{Device, Enrolled};
 
 pub async fn enrol(device: &Device, a: EnrolArgs, out: Output) -> Result<()> {
     let name = a.name.unwrap_or_else(interact::default_device_name);
-    let enrolled = device.enrol(&a.server, &a.code, &name).await?;
+    let (server, code) = match (a.qr_payload, a.server, a.code) {
+        (Some(payload), _, _) => crate::qr::parse_payload(&payload)?,
+        (None, Some(server), Some(code)) => (server, code),
+        _ => anyhow::bail!("give --server and --code, or --qr-payload"),
+    };
+    let enrolled = device.enrol(&server, &code, &name).await?;
     print_enrolled(&enrolled, out);
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 mod admin;
 mod capture;
+mod conflicts;
 mod enrolment;
 mod records;
 mod syncing;
@@ -43,6 +44,8 @@ async fn dispatch(command: Command, device: &Device, out: Output) -> Result<()> 
         Command::Story(c) => capture::story(device, c, out).await,
         Command::List(a) => records::list(device, a, out).await,
         Command::Show(a) => records::show(device, a, out).await,
+        Command::Conflicts(a) => conflicts::run(device, a, out).await,
+        Command::History(a) => records::history(device, a, out).await,
         Command::Status(a) => syncing::status(device, a, out).await,
         Command::Sync => syncing::sync(device, out).await,
         Command::Admin(_) => unreachable!("handled without a store"),

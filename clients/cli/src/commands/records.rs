@@ -1,7 +1,7 @@
 //! `bothy list` and `bothy show`: reading what is on the device, with derived scores and
 //! conflicts (every value kept, and which device wrote it).
 
-use crate::args::{ListArgs, ShowArgs};
+use crate::args::{HistoryArgs, ListArgs, ShowArgs};
 use crate::output::{self, Output};
 use anyhow::Result;
 use bothy_device::{Device, RecordDetails};
@@ -42,6 +42,86 @@ pub async fn show(device: &Device, a: ShowArgs, out: Output) -> Result<()> {
         .filter_map(|p| Some((p.id.to_string(), p.code?)))
         .collect();
     out.emit(&details, || render(&details, ours.as_deref(), &codes));
+    Ok(())
+}
+
+/// `bothy history RECORD`: the device's own history of a record, then the server's (with user
+/// and device names) when it can be reached.
+pub async fn history(device: &Device, a: HistoryArgs, out: Output) -> Result<()> {
+    let id = device.find(None, &a.id).await?;
+    let local = device.local_history(id).await?;
+    let (server, note) = match device.server_history(id, &local.project).await {
+        Ok(v) => (Some(v), None),
+        Err(bothy_device::DeviceError::Unreachable { .. }) => (
+            None,
+            Some("the server cannot be reached: showing this device's history only".to_owned()),
+        ),
+        Err(e) => (
+            None,
+            Some(format!("the server's history is not available: {e}")),
+        ),
+    };
+    let value = serde_json::json!({"local": local, "server": server, "note": note});
+    out.emit(&value, || {
+        let fields = |list: &[serde_json::Value]| -> String {
+            list.iter()
+                .map(|f| {
+                    let field = f["field"].as_str().unwrap_or("?");
+                    match (f["op"].as_str(), f["value"].as_str()) {
+                        (Some("set"), Some(v)) => format!("{field} = {v:?}"),
+                        (Some("set"), None) => format!("{field} set"),
+                        (Some(op), _) => format!("{field} {op}"),
+                        _ => field.to_owned(),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut t = String::new();
+        let _ = writeln!(
+            t,
+            "history of {} ({}) on this device:",
+            local.id, local.project
+        );
+        for c in &local.changes {
+            let list = serde_json::to_value(&c.entry.fields).unwrap_or_default();
+            let _ = writeln!(
+                t,
+                "  {}  {:<12} device clock {}  {}",
+                &c.entry.hash[..12],
+                c.author,
+                output::time(c.entry.time),
+                fields(list.as_array().map_or(&[], Vec::as_slice))
+            );
+        }
+        if let Some(server) = &server {
+            let _ = writeln!(t, "on the server:");
+            for c in server["changes"].as_array().into_iter().flatten() {
+                let who = match (c["author"].as_str(), c["username"].as_str()) {
+                    (Some("server"), _) => "server".to_owned(),
+                    (_, Some(user)) => format!(
+                        "{user} on {}",
+                        c["device_name"].as_str().unwrap_or("a device")
+                    ),
+                    _ => "unknown device".to_owned(),
+                };
+                let received = c["received_at"]
+                    .as_i64()
+                    .map_or("not logged".into(), output::time);
+                let _ = writeln!(
+                    t,
+                    "  {}  {who}  device clock {}  received {received}  {}",
+                    c["hash"].as_str().map_or("?", |h| &h[..h.len().min(12)]),
+                    c["device_time"].as_i64().map_or("?".into(), output::time),
+                    fields(c["fields"].as_array().map_or(&[], Vec::as_slice))
+                );
+            }
+        }
+        if let Some(note) = &note {
+            let _ = writeln!(t, "note: {note}");
+        }
+        t
+    });
     Ok(())
 }
 

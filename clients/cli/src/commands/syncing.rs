@@ -133,6 +133,8 @@ pub async fn sync(device: &Device, out: Output) -> Result<()> {
                 ReportKind::Resend => "resent",
                 ReportKind::Flagged => "flagged for review",
                 ReportKind::Erased => "erased",
+                ReportKind::Released => "released by a reviewer",
+                ReportKind::Discarded => "discarded by a reviewer",
             };
             let field = r
                 .field

@@ -1,0 +1,235 @@
+//! Device life cycle through the `bothy` binary against a real server: an admin makes an
+//! enrolment code (printed, and written as SVG and PNG QR codes), a device enrols from the QR
+//! payload, syncs, shows up in `bothy admin devices` with its unsynced-change hint; then the
+//! admin revokes it (or removes its user) and the device's next sync fails with one clear line
+//! while every record stays on it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const ADMIN_PASSWORD: &str = "admin-password-for-cli-tests";
+
+fn bothy(store: &Path, server: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bothy"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env_remove("BOTHY_STORE")
+        .env("BOTHY_SERVER", server)
+        .env("BOTHY_USER", "admin")
+        .env("BOTHY_PASSWORD", ADMIN_PASSWORD)
+        .output()
+        .expect("the binary runs")
+}
+
+async fn run(store: &Path, server: &str, args: &[&str]) -> Output {
+    let (store, server) = (store.to_path_buf(), server.to_owned());
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        bothy(&store, &server, &args)
+    })
+    .await
+    .unwrap()
+}
+
+#[track_caller]
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[track_caller]
+fn fails_in_one_line(o: &Output, code: i32, needle: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err}"
+    );
+    assert!(err.starts_with("error: ") && err.contains(needle), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_devices_and_removed_users_are_refused_and_keep_their_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = bothy_server::config::Config::for_database(bothy_server::config::sqlite_url(
+        &dir.path().join("server.db"),
+    ));
+    cfg.admin_password = Some(bothy_server::config::Secret::new(ADMIN_PASSWORD));
+    let server = bothy_server::start(cfg).await.unwrap();
+    let url = server.url();
+    let admin_store = dir.path().join("admin.db");
+    let a = |args: &'static [&'static str]| run(&admin_store, &url, args);
+
+    ok(&a(&["admin", "project", "create", "isles", "--name", "Isles"]).await);
+    for user in ["ruth", "sam"] {
+        ok(&run(
+            &admin_store,
+            &url,
+            &[
+                "admin",
+                "user",
+                "add",
+                user,
+                "--new-password",
+                "a-long-password",
+            ],
+        )
+        .await);
+        ok(&run(
+            &admin_store,
+            &url,
+            &["admin", "member", "add", "isles", user, "researcher"],
+        )
+        .await);
+    }
+
+    // Enrolment code, with QR codes in the terminal, as SVG and as PNG.
+    let svg = dir.path().join("code.svg");
+    let png = dir.path().join("code.png");
+    let o = run(
+        &admin_store,
+        &url,
+        &[
+            "--json",
+            "admin",
+            "enrol",
+            "ruth",
+            "--qr-svg",
+            svg.to_str().unwrap(),
+            "--qr-png",
+            png.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let v: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    let payload = v["qr_payload"].as_str().unwrap().to_owned();
+    assert!(
+        payload.starts_with("bothy-enrol:?server=http://127.0.0.1:"),
+        "{payload}"
+    );
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+    assert_eq!(&std::fs::read(&png).unwrap()[1..4], b"PNG");
+    let o = run(&admin_store, &url, &["admin", "enrol", "sam"]).await;
+    let sam_code = ok(&o).trim().to_owned();
+    let drawn = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(drawn.contains('█') || drawn.contains('▀'), "{drawn}");
+
+    // Ruth's device enrols from the QR payload; Sam's with the typed code.
+    let ruth = dir.path().join("ruth.db");
+    ok(&run(
+        &ruth,
+        "http://127.0.0.1:9",
+        &["enrol", "--qr-payload", &payload, "--name", "ruth-phone"],
+    )
+    .await);
+    let sam = dir.path().join("sam.db");
+    ok(&run(
+        &sam,
+        &url,
+        &[
+            "enrol",
+            "--server",
+            &url,
+            "--code",
+            &sam_code,
+            "--name",
+            "sam-phone",
+        ],
+    )
+    .await);
+    for store in [&ruth, &sam] {
+        ok(&run(store, &url, &["participant", "add", "--project", "isles"]).await);
+        ok(&run(store, &url, &["sync"]).await);
+        ok(&run(store, &url, &["participant", "add", "--project", "isles"]).await);
+    }
+
+    // The hint is what each device reported at its last sync, less what that sync
+    // acknowledged: 0 here (the record added since is not known to the server yet).
+    let listed = ok(&a(&["--json", "admin", "devices"]).await);
+    let devices: Vec<serde_json::Value> = serde_json::from_str(&listed).unwrap();
+    assert_eq!(devices.len(), 2, "{listed}");
+    for d in &devices {
+        assert_eq!(d["pending_records"], 0, "{d}");
+        assert!(d["last_sync_at"].is_i64(), "{d}");
+        assert!(d["app"].as_str().unwrap().starts_with("bothy-cli/"), "{d}");
+        assert_eq!(d["revoked"], false);
+    }
+    let text = ok(&a(&["admin", "devices"]).await);
+    assert!(
+        text.contains("ruth-phone") && text.contains("0 unsynced"),
+        "{text}"
+    );
+    let ruth_id = devices.iter().find(|d| d["name"] == "ruth-phone").unwrap()["device_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Revoke Ruth's phone: its next sync fails in one line; both records stay.
+    let o = run(
+        &admin_store,
+        &url,
+        &[
+            "admin",
+            "device",
+            "revoke",
+            &ruth_id,
+            "--reason",
+            "lost on the ferry",
+        ],
+    )
+    .await;
+    assert!(ok(&o).contains("revoked device"));
+    let o = run(
+        &admin_store,
+        &url,
+        &["admin", "device", "revoke", &ruth_id, "--reason", "again"],
+    )
+    .await;
+    fails_in_one_line(&o, 4, "already revoked");
+    let o = run(&ruth, &url, &["sync"]).await;
+    fails_in_one_line(&o, 4, "this device has been revoked");
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&run(&ruth, &url, &["--json", "status"]).await)).unwrap();
+    assert_eq!(status["records"], 2, "{status}");
+    assert_eq!(status["unsynced_records"], 1, "{status}");
+
+    // Remove Sam: no more logins, and Sam's device is refused; its records stay.
+    ok(&a(&[
+        "admin",
+        "user",
+        "remove",
+        "sam",
+        "--reason",
+        "left the project",
+    ])
+    .await);
+    let o = run(&sam, &url, &["sync"]).await;
+    fails_in_one_line(&o, 4, "user has been removed");
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&run(&sam, &url, &["--json", "status"]).await)).unwrap();
+    // Sam's two, and Ruth's first, received at Sam's last sync.
+    assert_eq!(status["records"], 3, "{status}");
+    assert_eq!(status["unsynced_records"], 1, "{status}");
+    let text = ok(&a(&["admin", "devices"]).await);
+    assert!(
+        text.contains("REVOKED") && text.contains("USER REMOVED"),
+        "{text}"
+    );
+    let o = run(
+        &admin_store,
+        &url,
+        &["admin", "user", "remove", "nobody", "--reason", "x"],
+    )
+    .await;
+    fails_in_one_line(&o, 4, "no user `nobody`");
+
+    server.stop().await;
+}

@@ -1,0 +1,127 @@
+//! Project roles and what each may do with records, in one place: the Rust checks used on push
+//! and the SQL used to scope pulls are both written here, and a test ties them together.
+//!
+//! * `admin`, `coordinator`, `researcher`: push and pull every record kind of their projects.
+//! * `peer_worker`: pushes and pulls participants and sessions only (they log sessions and
+//!   attendance); wellbeing responses and stories are neither accepted from nor sent to them.
+//! * `analyst`: never writes, and receives nothing by sync (merged data is read through the API).
+
+use bothy_sync_core::RecordKind;
+
+/// Every project role.
+pub const ROLES: &[&str] = &[
+    "admin",
+    "coordinator",
+    "researcher",
+    "peer_worker",
+    "analyst",
+];
+
+/// Roles that may push and pull every record kind.
+pub const FULL_ROLES: &[&str] = &["admin", "coordinator", "researcher"];
+
+/// The record kinds a peer worker may push and pull.
+pub const PEER_WORKER_KINDS: &[RecordKind] = &[RecordKind::Participant, RecordKind::Session];
+
+/// Roles that may write at least some records into a project.
+pub const WRITING_ROLES: &[&str] = &["admin", "coordinator", "researcher", "peer_worker"];
+
+/// Whether a role may push changes to a record of this kind.
+pub fn may_push(role: &str, kind: RecordKind) -> bool {
+    FULL_ROLES.contains(&role) || (role == "peer_worker" && PEER_WORKER_KINDS.contains(&kind))
+}
+
+/// Whether a role receives records of this kind by sync. The same rule as [`may_push`]: a
+/// device is sent exactly what it may write.
+pub fn may_pull(role: &str, kind: RecordKind) -> bool {
+    may_push(role, kind)
+}
+
+/// A scope name for one project and role: the device's cursor is tied to the set of these, so a
+/// change of role (for example a peer worker made a researcher) starts the device again from
+/// snapshots and it receives what it could not see before.
+pub fn scope_name(project: &str, role: &str) -> Option<String> {
+    if FULL_ROLES.contains(&role) {
+        Some(project.to_owned())
+    } else if role == "peer_worker" {
+        let kinds: Vec<&str> = PEER_WORKER_KINDS.iter().map(|k| k.as_str()).collect();
+        Some(format!("{project}:{}", kinds.join(",")))
+    } else {
+        None
+    }
+}
+
+/// An SQL condition that is true when the user (a parameter) may pull a record, given the SQL
+/// expressions for the record's project and kind. Mirrors [`may_pull`]; a test checks every
+/// role and kind against it.
+macro_rules! pullable_sql {
+    ($user:literal, $project:literal, $kind:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM memberships pm WHERE pm.user_id = ",
+            $user,
+            " AND pm.project = ",
+            $project,
+            " AND (pm.role IN ('admin', 'coordinator', 'researcher') OR (pm.role = 'peer_worker' AND ",
+            $kind,
+            " IN ('participant', 'session'))))"
+        )
+    };
+}
+pub(crate) use pullable_sql;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Row;
+
+    #[test]
+    fn writing_roles_are_those_that_may_push_something() {
+        let writers: Vec<&str> = ROLES
+            .iter()
+            .copied()
+            .filter(|r| RecordKind::ALL.iter().any(|k| may_push(r, *k)))
+            .collect();
+        assert_eq!(writers, WRITING_ROLES);
+        assert!(RecordKind::ALL.iter().all(|k| !may_pull("analyst", *k)));
+    }
+
+    /// Runs the pull condition in SQLite for every (role, kind) and compares it with `may_pull`.
+    #[tokio::test]
+    async fn pullable_sql_agrees_with_may_pull() {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+        sqlx::query("CREATE TABLE memberships (user_id TEXT, project TEXT, role TEXT)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        for role in ROLES {
+            sqlx::query("INSERT INTO memberships VALUES ($1, 'p', $1)")
+                .bind(role)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        for role in ROLES.iter().chain(&["stranger"]) {
+            for kind in RecordKind::ALL {
+                for project in ["p", "other"] {
+                    let row = sqlx::query(concat!(
+                        "SELECT CASE WHEN ",
+                        pullable_sql!("$1", "$2", "$3"),
+                        " THEN 1 ELSE 0 END AS ok"
+                    ))
+                    .bind(role)
+                    .bind(project)
+                    .bind(kind.as_str())
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                    let expected = project == "p" && may_pull(role, kind);
+                    assert_eq!(
+                        row.get::<i64, _>("ok") == 1,
+                        expected,
+                        "{role} {kind:?} {project}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! A record's provenance: who changed which field, when, from which device.
+
+use crate::auth::{UserAuth, authenticate_device};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use bothy_sync_core::RecordDoc;
+use serde_json::{Value, json};
+use sqlx::Row;
+use std::collections::HashMap;
+
+/// A signed-in user or an enrolled device.
+pub enum Caller {
+    /// A user access token.
+    User(UserAuth),
+    /// A device credential: the rights of the device's user, through memberships only.
+    Device(crate::auth::DeviceAuth),
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        match token {
+            Some(t) if t.starts_with("bd1_") => {
+                Ok(Caller::Device(authenticate_device(&state.db, t).await?))
+            }
+            _ => Ok(Caller::User(
+                UserAuth::from_request_parts(parts, state).await?,
+            )),
+        }
+    }
+}
+
+/// `GET /api/v1/projects/{slug}/records/{id}/history`: every member (analysts without the values
+/// of direct identifiers), a server admin, or a device of a member.
+pub async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((slug, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let role = match &caller {
+        Caller::User(user) => super::projects::role_in(&state, user, &slug).await?,
+        Caller::Device(device) => {
+            sqlx::query("SELECT role FROM memberships WHERE project = $1 AND user_id = $2")
+                .bind(&slug)
+                .bind(&device.user_id)
+                .fetch_optional(&state.db.pool)
+                .await?
+                .map(|r| r.get::<String, _>("role"))
+                .ok_or_else(|| {
+                    ApiError::Forbidden(format!("you are not a member of project `{slug}`"))
+                })?
+        }
+    };
+    let row = sqlx::query("SELECT doc FROM records WHERE id = $1 AND project = $2")
+        .bind(&id)
+        .bind(&slug)
+        .fetch_optional(&state.db.pool)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no record {id} in project `{slug}`")))?;
+    let mut doc = RecordDoc::load(
+        &row.get::<Vec<u8>, _>("doc"),
+        bothy_sync_core::server_actor(),
+    )
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    let entries = bothy_sync_core::history::history(doc.automerge());
+
+    let devices: HashMap<String, (String, String, String)> = sqlx::query(
+        "SELECT d.actor, d.id, d.name, u.username FROM devices d JOIN users u ON u.id = d.user_id",
+    )
+    .fetch_all(&state.db.pool)
+    .await?
+    .into_iter()
+    .map(|r| {
+        (
+            r.get("actor"),
+            (r.get("id"), r.get("name"), r.get("username")),
+        )
+    })
+    .collect();
+    let received: HashMap<String, (i64, Option<String>)> =
+        sqlx::query("SELECT hash, received_at, device_id FROM change_log WHERE record_id = $1")
+            .bind(&id)
+            .fetch_all(&state.db.pool)
+            .await?
+            .into_iter()
+            .map(|r| (r.get("hash"), (r.get("received_at"), r.get("device_id"))))
+            .collect();
+    let server = bothy_sync_core::server_actor().to_hex_string();
+    let analyst = role == "analyst";
+    let changes: Vec<Value> = entries
+        .into_iter()
+        .map(|e| {
+            let (author, device_id, device_name, username) = if e.actor == server {
+                ("server", None, None, None)
+            } else if let Some((d, n, u)) = devices.get(&e.actor) {
+                ("device", Some(d.clone()), Some(n.clone()), Some(u.clone()))
+            } else {
+                ("unknown", None, None, None)
+            };
+            let (received_at, sent_by) = received
+                .get(&e.hash)
+                .cloned()
+                .map(|(at, d)| (Some(at), d))
+                .unwrap_or((None, None));
+            let fields: Vec<Value> = e
+                .fields
+                .iter()
+                .map(|f| {
+                    let hidden = analyst && f.field.starts_with("identifiers");
+                    json!({"field": f.field, "op": f.op,
+                           "value": if hidden { None } else { f.value.clone() }})
+                })
+                .collect();
+            json!({
+                "hash": e.hash, "actor": e.actor, "seq": e.seq, "deps": e.deps,
+                "author": author, "device_id": device_id, "device_name": device_name,
+                "username": username, "device_time": e.time, "received_at": received_at,
+                "received_from": sent_by, "fields": fields,
+            })
+        })
+        .collect();
+    Ok(Json(json!({"id": id, "project": slug, "changes": changes})))
+}

@@ -1,0 +1,368 @@
+//! A device's life in the field: its clock is wrong, it is offline for two months, it is
+//! revoked, its user is removed. Each gets the documented outcome with a clear message, and
+//! nothing is lost on the device.
+//!
+//! Simulating time: the device library and the server read the system clock, which a test
+//! cannot move. Sync never depends on the device's clock (the server orders changes by its own
+//! log and stamps its own receipt time), so a wrong clock is shown with changes crafted with a
+//! device time a day ahead and a day behind. Sixty days offline is shown by moving every time
+//! the server keeps about the device (its enrolment, its last sync, the receipt times of its
+//! changes) sixty days back while it captures offline: the device credential has no expiry,
+//! so the only thing that could go stale is the device's position in the log, and the server
+//! brings it up to date in one sync.
+
+use bothy_device::DeviceError;
+use bothy_sync_core::protocol::{RecordPush, SyncRequest};
+use bothy_sync_core::{RecordDoc, RecordKind};
+use bothy_tests::{Backend, Harness, on_both_backends};
+use serde_bytes::ByteBuf;
+use serde_json::json;
+use uuid::Uuid;
+
+on_both_backends!(
+    a_wrong_device_clock_does_not_matter,
+    sixty_days_offline_still_syncs,
+    revoked_devices_and_removed_users_are_refused_without_loss,
+);
+
+const DAY: i64 = 86_400;
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn session(actor: &bothy_sync_core::automerge::ActorId, time: i64) -> (Uuid, RecordPush) {
+    let mut doc = RecordDoc::create(
+        actor.clone(),
+        RecordKind::Session,
+        "p",
+        &[
+            ("site", "hall".into()),
+            ("activity", "crafts".into()),
+            ("activity_type", "heritage".into()),
+            ("start", "2026-11-01T10:00:00Z".into()),
+        ],
+        time,
+    )
+    .unwrap();
+    let id = Uuid::now_v7();
+    let push = RecordPush {
+        id,
+        changes: doc
+            .automerge()
+            .get_changes(&[])
+            .iter()
+            .map(|c| ByteBuf::from(c.raw_bytes().to_vec()))
+            .collect(),
+        document: None,
+    };
+    (id, push)
+}
+
+fn int(row: &serde_json::Map<String, serde_json::Value>, key: &str) -> i64 {
+    row[key]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{key} in {row:?}"))
+}
+
+async fn a_wrong_device_clock_does_not_matter(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    h.project("p").await;
+    h.user("ruth", "p", "researcher").await;
+    h.user("sam", "p", "researcher").await;
+    let (token, actor) = h.raw_device("ruth").await;
+
+    // A device whose clock runs a day fast, then one a day slow (the same device, reset).
+    let (ahead, push_ahead) = session(&actor, now() + DAY);
+    let (behind, push_behind) = session(&actor, now() - DAY);
+    for (push, pending) in [(push_ahead, 3), (push_behind, 2)] {
+        let answer = h
+            .sync_raw(
+                &token,
+                &SyncRequest {
+                    push: vec![push],
+                    pending: Some(pending),
+                    ..SyncRequest::default()
+                },
+            )
+            .await;
+        assert!(
+            answer.unacked.is_empty() && answer.reports.is_empty(),
+            "{answer:?}"
+        );
+        assert!((answer.server_time - now()).abs() < 60);
+    }
+    // The server keeps both times and orders by its own log: the change made "a day later"
+    // by the device's clock comes first, because it arrived first.
+    let rows = h
+        .sql(
+            "SELECT record_id, device_time, received_at FROM change_log \
+             WHERE record_id IN ($1, $2) ORDER BY seq",
+            &[&ahead.to_string(), &behind.to_string()],
+        )
+        .await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0]["record_id"], json!(ahead.to_string()));
+    assert!(int(&rows[0], "device_time") - int(&rows[0], "received_at") > DAY - 120);
+    assert!(int(&rows[1], "received_at") - int(&rows[1], "device_time") > DAY - 120);
+    assert!(int(&rows[0], "received_at") <= int(&rows[1], "received_at"));
+
+    // Another device gets both, and its status shows how far its clock is from the server's.
+    let sam = h.device("sam", "sam-phone").await;
+    sam.sync().await.unwrap();
+    assert!(sam.get(ahead).await.is_ok() && sam.get(behind).await.is_ok());
+    let offset = sam
+        .status()
+        .await
+        .unwrap()
+        .clock_offset_secs
+        .expect("known");
+    assert!(offset.abs() < 60, "{offset}");
+
+    // The hint the admin sees: 2 records pending at the last request, 1 acknowledged by it.
+    let devices = h.get("/api/v1/admin/devices").await;
+    let raw = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "raw")
+        .unwrap();
+    assert_eq!(raw["pending_records"], 1, "{raw}");
+    assert_eq!(raw["last_pushed"], 1, "{raw}");
+    assert!((raw["last_sync_at"].as_i64().unwrap() - now()).abs() < 60);
+    h.finish().await;
+}
+
+async fn sixty_days_offline_still_syncs(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    h.project("p").await;
+    h.user("ruth", "p", "researcher").await;
+    h.user("sam", "p", "researcher").await;
+    let ruth = h.device("ruth", "ruth-phone").await;
+    let sam = h.device("sam", "sam-phone").await;
+    let first = ruth.create_participant(Some("p"), &[]).await.unwrap().id;
+    ruth.sync().await.unwrap();
+    let ruth_id = ruth.status().await.unwrap().device_id.unwrap();
+
+    // Ruth goes to the islands: she captures offline while Sam keeps syncing.
+    let mut offline = Vec::new();
+    for _ in 0..3 {
+        offline.push(ruth.create_participant(Some("p"), &[]).await.unwrap().id);
+    }
+    let mut sams = Vec::new();
+    for _ in 0..4 {
+        sams.push(sam.create_participant(Some("p"), &[]).await.unwrap().id);
+        sam.sync().await.unwrap();
+    }
+    // Sixty days pass for everything the server knows about Ruth's device.
+    let back = (60 * DAY).to_string();
+    h.sql(
+        "UPDATE devices SET created_at = created_at - CAST($1 AS BIGINT), \
+         last_sync_at = last_sync_at - CAST($1 AS BIGINT) WHERE id = $2",
+        &[&back, &ruth_id],
+    )
+    .await;
+    h.sql(
+        "UPDATE change_log SET received_at = received_at - CAST($1 AS BIGINT), \
+         device_time = device_time - CAST($1 AS BIGINT) WHERE device_id = $2",
+        &[&back, &ruth_id],
+    )
+    .await;
+    let before = h.get("/api/v1/admin/devices").await;
+    let row = |v: &serde_json::Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["device_id"] == json!(ruth_id))
+            .unwrap()
+            .clone()
+    };
+    assert!(now() - row(&before)["last_sync_at"].as_i64().unwrap() >= 60 * DAY);
+
+    // Back in signal: one sync sends her records and brings her Sam's.
+    let summary = ruth.sync().await.unwrap();
+    assert_eq!(summary.pushed, 3, "{summary:?}");
+    for id in offline.iter().chain(&sams).chain([&first]) {
+        assert!(ruth.get(*id).await.is_ok(), "{id} on ruth's device");
+    }
+    for id in &offline {
+        h.record("p", *id).await;
+    }
+    let status = ruth.status().await.unwrap();
+    assert_eq!(status.unsynced_records, 0);
+    assert_eq!(status.records, 8);
+    let after = row(&h.get("/api/v1/admin/devices").await);
+    assert!(
+        (after["last_sync_at"].as_i64().unwrap() - now()).abs() < 60,
+        "{after}"
+    );
+    assert_eq!(after["pending_records"], 0, "{after}");
+    h.finish().await;
+}
+
+async fn revoked_devices_and_removed_users_are_refused_without_loss(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    h.project("p").await;
+    h.user("ruth", "p", "researcher").await;
+    h.user("sam", "p", "researcher").await;
+    let ruth = h.device("ruth", "ruth-phone").await;
+    let sam = h.device("sam", "sam-phone").await;
+    for d in [&ruth, &sam] {
+        d.create_participant(Some("p"), &[]).await.unwrap();
+        d.sync().await.unwrap();
+        d.create_participant(Some("p"), &[]).await.unwrap();
+    }
+    let ruth_id = ruth.status().await.unwrap().device_id.unwrap();
+    let sam_refresh = h
+        .post_json(
+            "/api/v1/auth/login",
+            None,
+            json!({"username": "sam", "password": "sam-password"}),
+        )
+        .await
+        .unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Only a server admin may revoke or remove, with a reason, and only what exists.
+    let sam_token = h.login("sam", "sam-password").await.unwrap();
+    let path = format!("/api/v1/admin/devices/{ruth_id}/revoke");
+    let err = h
+        .post_json(&path, Some(&sam_token), json!({"reason": "x"}))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("403"), "{err}");
+    let err = h
+        .post_json(&path, Some(&h.admin_token), json!({"reason": " "}))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("invalid_reason"), "{err}");
+    let err = h
+        .post_json(
+            &format!("/api/v1/admin/devices/{}/revoke", Uuid::new_v4()),
+            Some(&h.admin_token),
+            json!({"reason": "lost"}),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("404"), "{err}");
+
+    // Revoke Ruth's phone.
+    let v = h.admin(&path, json!({"reason": "lost on the ferry"})).await;
+    assert_eq!(v["revoked"], true);
+    let err = h
+        .post_json(&path, Some(&h.admin_token), json!({"reason": "again"}))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("409"), "{err}");
+    match ruth.sync().await {
+        Err(DeviceError::Rejected {
+            status: 401,
+            message,
+            ..
+        }) => assert!(message.contains("revoked"), "{message}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let status = ruth.status().await.unwrap();
+    assert_eq!((status.records, status.unsynced_records), (2, 1));
+
+    // Remove Sam: his device and his tokens stop working; his records stay on his device.
+    let v = h
+        .admin(
+            "/api/v1/admin/users/sam/remove",
+            json!({"reason": "left the project"}),
+        )
+        .await;
+    assert_eq!(v["devices_stopped"], 1, "{v}");
+    match sam.sync().await {
+        Err(DeviceError::Rejected {
+            status: 401,
+            message,
+            ..
+        }) => assert!(message.contains("user has been removed"), "{message}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let status = sam.status().await.unwrap();
+    // His two, and Ruth's first, received at his last sync.
+    assert_eq!((status.records, status.unsynced_records), (3, 1));
+    let err = h
+        .login("sam", "sam-password")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown user or wrong password"), "{err}");
+    let err = h
+        .post_json(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": sam_refresh}),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("401"), "{err}");
+    let err = h
+        .get_as("/api/v1/me", &sam_token)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("removed"), "{err}");
+    let err = h
+        .post_json(
+            "/api/v1/admin/users/sam/remove",
+            Some(&h.admin_token),
+            json!({"reason": "again"}),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("409"), "{err}");
+    let err = h
+        .post_json(
+            "/api/v1/admin/users/admin/remove",
+            Some(&h.admin_token),
+            json!({"reason": "oops"}),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cannot_remove_self"), "{err}");
+
+    // The list shows both, and the audit log has both actions with their reasons.
+    let devices = h.get("/api/v1/admin/devices").await;
+    for d in devices.as_array().unwrap() {
+        if d["name"] == "ruth-phone" {
+            assert_eq!(d["revoked"], true);
+        } else {
+            assert_eq!(d["user_active"], false);
+        }
+    }
+    let audit = h
+        .sql(
+            "SELECT action, target, details FROM audit_log \
+             WHERE action IN ('device.revoke', 'user.remove') ORDER BY id",
+            &[],
+        )
+        .await;
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    assert_eq!(audit[0]["target"], json!(ruth_id));
+    assert!(
+        audit[0]["details"]
+            .as_str()
+            .unwrap()
+            .contains("lost on the ferry")
+    );
+    assert_eq!(audit[1]["target"], json!("sam"));
+    h.finish().await;
+}
