@@ -887,3 +887,54 @@ async fn pump(
     }
     let _ = to.shutdown().await;
 }
+
+// ---- crafting protocol messages by hand ----
+
+/// A push of a record's whole history, as raw changes (for scenarios that bypass the device).
+pub fn push_history(
+    id: uuid::Uuid,
+    doc: &mut bothy_sync_core::RecordDoc,
+) -> bothy_sync_core::protocol::RecordPush {
+    bothy_sync_core::protocol::RecordPush {
+        id,
+        changes: doc
+            .automerge()
+            .get_changes(&[])
+            .iter()
+            .map(|c| serde_bytes::ByteBuf::from(c.raw_bytes().to_vec()))
+            .collect(),
+        document: None,
+    }
+}
+
+/// A complete WEMWBS response (every item answered 3) authored by `actor`, made directly with
+/// sync-core (no device), at device time `now`.
+pub fn wemwbs_doc(
+    actor: &bothy_sync_core::automerge::ActorId,
+    project: &str,
+    participant: &str,
+    now: i64,
+) -> bothy_sync_core::RecordDoc {
+    use bothy_sync_core::FieldValue;
+    let mut fields: Vec<(String, FieldValue)> = vec![
+        ("participant".into(), participant.into()),
+        ("instrument".into(), "WEMWBS".into()),
+        ("timepoint".into(), "baseline".into()),
+        ("date".into(), "2026-11-01".into()),
+    ];
+    for i in 1..=14 {
+        fields.push((format!("items.{i}"), FieldValue::Int(3)));
+    }
+    let refs: Vec<(&str, FieldValue)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    bothy_sync_core::RecordDoc::create(
+        actor.clone(),
+        bothy_sync_core::RecordKind::Wellbeing,
+        project,
+        &refs,
+        now,
+    )
+    .expect("a valid WEMWBS response")
+}

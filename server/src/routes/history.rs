@@ -6,7 +6,6 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use bothy_sync_core::RecordDoc;
 use serde_json::{Value, json};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -61,17 +60,7 @@ pub async fn history(
                 })?
         }
     };
-    let row = sqlx::query("SELECT doc FROM records WHERE id = $1 AND project = $2")
-        .bind(&id)
-        .bind(&slug)
-        .fetch_optional(&state.db.pool)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no record {id} in project `{slug}`")))?;
-    let mut doc = RecordDoc::load(
-        &row.get::<Vec<u8>, _>("doc"),
-        bothy_sync_core::server_actor(),
-    )
-    .map_err(|e| ApiError::Internal(e.into()))?;
+    let mut doc = super::projects::load_record(&state, &slug, &id).await?;
     let entries = bothy_sync_core::history::history(doc.automerge());
 
     let devices: HashMap<String, (String, String, String)> = sqlx::query(

@@ -59,6 +59,21 @@ fn values_json(values: &[ConflictValue], actors: &HashMap<String, (String, Strin
     )
 }
 
+/// Loads a record of a project, or 404.
+pub(crate) async fn load_record(state: &AppState, slug: &str, id: &str) -> ApiResult<RecordDoc> {
+    let row = sqlx::query("SELECT doc FROM records WHERE id = $1 AND project = $2")
+        .bind(id)
+        .bind(slug)
+        .fetch_optional(&state.db.pool)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no record {id} in project `{slug}`")))?;
+    RecordDoc::load(
+        &row.get::<Vec<u8>, _>("doc"),
+        bothy_sync_core::server_actor(),
+    )
+    .map_err(|e| ApiError::Internal(e.into()))
+}
+
 /// `GET /api/v1/projects/{slug}/records/{id}`.
 pub async fn record(
     State(state): State<AppState>,
@@ -66,17 +81,7 @@ pub async fn record(
     Path((slug, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let role = role_in(&state, &user, &slug).await?;
-    let row = sqlx::query("SELECT doc FROM records WHERE id = $1 AND project = $2")
-        .bind(&id)
-        .bind(&slug)
-        .fetch_optional(&state.db.pool)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no record {id} in project `{slug}`")))?;
-    let mut doc = RecordDoc::load(
-        &row.get::<Vec<u8>, _>("doc"),
-        bothy_sync_core::server_actor(),
-    )
-    .map_err(|e| ApiError::Internal(e.into()))?;
+    let mut doc = load_record(&state, &slug, &id).await?;
     let mut view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
     if role == "analyst"
         && let RecordData::Participant(p) = &mut view.data

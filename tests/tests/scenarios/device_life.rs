@@ -15,7 +15,6 @@ use bothy_device::DeviceError;
 use bothy_sync_core::protocol::{RecordPush, SyncRequest};
 use bothy_sync_core::{RecordDoc, RecordKind};
 use bothy_tests::{Backend, Harness, on_both_backends};
-use serde_bytes::ByteBuf;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -46,17 +45,7 @@ fn session(actor: &bothy_sync_core::automerge::ActorId, time: i64) -> (Uuid, Rec
     )
     .unwrap();
     let id = Uuid::now_v7();
-    let push = RecordPush {
-        id,
-        changes: doc
-            .automerge()
-            .get_changes(&[])
-            .iter()
-            .map(|c| ByteBuf::from(c.raw_bytes().to_vec()))
-            .collect(),
-        document: None,
-    };
-    (id, push)
+    (id, bothy_tests::push_history(id, &mut doc))
 }
 
 fn int(row: &serde_json::Map<String, serde_json::Value>, key: &str) -> i64 {

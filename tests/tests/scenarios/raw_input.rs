@@ -5,7 +5,7 @@
 use bothy_sync_core::automerge::transaction::Transactable;
 use bothy_sync_core::automerge::{ActorId, ObjId, ROOT};
 use bothy_sync_core::protocol::{RecordPush, ReportKind, SyncRequest};
-use bothy_sync_core::{FieldValue, RecordDoc, RecordKind};
+use bothy_sync_core::{RecordDoc, RecordKind};
 use bothy_tests::{Backend, Harness, on_both_backends};
 use serde_bytes::ByteBuf;
 use uuid::Uuid;
@@ -15,33 +15,11 @@ on_both_backends!(crafted_bad_records);
 const NOW: i64 = 1_793_000_000;
 
 fn wemwbs(actor: &ActorId, participant: &str) -> RecordDoc {
-    let mut fields: Vec<(String, FieldValue)> = vec![
-        ("participant".into(), participant.into()),
-        ("instrument".into(), "WEMWBS".into()),
-        ("timepoint".into(), "baseline".into()),
-        ("date".into(), "2026-11-01".into()),
-    ];
-    for i in 1..=14 {
-        fields.push((format!("items.{i}"), FieldValue::Int(3)));
-    }
-    let refs: Vec<(&str, FieldValue)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    RecordDoc::create(actor.clone(), RecordKind::Wellbeing, "p", &refs, NOW).unwrap()
+    bothy_tests::wemwbs_doc(actor, "p", participant, NOW)
 }
 
 fn push(id: Uuid, doc: &mut RecordDoc) -> RecordPush {
-    RecordPush {
-        id,
-        changes: doc
-            .automerge()
-            .get_changes(&[])
-            .iter()
-            .map(|c| ByteBuf::from(c.raw_bytes().to_vec()))
-            .collect(),
-        document: None,
-    }
+    bothy_tests::push_history(id, doc)
 }
 
 /// Makes a raw, unvalidated edit and commits it.

@@ -6,9 +6,8 @@ use bothy_device::{Device, WellbeingForm};
 use bothy_sync_core::automerge::transaction::Transactable;
 use bothy_sync_core::automerge::{ActorId, ROOT, ReadDoc};
 use bothy_sync_core::protocol::{RecordPush, ReportKind, SyncRequest};
-use bothy_sync_core::{FieldValue, Instrument, RecordDoc, RecordKind};
+use bothy_sync_core::{Instrument, RecordDoc};
 use bothy_tests::{Backend, Harness, device_heads, on_both_backends, server_heads};
-use serde_bytes::ByteBuf;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -168,33 +167,11 @@ async fn conflicts_resolve_and_converge(backend: Backend) {
 const NOW: i64 = 1_793_000_000;
 
 fn wemwbs(actor: &ActorId) -> RecordDoc {
-    let mut fields: Vec<(String, FieldValue)> = vec![
-        ("participant".into(), Uuid::now_v7().to_string().into()),
-        ("instrument".into(), "WEMWBS".into()),
-        ("timepoint".into(), "baseline".into()),
-        ("date".into(), "2026-11-01".into()),
-    ];
-    for i in 1..=14 {
-        fields.push((format!("items.{i}"), FieldValue::Int(3)));
-    }
-    let refs: Vec<(&str, FieldValue)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    RecordDoc::create(actor.clone(), RecordKind::Wellbeing, P, &refs, NOW).unwrap()
+    bothy_tests::wemwbs_doc(actor, P, &Uuid::now_v7().to_string(), NOW)
 }
 
 fn push(id: Uuid, doc: &mut RecordDoc) -> RecordPush {
-    RecordPush {
-        id,
-        changes: doc
-            .automerge()
-            .get_changes(&[])
-            .iter()
-            .map(|c| ByteBuf::from(c.raw_bytes().to_vec()))
-            .collect(),
-        document: None,
-    }
+    bothy_tests::push_history(id, doc)
 }
 
 async fn quarantine_review(backend: Backend) {

@@ -13,7 +13,6 @@ use bothy_sync_core::automerge::{ActorId, ROOT};
 use bothy_sync_core::protocol::{RecordPush, ReportKind, SyncRequest, SyncResponse};
 use bothy_sync_core::{FieldValue, RecordDoc, RecordKind};
 use bothy_tests::{Backend, Harness, on_both_backends};
-use serde_bytes::ByteBuf;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use uuid::Uuid;
@@ -66,16 +65,7 @@ fn new_record(actor: &ActorId, kind: RecordKind, project: &str) -> RecordDoc {
 }
 
 fn push(id: Uuid, doc: &mut RecordDoc) -> RecordPush {
-    RecordPush {
-        id,
-        changes: doc
-            .automerge()
-            .get_changes(&[])
-            .iter()
-            .map(|c| ByteBuf::from(c.raw_bytes().to_vec()))
-            .collect(),
-        document: None,
-    }
+    bothy_tests::push_history(id, doc)
 }
 
 /// A request's status code (no body checks).
