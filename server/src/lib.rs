@@ -10,6 +10,7 @@
 //! * [`sync`]: the sync endpoint, the heart of the server (see docs/protocol.md).
 //! * [`store`] and [`projection`]: the SQL behind a merge, all in one transaction.
 //! * [`routes`]: login, devices, admin API, project reads, health.
+//! * [`openapi`]: the OpenAPI document, generated from the handlers, at `/openapi.json`.
 //! * [`cli`]: the `bothy-server` command (serve, and admin commands on the database).
 
 pub mod audit;
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod openapi;
 pub mod projection;
 pub mod roles;
 pub mod routes;
@@ -32,8 +34,9 @@ use crate::db::Db;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
-use axum::http::Request;
-use axum::routing::{get, post};
+use axum::handler::Handler;
+use axum::http::{Method, Request};
+use axum::routing::{MethodRouter, get, post};
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::{CompressionLayer, Predicate};
@@ -41,57 +44,121 @@ use tower_http::trace::TraceLayer;
 
 /// Builds the router over a state.
 pub fn app(state: AppState) -> Router {
+    router().0.with_state(state)
+}
+
+/// Every (method, path) the router serves, from the same table [`app`] is built from (the
+/// OpenAPI test compares it with the document).
+pub fn routes() -> Vec<(Method, String)> {
+    router().1
+}
+
+/// Routes added through [`RouteTable`] are both registered and listed.
+struct RouteTable {
+    prefix: &'static str,
+    router: Router<AppState>,
+    list: Vec<(Method, String)>,
+}
+
+impl RouteTable {
+    fn new(prefix: &'static str) -> Self {
+        RouteTable {
+            prefix,
+            router: Router::new(),
+            list: Vec::new(),
+        }
+    }
+
+    fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(Method::GET, path, get(handler))
+    }
+
+    fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(Method::POST, path, post(handler))
+    }
+
+    fn put<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(Method::PUT, path, axum::routing::put(handler))
+    }
+
+    fn patch<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(Method::PATCH, path, axum::routing::patch(handler))
+    }
+
+    fn add(mut self, method: Method, path: &'static str, route: MethodRouter<AppState>) -> Self {
+        self.list.push((method, format!("{}{path}", self.prefix)));
+        self.router = self.router.route(path, route);
+        self
+    }
+}
+
+fn router() -> (Router<AppState>, Vec<(Method, String)>) {
     use routes::{admin, auth, devices, health, projects, review};
     let json_limit = DefaultBodyLimit::max(1024 * 1024);
-    let api = Router::new()
-        .route("/info", get(health::info))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/refresh", post(auth::refresh))
-        .route("/devices/enrol", post(devices::enrol))
-        .route("/devices/register", post(devices::register))
-        .route("/me", get(devices::me))
-        .route(
-            "/admin/projects",
-            post(admin::create_project).get(admin::list_projects),
-        )
-        .route("/admin/users", post(admin::create_user))
-        .route("/admin/projects/{slug}/members", post(admin::add_member))
-        .route("/admin/enrolments", post(admin::create_enrolment))
-        .route("/admin/devices", get(admin::list_devices))
-        .route("/admin/devices/{id}/revoke", post(admin::revoke_device))
-        .route("/admin/users/{username}/remove", post(admin::remove_user))
-        .route("/projects/{slug}/records/{id}", get(projects::record))
-        .route(
+    let api = RouteTable::new("/api/v1")
+        .get("/info", health::info)
+        .post("/auth/login", auth::login)
+        .post("/auth/refresh", auth::refresh)
+        .post("/devices/enrol", devices::enrol)
+        .post("/devices/register", devices::register)
+        .get("/me", devices::me)
+        .post("/admin/projects", admin::create_project)
+        .get("/admin/projects", admin::list_projects)
+        .post("/admin/users", admin::create_user)
+        .post("/admin/projects/{slug}/members", admin::add_member)
+        .post("/admin/enrolments", admin::create_enrolment)
+        .get("/admin/devices", admin::list_devices)
+        .post("/admin/devices/{id}/revoke", admin::revoke_device)
+        .post("/admin/users/{username}/remove", admin::remove_user)
+        .get("/projects/{slug}/records/{id}", projects::record)
+        .get(
             "/projects/{slug}/records/{id}/history",
-            get(routes::history::history),
+            routes::history::history,
         )
-        .route("/projects/{slug}/audit", get(routes::audit::project_audit))
-        .route("/admin/audit", get(routes::audit::admin_audit))
-        .route("/projects/{slug}/conflicts", get(projects::conflicts))
-        .route("/projects/{slug}/quarantine", get(projects::quarantine))
-        .route(
+        .get("/projects/{slug}/audit", routes::audit::project_audit)
+        .get("/admin/audit", routes::audit::admin_audit)
+        .get("/projects/{slug}/conflicts", projects::conflicts)
+        .get("/projects/{slug}/quarantine", projects::quarantine)
+        .post(
             "/projects/{slug}/conflicts/resolve",
-            post(review::resolve_conflict),
+            review::resolve_conflict,
         )
-        .route(
-            "/projects/{slug}/quarantine/{id}",
-            get(review::quarantine_entry),
+        .get("/projects/{slug}/quarantine/{id}", review::quarantine_entry)
+        .post("/projects/{slug}/quarantine/{id}/release", review::release)
+        .post("/projects/{slug}/quarantine/{id}/discard", review::discard)
+        .post("/admin/projects/{slug}/sites", routes::setup::create_site)
+        .get("/admin/projects/{slug}/sites", routes::setup::list_sites)
+        .patch(
+            "/admin/projects/{slug}/sites/{site}",
+            routes::setup::update_site,
         )
-        .route(
-            "/projects/{slug}/quarantine/{id}/release",
-            post(review::release),
+        .post(
+            "/admin/projects/{slug}/activities",
+            routes::setup::create_activity,
         )
-        .route(
-            "/projects/{slug}/quarantine/{id}/discard",
-            post(review::discard),
+        .get(
+            "/admin/projects/{slug}/activities",
+            routes::setup::list_activities,
         )
+        .patch(
+            "/admin/projects/{slug}/activities/{activity}",
+            routes::setup::update_activity,
+        )
+        .put(
+            "/admin/instruments/{instrument}",
+            routes::setup::put_instrument,
+        )
+        .get("/admin/instruments", routes::setup::list_instruments);
+    // Sync bodies are already compressed and limited inside the handler.
+    let sync_routes = RouteTable::new("/api/v1").post("/sync", sync::sync);
+    let top = RouteTable::new("")
+        .get("/healthz", health::healthz)
+        .get("/openapi.json", openapi::openapi_json);
+    let list = [top.list, api.list, sync_routes.list].concat();
+    let api = api
+        .router
         .layer(json_limit)
-        // Sync bodies are already compressed and limited inside the handler.
-        .merge(
-            Router::new()
-                .route("/sync", post(sync::sync))
-                .layer(DefaultBodyLimit::disable()),
-        )
+        .merge(sync_routes.router.layer(DefaultBodyLimit::disable()))
         .layer(CompressionLayer::new().compress_when(
             tower_http::compression::predicate::DefaultPredicate::new().and(
                 tower_http::compression::predicate::NotForContentType::const_new(
@@ -99,8 +166,8 @@ pub fn app(state: AppState) -> Router {
                 ),
             ),
         ));
-    Router::new()
-        .route("/healthz", get(health::healthz))
+    let router = top
+        .router
         .nest("/api/v1", api)
         .fallback(|| async {
             error::ApiError::NotFound("no such endpoint: see docs/http-api.md".into())
@@ -117,8 +184,8 @@ pub fn app(state: AppState) -> Router {
         )
         .layer(CatchPanicLayer::custom(|_| {
             error::ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response_impl()
-        }))
-        .with_state(state)
+        }));
+    (router, list)
 }
 
 impl error::ApiError {

@@ -26,6 +26,21 @@ pub const PEER_WORKER_KINDS: &[RecordKind] = &[RecordKind::Participant, RecordKi
 /// Roles that may write at least some records into a project.
 pub const WRITING_ROLES: &[&str] = &["admin", "coordinator", "researcher", "peer_worker"];
 
+/// Project roles that may manage the project's sites and activities (server admins may too).
+pub const SETUP_ROLES: &[&str] = &["admin", "coordinator"];
+
+/// Whether a user (a server admin or not, holding `role` in the project) may create, change
+/// and archive the project's sites and activities.
+pub fn may_manage_setup(server_admin: bool, role: &str) -> bool {
+    server_admin || SETUP_ROLES.contains(&role)
+}
+
+/// Whether a user may load instrument wording: server admins only, because the wording is
+/// licensed text that applies across projects.
+pub fn may_load_wording(server_admin: bool) -> bool {
+    server_admin
+}
+
 /// Whether a role may push changes to a record of this kind.
 pub fn may_push(role: &str, kind: RecordKind) -> bool {
     FULL_ROLES.contains(&role) || (role == "peer_worker" && PEER_WORKER_KINDS.contains(&kind))

@@ -40,6 +40,23 @@ const PAGE_BYTES: usize = 8 * 1024 * 1024;
 const MAX_PUSH_RECORDS: usize = 50_000;
 
 /// `POST /api/v1/sync`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sync",
+    tag = "sync",
+    security(("device_token" = [])),
+    request_body(content = crate::openapi::SyncBody, content_type = "application/vnd.bothy.sync", description = "A binary sync request (docs/protocol.md)"),
+    responses(
+        (status = 200, description = "The binary sync response, in the request's protocol version and body encoding", body = crate::openapi::SyncBody, content_type = "application/vnd.bothy.sync"),
+        (status = 400, description = "`malformed_sync_body` (also for an unknown encoding)", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid device credential, or the device is revoked or its user removed", body = crate::openapi::ErrorBody),
+        (status = 413, description = "the body is too large", body = crate::openapi::ErrorBody),
+        (status = 415, description = "not `application/vnd.bothy.sync`", body = crate::openapi::ErrorBody),
+        (status = 426, description = "`unsupported_protocol_version`", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn sync(
     State(state): State<AppState>,
     device: DeviceAuth,
@@ -296,6 +313,12 @@ pub async fn run_sync(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    // The project set-up, only when it differs from what the device holds.
+    let projects: Vec<String> = roles.keys().cloned().collect();
+    let setup = crate::routes::setup::setup_for(db, &projects).await?;
+    if request.setup.as_deref().unwrap_or("") != setup.version {
+        response.setup = Some(setup);
+    }
     tracing::info!(
         device = %device.device_id,
         pushed = pushed_count,

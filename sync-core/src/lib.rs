@@ -42,6 +42,7 @@ pub mod record;
 pub mod schema;
 pub mod scoring;
 pub mod validate;
+pub mod wording;
 
 pub use merge::{
     Conflict, ConflictValue, MergePolicy, RefusalCode, Verdict, conflicts, merge_incoming,

@@ -109,6 +109,10 @@ pub struct SyncRequest {
     /// budget. Informational only; the server never relies on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<u32>,
+    /// The version of the project set-up the device holds (from [`Setup::version`]), so the
+    /// server sends [`SyncResponse::setup`] only when it differs. Absent when it holds none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<String>,
 }
 
 /// What the server did with one pushed record, when it is not a plain success.
@@ -200,6 +204,78 @@ pub struct SyncResponse {
     pub more: bool,
     /// The server's clock (Unix seconds), so devices can show how wrong theirs is.
     pub server_time: i64,
+    /// The project set-up (sites, activities, instrument wording), sent only when it differs
+    /// from the version named in the request. It replaces whatever set-up the device held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<Setup>,
+}
+
+/// The set-up of every project a device syncs: what forms offer offline.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Setup {
+    /// An opaque version of this content (a hash): the device sends it back in
+    /// [`SyncRequest::setup`]. Empty when there is no set-up at all.
+    pub version: String,
+    /// One entry per project, in slug order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub projects: Vec<ProjectSetup>,
+}
+
+/// One project's set-up. Archived sites and activities are left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectSetup {
+    /// The project's slug.
+    pub project: String,
+    /// Its sites, in slug order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sites: Vec<SetupSite>,
+    /// Its activities, in slug order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub activities: Vec<SetupActivity>,
+    /// The instrument wording that applies to it (the project's own, else the server-wide).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instruments: Vec<InstrumentWording>,
+}
+
+/// A site where sessions take place.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupSite {
+    /// Its slug (what a session's `site` holds).
+    pub slug: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// An activity sessions are logged under.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupActivity {
+    /// Its slug (what a session's `activity` holds).
+    pub slug: String,
+    /// Its name.
+    pub name: String,
+    /// Its activity type (one of the schema's).
+    pub activity_type: String,
+    /// The site it usually takes place at, if one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+}
+
+/// The wording of an instrument in one language, as supplied by the deploying organisation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstrumentWording {
+    /// `WEMWBS`, `SWEMWBS` or `ONS4`.
+    pub instrument: String,
+    /// The language (e.g. `en`).
+    pub language: String,
+    /// The licence under which the wording is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licence: Option<String>,
+    /// Increases every time this wording is replaced.
+    pub version: u32,
+    /// Item number to item text.
+    pub items: std::collections::BTreeMap<u8, String>,
+    /// Answer value to its label.
+    pub responses: std::collections::BTreeMap<i64, String>,
 }
 
 /// Why a message could not be decoded.
@@ -332,6 +408,7 @@ mod tests {
             }],
             app: Some("test/1".into()),
             pending: Some(5),
+            setup: Some("v1".into()),
         }
     }
 

@@ -9,9 +9,11 @@ mod scenarios {
     pub mod login_limits;
     pub mod membership;
     pub mod offline_merge;
+    pub mod openapi;
     pub mod raw_input;
     pub mod review;
     pub mod roles;
     pub mod round_trip;
+    pub mod setup;
     pub mod two_servers;
 }

@@ -73,6 +73,10 @@ pub enum Command {
     Sync,
     /// Choose the project capture goes to when --project is not given.
     Use(UseArgs),
+    /// List the project's sites, as last received on sync (works offline).
+    Sites(SetupArgs),
+    /// List the project's activities, as last received on sync (works offline).
+    Activities(SetupArgs),
     /// Administer the server (projects, users, members, enrolment codes, devices).
     Admin(AdminArgs),
 }
@@ -283,6 +287,24 @@ pub struct SessionEditArgs {
 pub enum WellbeingCommand {
     /// Record a questionnaire; prints its score, or why it has none.
     Record(WellbeingRecordArgs),
+    /// Show a questionnaire's items and answer labels, as last received on sync (works
+    /// offline; "WEMWBS item 1" and so on when no wording was supplied).
+    Items {
+        /// The questionnaire.
+        #[arg(long, ignore_case = true,
+              value_parser = PossibleValuesParser::new(schema::INSTRUMENTS))]
+        instrument: String,
+        /// The project [default: the one chosen with `bothy use`].
+        #[arg(long)]
+        project: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// The project [default: the one chosen with `bothy use`].
+    #[arg(long)]
+    pub project: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -453,6 +475,65 @@ pub enum AdminCommand {
     Devices,
     /// Read the audit log, newest first (server admins; see also a project's own log).
     Audit(AdminAuditArgs),
+    /// A project's sites.
+    #[command(subcommand)]
+    Site(AdminSetupCommand),
+    /// A project's activities.
+    #[command(subcommand)]
+    Activity(AdminSetupCommand),
+    /// Instrument wording (server admins).
+    #[command(subcommand)]
+    Instrument(AdminInstrumentCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminSetupCommand {
+    /// Add one.
+    Add {
+        /// The project's slug.
+        project: String,
+        /// Its slug: lowercase letters, digits and hyphens.
+        slug: String,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// For an activity: its type.
+        #[arg(long, value_parser = PossibleValuesParser::new(schema::ACTIVITY_TYPES))]
+        activity_type: Option<String>,
+        /// For an activity: the site it usually takes place at.
+        #[arg(long)]
+        site: Option<String>,
+    },
+    /// List them, archived ones too.
+    List {
+        /// The project's slug.
+        project: String,
+    },
+    /// Archive one: devices stop offering it; sessions that name it keep it.
+    Archive {
+        /// The project's slug.
+        project: String,
+        /// Its slug.
+        slug: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminInstrumentCommand {
+    /// Load (replace) an instrument's wording from a JSON file:
+    /// {"language","licence","items":{"1":"..."},"responses":{"1":"..."}}.
+    Load {
+        /// The wording file.
+        file: PathBuf,
+        /// WEMWBS, SWEMWBS or ONS4.
+        #[arg(long)]
+        instrument: String,
+        /// Only for this project [default: server-wide].
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// List the wordings loaded (not their text).
+    List,
 }
 
 #[derive(Debug, Subcommand)]

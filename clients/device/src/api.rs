@@ -221,6 +221,34 @@ impl ServerApi {
         self.json_answer(req).await
     }
 
+    /// `PUT` a JSON body, with a bearer credential if given.
+    pub async fn put_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &serde_json::Value,
+    ) -> Result<T> {
+        let mut req = self.http.put(self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        self.json_answer(req).await
+    }
+
+    /// `PATCH` a JSON body, with a bearer credential if given.
+    pub async fn patch_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &serde_json::Value,
+    ) -> Result<T> {
+        let mut req = self.http.patch(self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        self.json_answer(req).await
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -107,6 +107,8 @@ impl Device {
     /// Records a session in `project` (the default project if `None`): `site`, `activity`,
     /// `activity_type` and `start` are required; `end`, `location`, `facilitators.<name>`,
     /// `notes`, `unregistered_attendees` and `attendance.<participant id>` may be given.
+    /// When the project's set-up (received on sync) lists sites or activities, `site` and
+    /// `activity` must be among them; otherwise capture is refused naming the field.
     pub async fn create_session(
         &self,
         project: Option<&str>,
@@ -115,6 +117,7 @@ impl Device {
         let id = self.require_identity().await?;
         let project = id.writable_project(project)?;
         let mut tx = store::begin_write(&self.pool).await?;
+        crate::setup::check_session(&mut tx, &project, fields).await?;
         let record = create_in(&mut tx, &id, RecordKind::Session, &project, fields).await?;
         tx.commit().await?;
         Ok(record)

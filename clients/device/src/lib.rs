@@ -53,6 +53,7 @@ mod error;
 mod history;
 mod identity;
 mod read;
+mod setup;
 mod store;
 mod sync;
 
@@ -64,6 +65,7 @@ pub use identity::Enrolled;
 pub use read::{
     RecordConflicts, RecordDetails, RecordSummary, SetAsideRecord, Status, StoredReport,
 };
+pub use setup::ProjectForms;
 pub use sync::SyncSummary;
 
 /// Re-exported so callers name records, fields and conflicts with the same types.

@@ -32,6 +32,8 @@ pub(crate) mod key {
     pub const PARTICIPANT_COUNTER: &str = "participant_counter";
     /// The app name and version the server last acknowledged hearing.
     pub const REPORTED_APP: &str = "reported_app";
+    /// The project set-up last received on sync (JSON of the protocol's `Setup`).
+    pub const SETUP: &str = "setup";
 }
 
 /// Opens (creating if missing) the store at `path` and brings its tables up to date.

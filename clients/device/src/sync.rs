@@ -134,6 +134,7 @@ impl Device {
         // The server keeps the app version it last heard; say it again only when it changes.
         let reported = store::meta_get(&mut conn, key::REPORTED_APP).await?;
         let app = (reported.as_deref() != Some(self.app.as_str())).then(|| self.app.clone());
+        let setup = crate::setup::stored(&mut conn).await?.version;
         let rows = sqlx::query(
             "SELECT id, doc, acked_heads FROM records
              WHERE acked_heads IS NULL OR acked_heads != heads ORDER BY updated_at, id",
@@ -194,6 +195,7 @@ impl Device {
                 push,
                 app,
                 pending: Some(pending),
+                setup: (!setup.is_empty()).then_some(setup),
             },
             pushed_heads,
             truncated,
@@ -303,6 +305,9 @@ impl Device {
         store::meta_set(&mut tx, key::LAST_SYNC_AT, &at.to_string()).await?;
         if let Some(app) = &out.request.app {
             store::meta_set(&mut tx, key::REPORTED_APP, app).await?;
+        }
+        if let Some(setup) = &response.setup {
+            crate::setup::keep(&mut tx, setup).await?;
         }
         if response.server_time > 0 {
             let offset = response.server_time - at;

@@ -25,13 +25,30 @@ pub const ROLES: &[&str] = &[
 ];
 
 /// New project.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewProject {
     slug: String,
     name: String,
 }
 
 /// `POST /api/v1/admin/projects`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/projects",
+    tag = "admin",
+    security(("user_token" = [])),
+    request_body = NewProject,
+    responses(
+        (status = 201, description = "Created: `{\"slug\",\"name\"}`"),
+        (status = 400, description = "`invalid_json`, `invalid_slug` or `invalid_name`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a server admin", body = crate::openapi::ErrorBody),
+        (status = 409, description = "the slug exists", body = crate::openapi::ErrorBody),
+        (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn create_project(
     State(state): State<AppState>,
     user: UserAuth,
@@ -81,6 +98,19 @@ pub async fn create_project_in(db: &crate::db::Db, slug: &str, name: &str) -> Ap
 }
 
 /// `GET /api/v1/admin/projects`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/projects",
+    tag = "admin",
+    security(("user_token" = [])),
+    responses(
+        (status = 200, description = "`[{\"slug\",\"name\"}]`"),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a server admin", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn list_projects(
     State(state): State<AppState>,
     user: UserAuth,
@@ -99,7 +129,7 @@ pub async fn list_projects(
 }
 
 /// New user.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewUser {
     username: String,
     #[serde(default)]
@@ -109,6 +139,23 @@ pub struct NewUser {
 }
 
 /// `POST /api/v1/admin/users`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/users",
+    tag = "admin",
+    security(("user_token" = [])),
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "Created: `{\"id\",\"username\",\"password\"?}` (a generated password is returned once)"),
+        (status = 400, description = "`invalid_json`, `invalid_username` or `weak_password`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a server admin", body = crate::openapi::ErrorBody),
+        (status = 409, description = "the user exists", body = crate::openapi::ErrorBody),
+        (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn create_user(
     State(state): State<AppState>,
     user: UserAuth,
@@ -182,13 +229,31 @@ pub async fn create_user_in(
 }
 
 /// Membership.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Member {
     username: String,
     role: String,
 }
 
 /// `POST /api/v1/admin/projects/{slug}/members`: adds a user to a project or changes their role.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/projects/{slug}/members",
+    tag = "admin",
+    security(("user_token" = [])),
+    params(("slug" = String, Path, description = "The project's slug")),
+    request_body = Member,
+    responses(
+        (status = 200, description = "`{\"project\",\"username\",\"role\"}`"),
+        (status = 400, description = "`invalid_json` or `invalid_role`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a server admin", body = crate::openapi::ErrorBody),
+        (status = 404, description = "unknown project or user", body = crate::openapi::ErrorBody),
+        (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn add_member(
     State(state): State<AppState>,
     user: UserAuth,
@@ -254,7 +319,7 @@ async fn user_id_of(db: &crate::db::Db, username: &str) -> ApiResult<String> {
 }
 
 /// New enrolment code.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewEnrolment {
     username: String,
     #[serde(default)]
@@ -262,6 +327,23 @@ pub struct NewEnrolment {
 }
 
 /// `POST /api/v1/admin/enrolments`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/enrolments",
+    tag = "admin",
+    security(("user_token" = [])),
+    request_body = NewEnrolment,
+    responses(
+        (status = 201, description = "`{\"code\",\"username\",\"expires_at\"}`"),
+        (status = 400, description = "`invalid_json` or `invalid_expiry`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a server admin", body = crate::openapi::ErrorBody),
+        (status = 404, description = "unknown user", body = crate::openapi::ErrorBody),
+        (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn create_enrolment(
     State(state): State<AppState>,
     user: UserAuth,
@@ -325,6 +407,19 @@ pub async fn create_enrolment_in(
 }
 
 /// `GET /api/v1/admin/devices`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/devices",
+    tag = "admin",
+    security(("user_token" = [])),
+    responses(
+        (status = 200, description = "`[{\"device_id\",\"name\",\"username\",\"user_active\",\"app\",\"created_at\",\"last_sync_at\",\"revoked\",\"revoked_at\",\"pending_records\",\"last_pushed\"}]`"),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a server admin", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn list_devices(State(state): State<AppState>, user: UserAuth) -> ApiResult<Json<Value>> {
     user.require_admin()?;
     let rows = sqlx::query(
@@ -356,7 +451,7 @@ pub async fn list_devices(State(state): State<AppState>, user: UserAuth) -> ApiR
 }
 
 /// Why an admin revokes a device or removes a user (kept in the audit log).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Reason {
     reason: String,
 }
@@ -374,6 +469,25 @@ fn check_reason(reason: &str) -> ApiResult<String> {
 
 /// `POST /api/v1/admin/devices/{id}/revoke`: a lost or retired device stops syncing at once.
 /// Its records stay on it (and what it synced stays on the server).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/devices/{id}/revoke",
+    tag = "admin",
+    security(("user_token" = [])),
+    params(("id" = String, Path, description = "The device id")),
+    request_body = Reason,
+    responses(
+        (status = 200, description = "`{\"device_id\",\"name\",\"username\",\"revoked\":true,\"revoked_at\"}`"),
+        (status = 400, description = "`invalid_json` or `invalid_reason`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a server admin", body = crate::openapi::ErrorBody),
+        (status = 404, description = "unknown device", body = crate::openapi::ErrorBody),
+        (status = 409, description = "already revoked", body = crate::openapi::ErrorBody),
+        (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn revoke_device(
     State(state): State<AppState>,
     user: UserAuth,
@@ -424,6 +538,25 @@ pub async fn revoke_device(
 
 /// `POST /api/v1/admin/users/{username}/remove`: the user can no longer log in, refresh a
 /// token, enrol or sync from any of their devices. Nothing they recorded is deleted.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/users/{username}/remove",
+    tag = "admin",
+    security(("user_token" = [])),
+    params(("username" = String, Path, description = "The user to remove")),
+    request_body = Reason,
+    responses(
+        (status = 200, description = "`{\"username\",\"active\":false,\"refresh_tokens_revoked\",\"devices_stopped\"}`"),
+        (status = 400, description = "`invalid_json`, `invalid_reason` or `cannot_remove_self`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a server admin", body = crate::openapi::ErrorBody),
+        (status = 404, description = "unknown user", body = crate::openapi::ErrorBody),
+        (status = 409, description = "already removed", body = crate::openapi::ErrorBody),
+        (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn remove_user(
     State(state): State<AppState>,
     user: UserAuth,

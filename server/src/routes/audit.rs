@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 /// Filters and paging for audit reads.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only entries about this project.
     pub project: Option<String>,
@@ -27,6 +28,21 @@ pub struct AuditQuery {
 }
 
 /// `GET /api/v1/admin/audit`: server admins only.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/audit",
+    tag = "audit",
+    security(("user_token" = [])),
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "`[{\"id\",\"at\",\"user_id\",\"username\",\"device_id\",\"action\",\"project\",\"target\",\"details\"}]`"),
+        (status = 400, description = "`invalid_limit` or `invalid_query`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a server admin", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn admin_audit(
     State(state): State<AppState>,
     user: UserAuth,
@@ -40,6 +56,21 @@ pub async fn admin_audit(
 
 /// `GET /api/v1/projects/{slug}/audit`: the project's admins and coordinators (and server
 /// admins who are not members).
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{slug}/audit",
+    tag = "audit",
+    security(("user_token" = [])),
+    params(("slug" = String, Path, description = "The project's slug"), ("action" = Option<String>, Query, description = "One action (`device.enrol`) or a family (`device`)"), ("after_id" = Option<i64>, Query, description = "Entries after this id, oldest first"), ("before_id" = Option<i64>, Query, description = "Entries before this id, newest first"), ("limit" = Option<i64>, Query, description = "At most this many (default 100, 1 to 1000)")),
+    responses(
+        (status = 200, description = "The project's audit entries, as `GET /api/v1/admin/audit`"),
+        (status = 400, description = "`invalid_limit` or `invalid_query`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a coordinator or admin of the project", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn project_audit(
     State(state): State<AppState>,
     user: UserAuth,

@@ -14,7 +14,7 @@ use sqlx::Row;
 use tokio::sync::OnceCell;
 
 /// Login body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Login {
     username: String,
     password: String,
@@ -194,6 +194,21 @@ impl LoginThrottle {
 }
 
 /// `POST /api/v1/auth/login`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    request_body = Login,
+    responses(
+        (status = 200, description = "Tokens: `{\"access_token\",\"refresh_token\",\"token_type\",\"expires_in\",\"user\",\"memberships\"}`"),
+        (status = 400, description = "`invalid_json`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "unknown user, wrong password or removed user (one message for all three)", body = crate::openapi::ErrorBody),
+        (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 429, description = "`too_many_attempts`: too many recent failures for the account or the address", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
@@ -256,13 +271,27 @@ pub async fn login(
 }
 
 /// Refresh body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Refresh {
     refresh_token: String,
 }
 
 /// `POST /api/v1/auth/refresh`: rotates the refresh token. A token used twice revokes its whole
 /// family (someone copied it).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    tag = "auth",
+    request_body = Refresh,
+    responses(
+        (status = 200, description = "New tokens, as login; the refresh token is rotated"),
+        (status = 400, description = "`invalid_json`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "the refresh token is unknown, expired, revoked or was used before (which revokes its family)", body = crate::openapi::ErrorBody),
+        (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<Refresh>,

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 /// Enrolment body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Enrol {
     code: String,
     name: String,
@@ -25,7 +25,7 @@ pub struct Enrol {
 }
 
 /// Registration body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Register {
     name: String,
     #[serde(default)]
@@ -102,6 +102,20 @@ async fn device_answer(
 }
 
 /// `POST /api/v1/devices/enrol`: redeems a single-use enrolment code.
+#[utoipa::path(
+    post,
+    path = "/api/v1/devices/enrol",
+    tag = "devices",
+    request_body = Enrol,
+    responses(
+        (status = 201, description = "The device's credential: `{\"device_id\",\"device_token\",\"actor\",\"user\",\"memberships\",\"server_time\"}`"),
+        (status = 400, description = "`invalid_json` or `invalid_name`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "the code is unknown, used, expired or its user removed", body = crate::openapi::ErrorBody),
+        (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn enrol(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<Enrol>,
@@ -163,6 +177,21 @@ pub async fn enrol(
 }
 
 /// `POST /api/v1/devices/register`: a signed-in user registers the device they are on.
+#[utoipa::path(
+    post,
+    path = "/api/v1/devices/register",
+    tag = "devices",
+    security(("user_token" = [])),
+    request_body = Register,
+    responses(
+        (status = 201, description = "The device's credential, as enrol"),
+        (status = 400, description = "`invalid_json` or `invalid_name`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn register(
     State(state): State<AppState>,
     user: UserAuth,
@@ -185,6 +214,18 @@ pub async fn register(
 }
 
 /// `GET /api/v1/me`: who a user or device token belongs to.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "devices",
+    security(("user_token" = []), ("device_token" = [])),
+    responses(
+        (status = 200, description = "Who the token belongs to: `{\"user\",\"memberships\"}` (and `device_id` for a device)"),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     let token = headers
         .get(axum::http::header::AUTHORIZATION)

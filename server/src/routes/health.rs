@@ -8,6 +8,15 @@ use bothy_sync_core::protocol;
 use serde_json::{Value, json};
 
 /// `GET /healthz`: 200 when the database answers, 503 otherwise.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses(
+        (status = 200, description = "The database answers: `{\"status\":\"ok\",\"database\":\"ok\",\"version\"}`"),
+        (status = 503, description = "The database does not answer: the same report with `\"status\":\"degraded\",\"database\":\"unreachable\"`"),
+    )
+)]
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let db_ok = sqlx::query("SELECT 1")
         .execute(&state.db.pool)
@@ -29,6 +38,14 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>)
 }
 
 /// `GET /api/v1/info`: what this server speaks.
+#[utoipa::path(
+    get,
+    path = "/api/v1/info",
+    tag = "health",
+    responses(
+        (status = 200, description = "What this server speaks: `{\"name\",\"version\",\"protocol\":{\"min\",\"max\"},\"media_type\"}`"),
+    )
+)]
 pub async fn info() -> Json<Value> {
     Json(json!({
         "name": "bothy",

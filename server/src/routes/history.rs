@@ -41,6 +41,21 @@ impl FromRequestParts<AppState> for Caller {
 
 /// `GET /api/v1/projects/{slug}/records/{id}/history`: every member (analysts without the values
 /// of direct identifiers), a server admin, or a device of a member.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{slug}/records/{id}/history",
+    tag = "projects",
+    security(("user_token" = []), ("device_token" = [])),
+    params(("slug" = String, Path, description = "The project's slug"), ("id" = String, Path, description = "The record id")),
+    responses(
+        (status = 200, description = "`{\"id\",\"project\",\"changes\":[...]}`: the record's changes in causal order"),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a member of the project", body = crate::openapi::ErrorBody),
+        (status = 404, description = "the record is not in that project", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn history(
     State(state): State<AppState>,
     caller: Caller,

@@ -8,11 +8,32 @@ pub mod health;
 pub mod history;
 pub mod projects;
 pub mod review;
+pub mod setup;
 
 use crate::error::ApiError;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
+
+/// Path parameters whose rejection (a quarantine id that is not a number, say) is answered in
+/// Bothy's own error format.
+pub struct PathParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> axum::extract::FromRequestParts<S>
+    for PathParams<T>
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(PathParams(v)),
+            Err(e) => Err(ApiError::bad("invalid_path", e.body_text())),
+        }
+    }
+}
 
 /// A JSON body whose rejection is answered in Bothy's own error format.
 pub struct JsonBody<T>(pub T);

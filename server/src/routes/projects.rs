@@ -75,6 +75,21 @@ pub(crate) async fn load_record(state: &AppState, slug: &str, id: &str) -> ApiRe
 }
 
 /// `GET /api/v1/projects/{slug}/records/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{slug}/records/{id}",
+    tag = "projects",
+    security(("user_token" = [])),
+    params(("slug" = String, Path, description = "The project's slug"), ("id" = String, Path, description = "The record id")),
+    responses(
+        (status = 200, description = "`{\"id\",\"kind\",\"project\",\"heads\",\"record\",\"score\",\"conflicts\",\"flags\"}`"),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a member of the project", body = crate::openapi::ErrorBody),
+        (status = 404, description = "the record is not in that project", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn record(
     State(state): State<AppState>,
     user: UserAuth,
@@ -112,6 +127,20 @@ pub async fn record(
 }
 
 /// `GET /api/v1/projects/{slug}/conflicts`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{slug}/conflicts",
+    tag = "projects",
+    security(("user_token" = [])),
+    params(("slug" = String, Path, description = "The project's slug")),
+    responses(
+        (status = 200, description = "`[{\"record_id\",\"kind\",\"field\",\"values\"}]`"),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a member of the project", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn conflicts(
     State(state): State<AppState>,
     user: UserAuth,
@@ -140,6 +169,20 @@ pub async fn conflicts(
 }
 
 /// `GET /api/v1/projects/{slug}/quarantine`: coordinators and admins only.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{slug}/quarantine",
+    tag = "review",
+    security(("user_token" = [])),
+    params(("slug" = String, Path, description = "The project's slug")),
+    responses(
+        (status = 200, description = "`[{\"id\",\"record_id\",\"device_id\",\"action\",\"code\",\"field\",\"value\",\"message\",\"status\",\"received_at\"}]`"),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a coordinator or admin of the project", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn quarantine(
     State(state): State<AppState>,
     user: UserAuth,

@@ -8,8 +8,8 @@ use crate::auth::UserAuth;
 use crate::db::{Tx, now};
 use crate::error::{ApiError, ApiResult};
 use crate::roles::may_push;
-use crate::routes::JsonBody;
 use crate::routes::projects::{actors, role_in};
+use crate::routes::{JsonBody, PathParams};
 use crate::state::AppState;
 use crate::store::{self, LogEntry};
 use crate::sync::memberships;
@@ -112,7 +112,7 @@ async fn write_value(
 }
 
 /// A conflict resolution.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Resolve {
     /// The record.
     pub record_id: String,
@@ -123,6 +123,25 @@ pub struct Resolve {
 }
 
 /// `POST /api/v1/projects/{slug}/conflicts/resolve`: admins, coordinators, researchers.
+#[utoipa::path(
+    post,
+    path = "/api/v1/projects/{slug}/conflicts/resolve",
+    tag = "review",
+    security(("user_token" = [])),
+    params(("slug" = String, Path, description = "The project's slug")),
+    request_body = Resolve,
+    responses(
+        (status = 200, description = "`{\"record_id\",\"field\",\"value\",\"heads\",\"replaced\"}`"),
+        (status = 400, description = "`invalid_json` or `invalid_value`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not an admin, coordinator or researcher of the project", body = crate::openapi::ErrorBody),
+        (status = 404, description = "the record is not in that project", body = crate::openapi::ErrorBody),
+        (status = 409, description = "the field is not in conflict", body = crate::openapi::ErrorBody),
+        (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn resolve_conflict(
     State(state): State<AppState>,
     user: UserAuth,
@@ -318,10 +337,26 @@ fn summarise(stored: Option<&[u8]>, raw: &[ByteBuf]) -> Value {
 }
 
 /// `GET /api/v1/projects/{slug}/quarantine/{id}`: coordinators and admins.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{slug}/quarantine/{id}",
+    tag = "review",
+    security(("user_token" = [])),
+    params(("slug" = String, Path, description = "The project's slug"), ("id" = i64, Path, description = "The quarantine entry id")),
+    responses(
+        (status = 200, description = "The entry, with its decision and, for refused changes, a summary of them"),
+        (status = 400, description = "`invalid_path`: the entry id is not a number", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a coordinator or admin of the project", body = crate::openapi::ErrorBody),
+        (status = 404, description = "the entry is not in that project", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn quarantine_entry(
     State(state): State<AppState>,
     user: UserAuth,
-    Path((slug, id)): Path<(String, i64)>,
+    PathParams((slug, id)): PathParams<(String, i64)>,
 ) -> ApiResult<Json<Value>> {
     require_role(&state, &user, &slug, REVIEWING_ROLES, "review quarantine").await?;
     let entry = load_entry(&state.db.pool, &slug, id).await?;
@@ -343,7 +378,7 @@ pub async fn quarantine_entry(
 }
 
 /// A reviewer's reason.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Decision {
     /// Why (required, kept in the quarantine entry and the audit log).
     #[serde(default)]
@@ -401,10 +436,29 @@ fn require_open(entry: &Entry) -> ApiResult<()> {
 }
 
 /// `POST /api/v1/projects/{slug}/quarantine/{id}/release`: coordinators and admins.
+#[utoipa::path(
+    post,
+    path = "/api/v1/projects/{slug}/quarantine/{id}/release",
+    tag = "review",
+    security(("user_token" = [])),
+    params(("slug" = String, Path, description = "The project's slug"), ("id" = i64, Path, description = "The quarantine entry id")),
+    request_body = Decision,
+    responses(
+        (status = 200, description = "The entry, now `released`, with `outcome`"),
+        (status = 400, description = "`invalid_json` or `reason_required`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a coordinator or admin of the project", body = crate::openapi::ErrorBody),
+        (status = 404, description = "the entry is not in that project", body = crate::openapi::ErrorBody),
+        (status = 409, description = "already decided, or still invalid or not allowed", body = crate::openapi::ErrorBody),
+        (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn release(
     State(state): State<AppState>,
     user: UserAuth,
-    Path((slug, id)): Path<(String, i64)>,
+    PathParams((slug, id)): PathParams<(String, i64)>,
     JsonBody(body): JsonBody<Decision>,
 ) -> ApiResult<Json<Value>> {
     require_role(&state, &user, &slug, REVIEWING_ROLES, "review quarantine").await?;
@@ -576,10 +630,29 @@ async fn release_changes(
 
 /// `POST /api/v1/projects/{slug}/quarantine/{id}/discard`: coordinators and admins. The entry
 /// is kept, marked discarded.
+#[utoipa::path(
+    post,
+    path = "/api/v1/projects/{slug}/quarantine/{id}/discard",
+    tag = "review",
+    security(("user_token" = [])),
+    params(("slug" = String, Path, description = "The project's slug"), ("id" = i64, Path, description = "The quarantine entry id")),
+    request_body = Decision,
+    responses(
+        (status = 200, description = "The entry, now `discarded`"),
+        (status = 400, description = "`invalid_json` or `reason_required`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a coordinator or admin of the project", body = crate::openapi::ErrorBody),
+        (status = 404, description = "the entry is not in that project", body = crate::openapi::ErrorBody),
+        (status = 409, description = "already decided", body = crate::openapi::ErrorBody),
+        (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn discard(
     State(state): State<AppState>,
     user: UserAuth,
-    Path((slug, id)): Path<(String, i64)>,
+    PathParams((slug, id)): PathParams<(String, i64)>,
     JsonBody(body): JsonBody<Decision>,
 ) -> ApiResult<Json<Value>> {
     require_role(&state, &user, &slug, REVIEWING_ROLES, "review quarantine").await?;

@@ -92,6 +92,44 @@ async fn tokens_and_enrolment_codes(backend: Backend) {
             "{bad}"
         );
     }
+    // An expired token signed with the server's own key, and a fresh one signed with another
+    // key, are both refused; the expired one says so.
+    let me = h.get("/api/v1/me").await;
+    let admin_id = me["user"]["id"].as_str().unwrap().to_owned();
+    let secret = h
+        .sql("SELECT value FROM settings WHERE key = 'jwt_secret'", &[])
+        .await[0]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = chrono::Utc::now().timestamp();
+    let sign = |key: &[u8], exp: i64| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &json!({"sub": admin_id, "name": "admin", "iat": exp - 900, "exp": exp, "jti": "t"}),
+            &jsonwebtoken::EncodingKey::from_secret(key),
+        )
+        .unwrap()
+    };
+    let expired = sign(secret.as_bytes(), now - 3600);
+    let err = h
+        .get_as("/api/v1/admin/projects", &expired)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("401") && err.contains("expired"), "{err}");
+    let other_key = sign(b"some-other-key-that-is-long-enough-000", now + 600);
+    let err = h
+        .get_as("/api/v1/admin/projects", &other_key)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("401") && err.contains("not valid"), "{err}");
+    // The same claims signed with the right key work, so the refusals above are about the key
+    // and the expiry, not the claims.
+    let good = sign(secret.as_bytes(), now + 600);
+    assert!(h.get_as("/api/v1/admin/projects", &good).await.is_ok());
+
     // A non-admin may not use the admin API.
     let ruth = h.login("ruth", "ruth-password").await.unwrap();
     assert_eq!(

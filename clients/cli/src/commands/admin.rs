@@ -3,8 +3,8 @@
 //! nothing is stored.
 
 use crate::args::{
-    AdminArgs, AdminCommand, AdminDeviceCommand, AdminMemberCommand, AdminProjectCommand,
-    AdminUserCommand,
+    AdminArgs, AdminCommand, AdminDeviceCommand, AdminInstrumentCommand, AdminMemberCommand,
+    AdminProjectCommand, AdminSetupCommand, AdminUserCommand,
 };
 use crate::commands::APP;
 use crate::interact;
@@ -40,6 +40,53 @@ pub async fn run(a: AdminArgs, store: &Path, out: Output) -> Result<()> {
                 )
                 .await?;
             out.emit(&v, || format!("created project {slug} ({name})"));
+        }
+        AdminCommand::Site(c) => setup_command(&api, token, "sites", c, out).await?,
+        AdminCommand::Activity(c) => setup_command(&api, token, "activities", c, out).await?,
+        AdminCommand::Instrument(AdminInstrumentCommand::Load {
+            file,
+            instrument,
+            project,
+        }) => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow!("cannot read {}: {e}", file.display()))?;
+            let body: Value = serde_json::from_str(&text)
+                .map_err(|e| anyhow!("{} is not JSON: {e}", file.display()))?;
+            let mut path = format!("/api/v1/admin/instruments/{}", query_value(&instrument));
+            if let Some(p) = &project {
+                path.push_str(&format!("?project={}", query_value(p)));
+            }
+            let v: Value = api.put_json(&path, token, &body).await?;
+            out.emit(&v, || {
+                format!(
+                    "loaded {} wording ({}, version {}, {} items) for {}",
+                    s(&v, "instrument"),
+                    s(&v, "language"),
+                    plain(&v["version"]),
+                    plain(&v["items"]),
+                    project
+                        .as_deref()
+                        .unwrap_or("every project without its own")
+                )
+            });
+        }
+        AdminCommand::Instrument(AdminInstrumentCommand::List) => {
+            let v: Value = api.get_json("/api/v1/admin/instruments", token).await?;
+            out.emit(&v, || {
+                rows(
+                    &v,
+                    |w| {
+                        format!(
+                            "{:<8} {:<16} {:<6} version {}",
+                            s(w, "instrument"),
+                            w["project"].as_str().unwrap_or("(server-wide)"),
+                            s(w, "language"),
+                            plain(&w["version"])
+                        )
+                    },
+                    "no wording loaded: forms show \"WEMWBS item 1\" and so on",
+                )
+            });
         }
         AdminCommand::Project(AdminProjectCommand::List) => {
             let v: Value = api.get_json("/api/v1/admin/projects", token).await?;
@@ -262,4 +309,73 @@ fn query_value(v: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// `bothy admin site ...` and `bothy admin activity ...`.
+async fn setup_command(
+    api: &ServerApi,
+    token: Option<&str>,
+    what: &str,
+    command: AdminSetupCommand,
+    out: Output,
+) -> Result<()> {
+    match command {
+        AdminSetupCommand::Add {
+            project,
+            slug,
+            name,
+            activity_type,
+            site,
+        } => {
+            let mut body = json!({"slug": slug, "name": name});
+            if what == "activities" {
+                let t = activity_type
+                    .ok_or_else(|| anyhow!("--activity-type: an activity needs its type"))?;
+                body["activity_type"] = json!(t);
+                body["site"] = json!(site);
+            } else if activity_type.is_some() || site.is_some() {
+                return Err(anyhow!(
+                    "--activity-type and --site are for activities, not sites"
+                ));
+            }
+            let path = format!("/api/v1/admin/projects/{}/{what}", query_value(&project));
+            let v: Value = api.post_json(&path, token, &body).await?;
+            out.emit(&v, || format!("added {slug} ({name}) to {project}"));
+        }
+        AdminSetupCommand::List { project } => {
+            let path = format!("/api/v1/admin/projects/{}/{what}", query_value(&project));
+            let v: Value = api.get_json(&path, token).await?;
+            out.emit(&v, || {
+                rows(
+                    &v,
+                    |x| {
+                        format!(
+                            "{:<24} {:<32} {}{}",
+                            s(x, "slug"),
+                            s(x, "name"),
+                            x["activity_type"].as_str().unwrap_or(""),
+                            if x["archived"] == json!(true) {
+                                " (archived)"
+                            } else {
+                                ""
+                            }
+                        )
+                    },
+                    &format!("no {what} in {project}"),
+                )
+            });
+        }
+        AdminSetupCommand::Archive { project, slug } => {
+            let path = format!(
+                "/api/v1/admin/projects/{}/{what}/{}",
+                query_value(&project),
+                query_value(&slug)
+            );
+            let v: Value = api
+                .patch_json(&path, token, &json!({"archived": true}))
+                .await?;
+            out.emit(&v, || format!("archived {slug} in {project}"));
+        }
+    }
+    Ok(())
 }

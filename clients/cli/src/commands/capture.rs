@@ -211,8 +211,13 @@ fn parse_items(s: &str) -> Result<BTreeMap<u8, i64>> {
 }
 
 pub async fn wellbeing(device: &Device, command: WellbeingCommand, out: Output) -> Result<()> {
-    let WellbeingCommand::Record(a) = command;
-    record_wellbeing(device, a, out).await
+    match command {
+        WellbeingCommand::Record(a) => record_wellbeing(device, a, out).await,
+        WellbeingCommand::Items {
+            instrument,
+            project,
+        } => super::records::wellbeing_items(device, &instrument, project.as_deref(), out).await,
+    }
 }
 
 async fn record_wellbeing(device: &Device, a: WellbeingRecordArgs, out: Output) -> Result<()> {

@@ -48,6 +48,8 @@ async fn dispatch(command: Command, device: &Device, out: Output) -> Result<()> 
         Command::History(a) => records::history(device, a, out).await,
         Command::Status(a) => syncing::status(device, a, out).await,
         Command::Sync => syncing::sync(device, out).await,
+        Command::Sites(a) => records::sites(device, a, out).await,
+        Command::Activities(a) => records::activities(device, a, out).await,
         Command::Admin(_) => unreachable!("handled without a store"),
     }
 }

@@ -280,3 +280,85 @@ fn indent(text: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// `bothy sites`.
+pub async fn sites(device: &Device, a: crate::args::SetupArgs, out: Output) -> Result<()> {
+    let forms = device.project_setup(a.project.as_deref()).await?;
+    out.emit(&forms.sites, || {
+        if forms.sites.is_empty() {
+            return format!(
+                "no sites set up for {} (any site name is accepted; sync to receive the set-up)",
+                forms.project
+            );
+        }
+        forms
+            .sites
+            .iter()
+            .map(|s| format!("{:<24} {}\n", s.slug, s.name))
+            .collect()
+    });
+    Ok(())
+}
+
+/// `bothy activities`.
+pub async fn activities(device: &Device, a: crate::args::SetupArgs, out: Output) -> Result<()> {
+    let forms = device.project_setup(a.project.as_deref()).await?;
+    out.emit(&forms.activities, || {
+        if forms.activities.is_empty() {
+            return format!(
+                "no activities set up for {} (any activity name is accepted; sync to receive \
+                 the set-up)",
+                forms.project
+            );
+        }
+        forms
+            .activities
+            .iter()
+            .map(|a| {
+                format!(
+                    "{:<24} {:<32} {}{}\n",
+                    a.slug,
+                    a.name,
+                    a.activity_type,
+                    a.site
+                        .as_deref()
+                        .map(|s| format!(" at {s}"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect()
+    });
+    Ok(())
+}
+
+/// `bothy wellbeing items`.
+pub async fn wellbeing_items(
+    device: &Device,
+    instrument: &str,
+    project: Option<&str>,
+    out: Output,
+) -> Result<()> {
+    let instrument = bothy_device::bothy_sync_core::Instrument::parse(instrument)
+        .ok_or_else(|| anyhow::anyhow!("--instrument: unknown questionnaire {instrument:?}"))?;
+    let forms = device.project_setup(project).await?;
+    let w = forms.wording(instrument);
+    out.emit(&w, || {
+        let mut text = String::new();
+        for (n, item) in &w.items {
+            text.push_str(&format!("{n:>3}. {item}\n"));
+        }
+        let labels: Vec<String> = w
+            .responses
+            .iter()
+            .map(|(v, l)| format!("{v} {l}"))
+            .collect();
+        if !labels.is_empty() {
+            text.push_str(&format!("answers: {}\n", labels.join(", ")));
+        }
+        if let Some(l) = &w.licence {
+            text.push_str(&format!("licence: {l}\n"));
+        }
+        text
+    });
+    Ok(())
+}

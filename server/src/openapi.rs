@@ -1,0 +1,287 @@
+//! The OpenAPI description of the HTTP API, generated from the handlers' `#[utoipa::path]`
+//! annotations and served at `GET /openapi.json`. A test compares it with the router's route
+//! table ([`crate::routes`]), so a route cannot be added without being described, nor described
+//! without existing.
+
+use crate::routes;
+use axum::http::header;
+use axum::response::IntoResponse;
+use std::sync::LazyLock;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// The body of every error answer: `{"error":{"code","message"}}`.
+#[derive(ToSchema)]
+#[schema(as = ApiError)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code (`invalid_json`, `unauthorized`, `forbidden`, ...).
+    pub code: String,
+    /// A sentence for a person.
+    pub message: String,
+}
+
+/// A binary sync request or response (`application/vnd.bothy.sync`, docs/protocol.md).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct SyncBody(pub Vec<u8>);
+
+/// The name of the user access token's security scheme.
+pub const USER_TOKEN: &str = "user_token";
+/// The name of the device credential's security scheme.
+pub const DEVICE_TOKEN: &str = "device_token";
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            USER_TOKEN,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A short-lived user access token from `POST /api/v1/auth/login`.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            DEVICE_TOKEN,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("bd1_<device id, 32 hex>_<secret>")
+                    .description(Some(
+                        "The long-lived, revocable credential of one enrolled device.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Bothy HTTP API",
+        description = "The HTTP API of the Bothy server. Errors are always \
+                       `{\"error\":{\"code\",\"message\"}}`; docs/http-api.md explains each \
+                       endpoint in prose, docs/protocol.md the binary sync body."
+    ),
+    paths(
+        routes::health::healthz,
+        routes::health::info,
+        openapi_json,
+        routes::auth::login,
+        routes::auth::refresh,
+        routes::devices::enrol,
+        routes::devices::register,
+        routes::devices::me,
+        crate::sync::sync,
+        routes::admin::create_project,
+        routes::admin::list_projects,
+        routes::admin::create_user,
+        routes::admin::add_member,
+        routes::admin::create_enrolment,
+        routes::admin::list_devices,
+        routes::admin::revoke_device,
+        routes::admin::remove_user,
+        routes::audit::admin_audit,
+        routes::audit::project_audit,
+        routes::projects::record,
+        routes::history::history,
+        routes::projects::conflicts,
+        routes::projects::quarantine,
+        routes::review::resolve_conflict,
+        routes::review::quarantine_entry,
+        routes::review::release,
+        routes::review::discard,
+        routes::setup::create_site,
+        routes::setup::list_sites,
+        routes::setup::update_site,
+        routes::setup::create_activity,
+        routes::setup::list_activities,
+        routes::setup::update_activity,
+        routes::setup::put_instrument,
+        routes::setup::list_instruments,
+    ),
+    components(schemas(ErrorBody, ErrorDetail, SyncBody)),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "health", description = "Liveness and capabilities"),
+        (name = "auth", description = "Login and token refresh"),
+        (name = "devices", description = "Device enrolment and identity"),
+        (name = "sync", description = "The sync endpoint (docs/protocol.md)"),
+        (name = "admin", description = "Server administration (server admins only)"),
+        (name = "projects", description = "Reading a project's merged data"),
+        (name = "review", description = "Conflict resolution and quarantine review"),
+        (name = "audit", description = "The append-only audit log"),
+    )
+)]
+pub struct ApiDoc;
+
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\":{{\"code\":\"internal\",\"message\":\"{e}\"}}}}"))
+});
+
+/// `GET /openapi.json`: this document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "health",
+    responses((status = 200, description = "This OpenAPI document", content_type = "application/json"))
+)]
+pub async fn openapi_json() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        DOCUMENT.as_str(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+    use std::collections::BTreeSet;
+
+    /// Error answers that are deliberately not `ApiError` bodies.
+    const OTHER_ERROR_BODIES: &[(&str, &str, &str)] = &[
+        // The health check answers its own report, with `"database":"unreachable"`.
+        ("get", "/healthz", "503"),
+    ];
+
+    fn document() -> Value {
+        serde_json::from_str(&DOCUMENT).expect("the document is JSON")
+    }
+
+    #[test]
+    fn document_and_router_list_the_same_routes() {
+        let served: BTreeSet<(String, String)> = crate::routes()
+            .into_iter()
+            .map(|(m, p)| (m.as_str().to_lowercase(), p))
+            .collect();
+        let doc = document();
+        let mut documented = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for method in item.as_object().expect("path item").keys() {
+                documented.insert((method.clone(), path.clone()));
+            }
+        }
+        let undocumented: Vec<_> = served.difference(&documented).collect();
+        let unserved: Vec<_> = documented.difference(&served).collect();
+        assert!(
+            undocumented.is_empty() && unserved.is_empty(),
+            "routes served but not in the OpenAPI document (annotate the handler with \
+             #[utoipa::path] and list it in ApiDoc): {undocumented:?}\n\
+             routes in the document but not served: {unserved:?}"
+        );
+    }
+
+    #[test]
+    fn every_error_answer_has_the_error_schema() {
+        let doc = document();
+        assert!(doc["components"]["schemas"]["ApiError"].is_object());
+        let schemes = &doc["components"]["securitySchemes"];
+        let mut problems = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("path item") {
+                let responses = op["responses"].as_object().expect("responses");
+                assert!(
+                    responses.keys().any(|s| s.starts_with('2')),
+                    "{method} {path} documents no success"
+                );
+                for (status, response) in responses {
+                    if status.starts_with('2')
+                        || OTHER_ERROR_BODIES.contains(&(method.as_str(), path.as_str(), status))
+                    {
+                        continue;
+                    }
+                    let schema = &response["content"]["application/json"]["schema"]["$ref"];
+                    if schema != "#/components/schemas/ApiError" {
+                        problems.push(format!("{method} {path} {status}"));
+                    }
+                }
+                for requirement in op["security"].as_array().into_iter().flatten() {
+                    for name in requirement.as_object().expect("requirement").keys() {
+                        assert!(
+                            schemes[name].is_object(),
+                            "{method} {path}: no security scheme {name}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(
+            problems.is_empty(),
+            "error answers without the ApiError schema: {problems:?}"
+        );
+    }
+
+    #[test]
+    fn every_path_parameter_is_described() {
+        let doc = document();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            let in_path: BTreeSet<&str> = path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+                .collect();
+            for (method, op) in item.as_object().expect("path item") {
+                let described: BTreeSet<&str> = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p["in"] == "path")
+                    .filter_map(|p| p["name"].as_str())
+                    .collect();
+                assert_eq!(in_path, described, "{method} {path}: path parameters");
+            }
+        }
+    }
+
+    #[test]
+    fn every_authenticated_route_says_which_credential() {
+        let doc = document();
+        let open = [
+            "/healthz",
+            "/openapi.json",
+            "/api/v1/info",
+            "/api/v1/auth/login",
+            "/api/v1/auth/refresh",
+            "/api/v1/devices/enrol",
+        ];
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("path item") {
+                let has_security = op["security"].as_array().is_some_and(|s| !s.is_empty());
+                assert_eq!(
+                    has_security,
+                    !open.contains(&path.as_str()),
+                    "{method} {path}: security requirement"
+                );
+                let answers_401 = op["responses"].get("401").is_some();
+                assert_eq!(
+                    answers_401,
+                    has_security
+                        || [
+                            "/api/v1/auth/login",
+                            "/api/v1/auth/refresh",
+                            "/api/v1/devices/enrol"
+                        ]
+                        .contains(&path.as_str()),
+                    "{method} {path}: 401 documented"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,760 @@
+//! Project set-up: sites, activities and instrument wording, managed through the admin API and
+//! delivered to devices on sync ([`setup_for`]) so forms show them offline.
+//!
+//! Server admins and a project's admins and coordinators manage its sites and activities
+//! ([`crate::roles::may_manage_setup`]); only server admins load instrument wording, which is
+//! licensed text ([`crate::roles::may_load_wording`]). Every change is audited.
+
+use super::JsonBody;
+use crate::audit;
+use crate::auth::UserAuth;
+use crate::db::{Db, now};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use bothy_sync_core::Instrument;
+use bothy_sync_core::protocol::{InstrumentWording, ProjectSetup, Setup, SetupActivity, SetupSite};
+use bothy_sync_core::schema::ACTIVITY_TYPES;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+use std::collections::BTreeMap;
+
+/// Checks that the user may manage the project's sites and activities, and that it exists.
+async fn require_setup_role(state: &AppState, user: &UserAuth, project: &str) -> ApiResult<()> {
+    let exists = sqlx::query("SELECT 1 AS one FROM projects WHERE slug = $1")
+        .bind(project)
+        .fetch_optional(&state.db.pool)
+        .await?
+        .is_some();
+    if !exists && user.is_admin {
+        return Err(ApiError::NotFound(format!("no project `{project}`")));
+    }
+    let role = super::projects::role_in(state, user, project).await?;
+    if crate::roles::may_manage_setup(user.is_admin, &role) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "only a server admin or the project's {} may manage its sites and activities",
+            crate::roles::SETUP_ROLES.join(" or ")
+        )))
+    }
+}
+
+fn check_slug(what: &'static str, slug: &str) -> ApiResult<()> {
+    let ok = !slug.is_empty()
+        && slug.len() <= 64
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad(
+            "invalid_slug",
+            format!("{what}: a slug is 1-64 lowercase letters, digits and hyphens"),
+        ))
+    }
+}
+
+fn check_name(name: &str) -> ApiResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::bad(
+            "invalid_name",
+            "name: must be 1-200 characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn check_activity_type(t: &str) -> ApiResult<()> {
+    if ACTIVITY_TYPES.contains(&t) {
+        Ok(())
+    } else {
+        Err(ApiError::bad(
+            "invalid_value",
+            format!(
+                "activity_type: `{t}` is not one of {}",
+                ACTIVITY_TYPES.join(", ")
+            ),
+        ))
+    }
+}
+
+/// A new site.
+#[derive(utoipa::ToSchema, Deserialize)]
+pub struct NewSite {
+    slug: String,
+    name: String,
+}
+
+/// A change to a site or activity: any of its name, type, site, and whether it is archived.
+#[derive(utoipa::ToSchema, Deserialize, Default)]
+pub struct SetupChange {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    activity_type: Option<String>,
+    /// For activities: the site (`""` clears it).
+    #[serde(default)]
+    site: Option<String>,
+    #[serde(default)]
+    archived: Option<bool>,
+}
+
+/// A new activity.
+#[derive(utoipa::ToSchema, Deserialize)]
+pub struct NewActivity {
+    slug: String,
+    name: String,
+    activity_type: String,
+    #[serde(default)]
+    site: Option<String>,
+}
+
+fn conflict_or(e: sqlx::Error, what: &str) -> ApiError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            ApiError::Conflict(format!("{what} already exists"))
+        }
+        _ => e.into(),
+    }
+}
+
+async fn site_exists(db: &Db, project: &str, site: &str) -> ApiResult<bool> {
+    Ok(
+        sqlx::query("SELECT 1 AS one FROM sites WHERE project = $1 AND slug = $2")
+            .bind(project)
+            .bind(site)
+            .fetch_optional(&db.pool)
+            .await?
+            .is_some(),
+    )
+}
+
+/// `POST /api/v1/admin/projects/{slug}/sites`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/projects/{slug}/sites",
+    tag = "admin",
+    security(("user_token" = [])),
+    params(("slug" = String, Path, description = "the project")),
+    request_body = NewSite,
+    responses(
+        (status = 201, description = "Created: `{\"slug\",\"name\",\"archived\"}`"),
+        (status = 400, description = "`invalid_json`, `invalid_slug`, `invalid_name`, `invalid_value` or `invalid_field`", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a server admin, nor the project's admin or coordinator", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such project (or site, activity)", body = crate::openapi::ErrorBody),
+        (status = 409, description = "the site exists", body = crate::openapi::ErrorBody),
+        (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn create_site(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(project): Path<String>,
+    JsonBody(body): JsonBody<NewSite>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    require_setup_role(&state, &user, &project).await?;
+    check_slug("slug", &body.slug)?;
+    let name = check_name(&body.name)?;
+    let mut tx = state.db.pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO sites (project, slug, name, archived, created_at, updated_at) \
+         VALUES ($1, $2, $3, 0, $4, $4)",
+    )
+    .bind(&project)
+    .bind(&body.slug)
+    .bind(&name)
+    .bind(now())
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| conflict_or(e, &format!("site `{}`", body.slug)))?;
+    audit::record(
+        &mut *tx,
+        &audit::Actor::user(&user),
+        "site.create",
+        Some(&project),
+        Some(&body.slug),
+        json!({"name": name}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"slug": body.slug, "name": name, "archived": false})),
+    ))
+}
+
+/// `GET /api/v1/admin/projects/{slug}/sites` (archived ones too, marked).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/projects/{slug}/sites",
+    tag = "admin",
+    security(("user_token" = [])),
+    params(("slug" = String, Path, description = "the project")),
+    responses(
+        (status = 200, description = "`[{\"slug\",\"name\",\"archived\"}]`"),
+        (status = 403, description = "not a server admin, nor the project's admin or coordinator", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such project (or site, activity)", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn list_sites(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(project): Path<String>,
+) -> ApiResult<Json<Value>> {
+    require_setup_role(&state, &user, &project).await?;
+    let rows =
+        sqlx::query("SELECT slug, name, archived FROM sites WHERE project = $1 ORDER BY slug")
+            .bind(&project)
+            .fetch_all(&state.db.pool)
+            .await?;
+    Ok(Json(Value::Array(
+        rows.iter()
+            .map(|r| {
+                json!({
+                    "slug": r.get::<String, _>("slug"),
+                    "name": r.get::<String, _>("name"),
+                    "archived": r.get::<i64, _>("archived") != 0,
+                })
+            })
+            .collect(),
+    )))
+}
+
+/// `PATCH /api/v1/admin/projects/{slug}/sites/{site}`: rename, archive or restore.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/projects/{slug}/sites/{site}",
+    tag = "admin",
+    security(("user_token" = [])),
+    params(("slug" = String, Path, description = "the project"), ("site" = String, Path, description = "the site")),
+    request_body = SetupChange,
+    responses(
+        (status = 200, description = "Updated"),
+        (status = 400, description = "`invalid_json`, `invalid_slug`, `invalid_name`, `invalid_value` or `invalid_field`", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a server admin, nor the project's admin or coordinator", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such project (or site, activity)", body = crate::openapi::ErrorBody),
+        (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn update_site(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path((project, site)): Path<(String, String)>,
+    JsonBody(body): JsonBody<SetupChange>,
+) -> ApiResult<Json<Value>> {
+    require_setup_role(&state, &user, &project).await?;
+    if body.activity_type.is_some() || body.site.is_some() {
+        return Err(ApiError::bad(
+            "invalid_field",
+            "a site has only a name and whether it is archived",
+        ));
+    }
+    let name = body.name.as_deref().map(check_name).transpose()?;
+    let mut tx = state.db.pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE sites SET name = COALESCE($1, name), archived = COALESCE($2, archived), \
+         updated_at = $3 WHERE project = $4 AND slug = $5",
+    )
+    .bind(name.as_deref())
+    .bind(body.archived.map(i64::from))
+    .bind(now())
+    .bind(&project)
+    .bind(&site)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(ApiError::NotFound(format!(
+            "no site `{site}` in project `{project}`"
+        )));
+    }
+    audit::record(
+        &mut *tx,
+        &audit::Actor::user(&user),
+        "site.update",
+        Some(&project),
+        Some(&site),
+        json!({"name": name, "archived": body.archived}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!({"slug": site, "updated": true})))
+}
+
+/// `POST /api/v1/admin/projects/{slug}/activities`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/projects/{slug}/activities",
+    tag = "admin",
+    security(("user_token" = [])),
+    params(("slug" = String, Path, description = "the project")),
+    request_body = NewActivity,
+    responses(
+        (status = 201, description = "Created: the activity"),
+        (status = 400, description = "`invalid_json`, `invalid_slug`, `invalid_name`, `invalid_value` or `invalid_field`", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a server admin, nor the project's admin or coordinator", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such project (or site, activity)", body = crate::openapi::ErrorBody),
+        (status = 409, description = "the activity exists", body = crate::openapi::ErrorBody),
+        (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn create_activity(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(project): Path<String>,
+    JsonBody(body): JsonBody<NewActivity>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    require_setup_role(&state, &user, &project).await?;
+    check_slug("slug", &body.slug)?;
+    let name = check_name(&body.name)?;
+    check_activity_type(&body.activity_type)?;
+    let site = body.site.filter(|s| !s.is_empty());
+    if let Some(s) = &site
+        && !site_exists(&state.db, &project, s).await?
+    {
+        return Err(ApiError::bad(
+            "invalid_value",
+            format!("site: no site `{s}` in project `{project}`"),
+        ));
+    }
+    let mut tx = state.db.pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO activities (project, slug, name, activity_type, site, archived, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 0, $6, $6)",
+    )
+    .bind(&project)
+    .bind(&body.slug)
+    .bind(&name)
+    .bind(&body.activity_type)
+    .bind(site.as_deref())
+    .bind(now())
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| conflict_or(e, &format!("activity `{}`", body.slug)))?;
+    audit::record(
+        &mut *tx,
+        &audit::Actor::user(&user),
+        "activity.create",
+        Some(&project),
+        Some(&body.slug),
+        json!({"name": name, "activity_type": body.activity_type, "site": site}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"slug": body.slug, "name": name, "activity_type": body.activity_type,
+                    "site": site, "archived": false}),
+        ),
+    ))
+}
+
+/// `GET /api/v1/admin/projects/{slug}/activities` (archived ones too, marked).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/projects/{slug}/activities",
+    tag = "admin",
+    security(("user_token" = [])),
+    params(("slug" = String, Path, description = "the project")),
+    responses(
+        (status = 200, description = "`[{\"slug\",\"name\",\"activity_type\",\"site\",\"archived\"}]`"),
+        (status = 403, description = "not a server admin, nor the project's admin or coordinator", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such project (or site, activity)", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn list_activities(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(project): Path<String>,
+) -> ApiResult<Json<Value>> {
+    require_setup_role(&state, &user, &project).await?;
+    let rows = sqlx::query(
+        "SELECT slug, name, activity_type, site, archived FROM activities WHERE project = $1 ORDER BY slug",
+    )
+    .bind(&project)
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(Json(Value::Array(
+        rows.iter()
+            .map(|r| {
+                json!({
+                    "slug": r.get::<String, _>("slug"),
+                    "name": r.get::<String, _>("name"),
+                    "activity_type": r.get::<String, _>("activity_type"),
+                    "site": r.get::<Option<String>, _>("site"),
+                    "archived": r.get::<i64, _>("archived") != 0,
+                })
+            })
+            .collect(),
+    )))
+}
+
+/// `PATCH /api/v1/admin/projects/{slug}/activities/{activity}`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/projects/{slug}/activities/{activity}",
+    tag = "admin",
+    security(("user_token" = [])),
+    params(("slug" = String, Path, description = "the project"), ("activity" = String, Path, description = "the activity")),
+    request_body = SetupChange,
+    responses(
+        (status = 200, description = "Updated"),
+        (status = 400, description = "`invalid_json`, `invalid_slug`, `invalid_name`, `invalid_value` or `invalid_field`", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a server admin, nor the project's admin or coordinator", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such project (or site, activity)", body = crate::openapi::ErrorBody),
+        (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn update_activity(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path((project, activity)): Path<(String, String)>,
+    JsonBody(body): JsonBody<SetupChange>,
+) -> ApiResult<Json<Value>> {
+    require_setup_role(&state, &user, &project).await?;
+    let name = body.name.as_deref().map(check_name).transpose()?;
+    if let Some(t) = &body.activity_type {
+        check_activity_type(t)?;
+    }
+    if let Some(s) = body.site.as_deref().filter(|s| !s.is_empty())
+        && !site_exists(&state.db, &project, s).await?
+    {
+        return Err(ApiError::bad(
+            "invalid_value",
+            format!("site: no site `{s}` in project `{project}`"),
+        ));
+    }
+    let mut tx = state.db.pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE activities SET name = COALESCE($1, name), activity_type = COALESCE($2, activity_type), \
+         site = CASE WHEN $3 = 0 THEN site WHEN $4 = '' THEN NULL ELSE $4 END, \
+         archived = COALESCE($5, archived), updated_at = $6 WHERE project = $7 AND slug = $8",
+    )
+    .bind(name.as_deref())
+    .bind(body.activity_type.as_deref())
+    .bind(i64::from(body.site.is_some()))
+    .bind(body.site.as_deref().unwrap_or(""))
+    .bind(body.archived.map(i64::from))
+    .bind(now())
+    .bind(&project)
+    .bind(&activity)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(ApiError::NotFound(format!(
+            "no activity `{activity}` in project `{project}`"
+        )));
+    }
+    audit::record(
+        &mut *tx,
+        &audit::Actor::user(&user),
+        "activity.update",
+        Some(&project),
+        Some(&activity),
+        json!({"name": name, "activity_type": body.activity_type, "site": body.site,
+               "archived": body.archived}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!({"slug": activity, "updated": true})))
+}
+
+/// A wording file.
+#[derive(utoipa::ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WordingFile {
+    language: String,
+    #[serde(default)]
+    licence: Option<String>,
+    items: BTreeMap<String, String>,
+    #[serde(default)]
+    responses: BTreeMap<String, String>,
+}
+
+/// Which project a wording is for.
+#[derive(Deserialize)]
+pub struct WordingScope {
+    #[serde(default)]
+    project: Option<String>,
+}
+
+/// `PUT /api/v1/admin/instruments/{instrument}[?project=P]`: loads (replaces) an instrument's
+/// wording in one language, server-wide or for one project.
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/instruments/{instrument}",
+    tag = "admin",
+    security(("user_token" = [])),
+    params(("instrument" = String, Path, description = "WEMWBS, SWEMWBS or ONS4"), ("project" = Option<String>, Query, description = "the project (default: server-wide)")),
+    request_body = WordingFile,
+    responses(
+        (status = 200, description = "Loaded: `{\"instrument\",\"project\",\"language\",\"version\",\"items\"}`"),
+        (status = 400, description = "`unknown_instrument`, `invalid_wording` (names the item, answer or field) or `invalid_json`", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a server admin", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such project", body = crate::openapi::ErrorBody),
+        (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn put_instrument(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(instrument): Path<String>,
+    Query(scope): Query<WordingScope>,
+    JsonBody(body): JsonBody<WordingFile>,
+) -> ApiResult<Json<Value>> {
+    if !crate::roles::may_load_wording(user.is_admin) {
+        return Err(ApiError::Forbidden(
+            "only a server admin may load instrument wording".into(),
+        ));
+    }
+    let inst = Instrument::parse(&instrument).ok_or_else(|| {
+        ApiError::bad(
+            "unknown_instrument",
+            format!("instrument: `{instrument}` is not one of WEMWBS, SWEMWBS, ONS4"),
+        )
+    })?;
+    let project = scope.project.unwrap_or_default();
+    if !project.is_empty()
+        && sqlx::query("SELECT 1 AS one FROM projects WHERE slug = $1")
+            .bind(&project)
+            .fetch_optional(&state.db.pool)
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::NotFound(format!("no project `{project}`")));
+    }
+    let language = body.language.trim().to_owned();
+    let lang_ok = !language.is_empty()
+        && language.len() <= 35
+        && language
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !lang_ok {
+        return Err(ApiError::bad(
+            "invalid_wording",
+            "language: give a language tag such as `en` or `cy`",
+        ));
+    }
+    let licence = body
+        .licence
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty());
+    if licence.as_ref().is_some_and(|l| l.chars().count() > 1000) {
+        return Err(ApiError::bad(
+            "invalid_wording",
+            "licence: at most 1000 characters",
+        ));
+    }
+    let (items, responses) = bothy_sync_core::wording::check(inst, &body.items, &body.responses)
+        .map_err(|e| ApiError::bad("invalid_wording", e))?;
+    let items_json = serde_json::to_string(&items).map_err(anyhow::Error::from)?;
+    let responses_json = serde_json::to_string(&responses).map_err(anyhow::Error::from)?;
+    let mut tx = state.db.begin_write().await?;
+    let previous: Option<i64> = sqlx::query(
+        "SELECT version FROM instrument_wording WHERE project = $1 AND instrument = $2 AND language = $3",
+    )
+    .bind(&project)
+    .bind(inst.as_str())
+    .bind(&language)
+    .fetch_optional(&mut *tx)
+    .await?
+    .map(|r| r.get("version"));
+    let version = previous.unwrap_or(0) + 1;
+    sqlx::query(
+        "INSERT INTO instrument_wording (project, instrument, language, licence, items, responses, version, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (project, instrument, language) DO UPDATE SET licence = excluded.licence, \
+         items = excluded.items, responses = excluded.responses, version = excluded.version, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(&project)
+    .bind(inst.as_str())
+    .bind(&language)
+    .bind(licence.as_deref())
+    .bind(&items_json)
+    .bind(&responses_json)
+    .bind(version)
+    .bind(now())
+    .execute(&mut *tx)
+    .await?;
+    // The wording itself is not copied into the log: it is licensed text, kept in one place.
+    audit::record(
+        &mut *tx,
+        &audit::Actor::user(&user),
+        "instrument.load",
+        (!project.is_empty()).then_some(project.as_str()),
+        Some(inst.as_str()),
+        json!({"language": language, "version": version, "items": items.len(),
+               "licence": licence}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!({
+        "instrument": inst.as_str(),
+        "project": (!project.is_empty()).then_some(project),
+        "language": language,
+        "version": version,
+        "items": items.len(),
+    })))
+}
+
+/// `GET /api/v1/admin/instruments`: which wordings are loaded (not their text).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/instruments",
+    tag = "admin",
+    security(("user_token" = [])),
+    responses(
+        (status = 200, description = "`[{\"instrument\",\"project\",\"language\",\"licence\",\"version\",\"updated_at\"}]`"),
+        (status = 403, description = "not a server admin", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn list_instruments(
+    State(state): State<AppState>,
+    user: UserAuth,
+) -> ApiResult<Json<Value>> {
+    if !crate::roles::may_load_wording(user.is_admin) {
+        return Err(ApiError::Forbidden(
+            "only a server admin may list instrument wording".into(),
+        ));
+    }
+    let rows = sqlx::query(
+        "SELECT project, instrument, language, licence, version, updated_at FROM instrument_wording \
+         ORDER BY instrument, project, language",
+    )
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(Json(Value::Array(
+        rows.iter()
+            .map(|r| {
+                let project: String = r.get("project");
+                json!({
+                    "instrument": r.get::<String, _>("instrument"),
+                    "project": (!project.is_empty()).then_some(project),
+                    "language": r.get::<String, _>("language"),
+                    "licence": r.get::<Option<String>, _>("licence"),
+                    "version": r.get::<i64, _>("version"),
+                    "updated_at": r.get::<i64, _>("updated_at"),
+                })
+            })
+            .collect(),
+    )))
+}
+
+/// The set-up of `projects` as devices receive it, with its version. Projects with nothing set
+/// up are left out; when nothing at all is, the version is empty.
+pub async fn setup_for(db: &Db, projects: &[String]) -> Result<Setup, sqlx::Error> {
+    let mut sorted: Vec<&String> = projects.iter().collect();
+    sorted.sort();
+    let mut out = Vec::new();
+    let wording = sqlx::query(
+        "SELECT project, instrument, language, licence, items, responses, version \
+         FROM instrument_wording ORDER BY instrument, language",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    for project in sorted {
+        let sites = sqlx::query(
+            "SELECT slug, name FROM sites WHERE project = $1 AND archived = 0 ORDER BY slug",
+        )
+        .bind(project)
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| SetupSite {
+            slug: r.get("slug"),
+            name: r.get("name"),
+        })
+        .collect::<Vec<_>>();
+        let activities = sqlx::query(
+            "SELECT slug, name, activity_type, site FROM activities \
+             WHERE project = $1 AND archived = 0 ORDER BY slug",
+        )
+        .bind(project)
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| SetupActivity {
+            slug: r.get("slug"),
+            name: r.get("name"),
+            activity_type: r.get("activity_type"),
+            site: r.get("site"),
+        })
+        .collect::<Vec<_>>();
+        let mut instruments = Vec::new();
+        for inst in [Instrument::Wemwbs, Instrument::Swemwbs, Instrument::Ons4] {
+            let of = |p: &str| {
+                wording
+                    .iter()
+                    .filter(|r| {
+                        r.get::<String, _>("instrument") == inst.as_str()
+                            && r.get::<String, _>("project") == p
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let mut rows = of(project);
+            if rows.is_empty() {
+                rows = of("");
+            }
+            for r in rows {
+                instruments.push(InstrumentWording {
+                    instrument: inst.as_str().to_owned(),
+                    language: r.get("language"),
+                    licence: r.get("licence"),
+                    version: u32::try_from(r.get::<i64, _>("version")).unwrap_or(u32::MAX),
+                    items: serde_json::from_str(&r.get::<String, _>("items")).unwrap_or_default(),
+                    responses: serde_json::from_str(&r.get::<String, _>("responses"))
+                        .unwrap_or_default(),
+                });
+            }
+        }
+        if !(sites.is_empty() && activities.is_empty() && instruments.is_empty()) {
+            out.push(ProjectSetup {
+                project: project.clone(),
+                sites,
+                activities,
+                instruments,
+            });
+        }
+    }
+    let version = if out.is_empty() {
+        String::new()
+    } else {
+        let canonical = serde_json::to_string(&out).unwrap_or_default();
+        crate::auth::sha256_hex(&canonical)[..16].to_owned()
+    };
+    Ok(Setup {
+        version,
+        projects: out,
+    })
+}
