@@ -4,9 +4,9 @@
 //! and quarantined while the rest of its sync is stored, and record histories name their
 //! authors.
 //!
-//! Endpoints still to add to the table: `POST /api/v1/admin/devices/{id}/revoke`,
-//! `POST /api/v1/admin/users/{username}/remove`, the conflict resolution and quarantine review
-//! endpoints.
+//! Endpoints that change state are checked for authorization only: an allowed caller gets past
+//! the role check (its answer is a success, or a 404/409 about the target, never 401/403), and
+//! everyone else gets 403.
 
 use bothy_sync_core::automerge::transaction::Transactable;
 use bothy_sync_core::automerge::{ActorId, ROOT};
@@ -73,7 +73,10 @@ async fn status(h: &Harness, method: &str, path: &str, token: Option<&str>, body
     let url = format!("{}{path}", h.url());
     let mut req = match method {
         "GET" => h.http.get(url),
-        _ => h.http.post(url).json(&body),
+        other => h
+            .http
+            .request(other.parse().expect("an HTTP method"), url)
+            .json(&body),
     };
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -316,6 +319,127 @@ async fn role_matrix(backend: Backend) {
                 none,
             ),
         ];
+        let resolvers: &[&str] = &["admin", "coordinator", "researcher", "server-admin"];
+        let missing = Uuid::new_v4();
+        let ons4: serde_json::Map<String, Value> = (1..=4)
+            .map(|i| (i.to_string(), json!(format!("Test item {i}"))))
+            .collect();
+        let authz_cells: Vec<(&str, String, Value, &[&str])> = vec![
+            (
+                "POST",
+                format!("/api/v1/admin/devices/{missing}/revoke"),
+                json!({"reason": "lost"}),
+                server_admin,
+            ),
+            (
+                "POST",
+                "/api/v1/admin/users/nobody/remove".into(),
+                json!({"reason": "left"}),
+                server_admin,
+            ),
+            (
+                "POST",
+                "/api/v1/projects/p/conflicts/resolve".into(),
+                json!({"record_id": participant, "field": "age_band", "value": "65-74"}),
+                resolvers,
+            ),
+            (
+                "GET",
+                "/api/v1/projects/p/quarantine/999999".into(),
+                json!(null),
+                reviewers,
+            ),
+            (
+                "POST",
+                "/api/v1/projects/p/quarantine/999999/release".into(),
+                json!({"reason": "fixed"}),
+                reviewers,
+            ),
+            (
+                "POST",
+                "/api/v1/projects/p/quarantine/999999/discard".into(),
+                json!({"reason": "wrong"}),
+                reviewers,
+            ),
+            (
+                "POST",
+                "/api/v1/admin/projects/p/sites".into(),
+                json!({"slug": format!("site-{n}"), "name": "hall"}),
+                reviewers,
+            ),
+            (
+                "GET",
+                "/api/v1/admin/projects/p/sites".into(),
+                json!(null),
+                reviewers,
+            ),
+            (
+                "PATCH",
+                "/api/v1/admin/projects/p/sites/no-such-site".into(),
+                json!({"name": "x"}),
+                reviewers,
+            ),
+            (
+                "POST",
+                "/api/v1/admin/projects/p/activities".into(),
+                json!({"slug": format!("act-{n}"), "name": "crafts", "activity_type": "arts"}),
+                reviewers,
+            ),
+            (
+                "GET",
+                "/api/v1/admin/projects/p/activities".into(),
+                json!(null),
+                reviewers,
+            ),
+            (
+                "PATCH",
+                "/api/v1/admin/projects/p/activities/no-such-activity".into(),
+                json!({"name": "x"}),
+                reviewers,
+            ),
+            (
+                "PUT",
+                "/api/v1/admin/instruments/ONS4".into(),
+                json!({"language": "en", "licence": "public", "items": ons4}),
+                server_admin,
+            ),
+            (
+                "GET",
+                "/api/v1/admin/instruments".into(),
+                json!(null),
+                server_admin,
+            ),
+            // Another project's review and set-up: only the server admin gets past the check.
+            (
+                "POST",
+                "/api/v1/projects/q/conflicts/resolve".into(),
+                json!({"record_id": q_record, "field": "location", "value": "x"}),
+                &["non-member", "server-admin"],
+            ),
+            (
+                "GET",
+                "/api/v1/projects/q/quarantine/999999".into(),
+                json!(null),
+                server_admin,
+            ),
+            (
+                "POST",
+                "/api/v1/admin/projects/q/sites".into(),
+                json!({"slug": format!("q-site-{n}"), "name": "hall"}),
+                server_admin,
+            ),
+        ];
+        for (method, path, body, allowed) in authz_cells {
+            let got = status(&h, method, &path, Some(token), body).await;
+            if allowed.contains(caller) {
+                assert!(
+                    got != 401 && got != 403 && got < 500,
+                    "{caller} {method} {path}: {got}"
+                );
+            } else {
+                assert_eq!(got, 403, "{caller} {method} {path}");
+            }
+        }
         for (method, path, body, allowed) in cells {
             let got = status(&h, method, &path, Some(token), body).await;
             let want_ok = allowed.contains(caller);
