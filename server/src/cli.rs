@@ -23,6 +23,8 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Print the data dictionary of the exports (Markdown, as docs/data-dictionary.md).
+    DataDictionary,
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,11 +90,16 @@ pub fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::DataDictionary) = cli.command {
+        print!("{}", crate::export::dictionary_markdown());
+        return Ok(());
+    }
     let config = Config::resolve(cli.serve)?;
     crate::telemetry::init(&config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Admin { command } => admin(config, command).await,
+        Command::DataDictionary => Ok(()),
     }
 }
 

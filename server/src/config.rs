@@ -82,6 +82,13 @@ pub struct ServeArgs {
     /// that sets it; otherwise clients could claim any address).
     #[arg(long, global = true, env = "BOTHY_TRUST_PROXY")]
     pub trust_proxy: Option<bool>,
+    /// Reliable-change threshold for WEMWBS raw scores, in points (reports and exports; a
+    /// request may override it).
+    #[arg(long, global = true, env = "BOTHY_WEMWBS_THRESHOLD")]
+    pub wemwbs_threshold: Option<f64>,
+    /// Reliable-change threshold for SWEMWBS metric scores, in points.
+    #[arg(long, global = true, env = "BOTHY_SWEMWBS_THRESHOLD")]
+    pub swemwbs_threshold: Option<f64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -99,6 +106,8 @@ struct FileConfig {
     login_max_failures_per_address: Option<u32>,
     login_failure_window: Option<i64>,
     trust_proxy: Option<bool>,
+    wemwbs_threshold: Option<f64>,
+    swemwbs_threshold: Option<f64>,
 }
 
 /// The resolved configuration.
@@ -130,6 +139,11 @@ pub struct Config {
     pub login_failure_window: i64,
     /// Whether to trust `X-Forwarded-For` for the client address (default off).
     pub trust_proxy: bool,
+    /// Reliable-change threshold for WEMWBS (default 3 points, the scale authors' meaningful
+    /// change; reports also show NHS Digital's 9).
+    pub wemwbs_threshold: f64,
+    /// Reliable-change threshold for SWEMWBS metric scores (default 3 points, as NHS Digital).
+    pub swemwbs_threshold: f64,
 }
 
 impl Config {
@@ -149,6 +163,8 @@ impl Config {
             login_max_failures_per_address: 50,
             login_failure_window: 900,
             trust_proxy: false,
+            wemwbs_threshold: 3.0,
+            swemwbs_threshold: 3.0,
         }
     }
 
@@ -234,6 +250,28 @@ impl Config {
         }
         if let Some(t) = args.trust_proxy.or(file.trust_proxy) {
             cfg.trust_proxy = t;
+        }
+        for (name, arg, from_file, slot) in [
+            (
+                "wemwbs_threshold",
+                args.wemwbs_threshold,
+                file.wemwbs_threshold,
+                &mut cfg.wemwbs_threshold,
+            ),
+            (
+                "swemwbs_threshold",
+                args.swemwbs_threshold,
+                file.swemwbs_threshold,
+                &mut cfg.swemwbs_threshold,
+            ),
+        ] {
+            if let Some(t) = arg.or(from_file) {
+                anyhow::ensure!(
+                    t.is_finite() && t > 0.0 && t <= 56.0,
+                    "{name} must be a number of points above 0 and at most 56"
+                );
+                *slot = t;
+            }
         }
         Ok(cfg)
     }

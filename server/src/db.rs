@@ -109,6 +109,22 @@ impl Db {
         }
         Ok(())
     }
+
+    /// Orders erasures against syncs until the transaction ends: an erasure takes this
+    /// exclusively, every sync shares it, so a sync never stores a record about a participant
+    /// whose erasure commits while the sync is in flight. On SQLite `BEGIN IMMEDIATE` already
+    /// serialises every writer, so this does nothing there. Take it before any record lock.
+    pub async fn lock_erasures(&self, tx: &mut Tx, exclusive: bool) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Postgres {
+            let sql = if exclusive {
+                "SELECT pg_advisory_xact_lock(hashtextextended('bothy.erasure', 8))::text"
+            } else {
+                "SELECT pg_advisory_xact_lock_shared(hashtextextended('bothy.erasure', 8))::text"
+            };
+            sqlx::query(sql).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Health data: the SQLite files are readable by the server's user only.

@@ -15,15 +15,21 @@
 
 pub mod audit;
 pub mod auth;
+pub mod charts;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod disclosure;
+pub mod erasure;
 pub mod error;
+pub mod export;
 pub mod openapi;
 pub mod projection;
+pub mod reports;
 pub mod roles;
 pub mod routes;
 pub mod state;
+pub mod stats;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
@@ -126,6 +132,32 @@ fn router() -> (Router<AppState>, Vec<(Method, String)>) {
         .get("/projects/{slug}/quarantine/{id}", review::quarantine_entry)
         .post("/projects/{slug}/quarantine/{id}/release", review::release)
         .post("/projects/{slug}/quarantine/{id}/discard", review::discard)
+        .get(
+            "/projects/{slug}/participants/{id}/export",
+            routes::subjects::export,
+        )
+        .post(
+            "/projects/{slug}/participants/{id}/erase",
+            routes::subjects::erase,
+        )
+        .get("/data-dictionary", routes::analysis::data_dictionary)
+        .get(
+            "/projects/{slug}/exports/{dataset}",
+            routes::analysis::export,
+        )
+        .get(
+            "/projects/{slug}/reports/outcomes",
+            routes::analysis::outcomes,
+        )
+        .get(
+            "/projects/{slug}/reports/attendance",
+            routes::analysis::attendance,
+        )
+        .get("/projects/{slug}/reports/equity", routes::analysis::equity)
+        .get(
+            "/projects/{slug}/reports/quarterly",
+            routes::analysis::quarterly,
+        )
         .post("/admin/projects/{slug}/sites", routes::setup::create_site)
         .get("/admin/projects/{slug}/sites", routes::setup::list_sites)
         .patch(
@@ -153,7 +185,15 @@ fn router() -> (Router<AppState>, Vec<(Method, String)>) {
     let sync_routes = RouteTable::new("/api/v1").post("/sync", sync::sync);
     let top = RouteTable::new("")
         .get("/healthz", health::healthz)
-        .get("/openapi.json", openapi::openapi_json);
+        .get("/openapi.json", openapi::openapi_json)
+        .get("/dashboard", routes::dashboard::home)
+        .get("/dashboard/login", routes::dashboard::login_page)
+        .post("/dashboard/login", routes::dashboard::login_submit)
+        .post("/dashboard/logout", routes::dashboard::logout)
+        .get(
+            "/dashboard/projects/{slug}",
+            routes::dashboard::project_page,
+        );
     let list = [top.list, api.list, sync_routes.list].concat();
     let api = api
         .router

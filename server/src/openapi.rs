@@ -36,6 +36,8 @@ pub struct SyncBody(pub Vec<u8>);
 pub const USER_TOKEN: &str = "user_token";
 /// The name of the device credential's security scheme.
 pub const DEVICE_TOKEN: &str = "device_token";
+/// The name of the dashboard's session cookie scheme (HTML pages under `/dashboard`).
+pub const DASHBOARD_COOKIE: &str = "dashboard_cookie";
 
 struct SecuritySchemes;
 
@@ -65,6 +67,16 @@ impl Modify for SecuritySchemes {
                     ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            DASHBOARD_COOKIE,
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    routes::dashboard::COOKIE,
+                    "The dashboard's session cookie (a short-lived access token), set by \
+                     `POST /dashboard/login`.",
+                ),
+            )),
         );
     }
 }
@@ -106,6 +118,14 @@ impl Modify for SecuritySchemes {
         routes::review::quarantine_entry,
         routes::review::release,
         routes::review::discard,
+        routes::subjects::export,
+        routes::subjects::erase,
+        routes::analysis::data_dictionary,
+        routes::analysis::export,
+        routes::analysis::outcomes,
+        routes::analysis::attendance,
+        routes::analysis::equity,
+        routes::analysis::quarterly,
         routes::setup::create_site,
         routes::setup::list_sites,
         routes::setup::update_site,
@@ -114,6 +134,11 @@ impl Modify for SecuritySchemes {
         routes::setup::update_activity,
         routes::setup::put_instrument,
         routes::setup::list_instruments,
+        routes::dashboard::login_page,
+        routes::dashboard::login_submit,
+        routes::dashboard::logout,
+        routes::dashboard::home,
+        routes::dashboard::project_page,
     ),
     components(schemas(ErrorBody, ErrorDetail, SyncBody)),
     modifiers(&SecuritySchemes),
@@ -126,6 +151,9 @@ impl Modify for SecuritySchemes {
         (name = "projects", description = "Reading a project's merged data"),
         (name = "review", description = "Conflict resolution and quarantine review"),
         (name = "audit", description = "The append-only audit log"),
+        (name = "dashboard", description = "The dashboard: HTML pages for people, not an API \
+                                             (docs/dashboard.md)"),
+        (name = "subjects", description = "Participants' subject rights: export and erasure"),
     )
 )]
 pub struct ApiDoc;
@@ -161,6 +189,11 @@ mod tests {
         // The health check answers its own report, with `"database":"unreachable"`.
         ("get", "/healthz", "503"),
     ];
+
+    /// The dashboard's pages answer HTML, errors included, and redirect to the login form.
+    fn is_dashboard_page(path: &str) -> bool {
+        path == "/dashboard" || path.starts_with("/dashboard/")
+    }
 
     fn document() -> Value {
         serde_json::from_str(&DOCUMENT).expect("the document is JSON")
@@ -199,13 +232,22 @@ mod tests {
             for (method, op) in item.as_object().expect("path item") {
                 let responses = op["responses"].as_object().expect("responses");
                 assert!(
-                    responses.keys().any(|s| s.starts_with('2')),
+                    responses
+                        .keys()
+                        .any(|s| s.starts_with('2') || (is_dashboard_page(path) && s == "303")),
                     "{method} {path} documents no success"
                 );
                 for (status, response) in responses {
                     if status.starts_with('2')
                         || OTHER_ERROR_BODIES.contains(&(method.as_str(), path.as_str(), status))
                     {
+                        continue;
+                    }
+                    if is_dashboard_page(path) {
+                        let html = response["content"]["text/html"].is_object();
+                        if !(html || status == "303") {
+                            problems.push(format!("{method} {path} {status} (not HTML)"));
+                        }
                         continue;
                     }
                     let schema = &response["content"]["application/json"]["schema"]["$ref"];
@@ -260,6 +302,9 @@ mod tests {
             "/api/v1/auth/login",
             "/api/v1/auth/refresh",
             "/api/v1/devices/enrol",
+            "/api/v1/data-dictionary",
+            "/dashboard/login",
+            "/dashboard/logout",
         ];
         for (path, item) in doc["paths"].as_object().expect("paths") {
             for (method, op) in item.as_object().expect("path item") {
@@ -269,6 +314,14 @@ mod tests {
                     !open.contains(&path.as_str()),
                     "{method} {path}: security requirement"
                 );
+                if is_dashboard_page(path) {
+                    // Without a valid cookie a page redirects to the login form.
+                    assert!(
+                        !has_security || op["responses"].get("303").is_some(),
+                        "{method} {path}: redirect documented"
+                    );
+                    continue;
+                }
                 let answers_401 = op["responses"].get("401").is_some();
                 assert_eq!(
                     answers_401,

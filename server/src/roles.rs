@@ -35,6 +35,25 @@ pub fn may_manage_setup(server_admin: bool, role: &str) -> bool {
     server_admin || SETUP_ROLES.contains(&role)
 }
 
+/// Project roles that may export everything held about a participant and erase them (server
+/// admins may too).
+pub const SUBJECT_RIGHTS_ROLES: &[&str] = &["admin", "coordinator"];
+
+/// Whether a user (a server admin or not, holding `role` in the project) may answer a
+/// participant's subject-rights requests: export everything held about them, and erase them.
+pub fn may_manage_subjects(server_admin: bool, role: &str) -> bool {
+    server_admin || SUBJECT_RIGHTS_ROLES.contains(&role)
+}
+
+/// Project roles that may read a project's reports on the dashboard (server admins may too).
+pub const ANALYSING_ROLES: &[&str] = &["admin", "coordinator", "analyst"];
+
+/// Whether a user (a server admin or not, holding `role` in the project, `""` for none) may
+/// read the project's aggregate reports on the dashboard.
+pub fn may_analyse(server_admin: bool, role: &str) -> bool {
+    server_admin || ANALYSING_ROLES.contains(&role)
+}
+
 /// Whether a user may load instrument wording: server admins only, because the wording is
 /// licensed text that applies across projects.
 pub fn may_load_wording(server_admin: bool) -> bool {
@@ -90,6 +109,20 @@ mod tests {
     use sqlx::Row;
 
     #[test]
+    fn who_may_analyse() {
+        for role in ROLES {
+            assert_eq!(
+                may_analyse(false, role),
+                ["admin", "coordinator", "analyst"].contains(role),
+                "{role}"
+            );
+            assert!(may_analyse(true, role));
+        }
+        assert!(!may_analyse(false, ""));
+        assert!(may_analyse(true, ""));
+    }
+
+    #[test]
     fn writing_roles_are_those_that_may_push_something() {
         let writers: Vec<&str> = ROLES
             .iter()
@@ -98,6 +131,19 @@ mod tests {
             .collect();
         assert_eq!(writers, WRITING_ROLES);
         assert!(RecordKind::ALL.iter().all(|k| !may_pull("analyst", *k)));
+    }
+
+    #[test]
+    fn who_may_manage_subjects() {
+        for role in ROLES {
+            assert_eq!(
+                may_manage_subjects(false, role),
+                ["admin", "coordinator"].contains(role),
+                "{role}"
+            );
+            assert!(may_manage_subjects(true, role));
+        }
+        assert!(!may_manage_subjects(false, ""));
     }
 
     /// Runs the pull condition in SQLite for every (role, kind) and compares it with `may_pull`.

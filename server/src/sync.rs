@@ -9,6 +9,7 @@
 
 use crate::auth::DeviceAuth;
 use crate::db::{Db, Tx, now};
+use crate::erasure;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{self, LogEntry, QuarantineEntry};
@@ -21,7 +22,7 @@ use bothy_sync_core::protocol::{
     self, Cursor, ProtocolError, PullData, RecordPull, RecordPush, RecordReport, ReportKind,
     SnapshotCursor, SyncRequest, SyncResponse,
 };
-use bothy_sync_core::{RecordDoc, RecordKind};
+use bothy_sync_core::{RecordData, RecordDoc, RecordKind};
 use serde_bytes::ByteBuf;
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -165,6 +166,8 @@ pub async fn run_sync(
 
     let pushed_count = pushes.len();
     let mut tx = db.begin_write().await?;
+    // An erasure does not run while this sync stores records (see `erasure`).
+    db.lock_erasures(&mut tx, false).await?;
     let mut response = SyncResponse {
         server_time: now,
         ..SyncResponse::default()
@@ -172,8 +175,17 @@ pub async fn run_sync(
     let mut log = Vec::new();
     let mut clean: BTreeSet<Uuid> = BTreeSet::new();
     let mut send_back: BTreeSet<Uuid> = BTreeSet::new();
+    let pushed_ids: Vec<String> = pushes.keys().map(Uuid::to_string).collect();
+    let tombstoned = erasure::erased_among(&mut tx, &pushed_ids).await?;
     for (id, changes) in pushes {
         db.lock_record(&mut tx, &id.to_string()).await?;
+        if tombstoned.contains(&id.to_string()) {
+            // Erased: refused, and kept nowhere (the data is personal). The device purges it.
+            unreadable.remove(&id);
+            response.unacked.push(id);
+            response.reports.push(erased_report(id, None));
+            continue;
+        }
         if let Some((why, document)) = unreadable.remove(&id) {
             let stored = store::load_record(&mut tx, &id.to_string()).await?;
             let out = refused(
@@ -222,7 +234,23 @@ pub async fn run_sync(
     let scope = protocol::scope_of(&scopes);
     let mut cursor = request.cursor;
     let started = cursor.seq > 0 || cursor.snapshot.is_some();
-    if cursor.seq > head || (started && cursor.scope != scope) {
+    let reset = cursor.seq > head || (started && cursor.scope != scope);
+    // Erasures the device has not heard of: those after its position. A device starting from
+    // nothing holds nothing to purge; one whose position is reset may hold anything, so it
+    // hears of every erasure it may see.
+    let erased_since = if !started {
+        None
+    } else if reset {
+        Some(0)
+    } else if cursor.seq > 0 {
+        Some(cursor.seq)
+    } else {
+        cursor.snapshot.map(|s| s.at)
+    };
+    if let Some(since) = erased_since {
+        response.erased = erasure::erased_for(&mut tx, &device.user_id, since, head).await?;
+    }
+    if reset {
         // Either the device has seen a future this database does not have (restored from a
         // backup), or its projects changed since its position was set (records logged before
         // it joined a project lie behind its cursor). Start it again from snapshots: merging
@@ -331,6 +359,47 @@ pub async fn run_sync(
     Ok(response)
 }
 
+/// The report for a record that was erased on the server (or is about an erased participant).
+fn erased_report(id: Uuid, participant: Option<&str>) -> RecordReport {
+    let message = match participant {
+        Some(_) => "this record is about a participant who was erased on the server: it was \
+                    not stored, and this device must delete it"
+            .to_owned(),
+        None => "this record was erased on the server (a participant's erasure): it was not \
+                 stored, and this device must delete it"
+            .to_owned(),
+    };
+    report(
+        id,
+        ReportKind::Erased,
+        if participant.is_some() {
+            "participant_erased"
+        } else {
+            "erased"
+        },
+        participant.map(|_| "participant".to_owned()),
+        message,
+    )
+}
+
+/// A push refused because it is erased or about an erased participant: stored nowhere.
+fn erased_push(id: Uuid, participant: Option<&str>) -> Pushed {
+    Pushed {
+        acked: false,
+        created_as_sent: false,
+        reports: vec![erased_report(id, participant)],
+        send_back: false,
+    }
+}
+
+/// The erased participant a record pushed for the first time is about, if any.
+async fn erased_participant(tx: &mut Tx, changes: &[ByteBuf]) -> ApiResult<Option<String>> {
+    match erasure::claimed_participant(changes) {
+        Some((p, _)) if erasure::is_erased(tx, &p).await? => Ok(Some(p)),
+        _ => Ok(None),
+    }
+}
+
 fn report(
     id: Uuid,
     kind: ReportKind,
@@ -413,6 +482,7 @@ async fn push_record(
         },
         None => None,
     };
+    let participant_before = doc.as_ref().and_then(participant_of);
     match merge::merge_incoming(doc, changes, policy) {
         Verdict::AlreadyHave => Ok(Pushed {
             acked: true,
@@ -436,6 +506,9 @@ async fn push_record(
             send_back: false,
         }),
         Verdict::Refused { code, message } => {
+            if !existed && let Some(p) = erased_participant(tx, changes).await? {
+                return Ok(erased_push(id, Some(&p)));
+            }
             let (code, message, encoded) = refuse(code, message);
             let project = stored_project.or_else(|| merge::claimed_project(changes));
             refused(
@@ -456,6 +529,30 @@ async fn push_record(
             let env = acc.doc.envelope().map_err(|e| {
                 ApiError::Internal(anyhow::anyhow!("merged record lost its envelope: {e}"))
             })?;
+            let view = acc.doc.view().map_err(|e| {
+                ApiError::Internal(anyhow::anyhow!("merged record unreadable: {e}"))
+            })?;
+            // About an erased participant: a new record is refused and kept nowhere; an
+            // existing one pointed at them gets its participant back by a server change.
+            let mut neutralised = None;
+            if let Some(p) = participant_of(&acc.doc)
+                && erasure::is_erased(tx, &p).await?
+            {
+                if acc.created {
+                    return Ok(erased_push(id, Some(&p)));
+                }
+                neutralised = restore_participant(&mut acc.doc, participant_before, now)?;
+            }
+            // Attendance marks for erased participants: merged, then removed by a server
+            // change, so no replica keeps the mark.
+            if let RecordData::Session(session) = &view.data {
+                let marked: Vec<String> = session.attendance.keys().cloned().collect();
+                let erased = erasure::erased_among(tx, &marked).await?;
+                if !erased.is_empty() {
+                    let erased: Vec<String> = erased.into_iter().collect();
+                    neutralised = erasure::remove_marks(&mut acc.doc, &erased, now)?;
+                }
+            }
             if acc.created && !may_write(&env.project, Some(env.kind)) {
                 let (code, message, encoded) = refuse(
                     RefusalCode::NotAllowed,
@@ -484,6 +581,9 @@ async fn push_record(
                 now,
             )
             .await?;
+            if let Some(change) = &neutralised {
+                log.push(LogEntry::of(&id_text, &env.project, None, change));
+            }
             let mut reports = Vec::new();
             for q in &quarantined {
                 reports.push(report(
@@ -511,9 +611,9 @@ async fn push_record(
             }
             Ok(Pushed {
                 acked: true,
-                created_as_sent: acc.created && acc.compensation.is_none(),
+                created_as_sent: acc.created && acc.compensation.is_none() && neutralised.is_none(),
                 reports,
-                send_back: acc.compensation.is_some(),
+                send_back: acc.compensation.is_some() || neutralised.is_some(),
             })
         }
     }
@@ -730,4 +830,34 @@ async fn log_page(
         .filter_map(|id| by_record.remove(&id))
         .collect();
     Ok((pulls, last, more))
+}
+
+/// The participant a wellbeing response or story is about.
+fn participant_of(doc: &RecordDoc) -> Option<String> {
+    match doc.view().ok()?.data {
+        RecordData::Wellbeing(w) => Some(w.participant),
+        RecordData::Story(s) => s.participant,
+        _ => None,
+    }
+}
+
+/// Puts back the participant a record named before a device pointed it at an erased one (or
+/// clears a story's, if it named none), as a change authored by the document's actor (the
+/// server's). A response that cannot be given its participant back is left as merged.
+fn restore_participant(
+    doc: &mut RecordDoc,
+    before: Option<String>,
+    now: i64,
+) -> ApiResult<Option<bothy_sync_core::automerge::Change>> {
+    let res = match before {
+        Some(p) => doc.edit(now, |e| e.set("participant", p)),
+        None => doc.edit(now, |e| e.clear("participant")),
+    };
+    match res {
+        Ok(Some(hash)) => Ok(doc.automerge().get_change_by_hash(&hash)),
+        Ok(None) | Err(bothy_sync_core::RecordError::Invalid(_)) => Ok(None),
+        Err(e) => Err(ApiError::Internal(anyhow::anyhow!(
+            "restoring the participant failed: {e}"
+        ))),
+    }
 }

@@ -514,6 +514,11 @@ impl ProcessServer {
         format!("http://{}", self.addr)
     }
 
+    /// The process id, while it runs (to read its memory use from `/proc`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.id())
+    }
+
     /// Whether the process is running.
     pub fn is_running(&mut self) -> bool {
         self.child

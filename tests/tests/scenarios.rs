@@ -2,9 +2,12 @@
 //! each on SQLite and on PostgreSQL.
 
 mod scenarios {
+    pub mod analysis;
     pub mod auth;
     pub mod crash;
+    pub mod dashboard;
     pub mod device_life;
+    pub mod erasure;
     pub mod hostile;
     pub mod login_limits;
     pub mod membership;

@@ -79,6 +79,82 @@ pub enum Command {
     Activities(SetupArgs),
     /// Administer the server (projects, users, members, enrolment codes, devices).
     Admin(AdminArgs),
+    /// Export a project's data for analysis as CSV or JSON Lines (analysts, coordinators,
+    /// admins): participants, sessions, attendance, wellbeing or stories.
+    Export(ExportArgs),
+    /// A project's reports: outcomes, attendance, equity or quarterly.
+    Report(ReportArgs),
+}
+
+/// Who reads, where from, and the filters shared by `bothy export` and `bothy report`.
+#[derive(Debug, Args)]
+pub struct AnalysisArgs {
+    /// The server [default: the one this device is enrolled with].
+    #[arg(long, env = "BOTHY_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// Your username (an analyst, coordinator or admin of the project).
+    #[arg(long, env = "BOTHY_USER")]
+    pub user: Option<String>,
+    /// Your password (else $BOTHY_PASSWORD, else asked for).
+    #[arg(long, env = "BOTHY_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// The project.
+    #[arg(long)]
+    pub project: String,
+    /// Only this site.
+    #[arg(long)]
+    pub site: Option<String>,
+    /// Only this activity.
+    #[arg(long)]
+    pub activity: Option<String>,
+    /// From this date (YYYY-MM-DD, inclusive).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Up to this date (YYYY-MM-DD, inclusive).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Write to this file instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The dataset.
+    #[arg(value_parser = PossibleValuesParser::new(["participants", "sessions", "attendance", "wellbeing", "stories"]))]
+    pub dataset: String,
+    /// csv or jsonl.
+    #[arg(long, default_value = "csv", value_parser = PossibleValuesParser::new(["csv", "jsonl"]))]
+    pub format: String,
+    /// Wellbeing only: this timepoint.
+    #[arg(long, value_parser = PossibleValuesParser::new(schema::TIMEPOINTS))]
+    pub timepoint: Option<String>,
+    #[command(flatten)]
+    pub common: AnalysisArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The report.
+    #[arg(value_parser = PossibleValuesParser::new(["outcomes", "attendance", "equity", "quarterly"]))]
+    pub report: String,
+    /// Quarterly report: json, md, csv or html (the others are JSON).
+    #[arg(long, value_parser = PossibleValuesParser::new(["json", "md", "csv", "html"]))]
+    pub format: Option<String>,
+    /// Quarterly report: the quarter, as 2026-Q3 [default: the current one].
+    #[arg(long)]
+    pub quarter: Option<String>,
+    /// Outcomes and equity: the timepoint paired with baseline (end, interim, follow_up).
+    #[arg(long)]
+    pub timepoint: Option<String>,
+    /// Reliable-change threshold for WEMWBS, in points.
+    #[arg(long)]
+    pub wemwbs_threshold: Option<f64>,
+    /// Reliable-change threshold for SWEMWBS metric scores, in points.
+    #[arg(long)]
+    pub swemwbs_threshold: Option<f64>,
+    #[command(flatten)]
+    pub common: AnalysisArgs,
 }
 
 #[derive(Debug, Args)]
@@ -484,6 +560,40 @@ pub enum AdminCommand {
     /// Instrument wording (server admins).
     #[command(subcommand)]
     Instrument(AdminInstrumentCommand),
+    /// A participant's subject rights: export everything held about them, or erase them
+    /// (project admins and coordinators, server admins).
+    #[command(subcommand)]
+    Participant(AdminParticipantCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminParticipantCommand {
+    /// Export everything the server holds about one participant as JSON, direct identifiers
+    /// included (a subject access request). Keep the file safe.
+    Export {
+        /// The project's slug.
+        project: String,
+        /// The participant's record id.
+        id: String,
+        /// Write the JSON to this file (readable by its owner only) instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Erase a participant: their record, responses, stories and history leave the server,
+    /// their attendance marks leave sessions, and devices purge them at their next sync. It
+    /// cannot be undone.
+    Erase {
+        /// The project's slug.
+        project: String,
+        /// The participant's record id.
+        id: String,
+        /// Why (kept in the audit log: say why, never who).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

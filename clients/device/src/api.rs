@@ -249,6 +249,35 @@ impl ServerApi {
         self.json_answer(req).await
     }
 
+    /// `GET` a resource of any type and copy its body into `sink` chunk by chunk (memory
+    /// stays flat however large the answer); returns the bytes written.
+    pub async fn get_to(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        sink: &mut (dyn std::io::Write + Send),
+    ) -> Result<u64> {
+        let mut req = self
+            .http
+            .get(self.url(path))
+            .header(reqwest::header::USER_AGENT, &self.app);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let mut resp = self.send(req).await?;
+        let mut written = 0u64;
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.unreachable(&e))? {
+            sink.write_all(&chunk).map_err(|e| {
+                DeviceError::Protocol(format!("cannot write the answer from {}: {e}", self.base))
+            })?;
+            written += chunk.len() as u64;
+        }
+        sink.flush().map_err(|e| {
+            DeviceError::Protocol(format!("cannot write the answer from {}: {e}", self.base))
+        })?;
+        Ok(written)
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -76,6 +76,14 @@ pub async fn history(
         }
     };
     let mut doc = super::projects::load_record(&state, &slug, &id).await?;
+    if role == "analyst" {
+        let view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
+        if !super::analysis::analyst_may_read(&state, &view).await? {
+            return Err(ApiError::NotFound(format!(
+                "no record {id} in project `{slug}`"
+            )));
+        }
+    }
     let entries = bothy_sync_core::history::history(doc.automerge());
 
     let devices: HashMap<String, (String, String, String)> = sqlx::query(

@@ -1,14 +1,17 @@
 //! HTTP routes, one module per area. `docs/http-api.md` lists them all.
 
 pub mod admin;
+pub mod analysis;
 pub mod audit;
 pub mod auth;
+pub mod dashboard;
 pub mod devices;
 pub mod health;
 pub mod history;
 pub mod projects;
 pub mod review;
 pub mod setup;
+pub mod subjects;
 
 use crate::error::ApiError;
 use axum::extract::rejection::JsonRejection;

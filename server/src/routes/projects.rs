@@ -98,6 +98,11 @@ pub async fn record(
     let role = role_in(&state, &user, &slug).await?;
     let mut doc = load_record(&state, &slug, &id).await?;
     let mut view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
+    if role == "analyst" && !super::analysis::analyst_may_read(&state, &view).await? {
+        return Err(ApiError::NotFound(format!(
+            "no record {id} in project `{slug}`"
+        )));
+    }
     if role == "analyst"
         && let RecordData::Participant(p) = &mut view.data
     {

@@ -34,7 +34,11 @@ const ROLES: [&str; 5] = [
 
 fn new_record(actor: &ActorId, kind: RecordKind, project: &str) -> RecordDoc {
     let fields: Vec<(&str, FieldValue)> = match kind {
-        RecordKind::Participant => vec![("code", "T-1".into()), ("identifiers.name", "Ann".into())],
+        RecordKind::Participant => vec![
+            ("code", "T-1".into()),
+            ("identifiers.name", "Ann".into()),
+            ("consent.data_use", true.into()),
+        ],
         RecordKind::Session => vec![
             ("site", "hall".into()),
             ("activity", "choir".into()),
@@ -175,6 +179,7 @@ async fn role_matrix(backend: Backend) {
         "server-admin",
     ];
     let reviewers: &[&str] = &["admin", "coordinator", "server-admin"];
+    let analysts: &[&str] = &["admin", "coordinator", "analyst", "server-admin"];
     let server_admin: &[&str] = &["server-admin"];
     let everyone: &[&str] = &[
         "admin",
@@ -255,6 +260,42 @@ async fn role_matrix(backend: Backend) {
                 format!("/api/v1/projects/p/records/{participant}/history"),
                 json!(null),
                 members,
+            ),
+            (
+                "GET",
+                "/api/v1/projects/p/exports/attendance".into(),
+                json!(null),
+                analysts,
+            ),
+            (
+                "GET",
+                "/api/v1/projects/p/exports/stories?format=jsonl".into(),
+                json!(null),
+                analysts,
+            ),
+            (
+                "GET",
+                "/api/v1/projects/p/reports/outcomes".into(),
+                json!(null),
+                analysts,
+            ),
+            (
+                "GET",
+                "/api/v1/projects/p/reports/attendance".into(),
+                json!(null),
+                analysts,
+            ),
+            (
+                "GET",
+                "/api/v1/projects/p/reports/equity".into(),
+                json!(null),
+                analysts,
+            ),
+            (
+                "GET",
+                "/api/v1/projects/p/reports/quarterly?format=md".into(),
+                json!(null),
+                analysts,
             ),
             (
                 "GET",

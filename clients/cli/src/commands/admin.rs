@@ -4,7 +4,7 @@
 
 use crate::args::{
     AdminArgs, AdminCommand, AdminDeviceCommand, AdminInstrumentCommand, AdminMemberCommand,
-    AdminProjectCommand, AdminSetupCommand, AdminUserCommand,
+    AdminParticipantCommand, AdminProjectCommand, AdminSetupCommand, AdminUserCommand,
 };
 use crate::commands::APP;
 use crate::interact;
@@ -41,6 +41,7 @@ pub async fn run(a: AdminArgs, store: &Path, out: Output) -> Result<()> {
                 .await?;
             out.emit(&v, || format!("created project {slug} ({name})"));
         }
+        AdminCommand::Participant(c) => participant_command(&api, token, c, out).await?,
         AdminCommand::Site(c) => setup_command(&api, token, "sites", c, out).await?,
         AdminCommand::Activity(c) => setup_command(&api, token, "activities", c, out).await?,
         AdminCommand::Instrument(AdminInstrumentCommand::Load {
@@ -271,7 +272,7 @@ pub async fn run(a: AdminArgs, store: &Path, out: Output) -> Result<()> {
 }
 
 /// The server this device is enrolled with, if the store exists and is enrolled.
-async fn enrolled_server(store: &Path) -> Option<String> {
+pub(super) async fn enrolled_server(store: &Path) -> Option<String> {
     if !store.exists() {
         return None;
     }
@@ -279,6 +280,115 @@ async fn enrolled_server(store: &Path) -> Option<String> {
     let server = device.status().await.ok()?.server;
     device.close().await;
     server
+}
+
+/// `bothy admin participant export | erase`.
+async fn participant_command(
+    api: &ServerApi,
+    token: Option<&str>,
+    command: AdminParticipantCommand,
+    out: Output,
+) -> Result<()> {
+    match command {
+        AdminParticipantCommand::Export {
+            project,
+            id,
+            output,
+        } => {
+            let path = format!(
+                "/api/v1/projects/{}/participants/{}/export",
+                query_value(&project),
+                query_value(id.trim())
+            );
+            let v: Value = api.get_json(&path, token).await?;
+            match output {
+                Some(file) => {
+                    write_private(&file, &serde_json::to_string_pretty(&v)?)?;
+                    out.emit(&json!({"written": file.display().to_string()}), || {
+                        format!(
+                            "wrote everything held about participant {} to {} (it holds \
+                             direct identifiers: keep it safe)",
+                            id.trim(),
+                            file.display()
+                        )
+                    });
+                }
+                None => println!("{}", serde_json::to_string_pretty(&v)?),
+            }
+        }
+        AdminParticipantCommand::Erase {
+            project,
+            id,
+            reason,
+            yes,
+        } => {
+            if !yes
+                && !confirm(&format!(
+                    "Erase participant {} from project {project}? Their records and history leave \
+                 the server and every device for good. Type `erase` to go on: ",
+                    id.trim()
+                ))?
+            {
+                anyhow::bail!("not erased");
+            }
+            let path = format!(
+                "/api/v1/projects/{}/participants/{}/erase",
+                query_value(&project),
+                query_value(id.trim())
+            );
+            let mut body = json!({});
+            if let Some(r) = reason {
+                body["reason"] = json!(r);
+            }
+            let v: Value = api.post_json(&path, token, &body).await?;
+            out.emit(&v, || {
+                if v["already_erased"] == true {
+                    format!("participant {} was already erased", id.trim())
+                } else {
+                    let c = &v["counts"];
+                    format!(
+                        "erased participant {}: {} wellbeing response(s), {} story(ies), \
+                         attendance taken off {} session(s); devices purge them at their next sync",
+                        id.trim(),
+                        plain(&c["wellbeing_responses"]),
+                        plain(&c["stories"]),
+                        plain(&c["sessions_updated"])
+                    )
+                }
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Asks on the terminal; true only for the word `erase`.
+fn confirm(question: &str) -> Result<bool> {
+    use std::io::{BufRead, IsTerminal};
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("erasure cannot be undone: confirm with --yes when not at a terminal");
+    }
+    eprint!("{question}");
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "erase")
+}
+
+/// Writes a file readable by its owner only.
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    file.write_all(b"\n")?;
+    Ok(())
 }
 
 fn plain(v: &Value) -> String {
@@ -300,7 +410,7 @@ fn rows(v: &Value, row: impl Fn(&Value) -> String, none: &str) -> String {
 }
 
 /// A query string value, percent-encoded.
-fn query_value(v: &str) -> String {
+pub(super) fn query_value(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {

@@ -2,6 +2,7 @@
 //! library (or the admin API), and prints through [`Output`].
 
 mod admin;
+mod analysis;
 mod capture;
 mod conflicts;
 mod enrolment;
@@ -24,6 +25,8 @@ pub async fn run(cli: Cli) -> Result<()> {
     let store = cli.store.unwrap_or_else(interact::default_store);
     match cli.command {
         Command::Admin(args) => admin::run(args, &store, out).await,
+        Command::Export(args) => analysis::export(args, &store).await,
+        Command::Report(args) => analysis::report(args, &store).await,
         command => {
             let device = open(&store).await?;
             let result = dispatch(command, &device, out).await;
@@ -50,7 +53,9 @@ async fn dispatch(command: Command, device: &Device, out: Output) -> Result<()> 
         Command::Sync => syncing::sync(device, out).await,
         Command::Sites(a) => records::sites(device, a, out).await,
         Command::Activities(a) => records::activities(device, a, out).await,
-        Command::Admin(_) => unreachable!("handled without a store"),
+        Command::Admin(_) | Command::Export(_) | Command::Report(_) => {
+            unreachable!("handled without a store")
+        }
     }
 }
 

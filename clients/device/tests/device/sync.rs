@@ -260,6 +260,49 @@ async fn erasure_on_the_server_purges_the_device() {
 }
 
 #[tokio::test]
+async fn erasure_purges_unsynced_changes_set_aside_copies_and_reports() {
+    let server = FakeServer::start().await;
+    let (device, _dir) = enrolled_device(&server).await;
+    let p = device.create_participant(None, &[]).await.unwrap();
+    let other = device.create_participant(None, &[]).await.unwrap();
+    device.sync().await.unwrap();
+    // Offline, the device edits the participant; meanwhile the server erases them. The push of
+    // the edit is refused (this server refuses erased ids), so the copy would be set aside and
+    // a report stored, but the same answer names the id as erased: all of it goes.
+    device
+        .edit(p.id, |e| e.set("age_band", "25-34"))
+        .await
+        .unwrap();
+    assert_eq!(device.status().await.unwrap().unsynced_records, 1);
+    server.erase(p.id);
+    let summary = device.sync().await.unwrap();
+    assert_eq!(summary.erased, 1);
+    let ids: Vec<Uuid> = device
+        .list(None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, [other.id]);
+    let status = device.status().await.unwrap();
+    assert_eq!(status.unsynced_records, 0);
+    assert!(device.set_aside_records(100).await.unwrap().is_empty());
+    assert!(
+        device
+            .reports(100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.record_id != p.id)
+    );
+    // Nothing of it is ever pushed again.
+    device.sync().await.unwrap();
+    let last = server.requests().pop().unwrap();
+    assert!(last.push.iter().all(|r| r.id != p.id), "{last:?}");
+}
+
+#[tokio::test]
 async fn a_failed_request_changes_nothing_and_a_retry_finishes_the_job() {
     let server = FakeServer::start().await;
     let (device, _dir) = enrolled_device(&server).await;

@@ -1,0 +1,135 @@
+//! `bothy export` and `bothy report`: an analyst's tools. They log in with the analyst's own
+//! account (nothing is stored) and stream the answer to a file or standard output, so a large
+//! export never sits in memory.
+
+use crate::args::{AnalysisArgs, ExportArgs, ReportArgs};
+use crate::commands::APP;
+use crate::commands::admin::{enrolled_server, query_value};
+use crate::interact;
+use anyhow::{Context, Result, anyhow};
+use bothy_device::ServerApi;
+use std::path::Path;
+
+/// Logs in; returns the API and an access token.
+async fn connect(a: &AnalysisArgs, store: &Path) -> Result<(ServerApi, String)> {
+    let server = match &a.server {
+        Some(s) => s.clone(),
+        None => enrolled_server(store)
+            .await
+            .ok_or_else(|| anyhow!("give the server with --server URL or $BOTHY_SERVER"))?,
+    };
+    let user = a
+        .user
+        .clone()
+        .ok_or_else(|| anyhow!("give your username with --user or $BOTHY_USER"))?;
+    let api = ServerApi::new(&server, APP)?;
+    let password = interact::password(a.password.clone(), &user)?;
+    let token = api.login(&user, &password).await?.access_token;
+    Ok((api, token))
+}
+
+/// The query string of filters and extra parameters (empty values left out).
+fn query(a: &AnalysisArgs, extra: &[(&str, Option<String>)]) -> String {
+    let mut parts = Vec::new();
+    for (k, v) in [
+        ("site", a.site.clone()),
+        ("activity", a.activity.clone()),
+        ("from", a.from.clone()),
+        ("to", a.to.clone()),
+    ]
+    .into_iter()
+    .chain(extra.iter().cloned())
+    {
+        if let Some(v) = v {
+            parts.push(format!("{k}={}", query_value(&v)));
+        }
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+/// Streams `path` to the output file (written to a temporary name, then renamed, so a failed
+/// download never leaves a partial file under the real name) or to standard output.
+async fn download(api: &ServerApi, token: &str, path: &str, output: Option<&Path>) -> Result<()> {
+    match output {
+        Some(file) => {
+            let partial = file.with_extension("partial");
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(&partial)
+                    .with_context(|| format!("cannot create {}", partial.display()))?,
+            );
+            let result = api.get_to(path, Some(token), &mut f).await;
+            drop(f);
+            match result {
+                Ok(bytes) => {
+                    std::fs::rename(&partial, file)
+                        .with_context(|| format!("cannot write {}", file.display()))?;
+                    eprintln!("wrote {} ({bytes} bytes)", file.display());
+                    Ok(())
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(&partial);
+                    Err(e.into())
+                }
+            }
+        }
+        None => {
+            let mut out = std::io::stdout();
+            api.get_to(path, Some(token), &mut out).await?;
+            Ok(())
+        }
+    }
+}
+
+/// `bothy export DATASET --project P`.
+pub async fn export(a: ExportArgs, store: &Path) -> Result<()> {
+    let (api, token) = connect(&a.common, store).await?;
+    let path = format!(
+        "/api/v1/projects/{}/exports/{}{}",
+        query_value(&a.common.project),
+        a.dataset,
+        query(
+            &a.common,
+            &[
+                ("format", Some(a.format.clone())),
+                ("timepoint", a.timepoint.clone())
+            ]
+        )
+    );
+    download(&api, &token, &path, a.common.output.as_deref()).await
+}
+
+/// `bothy report REPORT --project P`.
+pub async fn report(a: ReportArgs, store: &Path) -> Result<()> {
+    if a.report != "quarterly" && a.format.as_deref().is_some_and(|f| f != "json") {
+        return Err(anyhow!(
+            "only the quarterly report has formats other than json"
+        ));
+    }
+    let (api, token) = connect(&a.common, store).await?;
+    let path = format!(
+        "/api/v1/projects/{}/reports/{}{}",
+        query_value(&a.common.project),
+        a.report,
+        query(
+            &a.common,
+            &[
+                ("format", a.format.clone()),
+                ("quarter", a.quarter.clone()),
+                ("timepoint", a.timepoint.clone()),
+                (
+                    "wemwbs_threshold",
+                    a.wemwbs_threshold.map(|t| t.to_string())
+                ),
+                (
+                    "swemwbs_threshold",
+                    a.swemwbs_threshold.map(|t| t.to_string())
+                ),
+            ]
+        )
+    );
+    download(&api, &token, &path, a.common.output.as_deref()).await
+}

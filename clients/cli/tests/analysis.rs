@@ -1,0 +1,269 @@
+//! `bothy export` and `bothy report` against a real server: a researcher records and syncs a
+//! session from the terminal; an analyst exports CSV and JSON Lines to files and to standard
+//! output and reads the quarterly report; a researcher is refused in one clear line.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const ADMIN_PASSWORD: &str = "admin-password-for-cli-tests";
+
+fn bothy(store: &Path, server: &str, user: &str, password: &str, args: &[String]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bothy"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env_remove("BOTHY_STORE")
+        .env("BOTHY_SERVER", server)
+        .env("BOTHY_USER", user)
+        .env("BOTHY_PASSWORD", password)
+        .output()
+        .expect("the binary runs")
+}
+
+async fn run(store: &Path, server: &str, user: &str, args: &[&str]) -> Output {
+    let (store, server, user) = (store.to_path_buf(), server.to_owned(), user.to_owned());
+    let password = if user == "admin" {
+        ADMIN_PASSWORD.to_owned()
+    } else {
+        format!("{user}-long-password")
+    };
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || bothy(&store, &server, &user, &password, &args))
+        .await
+        .unwrap()
+}
+
+#[track_caller]
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_str(&ok(o)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analysts_export_and_report_from_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = bothy_server::config::Config::for_database(bothy_server::config::sqlite_url(
+        &dir.path().join("server.db"),
+    ));
+    cfg.admin_password = Some(bothy_server::config::Secret::new(ADMIN_PASSWORD));
+    let server = bothy_server::start(cfg).await.unwrap();
+    let url = server.url();
+    let admin = dir.path().join("admin.db");
+    let field = dir.path().join("field.db");
+
+    ok(&run(
+        &admin,
+        &url,
+        "admin",
+        &["admin", "project", "create", "isles", "--name", "Isles"],
+    )
+    .await);
+    for (user, role) in [("rhona", "researcher"), ("ana", "analyst")] {
+        let password = format!("{user}-long-password");
+        ok(&run(
+            &admin,
+            &url,
+            "admin",
+            &["admin", "user", "add", user, "--new-password", &password],
+        )
+        .await);
+        ok(&run(
+            &admin,
+            &url,
+            "admin",
+            &["admin", "member", "add", "isles", user, role],
+        )
+        .await);
+    }
+    let code = json(
+        &run(
+            &admin,
+            &url,
+            "admin",
+            &["--json", "admin", "enrol", "rhona"],
+        )
+        .await,
+    )["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(&run(
+        &field,
+        &url,
+        "rhona",
+        &["enrol", "--server", &url, "--code", &code],
+    )
+    .await);
+    let session = json(
+        &run(
+            &field,
+            &url,
+            "rhona",
+            &[
+                "--json",
+                "session",
+                "new",
+                "--project",
+                "isles",
+                "--site",
+                "barra-hall",
+                "--activity",
+                "ceilidh",
+                "--type",
+                "music",
+                "--start",
+                "2026-10-05T10:00:00Z",
+            ],
+        )
+        .await,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..6 {
+        let p = json(
+            &run(
+                &field,
+                &url,
+                "rhona",
+                &[
+                    "--json",
+                    "participant",
+                    "add",
+                    "--project",
+                    "isles",
+                    "--age-band",
+                    "65-74",
+                    "--rurality",
+                    "rural",
+                    "--consent-data-use",
+                ],
+            )
+            .await,
+        );
+        let code = p["code"].as_str().unwrap().to_owned();
+        ok(&run(
+            &field,
+            &url,
+            "rhona",
+            &["session", "attend", &session, &code],
+        )
+        .await);
+    }
+    ok(&run(&field, &url, "rhona", &["sync"]).await);
+
+    // To a file: CSV with the documented header and one row per mark.
+    let file = dir.path().join("attendance.csv");
+    ok(&run(
+        &admin,
+        &url,
+        "ana",
+        &[
+            "export",
+            "attendance",
+            "--project",
+            "isles",
+            "--output",
+            file.to_str().unwrap(),
+        ],
+    )
+    .await);
+    let csv = std::fs::read_to_string(&file).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "session_id,participant_id,project,site,activity,activity_type,session_date,status"
+    );
+    assert_eq!(lines.count(), 6);
+    assert!(!dir.path().join("attendance.partial").exists());
+
+    // To standard output, as JSON Lines, filtered.
+    let out = ok(&run(
+        &admin,
+        &url,
+        "ana",
+        &[
+            "export",
+            "sessions",
+            "--project",
+            "isles",
+            "--format",
+            "jsonl",
+            "--site",
+            "barra-hall",
+        ],
+    )
+    .await);
+    let row: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(row["registered_attendees"], 6);
+    assert_eq!(row["session_date"], "2026-10-05");
+
+    let md = ok(&run(
+        &admin,
+        &url,
+        "ana",
+        &[
+            "report",
+            "quarterly",
+            "--project",
+            "isles",
+            "--quarter",
+            "2026-Q4",
+            "--format",
+            "md",
+        ],
+    )
+    .await);
+    assert!(md.contains("quarterly report 2026-Q4"), "{md}");
+    assert!(md.contains("| Sessions | 1 |"), "{md}");
+    let outcomes: serde_json::Value = serde_json::from_str(&ok(&run(
+        &admin,
+        &url,
+        "ana",
+        &["report", "outcomes", "--project", "isles"],
+    )
+    .await))
+    .unwrap();
+    assert!(outcomes["measures"].is_array());
+
+    // Refusals are one clear line, and leave no file behind.
+    let refused = dir.path().join("refused.csv");
+    let o = run(
+        &admin,
+        &url,
+        "rhona",
+        &[
+            "export",
+            "wellbeing",
+            "--project",
+            "isles",
+            "-o",
+            refused.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("analyst"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(!refused.exists() && !dir.path().join("refused.partial").exists());
+    let o = run(
+        &admin,
+        &url,
+        "ana",
+        &["report", "equity", "--project", "isles", "--format", "md"],
+    )
+    .await;
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("only the quarterly report"));
+    server.stop().await;
+}

@@ -1,0 +1,451 @@
+//! Erasure of a participant (sync contract 8) and the tombstones that carry it to devices.
+//!
+//! Erasing a participant, in one write transaction: deletes the participant's record and every
+//! wellbeing response and story about them (documents, change log rows, projections,
+//! quarantine entries, conflicts, review flags); removes their attendance marks from sessions
+//! with a change the server authors, stored and logged like any other so every device receives
+//! it; and writes a tombstone per erased id. A tombstone holds the random ids only, never
+//! personal data, and a `seq` taken from the change log's head, so a device whose cursor is
+//! below it is told (`erased` in the sync response) and purges the record.
+//!
+//! Sync consults the tombstones: a push to an erased id, or a new wellbeing response or story
+//! about an erased participant, is refused with a report of kind `erased` and stored nowhere
+//! (not even in quarantine: the data is personal); a session pushed with an attendance mark for
+//! an erased participant is merged and the mark removed by a server change.
+
+use crate::db::{Db, Tx};
+use crate::error::{ApiError, ApiResult};
+use crate::store::{self, LogEntry};
+use bothy_sync_core::{RecordDoc, RecordError};
+use serde::Serialize;
+use sqlx::Row;
+use std::collections::BTreeSet;
+use uuid::Uuid;
+
+/// A tombstone as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tombstone {
+    /// The erased record.
+    pub record_id: String,
+    /// Its kind when erased.
+    pub kind: String,
+    /// The participant whose erasure removed it.
+    pub participant_id: String,
+    /// The change log position of the erasure.
+    pub seq: i64,
+    /// When (Unix seconds).
+    pub erased_at: i64,
+    /// The user who erased it.
+    pub erased_by: Option<String>,
+}
+
+fn tombstone_of(row: &sqlx::any::AnyRow) -> Tombstone {
+    Tombstone {
+        record_id: row.get("record_id"),
+        kind: row.get("kind"),
+        participant_id: row.get("participant_id"),
+        seq: row.get("seq"),
+        erased_at: row.get("erased_at"),
+        erased_by: row.get("erased_by"),
+    }
+}
+
+/// The tombstone of one record id, if it was erased.
+pub async fn tombstone<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    executor: E,
+    id: &str,
+) -> Result<Option<Tombstone>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT record_id, kind, participant_id, seq, erased_at, erased_by FROM erasures \
+         WHERE record_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.as_ref().map(tombstone_of))
+}
+
+/// Every tombstone written by erasing `participant` in `project`.
+pub async fn tombstones_of<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    executor: E,
+    project: &str,
+    participant: &str,
+) -> Result<Vec<Tombstone>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT record_id, kind, participant_id, seq, erased_at, erased_by FROM erasures \
+         WHERE participant_id = $1 AND project = $2 ORDER BY kind, record_id",
+    )
+    .bind(participant)
+    .bind(project)
+    .fetch_all(executor)
+    .await?;
+    Ok(rows.iter().map(tombstone_of).collect())
+}
+
+/// Whether a record id is tombstoned.
+pub async fn is_erased(tx: &mut Tx, id: &str) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("SELECT 1 AS x FROM erasures WHERE record_id = $1")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some(),
+    )
+}
+
+/// The erased ids in projects where `user_id` holds a writing role, tombstoned after `since`
+/// and up to `head` (both change log positions), for a sync response's `erased`. Every kind is
+/// named, not only those the role may pull: a device may hold a set-aside copy of a record it
+/// was not allowed to push (the ids are random and say nothing about anyone).
+pub async fn erased_for(
+    tx: &mut Tx,
+    user_id: &str,
+    since: u64,
+    head: u64,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT record_id FROM erasures WHERE seq > $1 AND seq <= $2 AND EXISTS (\
+           SELECT 1 FROM memberships pm WHERE pm.user_id = $3 AND pm.project = erasures.project \
+           AND pm.role IN ('admin', 'coordinator', 'researcher', 'peer_worker')) \
+         ORDER BY seq, record_id",
+    )
+    .bind(i64::try_from(since).unwrap_or(i64::MAX))
+    .bind(i64::try_from(head).unwrap_or(i64::MAX))
+    .bind(user_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| Uuid::parse_str(&r.get::<String, _>("record_id")).ok())
+        .collect())
+}
+
+/// What an erasure removed, for the answer and the audit log: counts only.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ErasureCounts {
+    /// Participant records deleted (1, or 0 if the participant was only ever in quarantine).
+    pub participants: u64,
+    /// Wellbeing responses about them deleted.
+    pub wellbeing_responses: u64,
+    /// Stories about them deleted.
+    pub stories: u64,
+    /// Sessions whose attendance mark for them was removed by a server change.
+    pub sessions_updated: u64,
+    /// Change log rows deleted.
+    pub change_log_rows: u64,
+    /// Quarantine entries deleted.
+    pub quarantine_entries: u64,
+    /// Conflicts and review flags deleted.
+    pub conflicts_and_flags: u64,
+    /// Tombstones written (one per erased id).
+    pub tombstones: u64,
+}
+
+/// The outcome of [`erase_participant`].
+pub enum Erasure {
+    /// Erased now.
+    Done {
+        /// What was removed.
+        counts: ErasureCounts,
+        /// The tombstones' change log position.
+        seq: i64,
+    },
+    /// Erased before: nothing left to do.
+    AlreadyErased(Tombstone),
+}
+
+/// Ids of `kind` records in `project` whose projection names `participant`.
+async fn about(
+    tx: &mut Tx,
+    table: &str,
+    project: &str,
+    participant: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    let sql = match table {
+        "wellbeing_responses" => {
+            "SELECT id FROM wellbeing_responses WHERE participant_id = $1 AND project = $2"
+        }
+        "stories" => "SELECT id FROM stories WHERE participant_id = $1 AND project = $2",
+        _ => {
+            "SELECT DISTINCT session_id AS id FROM attendance WHERE participant_id = $1 AND project = $2"
+        }
+    };
+    Ok(sqlx::query(sql)
+        .bind(participant)
+        .bind(project)
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| r.get::<String, _>("id"))
+        .collect())
+}
+
+async fn delete(tx: &mut Tx, sql: &'static str, id: &str) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(sql)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
+}
+
+/// Erases `participant` of `project` inside `tx` (which the caller commits, with its audit
+/// entry). `NotFound` if the project holds no such participant.
+pub async fn erase_participant(
+    db: &Db,
+    tx: &mut Tx,
+    project: &str,
+    participant: &str,
+    erased_by: Option<&str>,
+    now: i64,
+) -> ApiResult<Erasure> {
+    db.lock_erasures(tx, true).await?;
+    if let Some(t) = tombstone(&mut **tx, participant).await?
+        && t.kind == "participant"
+    {
+        return Ok(Erasure::AlreadyErased(t));
+    }
+    let record = sqlx::query("SELECT project, kind FROM records WHERE id = $1")
+        .bind(participant)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let exists = match record {
+        Some(r) => {
+            r.get::<String, _>("project") == project && r.get::<String, _>("kind") == "participant"
+        }
+        // A participant refused at creation exists only in quarantine.
+        None => sqlx::query("SELECT 1 AS x FROM quarantine WHERE record_id = $1 AND project = $2")
+            .bind(participant)
+            .bind(project)
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some(),
+    };
+    if !exists {
+        return Err(ApiError::NotFound(format!(
+            "no participant {participant} in project `{project}`"
+        )));
+    }
+    let mut responses = about(tx, "wellbeing_responses", project, participant).await?;
+    let mut stories = about(tx, "stories", project, participant).await?;
+    // Refused new responses and stories about them, kept only in quarantine.
+    for (_, record, kind) in refused_about(&mut **tx, project, participant).await? {
+        if record == participant
+            || responses.contains(&record)
+            || stories.contains(&record)
+            || store::load_record(tx, &record).await?.is_some()
+        {
+            continue;
+        }
+        match kind.as_deref() {
+            Some("story") => stories.push(record),
+            _ => responses.push(record),
+        }
+    }
+    let sessions = about(tx, "attendance", project, participant).await?;
+    let mut locks: BTreeSet<&str> = BTreeSet::new();
+    locks.insert(participant);
+    locks.extend(responses.iter().map(String::as_str));
+    locks.extend(stories.iter().map(String::as_str));
+    locks.extend(sessions.iter().map(String::as_str));
+    for id in &locks {
+        db.lock_record(tx, id).await?;
+    }
+
+    let mut counts = ErasureCounts::default();
+    // Attendance marks: removed by a server change every device receives.
+    let mark = format!("attendance.{participant}");
+    let mut log = Vec::new();
+    for session in &sessions {
+        let Some(stored) = store::load_record(tx, session).await? else {
+            continue;
+        };
+        let mut doc = RecordDoc::load(&stored.doc, bothy_sync_core::server_actor())
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        if let Some(change) = remove_marks(&mut doc, &[participant.to_owned()], now)? {
+            let flagged = doc.validate();
+            store::store_merged(tx, session, &mut doc, &flagged, now).await?;
+            log.push(LogEntry::of(session, &stored.project, None, &change));
+            counts.sessions_updated += 1;
+        }
+    }
+    store::append_log(tx, log, now).await?;
+    delete(
+        tx,
+        "DELETE FROM attendance WHERE participant_id = $1",
+        participant,
+    )
+    .await?;
+    // Quarantined attendance marks for them on sessions (the mark itself is about them).
+    counts.quarantine_entries += sqlx::query("DELETE FROM quarantine WHERE field = $1")
+        .bind(&mark)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    counts.conflicts_and_flags += sqlx::query("DELETE FROM conflicts WHERE field = $1")
+        .bind(&mark)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+
+    // The records themselves, everywhere they are kept.
+    let mut erased: Vec<(&str, &str)> = vec![(participant, "participant")];
+    erased.extend(responses.iter().map(|id| (id.as_str(), "wellbeing")));
+    erased.extend(stories.iter().map(|id| (id.as_str(), "story")));
+    for (id, kind) in &erased {
+        let deleted = delete(tx, "DELETE FROM records WHERE id = $1", id).await?;
+        match *kind {
+            "participant" => counts.participants += deleted,
+            "wellbeing" => counts.wellbeing_responses += deleted,
+            _ => counts.stories += deleted,
+        }
+        counts.change_log_rows +=
+            delete(tx, "DELETE FROM change_log WHERE record_id = $1", id).await?;
+        counts.quarantine_entries +=
+            delete(tx, "DELETE FROM quarantine WHERE record_id = $1", id).await?;
+        counts.conflicts_and_flags +=
+            delete(tx, "DELETE FROM conflicts WHERE record_id = $1", id).await?;
+        counts.conflicts_and_flags +=
+            delete(tx, "DELETE FROM record_flags WHERE record_id = $1", id).await?;
+        for sql in [
+            "DELETE FROM participants WHERE id = $1",
+            "DELETE FROM participant_identifiers WHERE participant_id = $1",
+            "DELETE FROM wellbeing_responses WHERE id = $1",
+            "DELETE FROM stories WHERE id = $1",
+        ] {
+            delete(tx, sql, id).await?;
+        }
+    }
+
+    // Tombstones, at a position of their own in the change log's numbering (taken last: it
+    // orders this commit among the syncs', as appending to the log does).
+    let seq: i64 = sqlx::query("UPDATE log_head SET seq = seq + 1 WHERE id = 1 RETURNING seq")
+        .fetch_one(&mut **tx)
+        .await?
+        .get("seq");
+    for (id, kind) in &erased {
+        counts.tombstones += sqlx::query(
+            "INSERT INTO erasures (record_id, project, kind, participant_id, seq, erased_at, erased_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (record_id) DO NOTHING",
+        )
+        .bind(*id)
+        .bind(project)
+        .bind(*kind)
+        .bind(participant)
+        .bind(seq)
+        .bind(now)
+        .bind(erased_by)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    Ok(Erasure::Done { counts, seq })
+}
+
+/// Removes the attendance marks of `participants` from a session as one change authored by
+/// the document's actor (the server's). Returns the change, or `None` if there was no mark.
+pub fn remove_marks(
+    doc: &mut RecordDoc,
+    participants: &[String],
+    now: i64,
+) -> ApiResult<Option<bothy_sync_core::automerge::Change>> {
+    let present: Vec<&String> = match doc.view() {
+        Ok(bothy_sync_core::RecordView {
+            data: bothy_sync_core::RecordData::Session(s),
+            ..
+        }) => participants
+            .iter()
+            .filter(|p| s.attendance.contains_key(p.as_str()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    if present.is_empty() {
+        return Ok(None);
+    }
+    let hash = match doc.edit(now, |e| {
+        for p in present {
+            e.clear(&format!("attendance.{p}"));
+        }
+    }) {
+        Ok(Some(h)) => h,
+        Ok(None) => return Ok(None),
+        Err(RecordError::Invalid(errors)) => {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "removing an attendance mark left the session invalid: {}",
+                bothy_sync_core::validate::describe(&errors)
+            )));
+        }
+        Err(e) => return Err(ApiError::Internal(e.into())),
+    };
+    doc.automerge()
+        .get_change_by_hash(&hash)
+        .map(Some)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the new change is missing")))
+}
+
+/// The ids among `ids` that are tombstoned, looked up a few hundred at a time.
+pub async fn erased_among(tx: &mut Tx, ids: &[String]) -> Result<BTreeSet<String>, sqlx::Error> {
+    let mut out = BTreeSet::new();
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        // Only numbered placeholders are formatted into the text; the ids are bound.
+        let sql = format!(
+            "SELECT record_id FROM erasures WHERE record_id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            query = query.bind(id);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            out.insert(row.get::<String, _>("record_id"));
+        }
+    }
+    Ok(out)
+}
+
+/// The participant a set of changes names (a new wellbeing response or story), and the kind
+/// they claim, read by replaying them on an empty document.
+pub fn claimed_participant(changes: &[impl AsRef<[u8]>]) -> Option<(String, Option<String>)> {
+    use bothy_sync_core::automerge::{AutoCommit, ROOT, ReadDoc, ScalarValue, Value};
+    let decoded = bothy_sync_core::merge::decode_changes(changes).ok()?;
+    let mut doc = AutoCommit::new();
+    doc.apply_changes(decoded).ok()?;
+    let text = |key: &str| match doc.get(ROOT, key).ok().flatten() {
+        Some((Value::Scalar(v), _)) => match v.as_ref() {
+            ScalarValue::Str(s) => Some(s.to_string()),
+            _ => None,
+        },
+        _ => None,
+    };
+    Some((text("participant")?, text("kind")))
+}
+
+/// Refused pushes of records the server never stored (so in no projection) that are about
+/// `participant`, kept in `project`'s quarantine: (entry id, record id, claimed kind).
+pub async fn refused_about<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    executor: E,
+    project: &str,
+    participant: &str,
+) -> Result<Vec<(i64, String, Option<String>)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, record_id, changes FROM quarantine \
+         WHERE project = $1 AND action = 'refused' AND changes IS NOT NULL ORDER BY id",
+    )
+    .bind(project)
+    .fetch_all(executor)
+    .await?;
+    let mut out = Vec::new();
+    for row in rows {
+        let bytes: Vec<u8> = row.get("changes");
+        let Ok(changes) = ciborium::from_reader::<Vec<serde_bytes::ByteBuf>, _>(bytes.as_slice())
+        else {
+            continue;
+        };
+        if let Some((p, kind)) = claimed_participant(&changes)
+            && p == participant
+        {
+            out.push((row.get("id"), row.get("record_id"), kind));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,1437 @@
+//! Tidy exports for analysts: one row per participant, session, attendance mark, wellbeing
+//! response or shareable story, as CSV or JSON Lines, with stable documented columns.
+//!
+//! What never leaves the server this way: direct identifiers (name, phone), the participant
+//! code, the postcode district, free-text referral reasons and session notes, story authors,
+//! stories without sharing consent, and every row about a participant who has not consented to
+//! data use. The columns below are the data dictionary: `docs/data-dictionary.md` is generated
+//! from them ([`dictionary_markdown`]) and a test keeps the two equal.
+//!
+//! Rows are read from the database as a stream and written out in chunks through a bounded
+//! channel, so memory stays flat whatever the number of rows.
+
+use crate::db::Db;
+use bothy_sync_core::schema;
+use chrono::NaiveDate;
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+/// A dataset that can be exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dataset {
+    /// One row per participant (pseudonymous).
+    Participants,
+    /// One row per session.
+    Sessions,
+    /// One row per attendance mark of a registered participant.
+    Attendance,
+    /// One row per wellbeing questionnaire response, with derived scores.
+    Wellbeing,
+    /// One row per story whose consent allows sharing.
+    Stories,
+}
+
+impl Dataset {
+    /// Every dataset, in dictionary order.
+    pub const ALL: [Dataset; 5] = [
+        Dataset::Participants,
+        Dataset::Sessions,
+        Dataset::Attendance,
+        Dataset::Wellbeing,
+        Dataset::Stories,
+    ];
+
+    /// Its name in URLs and file names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dataset::Participants => "participants",
+            Dataset::Sessions => "sessions",
+            Dataset::Attendance => "attendance",
+            Dataset::Wellbeing => "wellbeing",
+            Dataset::Stories => "stories",
+        }
+    }
+
+    /// Parses a dataset name.
+    pub fn parse(s: &str) -> Option<Dataset> {
+        Dataset::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+
+    /// What one row is.
+    pub fn row_meaning(self) -> &'static str {
+        match self {
+            Dataset::Participants => {
+                "one participant who consented to data use (pseudonymous: no name, phone, code or postcode)"
+            }
+            Dataset::Sessions => "one session (an occurrence of an activity at a site)",
+            Dataset::Attendance => {
+                "one attendance mark: a registered participant (who consented to data use) at a session"
+            }
+            Dataset::Wellbeing => {
+                "one wellbeing questionnaire response of a participant who consented to data use"
+            }
+            Dataset::Stories => {
+                "one story whose consent scope is `project` or `public` and, when it is about a participant, whose participant consented to story sharing; names and phone numbers of the project's participants are replaced by [name] and [phone]"
+            }
+        }
+    }
+
+    /// The columns, in order.
+    pub fn columns(self) -> &'static [Column] {
+        match self {
+            Dataset::Participants => PARTICIPANT_COLUMNS,
+            Dataset::Sessions => SESSION_COLUMNS,
+            Dataset::Attendance => ATTENDANCE_COLUMNS,
+            Dataset::Wellbeing => WELLBEING_COLUMNS,
+            Dataset::Stories => STORY_COLUMNS,
+        }
+    }
+}
+
+/// A column's type, as written in the dictionary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    /// Free or identifier text.
+    Text,
+    /// A whole number.
+    Integer,
+    /// A decimal number (`.` separator).
+    Decimal,
+    /// `true` or `false`.
+    Boolean,
+    /// `YYYY-MM-DD`.
+    Date,
+    /// RFC 3339 date and time, as recorded on the device (`2026-05-04T10:00:00Z`).
+    Datetime,
+    /// One of a fixed set of codes, listed with the column.
+    Category,
+}
+
+impl ColumnType {
+    fn as_str(self) -> &'static str {
+        match self {
+            ColumnType::Text => "text",
+            ColumnType::Integer => "integer",
+            ColumnType::Decimal => "decimal",
+            ColumnType::Boolean => "boolean",
+            ColumnType::Date => "date",
+            ColumnType::Datetime => "datetime",
+            ColumnType::Category => "category",
+        }
+    }
+}
+
+/// One documented column.
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    /// Its stable name.
+    pub name: &'static str,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+    /// Whether it may be empty (CSV: an empty field; JSON: `null`).
+    pub nullable: bool,
+    /// The allowed codes of a category column.
+    pub values: &'static [&'static str],
+    /// What it means.
+    pub description: &'static str,
+}
+
+const fn col(
+    name: &'static str,
+    ty: ColumnType,
+    nullable: bool,
+    description: &'static str,
+) -> Column {
+    Column {
+        name,
+        ty,
+        nullable,
+        values: &[],
+        description,
+    }
+}
+
+const fn cat(
+    name: &'static str,
+    values: &'static [&'static str],
+    nullable: bool,
+    description: &'static str,
+) -> Column {
+    Column {
+        name,
+        ty: ColumnType::Category,
+        nullable,
+        values,
+        description,
+    }
+}
+
+use ColumnType::{Boolean, Date, Datetime, Decimal, Integer, Text};
+
+const IMD_QUINTILES: &[&str] = &["1", "2", "3", "4", "5"];
+const WEMWBS_BANDS: &[&str] = &[
+    "probable_depression",
+    "possible_depression",
+    "average",
+    "high",
+];
+
+static PARTICIPANT_COLUMNS: &[Column] = &[
+    col(
+        "participant_id",
+        Text,
+        false,
+        "Random identifier (UUID) of the participant record; the key other datasets join on.",
+    ),
+    col("project", Text, false, "Project slug."),
+    col(
+        "registered_on",
+        Date,
+        false,
+        "Date the participant was registered (device clock of the registering device).",
+    ),
+    col(
+        "consent_story_sharing",
+        Boolean,
+        false,
+        "Consented to their stories being shared.",
+    ),
+    col(
+        "consent_contact",
+        Boolean,
+        false,
+        "Consented to be contacted.",
+    ),
+    col("consent_date", Date, true, "Date consent was given."),
+    col(
+        "consent_version",
+        Text,
+        true,
+        "Version of the consent form.",
+    ),
+    cat("age_band", schema::AGE_BANDS, true, "Age band in years."),
+    cat(
+        "gender",
+        schema::GENDERS,
+        true,
+        "Gender, as the person describes themselves.",
+    ),
+    cat(
+        "ethnic_group",
+        schema::ETHNIC_GROUPS,
+        true,
+        "Ethnic group, the five high-level groups of the ONS 2021 census classification.",
+    ),
+    col(
+        "imd_decile",
+        Integer,
+        true,
+        "Index of Multiple Deprivation decile of where they live, 1 (most deprived) to 10 (least).",
+    ),
+    cat(
+        "imd_quintile",
+        IMD_QUINTILES,
+        true,
+        "IMD quintile, 1 (most deprived) to 5 (least): deciles 1-2 are quintile 1, and so on.",
+    ),
+    cat(
+        "rurality",
+        schema::RURALITY,
+        true,
+        "Urban or rural classification of where they live.",
+    ),
+    cat(
+        "referral_source",
+        schema::REFERRAL_SOURCES,
+        true,
+        "Who referred them.",
+    ),
+    col("referral_date", Date, true, "Date of the referral."),
+    col(
+        "sessions_attended",
+        Integer,
+        false,
+        "Sessions marked `present` or `left_early`.",
+    ),
+    col(
+        "first_attended",
+        Date,
+        true,
+        "Date of the first session attended.",
+    ),
+    col(
+        "last_attended",
+        Date,
+        true,
+        "Date of the latest session attended.",
+    ),
+];
+
+static SESSION_COLUMNS: &[Column] = &[
+    col(
+        "session_id",
+        Text,
+        false,
+        "Random identifier (UUID) of the session record.",
+    ),
+    col("project", Text, false, "Project slug."),
+    col("site", Text, false, "Site code."),
+    col("activity", Text, false, "Activity code."),
+    cat(
+        "activity_type",
+        schema::ACTIVITY_TYPES,
+        false,
+        "Kind of activity.",
+    ),
+    col("session_date", Date, false, "Date the session started."),
+    col("starts_at", Datetime, false, "Start, as recorded."),
+    col("ends_at", Datetime, true, "End, as recorded."),
+    col(
+        "duration_minutes",
+        Integer,
+        true,
+        "Minutes from start to end.",
+    ),
+    col(
+        "facilitator_count",
+        Integer,
+        false,
+        "Number of facilitators recorded.",
+    ),
+    col(
+        "registered_attendees",
+        Integer,
+        false,
+        "Registered participants marked `present` or `left_early` (all participants, with or without data-use consent).",
+    ),
+    col(
+        "unregistered_attendees",
+        Integer,
+        false,
+        "People who attended without being registered.",
+    ),
+    col(
+        "total_attendees",
+        Integer,
+        false,
+        "registered_attendees + unregistered_attendees.",
+    ),
+    col(
+        "needs_review",
+        Boolean,
+        false,
+        "The merged session is flagged for review (for example its end is before its start).",
+    ),
+];
+
+static ATTENDANCE_COLUMNS: &[Column] = &[
+    col(
+        "session_id",
+        Text,
+        false,
+        "The session (joins sessions.session_id).",
+    ),
+    col(
+        "participant_id",
+        Text,
+        false,
+        "The participant (joins participants.participant_id).",
+    ),
+    col("project", Text, false, "Project slug."),
+    col("site", Text, false, "Site code of the session."),
+    col("activity", Text, false, "Activity code of the session."),
+    cat(
+        "activity_type",
+        schema::ACTIVITY_TYPES,
+        false,
+        "Kind of activity.",
+    ),
+    col("session_date", Date, false, "Date of the session."),
+    cat("status", schema::ATTENDANCE_MARKS, false, "The mark."),
+];
+
+static WELLBEING_COLUMNS: &[Column] = &[
+    col(
+        "response_id",
+        Text,
+        false,
+        "Random identifier (UUID) of the response record.",
+    ),
+    col(
+        "participant_id",
+        Text,
+        false,
+        "The participant (joins participants.participant_id).",
+    ),
+    col("project", Text, false, "Project slug."),
+    cat(
+        "instrument",
+        schema::INSTRUMENTS,
+        false,
+        "The questionnaire.",
+    ),
+    cat(
+        "timepoint",
+        schema::TIMEPOINTS,
+        false,
+        "When in the participant's journey it was taken.",
+    ),
+    col("response_date", Date, false, "Date it was answered."),
+    col(
+        "session_id",
+        Text,
+        true,
+        "The session it was taken at, if any.",
+    ),
+    col("site", Text, true, "Site code of that session."),
+    col("activity", Text, true, "Activity code of that session."),
+    col(
+        "complete",
+        Boolean,
+        false,
+        "Every item answered. Incomplete forms are never scored.",
+    ),
+    col(
+        "items_answered",
+        Integer,
+        false,
+        "Number of items answered.",
+    ),
+    col(
+        "incomplete_reason",
+        Text,
+        true,
+        "Why an incomplete form is not scored.",
+    ),
+    col(
+        "raw_score",
+        Integer,
+        true,
+        "WEMWBS: sum of 14 items (14-70). SWEMWBS: sum of 7 items (7-35). Empty for ONS4 (no composite score) and incomplete forms.",
+    ),
+    col(
+        "swemwbs_raw",
+        Integer,
+        true,
+        "SWEMWBS raw score (7-35): of a SWEMWBS form, or of items 1, 2, 3, 6, 7, 9 and 11 of a complete WEMWBS form.",
+    ),
+    col(
+        "swemwbs_metric",
+        Decimal,
+        true,
+        "SWEMWBS metric (Rasch-transformed) score, 7.00-35.00, from the published conversion table.",
+    ),
+    cat(
+        "wemwbs_band",
+        WEMWBS_BANDS,
+        true,
+        "WEMWBS band (not official; a commonly used banding): probable depression <= 40, possible depression 41-44, average 45-59, high >= 60.",
+    ),
+    col(
+        "score",
+        Decimal,
+        true,
+        "The score changes are measured on: WEMWBS raw score, SWEMWBS metric score; empty for ONS4 and incomplete forms.",
+    ),
+    col(
+        "baseline_response_id",
+        Text,
+        true,
+        "The participant's baseline for this instrument: the earliest complete `baseline` response.",
+    ),
+    col("baseline_date", Date, true, "Date of that baseline."),
+    col("baseline_score", Decimal, true, "Score of that baseline."),
+    col(
+        "change_from_baseline",
+        Decimal,
+        true,
+        "score - baseline_score (positive is better). Empty for the baseline itself, ONS4 and incomplete forms.",
+    ),
+    col(
+        "reliable_improvement",
+        Boolean,
+        true,
+        "change_from_baseline >= the reliable-change threshold (a setting: 3 points by default for WEMWBS and SWEMWBS).",
+    ),
+    col(
+        "reliable_deterioration",
+        Boolean,
+        true,
+        "change_from_baseline <= minus the threshold.",
+    ),
+    col(
+        "item_1",
+        Integer,
+        true,
+        "Answer to item 1 (WEMWBS/SWEMWBS 1-5, ONS4 0-10: life satisfaction).",
+    ),
+    col(
+        "item_2",
+        Integer,
+        true,
+        "Answer to item 2 (ONS4: worthwhile).",
+    ),
+    col(
+        "item_3",
+        Integer,
+        true,
+        "Answer to item 3 (ONS4: happy yesterday).",
+    ),
+    col(
+        "item_4",
+        Integer,
+        true,
+        "Answer to item 4 (ONS4: anxious yesterday; higher is worse).",
+    ),
+    col("item_5", Integer, true, "Answer to item 5."),
+    col("item_6", Integer, true, "Answer to item 6."),
+    col(
+        "item_7",
+        Integer,
+        true,
+        "Answer to item 7. SWEMWBS forms number their items 1-7.",
+    ),
+    col("item_8", Integer, true, "Answer to item 8 (WEMWBS only)."),
+    col("item_9", Integer, true, "Answer to item 9 (WEMWBS only)."),
+    col("item_10", Integer, true, "Answer to item 10 (WEMWBS only)."),
+    col("item_11", Integer, true, "Answer to item 11 (WEMWBS only)."),
+    col("item_12", Integer, true, "Answer to item 12 (WEMWBS only)."),
+    col("item_13", Integer, true, "Answer to item 13 (WEMWBS only)."),
+    col("item_14", Integer, true, "Answer to item 14 (WEMWBS only)."),
+];
+
+static STORY_COLUMNS: &[Column] = &[
+    col(
+        "story_id",
+        Text,
+        false,
+        "Random identifier (UUID) of the story record.",
+    ),
+    col("project", Text, false, "Project slug."),
+    col(
+        "participant_id",
+        Text,
+        true,
+        "The participant it is about, if any.",
+    ),
+    col(
+        "session_id",
+        Text,
+        true,
+        "The session it is linked to, if any.",
+    ),
+    cat(
+        "consent_scope",
+        &["project", "public"],
+        false,
+        "`project`: for the project's analysts; `public`: may be published.",
+    ),
+    col(
+        "language",
+        Text,
+        true,
+        "Language tag (BCP 47), when recorded.",
+    ),
+    col("themes", Text, false, "Themes, separated by `;`, sorted."),
+    col(
+        "title",
+        Text,
+        false,
+        "Title, with known names and phone numbers replaced.",
+    ),
+    col(
+        "body",
+        Text,
+        false,
+        "The story, with known names and phone numbers replaced.",
+    ),
+    col("word_count", Integer, false, "Words in the body."),
+    col(
+        "recorded_on",
+        Date,
+        false,
+        "Date the story record was created.",
+    ),
+];
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// RFC 4180 CSV with a header row, UTF-8.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+impl Format {
+    /// Parses `csv` or `jsonl`.
+    pub fn parse(s: &str) -> Option<Format> {
+        match s {
+            "csv" => Some(Format::Csv),
+            "jsonl" | "ndjson" => Some(Format::Jsonl),
+            _ => None,
+        }
+    }
+    /// The media type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Jsonl => "application/x-ndjson",
+        }
+    }
+    /// The file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+        }
+    }
+}
+
+/// Row filters. Dates are inclusive; a date filter applies to the session date (sessions,
+/// attendance), the response date (wellbeing), the registration date (participants) and the
+/// record date (stories).
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    /// Only this site (sessions, attendance, and wellbeing taken at a session there;
+    /// participants who attended there; stories linked to a session there).
+    pub site: Option<String>,
+    /// Only this activity (as for `site`).
+    pub activity: Option<String>,
+    /// From this date.
+    pub from: Option<NaiveDate>,
+    /// Up to and including this date.
+    pub to: Option<NaiveDate>,
+    /// Only this timepoint (wellbeing only).
+    pub timepoint: Option<String>,
+}
+
+impl Filters {
+    /// Checks the filters make sense for a dataset; the message names the problem.
+    pub fn check(&self, dataset: Dataset) -> Result<(), String> {
+        if let (Some(f), Some(t)) = (self.from, self.to)
+            && f > t
+        {
+            return Err(format!("`from` ({f}) is after `to` ({t})"));
+        }
+        if let Some(tp) = &self.timepoint {
+            if dataset != Dataset::Wellbeing {
+                return Err("`timepoint` applies only to the wellbeing dataset".into());
+            }
+            if !schema::TIMEPOINTS.contains(&tp.as_str()) {
+                return Err(format!(
+                    "`timepoint` must be one of {}",
+                    schema::TIMEPOINTS.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reliable-change thresholds, in points of each instrument's score.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Thresholds {
+    /// WEMWBS (raw score): default 3, the "meaningful change" of the scale's authors.
+    pub wemwbs: f64,
+    /// SWEMWBS (metric score): default 3, as NHS Digital uses.
+    pub swemwbs: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            wemwbs: 3.0,
+            swemwbs: 3.0,
+        }
+    }
+}
+
+/// A value in a row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    /// Missing.
+    Null,
+    /// Text.
+    Text(String),
+    /// Whole number.
+    Int(i64),
+    /// Decimal.
+    Num(f64),
+    /// Boolean.
+    Bool(bool),
+}
+
+impl From<Option<String>> for Val {
+    fn from(v: Option<String>) -> Self {
+        v.map_or(Val::Null, Val::Text)
+    }
+}
+impl From<String> for Val {
+    fn from(v: String) -> Self {
+        Val::Text(v)
+    }
+}
+impl From<Option<i64>> for Val {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Val::Null, Val::Int)
+    }
+}
+impl From<Option<f64>> for Val {
+    fn from(v: Option<f64>) -> Self {
+        v.map_or(Val::Null, Val::Num)
+    }
+}
+impl From<Option<bool>> for Val {
+    fn from(v: Option<bool>) -> Self {
+        v.map_or(Val::Null, Val::Bool)
+    }
+}
+
+/// Builds the SQL of an export and its bind values.
+pub fn query(dataset: Dataset, project: &str, f: &Filters) -> (String, Vec<String>) {
+    let mut binds = vec![project.to_owned()];
+    let mut bind = |v: &str| {
+        binds.push(v.to_owned());
+        format!("${}", binds.len())
+    };
+    let mut conds = Vec::new();
+    let date_cond = |expr: &str, bind: &mut dyn FnMut(&str) -> String, conds: &mut Vec<String>| {
+        if let Some(d) = f.from {
+            conds.push(format!("{expr} >= {}", bind(&d.to_string())));
+        }
+        if let Some(d) = f.to {
+            conds.push(format!("{expr} <= {}", bind(&d.to_string())));
+        }
+    };
+    let session_conds =
+        |alias: &str, bind: &mut dyn FnMut(&str) -> String, conds: &mut Vec<String>| {
+            if let Some(s) = &f.site {
+                conds.push(format!("{alias}.site = {}", bind(s)));
+            }
+            if let Some(a) = &f.activity {
+                conds.push(format!("{alias}.activity = {}", bind(a)));
+            }
+        };
+    let sql = match dataset {
+        Dataset::Participants => {
+            date_cond("p.registered_on", &mut bind, &mut conds);
+            let mut attended = String::from(
+                "SELECT a.participant_id, COUNT(*) AS n, MIN(substr(s.starts_at, 1, 10)) AS first, \
+                 MAX(substr(s.starts_at, 1, 10)) AS last FROM attendance a \
+                 JOIN sessions s ON s.id = a.session_id \
+                 WHERE a.project = $1 AND a.status IN ('present', 'left_early') \
+                 GROUP BY a.participant_id",
+            );
+            if f.site.is_some() || f.activity.is_some() {
+                let mut sc = Vec::new();
+                session_conds("s2", &mut bind, &mut sc);
+                conds.push(format!(
+                    "EXISTS (SELECT 1 FROM attendance a2 JOIN sessions s2 ON s2.id = a2.session_id \
+                     WHERE a2.participant_id = p.id AND a2.status IN ('present', 'left_early') AND {})",
+                    sc.join(" AND ")
+                ));
+            }
+            attended = format!("({attended})");
+            format!(
+                "SELECT p.id, p.project, p.registered_on, p.consent_story_sharing, p.consent_contact, \
+                 p.consent_date, p.consent_version, p.age_band, p.gender, p.ethnic_group, \
+                 p.imd_decile, p.rurality, p.referral_source, p.referral_date, \
+                 COALESCE(x.n, 0) AS n, x.first, x.last \
+                 FROM (SELECT participants.*, {registered} AS registered_on FROM participants) p \
+                 LEFT JOIN {attended} x ON x.participant_id = p.id \
+                 WHERE p.project = $1 AND p.consent_data_use = 1{extra} ORDER BY p.registered_on, p.id",
+                registered = registered_date_sql(),
+                extra = and_all(&conds),
+            )
+        }
+        Dataset::Sessions => {
+            date_cond("substr(s.starts_at, 1, 10)", &mut bind, &mut conds);
+            session_conds("s", &mut bind, &mut conds);
+            format!(
+                "SELECT s.id, s.project, s.site, s.activity, s.activity_type, s.starts_at, s.ends_at, \
+                 s.facilitators, s.unregistered_attendees, s.needs_review, \
+                 (SELECT COUNT(*) FROM attendance a WHERE a.session_id = s.id \
+                  AND a.status IN ('present', 'left_early')) AS registered \
+                 FROM sessions s WHERE s.project = $1{} ORDER BY s.starts_at, s.id",
+                and_all(&conds)
+            )
+        }
+        Dataset::Attendance => {
+            date_cond("substr(s.starts_at, 1, 10)", &mut bind, &mut conds);
+            session_conds("s", &mut bind, &mut conds);
+            format!(
+                "SELECT a.session_id, a.participant_id, a.project, s.site, s.activity, \
+                 s.activity_type, s.starts_at, a.status \
+                 FROM attendance a JOIN sessions s ON s.id = a.session_id \
+                 JOIN participants p ON p.id = a.participant_id AND p.consent_data_use = 1 \
+                 WHERE a.project = $1{} ORDER BY s.starts_at, a.session_id, a.participant_id",
+                and_all(&conds)
+            )
+        }
+        Dataset::Wellbeing => {
+            date_cond("w.response_date", &mut bind, &mut conds);
+            session_conds("s", &mut bind, &mut conds);
+            if let Some(tp) = &f.timepoint {
+                conds.push(format!("w.timepoint = {}", bind(tp)));
+            }
+            format!(
+                "SELECT w.id, w.participant_id, w.project, w.instrument, w.timepoint, \
+                 w.response_date, w.session_id, s.site, s.activity, w.complete, w.items_answered, \
+                 w.incomplete_reason, w.raw_score, w.swemwbs_raw, w.metric_score, w.items, \
+                 b.id AS b_id, b.response_date AS b_date, b.raw_score AS b_raw, \
+                 b.metric_score AS b_metric \
+                 FROM wellbeing_responses w \
+                 JOIN participants p ON p.id = w.participant_id AND p.consent_data_use = 1 \
+                 LEFT JOIN sessions s ON s.id = w.session_id \
+                 LEFT JOIN wellbeing_responses b ON b.id = (SELECT b2.id FROM wellbeing_responses b2 \
+                   WHERE b2.participant_id = w.participant_id AND b2.instrument = w.instrument \
+                   AND b2.timepoint = 'baseline' AND b2.complete = 1 \
+                   ORDER BY b2.response_date, b2.id LIMIT 1) \
+                 WHERE w.project = $1{} ORDER BY w.participant_id, w.instrument, w.response_date, w.id",
+                and_all(&conds)
+            )
+        }
+        Dataset::Stories => {
+            date_cond("r.created_on", &mut bind, &mut conds);
+            session_conds("s", &mut bind, &mut conds);
+            format!(
+                "SELECT t.id, t.project, t.participant_id, t.session_id, t.consent_scope, \
+                 t.language, t.themes, t.title, t.body, r.created_on \
+                 FROM stories t \
+                 JOIN (SELECT id, {created} AS created_on FROM records) r ON r.id = t.id \
+                 LEFT JOIN participants p ON p.id = t.participant_id \
+                 LEFT JOIN sessions s ON s.id = t.session_id \
+                 WHERE t.project = $1 AND t.consent_scope IN ('project', 'public') \
+                 AND (t.participant_id IS NULL OR (p.consent_story_sharing = 1 AND p.consent_data_use = 1)){} \
+                 ORDER BY r.created_on, t.id",
+                and_all(&conds),
+                created = date_of_millis_sql("records.created_at"),
+            )
+        }
+    };
+    (sql, binds)
+}
+
+fn and_all(conds: &[String]) -> String {
+    conds.iter().map(|c| format!(" AND {c}")).collect()
+}
+
+/// A placeholder for the `YYYY-MM-DD` (UTC) date of a Unix-seconds column, replaced per
+/// backend by [`for_backend`].
+fn date_of_millis_sql(column: &str) -> String {
+    format!("{{date_of_millis:{column}}}")
+}
+
+fn registered_date_sql() -> String {
+    date_of_millis_sql("participants.created_at")
+}
+
+/// Replaces the portable placeholders in export SQL for a backend.
+pub fn for_backend(sql: &str, postgres: bool) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(i) = rest.find("{date_of_millis:") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + "{date_of_millis:".len()..];
+        let end = after.find('}').expect("placeholder is closed");
+        let column = &after[..end];
+        if postgres {
+            let _ = write!(
+                out,
+                "to_char(to_timestamp({column}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+            );
+        } else {
+            let _ = write!(out, "date({column}, 'unixepoch')");
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Turns database rows into output rows; keeps what a row needs (the redaction list).
+pub struct RowMaker {
+    dataset: Dataset,
+    thresholds: Thresholds,
+    redactor: Redactor,
+}
+
+impl RowMaker {
+    /// A row maker for a dataset.
+    pub fn new(dataset: Dataset, thresholds: Thresholds, redactor: Redactor) -> Self {
+        RowMaker {
+            dataset,
+            thresholds,
+            redactor,
+        }
+    }
+
+    /// One output row from one database row, in column order.
+    pub fn row(&self, r: &AnyRow) -> Result<Vec<Val>, sqlx::Error> {
+        Ok(match self.dataset {
+            Dataset::Participants => {
+                let decile: Option<i64> = r.try_get(10)?;
+                vec![
+                    Val::Text(r.try_get(0)?),
+                    Val::Text(r.try_get(1)?),
+                    Val::Text(r.try_get(2)?),
+                    Val::Bool(r.try_get::<i64, _>(3)? == 1),
+                    Val::Bool(r.try_get::<i64, _>(4)? == 1),
+                    r.try_get::<Option<String>, _>(5)?.into(),
+                    r.try_get::<Option<String>, _>(6)?.into(),
+                    r.try_get::<Option<String>, _>(7)?.into(),
+                    r.try_get::<Option<String>, _>(8)?.into(),
+                    r.try_get::<Option<String>, _>(9)?.into(),
+                    decile.into(),
+                    decile.map(|d| ((d + 1) / 2).to_string()).into(),
+                    r.try_get::<Option<String>, _>(11)?.into(),
+                    r.try_get::<Option<String>, _>(12)?.into(),
+                    r.try_get::<Option<String>, _>(13)?.into(),
+                    Val::Int(r.try_get(14)?),
+                    r.try_get::<Option<String>, _>(15)?.into(),
+                    r.try_get::<Option<String>, _>(16)?.into(),
+                ]
+            }
+            Dataset::Sessions => {
+                let start: String = r.try_get(5)?;
+                let end: Option<String> = r.try_get(6)?;
+                let facilitators: String = r.try_get(7)?;
+                let unregistered: i64 = r.try_get(8)?;
+                let registered: i64 = r.try_get(10)?;
+                let minutes = duration_minutes(&start, end.as_deref());
+                vec![
+                    Val::Text(r.try_get(0)?),
+                    Val::Text(r.try_get(1)?),
+                    Val::Text(r.try_get(2)?),
+                    Val::Text(r.try_get(3)?),
+                    Val::Text(r.try_get(4)?),
+                    Val::Text(start.get(..10).unwrap_or(&start).to_owned()),
+                    Val::Text(start),
+                    end.into(),
+                    minutes.into(),
+                    Val::Int(facilitators.split(';').filter(|f| !f.is_empty()).count() as i64),
+                    Val::Int(registered),
+                    Val::Int(unregistered),
+                    Val::Int(registered + unregistered),
+                    Val::Bool(r.try_get::<i64, _>(9)? == 1),
+                ]
+            }
+            Dataset::Attendance => {
+                let start: String = r.try_get(6)?;
+                vec![
+                    Val::Text(r.try_get(0)?),
+                    Val::Text(r.try_get(1)?),
+                    Val::Text(r.try_get(2)?),
+                    Val::Text(r.try_get(3)?),
+                    Val::Text(r.try_get(4)?),
+                    Val::Text(r.try_get(5)?),
+                    Val::Text(start.get(..10).unwrap_or(&start).to_owned()),
+                    Val::Text(r.try_get(7)?),
+                ]
+            }
+            Dataset::Wellbeing => self.wellbeing_row(r)?,
+            Dataset::Stories => {
+                let themes: String = r.try_get(6)?;
+                let mut themes: Vec<&str> = themes.split(';').filter(|t| !t.is_empty()).collect();
+                themes.sort_unstable();
+                let title: String = r.try_get(7)?;
+                let body = self.redactor.redact(&r.try_get::<String, _>(8)?);
+                let words = body.split_whitespace().count() as i64;
+                vec![
+                    Val::Text(r.try_get(0)?),
+                    Val::Text(r.try_get(1)?),
+                    r.try_get::<Option<String>, _>(2)?.into(),
+                    r.try_get::<Option<String>, _>(3)?.into(),
+                    Val::Text(r.try_get(4)?),
+                    r.try_get::<Option<String>, _>(5)?.into(),
+                    Val::Text(themes.join(";")),
+                    Val::Text(self.redactor.redact(&title)),
+                    Val::Text(body),
+                    Val::Int(words),
+                    Val::Text(r.try_get(9)?),
+                ]
+            }
+        })
+    }
+
+    fn wellbeing_row(&self, r: &AnyRow) -> Result<Vec<Val>, sqlx::Error> {
+        let id: String = r.try_get(0)?;
+        let instrument: String = r.try_get(3)?;
+        let complete = r.try_get::<i64, _>(9)? == 1;
+        let raw: Option<i64> = r.try_get(12)?;
+        let swemwbs_raw: Option<i64> = r.try_get(13)?;
+        let metric: Option<f64> = r.try_get(14)?;
+        let items: String = r.try_get(15)?;
+        let items: HashMap<String, i64> = serde_json::from_str(&items).unwrap_or_default();
+        let b_id: Option<String> = r.try_get(16)?;
+        let b_date: Option<String> = r.try_get(17)?;
+        let b_raw: Option<i64> = r.try_get(18)?;
+        let b_metric: Option<f64> = r.try_get(19)?;
+        let (score, b_score, threshold) = match instrument.as_str() {
+            "WEMWBS" => (
+                raw.map(|v| v as f64),
+                b_raw.map(|v| v as f64),
+                Some(self.thresholds.wemwbs),
+            ),
+            "SWEMWBS" => (metric, b_metric, Some(self.thresholds.swemwbs)),
+            _ => (None, None, None),
+        };
+        let score = score.filter(|_| complete);
+        let is_baseline = b_id.as_deref() == Some(id.as_str());
+        let change = match (score, b_score, threshold) {
+            (Some(s), Some(b), Some(_)) if !is_baseline => Some(round2(s - b)),
+            _ => None,
+        };
+        let band = if instrument == "WEMWBS" && complete {
+            raw.map(|v| wemwbs_band(v).to_owned())
+        } else {
+            None
+        };
+        let mut row = vec![
+            Val::Text(id),
+            Val::Text(r.try_get(1)?),
+            Val::Text(r.try_get(2)?),
+            Val::Text(instrument),
+            Val::Text(r.try_get(4)?),
+            Val::Text(r.try_get(5)?),
+            r.try_get::<Option<String>, _>(6)?.into(),
+            r.try_get::<Option<String>, _>(7)?.into(),
+            r.try_get::<Option<String>, _>(8)?.into(),
+            Val::Bool(complete),
+            Val::Int(r.try_get(10)?),
+            r.try_get::<Option<String>, _>(11)?.into(),
+            raw.filter(|_| complete).into(),
+            swemwbs_raw.into(),
+            metric.into(),
+            band.into(),
+            score.into(),
+            b_id.into(),
+            b_date.into(),
+            b_score.into(),
+            change.into(),
+            change.zip(threshold).map(|(c, t)| c >= t).into(),
+            change.zip(threshold).map(|(c, t)| c <= -t).into(),
+        ];
+        for i in 1..=14 {
+            row.push(items.get(&i.to_string()).copied().into());
+        }
+        Ok(row)
+    }
+}
+
+/// The WEMWBS band of a raw score (not official; see the dictionary).
+pub fn wemwbs_band(raw: i64) -> &'static str {
+    match raw {
+        i64::MIN..=40 => "probable_depression",
+        41..=44 => "possible_depression",
+        45..=59 => "average",
+        _ => "high",
+    }
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+fn duration_minutes(start: &str, end: Option<&str>) -> Option<i64> {
+    let s = chrono::DateTime::parse_from_rfc3339(start).ok()?;
+    let e = chrono::DateTime::parse_from_rfc3339(end?).ok()?;
+    Some((e - s).num_minutes())
+}
+
+/// Replaces the project's known participant names and phone numbers in story text.
+#[derive(Debug, Default, Clone)]
+pub struct Redactor {
+    names: std::collections::HashSet<String>,
+    phones: Vec<String>,
+}
+
+impl Redactor {
+    /// Loads the project's direct identifiers (kept in memory for one export of stories:
+    /// bounded by the number of participants, not of rows).
+    pub async fn load(db: &Db, project: &str) -> Result<Redactor, sqlx::Error> {
+        let rows =
+            sqlx::query("SELECT name, phone FROM participant_identifiers WHERE project = $1")
+                .bind(project)
+                .fetch_all(&db.pool)
+                .await?;
+        let mut r = Redactor::default();
+        for row in rows {
+            let name: Option<String> = row.try_get(0)?;
+            let phone: Option<String> = row.try_get(1)?;
+            r.add(name.as_deref(), phone.as_deref());
+        }
+        Ok(r)
+    }
+
+    /// Adds one person's identifiers.
+    pub fn add(&mut self, name: Option<&str>, phone: Option<&str>) {
+        if let Some(n) = name {
+            for part in n.split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '-') {
+                if part.chars().count() >= 2 {
+                    self.names.insert(part.to_lowercase());
+                }
+            }
+        }
+        if let Some(p) = phone {
+            let digits: String = p.chars().filter(char::is_ascii_digit).collect();
+            if digits.len() >= 6 {
+                self.phones.push(digits);
+            }
+        }
+    }
+
+    /// The text with every known name word replaced by `[name]` and every run of digits
+    /// containing a known phone number by `[phone]`.
+    pub fn redact(&self, text: &str) -> String {
+        if self.names.is_empty() && self.phones.is_empty() {
+            return text.to_owned();
+        }
+        let mut out = String::with_capacity(text.len());
+        let chars: Vec<char> = text.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            if c.is_alphanumeric() && !c.is_ascii_digit() {
+                let start = i;
+                while i < chars.len()
+                    && (chars[i].is_alphanumeric() || chars[i] == '\'' || chars[i] == '-')
+                {
+                    i += 1;
+                }
+                let word: String = chars[start..i].iter().collect();
+                let bare = word.trim_end_matches(['\'', '-']);
+                let stem = bare
+                    .strip_suffix("'s")
+                    .or_else(|| bare.strip_suffix("’s"))
+                    .unwrap_or(bare);
+                if self.names.contains(&stem.to_lowercase()) {
+                    out.push_str("[name]");
+                    out.push_str(&word[stem.len()..]);
+                } else {
+                    out.push_str(&word);
+                }
+            } else if c.is_ascii_digit() || c == '+' || c == '(' {
+                let start = i;
+                while i < chars.len() && (chars[i].is_ascii_digit() || " -+().".contains(chars[i]))
+                {
+                    i += 1;
+                }
+                let run: String = chars[start..i].iter().collect();
+                let digits: String = run.chars().filter(char::is_ascii_digit).collect();
+                let uk = digits.strip_prefix("44").map(|d| format!("0{d}"));
+                let hit = self.phones.iter().any(|p| {
+                    let p_uk = p.strip_prefix("44").map(|d| format!("0{d}"));
+                    digits.contains(p.as_str())
+                        || uk.as_deref().is_some_and(|u| u.contains(p.as_str()))
+                        || p_uk.as_deref().is_some_and(|pu| digits.contains(pu))
+                });
+                if hit {
+                    let trailing: String = run
+                        .chars()
+                        .rev()
+                        .take_while(|c| !c.is_ascii_digit())
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect();
+                    out.push_str("[phone]");
+                    out.push_str(&trailing);
+                } else {
+                    out.push_str(&run);
+                }
+            } else {
+                out.push(c);
+                i += 1;
+            }
+        }
+        out
+    }
+}
+
+/// Writes rows in a format, buffering into chunks.
+pub struct Writer {
+    format: Format,
+    columns: &'static [Column],
+    buf: Vec<u8>,
+}
+
+impl Writer {
+    /// A writer; the CSV header is written at once.
+    pub fn new(format: Format, dataset: Dataset) -> Writer {
+        let columns = dataset.columns();
+        let mut w = Writer {
+            format,
+            columns,
+            buf: Vec::with_capacity(CHUNK + 4096),
+        };
+        if format == Format::Csv {
+            let header: Vec<&str> = columns.iter().map(|c| c.name).collect();
+            w.csv_line(header.iter().map(|h| Some(*h)));
+        }
+        w
+    }
+
+    fn csv_line<'a>(&mut self, fields: impl Iterator<Item = Option<&'a str>>) {
+        for (i, f) in fields.enumerate() {
+            if i > 0 {
+                self.buf.push(b',');
+            }
+            if let Some(f) = f {
+                csv_field(&mut self.buf, f);
+            }
+        }
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// Appends one row.
+    pub fn row(&mut self, row: &[Val]) {
+        debug_assert_eq!(row.len(), self.columns.len());
+        match self.format {
+            Format::Csv => {
+                let mut num = String::new();
+                for (i, v) in row.iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push(b',');
+                    }
+                    match v {
+                        Val::Null => {}
+                        Val::Text(s) => csv_field(&mut self.buf, s),
+                        Val::Int(n) => {
+                            num.clear();
+                            let _ = write!(num, "{n}");
+                            self.buf.extend_from_slice(num.as_bytes());
+                        }
+                        Val::Num(n) => {
+                            num.clear();
+                            let _ = write!(num, "{n}");
+                            self.buf.extend_from_slice(num.as_bytes());
+                        }
+                        Val::Bool(b) => {
+                            self.buf
+                                .extend_from_slice(if *b { b"true" } else { b"false" })
+                        }
+                    }
+                }
+                self.buf.extend_from_slice(b"\r\n");
+            }
+            Format::Jsonl => {
+                self.buf.push(b'{');
+                for (i, (c, v)) in self.columns.iter().zip(row).enumerate() {
+                    if i > 0 {
+                        self.buf.push(b',');
+                    }
+                    self.buf.push(b'"');
+                    self.buf.extend_from_slice(c.name.as_bytes());
+                    self.buf.extend_from_slice(b"\":");
+                    match v {
+                        Val::Null => self.buf.extend_from_slice(b"null"),
+                        Val::Text(s) => {
+                            serde_json::to_writer(&mut self.buf, s).expect("writing to a Vec")
+                        }
+                        Val::Int(n) => {
+                            let _ = std::io::Write::write_fmt(&mut self.buf, format_args!("{n}"));
+                        }
+                        Val::Num(n) if n.is_finite() => {
+                            let _ = std::io::Write::write_fmt(&mut self.buf, format_args!("{n}"));
+                        }
+                        Val::Num(_) => self.buf.extend_from_slice(b"null"),
+                        Val::Bool(b) => {
+                            self.buf
+                                .extend_from_slice(if *b { b"true" } else { b"false" })
+                        }
+                    }
+                }
+                self.buf.extend_from_slice(b"}\n");
+            }
+        }
+    }
+
+    /// Whether a chunk is ready to send.
+    pub fn ready(&self) -> bool {
+        self.buf.len() >= CHUNK
+    }
+
+    /// Takes what is buffered.
+    pub fn take(&mut self) -> Vec<u8> {
+        std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK + 4096))
+    }
+}
+
+/// Bytes per streamed chunk.
+const CHUNK: usize = 64 * 1024;
+
+fn csv_field(buf: &mut Vec<u8>, s: &str) {
+    // Quote when needed (RFC 4180). Values are written as they are, for R and Python; text is
+    // never altered to defend spreadsheets against formulas.
+    let needs = s.contains([',', '"', '\r', '\n']) || s.starts_with(' ') || s.ends_with(' ');
+    if needs {
+        buf.push(b'"');
+        for b in s.bytes() {
+            if b == b'"' {
+                buf.push(b'"');
+            }
+            buf.push(b);
+        }
+        buf.push(b'"');
+    } else {
+        buf.extend_from_slice(s.as_bytes());
+    }
+}
+
+/// The data dictionary as Markdown (the content of `docs/data-dictionary.md`).
+pub fn dictionary_markdown() -> String {
+    let mut s = String::new();
+    s.push_str(
+        "# Data dictionary\n\n\
+         <!-- Generated from server/src/export.rs by `bothy-server data-dictionary`; a test \
+         keeps this file equal to it. Do not edit by hand. -->\n\n\
+         Exports are served by `GET /api/v1/projects/{slug}/exports/{dataset}?format=csv|jsonl` \
+         (and `bothy export`), to a project's admins, coordinators and analysts. The same \
+         dictionary is served as JSON by `GET /api/v1/data-dictionary`.\n\n\
+         - **CSV**: RFC 4180, UTF-8, comma-separated, a header row of the column names below, \
+         CRLF line ends, fields quoted when they contain a comma, quote or line break. An empty \
+         field is a missing value (R's `read.csv`/`readr` read it as `NA` for non-text columns).\n\
+         - **JSON Lines**: one object per line with the same names; a missing value is `null`.\n\
+         - **Types**: `text`, `integer`, `decimal` (`.` separator), `boolean` (`true`/`false`), \
+         `date` (`YYYY-MM-DD`), `datetime` (RFC 3339), `category` (one of the listed codes).\n\
+         - **Filters** (query parameters): `site`, `activity`, `from` and `to` (dates, \
+         inclusive), and `timepoint` (wellbeing only). Dates filter the session date \
+         (sessions, attendance), the response date (wellbeing), the registration date \
+         (participants) and the record date (stories). Site and activity filter sessions and \
+         attendance directly, wellbeing through the session a response was taken at, \
+         participants by a session they attended, and stories by their linked session.\n\
+         - **Privacy**: analysts get pseudonymous data only. Never exported: names, phone \
+         numbers, participant codes, postcode districts, referral reasons, session notes, \
+         facilitator names, story authors; no row about a participant who has not consented \
+         to data use; no story whose consent scope is `private` or whose participant has not \
+         consented to story sharing. Every export is recorded in the audit log.\n\n",
+    );
+    for d in Dataset::ALL {
+        let _ = write!(
+            s,
+            "## `{}`\n\nOne row is {}.\n\n| Column | Type | Empty allowed | Meaning |\n|---|---|---|---|\n",
+            d.as_str(),
+            d.row_meaning()
+        );
+        for c in d.columns() {
+            let mut meaning = c.description.to_owned();
+            if !c.values.is_empty() {
+                let _ = write!(
+                    meaning,
+                    " Codes: {}.",
+                    c.values
+                        .iter()
+                        .map(|v| format!("`{v}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            let _ = writeln!(
+                s,
+                "| `{}` | {} | {} | {} |",
+                c.name,
+                c.ty.as_str(),
+                if c.nullable { "yes" } else { "no" },
+                meaning.replace('|', "\\|")
+            );
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// The data dictionary as JSON.
+pub fn dictionary_json() -> serde_json::Value {
+    serde_json::Value::Array(
+        Dataset::ALL
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "dataset": d.as_str(),
+                    "row": d.row_meaning(),
+                    "columns": d.columns(),
+                })
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_committed_dictionary_is_current() {
+        let committed = include_str!("../../docs/data-dictionary.md");
+        assert!(
+            committed == dictionary_markdown(),
+            "docs/data-dictionary.md is out of date: run `cargo run -p bothy-server -- data-dictionary > docs/data-dictionary.md`"
+        );
+    }
+
+    #[test]
+    fn column_names_are_unique_snake_case() {
+        for d in Dataset::ALL {
+            let mut seen = std::collections::HashSet::new();
+            for c in d.columns() {
+                assert!(seen.insert(c.name), "{} repeats {}", d.as_str(), c.name);
+                assert!(
+                    c.name
+                        .chars()
+                        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_'),
+                    "{}",
+                    c.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn redaction_replaces_names_and_phones() {
+        let mut r = Redactor::default();
+        r.add(Some("Morag MacLeod"), Some("07700 900123"));
+        let out =
+            r.redact("Morag's walk with morag macleod; call 07700-900123 or +44 7700 900123.");
+        assert_eq!(
+            out,
+            "[name]'s walk with [name] [name]; call [phone] or [phone]."
+        );
+        assert_eq!(
+            r.redact("Moraga is not a name here"),
+            "Moraga is not a name here"
+        );
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_quoting() {
+        let mut buf = Vec::new();
+        csv_field(&mut buf, "a,\"b\"\nc");
+        assert_eq!(String::from_utf8(buf).unwrap(), "\"a,\"\"b\"\"\nc\"");
+    }
+
+    #[test]
+    fn bands_match_the_documented_cut_points() {
+        assert_eq!(wemwbs_band(40), "probable_depression");
+        assert_eq!(wemwbs_band(41), "possible_depression");
+        assert_eq!(wemwbs_band(44), "possible_depression");
+        assert_eq!(wemwbs_band(45), "average");
+        assert_eq!(wemwbs_band(59), "average");
+        assert_eq!(wemwbs_band(60), "high");
+    }
+
+    #[test]
+    fn date_placeholders_become_backend_sql() {
+        let (sql, _) = query(Dataset::Participants, "p", &Filters::default());
+        assert!(for_backend(&sql, false).contains("date(participants.created_at, 'unixepoch')"));
+        assert!(for_backend(&sql, true).contains("to_char(to_timestamp(participants.created_at"));
+        assert!(!for_backend(&sql, true).contains("{date_of_millis"));
+    }
+}

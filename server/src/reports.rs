@@ -1,0 +1,1507 @@
+//! Reports for analysts and coordinators: wellbeing outcomes (baseline to end), attendance and
+//! retention, the referral funnel, equity breakdowns and the quarterly programme report.
+//!
+//! Scope: person-level figures count participants who consented to data use; when a site or
+//! activity filter is given, only those who attended a matching session. Attendance counts come
+//! from the sessions matching the filters. Outcomes pair a participant's baseline (their
+//! earliest complete `baseline` response for a measure) with their latest complete response at
+//! the follow-up timepoint (`end` by default) dated on or after it; `from`/`to` select pairs by
+//! the follow-up date.
+//!
+//! Disclosure control ([`crate::disclosure`]): every published count of people is at least 5;
+//! smaller counts and the cells that would let them be recovered from totals are suppressed
+//! (`null`), and shares and statistics are given only where they derive from published counts.
+//! Statistics ([`crate::stats`]) are withheld for groups whose count of pairs is suppressed.
+
+use crate::db::Db;
+use crate::disclosure::{self, MIN_COUNT};
+use crate::error::ApiError;
+use crate::export::{Filters, Thresholds};
+use crate::stats::{self, PairedStats};
+use bothy_sync_core::schema;
+use chrono::{Datelike, NaiveDate};
+use serde::Serialize;
+use sqlx::Row;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+
+/// A consenting participant in scope.
+#[derive(Debug, Clone)]
+pub struct Person {
+    id: String,
+    registered: Option<NaiveDate>,
+    age_band: Option<String>,
+    gender: Option<String>,
+    ethnic_group: Option<String>,
+    imd_decile: Option<i64>,
+    rurality: Option<String>,
+    referral_source: Option<String>,
+    /// Sessions attended (present or left early) among the matching sessions.
+    attended: u64,
+}
+
+/// A matching session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    date: NaiveDate,
+    site: String,
+    activity: String,
+    activity_type: String,
+    /// Registered attendees (every participant) plus unregistered ones.
+    attendees: u64,
+}
+
+/// A complete wellbeing response of a person in scope.
+#[derive(Debug, Clone)]
+pub struct Response {
+    participant: String,
+    instrument: String,
+    timepoint: String,
+    date: NaiveDate,
+    id: String,
+    raw: Option<i64>,
+    metric: Option<f64>,
+    items: BTreeMap<u8, i64>,
+}
+
+/// What every report is computed from, loaded once per request. Memory is bounded by the
+/// number of participants, sessions and responses in scope (aggregated per participant in SQL),
+/// never by the number of attendance marks.
+#[derive(Debug, Clone, Default)]
+pub struct Data {
+    people: Vec<Person>,
+    sessions: Vec<Session>,
+    responses: Vec<Response>,
+    filters: Filters,
+}
+
+fn date_of(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
+}
+
+impl Data {
+    /// Loads a project's data in scope of the filters.
+    pub async fn load(db: &Db, project: &str, f: &Filters) -> Result<Data, sqlx::Error> {
+        let mut sessions = Vec::new();
+        let mut session_ids = HashSet::new();
+        let rows = sqlx::query(
+            "SELECT s.id, s.starts_at, s.site, s.activity, s.activity_type, s.unregistered_attendees, \
+             (SELECT COUNT(*) FROM attendance a WHERE a.session_id = s.id \
+              AND a.status IN ('present', 'left_early')) AS registered \
+             FROM sessions s WHERE s.project = $1",
+        )
+        .bind(project)
+        .fetch_all(&db.pool)
+        .await?;
+        for r in rows {
+            let start: String = r.try_get(1)?;
+            let Some(date) = date_of(&start) else {
+                continue;
+            };
+            let site: String = r.try_get(2)?;
+            let activity: String = r.try_get(3)?;
+            if f.site.as_ref().is_some_and(|s| *s != site)
+                || f.activity.as_ref().is_some_and(|a| *a != activity)
+                || f.from.is_some_and(|d| date < d)
+                || f.to.is_some_and(|d| date > d)
+            {
+                continue;
+            }
+            let registered: i64 = r.try_get(6)?;
+            let unregistered: i64 = r.try_get(5)?;
+            session_ids.insert(r.try_get::<String, _>(0)?);
+            sessions.push(Session {
+                date,
+                site,
+                activity,
+                activity_type: r.try_get(4)?,
+                attendees: (registered + unregistered).max(0) as u64,
+            });
+        }
+        sessions.sort_by_key(|s| s.date);
+
+        // Attendance per participant among matching sessions, aggregated by the database.
+        let mut attended: HashMap<String, u64> = HashMap::new();
+        let rows = sqlx::query(
+            "SELECT a.participant_id, a.session_id FROM attendance a \
+             WHERE a.project = $1 AND a.status IN ('present', 'left_early')",
+        )
+        .bind(project)
+        .fetch(&db.pool);
+        use futures_util::TryStreamExt;
+        let mut rows = rows;
+        while let Some(r) = rows.try_next().await? {
+            let session: String = r.try_get(1)?;
+            if session_ids.contains(&session) {
+                *attended.entry(r.try_get(0)?).or_default() += 1;
+            }
+        }
+
+        let narrowed = f.site.is_some() || f.activity.is_some();
+        let mut people = Vec::new();
+        let rows = sqlx::query(
+            "SELECT id, created_at, age_band, gender, ethnic_group, imd_decile, rurality, \
+             referral_source, referral_date FROM participants \
+             WHERE project = $1 AND consent_data_use = 1 ORDER BY id",
+        )
+        .bind(project)
+        .fetch_all(&db.pool)
+        .await?;
+        for r in rows {
+            let id: String = r.try_get(0)?;
+            let n = attended.get(&id).copied().unwrap_or(0);
+            if narrowed && n == 0 {
+                continue;
+            }
+            let created: i64 = r.try_get(1)?;
+            people.push(Person {
+                registered: chrono::DateTime::from_timestamp(created, 0).map(|d| d.date_naive()),
+                id,
+                age_band: r.try_get(2)?,
+                gender: r.try_get(3)?,
+                ethnic_group: r.try_get(4)?,
+                imd_decile: r.try_get(5)?,
+                rurality: r.try_get(6)?,
+                referral_source: r.try_get(7)?,
+                attended: n,
+            });
+        }
+        let in_scope: HashSet<&str> = people.iter().map(|p| p.id.as_str()).collect();
+
+        let mut responses = Vec::new();
+        let rows = sqlx::query(
+            "SELECT participant_id, instrument, timepoint, response_date, id, raw_score, \
+             metric_score, items FROM wellbeing_responses WHERE project = $1 AND complete = 1",
+        )
+        .bind(project)
+        .fetch_all(&db.pool)
+        .await?;
+        for r in rows {
+            let participant: String = r.try_get(0)?;
+            if !in_scope.contains(participant.as_str()) {
+                continue;
+            }
+            let Some(date) = date_of(&r.try_get::<String, _>(3)?) else {
+                continue;
+            };
+            if f.to.is_some_and(|d| date > d) {
+                continue;
+            }
+            let items: String = r.try_get(7)?;
+            let items: BTreeMap<String, i64> = serde_json::from_str(&items).unwrap_or_default();
+            responses.push(Response {
+                participant,
+                instrument: r.try_get(1)?,
+                timepoint: r.try_get(2)?,
+                date,
+                id: r.try_get(4)?,
+                raw: r.try_get(5)?,
+                metric: r.try_get(6)?,
+                items: items
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k.parse().ok()?, v)))
+                    .collect(),
+            });
+        }
+        // The population of person-level figures: registered within the dates, when given.
+        let people = people
+            .into_iter()
+            .filter(|p| {
+                narrowed
+                    || (f.from.is_none_or(|d| p.registered.is_some_and(|r| r >= d))
+                        && f.to.is_none_or(|d| p.registered.is_some_and(|r| r <= d)))
+                    || p.attended > 0
+            })
+            .collect();
+        Ok(Data {
+            people,
+            sessions,
+            responses,
+            filters: f.clone(),
+        })
+    }
+}
+
+/// The follow-up timepoint paired with baseline.
+pub fn follow_up_timepoint(t: Option<&str>) -> Result<&'static str, ApiError> {
+    match t.unwrap_or("end") {
+        "end" => Ok("end"),
+        "interim" => Ok("interim"),
+        "follow_up" => Ok("follow_up"),
+        other => Err(ApiError::bad(
+            "invalid_query",
+            format!("`timepoint` for outcomes must be end, interim or follow_up, not `{other}`"),
+        )),
+    }
+}
+
+/// A measure outcomes are reported on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Measure {
+    Wemwbs,
+    Swemwbs,
+    Ons4(u8),
+}
+
+const MEASURES: [Measure; 6] = [
+    Measure::Wemwbs,
+    Measure::Swemwbs,
+    Measure::Ons4(1),
+    Measure::Ons4(2),
+    Measure::Ons4(3),
+    Measure::Ons4(4),
+];
+
+impl Measure {
+    fn name(self) -> &'static str {
+        match self {
+            Measure::Wemwbs => "wemwbs",
+            Measure::Swemwbs => "swemwbs",
+            Measure::Ons4(1) => "ons4_life_satisfaction",
+            Measure::Ons4(2) => "ons4_worthwhile",
+            Measure::Ons4(3) => "ons4_happiness",
+            Measure::Ons4(_) => "ons4_anxiety",
+        }
+    }
+    fn label(self) -> &'static str {
+        match self {
+            Measure::Wemwbs => "WEMWBS (raw score, 14-70)",
+            Measure::Swemwbs => "SWEMWBS (metric score, 7-35; from SWEMWBS and WEMWBS forms)",
+            Measure::Ons4(1) => "ONS4 life satisfaction (0-10)",
+            Measure::Ons4(2) => "ONS4 worthwhile (0-10)",
+            Measure::Ons4(3) => "ONS4 happiness yesterday (0-10)",
+            Measure::Ons4(_) => "ONS4 anxiety yesterday (0-10; lower is better)",
+        }
+    }
+    /// +1 when a higher score is better, -1 when lower is.
+    fn direction(self) -> f64 {
+        if self == Measure::Ons4(4) { -1.0 } else { 1.0 }
+    }
+    fn score(self, r: &Response) -> Option<f64> {
+        match (self, r.instrument.as_str()) {
+            (Measure::Wemwbs, "WEMWBS") => r.raw.map(|v| v as f64),
+            (Measure::Swemwbs, "WEMWBS" | "SWEMWBS") => r.metric,
+            (Measure::Ons4(i), "ONS4") => r.items.get(&i).map(|v| *v as f64),
+            _ => None,
+        }
+    }
+    /// The configured reliable-change threshold and a second, documented one.
+    fn thresholds(self, t: Thresholds) -> Option<(f64, Option<(f64, &'static str)>)> {
+        match self {
+            Measure::Wemwbs => Some((
+                t.wemwbs,
+                Some((
+                    9.0,
+                    "9 points: NHS Digital's reliable change (Maheswaran et al. 2012)",
+                )),
+            )),
+            Measure::Swemwbs => Some((
+                t.swemwbs,
+                Some((2.87, "2.87 points: 2.77 SEM (Shah et al. 2018)")),
+            )),
+            Measure::Ons4(_) => None,
+        }
+    }
+}
+
+/// One participant's baseline and follow-up on a measure.
+#[derive(Debug, Clone)]
+struct Pair {
+    participant: String,
+    before: f64,
+    after: f64,
+}
+
+impl Pair {
+    fn change(&self) -> f64 {
+        self.after - self.before
+    }
+}
+
+fn pairs(data: &Data, measure: Measure, to: &str) -> Vec<Pair> {
+    let mut baseline: HashMap<&str, (&Response, f64)> = HashMap::new();
+    for r in &data.responses {
+        if r.timepoint != "baseline" {
+            continue;
+        }
+        let Some(s) = measure.score(r) else { continue };
+        let e = baseline.entry(&r.participant).or_insert((r, s));
+        if (r.date, &r.id) < (e.0.date, &e.0.id) {
+            *e = (r, s);
+        }
+    }
+    let mut follow: HashMap<&str, (&Response, f64)> = HashMap::new();
+    for r in &data.responses {
+        if r.timepoint != to || data.filters.from.is_some_and(|d| r.date < d) {
+            continue;
+        }
+        let Some(s) = measure.score(r) else { continue };
+        let Some((b, _)) = baseline.get(r.participant.as_str()) else {
+            continue;
+        };
+        if r.date < b.date {
+            continue;
+        }
+        let e = follow.entry(&r.participant).or_insert((r, s));
+        if (r.date, &r.id) > (e.0.date, &e.0.id) {
+            *e = (r, s);
+        }
+    }
+    let mut out: Vec<Pair> = follow
+        .into_iter()
+        .map(|(p, (_, after))| Pair {
+            participant: p.to_owned(),
+            before: baseline[p].1,
+            after,
+        })
+        .collect();
+    out.sort_by(|a, b| a.participant.cmp(&b.participant));
+    out
+}
+
+/// Shares of reliable change at one threshold.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeShares {
+    /// Points of change counted as reliable.
+    pub threshold: f64,
+    /// Where the threshold comes from.
+    pub source: String,
+    /// Participants improved by at least the threshold (`null` if suppressed).
+    pub improved: Option<u64>,
+    /// Participants with a smaller change either way.
+    pub no_reliable_change: Option<u64>,
+    /// Participants worse by at least the threshold.
+    pub deteriorated: Option<u64>,
+    /// improved / n.
+    pub improved_share: Option<f64>,
+    /// deteriorated / n.
+    pub deteriorated_share: Option<f64>,
+}
+
+/// One bin of the change distribution.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bin {
+    /// The range of change, in points.
+    pub label: String,
+    /// Participants (`null` if suppressed).
+    pub count: Option<u64>,
+}
+
+/// The outcome on one measure.
+#[derive(Debug, Clone, Serialize)]
+pub struct MeasureOutcome {
+    /// Stable name (`wemwbs`, `swemwbs`, `ons4_life_satisfaction`...).
+    pub measure: &'static str,
+    /// What it is.
+    pub label: &'static str,
+    /// `1` when a higher score is better, `-1` when lower is (ONS4 anxiety).
+    pub direction: i8,
+    /// Pairs (`null` if fewer than 5).
+    pub n: Option<u64>,
+    /// The statistics of change (after - before), when n is published and at least 2.
+    pub stats: Option<PairedStats>,
+    /// Reliable change at the configured threshold and at a second documented one.
+    pub reliable_change: Vec<ChangeShares>,
+    /// Distribution of change in five bins around the threshold (empty for ONS4, whose bins
+    /// are whole points: -3 or less, -2 to -1, 0, 1 to 2, 3 or more).
+    pub distribution: Vec<Bin>,
+    /// Why figures are missing, when they are.
+    pub note: Option<String>,
+}
+
+fn share(num: Option<u64>, den: Option<u64>) -> Option<f64> {
+    match (num, den) {
+        (Some(n), Some(d)) if d > 0 => Some(round4(n as f64 / d as f64)),
+        _ => None,
+    }
+}
+
+fn round4(v: f64) -> f64 {
+    (v * 10_000.0).round() / 10_000.0
+}
+
+fn format_points(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v}")
+    }
+}
+
+fn outcome_of(measure: Measure, pairs: &[Pair], thresholds: Thresholds) -> MeasureOutcome {
+    let n_raw = pairs.len() as u64;
+    let (shown_n, _) = disclosure::protect_vector(&[n_raw], MIN_COUNT);
+    let n = shown_n[0];
+    let dir = measure.direction();
+    let changes: Vec<f64> = pairs.iter().map(|p| p.change() * dir).collect();
+    let mut reliable = Vec::new();
+    let distribution: Vec<Bin>;
+    if let Some((t, second)) = measure.thresholds(thresholds) {
+        let mut ts = vec![(
+            t,
+            format!("{} points: the configured threshold", format_points(t)),
+        )];
+        if let Some((t2, src)) = second
+            && (t2 - t).abs() > 1e-9
+        {
+            ts.push((t2, src.to_owned()));
+        }
+        for (t, source) in ts {
+            let improved = changes.iter().filter(|c| **c >= t - 1e-9).count() as u64;
+            let deteriorated = changes.iter().filter(|c| **c <= -t + 1e-9).count() as u64;
+            let counts = [improved, n_raw - improved - deteriorated, deteriorated];
+            let (cells, total) = disclosure::protect_vector(&counts, MIN_COUNT);
+            reliable.push(ChangeShares {
+                threshold: t,
+                source,
+                improved: cells[0],
+                no_reliable_change: cells[1],
+                deteriorated: cells[2],
+                improved_share: share(cells[0], total),
+                deteriorated_share: share(cells[2], total),
+            });
+        }
+        let edges = [-2.0 * t, -t, t, 2.0 * t];
+        let labels = [
+            format!("{} or less", format_points(-2.0 * t)),
+            format!("{} to {}", format_points(-2.0 * t), format_points(-t)),
+            format!("between {} and {}", format_points(-t), format_points(t)),
+            format!("{} to {}", format_points(t), format_points(2.0 * t)),
+            format!("{} or more", format_points(2.0 * t)),
+        ];
+        let mut counts = [0u64; 5];
+        for c in &changes {
+            let bin = if *c <= edges[0] + 1e-9 {
+                0
+            } else if *c <= edges[1] + 1e-9 {
+                1
+            } else if *c < edges[2] - 1e-9 {
+                2
+            } else if *c < edges[3] - 1e-9 {
+                3
+            } else {
+                4
+            };
+            counts[bin] += 1;
+        }
+        let (cells, _) = disclosure::protect_vector(&counts, MIN_COUNT);
+        distribution = labels
+            .into_iter()
+            .zip(cells)
+            .map(|(label, count)| Bin { label, count })
+            .collect();
+    } else {
+        let labels = ["-3 or less", "-2 to -1", "0", "1 to 2", "3 or more"];
+        let mut counts = [0u64; 5];
+        for c in &changes {
+            let bin = match c.round() as i64 {
+                i64::MIN..=-3 => 0,
+                -2..=-1 => 1,
+                0 => 2,
+                1..=2 => 3,
+                _ => 4,
+            };
+            counts[bin] += 1;
+        }
+        let (cells, _) = disclosure::protect_vector(&counts, MIN_COUNT);
+        distribution = labels
+            .into_iter()
+            .zip(cells)
+            .map(|(l, count)| Bin {
+                label: l.to_owned(),
+                count,
+            })
+            .collect();
+    }
+    let stats = n.and_then(|_| {
+        let before: Vec<f64> = pairs.iter().map(|p| p.before).collect();
+        let after: Vec<f64> = pairs.iter().map(|p| p.after).collect();
+        stats::paired(&before, &after)
+    });
+    let note = if n.is_none() {
+        Some(format!(
+            "fewer than {MIN_COUNT} participants have both a baseline and a follow-up: figures are suppressed"
+        ))
+    } else {
+        None
+    };
+    MeasureOutcome {
+        measure: measure.name(),
+        label: measure.label(),
+        direction: dir as i8,
+        n,
+        stats,
+        reliable_change: reliable,
+        distribution,
+        note,
+    }
+}
+
+/// The outcomes report.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutcomesReport {
+    /// The follow-up timepoint paired with baseline.
+    pub follow_up: &'static str,
+    /// The thresholds used.
+    pub thresholds: Thresholds,
+    /// One entry per measure.
+    pub measures: Vec<MeasureOutcome>,
+}
+
+/// Baseline-to-follow-up change on every measure.
+pub fn outcomes(data: &Data, to: &'static str, thresholds: Thresholds) -> OutcomesReport {
+    OutcomesReport {
+        follow_up: to,
+        thresholds,
+        measures: MEASURES
+            .iter()
+            .map(|m| outcome_of(*m, &pairs(data, *m, to), thresholds))
+            .collect(),
+    }
+}
+
+/// Attendance bands of the people table: never attended, 1, 2-3, 4-5, 6 or more sessions.
+pub const ATTENDANCE_BANDS: [&str; 5] = ["none", "1", "2-3", "4-5", "6+"];
+
+fn band_of(n: u64) -> usize {
+    match n {
+        0 => 0,
+        1 => 1,
+        2..=3 => 2,
+        4..=5 => 3,
+        _ => 4,
+    }
+}
+
+/// A sum over some cells of a protected row, if it derives from published values: all those
+/// cells published, or the row total and all the other cells published.
+fn derived_sum(cells: &[Option<u64>], total: Option<u64>, which: &[usize]) -> Option<u64> {
+    let inside: Option<u64> = which.iter().map(|i| cells[*i]).sum();
+    if inside.is_some() {
+        return inside;
+    }
+    let outside: Option<u64> = (0..cells.len())
+        .filter(|i| !which.contains(i))
+        .map(|i| cells[i])
+        .sum();
+    Some(total? - outside?)
+}
+
+/// One row of a people table: attendance bands, with the funnel and retention derived.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeopleRow {
+    /// The group (`all` for the overall row).
+    pub group: String,
+    /// Participants in the group (referred and registered).
+    pub participants: Option<u64>,
+    /// Participants by sessions attended, in [`ATTENDANCE_BANDS`] order.
+    pub by_sessions_attended: Vec<Option<u64>>,
+    /// Participants who attended at least once.
+    pub attended: Option<u64>,
+    /// Participants who attended 4 or more sessions.
+    pub attended_4_plus: Option<u64>,
+    /// attended / participants.
+    pub first_attendance_rate: Option<f64>,
+    /// Of those who attended, the share attending at least 2 sessions.
+    pub retained_2_plus: Option<f64>,
+    /// ... at least 4.
+    pub retained_4_plus: Option<f64>,
+    /// ... at least 6.
+    pub retained_6_plus: Option<f64>,
+}
+
+fn people_row(group: String, cells: Vec<Option<u64>>, total: Option<u64>) -> PeopleRow {
+    let attended = derived_sum(&cells, total, &[1, 2, 3, 4]);
+    let two = derived_sum(&cells, total, &[2, 3, 4]);
+    let four = derived_sum(&cells, total, &[3, 4]);
+    let six = derived_sum(&cells, total, &[4]);
+    PeopleRow {
+        group,
+        participants: total,
+        first_attendance_rate: share(attended, total),
+        retained_2_plus: share(two, attended),
+        retained_4_plus: share(four, attended),
+        retained_6_plus: share(six, attended),
+        attended,
+        attended_4_plus: four,
+        by_sessions_attended: cells,
+    }
+}
+
+/// A protected table of people by group and sessions attended: the referral funnel and
+/// retention of each group.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeopleTable {
+    /// One row per group, every group listed (including `not_recorded`).
+    pub rows: Vec<PeopleRow>,
+    /// The column totals and grand total as one row named `all`.
+    pub all: PeopleRow,
+    /// Cells suppressed because they were below 5, and to protect those.
+    pub suppressed_primary: usize,
+    /// Cells suppressed to protect the primary ones.
+    pub suppressed_secondary: usize,
+}
+
+fn people_table(groups: &[String], people: &[(usize, u64)]) -> PeopleTable {
+    let mut counts = vec![vec![0u64; ATTENDANCE_BANDS.len()]; groups.len()];
+    for (g, attended) in people {
+        counts[*g][band_of(*attended)] += 1;
+    }
+    let p = disclosure::protect_table(&counts, MIN_COUNT);
+    let rows = groups
+        .iter()
+        .zip(p.cells.iter().zip(&p.row_totals))
+        .map(|(g, (cells, total))| people_row(g.clone(), cells.clone(), *total))
+        .collect();
+    PeopleTable {
+        rows,
+        all: people_row("all".into(), p.col_totals.clone(), p.total),
+        suppressed_primary: p.primary,
+        suppressed_secondary: p.secondary,
+    }
+}
+
+/// A count per month.
+#[derive(Debug, Clone, Serialize)]
+pub struct Month {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Sessions held.
+    pub sessions: u64,
+    /// Attendances (registered and unregistered), `null` if suppressed.
+    pub attendances: Option<u64>,
+    /// Mean attendees per session.
+    pub mean_attendees_per_session: Option<f64>,
+}
+
+/// Sessions and attendances of one activity.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActivityRow {
+    /// Activity code.
+    pub activity: String,
+    /// Activity type.
+    pub activity_type: String,
+    /// Sessions held.
+    pub sessions: u64,
+    /// Attendances, `null` if suppressed.
+    pub attendances: Option<u64>,
+}
+
+/// The attendance report.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttendanceReport {
+    /// Sessions matching the filters.
+    pub sessions: u64,
+    /// Attendances at them (registered and unregistered), `null` if suppressed.
+    pub attendances: Option<u64>,
+    /// Per activity.
+    pub activities: Vec<ActivityRow>,
+    /// Per month: sessions, attendances and attendees per session.
+    pub months: Vec<Month>,
+    /// Retention and first attendance of all participants in scope.
+    pub retention: PeopleTable,
+    /// The referral funnel (referred, first attendance, 4 or more sessions) by referral source.
+    pub referral_funnel: PeopleTable,
+}
+
+fn by_key<K: Ord + Clone>(
+    sessions: &[Session],
+    key: impl Fn(&Session) -> K,
+) -> (Vec<K>, Vec<u64>, Vec<Option<u64>>, Option<u64>) {
+    let mut map: BTreeMap<K, (u64, u64)> = BTreeMap::new();
+    for s in sessions {
+        let e = map.entry(key(s)).or_default();
+        e.0 += 1;
+        e.1 += s.attendees;
+    }
+    let keys: Vec<K> = map.keys().cloned().collect();
+    let n: Vec<u64> = map.values().map(|v| v.0).collect();
+    let att: Vec<u64> = map.values().map(|v| v.1).collect();
+    let (att, total) = disclosure::protect_vector(&att, MIN_COUNT);
+    (keys, n, att, total)
+}
+
+/// Sessions, attendance over time, retention and the referral funnel.
+pub fn attendance(data: &Data) -> AttendanceReport {
+    let (acts, n, att, total) = by_key(&data.sessions, |s| {
+        (s.activity.clone(), s.activity_type.clone())
+    });
+    let activities = acts
+        .into_iter()
+        .zip(n.iter().zip(att))
+        .map(|((activity, activity_type), (n, a))| ActivityRow {
+            activity,
+            activity_type,
+            sessions: *n,
+            attendances: a,
+        })
+        .collect();
+    let (months, n, att, _) = by_key(&data.sessions, |s| {
+        format!("{:04}-{:02}", s.date.year(), s.date.month())
+    });
+    let months = months
+        .into_iter()
+        .zip(n.iter().zip(att))
+        .map(|(month, (n, a))| Month {
+            month,
+            sessions: *n,
+            attendances: a,
+            mean_attendees_per_session: a.map(|a| (a as f64 / *n as f64 * 100.0).round() / 100.0),
+        })
+        .collect();
+    let sources: Vec<String> = schema::REFERRAL_SOURCES
+        .iter()
+        .map(|s| s.to_string())
+        .chain(["not_recorded".to_owned()])
+        .collect();
+    let funnel: Vec<(usize, u64)> = data
+        .people
+        .iter()
+        .map(|p| {
+            (
+                group_index(&sources, p.referral_source.as_deref()),
+                p.attended,
+            )
+        })
+        .collect();
+    let everyone: Vec<(usize, u64)> = data.people.iter().map(|p| (0, p.attended)).collect();
+    AttendanceReport {
+        sessions: data.sessions.len() as u64,
+        attendances: total,
+        activities,
+        months,
+        retention: people_table(&["all".to_owned()], &everyone),
+        referral_funnel: people_table(&sources, &funnel),
+    }
+}
+
+fn group_index(groups: &[String], value: Option<&str>) -> usize {
+    value
+        .and_then(|v| groups.iter().position(|g| g == v))
+        .unwrap_or(groups.len() - 1)
+}
+
+/// A dimension of equity breakdowns.
+#[derive(Debug, Clone, Copy)]
+enum Dimension {
+    ImdQuintile,
+    EthnicGroup,
+    AgeBand,
+    Gender,
+    Rurality,
+}
+
+const DIMENSIONS: [Dimension; 5] = [
+    Dimension::ImdQuintile,
+    Dimension::EthnicGroup,
+    Dimension::AgeBand,
+    Dimension::Gender,
+    Dimension::Rurality,
+];
+
+impl Dimension {
+    fn name(self) -> &'static str {
+        match self {
+            Dimension::ImdQuintile => "imd_quintile",
+            Dimension::EthnicGroup => "ethnic_group",
+            Dimension::AgeBand => "age_band",
+            Dimension::Gender => "gender",
+            Dimension::Rurality => "rurality",
+        }
+    }
+    fn groups(self) -> Vec<String> {
+        let codes: Vec<String> = match self {
+            Dimension::ImdQuintile => (1..=5)
+                .map(|q| match q {
+                    1 => "1_most_deprived".to_owned(),
+                    5 => "5_least_deprived".to_owned(),
+                    q => q.to_string(),
+                })
+                .collect(),
+            Dimension::EthnicGroup => schema::ETHNIC_GROUPS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            Dimension::AgeBand => schema::AGE_BANDS.iter().map(|s| s.to_string()).collect(),
+            Dimension::Gender => schema::GENDERS.iter().map(|s| s.to_string()).collect(),
+            Dimension::Rurality => schema::RURALITY.iter().map(|s| s.to_string()).collect(),
+        };
+        codes
+            .into_iter()
+            .chain(["not_recorded".to_owned()])
+            .collect()
+    }
+    fn group_of(self, p: &Person, groups: &[String]) -> usize {
+        match self {
+            Dimension::ImdQuintile => p
+                .imd_decile
+                .filter(|d| (1..=10).contains(d))
+                .map_or(groups.len() - 1, |d| ((d + 1) / 2 - 1) as usize),
+            Dimension::EthnicGroup => group_index(groups, p.ethnic_group.as_deref()),
+            Dimension::AgeBand => group_index(groups, p.age_band.as_deref()),
+            Dimension::Gender => group_index(groups, p.gender.as_deref()),
+            Dimension::Rurality => group_index(groups, p.rurality.as_deref()),
+        }
+    }
+}
+
+/// Wellbeing outcome of one group on one measure.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupOutcome {
+    /// The group.
+    pub group: String,
+    /// Pairs, `null` if suppressed.
+    pub n: Option<u64>,
+    /// Improved by at least the configured threshold.
+    pub improved: Option<u64>,
+    /// Neither.
+    pub no_reliable_change: Option<u64>,
+    /// Worse by at least the threshold.
+    pub deteriorated: Option<u64>,
+    /// improved / n.
+    pub improved_share: Option<f64>,
+    /// Statistics of change, when n is published.
+    pub stats: Option<PairedStats>,
+}
+
+/// Outcomes of every group on one measure.
+#[derive(Debug, Clone, Serialize)]
+pub struct MeasureByGroup {
+    /// The measure.
+    pub measure: &'static str,
+    /// The threshold of reliable change (points).
+    pub threshold: f64,
+    /// Per group.
+    pub groups: Vec<GroupOutcome>,
+}
+
+/// One dimension of the equity report.
+#[derive(Debug, Clone, Serialize)]
+pub struct EquityDimension {
+    /// `imd_quintile`, `ethnic_group`, `age_band`, `gender` or `rurality`.
+    pub dimension: &'static str,
+    /// Reach, the referral funnel and retention per group (one protected table).
+    pub people: PeopleTable,
+    /// Attendances per group (sessions attended by its participants), protected.
+    pub attendances: Vec<(String, Option<u64>)>,
+    /// Wellbeing outcomes per group (WEMWBS and SWEMWBS).
+    pub outcomes: Vec<MeasureByGroup>,
+}
+
+/// The equity report.
+#[derive(Debug, Clone, Serialize)]
+pub struct EquityReport {
+    /// The smallest published count.
+    pub min_count: u64,
+    /// The follow-up timepoint paired with baseline.
+    pub follow_up: &'static str,
+    /// Per dimension.
+    pub dimensions: Vec<EquityDimension>,
+}
+
+/// Every figure broken down by IMD quintile, ethnic group, age band, gender and rurality.
+pub fn equity(data: &Data, to: &'static str, thresholds: Thresholds) -> EquityReport {
+    let measure_pairs: Vec<(Measure, Vec<Pair>)> = [Measure::Wemwbs, Measure::Swemwbs]
+        .into_iter()
+        .map(|m| (m, pairs(data, m, to)))
+        .collect();
+    let index: HashMap<&str, &Person> = data.people.iter().map(|p| (p.id.as_str(), p)).collect();
+    let dimensions = DIMENSIONS
+        .iter()
+        .map(|d| {
+            let groups = d.groups();
+            let members: Vec<(usize, u64)> = data
+                .people
+                .iter()
+                .map(|p| (d.group_of(p, &groups), p.attended))
+                .collect();
+            let mut att = vec![0u64; groups.len()];
+            for (g, n) in &members {
+                att[*g] += n;
+            }
+            let (att, _) = disclosure::protect_vector(&att, MIN_COUNT);
+            let outcomes = measure_pairs
+                .iter()
+                .map(|(m, pairs)| {
+                    let (t, _) = m
+                        .thresholds(thresholds)
+                        .expect("WEMWBS and SWEMWBS have thresholds");
+                    let mut counts = vec![vec![0u64; 3]; groups.len()];
+                    let mut by_group: Vec<Vec<&Pair>> = vec![Vec::new(); groups.len()];
+                    for p in pairs {
+                        let Some(person) = index.get(p.participant.as_str()) else {
+                            continue;
+                        };
+                        let g = d.group_of(person, &groups);
+                        let c = p.change();
+                        let col = if c >= t - 1e-9 {
+                            0
+                        } else if c <= -t + 1e-9 {
+                            2
+                        } else {
+                            1
+                        };
+                        counts[g][col] += 1;
+                        by_group[g].push(p);
+                    }
+                    let prot = disclosure::protect_table(&counts, MIN_COUNT);
+                    let groups = groups
+                        .iter()
+                        .enumerate()
+                        .map(|(i, name)| {
+                            let n = prot.row_totals[i];
+                            let cells = &prot.cells[i];
+                            GroupOutcome {
+                                group: name.clone(),
+                                n,
+                                improved: cells[0],
+                                no_reliable_change: cells[1],
+                                deteriorated: cells[2],
+                                improved_share: share(cells[0], n),
+                                stats: n.and_then(|_| {
+                                    let before: Vec<f64> =
+                                        by_group[i].iter().map(|p| p.before).collect();
+                                    let after: Vec<f64> =
+                                        by_group[i].iter().map(|p| p.after).collect();
+                                    stats::paired(&before, &after)
+                                }),
+                            }
+                        })
+                        .collect();
+                    MeasureByGroup {
+                        measure: m.name(),
+                        threshold: t,
+                        groups,
+                    }
+                })
+                .collect();
+            EquityDimension {
+                dimension: d.name(),
+                people: people_table(&groups, &members),
+                attendances: groups.iter().cloned().zip(att).collect(),
+                outcomes,
+            }
+        })
+        .collect();
+    EquityReport {
+        min_count: MIN_COUNT,
+        follow_up: to,
+        dimensions,
+    }
+}
+
+/// A calendar quarter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Quarter {
+    /// Year.
+    pub year: i32,
+    /// 1 to 4.
+    pub quarter: u32,
+}
+
+impl Quarter {
+    /// Parses `YYYY-Qn`, or gives the current quarter.
+    pub fn parse_or_current(s: Option<&str>) -> Result<Quarter, ApiError> {
+        let Some(s) = s else {
+            let today = chrono::Utc::now().date_naive();
+            return Ok(Quarter {
+                year: today.year(),
+                quarter: (today.month() - 1) / 3 + 1,
+            });
+        };
+        let bad = || {
+            ApiError::bad(
+                "invalid_query",
+                format!("`quarter` must look like 2026-Q3, not `{s}`"),
+            )
+        };
+        let (y, q) = s.split_once(['-', ' ']).ok_or_else(bad)?;
+        let year: i32 = y.parse().map_err(|_| bad())?;
+        let quarter: u32 = q
+            .strip_prefix(['Q', 'q'])
+            .and_then(|q| q.parse().ok())
+            .filter(|q| (1..=4).contains(q))
+            .ok_or_else(bad)?;
+        if !(2000..=2200).contains(&year) {
+            return Err(bad());
+        }
+        Ok(Quarter { year, quarter })
+    }
+    /// Its first day.
+    pub fn first_day(self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.year, (self.quarter - 1) * 3 + 1, 1).expect("valid date")
+    }
+    /// Its last day.
+    pub fn last_day(self) -> NaiveDate {
+        let next = if self.quarter == 4 {
+            NaiveDate::from_ymd_opt(self.year + 1, 1, 1)
+        } else {
+            NaiveDate::from_ymd_opt(self.year, self.quarter * 3 + 1, 1)
+        };
+        next.expect("valid date").pred_opt().expect("valid date")
+    }
+    /// `2026-Q3`.
+    pub fn label(self) -> String {
+        format!("{}-Q{}", self.year, self.quarter)
+    }
+}
+
+/// A site used in the quarter.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteRow {
+    /// Site code.
+    pub site: String,
+    /// Its name, from the project's set-up.
+    pub name: Option<String>,
+    /// Sessions held there.
+    pub sessions: u64,
+}
+
+/// Wellbeing summary line of the quarterly report.
+#[derive(Debug, Clone, Serialize)]
+pub struct WellbeingLine {
+    /// Measure.
+    pub measure: &'static str,
+    /// Label.
+    pub label: &'static str,
+    /// Pairs completed in the quarter.
+    pub n: Option<u64>,
+    /// Mean baseline.
+    pub mean_baseline: Option<f64>,
+    /// Mean at end.
+    pub mean_end: Option<f64>,
+    /// Mean change (positive is better except ONS4 anxiety).
+    pub mean_change: Option<f64>,
+    /// 95% CI low.
+    pub ci95_low: Option<f64>,
+    /// 95% CI high.
+    pub ci95_high: Option<f64>,
+    /// Two-sided p of the paired t test.
+    pub p: Option<f64>,
+    /// Cohen's d_z.
+    pub cohens_dz: Option<f64>,
+    /// Share improved by at least the configured threshold.
+    pub improved_share: Option<f64>,
+}
+
+/// The quarterly programme report.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuarterlyReport {
+    /// Project slug.
+    pub project: String,
+    /// Project name.
+    pub project_name: String,
+    /// The quarter.
+    pub quarter: String,
+    /// First day.
+    pub from: NaiveDate,
+    /// Last day.
+    pub to: NaiveDate,
+    /// When it was made (UTC, RFC 3339).
+    pub generated_at: String,
+    /// Activities run, with sessions and attendances.
+    pub activities: Vec<ActivityRow>,
+    /// Sessions held.
+    pub sessions: u64,
+    /// Attendances (registered and unregistered), `null` if suppressed.
+    pub attendances: Option<u64>,
+    /// Participants registered in the quarter (with data-use consent), `null` if suppressed.
+    pub new_participants: Option<u64>,
+    /// New participants by referral source, protected.
+    pub referral_sources: Vec<(String, Option<u64>)>,
+    /// Sites (delivery partners' venues) used.
+    pub sites: Vec<SiteRow>,
+    /// Wellbeing: pairs whose follow-up fell in the quarter.
+    pub wellbeing: Vec<WellbeingLine>,
+    /// The smallest published count.
+    pub min_count: u64,
+}
+
+/// Builds the quarterly report.
+pub async fn quarterly(
+    db: &Db,
+    project: &str,
+    project_name: &str,
+    quarter: Quarter,
+    filters: &Filters,
+    thresholds: Thresholds,
+) -> Result<QuarterlyReport, ApiError> {
+    let data = Data::load(db, project, filters).await?;
+    let att = attendance(&data);
+    let from = quarter.first_day();
+    let to = quarter.last_day();
+    let new: Vec<&Person> = data
+        .people
+        .iter()
+        .filter(|p| p.registered.is_some_and(|r| r >= from && r <= to))
+        .collect();
+    let sources: Vec<String> = schema::REFERRAL_SOURCES
+        .iter()
+        .map(|s| s.to_string())
+        .chain(["not_recorded".to_owned()])
+        .collect();
+    let mut by_source = vec![0u64; sources.len()];
+    for p in &new {
+        by_source[group_index(&sources, p.referral_source.as_deref())] += 1;
+    }
+    let (by_source, new_total) = disclosure::protect_vector(&by_source, MIN_COUNT);
+    let names: HashMap<String, String> =
+        sqlx::query("SELECT code, name FROM sites WHERE project = $1")
+            .bind(project)
+            .fetch_all(&db.pool)
+            .await
+            .map(|rows| {
+                rows.into_iter()
+                    .filter_map(|r| Some((r.try_get(0).ok()?, r.try_get(1).ok()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+    let mut sites: BTreeMap<String, u64> = BTreeMap::new();
+    for s in &data.sessions {
+        *sites.entry(s.site.clone()).or_default() += 1;
+    }
+    let out = outcomes(&data, "end", thresholds);
+    let wellbeing = out
+        .measures
+        .iter()
+        .map(|m| {
+            let s = m.stats.as_ref();
+            WellbeingLine {
+                measure: m.measure,
+                label: m.label,
+                n: m.n,
+                mean_baseline: s.map(|s| s.mean_before),
+                mean_end: s.map(|s| s.mean_after),
+                mean_change: s.map(|s| s.mean_change),
+                ci95_low: s.and_then(|s| s.ci95_low),
+                ci95_high: s.and_then(|s| s.ci95_high),
+                p: s.and_then(|s| s.p),
+                cohens_dz: s.and_then(|s| s.cohens_dz),
+                improved_share: m.reliable_change.first().and_then(|r| r.improved_share),
+            }
+        })
+        .collect();
+    Ok(QuarterlyReport {
+        project: project.to_owned(),
+        project_name: project_name.to_owned(),
+        quarter: quarter.label(),
+        from,
+        to,
+        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        activities: att.activities,
+        sessions: att.sessions,
+        attendances: att.attendances,
+        new_participants: new_total,
+        referral_sources: sources.into_iter().zip(by_source).collect(),
+        sites: sites
+            .into_iter()
+            .map(|(site, sessions)| SiteRow {
+                name: names.get(&site).cloned(),
+                site,
+                sessions,
+            })
+            .collect(),
+        wellbeing,
+        min_count: MIN_COUNT,
+    })
+}
+
+fn cell(v: Option<u64>) -> String {
+    v.map_or_else(|| "suppressed".to_owned(), |v| v.to_string())
+}
+
+fn num(v: Option<f64>, places: usize) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| format!("{v:.places$}"))
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| format!("{:.0}%", v * 100.0))
+}
+
+impl QuarterlyReport {
+    /// Rows of (section, item, value) for the tidy CSV form.
+    fn lines(&self) -> Vec<(&'static str, String, String)> {
+        let mut l = vec![
+            ("summary", "sessions".to_owned(), self.sessions.to_string()),
+            ("summary", "attendances".to_owned(), cell(self.attendances)),
+            (
+                "summary",
+                "new_participants".to_owned(),
+                cell(self.new_participants),
+            ),
+            (
+                "summary",
+                "activities_run".to_owned(),
+                self.activities.len().to_string(),
+            ),
+        ];
+        for a in &self.activities {
+            l.push((
+                "activity_sessions",
+                a.activity.clone(),
+                a.sessions.to_string(),
+            ));
+            l.push((
+                "activity_attendances",
+                a.activity.clone(),
+                cell(a.attendances),
+            ));
+        }
+        for (s, n) in &self.referral_sources {
+            l.push(("new_participants_by_referral_source", s.clone(), cell(*n)));
+        }
+        for s in &self.sites {
+            l.push(("site_sessions", s.site.clone(), s.sessions.to_string()));
+        }
+        for w in &self.wellbeing {
+            l.push(("wellbeing_pairs", w.measure.to_owned(), cell(w.n)));
+            if w.n.is_some() {
+                for (k, v) in [
+                    ("mean_baseline", w.mean_baseline),
+                    ("mean_end", w.mean_end),
+                    ("mean_change", w.mean_change),
+                    ("ci95_low", w.ci95_low),
+                    ("ci95_high", w.ci95_high),
+                    ("p", w.p),
+                    ("cohens_dz", w.cohens_dz),
+                    ("improved_share", w.improved_share),
+                ] {
+                    if let Some(v) = v {
+                        l.push(("wellbeing", format!("{}.{k}", w.measure), format!("{v:.4}")));
+                    }
+                }
+            }
+        }
+        l
+    }
+
+    /// Tidy CSV: `project,quarter,section,item,value` (value `suppressed` where withheld).
+    pub fn csv(&self) -> String {
+        let mut s = String::from("project,quarter,section,item,value\r\n");
+        for (section, item, value) in self.lines() {
+            let mut line = Vec::new();
+            for f in [self.project.as_str(), &self.quarter, section, &item, &value] {
+                let mut b = Vec::new();
+                csv_escape(&mut b, f);
+                line.push(String::from_utf8(b).expect("utf-8 in, utf-8 out"));
+            }
+            s.push_str(&line.join(","));
+            s.push_str("\r\n");
+        }
+        s
+    }
+
+    /// Markdown for a programme report.
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "# {} – quarterly report {}\n\n{} to {}. Generated {}. Counts below {} are suppressed \
+             (shown as \"suppressed\"), with further cells suppressed where they would reveal them.\n",
+            md(&self.project_name),
+            self.quarter,
+            self.from,
+            self.to,
+            self.generated_at,
+            self.min_count
+        );
+        let _ = writeln!(
+            s,
+            "## Summary\n\n| | |\n|---|---|\n| Activities run | {} |\n| Sessions | {} |\n| Attendances | {} |\n| New participants | {} |\n",
+            self.activities.len(),
+            self.sessions,
+            cell(self.attendances),
+            cell(self.new_participants)
+        );
+        s.push_str(
+            "## Activities\n\n| Activity | Type | Sessions | Attendances |\n|---|---|---|---|\n",
+        );
+        for a in &self.activities {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} |",
+                md(&a.activity),
+                md(&a.activity_type),
+                a.sessions,
+                cell(a.attendances)
+            );
+        }
+        s.push_str("\n## Sites and partners\n\n| Site | Name | Sessions |\n|---|---|---|\n");
+        for site in &self.sites {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} |",
+                md(&site.site),
+                md(site.name.as_deref().unwrap_or("")),
+                site.sessions
+            );
+        }
+        s.push_str(
+            "\n## New participants by referral source\n\n| Source | Participants |\n|---|---|\n",
+        );
+        for (src, n) in &self.referral_sources {
+            let _ = writeln!(s, "| {} | {} |", md(src), cell(*n));
+        }
+        s.push_str(
+            "\n## Wellbeing (baseline to end, pairs completed this quarter)\n\n\
+             | Measure | Pairs | Baseline | End | Change | 95% CI | p | d_z | Improved |\n\
+             |---|---|---|---|---|---|---|---|---|\n",
+        );
+        for w in &self.wellbeing {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} to {} | {} | {} | {} |",
+                md(w.label),
+                cell(w.n),
+                num(w.mean_baseline, 2),
+                num(w.mean_end, 2),
+                num(w.mean_change, 2),
+                num(w.ci95_low, 2),
+                num(w.ci95_high, 2),
+                num(w.p, 3),
+                num(w.cohens_dz, 2),
+                pct(w.improved_share)
+            );
+        }
+        s
+    }
+
+    /// A standalone HTML page (no scripts, inline styles).
+    pub fn html(&self) -> String {
+        let e = crate::charts::escape;
+        let mut s = String::new();
+        let _ = write!(
+            s,
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>{} – quarterly report {}</title><style>\
+             body{{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;color:#1a1a1a;line-height:1.4}}\
+             table{{border-collapse:collapse;margin:0 0 1.5rem;width:100%}}\
+             th,td{{border:1px solid #767676;padding:.3rem .5rem;text-align:left}}\
+             td.n{{text-align:right;font-variant-numeric:tabular-nums}}\
+             .s{{color:#595959;font-style:italic}}\
+             .wrap{{overflow-x:auto}}</style></head><body><main>\
+             <h1>{} – quarterly report {}</h1><p>{} to {}. Generated {}. Counts below {} are \
+             suppressed, with further cells suppressed where they would reveal them.</p>",
+            e(&self.project_name),
+            e(&self.quarter),
+            e(&self.project_name),
+            e(&self.quarter),
+            self.from,
+            self.to,
+            e(&self.generated_at),
+            self.min_count
+        );
+        let td = |v: String| {
+            if v == "suppressed" {
+                "<td class=\"n s\">suppressed</td>".to_owned()
+            } else {
+                format!("<td class=\"n\">{}</td>", e(&v))
+            }
+        };
+        let _ = write!(
+            s,
+            "<h2>Summary</h2><table><tbody><tr><th scope=\"row\">Activities run</th>{}</tr>\
+             <tr><th scope=\"row\">Sessions</th>{}</tr><tr><th scope=\"row\">Attendances</th>{}</tr>\
+             <tr><th scope=\"row\">New participants</th>{}</tr></tbody></table>",
+            td(self.activities.len().to_string()),
+            td(self.sessions.to_string()),
+            td(cell(self.attendances)),
+            td(cell(self.new_participants))
+        );
+        s.push_str("<h2>Activities</h2><div class=\"wrap\"><table><thead><tr><th scope=\"col\">Activity</th><th scope=\"col\">Type</th><th scope=\"col\">Sessions</th><th scope=\"col\">Attendances</th></tr></thead><tbody>");
+        for a in &self.activities {
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td>{}</td>{}{}</tr>",
+                e(&a.activity),
+                e(&a.activity_type),
+                td(a.sessions.to_string()),
+                td(cell(a.attendances))
+            );
+        }
+        s.push_str("</tbody></table></div><h2>Sites and partners</h2><div class=\"wrap\"><table><thead><tr><th scope=\"col\">Site</th><th scope=\"col\">Name</th><th scope=\"col\">Sessions</th></tr></thead><tbody>");
+        for site in &self.sites {
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td>{}</td>{}</tr>",
+                e(&site.site),
+                e(site.name.as_deref().unwrap_or("")),
+                td(site.sessions.to_string())
+            );
+        }
+        s.push_str("</tbody></table></div><h2>New participants by referral source</h2><div class=\"wrap\"><table><thead><tr><th scope=\"col\">Source</th><th scope=\"col\">Participants</th></tr></thead><tbody>");
+        for (src, n) in &self.referral_sources {
+            let _ = write!(s, "<tr><td>{}</td>{}</tr>", e(src), td(cell(*n)));
+        }
+        s.push_str("</tbody></table></div><h2>Wellbeing (baseline to end, pairs completed this quarter)</h2><div class=\"wrap\"><table><thead><tr><th scope=\"col\">Measure</th><th scope=\"col\">Pairs</th><th scope=\"col\">Baseline</th><th scope=\"col\">End</th><th scope=\"col\">Change</th><th scope=\"col\">95% CI</th><th scope=\"col\">p</th><th scope=\"col\">d<sub>z</sub></th><th scope=\"col\">Improved</th></tr></thead><tbody>");
+        for w in &self.wellbeing {
+            let _ = write!(
+                s,
+                "<tr><td>{}</td>{}{}{}{}{}{}{}{}</tr>",
+                e(w.label),
+                td(cell(w.n)),
+                td(num(w.mean_baseline, 2)),
+                td(num(w.mean_end, 2)),
+                td(num(w.mean_change, 2)),
+                td(format!("{} to {}", num(w.ci95_low, 2), num(w.ci95_high, 2))),
+                td(num(w.p, 3)),
+                td(num(w.cohens_dz, 2)),
+                td(pct(w.improved_share))
+            );
+        }
+        s.push_str("</tbody></table></div></main></body></html>\n");
+        s
+    }
+}
+
+fn md(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+fn csv_escape(buf: &mut Vec<u8>, s: &str) {
+    if s.contains([',', '"', '\r', '\n']) {
+        buf.push(b'"');
+        buf.extend_from_slice(s.replace('"', "\"\"").as_bytes());
+        buf.push(b'"');
+    } else {
+        buf.extend_from_slice(s.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quarters_parse_and_span() {
+        let q = Quarter::parse_or_current(Some("2026-Q3")).unwrap();
+        assert_eq!(q.first_day().to_string(), "2026-07-01");
+        assert_eq!(q.last_day().to_string(), "2026-09-30");
+        let q4 = Quarter::parse_or_current(Some("2025-Q4")).unwrap();
+        assert_eq!(q4.last_day().to_string(), "2025-12-31");
+        for bad in ["2026", "2026-Q5", "Q1-2026", "2026-Q0", "abcd-Q1"] {
+            assert!(Quarter::parse_or_current(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn derived_sums_use_only_published_values() {
+        let cells = [Some(7), None, None, Some(9), Some(12)];
+        // cells 1 and 2 suppressed: their sum is derivable from the total, each alone is not.
+        assert_eq!(derived_sum(&cells, Some(40), &[1, 2]), Some(12));
+        assert_eq!(derived_sum(&cells, Some(40), &[1]), None);
+        assert_eq!(derived_sum(&cells, Some(40), &[3, 4]), Some(21));
+        assert_eq!(derived_sum(&cells, None, &[1, 2, 3, 4]), None);
+        assert_eq!(derived_sum(&cells, Some(40), &[1, 2, 3, 4]), Some(33));
+    }
+
+    #[test]
+    fn attendance_bands() {
+        let got: Vec<usize> = [0, 1, 2, 3, 4, 5, 6, 40]
+            .iter()
+            .map(|n| band_of(*n))
+            .collect();
+        assert_eq!(got, [0, 1, 2, 2, 3, 3, 4, 4]);
+    }
+}

@@ -1,0 +1,554 @@
+//! Analyst access: tidy exports (streamed CSV or JSON Lines), the data dictionary, and reports
+//! (wellbeing outcomes, attendance and retention, equity breakdowns, the quarterly report).
+//! Open to a project's admins, coordinators and analysts, and to server admins; every export
+//! and report is recorded in the audit log.
+
+use crate::audit::{self, Actor};
+use crate::auth::UserAuth;
+use crate::error::{ApiError, ApiResult};
+use crate::export::{self, Dataset, Filters, Format, Redactor, RowMaker, Thresholds, Writer};
+use crate::reports;
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use super::PathParams;
+
+/// Query parameters shared by exports and reports. Everything is optional and checked here so
+/// a bad value gets a message that names it.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AnalysisQuery {
+    /// `csv` (default) or `jsonl` for exports; `json` (default), `md`, `csv` or `html` for the
+    /// quarterly report.
+    pub format: Option<String>,
+    /// Only this site.
+    pub site: Option<String>,
+    /// Only this activity.
+    pub activity: Option<String>,
+    /// From this date (`YYYY-MM-DD`, inclusive).
+    pub from: Option<String>,
+    /// Up to this date (`YYYY-MM-DD`, inclusive).
+    pub to: Option<String>,
+    /// Wellbeing export: only this timepoint. Outcomes: the follow-up timepoint paired with
+    /// baseline (`end`, the default, `interim` or `follow_up`).
+    pub timepoint: Option<String>,
+    /// Reliable-change threshold for WEMWBS, in points (default: the server's setting).
+    pub wemwbs_threshold: Option<f64>,
+    /// Reliable-change threshold for SWEMWBS metric scores, in points.
+    pub swemwbs_threshold: Option<f64>,
+    /// Quarterly report: the quarter, `YYYY-Qn` (default: the current quarter).
+    pub quarter: Option<String>,
+}
+
+impl AnalysisQuery {
+    fn date(name: &str, v: &Option<String>) -> ApiResult<Option<NaiveDate>> {
+        v.as_deref()
+            .map(|s| {
+                NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+                    ApiError::bad(
+                        "invalid_query",
+                        format!("`{name}` must be a date as YYYY-MM-DD, not `{s}`"),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    /// The row filters.
+    pub fn filters(&self) -> ApiResult<Filters> {
+        Ok(Filters {
+            site: self.site.clone().filter(|s| !s.is_empty()),
+            activity: self.activity.clone().filter(|s| !s.is_empty()),
+            from: Self::date("from", &self.from)?,
+            to: Self::date("to", &self.to)?,
+            timepoint: self.timepoint.clone().filter(|s| !s.is_empty()),
+        })
+    }
+
+    /// The thresholds: the request's, else the server's settings.
+    pub fn thresholds(&self, state: &AppState) -> ApiResult<Thresholds> {
+        let t = Thresholds {
+            wemwbs: self
+                .wemwbs_threshold
+                .unwrap_or(state.config.wemwbs_threshold),
+            swemwbs: self
+                .swemwbs_threshold
+                .unwrap_or(state.config.swemwbs_threshold),
+        };
+        for (name, v) in [
+            ("wemwbs_threshold", t.wemwbs),
+            ("swemwbs_threshold", t.swemwbs),
+        ] {
+            if !(v.is_finite() && v > 0.0 && v <= 56.0) {
+                return Err(ApiError::bad(
+                    "invalid_query",
+                    format!("`{name}` must be a number of points above 0, not {v}"),
+                ));
+            }
+        }
+        Ok(t)
+    }
+}
+
+pub(crate) fn query_params(
+    q: Result<Query<AnalysisQuery>, QueryRejection>,
+) -> ApiResult<AnalysisQuery> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::bad("invalid_query", e.body_text()))
+}
+
+/// Refuses anyone who may not analyse the project (404 for an unknown project).
+pub(crate) async fn require_analyst(
+    state: &AppState,
+    user: &UserAuth,
+    slug: &str,
+) -> ApiResult<()> {
+    let exists = sqlx::query("SELECT 1 FROM projects WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(&state.db.pool)
+        .await?;
+    if exists.is_none() {
+        return Err(ApiError::NotFound(format!("no project `{slug}`")));
+    }
+    let role = super::projects::role_in(state, user, slug).await?;
+    if crate::roles::may_analyse(user.is_admin, &role) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "a {role} may not read project `{slug}`'s exports and reports: ask for the analyst role"
+        )))
+    }
+}
+
+/// Whether an analyst may read a record through the record and history endpoints: the same
+/// rule as the exports. Participants and their responses only with consent to data use;
+/// stories only when their consent allows sharing. A record refused here is answered as if it
+/// did not exist.
+pub(crate) async fn analyst_may_read(
+    state: &AppState,
+    view: &bothy_sync_core::record::RecordView,
+) -> ApiResult<bool> {
+    use bothy_sync_core::record::RecordData;
+    let consented = |participant: String, story: bool| async move {
+        let row = sqlx::query(
+            "SELECT consent_data_use, consent_story_sharing FROM participants WHERE id = $1",
+        )
+        .bind(participant)
+        .fetch_optional(&state.db.pool)
+        .await?;
+        Ok::<_, ApiError>(
+            row.is_some_and(|r| r.get::<i64, _>(0) == 1 && (!story || r.get::<i64, _>(1) == 1)),
+        )
+    };
+    Ok(match &view.data {
+        RecordData::Participant(p) => p.consent_data_use,
+        RecordData::Session(_) => true,
+        RecordData::Wellbeing(w) => consented(w.participant.clone(), false).await?,
+        RecordData::Story(s) => {
+            (s.consent_scope == "project" || s.consent_scope == "public")
+                && match &s.participant {
+                    None => true,
+                    Some(p) => consented(p.clone(), true).await?,
+                }
+        }
+    })
+}
+
+/// `GET /api/v1/projects/{slug}/exports/{dataset}`: one dataset as CSV or JSON Lines.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{slug}/exports/{dataset}",
+    tag = "analysis",
+    security(("user_token" = [])),
+    params(
+        ("slug" = String, Path, description = "The project's slug"),
+        ("dataset" = String, Path, description = "`participants`, `sessions`, `attendance`, `wellbeing` or `stories`"),
+        AnalysisQuery,
+    ),
+    responses(
+        (status = 200, description = "The rows, streamed: `text/csv` with a header row, or `application/x-ndjson`. Columns as in the data dictionary."),
+        (status = 400, description = "`invalid_query`: an unknown dataset or format, a bad date, `from` after `to`, `timepoint` outside wellbeing", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not an admin, coordinator or analyst of the project", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such project", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn export(
+    State(state): State<AppState>,
+    user: UserAuth,
+    PathParams((slug, dataset)): PathParams<(String, String)>,
+    q: Result<Query<AnalysisQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let q = query_params(q)?;
+    let dataset = Dataset::parse(&dataset).ok_or_else(|| {
+        ApiError::bad(
+            "invalid_query",
+            format!(
+                "no dataset `{dataset}`: choose participants, sessions, attendance, wellbeing or stories"
+            ),
+        )
+    })?;
+    let format = match q.format.as_deref() {
+        None => Format::Csv,
+        Some(f) => Format::parse(f).ok_or_else(|| {
+            ApiError::bad(
+                "invalid_query",
+                format!("`format` must be csv or jsonl, not `{f}`"),
+            )
+        })?,
+    };
+    let filters = q.filters()?;
+    filters
+        .check(dataset)
+        .map_err(|m| ApiError::bad("invalid_query", m))?;
+    let thresholds = q.thresholds(&state)?;
+    require_analyst(&state, &user, &slug).await?;
+
+    let redactor = if dataset == Dataset::Stories {
+        Redactor::load(&state.db, &slug).await?
+    } else {
+        Redactor::default()
+    };
+    audit::record(
+        &state.db.pool,
+        &Actor::user(&user),
+        "export",
+        Some(&slug),
+        Some(dataset.as_str()),
+        json!({
+            "dataset": dataset.as_str(),
+            "format": format.extension(),
+            "site": filters.site, "activity": filters.activity,
+            "from": filters.from, "to": filters.to, "timepoint": filters.timepoint,
+        }),
+    )
+    .await?;
+
+    let mut chunks = stream_rows(
+        state.clone(),
+        slug.clone(),
+        dataset,
+        format,
+        filters,
+        RowMaker::new(dataset, thresholds, redactor),
+    );
+    // The first chunk (the header, or an error before any row) decides the status.
+    let first = match chunks.recv().await {
+        Some(Ok(c)) => c,
+        Some(Err(e)) => return Err(e.into()),
+        None => Vec::new(),
+    };
+    let body = futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) }).chain(
+        futures_util::stream::unfold(chunks, |mut rx| async move {
+            rx.recv().await.map(|c| {
+                (
+                    c.map_err(|e| {
+                        tracing::error!(error = %e, "export stopped by a database error");
+                        std::io::Error::other("export stopped")
+                    }),
+                    rx,
+                )
+            })
+        }),
+    );
+    let file = format!(
+        "attachment; filename=\"bothy-{slug}-{}-{}.{}\"",
+        dataset.as_str(),
+        chrono::Utc::now().format("%Y-%m-%d"),
+        format.extension()
+    );
+    let mut resp = Body::from_stream(body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    if let Ok(v) = HeaderValue::from_str(&file) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+/// Runs the export query on a task, sending chunks of output through a bounded channel: the
+/// database is read only as fast as the client takes the bytes, so memory stays flat.
+fn stream_rows(
+    state: AppState,
+    project: String,
+    dataset: Dataset,
+    format: Format,
+    filters: Filters,
+    maker: RowMaker,
+) -> tokio::sync::mpsc::Receiver<Result<Vec<u8>, sqlx::Error>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        let (sql, binds) = export::query(dataset, &project, &filters);
+        let sql = export::for_backend(&sql, state.db.backend == crate::db::Backend::Postgres);
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in &binds {
+            query = query.bind(b);
+        }
+        let mut rows = query.fetch(&state.db.pool);
+        let mut writer = Writer::new(format, dataset);
+        let mut sent_header = false;
+        loop {
+            match rows.next().await {
+                Some(Ok(row)) => match maker.row(&row) {
+                    Ok(values) => writer.row(&values),
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                },
+                Some(Err(e)) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+                None => break,
+            }
+            if writer.ready() || !sent_header {
+                sent_header = true;
+                if tx.send(Ok(writer.take())).await.is_err() {
+                    return; // the client went away
+                }
+            }
+        }
+        let _ = tx.send(Ok(writer.take())).await;
+    });
+    rx
+}
+
+/// `GET /api/v1/data-dictionary`: the columns of every export, as JSON.
+#[utoipa::path(
+    get,
+    path = "/api/v1/data-dictionary",
+    tag = "analysis",
+    responses(
+        (status = 200, description = "`[{\"dataset\",\"row\",\"columns\":[{\"name\",\"type\",\"nullable\",\"values\",\"description\"}]}]`"),
+    )
+)]
+pub async fn data_dictionary() -> Json<Value> {
+    Json(export::dictionary_json())
+}
+
+/// Loads the shared inputs of a report, checking access.
+async fn report_inputs(
+    state: &AppState,
+    user: &UserAuth,
+    slug: &str,
+    q: &AnalysisQuery,
+) -> ApiResult<(Filters, Thresholds)> {
+    let filters = q.filters()?;
+    if let (Some(f), Some(t)) = (filters.from, filters.to)
+        && f > t
+    {
+        return Err(ApiError::bad(
+            "invalid_query",
+            format!("`from` ({f}) is after `to` ({t})"),
+        ));
+    }
+    let thresholds = q.thresholds(state)?;
+    require_analyst(state, user, slug).await?;
+    Ok((filters, thresholds))
+}
+
+async fn audit_report(
+    state: &AppState,
+    user: &UserAuth,
+    slug: &str,
+    report: &str,
+    q: &AnalysisQuery,
+) -> ApiResult<()> {
+    audit::record(
+        &state.db.pool,
+        &Actor::user(user),
+        "report",
+        Some(slug),
+        Some(report),
+        json!({"report": report, "site": q.site, "activity": q.activity, "from": q.from,
+               "to": q.to, "timepoint": q.timepoint, "quarter": q.quarter}),
+    )
+    .await?;
+    Ok(())
+}
+
+/// `GET /api/v1/projects/{slug}/reports/outcomes`: baseline-to-end wellbeing change.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{slug}/reports/outcomes",
+    tag = "analysis",
+    security(("user_token" = [])),
+    params(("slug" = String, Path, description = "The project's slug"), AnalysisQuery),
+    responses(
+        (status = 200, description = "Per measure (WEMWBS, SWEMWBS, the four ONS4 items): n pairs, mean baseline and end, mean change, SD, 95% CI, paired t and p, Cohen's d_z, shares with reliable improvement and deterioration, and the change distribution; small numbers suppressed. See docs/reports.md."),
+        (status = 400, description = "`invalid_query`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not an admin, coordinator or analyst of the project", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such project", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn outcomes(
+    State(state): State<AppState>,
+    user: UserAuth,
+    PathParams(slug): PathParams<String>,
+    q: Result<Query<AnalysisQuery>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    json_report(state, user, slug, q, "outcomes", |d, to, t| {
+        json!(reports::outcomes(d, to, t))
+    })
+    .await
+}
+
+/// Checks access and parameters, loads the project's data, audits the read and computes one
+/// JSON report.
+async fn json_report(
+    state: AppState,
+    user: UserAuth,
+    slug: String,
+    q: Result<Query<AnalysisQuery>, QueryRejection>,
+    name: &str,
+    compute: impl FnOnce(&reports::Data, &'static str, Thresholds) -> Value,
+) -> ApiResult<Json<Value>> {
+    let q = query_params(q)?;
+    let (filters, thresholds) = report_inputs(&state, &user, &slug, &q).await?;
+    let to = reports::follow_up_timepoint(q.timepoint.as_deref())?;
+    let data = reports::Data::load(&state.db, &slug, &filters).await?;
+    audit_report(&state, &user, &slug, name, &q).await?;
+    Ok(Json(compute(&data, to, thresholds)))
+}
+
+/// `GET /api/v1/projects/{slug}/reports/attendance`: sessions, attendance over time,
+/// retention and the referral funnel.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{slug}/reports/attendance",
+    tag = "analysis",
+    security(("user_token" = [])),
+    params(("slug" = String, Path, description = "The project's slug"), AnalysisQuery),
+    responses(
+        (status = 200, description = "Sessions per activity, attendees per session by month, retention (attending at least 2, 4 and 6 sessions) and the referral funnel by source; small numbers suppressed. See docs/reports.md."),
+        (status = 400, description = "`invalid_query`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not an admin, coordinator or analyst of the project", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such project", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn attendance(
+    State(state): State<AppState>,
+    user: UserAuth,
+    PathParams(slug): PathParams<String>,
+    q: Result<Query<AnalysisQuery>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    json_report(state, user, slug, q, "attendance", |d, _, _| {
+        json!(reports::attendance(d))
+    })
+    .await
+}
+
+/// `GET /api/v1/projects/{slug}/reports/equity`: every figure by IMD quintile, ethnic group,
+/// age band, gender and urban/rural.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{slug}/reports/equity",
+    tag = "analysis",
+    security(("user_token" = [])),
+    params(("slug" = String, Path, description = "The project's slug"), AnalysisQuery),
+    responses(
+        (status = 200, description = "Per dimension: reach, attendances, retention and the referral funnel as a protected table, and wellbeing outcomes per group; counts below 5 suppressed, with secondary suppression. See docs/reports.md."),
+        (status = 400, description = "`invalid_query`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not an admin, coordinator or analyst of the project", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such project", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn equity(
+    State(state): State<AppState>,
+    user: UserAuth,
+    PathParams(slug): PathParams<String>,
+    q: Result<Query<AnalysisQuery>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    json_report(state, user, slug, q, "equity", |d, to, t| {
+        json!(reports::equity(d, to, t))
+    })
+    .await
+}
+
+/// `GET /api/v1/projects/{slug}/reports/quarterly`: the quarterly programme report.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{slug}/reports/quarterly",
+    tag = "analysis",
+    security(("user_token" = [])),
+    params(("slug" = String, Path, description = "The project's slug"), AnalysisQuery),
+    responses(
+        (status = 200, description = "Activities run, sessions, attendances, new participants, sites and referral sources, and a wellbeing summary for one quarter: JSON, Markdown (`format=md`), tidy CSV (`format=csv`) or a standalone HTML page (`format=html`)."),
+        (status = 400, description = "`invalid_query`: a bad quarter or format", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not an admin, coordinator or analyst of the project", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such project", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn quarterly(
+    State(state): State<AppState>,
+    user: UserAuth,
+    PathParams(slug): PathParams<String>,
+    q: Result<Query<AnalysisQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let q = query_params(q)?;
+    let quarter = reports::Quarter::parse_or_current(q.quarter.as_deref())?;
+    let format = q.format.as_deref().unwrap_or("json");
+    if !["json", "md", "csv", "html"].contains(&format) {
+        return Err(ApiError::bad(
+            "invalid_query",
+            format!("`format` must be json, md, csv or html, not `{format}`"),
+        ));
+    }
+    let (mut filters, thresholds) = report_inputs(&state, &user, &slug, &q).await?;
+    filters.from = Some(quarter.first_day());
+    filters.to = Some(quarter.last_day());
+    let name: String = sqlx::query("SELECT name FROM projects WHERE slug = $1")
+        .bind(&slug)
+        .fetch_one(&state.db.pool)
+        .await?
+        .try_get(0)?;
+    let report = reports::quarterly(&state.db, &slug, &name, quarter, &filters, thresholds).await?;
+    audit_report(&state, &user, &slug, "quarterly", &q).await?;
+    let (ctype, body) = match format {
+        "md" => ("text/markdown; charset=utf-8", report.markdown()),
+        "csv" => ("text/csv; charset=utf-8", report.csv()),
+        "html" => ("text/html; charset=utf-8", report.html()),
+        _ => ("application/json", json!(report).to_string()),
+    };
+    let mut resp = body.into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    if format == "html" {
+        resp.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
+            ),
+        );
+    }
+    Ok(resp)
+}

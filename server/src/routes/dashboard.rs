@@ -1,0 +1,1059 @@
+//! The dashboard: server-rendered HTML pages with inline SVG charts for analysts and
+//! coordinators, behind a login form. No script runs on these pages: the Content-Security-Policy
+//! forbids it, and nothing needs it.
+//!
+//! * `GET|POST /dashboard/login`: the login form; a successful login (the same password check,
+//!   rate limits and audit entry as `POST /api/v1/auth/login`) sets an `HttpOnly`,
+//!   `SameSite=Strict` cookie holding a short-lived access token, scoped to `/dashboard`.
+//! * `POST /dashboard/logout`: clears the cookie.
+//! * `GET /dashboard`: the projects the user may analyse.
+//! * `GET /dashboard/projects/{slug}`: a project's figures, filtered by site, activity and
+//!   dates. The figures come from [`sections`].
+
+use crate::auth::UserAuth;
+use crate::charts::escape;
+use crate::error::ApiError;
+use crate::roles::may_analyse;
+use crate::routes::auth::ClientAddr;
+use crate::state::AppState;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use serde::Deserialize;
+use sqlx::Row;
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write;
+
+/// The name of the dashboard's session cookie.
+pub const COOKIE: &str = "bothy_dashboard";
+
+/// The Content-Security-Policy of every dashboard page: no script, no external anything.
+pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
+                       form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const STYLE: &str = "\
+:root{color-scheme:light;--fg:#1f1f1f;--muted:#595959;--line:#c8c8c8;--accent:#0b5cad;--bg:#fff;--soft:#f3f5f7}\
+*{box-sizing:border-box}\
+body{margin:0;font-family:system-ui,-apple-system,\"Segoe UI\",Roboto,Helvetica,Arial,sans-serif;\
+font-size:1rem;line-height:1.5;color:var(--fg);background:var(--bg)}\
+main,header>div{max-width:52rem;margin:0 auto;padding:0 1rem}\
+header{border-bottom:1px solid var(--line);background:var(--soft)}\
+header>div{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;justify-content:space-between;padding-block:.6rem}\
+header a.home{font-weight:700;color:var(--fg);text-decoration:none}\
+h1{font-size:1.5rem;line-height:1.25;margin:1.2rem 0 .6rem}\
+h2{font-size:1.2rem;margin:2rem 0 .5rem;padding-top:.5rem;border-top:1px solid var(--line)}\
+h3{font-size:1rem;margin:1.2rem 0 .3rem}\
+a{color:var(--accent)}\
+a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible{outline:3px solid #d55e00;outline-offset:2px}\
+.skip{position:absolute;left:-999px;top:0;background:#fff;padding:.5rem 1rem;z-index:1}\
+.skip:focus{left:.5rem;top:.5rem}\
+form.filters{display:grid;grid-template-columns:repeat(auto-fit,minmax(10rem,1fr));gap:.6rem 1rem;\
+align-items:end;background:var(--soft);padding:.8rem;border-radius:.4rem}\
+label{display:block;font-weight:600;font-size:.95rem}\
+input,select,button{font:inherit;width:100%;padding:.45rem .5rem;border:1px solid #767676;border-radius:.3rem;background:#fff;color:var(--fg)}\
+button{background:var(--accent);color:#fff;border-color:var(--accent);cursor:pointer;font-weight:600}\
+button.link{background:none;color:var(--accent);border:none;padding:0;width:auto;text-decoration:underline;font-weight:400}\
+form.login{max-width:22rem;display:grid;gap:.8rem}\
+.error{border-left:4px solid #b00020;background:#fdecee;padding:.6rem .8rem;margin:1rem 0}\
+figure{margin:.8rem 0 1.2rem}\
+figcaption{color:var(--muted);font-size:.9rem;margin-top:.3rem}\
+svg.chart{display:block;max-width:40rem;height:auto}\
+.muted{color:var(--muted)}\
+ul.projects{padding-left:1.2rem}ul.projects li{margin:.4rem 0}";
+
+fn html_headers(status: StatusCode, body: String) -> Response {
+    let mut res = (status, body).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    res
+}
+
+/// A whole page: `title` and `body` (already HTML) in the common layout. `user` shows the
+/// signed-in user and a log-out button.
+fn page(status: StatusCode, title: &str, user: Option<&str>, body: &str) -> Response {
+    let account = match user {
+        Some(name) => format!(
+            "<form method=\"post\" action=\"/dashboard/logout\"><span class=\"muted\">{}</span> \
+             <button type=\"submit\" class=\"link\">Log out</button></form>",
+            escape(name)
+        ),
+        None => String::new(),
+    };
+    let html = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"data:,\">\
+         \
+         <title>{} · Bothy dashboard</title><style>{STYLE}</style></head><body>\
+         <a class=\"skip\" href=\"#main\">Skip to content</a>\
+         <header><div><a class=\"home\" href=\"/dashboard\">Bothy dashboard</a>{account}</div></header>\
+         <main id=\"main\" tabindex=\"-1\">{body}</main></body></html>\n",
+        escape(title)
+    );
+    html_headers(status, html)
+}
+
+fn error_page(status: StatusCode, user: Option<&str>, heading: &str, message: &str) -> Response {
+    page(
+        status,
+        heading,
+        user,
+        &format!(
+            "<h1>{}</h1><p>{}</p><p><a href=\"/dashboard\">Back to the dashboard</a></p>",
+            escape(heading),
+            escape(message)
+        ),
+    )
+}
+
+/// An [`ApiError`] as a dashboard page (with the same status; internal detail is logged, not
+/// shown).
+fn api_error_page(e: ApiError, user: Option<&str>) -> Response {
+    let message = e.to_string();
+    let status = e.into_response().status();
+    let message = match status {
+        StatusCode::INTERNAL_SERVER_ERROR => "Something went wrong on the server. Try again, \
+                                              and tell your administrator if it persists."
+            .to_owned(),
+        StatusCode::SERVICE_UNAVAILABLE => {
+            "The database is unavailable. Try again shortly.".to_owned()
+        }
+        _ => message,
+    };
+    error_page(
+        status,
+        user,
+        status.canonical_reason().unwrap_or("Error"),
+        &message,
+    )
+}
+
+fn see_other(location: &str) -> Response {
+    let mut res = StatusCode::SEE_OTHER.into_response();
+    res.headers_mut().insert(
+        header::LOCATION,
+        HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/dashboard")),
+    );
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// The session cookie, or the header that clears it (`token` `None`).
+fn cookie(token: Option<&str>, max_age: i64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let value = match token {
+        Some(t) => format!(
+            "{COOKIE}={t}; Path=/dashboard; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
+        ),
+        None => format!("{COOKIE}=; Path=/dashboard; Max-Age=0; HttpOnly; SameSite=Strict{secure}"),
+    };
+    HeaderValue::from_str(&value).expect("a token is header-safe")
+}
+
+/// Whether the browser reached us over HTTPS, so the cookie must be `Secure`: the form was
+/// posted from an `https:` origin, or a trusted reverse proxy says so in `X-Forwarded-Proto`.
+fn over_https(state: &AppState, headers: &HeaderMap) -> bool {
+    let origin_https = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|o| o.starts_with("https://"));
+    let proxy_https = state.config.trust_proxy
+        && headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+    origin_https || proxy_https
+}
+
+/// Refuses a form posted from another site (a browser always sends `Origin` with a POST): its
+/// host must be the one the request was sent to. The pages' `Referrer-Policy: same-origin`
+/// lets the browser name our own origin; an opaque `null` origin is refused.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    if origin == "null" {
+        return false;
+    }
+    let host = headers
+        .get("x-forwarded-host")
+        .or_else(|| headers.get(header::HOST))
+        .and_then(|v| v.to_str().ok());
+    let origin_host = origin.split_once("://").map(|(_, h)| h);
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
+fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// A user signed in to the dashboard by its cookie: the same identity (and the same checks:
+/// signature, expiry, user still active) as the API's [`UserAuth`]. Without a valid cookie
+/// the request is redirected to the login form.
+pub struct DashboardUser(pub UserAuth);
+
+impl FromRequestParts<AppState> for DashboardUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let to_login = || see_other("/dashboard/login");
+        let Some(token) = cookie_value(&parts.headers) else {
+            return Err(to_login());
+        };
+        // Checked exactly as an `Authorization: Bearer` access token would be.
+        let Ok(bearer) = HeaderValue::from_str(&format!("Bearer {token}")) else {
+            return Err(to_login());
+        };
+        let (mut token_parts, ()) = axum::http::Request::builder()
+            .header(header::AUTHORIZATION, bearer)
+            .body(())
+            .expect("a request with one header")
+            .into_parts();
+        match UserAuth::from_request_parts(&mut token_parts, state).await {
+            Ok(user) => Ok(DashboardUser(user)),
+            Err(ApiError::Unauthorized(_)) => Err(to_login()),
+            Err(e) => Err(api_error_page(e, None)),
+        }
+    }
+}
+
+fn login_form(message: Option<&str>, username: &str) -> String {
+    let error = message
+        .map(|m| {
+            format!(
+                "<div class=\"error\" role=\"alert\" id=\"login-error\">{}</div>",
+                escape(m)
+            )
+        })
+        .unwrap_or_default();
+    let described = if message.is_some() {
+        " aria-describedby=\"login-error\""
+    } else {
+        ""
+    };
+    format!(
+        "<h1>Log in</h1>{error}\
+         <form class=\"login\" method=\"post\" action=\"/dashboard/login\">\
+         <div><label for=\"username\">Username</label>\
+         <input id=\"username\" name=\"username\" type=\"text\" autocomplete=\"username\" \
+         autocapitalize=\"none\" spellcheck=\"false\" required value=\"{}\"{described}></div>\
+         <div><label for=\"password\">Password</label>\
+         <input id=\"password\" name=\"password\" type=\"password\" \
+         autocomplete=\"current-password\" required{described}></div>\
+         <div><button type=\"submit\">Log in</button></div></form>\
+         <p class=\"muted\">For project admins, coordinators and analysts. Your session ends \
+         after a short while; log in again then.</p>",
+        escape(username)
+    )
+}
+
+/// `GET /dashboard/login`: the login form.
+#[utoipa::path(
+    get,
+    path = "/dashboard/login",
+    tag = "dashboard",
+    responses((status = 200, description = "The login form (HTML)", content_type = "text/html"))
+)]
+pub async fn login_page() -> Response {
+    page(StatusCode::OK, "Log in", None, &login_form(None, ""))
+}
+
+/// The login form's fields.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct LoginForm {
+    /// Username.
+    username: String,
+    /// Password.
+    password: String,
+}
+
+/// `POST /dashboard/login`: checks the password as `POST /api/v1/auth/login` does (same rate
+/// limits and audit), then sets the session cookie and redirects to `/dashboard`.
+#[utoipa::path(
+    post,
+    path = "/dashboard/login",
+    tag = "dashboard",
+    request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Logged in: the session cookie is set and the browser is sent to `/dashboard`"),
+        (status = 400, description = "The form is malformed (HTML)", content_type = "text/html"),
+        (status = 401, description = "Unknown user or wrong password: the form again, with the message (HTML)", content_type = "text/html"),
+        (status = 403, description = "Posted from another site (HTML)", content_type = "text/html"),
+        (status = 429, description = "Too many failed logins for the account or the address: the form again, with the message (HTML)", content_type = "text/html"),
+        (status = 500, description = "Internal error (HTML)", content_type = "text/html"),
+        (status = 503, description = "The database is unavailable (HTML)", content_type = "text/html"),
+    )
+)]
+pub async fn login_submit(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Response {
+    if !same_origin(&headers) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            None,
+            "Forbidden",
+            "This form was sent from another site.",
+        );
+    }
+    let Ok(Form(form)) = form else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Log in",
+            None,
+            &login_form(Some("Enter your username and password."), ""),
+        );
+    };
+    // The JSON login does the work: the same password check, rate limits and audit entry.
+    let body = super::JsonBody(
+        serde_json::from_value(serde_json::json!({
+            "username": form.username,
+            "password": form.password,
+        }))
+        .expect("login fields"),
+    );
+    let answer = super::auth::login(State(state.clone()), addr, body).await;
+    let Json(tokens) = match answer {
+        Ok(t) => t,
+        Err(ApiError::Unauthorized(_)) => {
+            return page(
+                StatusCode::UNAUTHORIZED,
+                "Log in",
+                None,
+                &login_form(
+                    Some("Unknown user or wrong password. Check them and try again."),
+                    &form.username,
+                ),
+            );
+        }
+        Err(ApiError::TooManyRequests(m)) => {
+            let mut m = m;
+            if let Some(c) = m.get_mut(..1) {
+                c.make_ascii_uppercase();
+            }
+            return page(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Log in",
+                None,
+                &login_form(Some(&format!("{m}.")), &form.username),
+            );
+        }
+        Err(e) => return api_error_page(e, None),
+    };
+    // The browser keeps only the short-lived access token; the refresh token the JSON login
+    // made is revoked at once, so no unheld credential stays valid.
+    if let Some(refresh) = tokens["refresh_token"].as_str()
+        && let Err(e) = sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE token_hash = $1")
+            .bind(crate::auth::sha256_hex(refresh))
+            .execute(&state.db.pool)
+            .await
+    {
+        return api_error_page(e.into(), None);
+    }
+    let Some(access) = tokens["access_token"].as_str() else {
+        return api_error_page(
+            ApiError::Internal(anyhow::anyhow!("login answered no access token")),
+            None,
+        );
+    };
+    let mut res = see_other("/dashboard");
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie(
+            Some(access),
+            state.config.access_token_ttl,
+            over_https(&state, &headers),
+        ),
+    );
+    res
+}
+
+/// `POST /dashboard/logout`: clears the session cookie and returns to the login form.
+#[utoipa::path(
+    post,
+    path = "/dashboard/logout",
+    tag = "dashboard",
+    responses((status = 303, description = "The session cookie is cleared and the browser is sent to the login form"))
+)]
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let mut res = see_other("/dashboard/login");
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie(None, 0, over_https(&state, &headers)),
+    );
+    res
+}
+
+/// The projects a user may analyse: (slug, name, role), by name.
+async fn analysable_projects(
+    state: &AppState,
+    user: &UserAuth,
+) -> Result<Vec<(String, String, String)>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT p.slug, p.name, m.role FROM projects p \
+         LEFT JOIN memberships m ON m.project = p.slug AND m.user_id = $1 ORDER BY p.name, p.slug",
+    )
+    .bind(&user.user_id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let role: Option<String> = r.get("role");
+            (
+                r.get::<String, _>("slug"),
+                r.get::<String, _>("name"),
+                role.unwrap_or_default(),
+            )
+        })
+        .filter(|(_, _, role)| may_analyse(user.is_admin, role))
+        .collect())
+}
+
+/// `GET /dashboard`: the projects the user may analyse.
+#[utoipa::path(
+    get,
+    path = "/dashboard",
+    tag = "dashboard",
+    security(("dashboard_cookie" = [])),
+    responses(
+        (status = 200, description = "The projects the user may analyse, with links (HTML)", content_type = "text/html"),
+        (status = 303, description = "No valid session cookie: the browser is sent to the login form"),
+        (status = 500, description = "Internal error (HTML)", content_type = "text/html"),
+        (status = 503, description = "The database is unavailable (HTML)", content_type = "text/html"),
+    )
+)]
+pub async fn home(State(state): State<AppState>, DashboardUser(user): DashboardUser) -> Response {
+    let projects = match analysable_projects(&state, &user).await {
+        Ok(p) => p,
+        Err(e) => return api_error_page(e, Some(&user.username)),
+    };
+    let mut body = String::from("<h1>Projects</h1>");
+    if projects.is_empty() {
+        body.push_str(
+            "<p>You do not analyse any project. Reports are for project admins, coordinators \
+             and analysts: ask an admin to give you one of these roles.</p>",
+        );
+    } else {
+        body.push_str("<ul class=\"projects\">");
+        for (slug, name, role) in &projects {
+            let role = if role.is_empty() {
+                "server admin".to_owned()
+            } else {
+                role.replace('_', " ")
+            };
+            let _ = write!(
+                body,
+                "<li><a href=\"/dashboard/projects/{}\">{}</a> <span class=\"muted\">({})</span></li>",
+                escape(&percent_encode(slug)),
+                escape(name),
+                escape(&role)
+            );
+        }
+        body.push_str("</ul>");
+    }
+    page(StatusCode::OK, "Projects", Some(&user.username), &body)
+}
+
+/// Percent-encodes a path segment or query value (everything but unreserved characters).
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// A project the user may analyse.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// Its slug.
+    pub slug: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// The filters of the project page (all optional; the query string as sent by the form).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Filters {
+    /// Only sessions at this site (its slug, as sessions record it).
+    pub site: Option<String>,
+    /// Only sessions of this activity (its slug).
+    pub activity: Option<String>,
+    /// Only from this day on (`YYYY-MM-DD`).
+    pub from: Option<String>,
+    /// Only up to and including this day (`YYYY-MM-DD`).
+    pub to: Option<String>,
+}
+
+impl Filters {
+    /// Empty fields are no filter; dates that are not `YYYY-MM-DD` are dropped and named in
+    /// the returned problems.
+    fn clean(self) -> (Filters, Vec<String>) {
+        let nonempty = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let mut problems = Vec::new();
+        let mut date = |name: &str, s: Option<String>| {
+            let s = nonempty(s)?;
+            if chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").is_ok() && s.len() == 10 {
+                Some(s)
+            } else {
+                problems.push(format!(
+                    "“{s}” is not a date (YYYY-MM-DD): the {name} date was ignored."
+                ));
+                None
+            }
+        };
+        let from = date("from", self.from);
+        let to = date("to", self.to);
+        (
+            Filters {
+                site: nonempty(self.site),
+                activity: nonempty(self.activity),
+                from,
+                to,
+            },
+            problems,
+        )
+    }
+
+    fn is_empty(&self) -> bool {
+        self.site.is_none() && self.activity.is_none() && self.from.is_none() && self.to.is_none()
+    }
+}
+
+/// `GET /dashboard/projects/{slug}`: the project's figures, with a filter form.
+#[utoipa::path(
+    get,
+    path = "/dashboard/projects/{slug}",
+    tag = "dashboard",
+    security(("dashboard_cookie" = [])),
+    params(("slug" = String, Path, description = "The project"), Filters),
+    responses(
+        (status = 200, description = "The project's figures: wellbeing change, attendance over time, retention and equity, as headed sections with SVG charts (HTML)", content_type = "text/html"),
+        (status = 303, description = "No valid session cookie: the browser is sent to the login form"),
+        (status = 403, description = "The user may not analyse this project (HTML)", content_type = "text/html"),
+        (status = 404, description = "No such project (HTML; server admins only, others get 403)", content_type = "text/html"),
+        (status = 500, description = "Internal error (HTML)", content_type = "text/html"),
+        (status = 503, description = "The database is unavailable (HTML)", content_type = "text/html"),
+    )
+)]
+pub async fn project_page(
+    State(state): State<AppState>,
+    DashboardUser(user): DashboardUser,
+    Path(slug): Path<String>,
+    filters: Result<Query<Filters>, QueryRejection>,
+) -> Response {
+    let who = Some(user.username.as_str());
+    match project_page_body(&state, &user, &slug, filters).await {
+        Ok(body) => body,
+        Err(e) => api_error_page(e, who),
+    }
+}
+
+async fn project_page_body(
+    state: &AppState,
+    user: &UserAuth,
+    slug: &str,
+    filters: Result<Query<Filters>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let role: Option<String> =
+        sqlx::query("SELECT role FROM memberships WHERE project = $1 AND user_id = $2")
+            .bind(slug)
+            .bind(&user.user_id)
+            .fetch_optional(&state.db.pool)
+            .await?
+            .map(|r| r.get("role"));
+    if !may_analyse(user.is_admin, role.as_deref().unwrap_or("")) {
+        return Ok(error_page(
+            StatusCode::FORBIDDEN,
+            Some(&user.username),
+            "Not available to you",
+            "Reports are for the project's admins, coordinators and analysts. Ask an admin if \
+             you need one of these roles.",
+        ));
+    }
+    let name: Option<String> = sqlx::query("SELECT name FROM projects WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(&state.db.pool)
+        .await?
+        .map(|r| r.get("name"));
+    let Some(name) = name else {
+        return Err(ApiError::NotFound(format!("There is no project “{slug}”.")));
+    };
+    let project = Project {
+        slug: slug.to_owned(),
+        name,
+    };
+    let (filters, mut problems) = match filters {
+        Ok(Query(f)) => f.clean(),
+        Err(_) => (
+            Filters::default(),
+            vec!["The filters could not be read and were ignored.".to_owned()],
+        ),
+    };
+    let options = filter_options(state, &project.slug).await?;
+    let mut body = format!(
+        "<h1>{}</h1><p class=\"muted\">Figures from the records synced so far. Counts of fewer \
+         than five people are not shown (“suppressed (&lt;5)”).</p>",
+        escape(&project.name)
+    );
+    body.push_str(&filter_form(&project, &filters, &options, &mut problems));
+    body.push_str(&sections(state, &project, &filters).await?);
+    Ok(page(
+        StatusCode::OK,
+        &project.name,
+        Some(&user.username),
+        &body,
+    ))
+}
+
+/// Sites and activities to offer in the filter form: (value, name) of each, from the project's
+/// set-up and from the sessions recorded.
+struct FilterOptions {
+    sites: Vec<(String, String)>,
+    activities: Vec<(String, String)>,
+}
+
+async fn names(
+    state: &AppState,
+    table: &str,
+    project: &str,
+) -> Result<HashMap<String, String>, ApiError> {
+    let sql = match table {
+        "sites" => "SELECT slug, name FROM sites WHERE project = $1",
+        _ => "SELECT slug, name FROM activities WHERE project = $1",
+    };
+    Ok(sqlx::query(sql)
+        .bind(project)
+        .fetch_all(&state.db.pool)
+        .await?
+        .into_iter()
+        .map(|r| (r.get("slug"), r.get("name")))
+        .collect())
+}
+
+async fn filter_options(state: &AppState, project: &str) -> Result<FilterOptions, ApiError> {
+    let site_names = names(state, "sites", project).await?;
+    let activity_names = names(state, "activities", project).await?;
+    let rows = sqlx::query("SELECT DISTINCT site, activity FROM sessions WHERE project = $1")
+        .bind(project)
+        .fetch_all(&state.db.pool)
+        .await?;
+    let mut sites: BTreeSet<String> = site_names.keys().cloned().collect();
+    let mut activities: BTreeSet<String> = activity_names.keys().cloned().collect();
+    for r in rows {
+        sites.insert(r.get("site"));
+        activities.insert(r.get("activity"));
+    }
+    let named = |set: BTreeSet<String>, names: &HashMap<String, String>| {
+        let mut v: Vec<(String, String)> = set
+            .into_iter()
+            .map(|s| {
+                let n = names.get(&s).cloned().unwrap_or_else(|| s.clone());
+                (s, n)
+            })
+            .collect();
+        v.sort_by_key(|a| a.1.to_lowercase());
+        v
+    };
+    Ok(FilterOptions {
+        sites: named(sites, &site_names),
+        activities: named(activities, &activity_names),
+    })
+}
+
+fn filter_form(
+    project: &Project,
+    filters: &Filters,
+    options: &FilterOptions,
+    problems: &mut Vec<String>,
+) -> String {
+    let select = |id: &str,
+                  label: &str,
+                  all: &str,
+                  opts: &[(String, String)],
+                  current: &Option<String>| {
+        let mut s = format!(
+            "<div><label for=\"{id}\">{label}</label><select id=\"{id}\" name=\"{id}\"><option value=\"\">{all}</option>"
+        );
+        let mut found = false;
+        for (value, name) in opts {
+            let selected = current.as_deref() == Some(value.as_str());
+            found |= selected;
+            let _ = write!(
+                s,
+                "<option value=\"{}\"{}>{}</option>",
+                escape(value),
+                if selected { " selected" } else { "" },
+                escape(name)
+            );
+        }
+        if let (Some(c), false) = (current, found) {
+            let _ = write!(s, "<option value=\"{0}\" selected>{0}</option>", escape(c));
+        }
+        s.push_str("</select></div>");
+        s
+    };
+    let mut out = String::new();
+    for p in problems.drain(..) {
+        let _ = write!(
+            out,
+            "<div class=\"error\" role=\"alert\">{}</div>",
+            escape(&p)
+        );
+    }
+    let _ = write!(
+        out,
+        "<form class=\"filters\" method=\"get\" action=\"/dashboard/projects/{}\" aria-label=\"Filters\">{}{}\
+         <div><label for=\"from\">From</label><input id=\"from\" name=\"from\" type=\"date\" value=\"{}\"></div>\
+         <div><label for=\"to\">To</label><input id=\"to\" name=\"to\" type=\"date\" value=\"{}\"></div>\
+         <div><button type=\"submit\">Apply filters</button></div></form>",
+        escape(&percent_encode(&project.slug)),
+        select("site", "Site", "All sites", &options.sites, &filters.site),
+        select(
+            "activity",
+            "Activity",
+            "All activities",
+            &options.activities,
+            &filters.activity
+        ),
+        escape(filters.from.as_deref().unwrap_or("")),
+        escape(filters.to.as_deref().unwrap_or("")),
+    );
+    if !filters.is_empty() {
+        let _ = write!(
+            out,
+            "<p><a href=\"/dashboard/projects/{}\">Clear the filters</a></p>",
+            escape(&percent_encode(&project.slug))
+        );
+    }
+    out
+}
+
+// ------------------------------------------------------------------------------------------
+// The figures. Everything the project page shows below its filter form is made here, in one
+// function, so that richer report computations can replace its body without touching the
+// page, the login or the routing around it.
+// ------------------------------------------------------------------------------------------
+
+/// **The dashboard's figures.** Renders the project page's sections, in this order and with
+/// these `<h2>` headings: "Wellbeing change", "Attendance over time", "Retention", "Equity".
+/// Every figure comes from [`crate::reports`], the same computations as the JSON reports, with
+/// the same disclosure control: counts below 5 and the cells that would reveal them are shown
+/// as suppressed. All text from the database goes through [`escape`] (the charts escape their
+/// own inputs).
+pub async fn sections(
+    state: &AppState,
+    project: &Project,
+    filters: &Filters,
+) -> Result<String, ApiError> {
+    use crate::charts::{Bar, bar_chart, grouped_bar_chart, histogram, line_chart};
+    use crate::reports;
+    let date = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+    };
+    let f = crate::export::Filters {
+        site: filters.site.clone(),
+        activity: filters.activity.clone(),
+        from: date(&filters.from),
+        to: date(&filters.to),
+        timepoint: None,
+    };
+    let thresholds = crate::export::Thresholds {
+        wemwbs: state.config.wemwbs_threshold,
+        swemwbs: state.config.swemwbs_threshold,
+    };
+    let data = reports::Data::load(&state.db, &project.slug, &f).await?;
+    let outcomes = reports::outcomes(&data, "end", thresholds);
+    let attendance = reports::attendance(&data);
+    let equity = reports::equity(&data, "end", thresholds);
+    let activity_names = names(state, "activities", &project.slug).await?;
+    let activity_name = |s: &str| {
+        activity_names
+            .get(s)
+            .cloned()
+            .unwrap_or_else(|| s.to_owned())
+    };
+    let mut html = String::new();
+
+    // Wellbeing change.
+    html.push_str(
+        "<section aria-labelledby=\"s-wellbeing\"><h2 id=\"s-wellbeing\">Wellbeing change</h2>",
+    );
+    for m in outcomes
+        .measures
+        .iter()
+        .filter(|m| m.measure == "wemwbs" || m.measure == "swemwbs")
+    {
+        let bins: Vec<(String, Option<u64>)> = m
+            .distribution
+            .iter()
+            .map(|b| (b.label.clone(), b.count))
+            .collect();
+        let summary = match (&m.n, &m.stats) {
+            (Some(n), Some(st)) => format!(
+                "{n} participants with a baseline and an end score: mean change {:+.2} points \
+                 (95% CI {} to {}), Cohen's d_z {}, p {}.",
+                st.mean_change,
+                st.ci95_low.map_or("-".into(), |v| format!("{v:.2}")),
+                st.ci95_high.map_or("-".into(), |v| format!("{v:.2}")),
+                st.cohens_dz.map_or("-".into(), |v| format!("{v:.2}")),
+                st.p.map_or("-".into(), |v| format!("{v:.3}")),
+            ),
+            _ => "Fewer than five participants have a baseline and an end score.".to_owned(),
+        };
+        let svg = histogram(
+            &format!("{}: change from baseline to end", m.label),
+            "Participants by points of change between their baseline and end questionnaires",
+            &bins,
+        );
+        html.push_str(&figure(&svg, &summary));
+    }
+    html.push_str("</section>");
+
+    // Attendance over time.
+    html.push_str("<section aria-labelledby=\"s-attendance\"><h2 id=\"s-attendance\">Attendance over time</h2>");
+    let points: Vec<(String, f64)> = attendance
+        .months
+        .iter()
+        .filter_map(|m| Some((m.month.clone(), m.mean_attendees_per_session?)))
+        .collect();
+    html.push_str(&figure(
+        &line_chart(
+            "Attendees per session, by month",
+            "Mean attendees per session (registered and unregistered) in each month",
+            &points,
+            "attendees per session",
+        ),
+        &format!(
+            "{} sessions; months whose attendance is suppressed are left out.",
+            attendance.sessions
+        ),
+    ));
+    let bars: Vec<Bar> = attendance
+        .activities
+        .iter()
+        .map(|a| Bar::new(activity_name(&a.activity), Some(a.sessions as f64)))
+        .collect();
+    html.push_str(&figure(
+        &bar_chart(
+            "Sessions per activity",
+            "Number of sessions held for each activity",
+            &bars,
+        ),
+        "Sessions matching the filters.",
+    ));
+    html.push_str("</section>");
+
+    // Retention.
+    html.push_str("<section aria-labelledby=\"s-retention\"><h2 id=\"s-retention\">Retention</h2>");
+    let all = &attendance.retention.all;
+    let pct = |v: Option<f64>| v.map(|v| (v * 1000.0).round() / 10.0);
+    html.push_str(&figure(
+        &bar_chart(
+            "Participants who kept coming",
+            "Of participants who attended at least once, the percentage attending at least 2, 4 and 6 sessions",
+            &[
+                Bar::new("2 or more sessions (%)", pct(all.retained_2_plus)),
+                Bar::new("4 or more sessions (%)", pct(all.retained_4_plus)),
+                Bar::new("6 or more sessions (%)", pct(all.retained_6_plus)),
+            ],
+        ),
+        "Percentages are withheld where they would reveal a count below five.",
+    ));
+    let funnel: Vec<(String, Vec<Option<f64>>)> = attendance
+        .referral_funnel
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.group.replace('_', " "),
+                vec![
+                    r.participants.map(|v| v as f64),
+                    r.attended.map(|v| v as f64),
+                    r.attended_4_plus.map(|v| v as f64),
+                ],
+            )
+        })
+        .collect();
+    html.push_str(&figure(
+        &grouped_bar_chart(
+            "Referral pathway by source",
+            "Participants referred, who attended once or more, and who attended 4 or more sessions, by referral source",
+            &["referred".into(), "attended".into(), "4+ sessions".into()],
+            &funnel,
+            None,
+        ),
+        "Counts below five, and cells that would reveal them, are suppressed.",
+    ));
+    html.push_str("</section>");
+
+    // Equity.
+    html.push_str("<section aria-labelledby=\"s-equity\"><h2 id=\"s-equity\">Equity</h2>");
+    for d in &equity.dimensions {
+        let title = match d.dimension {
+            "imd_quintile" => "Deprivation (IMD quintile)",
+            "ethnic_group" => "Ethnic group",
+            "age_band" => "Age band",
+            "gender" => "Gender",
+            _ => "Urban or rural",
+        };
+        let groups: Vec<(String, Vec<Option<f64>>)> = d
+            .people
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.group.replace('_', " "),
+                    vec![
+                        r.participants.map(|v| v as f64),
+                        r.attended_4_plus.map(|v| v as f64),
+                    ],
+                )
+            })
+            .collect();
+        html.push_str(&figure(
+            &grouped_bar_chart(
+                &format!("{title}: reach and retention"),
+                &format!(
+                    "Participants, and participants attending 4 or more sessions, by {}",
+                    title.to_lowercase()
+                ),
+                &["participants".into(), "4+ sessions".into()],
+                &groups,
+                None,
+            ),
+            "Counts below five, and cells that would reveal them, are suppressed.",
+        ));
+        if let Some(w) = d.outcomes.iter().find(|o| o.measure == "wemwbs") {
+            let bars: Vec<Bar> = w
+                .groups
+                .iter()
+                .map(|g| Bar {
+                    label: g.group.replace('_', " "),
+                    value: g
+                        .stats
+                        .as_ref()
+                        .map(|s| (s.mean_change * 100.0).round() / 100.0),
+                    note: g.n.map(|n| format!("n = {n}")),
+                })
+                .collect();
+            html.push_str(&figure(
+                &bar_chart(
+                    &format!("{title}: mean WEMWBS change"),
+                    "Mean change in WEMWBS score from baseline to end, by group",
+                    &bars,
+                ),
+                "Groups with fewer than five pairs, or whose count would reveal another group's, are suppressed.",
+            ));
+        }
+    }
+    html.push_str("</section>");
+    Ok(html)
+}
+
+fn figure(svg: &str, caption: &str) -> String {
+    format!(
+        "<figure>{svg}<figcaption>{}</figcaption></figure>",
+        escape(caption)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_read_and_written_safely() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("other=1; bothy_dashboard=abc.def; x=y"),
+        );
+        assert_eq!(cookie_value(&h).as_deref(), Some("abc.def"));
+        let set = cookie(Some("t"), 900, true);
+        let set = set.to_str().unwrap();
+        for part in [
+            "HttpOnly",
+            "SameSite=Strict",
+            "Path=/dashboard",
+            "Secure",
+            "Max-Age=900",
+        ] {
+            assert!(set.contains(part), "{set}");
+        }
+        assert!(!cookie(None, 0, false).to_str().unwrap().contains("Secure"));
+    }
+
+    #[test]
+    fn cross_site_posts_are_recognised() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("bothy.example"));
+        assert!(same_origin(&h));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://bothy.example"),
+        );
+        assert!(same_origin(&h));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
+        assert!(!same_origin(&h));
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(!same_origin(&h));
+    }
+
+    #[test]
+    fn filters_are_cleaned() {
+        let (f, problems) = Filters {
+            site: Some(" ".into()),
+            activity: Some("walk".into()),
+            from: Some("2026-02-30".into()),
+            to: Some("2026-03-01".into()),
+        }
+        .clean();
+        assert_eq!(f.site, None);
+        assert_eq!(f.activity.as_deref(), Some("walk"));
+        assert_eq!(f.from, None);
+        assert_eq!(f.to.as_deref(), Some("2026-03-01"));
+        assert_eq!(problems.len(), 1);
+        assert_eq!(percent_encode("a b/<"), "a%20b%2F%3C");
+    }
+}

@@ -1,0 +1,397 @@
+//! Participants' subject rights: an export of everything held about one participant (access),
+//! and their erasure (sync contract 8; the work is done in [`crate::erasure`]). Project admins
+//! and coordinators, and server admins, may do both; each is written to the audit log with
+//! counts only.
+
+use crate::audit::{self, Actor};
+use crate::auth::UserAuth;
+use crate::db::now;
+use crate::erasure::{self, Erasure, ErasureCounts};
+use crate::error::{ApiError, ApiResult};
+use crate::roles::may_manage_subjects;
+use crate::routes::PathParams;
+use crate::routes::projects::role_in;
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use bothy_sync_core::{RecordData, RecordDoc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+use std::collections::HashMap;
+
+/// Longest erasure reason kept.
+const MAX_REASON: usize = 500;
+
+async fn require_subject_rights(state: &AppState, user: &UserAuth, slug: &str) -> ApiResult<()> {
+    let role = role_in(state, user, slug).await?;
+    if may_manage_subjects(user.is_admin, &role) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "only admins and coordinators of project `{slug}` may export or erase a participant"
+        )))
+    }
+}
+
+/// Who authored what: actor hex to (device id, device name, username).
+async fn devices(state: &AppState) -> ApiResult<HashMap<String, (String, String, String)>> {
+    Ok(sqlx::query(
+        "SELECT d.actor, d.id, d.name, u.username FROM devices d JOIN users u ON u.id = d.user_id",
+    )
+    .fetch_all(&state.db.pool)
+    .await?
+    .into_iter()
+    .map(|r| {
+        (
+            r.get("actor"),
+            (r.get("id"), r.get("name"), r.get("username")),
+        )
+    })
+    .collect())
+}
+
+/// One record as exported: its current values (direct identifiers included), derived score,
+/// open conflicts, review flags and whole history. `None` if the server holds no such record.
+async fn export_record(
+    state: &AppState,
+    slug: &str,
+    id: &str,
+    devices: &HashMap<String, (String, String, String)>,
+) -> ApiResult<Option<Value>> {
+    let Some(row) = sqlx::query(
+        "SELECT doc, created_at, updated_at FROM records WHERE id = $1 AND project = $2",
+    )
+    .bind(id)
+    .bind(slug)
+    .fetch_optional(&state.db.pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let mut doc = RecordDoc::load(
+        &row.get::<Vec<u8>, _>("doc"),
+        bothy_sync_core::server_actor(),
+    )
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    let view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
+    let score = match &view.data {
+        RecordData::Wellbeing(w) => Some(w.score()),
+        _ => None,
+    };
+    let conflicts: Vec<Value> = bothy_sync_core::conflicts(doc.automerge_ref())
+        .iter()
+        .map(|c| json!({"field": c.field, "values": c.values}))
+        .collect();
+    let flags: Vec<Value> = doc
+        .validate()
+        .iter()
+        .map(|f| json!({"field": f.field, "message": f.message}))
+        .collect();
+    let received: HashMap<String, i64> =
+        sqlx::query("SELECT hash, received_at FROM change_log WHERE record_id = $1")
+            .bind(id)
+            .fetch_all(&state.db.pool)
+            .await?
+            .into_iter()
+            .map(|r| (r.get("hash"), r.get("received_at")))
+            .collect();
+    let server = bothy_sync_core::server_actor().to_hex_string();
+    let history: Vec<Value> = bothy_sync_core::history::history(doc.automerge())
+        .into_iter()
+        .map(|e| {
+            let (author, device_id, device_name, username) = if e.actor == server {
+                ("server", None, None, None)
+            } else if let Some((d, n, u)) = devices.get(&e.actor) {
+                ("device", Some(d.clone()), Some(n.clone()), Some(u.clone()))
+            } else {
+                ("unknown", None, None, None)
+            };
+            json!({
+                "hash": e.hash, "actor": e.actor, "author": author, "device_id": device_id,
+                "device_name": device_name, "username": username, "device_time": e.time,
+                "received_at": received.get(&e.hash), "fields": e.fields,
+            })
+        })
+        .collect();
+    Ok(Some(json!({
+        "id": id, "kind": view.kind, "created": view.created,
+        "stored_at": row.get::<i64, _>("created_at"), "updated_at": row.get::<i64, _>("updated_at"),
+        "record": view.data, "score": score, "conflicts": conflicts, "flags": flags,
+        "history": history,
+    })))
+}
+
+async fn ids(state: &AppState, sql: &'static str, slug: &str, id: &str) -> ApiResult<Vec<String>> {
+    Ok(sqlx::query(sql)
+        .bind(id)
+        .bind(slug)
+        .fetch_all(&state.db.pool)
+        .await?
+        .iter()
+        .map(|r| r.get::<String, _>("id"))
+        .collect())
+}
+
+fn quarantine_json(r: &sqlx::any::AnyRow) -> Value {
+    json!({
+        "id": r.get::<i64, _>("id"), "record_id": r.get::<String, _>("record_id"),
+        "device_id": r.get::<Option<String>, _>("device_id"), "action": r.get::<String, _>("action"),
+        "code": r.get::<String, _>("code"), "field": r.get::<Option<String>, _>("field"),
+        "value": r.get::<Option<String>, _>("value"), "message": r.get::<String, _>("message"),
+        "status": r.get::<String, _>("status"), "received_at": r.get::<i64, _>("received_at"),
+    })
+}
+
+/// `GET /api/v1/projects/{slug}/participants/{id}/export`: project admins and coordinators,
+/// server admins.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{slug}/participants/{id}/export",
+    tag = "subjects",
+    security(("user_token" = [])),
+    params(("slug" = String, Path, description = "The project's slug"), ("id" = String, Path, description = "The participant's record id")),
+    responses(
+        (status = 200, description = "`{\"participant_id\",\"project\",\"exported_at\",\"erased\",\"participant\",\"wellbeing_responses\",\"stories\",\"sessions\",\"quarantine\",\"conflicts\"}`: everything held about the participant, direct identifiers included (after an erasure: the tombstones only)"),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not an admin or coordinator of the project", body = crate::openapi::ErrorBody),
+        (status = 404, description = "the project holds no such participant and never did", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn export(
+    State(state): State<AppState>,
+    user: UserAuth,
+    PathParams((slug, id)): PathParams<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    require_subject_rights(&state, &user, &slug).await?;
+    let devices = devices(&state).await?;
+    let tombstones = erasure::tombstones_of(&state.db.pool, &slug, &id).await?;
+    let participant = export_record(&state, &slug, &id, &devices)
+        .await?
+        .filter(|p| p["kind"] == "participant");
+    let mut wellbeing = Vec::new();
+    for rid in ids(
+        &state,
+        "SELECT id FROM wellbeing_responses WHERE participant_id = $1 AND project = $2 ORDER BY response_date, id",
+        &slug,
+        &id,
+    )
+    .await?
+    {
+        wellbeing.extend(export_record(&state, &slug, &rid, &devices).await?);
+    }
+    let mut stories = Vec::new();
+    for rid in ids(
+        &state,
+        "SELECT id FROM stories WHERE participant_id = $1 AND project = $2 ORDER BY id",
+        &slug,
+        &id,
+    )
+    .await?
+    {
+        stories.extend(export_record(&state, &slug, &rid, &devices).await?);
+    }
+    let sessions: Vec<Value> = sqlx::query(
+        "SELECT a.session_id, a.status, s.site, s.activity, s.activity_type, s.starts_at, s.ends_at \
+         FROM attendance a JOIN sessions s ON s.id = a.session_id \
+         WHERE a.participant_id = $1 AND a.project = $2 ORDER BY s.starts_at, a.session_id",
+    )
+    .bind(&id)
+    .bind(&slug)
+    .fetch_all(&state.db.pool)
+    .await?
+    .iter()
+    .map(|r| {
+        json!({
+            "session_id": r.get::<String, _>("session_id"), "mark": r.get::<String, _>("status"),
+            "site": r.get::<String, _>("site"), "activity": r.get::<String, _>("activity"),
+            "activity_type": r.get::<String, _>("activity_type"),
+            "starts_at": r.get::<String, _>("starts_at"), "ends_at": r.get::<Option<String>, _>("ends_at"),
+        })
+    })
+    .collect();
+    // Their records' ids, for quarantine and conflicts.
+    let mut own: Vec<String> = vec![id.clone()];
+    for r in wellbeing.iter().chain(&stories) {
+        if let Some(rid) = r["id"].as_str() {
+            own.push(rid.to_owned());
+        }
+    }
+    // Refused new responses and stories about them, kept only in quarantine.
+    for (_, record, _) in erasure::refused_about(&state.db.pool, &slug, &id).await? {
+        if !own.contains(&record) {
+            own.push(record);
+        }
+    }
+    let mark = format!("attendance.{id}");
+    let mut quarantine = Vec::new();
+    for rid in &own {
+        let rows = sqlx::query(
+            "SELECT id, record_id, device_id, action, code, field, value, message, status, received_at \
+             FROM quarantine WHERE record_id = $1 AND project = $2 AND status = 'open' ORDER BY id",
+        )
+        .bind(rid)
+        .bind(&slug)
+        .fetch_all(&state.db.pool)
+        .await?;
+        quarantine.extend(rows.iter().map(quarantine_json));
+    }
+    let rows = sqlx::query(
+        "SELECT id, record_id, device_id, action, code, field, value, message, status, received_at \
+         FROM quarantine WHERE field = $1 AND project = $2 AND status = 'open' ORDER BY id",
+    )
+    .bind(&mark)
+    .bind(&slug)
+    .fetch_all(&state.db.pool)
+    .await?;
+    quarantine.extend(rows.iter().map(quarantine_json));
+    let mut conflicts = Vec::new();
+    for rid in &own {
+        let rows = sqlx::query(
+            "SELECT record_id, kind, field, conflict_values FROM conflicts WHERE record_id = $1 ORDER BY field",
+        )
+        .bind(rid)
+        .fetch_all(&state.db.pool)
+        .await?;
+        conflicts.extend(rows.iter().map(conflict_json));
+    }
+    let rows = sqlx::query(
+        "SELECT record_id, kind, field, conflict_values FROM conflicts WHERE field = $1 AND project = $2 ORDER BY record_id",
+    )
+    .bind(&mark)
+    .bind(&slug)
+    .fetch_all(&state.db.pool)
+    .await?;
+    conflicts.extend(rows.iter().map(conflict_json));
+
+    if participant.is_none() && tombstones.is_empty() && quarantine.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "no participant {id} in project `{slug}`"
+        )));
+    }
+    let erased = tombstones.first().map(|t| {
+        json!({"seq": t.seq, "erased_at": t.erased_at, "erased_by": t.erased_by,
+               "records": tombstones.iter().map(|t| json!({"record_id": t.record_id, "kind": t.kind})).collect::<Vec<_>>()})
+    });
+    let history_entries: usize = participant
+        .iter()
+        .chain(&wellbeing)
+        .chain(&stories)
+        .map(|r| r["history"].as_array().map_or(0, Vec::len))
+        .sum();
+    audit::record(
+        &state.db.pool,
+        &Actor::user(&user),
+        "participant.export",
+        Some(&slug),
+        Some(&id),
+        json!({
+            "participant": u8::from(participant.is_some()), "wellbeing_responses": wellbeing.len(),
+            "stories": stories.len(), "sessions": sessions.len(), "history_entries": history_entries,
+            "quarantine_entries": quarantine.len(), "conflicts": conflicts.len(),
+            "erased": erased.is_some(),
+        }),
+    )
+    .await?;
+    Ok(Json(json!({
+        "participant_id": id, "project": slug, "exported_at": now(), "erased": erased,
+        "participant": participant, "wellbeing_responses": wellbeing, "stories": stories,
+        "sessions": sessions, "quarantine": quarantine, "conflicts": conflicts,
+    })))
+}
+
+fn conflict_json(r: &sqlx::any::AnyRow) -> Value {
+    let values: Value =
+        serde_json::from_str(&r.get::<String, _>("conflict_values")).unwrap_or(Value::Null);
+    json!({"record_id": r.get::<String, _>("record_id"), "kind": r.get::<String, _>("kind"),
+           "field": r.get::<String, _>("field"), "values": values})
+}
+
+/// An erasure request.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct EraseRequest {
+    /// Why (e.g. "withdrew consent, request of 3 November"); kept in the audit log, so it must
+    /// not name or describe the person. At most 500 characters.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `POST /api/v1/projects/{slug}/participants/{id}/erase`: project admins and coordinators,
+/// server admins. Idempotent: erasing an erased participant answers 200 with
+/// `already_erased: true` and zero counts.
+#[utoipa::path(
+    post,
+    path = "/api/v1/projects/{slug}/participants/{id}/erase",
+    tag = "subjects",
+    security(("user_token" = [])),
+    params(("slug" = String, Path, description = "The project's slug"), ("id" = String, Path, description = "The participant's record id")),
+    request_body(content = EraseRequest, description = "Optional: `{\"reason\"}`; an empty body will do"),
+    responses(
+        (status = 200, description = "`{\"participant_id\",\"project\",\"already_erased\",\"seq\",\"erased_at\",\"counts\"}`"),
+        (status = 400, description = "`invalid_json` or `invalid_reason`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not an admin or coordinator of the project", body = crate::openapi::ErrorBody),
+        (status = 404, description = "the project holds no such participant", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn erase(
+    State(state): State<AppState>,
+    user: UserAuth,
+    PathParams((slug, id)): PathParams<(String, String)>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    require_subject_rights(&state, &user, &slug).await?;
+    let request: EraseRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        EraseRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad("invalid_json", e.to_string()))?
+    };
+    let reason = request
+        .reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > MAX_REASON)
+    {
+        return Err(ApiError::bad(
+            "invalid_reason",
+            format!("the reason may be at most {MAX_REASON} characters"),
+        ));
+    }
+    let now = now();
+    let mut tx = state.db.begin_write().await?;
+    match erasure::erase_participant(&state.db, &mut tx, &slug, &id, Some(&user.user_id), now)
+        .await?
+    {
+        Erasure::Done { counts, seq } => {
+            audit::record(
+                &mut *tx,
+                &Actor::user(&user),
+                "participant.erase",
+                Some(&slug),
+                Some(&id),
+                json!({"counts": counts, "seq": seq, "reason": reason}),
+            )
+            .await?;
+            tx.commit().await?;
+            tracing::info!(project = %slug, tombstones = counts.tombstones, "participant erased");
+            Ok(Json(json!({
+                "participant_id": id, "project": slug, "already_erased": false, "seq": seq,
+                "erased_at": now, "counts": counts,
+            })))
+        }
+        Erasure::AlreadyErased(t) => {
+            tx.rollback().await?;
+            Ok(Json(json!({
+                "participant_id": id, "project": slug, "already_erased": true, "seq": t.seq,
+                "erased_at": t.erased_at, "counts": ErasureCounts::default(),
+            })))
+        }
+    }
+}

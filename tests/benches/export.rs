@@ -1,0 +1,148 @@
+//! Export benchmark: 1,000,000 attendance rows streamed as CSV and as JSON Lines from a real
+//! server process, on SQLite and PostgreSQL: rows per second, and the server's peak resident
+//! memory (VmHWM from `/proc`) after a 100,000-row export and after the 1,000,000-row one, to
+//! show memory does not grow with the row count.
+//!
+//! Run with `cargo bench -p bothy-tests --bench export` (or `ops/bench/export`). PostgreSQL runs
+//! when `BOTHY_TEST_POSTGRES_URL` is set. The projection tables are filled directly with SQL
+//! (50,000 sessions of 20 registered participants each, 5,000 participants), since the
+//! benchmark is of reading, not of syncing.
+
+use bothy_tests::{Backend, ProcessServer};
+use sqlx::Connection;
+use std::time::Instant;
+
+const PROJECT: &str = "bench";
+const SESSIONS: u64 = 50_000;
+const PER_SESSION: u64 = 20;
+const PARTICIPANTS: u64 = 5_000;
+
+fn peak_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn seed(url: &str) {
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    let statements = [
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {}) \
+             INSERT INTO participants (id, project, code, consent_data_use, consent_story_sharing, \
+             consent_contact, age_band, gender, ethnic_group, imd_decile, rurality, \
+             referral_source, created_at) \
+             SELECT 'p' || CAST(i AS TEXT), '{PROJECT}', 'C' || CAST(i AS TEXT), 1, 1, 0, '65-74', \
+             'woman', 'white', 1 + i % 10, 'rural', 'gp', 1780000000 FROM n",
+            PARTICIPANTS - 1
+        ),
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {}) \
+             INSERT INTO sessions (id, project, site, activity, activity_type, starts_at, ends_at, \
+             location, facilitators, unregistered_attendees, notes, needs_review) \
+             SELECT 's' || CAST(i AS TEXT), '{PROJECT}', 'site-' || CAST(i % 10 AS TEXT), \
+             'song-circle', 'choir', '2026-05-04T10:00:00Z', '2026-05-04T12:00:00Z', NULL, \
+             'Ailsa;Rory', 2, '', 0 FROM n",
+            SESSIONS - 1
+        ),
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {}), \
+             k(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM k WHERE j < {}) \
+             INSERT INTO attendance (session_id, participant_id, project, status) \
+             SELECT 's' || CAST(i AS TEXT), 'p' || CAST((i * 7 + j) % {PARTICIPANTS} AS TEXT), \
+             '{PROJECT}', 'present' FROM n, k",
+            SESSIONS - 1,
+            PER_SESSION - 1
+        ),
+    ];
+    for s in statements {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(s))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let _ = sqlx::raw_sql("ANALYZE").execute(&mut conn).await;
+    conn.close().await.unwrap();
+}
+
+/// Streams one export, returning (rows, bytes, seconds).
+async fn export(s: &ProcessServer, query: &str) -> (u64, u64, f64) {
+    let start = Instant::now();
+    let mut res = s
+        .api
+        .http
+        .get(format!(
+            "{}/api/v1/projects/{PROJECT}/exports/attendance{query}",
+            s.url()
+        ))
+        .bearer_auth(&s.api.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    let (mut lines, mut bytes) = (0u64, 0u64);
+    while let Some(chunk) = res.chunk().await.unwrap() {
+        bytes += chunk.len() as u64;
+        lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+    }
+    (lines, bytes, start.elapsed().as_secs_f64())
+}
+
+async fn run(backend: Backend) {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_bothy-test-server"));
+    let Some(s) = ProcessServer::start(backend, bin).await else {
+        println!("{backend:?}: skipped");
+        return;
+    };
+    s.api
+        .admin(
+            "/api/v1/admin/projects",
+            serde_json::json!({"slug": PROJECT, "name": "Benchmark"}),
+        )
+        .await;
+    let t = Instant::now();
+    seed(&s.db.url).await;
+    println!(
+        "{backend:?}: seeded {} attendance rows in {:.1} s",
+        SESSIONS * PER_SESSION,
+        t.elapsed().as_secs_f64()
+    );
+    let pid = s.pid().expect("server runs");
+    let idle = peak_kib(pid);
+    let (rows, bytes, secs) = export(&s, "?site=site-3").await;
+    let after_small = peak_kib(pid);
+    println!(
+        "{backend:?}: CSV {} rows, {} bytes in {secs:.2} s = {:.0} rows/s; peak RSS {} KiB (idle {} KiB)",
+        rows - 1,
+        bytes,
+        (rows - 1) as f64 / secs,
+        after_small,
+        idle
+    );
+    for (label, query) in [("CSV", ""), ("JSON Lines", "?format=jsonl")] {
+        let (rows, bytes, secs) = export(&s, query).await;
+        let data_rows = if label == "CSV" { rows - 1 } else { rows };
+        assert_eq!(data_rows, SESSIONS * PER_SESSION);
+        println!(
+            "{backend:?}: {label} {data_rows} rows, {bytes} bytes in {secs:.2} s = {:.0} rows/s; peak RSS {} KiB",
+            data_rows as f64 / secs,
+            peak_kib(pid)
+        );
+    }
+    s.finish().await;
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        run(Backend::Sqlite).await;
+        run(Backend::Postgres).await;
+    });
+}

@@ -1,0 +1,429 @@
+//! The dashboard: HTML pages behind a login form. Over plain HTTP: the login form, a wrong
+//! password, forged cookies, a researcher refused, an analyst's figures, the security headers
+//! and escaping of hostile names. Then in a real browser (Debian's Chromium driven by
+//! tests/browser/dashboard.mjs) on a phone-sized and a desktop-sized screen, with screenshots
+//! saved under target/artifacts/dashboard/<backend>/.
+//!
+//! The browser part needs `node`, `tests/browser/node_modules` (`npm ci` there) and
+//! `/usr/bin/chromium`; without them it is skipped with a printed reason, unless
+//! `BOTHY_REQUIRE_BROWSER=1`, which turns the skip into a failure (CI sets it).
+
+use bothy_device::{AttendanceMark, Device, WellbeingForm};
+use bothy_sync_core::Instrument;
+use bothy_tests::{Backend, Harness, on_both_backends};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use uuid::Uuid;
+
+on_both_backends!(dashboard_over_http, dashboard_in_a_browser);
+
+const PROJECT: &str = "moray-wellbeing";
+const HOSTILE: &str = "<script>alert(1)</script>";
+
+/// A client that keeps no cookies and follows no redirects, so each answer is seen as sent.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("HTTP client")
+}
+
+async fn participant(device: &Device, age: &str, decile: i64) -> Uuid {
+    device
+        .create_participant(
+            Some(PROJECT),
+            &[
+                ("consent.data_use", true.into()),
+                ("age_band", age.into()),
+                ("imd_decile", decile.into()),
+            ],
+        )
+        .await
+        .expect("participant registered")
+        .id
+}
+
+/// A project with an analyst, a researcher and a coordinator's device holding 12 participants,
+/// 6 sessions at two sites (one with a hostile name) with attendance, and WEMWBS baselines and
+/// end responses.
+async fn seed(h: &Harness) {
+    h.project(PROJECT).await;
+    h.user("ana", PROJECT, "analyst").await;
+    h.user("rhys", PROJECT, "researcher").await;
+    h.user("cora", PROJECT, "coordinator").await;
+    for (slug, name) in [("elgin-hall", HOSTILE), ("forres-park", "Forres Park")] {
+        h.admin(
+            &format!("/api/v1/admin/projects/{PROJECT}/sites"),
+            json!({"slug": slug, "name": name}),
+        )
+        .await;
+    }
+    h.admin(
+        &format!("/api/v1/admin/projects/{PROJECT}/activities"),
+        json!({"slug": "walking-group", "name": "Walking group", "activity_type": "walking"}),
+    )
+    .await;
+    let device = h.device("cora", "cora-phone").await;
+    device.sync().await.expect("first sync");
+    let mut people = Vec::new();
+    for i in 0..12i64 {
+        let age = ["16-24", "25-34", "65-74"][(i % 3) as usize];
+        people.push(participant(&device, age, 1 + i % 10).await);
+    }
+    for day in 0..6usize {
+        let site = if day % 2 == 0 {
+            "elgin-hall"
+        } else {
+            "forres-park"
+        };
+        let session = device
+            .create_session(
+                Some(PROJECT),
+                &[
+                    ("site", site.into()),
+                    ("activity", "walking-group".into()),
+                    ("activity_type", "walking".into()),
+                    (
+                        "start",
+                        format!("2026-09-{:02}T10:00:00Z", 1 + 5 * day).into(),
+                    ),
+                    ("unregistered_attendees", (day as i64).into()),
+                ],
+            )
+            .await
+            .expect("session recorded");
+        for p in people.iter().take(6 + day) {
+            device
+                .mark_attendance(session, *p, AttendanceMark::Present)
+                .await
+                .expect("attendance marked");
+        }
+    }
+    for (i, p) in people.iter().enumerate() {
+        for (timepoint, month, base) in [("baseline", 9, 2i64), ("end", 11, 3)] {
+            device
+                .record_wellbeing(&WellbeingForm {
+                    participant: *p,
+                    instrument: Instrument::Wemwbs,
+                    timepoint: timepoint.into(),
+                    date: chrono::NaiveDate::from_ymd_opt(2026, month, 1).unwrap(),
+                    session: None,
+                    items: (1..=14u8)
+                        .map(|n| (n, (base + (i as i64 + n as i64) % 3).min(5)))
+                        .collect(),
+                })
+                .await
+                .expect("questionnaire recorded");
+        }
+    }
+    let report = device.sync().await.expect("sync");
+    assert!(report.acked > 0, "records pushed: {report:?}");
+}
+
+/// A login form's body, as a browser encodes it.
+fn form_body(username: &str, password: &str) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".to_owned(),
+                b => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    format!("username={}&password={}", enc(username), enc(password))
+}
+
+/// Posts the login form.
+async fn form_login(h: &Harness, username: &str, password: &str) -> reqwest::Response {
+    client()
+        .post(format!("{}/dashboard/login", h.url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(username, password))
+        .send()
+        .await
+        .expect("login form posted")
+}
+
+fn session_cookie(res: &reqwest::Response) -> String {
+    let set = res
+        .headers()
+        .get("set-cookie")
+        .expect("a cookie is set")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/dashboard"] {
+        assert!(set.contains(part), "cookie lacks {part}: {set}");
+    }
+    assert!(!set.contains("Secure"), "plain HTTP: no Secure flag: {set}");
+    set.split(';').next().unwrap().to_owned()
+}
+
+async fn get(
+    h: &Harness,
+    path: &str,
+    cookie: Option<&str>,
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut req = client().get(format!("{}{path}", h.url()));
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let res = req.send().await.expect("request sent");
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    (status, headers, res.text().await.unwrap_or_default())
+}
+
+async fn dashboard_over_http(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    seed(&h).await;
+    let page = format!("/dashboard/projects/{PROJECT}");
+
+    // The login form.
+    let (status, headers, body) = get(&h, "/dashboard/login", None).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("<html lang=\"en\">"));
+    assert!(
+        body.contains("autocomplete=\"username\"")
+            && body.contains("autocomplete=\"current-password\"")
+    );
+    assert!(body.contains("<label for=\"password\">"));
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(!body.contains("<script"));
+
+    // A wrong password: the form again, 401, with a message and no cookie.
+    let res = form_login(&h, "ana", "not-her-password").await;
+    assert_eq!(res.status(), 401);
+    assert!(res.headers().get("set-cookie").is_none());
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Unknown user or wrong password"), "{body}");
+    assert!(body.contains("value=\"ana\""), "the username is kept");
+
+    // No cookie, a forged one, one signed with another key: back to the login form.
+    let forged = {
+        let claims =
+            json!({"sub": "x", "name": "ana", "iat": 0, "exp": 4_000_000_000i64, "jti": "j"});
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(b"not the server's secret"),
+        )
+        .unwrap()
+    };
+    for cookie in [
+        None,
+        Some("bothy_dashboard=garbage".to_owned()),
+        Some(format!("bothy_dashboard={forged}")),
+    ] {
+        for path in ["/dashboard", page.as_str()] {
+            let (status, headers, _) = get(&h, path, cookie.as_deref()).await;
+            assert_eq!(status, 303, "{path} with {cookie:?}");
+            assert_eq!(headers["location"], "/dashboard/login");
+        }
+    }
+
+    // A researcher may log in but not read reports.
+    let res = form_login(&h, "rhys", "rhys-password").await;
+    assert_eq!(res.status(), 303);
+    let rhys = session_cookie(&res);
+    let (status, _, body) = get(&h, "/dashboard", Some(&rhys)).await;
+    assert_eq!(status, 200);
+    assert!(
+        !body.contains(&format!("/dashboard/projects/{PROJECT}")),
+        "{body}"
+    );
+    let (status, headers, body) = get(&h, &page, Some(&rhys)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(headers.contains_key("content-security-policy"));
+    assert!(body.contains("Not available to you"));
+
+    // An analyst sees the project and its figures.
+    let res = form_login(&h, "ana", "ana-password").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/dashboard");
+    let ana = session_cookie(&res);
+    let (status, _, body) = get(&h, "/dashboard", Some(&ana)).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains(&format!("href=\"/dashboard/projects/{PROJECT}\"")),
+        "{body}"
+    );
+    let (status, headers, body) = get(&h, &page, Some(&ana)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        headers["content-security-policy"],
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'"
+    );
+    assert_eq!(headers["cache-control"], "no-store");
+    for heading in [
+        "Wellbeing change",
+        "Attendance over time",
+        "Retention",
+        "Equity",
+    ] {
+        assert!(
+            body.contains(&format!(">{heading}</h2>")),
+            "section {heading}"
+        );
+    }
+    assert!(body.matches("role=\"img\"").count() >= 4);
+    assert!(body.contains("Attendees per session"));
+    assert!(
+        !body.contains(">no data<") || body.matches(">no data<").count() < 2,
+        "{body}"
+    );
+    // The hostile site name is shown escaped, never as markup.
+    assert!(!body.contains("<script"), "unescaped markup in the page");
+    assert!(body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+
+    // Filters narrow the figures; a bad date is named and ignored.
+    let (status, _, body) = get(
+        &h,
+        &format!("{page}?site=forres-park&activity=&from=2026-09-01&to=not-a-date"),
+        Some(&ana),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body.contains("is not a date"));
+    assert!(body.contains("<option value=\"forres-park\" selected>"));
+    assert!(
+        body.contains("3 sessions;"),
+        "three sessions at Forres Park"
+    );
+    // Filters injected through the query string are escaped too.
+    let (status, _, body) = get(&h, &format!("{page}?site=%3Cscript%3E"), Some(&ana)).await;
+    assert_eq!(status, 200);
+    assert!(!body.contains("<script"));
+
+    // Logging out clears the cookie.
+    let res = client()
+        .post(format!("{}/dashboard/logout", h.url()))
+        .header("cookie", &ana)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let cleared = res.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cleared.starts_with("bothy_dashboard=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+
+    // A form posted from another site is refused.
+    let res = client()
+        .post(format!("{}/dashboard/login", h.url()))
+        .header("origin", "https://elsewhere.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body("ana", "ana-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    // Failed form logins count towards the same rate limit as the JSON login.
+    for _ in 0..10 {
+        assert_eq!(form_login(&h, "cora", "wrong").await.status(), 401);
+    }
+    let res = form_login(&h, "cora", "cora-password").await;
+    assert_eq!(res.status(), 429);
+    assert!(res.text().await.unwrap().contains("Too many failed logins"));
+    h.finish().await;
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace")
+        .to_path_buf()
+}
+
+/// Why the browser check cannot run here, if it cannot.
+fn browser_missing(browser_dir: &Path) -> Option<String> {
+    let node = std::process::Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|o| o.status.success()) {
+        return Some("`node` is not installed".into());
+    }
+    if !browser_dir.join("node_modules/playwright-core").is_dir() {
+        return Some(format!(
+            "{} has no node_modules (run `npm ci` there)",
+            browser_dir.display()
+        ));
+    }
+    if !Path::new("/usr/bin/chromium").exists() {
+        return Some("/usr/bin/chromium is not installed (apt-get install chromium)".into());
+    }
+    None
+}
+
+async fn dashboard_in_a_browser(backend: Backend) {
+    let root = workspace_root();
+    let browser_dir = root.join("tests/browser");
+    if let Some(reason) = browser_missing(&browser_dir) {
+        if std::env::var("BOTHY_REQUIRE_BROWSER").as_deref() == Ok("1") {
+            panic!("BOTHY_REQUIRE_BROWSER=1 but the browser check cannot run: {reason}");
+        }
+        eprintln!(
+            "skipped: dashboard browser check: {reason} (set BOTHY_REQUIRE_BROWSER=1 to fail instead)"
+        );
+        return;
+    }
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    seed(&h).await;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let name = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let out = target.join("artifacts/dashboard").join(name);
+    let _ = std::fs::remove_dir_all(&out);
+    let output = tokio::process::Command::new("node")
+        .arg(browser_dir.join("dashboard.mjs"))
+        .args([h.url().as_str(), "ana", "ana-password", PROJECT])
+        .arg(&out)
+        .current_dir(&browser_dir)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(180), output)
+        .await
+        .expect("the browser check finished within 3 minutes")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the browser check failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    for shot in [
+        "dashboard-phone-360x800.png",
+        "dashboard-desktop-1280x900.png",
+    ] {
+        let len = std::fs::metadata(out.join(shot))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        assert!(len > 1000, "screenshot {shot} saved in {}", out.display());
+    }
+    h.finish().await;
+}
