@@ -16,6 +16,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -451,7 +452,7 @@ static WELLBEING_COLUMNS: &[Column] = &[
         "change_from_baseline",
         Decimal,
         true,
-        "score - baseline_score (positive is better). Empty for the baseline itself, ONS4 and incomplete forms.",
+        "score - baseline_score (positive is better), for responses at a later timepoint dated on or after the baseline. Empty for baseline responses, ONS4 and incomplete forms.",
     ),
     col(
         "reliable_improvement",
@@ -556,7 +557,7 @@ static STORY_COLUMNS: &[Column] = &[
         "recorded_on",
         Date,
         false,
-        "Date the story record was created.",
+        "Date the server first stored the story (UTC).",
     ),
 ];
 
@@ -653,13 +654,13 @@ impl Default for Thresholds {
     }
 }
 
-/// A value in a row.
+/// A value in a row; text borrows from the database row where it can.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Val {
+pub enum Val<'r> {
     /// Missing.
     Null,
     /// Text.
-    Text(String),
+    Text(Cow<'r, str>),
     /// Whole number.
     Int(i64),
     /// Decimal.
@@ -668,30 +669,46 @@ pub enum Val {
     Bool(bool),
 }
 
-impl From<Option<String>> for Val {
+impl From<Option<String>> for Val<'_> {
     fn from(v: Option<String>) -> Self {
-        v.map_or(Val::Null, Val::Text)
+        v.map_or(Val::Null, |s| Val::Text(Cow::Owned(s)))
     }
 }
-impl From<String> for Val {
+impl From<String> for Val<'_> {
     fn from(v: String) -> Self {
-        Val::Text(v)
+        Val::Text(Cow::Owned(v))
     }
 }
-impl From<Option<i64>> for Val {
+impl<'r> From<&'r str> for Val<'r> {
+    fn from(v: &'r str) -> Self {
+        Val::Text(Cow::Borrowed(v))
+    }
+}
+impl From<Option<i64>> for Val<'_> {
     fn from(v: Option<i64>) -> Self {
         v.map_or(Val::Null, Val::Int)
     }
 }
-impl From<Option<f64>> for Val {
+impl From<Option<f64>> for Val<'_> {
     fn from(v: Option<f64>) -> Self {
         v.map_or(Val::Null, Val::Num)
     }
 }
-impl From<Option<bool>> for Val {
+impl From<Option<bool>> for Val<'_> {
     fn from(v: Option<bool>) -> Self {
         v.map_or(Val::Null, Val::Bool)
     }
+}
+
+/// Column `i` of a row as text, borrowed.
+fn text(r: &AnyRow, i: usize) -> Result<Val<'_>, sqlx::Error> {
+    Ok(Val::Text(Cow::Borrowed(r.try_get::<&str, _>(i)?)))
+}
+
+/// Column `i` of a row as text or missing, borrowed.
+fn opt_text(r: &AnyRow, i: usize) -> Result<Val<'_>, sqlx::Error> {
+    Ok(r.try_get::<Option<&str>, _>(i)?
+        .map_or(Val::Null, |s| Val::Text(Cow::Borrowed(s))))
 }
 
 /// Builds the SQL of an export and its bind values.
@@ -767,11 +784,14 @@ pub fn query(dataset: Dataset, project: &str, f: &Filters) -> (String, Vec<Strin
             date_cond("substr(s.starts_at, 1, 10)", &mut bind, &mut conds);
             session_conds("s", &mut bind, &mut conds);
             format!(
+                // Sessions in (start, id) order by their index, each one's marks by the
+                // primary key: no sort of the whole result.
                 "SELECT a.session_id, a.participant_id, a.project, s.site, s.activity, \
                  s.activity_type, s.starts_at, a.status \
-                 FROM attendance a JOIN sessions s ON s.id = a.session_id \
+                 FROM sessions s JOIN attendance a ON a.session_id = s.id \
                  JOIN participants p ON p.id = a.participant_id AND p.consent_data_use = 1 \
-                 WHERE a.project = $1{} ORDER BY s.starts_at, a.session_id, a.participant_id",
+                 WHERE s.project = $1 AND a.project = $1{} \
+                 ORDER BY s.starts_at, s.id, a.participant_id",
                 and_all(&conds)
             )
         }
@@ -874,29 +894,29 @@ impl RowMaker {
     }
 
     /// One output row from one database row, in column order.
-    pub fn row(&self, r: &AnyRow) -> Result<Vec<Val>, sqlx::Error> {
+    pub fn row<'r>(&self, r: &'r AnyRow) -> Result<Vec<Val<'r>>, sqlx::Error> {
         Ok(match self.dataset {
             Dataset::Participants => {
                 let decile: Option<i64> = r.try_get(10)?;
                 vec![
-                    Val::Text(r.try_get(0)?),
-                    Val::Text(r.try_get(1)?),
-                    Val::Text(r.try_get(2)?),
+                    text(r, 0)?,
+                    text(r, 1)?,
+                    text(r, 2)?,
                     Val::Bool(r.try_get::<i64, _>(3)? == 1),
                     Val::Bool(r.try_get::<i64, _>(4)? == 1),
-                    r.try_get::<Option<String>, _>(5)?.into(),
-                    r.try_get::<Option<String>, _>(6)?.into(),
-                    r.try_get::<Option<String>, _>(7)?.into(),
-                    r.try_get::<Option<String>, _>(8)?.into(),
-                    r.try_get::<Option<String>, _>(9)?.into(),
+                    opt_text(r, 5)?,
+                    opt_text(r, 6)?,
+                    opt_text(r, 7)?,
+                    opt_text(r, 8)?,
+                    opt_text(r, 9)?,
                     decile.into(),
                     decile.map(|d| ((d + 1) / 2).to_string()).into(),
-                    r.try_get::<Option<String>, _>(11)?.into(),
-                    r.try_get::<Option<String>, _>(12)?.into(),
-                    r.try_get::<Option<String>, _>(13)?.into(),
+                    opt_text(r, 11)?,
+                    opt_text(r, 12)?,
+                    opt_text(r, 13)?,
                     Val::Int(r.try_get(14)?),
-                    r.try_get::<Option<String>, _>(15)?.into(),
-                    r.try_get::<Option<String>, _>(16)?.into(),
+                    opt_text(r, 15)?,
+                    opt_text(r, 16)?,
                 ]
             }
             Dataset::Sessions => {
@@ -907,13 +927,13 @@ impl RowMaker {
                 let registered: i64 = r.try_get(10)?;
                 let minutes = duration_minutes(&start, end.as_deref());
                 vec![
-                    Val::Text(r.try_get(0)?),
-                    Val::Text(r.try_get(1)?),
-                    Val::Text(r.try_get(2)?),
-                    Val::Text(r.try_get(3)?),
-                    Val::Text(r.try_get(4)?),
-                    Val::Text(start.get(..10).unwrap_or(&start).to_owned()),
-                    Val::Text(start),
+                    text(r, 0)?,
+                    text(r, 1)?,
+                    text(r, 2)?,
+                    text(r, 3)?,
+                    text(r, 4)?,
+                    Val::from(start.get(..10).unwrap_or(&start).to_owned()),
+                    Val::from(start),
                     end.into(),
                     minutes.into(),
                     Val::Int(facilitators.split(';').filter(|f| !f.is_empty()).count() as i64),
@@ -924,16 +944,16 @@ impl RowMaker {
                 ]
             }
             Dataset::Attendance => {
-                let start: String = r.try_get(6)?;
+                let start: &str = r.try_get(6)?;
                 vec![
-                    Val::Text(r.try_get(0)?),
-                    Val::Text(r.try_get(1)?),
-                    Val::Text(r.try_get(2)?),
-                    Val::Text(r.try_get(3)?),
-                    Val::Text(r.try_get(4)?),
-                    Val::Text(r.try_get(5)?),
-                    Val::Text(start.get(..10).unwrap_or(&start).to_owned()),
-                    Val::Text(r.try_get(7)?),
+                    text(r, 0)?,
+                    text(r, 1)?,
+                    text(r, 2)?,
+                    text(r, 3)?,
+                    text(r, 4)?,
+                    text(r, 5)?,
+                    Val::from(start.get(..10).unwrap_or(start)),
+                    text(r, 7)?,
                 ]
             }
             Dataset::Wellbeing => self.wellbeing_row(r)?,
@@ -945,23 +965,23 @@ impl RowMaker {
                 let body = self.redactor.redact(&r.try_get::<String, _>(8)?);
                 let words = body.split_whitespace().count() as i64;
                 vec![
-                    Val::Text(r.try_get(0)?),
-                    Val::Text(r.try_get(1)?),
-                    r.try_get::<Option<String>, _>(2)?.into(),
-                    r.try_get::<Option<String>, _>(3)?.into(),
-                    Val::Text(r.try_get(4)?),
-                    r.try_get::<Option<String>, _>(5)?.into(),
-                    Val::Text(themes.join(";")),
-                    Val::Text(self.redactor.redact(&title)),
-                    Val::Text(body),
+                    text(r, 0)?,
+                    text(r, 1)?,
+                    opt_text(r, 2)?,
+                    opt_text(r, 3)?,
+                    text(r, 4)?,
+                    opt_text(r, 5)?,
+                    Val::from(themes.join(";")),
+                    Val::from(self.redactor.redact(&title)),
+                    Val::from(body),
                     Val::Int(words),
-                    Val::Text(r.try_get(9)?),
+                    text(r, 9)?,
                 ]
             }
         })
     }
 
-    fn wellbeing_row(&self, r: &AnyRow) -> Result<Vec<Val>, sqlx::Error> {
+    fn wellbeing_row<'r>(&self, r: &'r AnyRow) -> Result<Vec<Val<'r>>, sqlx::Error> {
         let id: String = r.try_get(0)?;
         let instrument: String = r.try_get(3)?;
         let complete = r.try_get::<i64, _>(9)? == 1;
@@ -984,9 +1004,12 @@ impl RowMaker {
             _ => (None, None, None),
         };
         let score = score.filter(|_| complete);
-        let is_baseline = b_id.as_deref() == Some(id.as_str());
+        let timepoint: String = r.try_get(4)?;
+        let date: String = r.try_get(5)?;
+        // Change is measured for later timepoints on or after the baseline, as in the reports.
+        let comparable = timepoint != "baseline" && b_date.as_deref().is_some_and(|b| *b <= *date);
         let change = match (score, b_score, threshold) {
-            (Some(s), Some(b), Some(_)) if !is_baseline => Some(round2(s - b)),
+            (Some(s), Some(b), Some(_)) if comparable => Some(round2(s - b)),
             _ => None,
         };
         let band = if instrument == "WEMWBS" && complete {
@@ -995,18 +1018,18 @@ impl RowMaker {
             None
         };
         let mut row = vec![
-            Val::Text(id),
-            Val::Text(r.try_get(1)?),
-            Val::Text(r.try_get(2)?),
-            Val::Text(instrument),
-            Val::Text(r.try_get(4)?),
-            Val::Text(r.try_get(5)?),
-            r.try_get::<Option<String>, _>(6)?.into(),
-            r.try_get::<Option<String>, _>(7)?.into(),
-            r.try_get::<Option<String>, _>(8)?.into(),
+            Val::from(id),
+            text(r, 1)?,
+            text(r, 2)?,
+            Val::from(instrument),
+            Val::from(timepoint),
+            Val::from(date),
+            opt_text(r, 6)?,
+            opt_text(r, 7)?,
+            opt_text(r, 8)?,
             Val::Bool(complete),
             Val::Int(r.try_get(10)?),
-            r.try_get::<Option<String>, _>(11)?.into(),
+            opt_text(r, 11)?,
             raw.filter(|_| complete).into(),
             swemwbs_raw.into(),
             metric.into(),
@@ -1074,9 +1097,14 @@ impl Redactor {
     /// Adds one person's identifiers.
     pub fn add(&mut self, name: Option<&str>, phone: Option<&str>) {
         if let Some(n) = name {
-            for part in n.split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '-') {
-                if part.chars().count() >= 2 {
-                    self.names.insert(part.to_lowercase());
+            let n = n.replace('’', "'");
+            for word in n.split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '-') {
+                // The whole word (`smith-jones`, `o'brien`) and each of its parts.
+                let parts = word.split(['-', '\'']).chain(std::iter::once(word));
+                for part in parts {
+                    if part.chars().count() >= 2 {
+                        self.names.insert(part.to_lowercase());
+                    }
                 }
             }
         }
@@ -1095,6 +1123,7 @@ impl Redactor {
             return text.to_owned();
         }
         let mut out = String::with_capacity(text.len());
+        let text = text.replace('’', "'");
         let chars: Vec<char> = text.chars().collect();
         let mut i = 0;
         while i < chars.len() {

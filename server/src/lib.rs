@@ -194,7 +194,11 @@ fn router() -> (Router<AppState>, Vec<(Method, String)>) {
             "/dashboard/projects/{slug}",
             routes::dashboard::project_page,
         );
-    let list = [top.list, api.list, sync_routes.list].concat();
+    let app = RouteTable::new("")
+        .get("/app", routes::webapp::redirect)
+        .get("/app/", routes::webapp::index)
+        .get("/app/{file}", routes::webapp::file);
+    let list = [top.list, api.list, sync_routes.list, app.list].concat();
     let api = api
         .router
         .layer(json_limit)
@@ -208,6 +212,7 @@ fn router() -> (Router<AppState>, Vec<(Method, String)>) {
         ));
     let router = top
         .router
+        .merge(app.router.layer(CompressionLayer::new()))
         .nest("/api/v1", api)
         .fallback(|| async {
             error::ApiError::NotFound("no such endpoint: see docs/http-api.md".into())

@@ -139,6 +139,9 @@ impl Modify for SecuritySchemes {
         routes::dashboard::logout,
         routes::dashboard::home,
         routes::dashboard::project_page,
+        routes::webapp::redirect,
+        routes::webapp::index,
+        routes::webapp::file,
     ),
     components(schemas(ErrorBody, ErrorDetail, SyncBody)),
     modifiers(&SecuritySchemes),
@@ -154,6 +157,7 @@ impl Modify for SecuritySchemes {
         (name = "dashboard", description = "The dashboard: HTML pages for people, not an API \
                                              (docs/dashboard.md)"),
         (name = "subjects", description = "Participants' subject rights: export and erasure"),
+        (name = "app", description = "The mobile web app's files (clients/web), served at /app/"),
     )
 )]
 pub struct ApiDoc;
@@ -195,6 +199,11 @@ mod tests {
         path == "/dashboard" || path.starts_with("/dashboard/")
     }
 
+    /// The web app's files answer files (or a plain-text 404), not JSON.
+    fn is_app_file(path: &str) -> bool {
+        path == "/app" || path.starts_with("/app/")
+    }
+
     fn document() -> Value {
         serde_json::from_str(&DOCUMENT).expect("the document is JSON")
     }
@@ -232,13 +241,14 @@ mod tests {
             for (method, op) in item.as_object().expect("path item") {
                 let responses = op["responses"].as_object().expect("responses");
                 assert!(
-                    responses
-                        .keys()
-                        .any(|s| s.starts_with('2') || (is_dashboard_page(path) && s == "303")),
+                    responses.keys().any(|s| s.starts_with('2')
+                        || (is_dashboard_page(path) && s == "303")
+                        || (is_app_file(path) && s == "308")),
                     "{method} {path} documents no success"
                 );
                 for (status, response) in responses {
                     if status.starts_with('2')
+                        || is_app_file(path)
                         || OTHER_ERROR_BODIES.contains(&(method.as_str(), path.as_str(), status))
                     {
                         continue;
@@ -303,6 +313,9 @@ mod tests {
             "/api/v1/auth/refresh",
             "/api/v1/devices/enrol",
             "/api/v1/data-dictionary",
+            "/app",
+            "/app/",
+            "/app/{file}",
             "/dashboard/login",
             "/dashboard/logout",
         ];

@@ -25,7 +25,7 @@ use sqlx::Row;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
-/// A consenting participant in scope.
+/// A consenting participant.
 #[derive(Debug, Clone)]
 pub struct Person {
     id: String,
@@ -65,11 +65,14 @@ pub struct Response {
 }
 
 /// What every report is computed from, loaded once per request. Memory is bounded by the
-/// number of participants, sessions and responses in scope (aggregated per participant in SQL),
-/// never by the number of attendance marks.
+/// number of participants, sessions and responses in scope: attendance marks are streamed
+/// from the database and counted per participant, never held.
 #[derive(Debug, Clone, Default)]
 pub struct Data {
     people: Vec<Person>,
+    /// Every consenting participant in scope before the date filter, by id: the groups of
+    /// the people whose outcome pairs are counted.
+    everyone: HashMap<String, Person>,
     sessions: Vec<Session>,
     responses: Vec<Response>,
     filters: Filters,
@@ -120,7 +123,7 @@ impl Data {
         }
         sessions.sort_by_key(|s| s.date);
 
-        // Attendance per participant among matching sessions, aggregated by the database.
+        // Attendance per participant among matching sessions, counted as the rows stream by.
         let mut attended: HashMap<String, u64> = HashMap::new();
         let rows = sqlx::query(
             "SELECT a.participant_id, a.session_id FROM attendance a \
@@ -203,6 +206,8 @@ impl Data {
                     .collect(),
             });
         }
+        let everyone: HashMap<String, Person> =
+            people.iter().map(|p| (p.id.clone(), p.clone())).collect();
         // The population of person-level figures: registered within the dates, when given.
         let people = people
             .into_iter()
@@ -215,6 +220,7 @@ impl Data {
             .collect();
         Ok(Data {
             people,
+            everyone,
             sessions,
             responses,
             filters: f.clone(),
@@ -437,57 +443,62 @@ fn outcome_of(measure: Measure, pairs: &[Pair], thresholds: Thresholds) -> Measu
     let mut reliable = Vec::new();
     let distribution: Vec<Bin>;
     if let Some((t, second)) = measure.thresholds(thresholds) {
-        let mut ts = vec![(
-            t,
-            format!("{} points: the configured threshold", format_points(t)),
-        )];
-        if let Some((t2, src)) = second
-            && (t2 - t).abs() > 1e-9
-        {
-            ts.push((t2, src.to_owned()));
-        }
-        for (t, source) in ts {
-            let improved = changes.iter().filter(|c| **c >= t - 1e-9).count() as u64;
-            let deteriorated = changes.iter().filter(|c| **c <= -t + 1e-9).count() as u64;
-            let counts = [improved, n_raw - improved - deteriorated, deteriorated];
-            let (cells, total) = disclosure::protect_vector(&counts, MIN_COUNT);
-            reliable.push(ChangeShares {
-                threshold: t,
-                source,
-                improved: cells[0],
-                no_reliable_change: cells[1],
-                deteriorated: cells[2],
-                improved_share: share(cells[0], total),
-                deteriorated_share: share(cells[2], total),
-            });
-        }
-        let edges = [-2.0 * t, -t, t, 2.0 * t];
+        // One protected distribution, cut at the configured threshold t and at the second one
+        // (or at 2t when there is no larger second threshold); every reliable-change count is
+        // a sum of its bins, derived only from what is published, so neither can reveal the
+        // other's suppressed cells.
+        let strict = second.filter(|(t2, _)| *t2 > t + 1e-9);
+        let t2 = strict.map_or(2.0 * t, |(t2, _)| t2);
         let labels = [
-            format!("{} or less", format_points(-2.0 * t)),
-            format!("{} to {}", format_points(-2.0 * t), format_points(-t)),
+            format!("{} or less", format_points(-t2)),
+            format!("{} to {}", format_points(-t2), format_points(-t)),
             format!("between {} and {}", format_points(-t), format_points(t)),
-            format!("{} to {}", format_points(t), format_points(2.0 * t)),
-            format!("{} or more", format_points(2.0 * t)),
+            format!("{} to {}", format_points(t), format_points(t2)),
+            format!("{} or more", format_points(t2)),
         ];
         let mut counts = [0u64; 5];
         for c in &changes {
-            let bin = if *c <= edges[0] + 1e-9 {
+            let bin = if *c <= -t2 + 1e-9 {
                 0
-            } else if *c <= edges[1] + 1e-9 {
+            } else if *c <= -t + 1e-9 {
                 1
-            } else if *c < edges[2] - 1e-9 {
+            } else if *c < t - 1e-9 {
                 2
-            } else if *c < edges[3] - 1e-9 {
+            } else if *c < t2 - 1e-9 {
                 3
             } else {
                 4
             };
             counts[bin] += 1;
         }
-        let (cells, _) = disclosure::protect_vector(&counts, MIN_COUNT);
+        let (cells, total) = disclosure::protect_vector(&counts, MIN_COUNT);
+        let shares =
+            |t: f64, source: String, improved: &[usize], unchanged: &[usize], worse: &[usize]| {
+                let improved = derived_sum(&cells, total, improved);
+                let deteriorated = derived_sum(&cells, total, worse);
+                ChangeShares {
+                    threshold: t,
+                    source,
+                    improved,
+                    no_reliable_change: derived_sum(&cells, total, unchanged),
+                    deteriorated,
+                    improved_share: share(improved, total),
+                    deteriorated_share: share(deteriorated, total),
+                }
+            };
+        reliable.push(shares(
+            t,
+            format!("{} points: the configured threshold", format_points(t)),
+            &[3, 4],
+            &[2],
+            &[0, 1],
+        ));
+        if let Some((t2, source)) = strict {
+            reliable.push(shares(t2, source.to_owned(), &[4], &[1, 2, 3], &[0]));
+        }
         distribution = labels
             .into_iter()
-            .zip(cells)
+            .zip(cells.iter().copied())
             .map(|(label, count)| Bin { label, count })
             .collect();
     } else {
@@ -905,7 +916,7 @@ pub fn equity(data: &Data, to: &'static str, thresholds: Thresholds) -> EquityRe
         .into_iter()
         .map(|m| (m, pairs(data, m, to)))
         .collect();
-    let index: HashMap<&str, &Person> = data.people.iter().map(|p| (p.id.as_str(), p)).collect();
+    let index = &data.everyone;
     let dimensions = DIMENSIONS
         .iter()
         .map(|d| {
@@ -975,10 +986,19 @@ pub fn equity(data: &Data, to: &'static str, thresholds: Thresholds) -> EquityRe
                     }
                 })
                 .collect();
+            let people = people_table(&groups, &members);
+            // A group's attendances only beside its published count of people.
+            let attendances = groups
+                .iter()
+                .cloned()
+                .zip(att)
+                .zip(&people.rows)
+                .map(|((g, a), row)| (g, a.filter(|_| row.participants.is_some())))
+                .collect();
             EquityDimension {
                 dimension: d.name(),
-                people: people_table(&groups, &members),
-                attendances: groups.iter().cloned().zip(att).collect(),
+                people,
+                attendances,
                 outcomes,
             }
         })
@@ -1145,17 +1165,14 @@ pub async fn quarterly(
         by_source[group_index(&sources, p.referral_source.as_deref())] += 1;
     }
     let (by_source, new_total) = disclosure::protect_vector(&by_source, MIN_COUNT);
-    let names: HashMap<String, String> =
-        sqlx::query("SELECT code, name FROM sites WHERE project = $1")
-            .bind(project)
-            .fetch_all(&db.pool)
-            .await
-            .map(|rows| {
-                rows.into_iter()
-                    .filter_map(|r| Some((r.try_get(0).ok()?, r.try_get(1).ok()?)))
-                    .collect()
-            })
-            .unwrap_or_default();
+    let mut names: HashMap<String, String> = HashMap::new();
+    for r in sqlx::query("SELECT slug, name FROM sites WHERE project = $1")
+        .bind(project)
+        .fetch_all(&db.pool)
+        .await?
+    {
+        names.insert(r.try_get(0)?, r.try_get(1)?);
+    }
     let mut sites: BTreeMap<String, u64> = BTreeMap::new();
     for s in &data.sessions {
         *sites.entry(s.site.clone()).or_default() += 1;

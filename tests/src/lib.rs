@@ -943,3 +943,56 @@ pub fn wemwbs_doc(
     )
     .expect("a valid WEMWBS response")
 }
+
+/// The repository's root.
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate is in the workspace")
+        .to_path_buf()
+}
+
+/// `tests/browser/`, when a browser check can run here: `node`, that folder's `node_modules`
+/// (`npm ci` there) and Debian's `/usr/bin/chromium`. Otherwise prints why `what` is skipped
+/// and gives `None`, or panics when `BOTHY_REQUIRE_BROWSER=1` (CI sets it).
+pub fn browser_dir(what: &str) -> Option<std::path::PathBuf> {
+    let dir = workspace_root().join("tests/browser");
+    let node = std::process::Command::new("node").arg("--version").output();
+    let missing = if !node.is_ok_and(|o| o.status.success()) {
+        Some("`node` is not installed".to_owned())
+    } else if !dir.join("node_modules/playwright-core").is_dir() {
+        Some(format!(
+            "{} has no node_modules (run `npm ci` there)",
+            dir.display()
+        ))
+    } else if !std::path::Path::new("/usr/bin/chromium").exists() {
+        Some("/usr/bin/chromium is not installed (apt-get install chromium)".to_owned())
+    } else {
+        None
+    };
+    match missing {
+        None => Some(dir),
+        Some(reason) if std::env::var("BOTHY_REQUIRE_BROWSER").as_deref() == Ok("1") => {
+            panic!("BOTHY_REQUIRE_BROWSER=1 but the {what} cannot run: {reason}")
+        }
+        Some(reason) => {
+            eprintln!("skipped: {what}: {reason} (set BOTHY_REQUIRE_BROWSER=1 to fail instead)");
+            None
+        }
+    }
+}
+
+/// An empty `target/artifacts/<name>/<backend>/` for screenshots a test saves.
+pub fn artifacts_dir(name: &str, backend: Backend) -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let backend = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let out = target.join("artifacts").join(name).join(backend);
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).expect("artifacts directory");
+    out
+}

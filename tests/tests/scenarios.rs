@@ -19,4 +19,5 @@ mod scenarios {
     pub mod round_trip;
     pub mod setup;
     pub mod two_servers;
+    pub mod webapp;
 }

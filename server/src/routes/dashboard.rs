@@ -634,6 +634,16 @@ async fn project_page_body(
     );
     body.push_str(&filter_form(&project, &filters, &options, &mut problems));
     body.push_str(&sections(state, &project, &filters).await?);
+    crate::audit::record(
+        &state.db.pool,
+        &crate::audit::Actor::user(user),
+        "report",
+        Some(&project.slug),
+        Some("dashboard"),
+        serde_json::json!({"report": "dashboard", "site": filters.site, "activity": filters.activity,
+                           "from": filters.from, "to": filters.to}),
+    )
+    .await?;
     Ok(page(
         StatusCode::OK,
         &project.name,

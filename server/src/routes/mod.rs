@@ -12,6 +12,7 @@ pub mod projects;
 pub mod review;
 pub mod setup;
 pub mod subjects;
+pub mod webapp;
 
 use crate::error::ApiError;
 use axum::extract::rejection::JsonRejection;

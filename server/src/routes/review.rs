@@ -151,6 +151,7 @@ pub async fn resolve_conflict(
     require_role(&state, &user, &slug, RESOLVING_ROLES, "resolve conflicts").await?;
     let now = now();
     let mut tx = state.db.begin_write().await?;
+    state.db.lock_erasures(&mut tx, false).await?;
     let mut doc = load_locked(&state, &mut tx, &slug, &body.record_id).await?;
     let kind = doc
         .envelope()
@@ -178,6 +179,7 @@ pub async fn resolve_conflict(
     {
         return Err(ApiError::bad("invalid_value", problem));
     }
+    refuse_erased_references(&mut tx, &body.record_id).await?;
     let replaced: Vec<Value> = conflict
         .values
         .iter()
@@ -189,7 +191,9 @@ pub async fn resolve_conflict(
         "conflict.resolve",
         Some(&slug),
         Some(&body.record_id),
-        json!({"field": body.field, "value": value, "replaced": replaced}),
+        // Values stay out of the audit log, which can never be changed: they may be personal
+        // (a name, a phone number, a story) and must go when the record is erased.
+        json!({"field": body.field, "replaced": replaced.len()}),
     )
     .await?;
     let heads: Vec<String> = doc.heads().iter().map(|h| h.to_string()).collect();
@@ -465,6 +469,7 @@ pub async fn release(
     let reason = reason_of(&body)?;
     let now = now();
     let mut tx = state.db.begin_write().await?;
+    state.db.lock_erasures(&mut tx, false).await?;
     let record_id = load_entry(&mut *tx, &slug, id).await?.record_id;
     state.db.lock_record(&mut tx, &record_id).await?;
     // Read again under the record's lock: a concurrent decision has committed or waits.
@@ -475,6 +480,7 @@ pub async fn release(
     } else {
         release_changes(&state, &mut tx, &entry, now).await?
     };
+    refuse_erased_references(&mut tx, &entry.record_id).await?;
     decide(&mut tx, &entry, "released", &user, &reason, now).await?;
     audit::record(
         &mut *tx,
@@ -483,7 +489,7 @@ pub async fn release(
         Some(&slug),
         Some(&entry.record_id),
         json!({"entry": entry.id, "action": entry.action, "code": entry.code,
-               "field": entry.field, "value": entry.value, "device_id": entry.device_id,
+               "field": entry.field, "device_id": entry.device_id,
                "reason": reason, "outcome": outcome}),
     )
     .await?;
@@ -669,10 +675,43 @@ pub async fn discard(
         Some(&slug),
         Some(&entry.record_id),
         json!({"entry": entry.id, "action": entry.action, "code": entry.code,
-               "field": entry.field, "value": entry.value, "device_id": entry.device_id,
+               "field": entry.field, "device_id": entry.device_id,
                "reason": reason}),
     )
     .await?;
     tx.commit().await?;
     Ok(Json(load_entry(&state.db.pool, &slug, id).await?.json()))
+}
+
+/// Refuses (and so rolls back) a review decision that would leave a record pointing at an
+/// erased participant: a response or story about them, or an attendance mark.
+async fn refuse_erased_references(tx: &mut crate::db::Tx, record_id: &str) -> ApiResult<()> {
+    use bothy_sync_core::record::RecordData;
+    let Some(row) = sqlx::query("SELECT doc FROM records WHERE id = $1")
+        .bind(record_id)
+        .fetch_optional(&mut **tx)
+        .await?
+    else {
+        return Ok(());
+    };
+    let doc = RecordDoc::load(
+        &row.get::<Vec<u8>, _>("doc"),
+        bothy_sync_core::server_actor(),
+    )
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    let view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
+    let referenced: Vec<String> = match &view.data {
+        RecordData::Wellbeing(w) => vec![w.participant.clone()],
+        RecordData::Story(s) => s.participant.iter().cloned().collect(),
+        RecordData::Session(s) => s.attendance.keys().cloned().collect(),
+        RecordData::Participant(_) => Vec::new(),
+    };
+    for id in referenced {
+        if crate::erasure::is_erased(tx, &id).await? {
+            return Err(ApiError::Conflict(format!(
+                "this would refer to participant {id}, who was erased; discard it instead"
+            )));
+        }
+    }
+    Ok(())
 }

@@ -12,7 +12,6 @@ use bothy_device::{AttendanceMark, Device, WellbeingForm};
 use bothy_sync_core::Instrument;
 use bothy_tests::{Backend, Harness, on_both_backends};
 use serde_json::json;
-use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
 on_both_backends!(dashboard_over_http, dashboard_in_a_browser);
@@ -348,56 +347,15 @@ async fn dashboard_over_http(backend: Backend) {
     h.finish().await;
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace")
-        .to_path_buf()
-}
-
-/// Why the browser check cannot run here, if it cannot.
-fn browser_missing(browser_dir: &Path) -> Option<String> {
-    let node = std::process::Command::new("node").arg("--version").output();
-    if !node.is_ok_and(|o| o.status.success()) {
-        return Some("`node` is not installed".into());
-    }
-    if !browser_dir.join("node_modules/playwright-core").is_dir() {
-        return Some(format!(
-            "{} has no node_modules (run `npm ci` there)",
-            browser_dir.display()
-        ));
-    }
-    if !Path::new("/usr/bin/chromium").exists() {
-        return Some("/usr/bin/chromium is not installed (apt-get install chromium)".into());
-    }
-    None
-}
-
 async fn dashboard_in_a_browser(backend: Backend) {
-    let root = workspace_root();
-    let browser_dir = root.join("tests/browser");
-    if let Some(reason) = browser_missing(&browser_dir) {
-        if std::env::var("BOTHY_REQUIRE_BROWSER").as_deref() == Ok("1") {
-            panic!("BOTHY_REQUIRE_BROWSER=1 but the browser check cannot run: {reason}");
-        }
-        eprintln!(
-            "skipped: dashboard browser check: {reason} (set BOTHY_REQUIRE_BROWSER=1 to fail instead)"
-        );
+    let Some(browser_dir) = bothy_tests::browser_dir("dashboard browser check") else {
         return;
-    }
+    };
     let Some(h) = Harness::start(backend).await else {
         return;
     };
     seed(&h).await;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let name = match backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-    };
-    let out = target.join("artifacts/dashboard").join(name);
-    let _ = std::fs::remove_dir_all(&out);
+    let out = bothy_tests::artifacts_dir("dashboard", backend);
     let output = tokio::process::Command::new("node")
         .arg(browser_dir.join("dashboard.mjs"))
         .args([h.url().as_str(), "ana", "ana-password", PROJECT])

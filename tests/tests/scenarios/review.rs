@@ -159,8 +159,9 @@ async fn conflicts_resolve_and_converge(backend: Backend) {
     assert_eq!(actions.len(), 1, "{actions:?}");
     let details: Value = serde_json::from_str(actions[0]["details"].as_str().unwrap()).unwrap();
     assert_eq!(details["field"], "items.3");
-    assert_eq!(details["value"], 4);
-    assert_eq!(details["replaced"].as_array().unwrap().len(), 2);
+    // No value reaches the audit log (values may be personal; the log cannot be erased).
+    assert!(details.get("value").is_none(), "{details}");
+    assert_eq!(details["replaced"], 2);
     h.finish().await;
 }
 

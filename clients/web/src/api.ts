@@ -1,0 +1,84 @@
+// Enrolment and registration (docs/http-api.md): the device obtains its id, credential and the
+// Automerge actor every change it makes must be authored under.
+import type { Identity, Membership } from "./store";
+import { APP } from "./device";
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    public status: number,
+    public code: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Plain HTTP only to this machine (development); everything else over HTTPS. */
+export function checkServer(server: string): string {
+  let u: URL;
+  try {
+    u = new URL(server);
+  } catch {
+    throw new ApiError("bad server address", 0, "bad_server");
+  }
+  const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(u.hostname) || u.hostname.startsWith("127.");
+  if (u.protocol !== "https:" && !(u.protocol === "http:" && loopback)) throw new ApiError("https required", 0, "https_required");
+  return u.origin;
+}
+
+/** Reads `bothy-enrol:?server=...&code=...`. */
+export function parseEnrolPayload(text: string): { server?: string; code?: string } | undefined {
+  const t = text.trim();
+  if (!t.toLowerCase().startsWith("bothy-enrol:")) return undefined;
+  const q = t.slice(t.indexOf("?") + 1);
+  const out: { server?: string; code?: string } = {};
+  for (const part of q.split("&")) {
+    const eq = part.indexOf("=");
+    if (eq < 0) continue;
+    const k = decodeURIComponent(part.slice(0, eq));
+    const v = decodeURIComponent(part.slice(eq + 1).replace(/\+/g, "%2B"));
+    if (k === "server") out.server = v;
+    if (k === "code") out.code = v;
+  }
+  return out;
+}
+
+async function post(url: string, body: unknown, token?: string): Promise<Record<string, unknown>> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+      cache: "no-store",
+    });
+  } catch {
+    throw new ApiError("network", 0, "network");
+  }
+  const j = await res.json().catch(() => ({}));
+  if (!res.ok) throw new ApiError(j?.error?.message ?? res.statusText, res.status, j?.error?.code ?? `http_${res.status}`);
+  return j;
+}
+
+function identityFrom(server: string, j: Record<string, unknown>): Identity {
+  const user = j.user as { id: string; username: string };
+  return {
+    server,
+    deviceId: String(j.device_id),
+    deviceToken: String(j.device_token),
+    actor: String(j.actor),
+    user: { id: user.id, username: user.username },
+    memberships: (j.memberships as Membership[]) ?? [],
+  };
+}
+
+export async function enrol(server: string, code: string, name: string): Promise<Identity> {
+  const s = checkServer(server);
+  return identityFrom(s, await post(`${s}/api/v1/devices/enrol`, { code: code.trim(), name, app: APP }));
+}
+
+export async function loginAndRegister(server: string, username: string, password: string, name: string): Promise<Identity> {
+  const s = checkServer(server);
+  const login = await post(`${s}/api/v1/auth/login`, { username, password });
+  return identityFrom(s, await post(`${s}/api/v1/devices/register`, { name, app: APP }, String(login.access_token)));
+}

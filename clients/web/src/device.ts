@@ -1,0 +1,228 @@
+// Capture on the device, offline: each create or edit loads the stored document, applies the
+// change under the device's actor (refusing invalid input, naming the field), checks references
+// to other records, and saves, all in one IndexedDB transaction.
+import * as A from "@automerge/automerge/slim";
+import { devicePrefix, participantCode } from "./code";
+import { createRecord, editRecord, InvalidRecord, view, type Doc, type Editor, type FieldError, type FieldValue, type View } from "./records";
+import type { RecordKind } from "./schema";
+import { read, write, unsynced, type Identity, type StoredRecord, type Tx } from "./store";
+import { uuidv7 } from "./protocol";
+
+export const APP = "bothy-web/0.1.0";
+export const now = () => Math.floor(Date.now() / 1000);
+
+const WRITES: Record<string, RecordKind[]> = {
+  admin: ["participant", "session", "wellbeing", "story"],
+  coordinator: ["participant", "session", "wellbeing", "story"],
+  researcher: ["participant", "session", "wellbeing", "story"],
+  peer_worker: ["participant", "session"],
+};
+
+export function canWrite(identity: Identity, project: string, kind: RecordKind): boolean {
+  return identity.memberships.some((m) => m.project === project && (WRITES[m.role] ?? []).includes(kind));
+}
+export function writableProjects(identity: Identity): string[] {
+  return [...new Set(identity.memberships.filter((m) => (WRITES[m.role] ?? []).length > 0).map((m) => m.project))].sort();
+}
+export function defaultProject(identity: Identity): string | undefined {
+  const w = writableProjects(identity);
+  return identity.project && w.includes(identity.project) ? identity.project : w[0];
+}
+
+export async function identity(): Promise<Identity | undefined> {
+  return read((tx) => tx.meta("identity"));
+}
+async function requireIdentity(tx: Tx): Promise<Identity> {
+  const id = await tx.meta("identity");
+  if (!id) throw new Error("not enrolled");
+  return id;
+}
+
+export function loadDoc(r: StoredRecord, actor: string): Doc {
+  return A.load(r.doc, { actor });
+}
+
+export function storedFrom(id: string, doc: Doc, acked: string[] | null, at = now()): StoredRecord {
+  const v = view(doc);
+  return {
+    id,
+    kind: v?.kind ?? "",
+    project: v?.project ?? "",
+    doc: A.save(doc),
+    heads: A.getHeads(doc),
+    acked,
+    updated: at,
+  };
+}
+
+export interface Loaded {
+  id: string;
+  view: View;
+  heads: string[];
+  unsynced: boolean;
+}
+
+/** Every record on the device with a typed view. */
+export async function listRecords(): Promise<Loaded[]> {
+  const rows = await read((tx) => tx.allRecords());
+  const out: Loaded[] = [];
+  for (const r of rows) {
+    const v = view(A.load(r.doc));
+    if (v) out.push({ id: r.id, view: v, heads: r.heads, unsynced: unsynced(r) });
+  }
+  return out;
+}
+
+export async function getRecord(id: string): Promise<Loaded | undefined> {
+  const r = await read((tx) => tx.getRecord(id));
+  if (!r) return undefined;
+  const v = view(A.load(r.doc));
+  return v && { id, view: v, heads: r.heads, unsynced: unsynced(r) };
+}
+
+async function checkRef(tx: Tx, path: string, target: string, kind: RecordKind, project: string): Promise<FieldError | undefined> {
+  const r = await tx.getRecord(target);
+  if (!r || r.kind !== kind) return { field: path, code: "unknown_reference", params: { kind } };
+  if (r.project !== project) return { field: path, code: "other_project", params: { kind, project: r.project } };
+  return undefined;
+}
+
+function notAllowed(project: string, kind: RecordKind) {
+  return new InvalidRecord([{ field: "project", code: "not_allowed", params: { project, kind } }]);
+}
+
+async function create(tx: Tx, ident: Identity, kind: RecordKind, project: string, fields: [string, FieldValue][]): Promise<string> {
+  if (!canWrite(ident, project, kind)) throw notAllowed(project, kind);
+  const errors: FieldError[] = [];
+  for (const [path, value] of fields) {
+    let target: RecordKind | undefined;
+    let raw: string | undefined;
+    if ((kind === "wellbeing" || kind === "story") && (path === "participant" || path === "session")) {
+      target = path;
+      raw = typeof value === "string" ? value : undefined;
+    } else if (kind === "session" && path.startsWith("attendance.")) {
+      target = "participant";
+      raw = path.slice("attendance.".length);
+    }
+    if (target && raw) {
+      const e = await checkRef(tx, path, raw, target, project);
+      if (e) errors.push(e);
+    }
+  }
+  let doc: Doc;
+  try {
+    doc = createRecord(ident.actor, kind, project, fields, now());
+  } catch (e) {
+    if (e instanceof InvalidRecord) throw new InvalidRecord([...e.errors, ...errors]);
+    throw e;
+  }
+  if (errors.length > 0) throw new InvalidRecord(errors);
+  const id = uuidv7();
+  await tx.putRecord(storedFrom(id, doc, null));
+  return id;
+}
+
+export async function createParticipant(project: string, fields: [string, FieldValue][]): Promise<{ id: string; code: string }> {
+  return write(async (tx) => {
+    const ident = await requireIdentity(tx);
+    const n = ((await tx.meta("counter")) ?? 0) + 1;
+    const code = participantCode(devicePrefix(ident.deviceId), n);
+    const id = await create(tx, ident, "participant", project, [["code", code], ...fields]);
+    await tx.setMeta("counter", n);
+    return { id, code };
+  });
+}
+
+export async function createSession(project: string, fields: [string, FieldValue][]): Promise<string> {
+  return write(async (tx) => {
+    const ident = await requireIdentity(tx);
+    const setup = await tx.meta("setup");
+    const p = setup?.projects?.find((x) => x.project === project);
+    const errors: FieldError[] = [];
+    for (const [name, known] of [
+      ["site", (p?.sites ?? []).map((s) => s.slug)],
+      ["activity", (p?.activities ?? []).map((a) => a.slug)],
+    ] as const) {
+      const v = fields.find(([f]) => f === name)?.[1];
+      if (known.length > 0 && typeof v === "string" && !known.includes(v)) {
+        errors.push({ field: name, code: "not_in_setup", params: { options: known.join(", ") } });
+      }
+    }
+    if (errors.length) throw new InvalidRecord(errors);
+    return create(tx, ident, "session", project, fields);
+  });
+}
+
+export async function createWellbeing(fields: [string, FieldValue][]): Promise<string> {
+  return write(async (tx) => {
+    const ident = await requireIdentity(tx);
+    const pid = fields.find(([f]) => f === "participant")?.[1];
+    const p = typeof pid === "string" ? await tx.getRecord(pid) : undefined;
+    if (!p || p.kind !== "participant") throw new InvalidRecord([{ field: "participant", code: "unknown_reference", params: { kind: "participant" } }]);
+    return create(tx, ident, "wellbeing", p.project, fields);
+  });
+}
+
+export async function createStory(project: string, fields: [string, FieldValue][]): Promise<string> {
+  return write(async (tx) => {
+    const ident = await requireIdentity(tx);
+    const all = fields.some(([f]) => f === "author") ? fields : [...fields, ["author", ident.user.username] as [string, FieldValue]];
+    return create(tx, ident, "story", project, all);
+  });
+}
+
+/** Applies an edit as one change; refuses it (nothing written) if it leaves a field invalid. */
+export async function edit(id: string, edits: (ed: Editor) => void, ref?: { path: string; target: string; kind: RecordKind }): Promise<boolean> {
+  return write(async (tx) => {
+    const ident = await requireIdentity(tx);
+    const row = await tx.getRecord(id);
+    if (!row) throw new Error(`no record ${id} on this device`);
+    if (!canWrite(ident, row.project, row.kind as RecordKind)) throw notAllowed(row.project, row.kind as RecordKind);
+    if (ref) {
+      const e = await checkRef(tx, ref.path, ref.target, ref.kind, row.project);
+      if (e) throw new InvalidRecord([e]);
+    }
+    const { doc, changed } = editRecord(loadDoc(row, ident.actor), now(), edits);
+    if (changed) await tx.putRecord(storedFrom(id, doc, row.acked));
+    return changed;
+  });
+}
+
+export function markAttendance(session: string, participant: string, mark: "present" | "absent" | "left_early") {
+  const path = `attendance.${participant}`;
+  return edit(session, (e) => e.set(path, mark), { path, target: participant, kind: "participant" });
+}
+
+export function editText(id: string, fieldName: "body" | "notes", text: string) {
+  return edit(id, (e) => e.set(fieldName, text));
+}
+
+export async function unsyncedCount(): Promise<number> {
+  return (await read((tx) => tx.allRecords())).filter(unsynced).length;
+}
+
+/** The heads of every record as held here (for checks against the server and other devices). */
+export async function allHeads(): Promise<Record<string, string[]>> {
+  const rows = await read((tx) => tx.allRecords());
+  return Object.fromEntries(rows.map((r) => [r.id, r.heads.slice().sort()]));
+}
+
+/** Fields of a record that hold conflicting values from concurrent edits. */
+export async function conflicts(id: string): Promise<string[]> {
+  const r = await read((tx) => tx.getRecord(id));
+  if (!r) return [];
+  const doc = A.load(r.doc);
+  const out: string[] = [];
+  for (const k of Object.keys(doc)) {
+    const c = A.getConflicts(doc, k);
+    if (c && Object.keys(c).length > 1) out.push(k);
+    const v = (doc as Record<string, unknown>)[k];
+    if (v && typeof v === "object" && !A.isImmutableString(v) && k !== "notes" && k !== "body") {
+      for (const sub of Object.keys(v)) {
+        const cc = A.getConflicts(v as Doc, sub);
+        if (cc && Object.keys(cc).length > 1) out.push(`${k}.${sub}`);
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,75 @@
+// Starts the app: loads Automerge's WebAssembly, registers the service worker, routes, and
+// syncs automatically when the browser comes back online.
+import * as A from "@automerge/automerge/slim";
+import { allHeads, listRecords, unsyncedCount } from "./device";
+import { setLanguage, t } from "./i18n";
+import { read } from "./store";
+import { sync } from "./sync";
+import { refreshBadge, route } from "./ui/app";
+
+declare global {
+  interface Window {
+    __bothy: Record<string, unknown>;
+  }
+}
+
+let retryDelay = 2000;
+let retryTimer: ReturnType<typeof setTimeout> | undefined;
+
+async function autoSync(): Promise<void> {
+  if (!navigator.onLine || !(await read((tx) => tx.meta("identity")))) return;
+  clearTimeout(retryTimer);
+  try {
+    await sync();
+    retryDelay = 2000;
+  } catch (e) {
+    const retry = (e as { retry?: boolean }).retry;
+    if (retry && navigator.onLine) {
+      retryTimer = setTimeout(autoSync, retryDelay * (0.5 + Math.random()));
+      retryDelay = Math.min(retryDelay * 2, 5 * 60 * 1000);
+    }
+  }
+  await refreshBadge();
+  if (location.hash === "" || location.hash === "#/") await route();
+}
+
+async function start(): Promise<void> {
+  document.documentElement.lang = setLanguage("en");
+  const main = document.getElementById("main")!;
+  main.textContent = t("app.loading");
+  document.querySelectorAll<HTMLElement>("[data-i18n]").forEach((el) => (el.textContent = t(el.dataset.i18n!)));
+  document.querySelectorAll<HTMLElement>("[data-i18n-label]").forEach((el) => el.setAttribute("aria-label", t(el.dataset.i18nLabel!)));
+  await A.initializeWasm(new URL("automerge.wasm", document.baseURI).href);
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("sw.js", { scope: "./" }).catch(() => undefined);
+  }
+  window.__bothy = {
+    heads: allHeads,
+    records: async () => (await listRecords()).map((r) => ({ id: r.id, kind: r.view.kind, project: r.view.project, unsynced: r.unsynced })),
+    unsynced: unsyncedCount,
+    sync,
+    ready: true,
+  };
+  window.addEventListener("hashchange", () => {
+    route().then(refreshBadge).catch(showFatal);
+  });
+  window.addEventListener("online", () => void autoSync());
+  window.addEventListener("offline", () => void refreshBadge());
+  await route();
+  await refreshBadge();
+  document.body.dataset.ready = "true";
+}
+
+function showFatal(e: unknown): void {
+  const main = document.getElementById("main");
+  if (main) {
+    const p = document.createElement("p");
+    p.setAttribute("role", "alert");
+    p.className = "status error";
+    p.textContent = t("app.failed", { error: e instanceof Error ? e.message : String(e) });
+    main.replaceChildren(p);
+  }
+  console.error(e);
+}
+
+start().catch(showFatal);

@@ -1,0 +1,246 @@
+// The sync client (docs/protocol.md sections 9-12): one request carrying every unacknowledged
+// change, one IndexedDB transaction applying the answer.
+import * as A from "@automerge/automerge/slim";
+import { APP, loadDoc, now, storedFrom } from "./device";
+import { decodeResponse, encodeRequest, MEDIA_TYPE, uuidBytes, uuidText, type Cursor, type RecordPush, type RecordReport, type SyncRequest, type SyncResponse } from "./protocol";
+import { read, unsynced, write, type Identity, type Tx } from "./store";
+import { view, type Doc } from "./records";
+
+const PUSH_BUDGET_BYTES = 4 * 1024 * 1024;
+const MAX_ROUNDS = 10_000;
+
+export class SyncError extends Error {
+  constructor(
+    message: string,
+    public status: number,
+    public code: string,
+    public retry: boolean,
+  ) {
+    super(message);
+  }
+}
+
+export interface ReportView {
+  id: string;
+  kind: string;
+  code: string;
+  field?: string;
+  message: string;
+}
+
+export interface SyncSummary {
+  requests: number;
+  pushed: number;
+  acked: number;
+  received: number;
+  setAside: number;
+  erased: number;
+  reports: ReportView[];
+  more: boolean;
+  serverTime?: number;
+}
+
+interface Outgoing {
+  identity: Identity;
+  cursor: Cursor;
+  pushedHeads: Map<string, string[]>;
+  request: SyncRequest;
+  truncated: boolean;
+}
+
+async function build(): Promise<Outgoing> {
+  return read(async (tx) => {
+    const identity = await tx.meta("identity");
+    if (!identity) throw new SyncError("not enrolled", 0, "not_enrolled", false);
+    const cursor = (await tx.meta("cursor")) ?? { seq: 0 };
+    const setup = await tx.meta("setup");
+    const rows = (await tx.allRecords()).filter(unsynced).sort((a, b) => a.updated - b.updated || (a.id < b.id ? -1 : 1));
+    const push: RecordPush[] = [];
+    const pushedHeads = new Map<string, string[]>();
+    let bytes = 0;
+    let truncated = false;
+    for (const row of rows) {
+      if (bytes >= PUSH_BUDGET_BYTES) {
+        truncated = true;
+        break;
+      }
+      const doc = loadDoc(row, identity.actor);
+      let changes: Uint8Array[];
+      try {
+        changes = row.acked && row.acked.length > 0 ? A.getChangesSince(doc, row.acked) : A.getAllChanges(doc);
+      } catch {
+        changes = A.getAllChanges(doc); // acked heads unknown here: the whole history is always safe
+      }
+      if (changes.length === 0) continue;
+      bytes += changes.reduce((s, c) => s + c.length, 0);
+      push.push({ id: uuidBytes(row.id), changes });
+      pushedHeads.set(row.id, A.getHeads(doc));
+    }
+    const request: SyncRequest = { cursor, push, app: APP, pending: rows.length, ...(setup?.version ? { setup: setup.version } : {}) };
+    return { identity, cursor, pushedHeads, request, truncated };
+  });
+}
+
+async function send(out: Outgoing): Promise<SyncResponse> {
+  const body = await encodeRequest(out.request);
+  let res: Response;
+  try {
+    res = await fetch(`${out.identity.server}/api/v1/sync`, {
+      method: "POST",
+      body: body as BodyInit,
+      headers: { Authorization: `Bearer ${out.identity.deviceToken}`, "Content-Type": MEDIA_TYPE },
+      cache: "no-store",
+    });
+  } catch (e) {
+    throw new SyncError(String(e), 0, "network", true);
+  }
+  if (res.status !== 200) {
+    let code = "http_" + res.status;
+    let message = res.statusText;
+    try {
+      const j = await res.json();
+      code = j.error?.code ?? code;
+      message = j.error?.message ?? message;
+    } catch {
+      /* not JSON */
+    }
+    throw new SyncError(message, res.status, code, res.status >= 500 || res.status === 408 || res.status === 429);
+  }
+  return decodeResponse(new Uint8Array(await res.arrayBuffer()));
+}
+
+function reportView(r: RecordReport): ReportView {
+  return { id: uuidText(r.id), kind: r.kind, code: r.code, message: r.message, ...(r.field ? { field: r.field } : {}) };
+}
+
+/** Applies an answer in one transaction: acknowledgements, reports, pulls, erasures, cursor, set-up. */
+async function apply(out: Outgoing, answer: SyncResponse): Promise<SyncSummary> {
+  const at = now();
+  const summary: SyncSummary = {
+    requests: 1,
+    pushed: out.pushedHeads.size,
+    acked: 0,
+    received: 0,
+    setAside: 0,
+    erased: 0,
+    reports: answer.reports.map(reportView),
+    more: answer.more,
+    serverTime: answer.server_time,
+  };
+  const actor = out.identity.actor;
+  await write(async (tx: Tx) => {
+    let cursor: Cursor = answer.cursor;
+    const unacked = new Set(answer.unacked.map(uuidText));
+    for (const [id, heads] of out.pushedHeads) {
+      if (unacked.has(id)) continue;
+      const row = await tx.getRecord(id);
+      if (row) {
+        row.acked = heads;
+        await tx.putRecord(row);
+        summary.acked++;
+      }
+    }
+    const erased = new Set([...answer.erased.map(uuidText), ...summary.reports.filter((r) => r.kind === "erased").map((r) => r.id)]);
+    for (const r of summary.reports) {
+      if (r.kind === "refused") {
+        const row = await tx.getRecord(r.id);
+        if (row) {
+          const reason = r.field ? `${r.code} (${r.field}): ${r.message}` : `${r.code}: ${r.message}`;
+          await tx.addSetAside({ recordId: r.id, kind: row.kind, project: row.project, doc: row.doc, reason, at });
+          await tx.deleteRecord(r.id);
+          summary.setAside++;
+        }
+      } else if (r.kind === "resend") {
+        const row = await tx.getRecord(r.id);
+        if (row) {
+          row.acked = null;
+          await tx.putRecord(row);
+        }
+      }
+      if (r.kind !== "erased" && r.kind !== "resend") {
+        await tx.addReport({ recordId: r.id, kind: r.kind, code: r.code, message: r.message, at, ...(r.field ? { field: r.field } : {}) });
+      }
+    }
+    for (const pull of answer.records) {
+      const id = uuidText(pull.id);
+      if (erased.has(id)) continue;
+      const row = await tx.getRecord(id);
+      let doc: Doc = row ? loadDoc(row, actor) : A.init({ actor });
+      const wasSynced = row ? !unsynced(row) : true;
+      const acked = row?.acked ?? [];
+      const applyTo = (d: Doc): Doc => {
+        if ("snapshot" in pull.data) return A.merge(d, A.load(pull.data.snapshot));
+        return A.applyChanges(d, pull.data.changes)[0];
+      };
+      doc = applyTo(doc);
+      summary.received++;
+      if (A.getMissingDeps(doc, []).length > 0) {
+        cursor = { seq: 0 }; // bootstrap again rather than keep a half-applied record
+        continue;
+      }
+      if (!view(doc)) throw new SyncError(`record ${id} has no valid envelope`, 0, "protocol", false);
+      let serverHeads: string[];
+      if (wasSynced) serverHeads = A.getHeads(doc);
+      else {
+        let server: Doc;
+        try {
+          server = acked.length > 0 ? A.clone(A.view(doc, acked), { actor }) : A.init({ actor });
+        } catch {
+          server = A.init({ actor });
+        }
+        serverHeads = A.getHeads(applyTo(server));
+      }
+      await tx.putRecord(storedFrom(id, doc, serverHeads, at));
+    }
+    for (const id of erased) if (await tx.purge(id)) summary.erased++;
+    await tx.setMeta("cursor", cursor);
+    await tx.setMeta("lastSync", at);
+    await tx.setMeta("lastError", undefined);
+    if (answer.setup) await tx.setMeta("setup", answer.setup.version ? answer.setup : undefined);
+    if (answer.server_time > 0) await tx.setMeta("serverOffset", answer.server_time - at);
+  });
+  return summary;
+}
+
+export async function syncOnce(): Promise<SyncSummary> {
+  const out = await build();
+  const answer = await send(out);
+  const s = await apply(out, answer);
+  s.more ||= out.truncated;
+  return s;
+}
+
+let running: Promise<SyncSummary> | undefined;
+
+/** Syncs until everything is sent and received (usually one request). One sync at a time. */
+export function sync(): Promise<SyncSummary> {
+  running ??= (async () => {
+    const total: SyncSummary = { requests: 0, pushed: 0, acked: 0, received: 0, setAside: 0, erased: 0, reports: [], more: false };
+    let resent = false;
+    try {
+      for (let i = 0; i < MAX_ROUNDS; i++) {
+        const r = await syncOnce();
+        const resend = r.reports.some((x) => x.kind === "resend");
+        const again = r.more || (resend && !resent);
+        resent ||= resend;
+        total.requests += r.requests;
+        total.pushed += r.pushed;
+        total.acked += r.acked;
+        total.received += r.received;
+        total.setAside += r.setAside;
+        total.erased += r.erased;
+        total.reports.push(...r.reports);
+        total.more = r.more;
+        total.serverTime = r.serverTime ?? total.serverTime;
+        if (!again) break;
+      }
+      return total;
+    } catch (e) {
+      await write((tx) => tx.setMeta("lastError", e instanceof SyncError ? e.code : "network")).catch(() => undefined);
+      throw e;
+    } finally {
+      running = undefined;
+    }
+  })();
+  return running;
+}

@@ -1,0 +1,659 @@
+// The screens (hash routes): enrol, home, session (new, attendance), questionnaire, story, sync.
+import { checkServer, enrol, loginAndRegister, parseEnrolPayload, ApiError } from "../api";
+import * as dev from "../device";
+import { t } from "../i18n";
+import { InvalidRecord, items, type FieldError, type FieldValue } from "../records";
+import { ACTIVITY_TYPES, AGE_BANDS, INSTRUMENTS, STORY_CONSENT_SCOPES, TIMEPOINTS, itemRange } from "../schema";
+import { score, type Score } from "../scoring";
+import { allReports, allSetAside, read, write, type Identity } from "../store";
+import { sync, SyncError } from "../sync";
+import { wordingFor } from "../wording";
+import { checkbox, clearErrors, controlOf, field, h, showErrors, status, value } from "./dom";
+
+const main = () => document.getElementById("main")!;
+
+// ---------- helpers ----------
+
+const pad = (n: number) => String(n).padStart(2, "0");
+const localDate = (d = new Date()) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+const localDateTime = (d: Date) => `${localDate(d)}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+/** `datetime-local` value to RFC 3339 UTC, or the raw text if it is not a date and time. */
+function toUtc(local: string): string {
+  const d = new Date(local);
+  return Number.isNaN(d.getTime()) ? local : d.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+const show = (iso: string | undefined) => (iso ? new Date(iso).toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "short" }) : "");
+const nav = (hash: string) => {
+  location.hash = hash;
+};
+
+function screen(title: string, ...body: (Node | null | false | undefined)[]): void {
+  const heading = h("h1", { tabindex: -1 }, title);
+  const m = main();
+  m.replaceChildren(heading, ...body.filter((x): x is Node => !!x));
+  document.title = `${title} · ${t("app.name")}`;
+  heading.focus();
+}
+
+function fieldErrors(e: unknown): FieldError[] | undefined {
+  return e instanceof InvalidRecord ? e.errors : undefined;
+}
+
+async function requireIdentity(): Promise<Identity | undefined> {
+  const id = await dev.identity();
+  if (!id) nav("#/enrol");
+  return id;
+}
+
+function participantName(v: dev.Loaded): string {
+  const ids = v.view.map("identifiers");
+  return typeof ids.name === "string" && ids.name ? `${ids.name} (${v.view.s("code")})` : (v.view.s("code") ?? v.id);
+}
+
+function scoreLines(instrument: string, s: Score): string[] {
+  const r = itemRange(instrument);
+  switch (s.status) {
+    case "wemwbs":
+      return [t("wellbeing.score.wemwbs", { total: s.total, metric: s.swemwbs_metric.toFixed(2), raw: s.swemwbs_raw })];
+    case "swemwbs":
+      return [t("wellbeing.score.swemwbs", { metric: s.metric.toFixed(2), raw: s.raw })];
+    case "ons4":
+      return s.answers.map((a) => t("wellbeing.score.ons4", { item: t(`ons4.${a.item}`), value: a.value, band: t(`band.${a.band}`) }));
+    default:
+      return [t("wellbeing.score.incomplete", { answered: (r?.count ?? 0) - s.missing.length, count: r?.count ?? 0, missing: s.missing.join(", ") })];
+  }
+}
+
+// ---------- enrol ----------
+
+async function enrolScreen(): Promise<void> {
+  const msg = h("div", { "aria-live": "polite" });
+  const codeForm = h(
+    "form",
+    { novalidate: true, "aria-labelledby": "enrol-code-h" },
+    h("h2", { id: "enrol-code-h" }, t("enrol.submit")),
+    field({ label: t("enrol.code"), name: "code", hint: t("enrol.codeHint"), required: true, attrs: { autocomplete: "off", autocapitalize: "characters", spellcheck: "false" } }),
+    field({ label: t("enrol.name"), name: "name", value: t("enrol.nameDefault"), required: true }),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("enrol.submit"))),
+  );
+  const scanArea = h("div", { class: "scan" });
+  if ("BarcodeDetector" in window) {
+    codeForm.querySelector(".actions")!.append(h("button", { type: "button", class: "secondary", onclick: () => scan(scanArea, codeForm) }, t("enrol.scan")));
+  }
+  const loginForm = h(
+    "form",
+    { novalidate: true, "aria-labelledby": "enrol-login-h" },
+    h("h2", { id: "enrol-login-h" }, t("enrol.loginTitle")),
+    field({ label: t("enrol.username"), name: "username", required: true, attrs: { autocomplete: "username", autocapitalize: "none" } }),
+    field({ label: t("enrol.password"), name: "password", type: "password", required: true, attrs: { autocomplete: "current-password" } }),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "secondary" }, t("enrol.login"))),
+  );
+  const done = async (identity: Identity) => {
+    identity.project = dev.defaultProject(identity);
+    await write((tx) => tx.setMeta("identity", identity));
+    msg.replaceChildren(status(t("enrol.done", { user: identity.user.username }), "ok"));
+    try {
+      await sync();
+    } catch {
+      /* shown on the sync screen */
+    }
+    nav("#/");
+  };
+  const fail = (form: HTMLElement, e: unknown) => {
+    let text: string;
+    if (e instanceof ApiError) {
+      if (e.code === "network") text = t("enrol.err.network");
+      else if (e.code === "https_required") text = t("enrol.err.https");
+      else if (e.status === 401) text = t("enrol.err.401", { message: e.message });
+      else text = t("enrol.err.other", { message: e.message });
+    } else text = t("enrol.err.other", { message: String(e) });
+    clearErrors(form);
+    msg.replaceChildren(status(text, "error"));
+  };
+  codeForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    clearErrors(codeForm);
+    let code = value(codeForm, "code");
+    let server = location.origin;
+    const payload = parseEnrolPayload(code);
+    if (payload) {
+      code = payload.code ?? "";
+      if (payload.server) {
+        try {
+          if (checkServer(payload.server) !== location.origin) {
+            msg.replaceChildren(status(t("enrol.otherServer", { server: payload.server }), "error"));
+            return;
+          }
+        } catch (e) {
+          return fail(codeForm, e);
+        }
+        server = checkServer(payload.server);
+      }
+    }
+    if (!code) return showErrors(codeForm, [{ field: "code", code: "required" }]);
+    msg.replaceChildren(status(t("enrol.working")));
+    try {
+      await done(await enrol(server, code, value(codeForm, "name") || t("enrol.nameDefault")));
+    } catch (e) {
+      fail(codeForm, e);
+    }
+  });
+  loginForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    clearErrors(loginForm);
+    const errs: FieldError[] = [];
+    if (!value(loginForm, "username")) errs.push({ field: "username", code: "required" });
+    if (!controlOf(loginForm, "password")?.value) errs.push({ field: "password", code: "required" });
+    if (errs.length) return showErrors(loginForm, errs);
+    msg.replaceChildren(status(t("enrol.working")));
+    try {
+      await done(await loginAndRegister(location.origin, value(loginForm, "username"), controlOf(loginForm, "password")!.value, value(codeForm, "name") || t("enrol.nameDefault")));
+    } catch (e) {
+      fail(loginForm, e);
+    }
+  });
+  screen(t("enrol.title"), h("p", {}, t("enrol.intro")), msg, codeForm, scanArea, loginForm);
+}
+
+async function scan(area: HTMLElement, form: HTMLElement): Promise<void> {
+  type Detector = { detect(v: HTMLVideoElement): Promise<{ rawValue: string }[]> };
+  const Ctor = (window as unknown as { BarcodeDetector: new (o: unknown) => Detector }).BarcodeDetector;
+  let stream: MediaStream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+  } catch {
+    area.replaceChildren(status(t("enrol.scanUnsupported"), "error"));
+    return;
+  }
+  const video = h("video", { "aria-label": t("enrol.scanVideo"), playsinline: true, muted: true });
+  video.srcObject = stream;
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    stream.getTracks().forEach((tr) => tr.stop());
+    area.replaceChildren();
+  };
+  area.replaceChildren(video, h("button", { type: "button", class: "secondary", onclick: stop }, t("enrol.scanStop")));
+  await video.play();
+  const detector = new Ctor({ formats: ["qr_code"] });
+  const tick = async () => {
+    if (stopped) return;
+    const found = await detector.detect(video).catch(() => []);
+    const hit = found.find((f) => f.rawValue.startsWith("bothy-enrol:"));
+    if (hit) {
+      controlOf(form, "code")!.value = hit.rawValue;
+      stop();
+      (form as HTMLFormElement).requestSubmit();
+    } else setTimeout(tick, 300);
+  };
+  tick();
+}
+
+// ---------- home ----------
+
+function sessionItem(s: dev.Loaded): HTMLElement {
+  const present = Object.values(s.view.map("attendance")).filter((m) => m === "present").length;
+  return h(
+    "li",
+    {},
+    h(
+      "a",
+      { href: `#/session/${s.id}`, class: "card" },
+      h("strong", {}, `${s.view.s("activity") ?? ""} · ${s.view.s("site") ?? ""}`),
+      h("span", {}, show(s.view.s("start"))),
+      h("span", {}, t("home.attendees", { count: present }), s.unsynced ? ` · ${t("common.unsyncedMark")}` : ""),
+    ),
+  );
+}
+
+async function homeScreen(): Promise<void> {
+  const id = await requireIdentity();
+  if (!id) return;
+  const all = await dev.listRecords();
+  const sessions = all.filter((r) => r.view.kind === "session").sort((a, b) => (b.view.s("start") ?? "").localeCompare(a.view.s("start") ?? ""));
+  const today = localDate();
+  const isToday = (s: dev.Loaded) => {
+    const st = s.view.s("start");
+    return st ? localDate(new Date(st)) === today : false;
+  };
+  const stories = all.filter((r) => r.view.kind === "story");
+  const unsynced = all.filter((r) => r.unsynced).length;
+  const projects = dev.writableProjects(id);
+  const project = dev.defaultProject(id);
+  const projectPicker =
+    projects.length > 1
+      ? field({ label: t("home.project"), name: "project", value: project, options: projects.map((p) => [p, p]), attrs: { onchange: async (e: Event) => {
+          id.project = (e.target as HTMLSelectElement).value;
+          await write((tx) => tx.setMeta("identity", id));
+          homeScreen();
+        } } })
+      : h("p", {}, `${t("home.project")}: ${project ?? t("common.none")}`);
+  const todayList = sessions.filter(isToday);
+  const recent = sessions.filter((s) => !isToday(s)).slice(0, 20);
+  screen(
+    t("home.title"),
+    h("p", { class: "muted" }, t("home.signedIn", { user: id.user.username })),
+    h("p", {}, h("a", { href: "#/sync", class: unsynced ? "badge warn" : "badge" }, unsynced ? t("home.unsynced", { count: unsynced }) : t("home.allSynced"))),
+    project ? null : status(t("enrol.noProject"), "error"),
+    h("form", { onsubmit: (e: Event) => e.preventDefault() }, projectPicker),
+    h("div", { class: "actions" }, h("a", { href: "#/session/new", class: "button primary" }, t("home.newSession")), h("a", { href: "#/story/new", class: "button secondary" }, t("home.newStory"))),
+    h("h2", {}, t("home.today")),
+    todayList.length ? h("ul", { class: "cards" }, todayList.map(sessionItem)) : h("p", {}, t("home.noToday")),
+    h("h2", {}, t("home.recent")),
+    recent.length ? h("ul", { class: "cards" }, recent.map(sessionItem)) : h("p", {}, t("home.noRecent")),
+    h("h2", {}, t("home.stories")),
+    stories.length
+      ? h("ul", { class: "cards" }, stories.map((s) => h("li", {}, h("a", { href: `#/story/${s.id}`, class: "card" }, h("strong", {}, s.view.s("title") ?? ""), h("span", {}, s.view.s("author") ?? "", s.unsynced ? ` · ${t("common.unsyncedMark")}` : "")))))
+      : h("p", {}, t("home.noStories")),
+  );
+}
+
+// ---------- sessions ----------
+
+async function newSessionScreen(): Promise<void> {
+  const id = await requireIdentity();
+  if (!id) return;
+  const project = dev.defaultProject(id);
+  if (!project) return nav("#/");
+  const setup = await read((tx) => tx.meta("setup"));
+  const ps = setup?.projects?.find((p) => p.project === project);
+  const sites = ps?.sites ?? [];
+  const acts = ps?.activities ?? [];
+  const start = new Date();
+  start.setMinutes(0, 0, 0);
+  const form = h(
+    "form",
+    { novalidate: true },
+    sites.length
+      ? field({ label: t("session.site"), name: "site", required: true, options: [["", t("common.choose")], ...sites.map((s) => [s.slug, s.name] as [string, string])] })
+      : field({ label: t("session.site"), name: "site", required: true }),
+    acts.length
+      ? field({ label: t("session.activity"), name: "activity", required: true, options: [["", t("common.choose")], ...acts.map((a) => [a.slug, a.name] as [string, string])] })
+      : field({ label: t("session.activity"), name: "activity", required: true }),
+    field({ label: t("session.activityType"), name: "activity_type", required: true, options: [["", t("common.choose")], ...ACTIVITY_TYPES.map((a) => [a, t(`activityType.${a}`)] as [string, string])] }),
+    field({ label: t("session.start"), name: "start", type: "datetime-local", value: localDateTime(start), required: true }),
+    field({ label: t("session.end"), name: "end", type: "datetime-local" }),
+    field({ label: t("session.facilitators"), name: "facilitators", hint: t("session.facilitatorsHint"), value: id.user.username }),
+    field({ label: t("session.location"), name: "location" }),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("session.create"))),
+  );
+  controlOf(form, "activity")?.addEventListener("change", () => {
+    const a = acts.find((x) => x.slug === value(form, "activity"));
+    if (a) {
+      controlOf(form, "activity_type")!.value = a.activity_type;
+      if (a.site && sites.some((s) => s.slug === a.site)) controlOf(form, "site")!.value = a.site;
+    }
+  });
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const fields: [string, FieldValue][] = [];
+    const errs: FieldError[] = [];
+    for (const n of ["site", "activity", "activity_type", "start"]) {
+      const v = value(form, n);
+      if (!v) errs.push({ field: n, code: "required" });
+      else fields.push([n, n === "start" ? toUtc(v) : v]);
+    }
+    if (value(form, "end")) fields.push(["end", toUtc(value(form, "end"))]);
+    if (value(form, "location")) fields.push(["location", value(form, "location")]);
+    for (const f of value(form, "facilitators").split(",").map((x) => x.trim()).filter(Boolean)) fields.push([`facilitators.${f}`, true]);
+    if (errs.length) return showErrors(form, errs);
+    try {
+      const sid = await dev.createSession(project, fields);
+      nav(`#/session/${sid}`);
+    } catch (e) {
+      const fe = fieldErrors(e);
+      if (fe) showErrors(form, fe, (p) => (p.startsWith("facilitators.") ? "facilitators" : p));
+      else throw e;
+    }
+  });
+  screen(t("session.newTitle"), form);
+}
+
+async function sessionScreen(sid: string, flash?: string): Promise<void> {
+  const id = await requireIdentity();
+  if (!id) return;
+  const s = await dev.getRecord(sid);
+  if (!s || s.view.kind !== "session") return screen(t("session.title"), status(t("common.notFound"), "error"));
+  const all = await dev.listRecords();
+  const people = all.filter((r) => r.view.kind === "participant" && r.view.project === s.view.project).sort((a, b) => participantName(a).localeCompare(participantName(b)));
+  const marks = s.view.map("attendance");
+  const msg = h("div", { "aria-live": "polite" }, flash ? status(flash, "ok") : null);
+  const list = h(
+    "ul",
+    { class: "checklist" },
+    people.map((p) => {
+      const box = checkbox(participantName(p), `attendance.${p.id}`, marks[p.id] === "present", {
+        onchange: async (e: Event) => {
+          const on = (e.target as HTMLInputElement).checked;
+          try {
+            await dev.markAttendance(sid, p.id, on ? "present" : "absent");
+            msg.replaceChildren(status(t("session.marked"), "ok"));
+          } catch (err) {
+            const fe = fieldErrors(err);
+            msg.replaceChildren(status(fe ? fe.map((x) => t(`err.${x.code}`, x.params ?? {})).join(" ") : String(err), "error"));
+          }
+        },
+      });
+      return h("li", {}, box, h("a", { href: `#/wellbeing/new/${p.id}/${sid}`, class: "small", "aria-label": t("session.questionnaireFor", { name: participantName(p) }) }, t("session.questionnaire")));
+    }),
+  );
+  const canRegister = dev.canWrite(id, s.view.project, "participant");
+  const reg = h(
+    "form",
+    { novalidate: true, "aria-labelledby": "reg-h" },
+    h("h2", { id: "reg-h" }, t("session.register")),
+    field({ label: t("session.participantName"), name: "identifiers.name", hint: t("session.participantNameHint"), attrs: { autocomplete: "off" } }),
+    field({ label: t("session.ageBand"), name: "age_band", options: [["", t("common.choose")], ...AGE_BANDS.map((a) => [a, a] as [string, string])] }),
+    checkbox(t("session.consent"), "consent.data_use", false),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("session.registerSubmit"))),
+  );
+  reg.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const fields: [string, FieldValue][] = [];
+    if (value(reg, "identifiers.name")) fields.push(["identifiers.name", value(reg, "identifiers.name")]);
+    if (value(reg, "age_band")) fields.push(["age_band", value(reg, "age_band")]);
+    const consent = (controlOf(reg, "consent.data_use") as HTMLInputElement).checked;
+    fields.push(["consent.data_use", consent]);
+    if (consent) fields.push(["consent.date", localDate()]);
+    try {
+      const p = await dev.createParticipant(s.view.project, fields);
+      await dev.markAttendance(sid, p.id, "present");
+      await sessionScreen(sid, t("session.registered", { code: p.code }));
+    } catch (e) {
+      const fe = fieldErrors(e);
+      if (fe) showErrors(reg, fe);
+      else throw e;
+    }
+  });
+  const end = s.view.s("end");
+  screen(
+    `${s.view.s("activity") ?? ""} · ${s.view.s("site") ?? ""}`,
+    h("p", {}, end ? t("session.when", { start: show(s.view.s("start")), end: show(end) }) : t("session.whenOpen", { start: show(s.view.s("start")) })),
+    await conflictNotice(sid),
+    h("h2", {}, t("session.attendance")),
+    h("p", { class: "hint" }, t("session.attendanceHint")),
+    msg,
+    people.length ? h("form", { onsubmit: (e: Event) => e.preventDefault(), "aria-label": t("session.attendance") }, list) : h("p", {}, t("session.noParticipants")),
+    canRegister ? reg : null,
+  );
+}
+
+async function conflictNotice(rid: string): Promise<HTMLElement | null> {
+  const fields = await dev.conflicts(rid);
+  return fields.length ? h("div", { class: "notice" }, h("p", {}, t("report.conflict")), h("p", {}, t("report.field", { field: fields.join(", ") }))) : null;
+}
+
+// ---------- wellbeing ----------
+
+async function wellbeingNewScreen(pid: string, sid?: string): Promise<void> {
+  const id = await requireIdentity();
+  if (!id) return;
+  const p = await dev.getRecord(pid);
+  if (!p || p.view.kind !== "participant") return screen(t("wellbeing.title"), status(t("common.notFound"), "error"));
+  const setup = await read((tx) => tx.meta("setup"));
+  let instrument: string = "WEMWBS";
+  const itemsBox = h("fieldset", { class: "items" });
+  const live = h("div", { class: "score", "aria-live": "polite" });
+  const form = h(
+    "form",
+    { novalidate: true },
+    h("p", {}, `${t("wellbeing.participant")}: ${participantName(p)}`),
+    field({ label: t("wellbeing.instrument"), name: "instrument", value: instrument, required: true, options: INSTRUMENTS.map((i) => [i, i] as [string, string]) }),
+    field({ label: t("wellbeing.timepoint"), name: "timepoint", value: "baseline", required: true, options: TIMEPOINTS.map((x) => [x, t(`timepoint.${x}`)] as [string, string]) }),
+    field({ label: t("wellbeing.date"), name: "date", type: "date", value: localDate(), required: true }),
+    itemsBox,
+    live,
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("wellbeing.submit"))),
+  );
+  const readItems = () => {
+    const r = itemRange(instrument)!;
+    const out: Record<number, number> = {};
+    const errs: FieldError[] = [];
+    for (let i = 1; i <= r.count; i++) {
+      const raw = value(form, `items.${i}`);
+      if (raw === "") continue;
+      const n = Number(raw);
+      if (!Number.isInteger(n)) errs.push({ field: `items.${i}`, code: "must_be_whole_number" });
+      else out[i] = n;
+    }
+    return { out, errs };
+  };
+  const updateLive = () => {
+    const s = score(instrument, readItems().out);
+    live.replaceChildren(h("h2", {}, t("wellbeing.liveScore")), ...scoreLines(instrument, s).map((l) => h("p", {}, l)));
+  };
+  const renderItems = () => {
+    const w = wordingFor(setup, p.view.project, instrument);
+    const r = itemRange(instrument)!;
+    const labels = Object.entries(w.responses).map(([k, v]) => (v === k ? k : `${k} ${v}`)).join(", ");
+    itemsBox.replaceChildren(
+      h("legend", {}, instrument),
+      ...Array.from({ length: r.count }, (_, i) =>
+        field({
+          label: `${i + 1}. ${w.items[String(i + 1)] ?? t("wellbeing.item", { n: i + 1 })}`,
+          name: `items.${i + 1}`,
+          type: "number",
+          hint: t("wellbeing.answerHint", { lo: r.lo, hi: r.hi, labels }),
+          attrs: { inputmode: "numeric", min: r.lo, max: r.hi, step: 1, oninput: updateLive },
+        }),
+      ),
+    );
+    updateLive();
+  };
+  controlOf(form, "instrument")!.addEventListener("change", () => {
+    instrument = value(form, "instrument");
+    renderItems();
+  });
+  renderItems();
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const { out, errs } = readItems();
+    if (errs.length) return showErrors(form, errs);
+    const fields: [string, FieldValue][] = [
+      ["participant", pid],
+      ["instrument", instrument],
+      ["timepoint", value(form, "timepoint")],
+      ["date", value(form, "date")],
+    ];
+    if (sid) fields.push(["session", sid]);
+    for (const [k, v] of Object.entries(out)) fields.push([`items.${k}`, v]);
+    try {
+      const wid = await dev.createWellbeing(fields);
+      nav(`#/wellbeing/${wid}`);
+    } catch (e) {
+      const fe = fieldErrors(e);
+      if (fe) showErrors(form, fe);
+      else throw e;
+    }
+  });
+  screen(t("wellbeing.title"), form);
+}
+
+async function wellbeingScreen(wid: string): Promise<void> {
+  const w = await dev.getRecord(wid);
+  if (!w || w.view.kind !== "wellbeing") return screen(t("wellbeing.resultTitle"), status(t("common.notFound"), "error"));
+  const instrument = w.view.s("instrument") ?? "";
+  const it = items(w.view);
+  const p = await dev.getRecord(w.view.s("participant") ?? "");
+  const sid = w.view.s("session");
+  screen(
+    t("wellbeing.resultTitle"),
+    status(t("common.saved"), "ok"),
+    h("p", {}, `${t("wellbeing.participant")}: ${p ? participantName(p) : (w.view.s("participant") ?? "")}`),
+    h("p", {}, `${instrument} · ${t(`timepoint.${w.view.s("timepoint")}`)} · ${w.view.s("date") ?? ""}`),
+    h("div", { class: "score", id: "score" }, ...scoreLines(instrument, score(instrument, it)).map((l) => h("p", {}, l))),
+    h("ol", { class: "answers" }, Object.keys(it).sort((a, b) => +a - +b).map((k) => h("li", { value: k }, String(it[+k])))),
+    sid ? h("p", {}, h("a", { href: `#/session/${sid}`, class: "button secondary" }, t("nav.back"))) : null,
+  );
+}
+
+// ---------- stories ----------
+
+async function newStoryScreen(): Promise<void> {
+  const id = await requireIdentity();
+  if (!id) return;
+  const project = dev.defaultProject(id);
+  if (!project) return nav("#/");
+  const people = (await dev.listRecords()).filter((r) => r.view.kind === "participant" && r.view.project === project);
+  const form = h(
+    "form",
+    { novalidate: true },
+    field({ label: t("story.titleField"), name: "title", required: true }),
+    field({ label: t("story.consentScope"), name: "consent_scope", value: "private", required: true, options: STORY_CONSENT_SCOPES.map((s) => [s, t(`scope.${s}`)] as [string, string]) }),
+    field({ label: t("story.participant"), name: "participant", options: [["", t("common.none")], ...people.map((p) => [p.id, participantName(p)] as [string, string])] }),
+    field({ label: t("story.body"), name: "body", type: "textarea" }),
+    field({ label: t("story.themes"), name: "themes", hint: t("story.themesHint") }),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("story.create"))),
+  );
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const fields: [string, FieldValue][] = [];
+    if (!value(form, "title")) return showErrors(form, [{ field: "title", code: "required" }]);
+    fields.push(["title", value(form, "title")], ["consent_scope", value(form, "consent_scope")]);
+    if (value(form, "participant")) fields.push(["participant", value(form, "participant")]);
+    const body = controlOf(form, "body")!.value;
+    if (body) fields.push(["body", body]);
+    for (const th of value(form, "themes").split(",").map((x) => x.trim()).filter(Boolean)) fields.push([`themes.${th}`, true]);
+    try {
+      const sid = await dev.createStory(project, fields);
+      nav(`#/story/${sid}`);
+    } catch (e) {
+      const fe = fieldErrors(e);
+      if (fe) showErrors(form, fe, (p) => (p.startsWith("themes.") ? "themes" : p));
+      else throw e;
+    }
+  });
+  screen(t("story.newTitle"), form);
+}
+
+async function storyScreen(sid: string, flash?: string): Promise<void> {
+  const s = await dev.getRecord(sid);
+  if (!s || s.view.kind !== "story") return screen(t("story.title"), status(t("common.notFound"), "error"));
+  const msg = h("div", { "aria-live": "polite" }, flash ? status(flash, "ok") : null);
+  const form = h(
+    "form",
+    { novalidate: true },
+    field({ label: t("story.body"), name: "body", type: "textarea", value: s.view.text("body") }),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("story.saveBody"))),
+  );
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await dev.editText(sid, "body", controlOf(form, "body")!.value);
+      await storyScreen(sid, t("common.saved"));
+    } catch (e) {
+      const fe = fieldErrors(e);
+      if (fe) showErrors(form, fe);
+      else throw e;
+    }
+  });
+  const themes = s.view.set("themes");
+  screen(
+    s.view.s("title") ?? t("story.title"),
+    h("p", { class: "muted" }, t("story.author", { author: s.view.s("author") ?? "" }), ` · ${t(`scope.${s.view.s("consent_scope")}`)}`, themes.length ? ` · ${themes.join(", ")}` : ""),
+    await conflictNotice(sid),
+    msg,
+    form,
+  );
+}
+
+// ---------- sync ----------
+
+export function syncErrorText(e: unknown): string {
+  if (e instanceof SyncError) {
+    if (e.code === "network") return navigator.onLine ? t("sync.err.network") : t("sync.offline");
+    if (e.status === 401) return t("sync.err.401");
+    if (e.status === 426) return t("sync.err.426");
+    return t("sync.err.other", { message: e.message });
+  }
+  return t("sync.err.other", { message: String(e) });
+}
+
+async function syncScreen(flash?: HTMLElement): Promise<void> {
+  const id = await requireIdentity();
+  if (!id) return;
+  const count = await dev.unsyncedCount();
+  const [lastSync, reports, setAside] = await Promise.all([read((tx) => tx.meta("lastSync")), allReports(), allSetAside()]);
+  const msg = h("div", { "aria-live": "polite" }, flash ?? (navigator.onLine ? null : status(t("sync.offline"), "info")));
+  const button = h("button", { type: "button", class: "primary", id: "sync-now" }, t("sync.button"));
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    msg.replaceChildren(status(t("sync.working")));
+    let note: HTMLElement;
+    try {
+      const s = await sync();
+      note = status(t("sync.done", { pushed: s.pushed, received: s.received }), "ok");
+    } catch (e) {
+      note = status(syncErrorText(e), "error");
+    }
+    await syncScreen(note);
+  });
+  screen(
+    t("sync.title"),
+    h("p", { id: "unsynced-count" }, t("sync.unsynced", { count })),
+    h("p", { id: "last-sync" }, lastSync ? t("sync.lastSync", { when: new Date(lastSync * 1000).toLocaleString("en-GB") }) : t("sync.never")),
+    msg,
+    h("div", { class: "actions" }, button),
+    setAside.length ? h("p", {}, t("sync.setAside", { count: setAside.length })) : null,
+    h("h2", {}, t("sync.reports")),
+    reports.length
+      ? h(
+          "ul",
+          { class: "reports" },
+          reports
+            .slice()
+            .reverse()
+            .map((r) =>
+              h(
+                "li",
+                { class: `report ${r.kind}` },
+                h("strong", {}, t(`report.${r.kind}`)),
+                h("p", {}, r.message),
+                r.field ? h("p", { class: "muted" }, t("report.field", { field: r.field })) : null,
+                h("p", { class: "muted" }, t("report.record", { id: r.recordId })),
+              ),
+            ),
+        )
+      : h("p", {}, t("sync.noReports")),
+    h("p", { class: "muted" }, t("sync.identity", { device: id.deviceId, user: id.user.username, server: id.server })),
+  );
+}
+
+// ---------- router ----------
+
+export async function route(): Promise<void> {
+  const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean);
+  const id = await dev.identity();
+  if (!id && parts[0] !== "enrol") return nav("#/enrol");
+  document.querySelectorAll("header nav a").forEach((a) => a.removeAttribute("aria-current"));
+  switch (parts[0]) {
+    case "enrol":
+      return id ? nav("#/") : enrolScreen();
+    case "session":
+      return parts[1] === "new" ? newSessionScreen() : sessionScreen(parts[1] ?? "");
+    case "wellbeing":
+      return parts[1] === "new" ? wellbeingNewScreen(parts[2] ?? "", parts[3]) : wellbeingScreen(parts[1] ?? "");
+    case "story":
+      return parts[1] === "new" ? newStoryScreen() : storyScreen(parts[1] ?? "");
+    case "sync":
+      document.querySelector('header nav a[href="#/sync"]')?.setAttribute("aria-current", "page");
+      return syncScreen();
+    default:
+      document.querySelector('header nav a[href="#/"]')?.setAttribute("aria-current", "page");
+      return homeScreen();
+  }
+}
+
+/** Shows the unsynced count in the header. */
+export async function refreshBadge(): Promise<void> {
+  const el = document.getElementById("sync-badge");
+  if (!el) return;
+  const id = await dev.identity();
+  if (!id) {
+    el.textContent = "";
+    return;
+  }
+  const n = await dev.unsyncedCount();
+  el.textContent = n ? String(n) : "";
+  el.hidden = n === 0;
+}

@@ -1,0 +1,123 @@
+// Small DOM helpers: elements, labelled form fields with errors announced beside them.
+import { t } from "../i18n";
+import type { FieldError } from "../records";
+
+type Attrs = Record<string, string | number | boolean | undefined | ((e: Event) => void)>;
+type Child = Node | string | null | undefined | false;
+
+export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: (Child | Child[])[]): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === false) continue;
+    if (typeof v === "function") el.addEventListener(k.replace(/^on/, ""), v);
+    else if (v === true) el.setAttribute(k, "");
+    else el.setAttribute(k, String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(typeof c === "string" ? document.createTextNode(c) : c);
+  }
+  return el;
+}
+
+let uid = 0;
+export const nextId = (p: string) => `${p}-${++uid}`;
+
+export interface FieldOpts {
+  label: string;
+  name: string;
+  type?: string;
+  value?: string;
+  hint?: string;
+  required?: boolean;
+  options?: [string, string][];
+  attrs?: Attrs;
+}
+
+/** A labelled control with a hint and an error slot (aria-describedby / aria-invalid). */
+export function field(o: FieldOpts): HTMLElement {
+  const id = nextId(o.name.replace(/[^a-z0-9]/gi, "-"));
+  const hintId = o.hint ? `${id}-hint` : undefined;
+  let control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
+  if (o.options) {
+    control = h("select", { id, name: o.name, ...o.attrs });
+    for (const [v, label] of o.options) control.append(h("option", { value: v, selected: v === o.value }, label));
+  } else if (o.type === "textarea") {
+    control = h("textarea", { id, name: o.name, rows: 8, ...o.attrs });
+    control.value = o.value ?? "";
+  } else {
+    control = h("input", { id, name: o.name, type: o.type ?? "text", ...o.attrs });
+    control.value = o.value ?? "";
+  }
+  if (o.required) control.setAttribute("aria-required", "true");
+  if (hintId) control.setAttribute("aria-describedby", hintId);
+  const wrap = h(
+    "div",
+    { class: "field", "data-field": o.name },
+    h("label", { for: id }, o.label, o.required ? null : h("span", { class: "opt" }, ` ${t("common.optional")}`)),
+    o.hint ? h("p", { class: "hint", id: hintId }, o.hint) : null,
+    control,
+    h("p", { class: "error", id: `${id}-error`, hidden: true }),
+  );
+  return wrap;
+}
+
+export function checkbox(label: string, name: string, checked = false, attrs: Attrs = {}): HTMLElement {
+  const id = nextId(name.replace(/[^a-z0-9]/gi, "-"));
+  const input = h("input", { type: "checkbox", id, name, checked, ...attrs });
+  return h("div", { class: "field check", "data-field": name }, input, h("label", { for: id }, label), h("p", { class: "error", id: `${id}-error`, hidden: true }));
+}
+
+export function controlOf(form: HTMLElement, name: string): HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement | null {
+  return form.querySelector(`[data-field="${CSS.escape(name)}"] input, [data-field="${CSS.escape(name)}"] select, [data-field="${CSS.escape(name)}"] textarea`);
+}
+export const value = (form: HTMLElement, name: string) => controlOf(form, name)?.value.trim() ?? "";
+
+export function clearErrors(form: HTMLElement): void {
+  for (const wrap of form.querySelectorAll<HTMLElement>("[data-field]")) setError(wrap, undefined);
+  form.querySelector(".form-alert")?.remove();
+}
+
+function setError(wrap: HTMLElement, message: string | undefined): void {
+  const control = wrap.querySelector<HTMLElement>("input, select, textarea");
+  const err = wrap.querySelector<HTMLElement>(".error");
+  if (!control || !err) return;
+  const ids = (control.getAttribute("aria-describedby") ?? "").split(" ").filter((x) => x && x !== err.id);
+  if (message) {
+    err.textContent = message;
+    err.hidden = false;
+    control.setAttribute("aria-invalid", "true");
+    control.setAttribute("aria-describedby", [...ids, err.id].join(" "));
+  } else {
+    err.textContent = "";
+    err.hidden = true;
+    control.removeAttribute("aria-invalid");
+    if (ids.length) control.setAttribute("aria-describedby", ids.join(" "));
+    else control.removeAttribute("aria-describedby");
+  }
+}
+
+export function errorText(e: FieldError): string {
+  return t(`err.${e.code}`, e.params ?? {});
+}
+
+/** Shows each error beside its field (or at the top), and focuses the first bad field. */
+export function showErrors(form: HTMLElement, errors: FieldError[], fieldMap: (path: string) => string = (p) => p): void {
+  clearErrors(form);
+  const general: string[] = [];
+  let first: HTMLElement | null = null;
+  for (const e of errors) {
+    const wrap = form.querySelector<HTMLElement>(`[data-field="${CSS.escape(fieldMap(e.field))}"]`);
+    if (wrap) {
+      setError(wrap, errorText(e));
+      first ??= wrap.querySelector("input, select, textarea");
+    } else general.push(`${e.field}: ${errorText(e)}`);
+  }
+  const alert = h("div", { class: "form-alert", role: "alert" }, t("common.fix"), general.length ? h("ul", {}, general.map((g) => h("li", {}, g))) : null);
+  form.prepend(alert);
+  first?.focus();
+}
+
+export function status(text: string, kind: "ok" | "error" | "info" = "info"): HTMLElement {
+  return h("p", { class: `status ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+}

@@ -1,0 +1,313 @@
+//! The mobile web app served at `/app/`: over plain HTTP, the redirect, the page with its
+//! security headers, ETags answered with `304`, compression and clear 404s. Then in a real
+//! browser (Debian's Chromium driven by tests/browser/webapp.mjs, 360 px wide): enrol, go
+//! offline, reload, capture a session, a participant, attendance, a WEMWBS and a story, edit a
+//! session and a story made by a Rust device, close and reopen the browser offline, come back
+//! online and sync, while the Rust device edits the same story and session offline. Afterwards
+//! the web app, the Rust device and the server hold identical documents and the projection
+//! tables are right. Screenshots go to target/artifacts/webapp/<backend>/.
+
+use bothy_device::AttendanceMark;
+use bothy_sync_core::FieldValue;
+use bothy_tests::{Backend, Harness, device_heads, on_both_backends, server_heads};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use uuid::Uuid;
+
+on_both_backends!(web_app_is_served, web_app_offline_and_merging_in_a_browser);
+
+const PROJECT: &str = "highland-heritage";
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("HTTP client")
+}
+
+async fn web_app_is_served(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    let c = client();
+    let res = c.get(format!("{}/app", h.url())).send().await.unwrap();
+    assert_eq!(res.status(), 308);
+    assert_eq!(res.headers()["location"], "/app/");
+
+    let res = c.get(format!("{}/app/", h.url())).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let headers = res.headers().clone();
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self' 'wasm-unsafe-eval'"),
+        "{csp}"
+    );
+    assert!(csp.contains("frame-ancestors 'none'"));
+    let page = res.text().await.unwrap();
+    assert!(page.contains("manifest.webmanifest"), "{page}");
+    assert!(page.contains("<html lang="), "{page}");
+
+    // A cached copy is confirmed in a few bytes.
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    let res = c
+        .get(format!("{}/app/", h.url()))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 304);
+    assert!(res.bytes().await.unwrap().is_empty());
+
+    // Every file the page and the service worker need is served with its type, compressed.
+    for (file, ctype) in [
+        ("app.js", "text/javascript"),
+        ("app.css", "text/css"),
+        ("sw.js", "text/javascript"),
+        ("manifest.webmanifest", "application/manifest+json"),
+        ("automerge.wasm", "application/wasm"),
+        ("icon-192.png", "image/png"),
+    ] {
+        let res = c
+            .get(format!("{}/app/{file}", h.url()))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{file}");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(ctype),
+            "{file}"
+        );
+        if file != "icon-192.png" {
+            assert_eq!(res.headers()["content-encoding"], "gzip", "{file}");
+        }
+    }
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &c.get(format!("{}/app/manifest.webmanifest", h.url()))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(manifest["icons"].as_array().is_some_and(|i| !i.is_empty()));
+
+    let res = c
+        .get(format!("{}/app/no-such-file.js", h.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(res.text().await.unwrap().contains("no such file"));
+    h.finish().await;
+}
+
+async fn web_app_offline_and_merging_in_a_browser(backend: Backend) {
+    let Some(browser_dir) = bothy_tests::browser_dir("web app browser check") else {
+        return;
+    };
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    h.project(PROJECT).await;
+    h.user("morag", PROJECT, "researcher").await;
+    h.user("ruth", PROJECT, "researcher").await;
+    // The Rust device: a session with one attendee and a story, synced before the phone
+    // enrols.
+    let cli = h.device("ruth", "ruth-laptop").await;
+    let elder = cli
+        .create_participant(Some(PROJECT), &[("consent.data_use", true.into())])
+        .await
+        .unwrap()
+        .id;
+    let late = cli
+        .create_participant(Some(PROJECT), &[("consent.data_use", true.into())])
+        .await
+        .unwrap()
+        .id;
+    let session = cli
+        .create_session(
+            Some(PROJECT),
+            &[
+                ("site", "ullapool-hall".into()),
+                ("activity", "heritage-crafts".into()),
+                ("activity_type", "heritage".into()),
+                ("start", "2026-11-25T10:00:00Z".into()),
+            ],
+        )
+        .await
+        .unwrap();
+    cli.mark_attendance(session, elder, AttendanceMark::Present)
+        .await
+        .unwrap();
+    let story = cli
+        .create_story(
+            Some(PROJECT),
+            &[
+                ("title", "Back at the loom".into()),
+                ("consent_scope", "project".into()),
+                (
+                    "body",
+                    FieldValue::from("She had not woven since her mother died."),
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+    cli.sync().await.unwrap();
+
+    let code = h.enrolment_code("morag").await;
+    let out = bothy_tests::artifacts_dir("webapp", backend);
+    let mut child = tokio::process::Command::new("node")
+        .arg(browser_dir.join("webapp.mjs"))
+        .args([
+            h.url().as_str(),
+            code.as_str(),
+            PROJECT,
+            &story.to_string(),
+            &session.to_string(),
+        ])
+        .arg(&out)
+        .env("BOTHY_PAUSE_BEFORE_SYNC", "1")
+        .current_dir(&browser_dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(240), lines.next_line())
+        .await
+        .expect("the web app finished its offline work within 4 minutes")
+        .unwrap();
+    assert_eq!(
+        first.as_deref(),
+        Some("OFFLINE_WORK_DONE"),
+        "webapp.mjs stopped early (its messages are above)"
+    );
+
+    // Meanwhile, offline on the Rust device: the same story and session edited, then synced.
+    cli.edit_story_body(
+        story,
+        "She had not woven since her mother died. Now she teaches the others.",
+    )
+    .await
+    .unwrap();
+    cli.mark_attendance(session, late, AttendanceMark::LeftEarly)
+        .await
+        .unwrap();
+    cli.sync().await.unwrap();
+    stdin.write_all(b"go\n").await.unwrap();
+    stdin.flush().await.unwrap();
+
+    let mut summary = String::new();
+    while let Some(line) =
+        tokio::time::timeout(std::time::Duration::from_secs(120), lines.next_line())
+            .await
+            .expect("the web app synced within 2 minutes")
+            .unwrap()
+    {
+        summary.push_str(&line);
+        summary.push('\n');
+    }
+    let status = child.wait().await.unwrap();
+    assert!(
+        status.success(),
+        "webapp.mjs failed (its messages are above)"
+    );
+    let summary: Value = serde_json::from_str(&summary).expect("a JSON summary");
+    cli.sync().await.unwrap();
+
+    // Identical documents everywhere: the web app's heads (after its sync), the Rust
+    // device's and the server's.
+    let web = summary["heads"].as_object().unwrap();
+    assert!(web.len() >= 8, "{summary}");
+    for (id, heads) in web {
+        let id: Uuid = id.parse().unwrap();
+        let mut web_heads: Vec<String> = heads
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        web_heads.sort();
+        let mut server = server_heads(&h.record(PROJECT, id).await);
+        server.sort();
+        let mut rust = device_heads(&cli, id).await;
+        rust.sort();
+        assert_eq!(web_heads, server, "record {id}: web app and server differ");
+        assert_eq!(rust, server, "record {id}: Rust device and server differ");
+    }
+
+    // Both offline edits merged, and the projections show them.
+    let created = &summary["created"];
+    let web_person = created["participant"].as_str().unwrap().to_owned();
+    let marks = h
+        .sql(
+            "SELECT participant_id, status FROM attendance WHERE session_id = $1 ORDER BY participant_id",
+            &[&session.to_string()],
+        )
+        .await;
+    let marked: Vec<(String, String)> = marks
+        .iter()
+        .map(|r| {
+            (
+                r["participant_id"].as_str().unwrap().to_owned(),
+                r["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for want in [
+        (elder.to_string(), "present".to_owned()),
+        (late.to_string(), "left_early".to_owned()),
+        (web_person.clone(), "present".to_owned()),
+    ] {
+        assert!(marked.contains(&want), "{want:?} not in {marked:?}");
+    }
+    let body = &h
+        .sql(
+            "SELECT body FROM stories WHERE id = $1",
+            &[&story.to_string()],
+        )
+        .await[0]["body"];
+    let body = body.as_str().unwrap();
+    assert!(body.contains("Now she teaches the others."), "{body}");
+    assert!(body.contains("Edited on the web app, offline."), "{body}");
+    let wellbeing = created["wellbeing"].as_str().unwrap();
+    let row = &h
+        .sql(
+            "SELECT participant_id, instrument, complete, raw_score FROM wellbeing_responses WHERE id = $1",
+            &[wellbeing],
+        )
+        .await[0];
+    assert_eq!(row["participant_id"], web_person.as_str());
+    assert_eq!(row["instrument"], "WEMWBS");
+    assert_eq!(row["complete"], 1);
+    assert_eq!(row["raw_score"], 53);
+    let new_session = created["session"].as_str().unwrap();
+    let rows = h
+        .sql(
+            "SELECT site, activity, activity_type FROM sessions WHERE id = $1",
+            &[new_session],
+        )
+        .await;
+    assert_eq!(rows[0]["activity"], "weaving");
+    assert!(
+        std::fs::read_dir(&out).unwrap().count() >= 10,
+        "screenshots of every screen in {}",
+        out.display()
+    );
+    h.finish().await;
+}
