@@ -783,11 +783,12 @@ pub fn query(dataset: Dataset, project: &str, f: &Filters) -> (String, Vec<Strin
         Dataset::Attendance => {
             date_cond("substr(s.starts_at, 1, 10)", &mut bind, &mut conds);
             session_conds("s", &mut bind, &mut conds);
+            // Only the marks: the session columns come from [`attendance_sessions_query`],
+            // read alongside in the same order (a merge), so each of a million rows carries
+            // three values, not eight. Sessions in (start, id) order by their index, each
+            // one's marks by the primary key: no sort of the whole result.
             format!(
-                // Sessions in (start, id) order by their index, each one's marks by the
-                // primary key: no sort of the whole result.
-                "SELECT a.session_id, a.participant_id, a.project, s.site, s.activity, \
-                 s.activity_type, s.starts_at, a.status \
+                "SELECT a.session_id, a.participant_id, a.status, s.starts_at \
                  FROM sessions s JOIN attendance a ON a.session_id = s.id \
                  JOIN participants p ON p.id = a.participant_id AND p.consent_data_use = 1 \
                  WHERE s.project = $1 AND a.project = $1{} \
@@ -837,6 +838,37 @@ pub fn query(dataset: Dataset, project: &str, f: &Filters) -> (String, Vec<Strin
         }
     };
     (sql, binds)
+}
+
+/// The sessions of an attendance export, in the order of its marks: `id, project, site,
+/// activity, activity_type, starts_at`.
+pub fn attendance_sessions_query(project: &str, f: &Filters) -> (String, Vec<String>) {
+    let mut binds = vec![project.to_owned()];
+    let mut conds = Vec::new();
+    let mut cond = |expr: &str, v: String| {
+        binds.push(v);
+        conds.push(format!("{expr} ${}", binds.len()));
+    };
+    if let Some(d) = f.from {
+        cond("substr(s.starts_at, 1, 10) >=", d.to_string());
+    }
+    if let Some(d) = f.to {
+        cond("substr(s.starts_at, 1, 10) <=", d.to_string());
+    }
+    if let Some(site) = &f.site {
+        cond("s.site =", site.clone());
+    }
+    if let Some(a) = &f.activity {
+        cond("s.activity =", a.clone());
+    }
+    (
+        format!(
+            "SELECT s.id, s.project, s.site, s.activity, s.activity_type, s.starts_at \
+             FROM sessions s WHERE s.project = $1{} ORDER BY s.starts_at, s.id",
+            and_all(&conds)
+        ),
+        binds,
+    )
 }
 
 fn and_all(conds: &[String]) -> String {
@@ -944,17 +976,10 @@ impl RowMaker {
                 ]
             }
             Dataset::Attendance => {
-                let start: &str = r.try_get(6)?;
-                vec![
-                    text(r, 0)?,
-                    text(r, 1)?,
-                    text(r, 2)?,
-                    text(r, 3)?,
-                    text(r, 4)?,
-                    text(r, 5)?,
-                    Val::from(start.get(..10).unwrap_or(start)),
-                    text(r, 7)?,
-                ]
+                // Attendance rows are made by merging two streams: see `attendance_row`.
+                return Err(sqlx::Error::Protocol(
+                    "attendance rows are made by attendance_row".into(),
+                ));
             }
             Dataset::Wellbeing => self.wellbeing_row(r)?,
             Dataset::Stories => {
@@ -979,6 +1004,25 @@ impl RowMaker {
                 ]
             }
         })
+    }
+
+    /// One attendance row from a session row (of [`attendance_sessions_query`]) and a mark
+    /// row (of [`query`]).
+    pub fn attendance_row<'r>(
+        session: &'r AnyRow,
+        mark: &'r AnyRow,
+    ) -> Result<Vec<Val<'r>>, sqlx::Error> {
+        let start: &str = session.try_get(5)?;
+        Ok(vec![
+            text(mark, 0)?,
+            text(mark, 1)?,
+            text(session, 1)?,
+            text(session, 2)?,
+            text(session, 3)?,
+            text(session, 4)?,
+            Val::from(start.get(..10).unwrap_or(start)),
+            text(mark, 2)?,
+        ])
     }
 
     fn wellbeing_row<'r>(&self, r: &'r AnyRow) -> Result<Vec<Val<'r>>, sqlx::Error> {

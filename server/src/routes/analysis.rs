@@ -294,29 +294,79 @@ fn stream_rows(
 ) -> tokio::sync::mpsc::Receiver<Result<Vec<u8>, sqlx::Error>> {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(async move {
-        let (sql, binds) = export::query(dataset, &project, &filters);
-        let sql = export::for_backend(&sql, state.db.backend == crate::db::Backend::Postgres);
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for b in &binds {
-            query = query.bind(b);
-        }
-        let mut rows = query.fetch(&state.db.pool);
+        let postgres = state.db.backend == crate::db::Backend::Postgres;
+        let fetch = |(sql, binds): (String, Vec<String>)| {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(export::for_backend(&sql, postgres)));
+            for b in binds {
+                query = query.bind(b);
+            }
+            query.fetch(&state.db.pool)
+        };
+        let mut rows = fetch(export::query(dataset, &project, &filters));
+        // Attendance: the sessions, in the marks' order, read alongside.
+        let mut sessions = (dataset == Dataset::Attendance)
+            .then(|| fetch(export::attendance_sessions_query(&project, &filters)));
+        let mut session: Option<sqlx::any::AnyRow> = None;
+        let mut sessions_done = false;
         let mut writer = Writer::new(format, dataset);
         let mut sent_header = false;
         loop {
-            match rows.next().await {
-                Some(Ok(row)) => match maker.row(&row) {
-                    Ok(values) => writer.row(&values),
-                    Err(e) => {
-                        let _ = tx.send(Err(e)).await;
-                        return;
-                    }
-                },
+            let row = match rows.next().await {
+                Some(Ok(row)) => row,
                 Some(Err(e)) => {
                     let _ = tx.send(Err(e)).await;
                     return;
                 }
                 None => break,
+            };
+            let made = match &mut sessions {
+                None => maker.row(&row).map(|values| writer.row(&values)),
+                Some(sessions) => {
+                    // Both streams are in (start, session id) order: advance the sessions to
+                    // the mark's. A mark whose session the sessions query did not see (a sync
+                    // committed between the two reads) is left out, as if read a moment
+                    // earlier.
+                    fn key(r: &sqlx::any::AnyRow, start: usize, id: usize) -> (&str, &str) {
+                        (
+                            r.try_get(start).unwrap_or_default(),
+                            r.try_get(id).unwrap_or_default(),
+                        )
+                    }
+                    let wanted = key(&row, 3, 0);
+                    let mut result = Ok(());
+                    loop {
+                        if let Some(s) = &session {
+                            let have = key(s, 5, 0);
+                            if have >= wanted {
+                                if have == wanted {
+                                    result = RowMaker::attendance_row(s, &row)
+                                        .map(|values| writer.row(&values));
+                                }
+                                break;
+                            }
+                        }
+                        if sessions_done {
+                            break;
+                        }
+                        match sessions.next().await {
+                            Some(Ok(s)) => session = Some(s),
+                            Some(Err(e)) => {
+                                result = Err(e);
+                                break;
+                            }
+                            None => {
+                                session = None;
+                                sessions_done = true;
+                                break;
+                            }
+                        }
+                    }
+                    result
+                }
+            };
+            if let Err(e) = made {
+                let _ = tx.send(Err(e)).await;
+                return;
             }
             if writer.ready() || !sent_header {
                 sent_header = true;

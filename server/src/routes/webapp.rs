@@ -22,8 +22,35 @@ pub fn file_names() -> Vec<&'static str> {
     files::FILES.iter().map(|f| f.0).collect()
 }
 
+fn find(name: &str) -> Option<&'static (&'static str, &'static str, &'static str, &'static [u8])> {
+    files::FILES.iter().find(|f| f.0 == name)
+}
+
+/// Whether the request accepts Brotli (`br` in `Accept-Encoding`, not with `q=0`).
+fn accepts_brotli(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| {
+            let mut parts = token.split(';').map(str::trim);
+            parts.next() == Some("br")
+                && parts.all(|p| !matches!(p.strip_prefix("q="), Some(q) if q.parse::<f32>().is_ok_and(|q| q == 0.0)))
+        })
+}
+
 fn serve(name: &str, headers: &HeaderMap) -> Response {
-    let Some((_, ctype, etag, bytes)) = files::FILES.iter().find(|f| f.0 == name) else {
+    // Brotli copies made at build time are served as such to browsers that take them (the
+    // WebAssembly is most of a first load over 3G); they are not files of their own.
+    let original = find(name).filter(|_| !name.ends_with(".br"));
+    let brotli = original
+        .filter(|_| accepts_brotli(headers))
+        .and_then(|_| find(&format!("{name}.br")));
+    let Some((ctype, etag, bytes)) = original.map(|o| match brotli {
+        Some(b) => (o.1, b.2, b.3),
+        None => (o.1, o.2, o.3),
+    }) else {
         let message = if files::FILES.is_empty() {
             "the web app was not built into this server: run `npm ci && npm run build` in clients/web and rebuild"
         } else {
@@ -39,17 +66,21 @@ fn serve(name: &str, headers: &HeaderMap) -> Response {
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == *etag));
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
     let mut resp = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         (
             [(header::CONTENT_TYPE, HeaderValue::from_static(ctype))],
-            *bytes,
+            bytes,
         )
             .into_response()
     };
     let h = resp.headers_mut();
+    if brotli.is_some() {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
+    }
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     h.insert(header::ETAG, HeaderValue::from_static(etag));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert(

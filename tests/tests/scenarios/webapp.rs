@@ -91,6 +91,38 @@ async fn web_app_is_served(backend: Backend) {
             assert_eq!(res.headers()["content-encoding"], "gzip", "{file}");
         }
     }
+    // Browsers that take Brotli get the copies compressed at build time (the WebAssembly is
+    // most of a first load), with an ETag of their own.
+    for file in ["app.js", "automerge.wasm"] {
+        let res = c
+            .get(format!("{}/app/{file}", h.url()))
+            .header("accept-encoding", "gzip, deflate, br")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{file}");
+        assert_eq!(res.headers()["content-encoding"], "br", "{file}");
+        assert_eq!(res.headers()["vary"], "accept-encoding");
+        let plain = c
+            .get(format!("{}/app/{file}", h.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(res.headers()["etag"], plain.headers()["etag"]);
+        let (br, raw) = (res.bytes().await.unwrap(), plain.bytes().await.unwrap());
+        assert!(
+            br.len() * 2 < raw.len(),
+            "{file}: {} of {}",
+            br.len(),
+            raw.len()
+        );
+    }
+    let res = c
+        .get(format!("{}/app/app.js.br", h.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
     let manifest: serde_json::Value = serde_json::from_slice(
         &c.get(format!("{}/app/manifest.webmanifest", h.url()))
             .send()
