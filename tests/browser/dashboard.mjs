@@ -14,6 +14,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import process from "node:process";
 import { chromium } from "playwright-core";
+import { violations } from "./a11y.mjs";
 
 const SECTIONS = ["Wellbeing change", "Attendance over time", "Retention", "Equity"];
 const VIEWPORTS = [
@@ -130,6 +131,8 @@ async function checkViewport(browser, viewport) {
   const file = path.join(outDir, `dashboard-${viewport.name}-${viewport.width}x${viewport.height}.png`);
   await page.screenshot({ path: file, fullPage: true });
   log(`saved ${file}`);
+  // WCAG 2.2 A and AA, on the project page as an analyst sees it.
+  for (const v of await violations(page)) problems.push(`${viewport.name}: ${v}`);
   await context.close();
 }
 

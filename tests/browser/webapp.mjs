@@ -21,6 +21,7 @@ import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { chromium } from "playwright-core";
+import { violations } from "./a11y.mjs";
 
 function usage(message) {
   console.error(`webapp.mjs: ${message}`);
@@ -55,6 +56,8 @@ async function screenshot(page, name) {
   shot += 1;
   const file = path.join(outDir, `webapp-${String(shot).padStart(2, "0")}-${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
+  // Every screen is also checked against WCAG 2.2 A and AA.
+  for (const v of await violations(page)) problems.push(`${name}: ${v}`);
 }
 
 async function open(userDataDir, offline) {
