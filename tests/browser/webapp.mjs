@@ -256,9 +256,25 @@ async function main() {
     check(left === 0, `${left} records are still unsynced after the sync`);
     await screenshot(page, "sync-done");
     const heads = await page.evaluate(() => window.__bothy.heads());
-    await context.close();
     check(problems.length === 0, `errors in the page:\n  ${problems.join("\n  ")}`);
-    process.stdout.write(`${JSON.stringify({ project, created, existing: { session: sessionId, story: storyId }, heads }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ project, created, existing: { session: sessionId, story: storyId }, heads })}\n`);
+
+    // With BOTHY_PAUSE_AFTER_SYNC=1, wait for a line on stdin (the caller erases a participant
+    // meanwhile), sync again and print what the app holds then, and what it said.
+    if (process.env.BOTHY_PAUSE_AFTER_SYNC === "1") {
+      process.stdin.resume();
+      await new Promise((resolve) => process.stdin.once("data", resolve));
+      process.stdin.pause();
+      await page.getByRole("button", { name: "Sync now" }).click();
+      const said = page.getByText(/^Synced: sent \d+, received \d+\./);
+      await said.waitFor({ timeout: 30000 });
+      const message = await said.textContent();
+      await screenshot(page, "sync-erased");
+      const after = await page.evaluate(() => window.__bothy.heads());
+      check(problems.length === 0, `errors in the page:\n  ${problems.join("\n  ")}`);
+      process.stdout.write(`${JSON.stringify({ after_erasure: { heads: after, message } })}\n`);
+    }
+    await context.close();
   } finally {
     await rm(profile, { recursive: true, force: true });
   }

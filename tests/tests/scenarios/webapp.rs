@@ -212,6 +212,7 @@ async fn web_app_offline_and_merging_in_a_browser(backend: Backend) {
         ])
         .arg(&out)
         .env("BOTHY_PAUSE_BEFORE_SYNC", "1")
+        .env("BOTHY_PAUSE_AFTER_SYNC", "1")
         .current_dir(&browser_dir)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -244,24 +245,16 @@ async fn web_app_offline_and_merging_in_a_browser(backend: Backend) {
     stdin.write_all(b"go\n").await.unwrap();
     stdin.flush().await.unwrap();
 
-    let mut summary = String::new();
-    while let Some(line) =
-        tokio::time::timeout(std::time::Duration::from_secs(120), lines.next_line())
+    let mut next_json = async || -> Value {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(120), lines.next_line())
             .await
-            .expect("the web app synced within 2 minutes")
+            .expect("the web app answered within 2 minutes")
             .unwrap()
-    {
-        summary.push_str(&line);
-        summary.push('\n');
-    }
-    let status = child.wait().await.unwrap();
-    assert!(
-        status.success(),
-        "webapp.mjs failed (its messages are above)"
-    );
-    let summary: Value = serde_json::from_str(&summary).expect("a JSON summary");
+            .expect("webapp.mjs stopped early (its messages are above)");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    };
+    let summary = next_json().await;
     cli.sync().await.unwrap();
-
     // Identical documents everywhere: the web app's heads (after its sync), the Rust
     // device's and the server's.
     let web = summary["heads"].as_object().unwrap();
@@ -336,6 +329,53 @@ async fn web_app_offline_and_merging_in_a_browser(backend: Backend) {
         )
         .await;
     assert_eq!(rows[0]["activity"], "weaving");
+
+    // The participant registered on the phone is erased on the server; at its next sync the
+    // web app purges them, their questionnaire and their attendance mark, and says so.
+    let erased = h
+        .admin(
+            &format!("/api/v1/projects/{PROJECT}/participants/{web_person}/erase"),
+            serde_json::json!({"reason": "withdrew consent"}),
+        )
+        .await;
+    assert_eq!(erased["counts"]["wellbeing_responses"], 1, "{erased}");
+    stdin.write_all(b"go\n").await.unwrap();
+    stdin.flush().await.unwrap();
+    let after = next_json().await;
+    let status = child.wait().await.unwrap();
+    assert!(
+        status.success(),
+        "webapp.mjs failed (its messages are above)"
+    );
+    let message = after["after_erasure"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("erased at a participant's request"),
+        "{message}"
+    );
+    let held = after["after_erasure"]["heads"].as_object().unwrap();
+    assert!(!held.contains_key(&web_person), "{after}");
+    assert!(!held.contains_key(wellbeing), "{after}");
+    cli.sync().await.unwrap();
+    for id in [session, story] {
+        let server = h.record(PROJECT, id).await;
+        let mut want = server_heads(&server);
+        want.sort();
+        let mut web: Vec<String> = held[&id.to_string()]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        web.sort();
+        assert_eq!(web, want, "record {id} after the erasure");
+    }
+    let session_now = h.record(PROJECT, session).await;
+    assert!(
+        session_now["record"]["attendance"]
+            .get(&web_person)
+            .is_none(),
+        "{session_now}"
+    );
     assert!(
         std::fs::read_dir(&out).unwrap().count() >= 10,
         "screenshots of every screen in {}",

@@ -582,7 +582,8 @@ async function syncScreen(flash?: HTMLElement): Promise<void> {
     let note: HTMLElement;
     try {
       const s = await sync();
-      note = status(t("sync.done", { pushed: s.pushed, received: s.received }), "ok");
+      const done = t("sync.done", { pushed: s.pushed, received: s.received });
+      note = status(s.erased ? `${done} ${t("sync.erased", { count: s.erased })}` : done, "ok");
     } catch (e) {
       note = status(syncErrorText(e), "error");
     }
