@@ -5,43 +5,13 @@
 //! while every record stays on it.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-const ADMIN_PASSWORD: &str = "admin-password-for-cli-tests";
-
-fn bothy(store: &Path, server: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bothy"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env_remove("BOTHY_STORE")
-        .env("BOTHY_SERVER", server)
-        .env("BOTHY_USER", "admin")
-        .env("BOTHY_PASSWORD", ADMIN_PASSWORD)
-        .output()
-        .expect("the binary runs")
-}
+mod common;
+use common::{ADMIN_PASSWORD, ok, run_as};
 
 async fn run(store: &Path, server: &str, args: &[&str]) -> Output {
-    let (store, server) = (store.to_path_buf(), server.to_owned());
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        bothy(&store, &server, &args)
-    })
-    .await
-    .unwrap()
-}
-
-#[track_caller]
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    run_as(store, server, "admin", ADMIN_PASSWORD, args).await
 }
 
 #[track_caller]
@@ -59,11 +29,7 @@ fn fails_in_one_line(o: &Output, code: i32, needle: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_devices_and_removed_users_are_refused_and_keep_their_records() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = bothy_server::config::Config::for_database(bothy_server::config::sqlite_url(
-        &dir.path().join("server.db"),
-    ));
-    cfg.admin_password = Some(bothy_server::config::Secret::new(ADMIN_PASSWORD));
-    let server = bothy_server::start(cfg).await.unwrap();
+    let server = common::server(dir.path()).await;
     let url = server.url();
     let admin_store = dir.path().join("admin.db");
     let a = |args: &'static [&'static str]| run(&admin_store, &url, args);

@@ -3,55 +3,13 @@
 //! (asking for confirmation unless told `--yes`); the device that recorded them drops them at
 //! its next sync; a researcher may do neither.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-const ADMIN_PASSWORD: &str = "admin-password-for-cli-tests";
-
-fn bothy(store: &Path, server: &str, user: &str, password: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bothy"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env_remove("BOTHY_STORE")
-        .env("BOTHY_SERVER", server)
-        .env("BOTHY_USER", user)
-        .env("BOTHY_PASSWORD", password)
-        .output()
-        .expect("the binary runs")
-}
-
-async fn run(store: &Path, server: &str, user: &str, password: &str, args: &[&str]) -> Output {
-    let (store, server) = (store.to_path_buf(), server.to_owned());
-    let (user, password) = (user.to_owned(), password.to_owned());
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        bothy(&store, &server, &user, &password, &args)
-    })
-    .await
-    .unwrap()
-}
-
-#[track_caller]
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+mod common;
+use common::{ADMIN_PASSWORD, ok, run_as as run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_coordinator_exports_then_erases_a_participant() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = bothy_server::config::Config::for_database(bothy_server::config::sqlite_url(
-        &dir.path().join("server.db"),
-    ));
-    cfg.admin_password = Some(bothy_server::config::Secret::new(ADMIN_PASSWORD));
-    let server = bothy_server::start(cfg).await.unwrap();
+    let server = common::server(dir.path()).await;
     let url = server.url();
     let admin_store = dir.path().join("admin.db");
     let admin = |args: Vec<&str>| {

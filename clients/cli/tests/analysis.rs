@@ -3,45 +3,19 @@
 //! output and reads the quarterly report; a researcher is refused in one clear line.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-const ADMIN_PASSWORD: &str = "admin-password-for-cli-tests";
+mod common;
+use common::{ADMIN_PASSWORD, ok, run_as};
 
-fn bothy(store: &Path, server: &str, user: &str, password: &str, args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bothy"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env_remove("BOTHY_STORE")
-        .env("BOTHY_SERVER", server)
-        .env("BOTHY_USER", user)
-        .env("BOTHY_PASSWORD", password)
-        .output()
-        .expect("the binary runs")
-}
-
+/// Runs the binary as `user` (the admin, or a user whose password is `<user>-long-password`).
 async fn run(store: &Path, server: &str, user: &str, args: &[&str]) -> Output {
-    let (store, server, user) = (store.to_path_buf(), server.to_owned(), user.to_owned());
     let password = if user == "admin" {
         ADMIN_PASSWORD.to_owned()
     } else {
         format!("{user}-long-password")
     };
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || bothy(&store, &server, &user, &password, &args))
-        .await
-        .unwrap()
-}
-
-#[track_caller]
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    run_as(store, server, user, &password, args).await
 }
 
 fn json(o: &Output) -> serde_json::Value {
@@ -51,11 +25,7 @@ fn json(o: &Output) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn analysts_export_and_report_from_the_terminal() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = bothy_server::config::Config::for_database(bothy_server::config::sqlite_url(
-        &dir.path().join("server.db"),
-    ));
-    cfg.admin_password = Some(bothy_server::config::Secret::new(ADMIN_PASSWORD));
-    let server = bothy_server::start(cfg).await.unwrap();
+    let server = common::server(dir.path()).await;
     let url = server.url();
     let admin = dir.path().join("admin.db");
     let field = dir.path().join("field.db");
