@@ -14,7 +14,11 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use uuid::Uuid;
 
-on_both_backends!(web_app_is_served, web_app_offline_and_merging_in_a_browser);
+on_both_backends!(
+    web_app_is_served,
+    web_app_offline_and_merging_in_a_browser,
+    web_app_explains_a_refusal
+);
 
 const PROJECT: &str = "highland-heritage";
 
@@ -381,5 +385,76 @@ async fn web_app_offline_and_merging_in_a_browser(backend: Backend) {
         "screenshots of every screen in {}",
         out.display()
     );
+    h.finish().await;
+}
+
+/// A researcher's phone records a session, a participant and a questionnaire; before it syncs,
+/// the user is made a peer worker (who may not push questionnaires). The server keeps the
+/// session and the participant and refuses the questionnaire, which the app sets aside and
+/// explains.
+async fn web_app_explains_a_refusal(backend: Backend) {
+    let Some(browser_dir) = bothy_tests::browser_dir("web app browser check") else {
+        return;
+    };
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    h.project(PROJECT).await;
+    h.user("iain", PROJECT, "researcher").await;
+    let code = h.enrolment_code("iain").await;
+    let out = bothy_tests::artifacts_dir("webapp-refusal", backend);
+    let mut child = tokio::process::Command::new("node")
+        .arg(browser_dir.join("webapp-refusal.mjs"))
+        .args([h.url().as_str(), code.as_str()])
+        .arg(&out)
+        .current_dir(&browser_dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = async || {
+        tokio::time::timeout(std::time::Duration::from_secs(180), lines.next_line())
+            .await
+            .expect("the web app answered within 3 minutes")
+            .unwrap()
+            .expect("webapp-refusal.mjs stopped early (its messages are above)")
+    };
+    assert_eq!(next().await, "CAPTURED");
+    h.admin(
+        &format!("/api/v1/admin/projects/{PROJECT}/members"),
+        serde_json::json!({"username": "iain", "role": "peer_worker"}),
+    )
+    .await;
+    stdin.write_all(b"go\n").await.unwrap();
+    stdin.flush().await.unwrap();
+    let summary: Value = serde_json::from_str(&next().await).unwrap();
+    assert!(child.wait().await.unwrap().success());
+    let wellbeing = summary["wellbeing"].as_str().unwrap();
+    let session = summary["session"].as_str().unwrap();
+    assert_eq!(
+        h.sql("SELECT id FROM sessions WHERE id = $1", &[session])
+            .await
+            .len(),
+        1
+    );
+    assert!(
+        h.sql(
+            "SELECT id FROM wellbeing_responses WHERE id = $1",
+            &[wellbeing]
+        )
+        .await
+        .is_empty()
+    );
+    let kept = h
+        .sql(
+            "SELECT code FROM quarantine WHERE record_id = $1",
+            &[wellbeing],
+        )
+        .await;
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0]["code"], "not_allowed");
     h.finish().await;
 }

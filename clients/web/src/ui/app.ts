@@ -588,6 +588,7 @@ async function syncScreen(flash?: HTMLElement): Promise<void> {
       note = status(syncErrorText(e), "error");
     }
     await syncScreen(note);
+    await refreshBadge();
   });
   screen(
     t("sync.title"),
