@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Checks the mobile web app in a real browser (Debian's Chromium, headless, 360 px wide):
 // enrols with a code, syncs, goes offline, reloads (the app must start from its service
-// worker), captures a session, a participant, their attendance, a complete WEMWBS and a story,
+// worker), captures a session, a participant, their attendance, a complete WEMWBS, SWEMWBS and
+// ONS4 and a story,
 // marks attendance on a session and edits a story made by another device, closes the browser
 // and opens it again on the same profile (nothing may be lost), goes online and syncs. Invalid
 // input (an answer out of range, an end before the start) must be refused beside the field.
@@ -192,6 +193,24 @@ async function main() {
     created.wellbeing = hashId(page);
     await screenshot(page, "wellbeing-score");
 
+    // 5b. A SWEMWBS and an ONS4 for the same person, each showing its derived score.
+    for (const [instrument, answers, expected] of [
+      ["SWEMWBS", [4, 4, 4, 4, 4, 4, 4], /^SWEMWBS metric score 25\.03 \(raw 28, of 7 to 35\)\.$/],
+      ["ONS4", [7, 8, 6, 2], /Life satisfaction: 7 \(high\).*Worthwhile: 8 \(high\).*Happiness: 6 \(medium\).*Anxiety: 2 \(low\)/s],
+    ]) {
+      await go(page, `#/session/${created.session}`);
+      await page.getByRole("link", { name: new RegExp(`^Questionnaire for ${esc(person)} `) }).click();
+      await page.getByRole("heading", { level: 1, name: "Questionnaire" }).waitFor();
+      await page.locator('[data-field="instrument"] select').selectOption(instrument);
+      for (let i = 1; i <= answers.length; i++) await page.locator(`[data-field="items.${i}"] input`).fill(String(answers[i - 1]));
+      await page.getByRole("button", { name: "Save answers" }).click();
+      await page.getByRole("heading", { level: 1, name: "Questionnaire answers" }).waitFor();
+      const shown = ((await page.locator("#score").innerText()) ?? "").trim();
+      check(expected.test(shown), `the saved ${instrument} shows "${shown}"`);
+      created[instrument.toLowerCase()] = hashId(page);
+      await screenshot(page, `${instrument.toLowerCase()}-score`);
+    }
+
     // 6. A story.
     await go(page, "#/story/new", "New story");
     await page.getByLabel("Title").fill("Weaving again");
@@ -219,7 +238,7 @@ async function main() {
     await go(page, "#/sync", "Sync");
     await screenshot(page, "sync-offline");
     const unsyncedBefore = await page.evaluate(() => window.__bothy.unsynced());
-    check(unsyncedBefore === 6, `expected 6 unsynced records offline, found ${unsyncedBefore}`);
+    check(unsyncedBefore === 8, `expected 8 unsynced records offline, found ${unsyncedBefore}`);
     const headsBefore = await page.evaluate(() => window.__bothy.heads());
     await context.close();
 
@@ -229,7 +248,7 @@ async function main() {
     await ready(page);
     const headsAfter = await page.evaluate(() => window.__bothy.heads());
     check(JSON.stringify(headsAfter) === JSON.stringify(headsBefore), "records changed or were lost when the browser was closed and opened again");
-    check((await page.evaluate(() => window.__bothy.unsynced())) === 6, "unsynced changes were lost when the browser was closed");
+    check((await page.evaluate(() => window.__bothy.unsynced())) === 8, "unsynced changes were lost when the browser was closed");
     await go(page, `#/story/${storyId}`);
     check((await page.locator('[data-field="body"] textarea').inputValue()) === edited, "the story edit was lost when the browser was closed");
     await go(page, "#/", "Sessions");

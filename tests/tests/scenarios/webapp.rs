@@ -1,7 +1,8 @@
 //! The mobile web app served at `/app/`: over plain HTTP, the redirect, the page with its
 //! security headers, ETags answered with `304`, compression and clear 404s. Then in a real
 //! browser (Debian's Chromium driven by tests/browser/webapp.mjs, 360 px wide): enrol, go
-//! offline, reload, capture a session, a participant, attendance, a WEMWBS and a story, edit a
+//! offline, reload, capture a session, a participant, attendance, a WEMWBS, a SWEMWBS, an ONS4
+//! and a story, edit a
 //! session and a story made by a Rust device, close and reopen the browser offline, come back
 //! online and sync, while the Rust device edits the same story and session offline. Afterwards
 //! the web app, the Rust device and the server hold identical documents and the projection
@@ -325,6 +326,37 @@ async fn web_app_offline_and_merging_in_a_browser(backend: Backend) {
     assert_eq!(row["instrument"], "WEMWBS");
     assert_eq!(row["complete"], 1);
     assert_eq!(row["raw_score"], 53);
+    for (key, instrument, raw, metric, items) in [
+        (
+            "swemwbs",
+            "SWEMWBS",
+            Some(28),
+            Some(25.03),
+            "{\"1\":4,\"2\":4,\"3\":4,\"4\":4,\"5\":4,\"6\":4,\"7\":4}",
+        ),
+        (
+            "ons4",
+            "ONS4",
+            None,
+            None,
+            "{\"1\":7,\"2\":8,\"3\":6,\"4\":2}",
+        ),
+    ] {
+        let id = created[key].as_str().unwrap();
+        let row = &h
+            .sql(
+                "SELECT instrument, complete, raw_score, metric_score, items FROM wellbeing_responses WHERE id = $1",
+                &[id],
+            )
+            .await[0];
+        assert_eq!(row["instrument"], instrument);
+        assert_eq!(row["complete"], 1);
+        assert_eq!(row["raw_score"].as_i64(), raw, "{row:?}");
+        assert_eq!(row["metric_score"].as_f64(), metric, "{row:?}");
+        let stored: Value = serde_json::from_str(row["items"].as_str().unwrap()).unwrap();
+        let want: Value = serde_json::from_str(items).unwrap();
+        assert_eq!(stored, want);
+    }
     let new_session = created["session"].as_str().unwrap();
     let rows = h
         .sql(
@@ -342,7 +374,7 @@ async fn web_app_offline_and_merging_in_a_browser(backend: Backend) {
             serde_json::json!({"reason": "withdrew consent"}),
         )
         .await;
-    assert_eq!(erased["counts"]["wellbeing_responses"], 1, "{erased}");
+    assert_eq!(erased["counts"]["wellbeing_responses"], 3, "{erased}");
     stdin.write_all(b"go\n").await.unwrap();
     stdin.flush().await.unwrap();
     let after = next_json().await;
@@ -358,7 +390,10 @@ async fn web_app_offline_and_merging_in_a_browser(backend: Backend) {
     );
     let held = after["after_erasure"]["heads"].as_object().unwrap();
     assert!(!held.contains_key(&web_person), "{after}");
-    assert!(!held.contains_key(wellbeing), "{after}");
+    for key in ["wellbeing", "swemwbs", "ons4"] {
+        let id = created[key].as_str().unwrap();
+        assert!(!held.contains_key(id), "{key} {id} still held: {after}");
+    }
     cli.sync().await.unwrap();
     for id in [session, story] {
         let server = h.record(PROJECT, id).await;
