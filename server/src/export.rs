@@ -711,81 +711,116 @@ fn opt_text(r: &AnyRow, i: usize) -> Result<Val<'_>, sqlx::Error> {
         .map_or(Val::Null, |s| Val::Text(Cow::Borrowed(s))))
 }
 
+/// The `AND ...` conditions of an export query and their bind values (`$1` is the project).
+struct Conditions<'f> {
+    filters: &'f Filters,
+    binds: Vec<String>,
+    conds: Vec<String>,
+}
+
+impl<'f> Conditions<'f> {
+    fn new(project: &str, filters: &'f Filters) -> Self {
+        Conditions {
+            filters,
+            binds: vec![project.to_owned()],
+            conds: Vec::new(),
+        }
+    }
+
+    /// Binds a value, giving its placeholder.
+    fn bind(&mut self, v: &str) -> String {
+        self.binds.push(v.to_owned());
+        format!("${}", self.binds.len())
+    }
+
+    /// The `from`/`to` filters on a date expression.
+    fn dates(&mut self, expr: &str) {
+        for (op, d) in [(">=", self.filters.from), ("<=", self.filters.to)] {
+            if let Some(d) = d {
+                let p = self.bind(&d.to_string());
+                self.conds.push(format!("{expr} {op} {p}"));
+            }
+        }
+    }
+
+    /// The `site`/`activity` filters on a sessions table alias, as separate conditions.
+    fn session_conditions(&mut self, alias: &str) -> Vec<String> {
+        let f = self.filters;
+        let mut out = Vec::new();
+        for (column, v) in [("site", &f.site), ("activity", &f.activity)] {
+            if let Some(v) = v {
+                let p = self.bind(v);
+                out.push(format!("{alias}.{column} = {p}"));
+            }
+        }
+        out
+    }
+
+    /// The `site`/`activity` filters on a sessions table alias.
+    fn session(&mut self, alias: &str) {
+        let more = self.session_conditions(alias);
+        self.conds.extend(more);
+    }
+
+    /// The filters a session of an export must pass (sessions, attendance, and the sessions
+    /// read alongside attendance: both must select the same sessions).
+    fn sessions(&mut self) {
+        self.dates("substr(s.starts_at, 1, 10)");
+        self.session("s");
+    }
+
+    /// ` AND c1 AND c2...`.
+    fn sql(&self) -> String {
+        self.conds.iter().map(|c| format!(" AND {c}")).collect()
+    }
+}
+
 /// Builds the SQL of an export and its bind values.
 pub fn query(dataset: Dataset, project: &str, f: &Filters) -> (String, Vec<String>) {
-    let mut binds = vec![project.to_owned()];
-    let mut bind = |v: &str| {
-        binds.push(v.to_owned());
-        format!("${}", binds.len())
-    };
-    let mut conds = Vec::new();
-    let date_cond = |expr: &str, bind: &mut dyn FnMut(&str) -> String, conds: &mut Vec<String>| {
-        if let Some(d) = f.from {
-            conds.push(format!("{expr} >= {}", bind(&d.to_string())));
-        }
-        if let Some(d) = f.to {
-            conds.push(format!("{expr} <= {}", bind(&d.to_string())));
-        }
-    };
-    let session_conds =
-        |alias: &str, bind: &mut dyn FnMut(&str) -> String, conds: &mut Vec<String>| {
-            if let Some(s) = &f.site {
-                conds.push(format!("{alias}.site = {}", bind(s)));
-            }
-            if let Some(a) = &f.activity {
-                conds.push(format!("{alias}.activity = {}", bind(a)));
-            }
-        };
+    let mut w = Conditions::new(project, f);
     let sql = match dataset {
         Dataset::Participants => {
-            date_cond("p.registered_on", &mut bind, &mut conds);
-            let mut attended = String::from(
-                "SELECT a.participant_id, COUNT(*) AS n, MIN(substr(s.starts_at, 1, 10)) AS first, \
-                 MAX(substr(s.starts_at, 1, 10)) AS last FROM attendance a \
-                 JOIN sessions s ON s.id = a.session_id \
-                 WHERE a.project = $1 AND a.status IN ('present', 'left_early') \
-                 GROUP BY a.participant_id",
-            );
-            if f.site.is_some() || f.activity.is_some() {
-                let mut sc = Vec::new();
-                session_conds("s2", &mut bind, &mut sc);
-                conds.push(format!(
+            w.dates("p.registered_on");
+            let attended_at = w.session_conditions("s2");
+            if !attended_at.is_empty() {
+                w.conds.push(format!(
                     "EXISTS (SELECT 1 FROM attendance a2 JOIN sessions s2 ON s2.id = a2.session_id \
                      WHERE a2.participant_id = p.id AND a2.status IN ('present', 'left_early') AND {})",
-                    sc.join(" AND ")
+                    attended_at.join(" AND ")
                 ));
             }
-            attended = format!("({attended})");
             format!(
                 "SELECT p.id, p.project, p.registered_on, p.consent_story_sharing, p.consent_contact, \
                  p.consent_date, p.consent_version, p.age_band, p.gender, p.ethnic_group, \
                  p.imd_decile, p.rurality, p.referral_source, p.referral_date, \
                  COALESCE(x.n, 0) AS n, x.first, x.last \
                  FROM (SELECT participants.*, {registered} AS registered_on FROM participants) p \
-                 LEFT JOIN {attended} x ON x.participant_id = p.id \
+                 LEFT JOIN (SELECT a.participant_id, COUNT(*) AS n, \
+                   MIN(substr(s.starts_at, 1, 10)) AS first, MAX(substr(s.starts_at, 1, 10)) AS last \
+                   FROM attendance a JOIN sessions s ON s.id = a.session_id \
+                   WHERE a.project = $1 AND a.status IN ('present', 'left_early') \
+                   GROUP BY a.participant_id) x ON x.participant_id = p.id \
                  WHERE p.project = $1 AND p.consent_data_use = 1{extra} ORDER BY p.registered_on, p.id",
                 registered = registered_date_sql(),
-                extra = and_all(&conds),
+                extra = w.sql(),
             )
         }
         Dataset::Sessions => {
-            date_cond("substr(s.starts_at, 1, 10)", &mut bind, &mut conds);
-            session_conds("s", &mut bind, &mut conds);
+            w.sessions();
             format!(
                 "SELECT s.id, s.project, s.site, s.activity, s.activity_type, s.starts_at, s.ends_at, \
                  s.facilitators, s.unregistered_attendees, s.needs_review, \
                  (SELECT COUNT(*) FROM attendance a WHERE a.session_id = s.id \
                   AND a.status IN ('present', 'left_early')) AS registered \
                  FROM sessions s WHERE s.project = $1{} ORDER BY s.starts_at, s.id",
-                and_all(&conds)
+                w.sql()
             )
         }
         Dataset::Attendance => {
-            date_cond("substr(s.starts_at, 1, 10)", &mut bind, &mut conds);
-            session_conds("s", &mut bind, &mut conds);
+            w.sessions();
             // Only the marks: the session columns come from [`attendance_sessions_query`],
             // read alongside in the same order (a merge), so each of a million rows carries
-            // three values, not eight. Sessions in (start, id) order by their index, each
+            // four values, not eight. Sessions in (start, id) order by their index, each
             // one's marks by the primary key: no sort of the whole result.
             format!(
                 "SELECT a.session_id, a.participant_id, a.status, s.starts_at \
@@ -793,14 +828,15 @@ pub fn query(dataset: Dataset, project: &str, f: &Filters) -> (String, Vec<Strin
                  JOIN participants p ON p.id = a.participant_id AND p.consent_data_use = 1 \
                  WHERE s.project = $1 AND a.project = $1{} \
                  ORDER BY s.starts_at, s.id, a.participant_id",
-                and_all(&conds)
+                w.sql()
             )
         }
         Dataset::Wellbeing => {
-            date_cond("w.response_date", &mut bind, &mut conds);
-            session_conds("s", &mut bind, &mut conds);
+            w.dates("w.response_date");
+            w.session("s");
             if let Some(tp) = &f.timepoint {
-                conds.push(format!("w.timepoint = {}", bind(tp)));
+                let p = w.bind(tp);
+                w.conds.push(format!("w.timepoint = {p}"));
             }
             format!(
                 "SELECT w.id, w.participant_id, w.project, w.instrument, w.timepoint, \
@@ -816,12 +852,12 @@ pub fn query(dataset: Dataset, project: &str, f: &Filters) -> (String, Vec<Strin
                    AND b2.timepoint = 'baseline' AND b2.complete = 1 \
                    ORDER BY b2.response_date, b2.id LIMIT 1) \
                  WHERE w.project = $1{} ORDER BY w.participant_id, w.instrument, w.response_date, w.id",
-                and_all(&conds)
+                w.sql()
             )
         }
         Dataset::Stories => {
-            date_cond("r.created_on", &mut bind, &mut conds);
-            session_conds("s", &mut bind, &mut conds);
+            w.dates("r.created_on");
+            w.session("s");
             format!(
                 "SELECT t.id, t.project, t.participant_id, t.session_id, t.consent_scope, \
                  t.language, t.themes, t.title, t.body, r.created_on \
@@ -832,47 +868,27 @@ pub fn query(dataset: Dataset, project: &str, f: &Filters) -> (String, Vec<Strin
                  WHERE t.project = $1 AND t.consent_scope IN ('project', 'public') \
                  AND (t.participant_id IS NULL OR (p.consent_story_sharing = 1 AND p.consent_data_use = 1)){} \
                  ORDER BY r.created_on, t.id",
-                and_all(&conds),
+                w.sql(),
                 created = date_of_millis_sql("records.created_at"),
             )
         }
     };
-    (sql, binds)
+    (sql, w.binds)
 }
 
 /// The sessions of an attendance export, in the order of its marks: `id, project, site,
 /// activity, activity_type, starts_at`.
 pub fn attendance_sessions_query(project: &str, f: &Filters) -> (String, Vec<String>) {
-    let mut binds = vec![project.to_owned()];
-    let mut conds = Vec::new();
-    let mut cond = |expr: &str, v: String| {
-        binds.push(v);
-        conds.push(format!("{expr} ${}", binds.len()));
-    };
-    if let Some(d) = f.from {
-        cond("substr(s.starts_at, 1, 10) >=", d.to_string());
-    }
-    if let Some(d) = f.to {
-        cond("substr(s.starts_at, 1, 10) <=", d.to_string());
-    }
-    if let Some(site) = &f.site {
-        cond("s.site =", site.clone());
-    }
-    if let Some(a) = &f.activity {
-        cond("s.activity =", a.clone());
-    }
+    let mut w = Conditions::new(project, f);
+    w.sessions();
     (
         format!(
             "SELECT s.id, s.project, s.site, s.activity, s.activity_type, s.starts_at \
              FROM sessions s WHERE s.project = $1{} ORDER BY s.starts_at, s.id",
-            and_all(&conds)
+            w.sql()
         ),
-        binds,
+        w.binds,
     )
-}
-
-fn and_all(conds: &[String]) -> String {
-    conds.iter().map(|c| format!(" AND {c}")).collect()
 }
 
 /// A placeholder for the `YYYY-MM-DD` (UTC) date of a Unix-seconds column, replaced per

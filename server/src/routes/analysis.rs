@@ -304,10 +304,10 @@ fn stream_rows(
         };
         let mut rows = fetch(export::query(dataset, &project, &filters));
         // Attendance: the sessions, in the marks' order, read alongside.
-        let mut sessions = (dataset == Dataset::Attendance)
-            .then(|| fetch(export::attendance_sessions_query(&project, &filters)));
-        let mut session: Option<sqlx::any::AnyRow> = None;
-        let mut sessions_done = false;
+        let mut sessions = (dataset == Dataset::Attendance).then(|| SessionCursor {
+            rows: fetch(export::attendance_sessions_query(&project, &filters)).fuse(),
+            current: None,
+        });
         let mut writer = Writer::new(format, dataset);
         let mut sent_header = false;
         loop {
@@ -321,48 +321,13 @@ fn stream_rows(
             };
             let made = match &mut sessions {
                 None => maker.row(&row).map(|values| writer.row(&values)),
-                Some(sessions) => {
-                    // Both streams are in (start, session id) order: advance the sessions to
-                    // the mark's. A mark whose session the sessions query did not see (a sync
-                    // committed between the two reads) is left out, as if read a moment
-                    // earlier.
-                    fn key(r: &sqlx::any::AnyRow, start: usize, id: usize) -> (&str, &str) {
-                        (
-                            r.try_get(start).unwrap_or_default(),
-                            r.try_get(id).unwrap_or_default(),
-                        )
-                    }
-                    let wanted = key(&row, 3, 0);
-                    let mut result = Ok(());
-                    loop {
-                        if let Some(s) = &session {
-                            let have = key(s, 5, 0);
-                            if have >= wanted {
-                                if have == wanted {
-                                    result = RowMaker::attendance_row(s, &row)
-                                        .map(|values| writer.row(&values));
-                                }
-                                break;
-                            }
-                        }
-                        if sessions_done {
-                            break;
-                        }
-                        match sessions.next().await {
-                            Some(Ok(s)) => session = Some(s),
-                            Some(Err(e)) => {
-                                result = Err(e);
-                                break;
-                            }
-                            None => {
-                                session = None;
-                                sessions_done = true;
-                                break;
-                            }
-                        }
-                    }
-                    result
-                }
+                // A mark whose session the sessions query did not see (a sync committed
+                // between the two reads) is left out, as if read a moment earlier.
+                Some(sessions) => match sessions.seek(order_key(&row, 3)).await {
+                    Ok(Some(s)) => RowMaker::attendance_row(s, &row).map(|v| writer.row(&v)),
+                    Ok(None) => Ok(()),
+                    Err(e) => Err(e),
+                },
             };
             if let Err(e) = made {
                 let _ = tx.send(Err(e)).await;
@@ -378,6 +343,48 @@ fn stream_rows(
         let _ = tx.send(Ok(writer.take())).await;
     });
     rx
+}
+
+/// The (start, session id) of a row whose session id is column 0 and start column `start`:
+/// the order both streams of an attendance export are read in.
+fn order_key(row: &sqlx::any::AnyRow, start: usize) -> (&str, &str) {
+    (
+        row.try_get(start).unwrap_or_default(),
+        row.try_get(0).unwrap_or_default(),
+    )
+}
+
+/// The sessions of an attendance export, read alongside its marks.
+struct SessionCursor<'a> {
+    rows: futures_util::stream::Fuse<
+        futures_util::stream::BoxStream<'a, Result<sqlx::any::AnyRow, sqlx::Error>>,
+    >,
+    current: Option<sqlx::any::AnyRow>,
+}
+
+impl SessionCursor<'_> {
+    /// Advances to the session with this (start, id), if there is one: both streams are in
+    /// that order, so sessions before it are passed and a later one is kept for later marks.
+    async fn seek(
+        &mut self,
+        wanted: (&str, &str),
+    ) -> Result<Option<&sqlx::any::AnyRow>, sqlx::Error> {
+        while self
+            .current
+            .as_ref()
+            .is_none_or(|s| order_key(s, 5) < wanted)
+        {
+            match self.rows.next().await {
+                Some(Ok(s)) => self.current = Some(s),
+                Some(Err(e)) => return Err(e),
+                None => {
+                    self.current = None;
+                    break;
+                }
+            }
+        }
+        Ok(self.current.as_ref().filter(|s| order_key(s, 5) == wanted))
+    }
 }
 
 /// `GET /api/v1/data-dictionary`: the columns of every export, as JSON.
