@@ -109,18 +109,39 @@ pub fn issue_access_token(keys: &JwtKeys, user_id: &str, username: &str, ttl: i6
         .expect("HS256 signing cannot fail")
 }
 
-fn verify_access_token(keys: &JwtKeys, token: &str) -> Result<Claims, ApiError> {
+/// Seconds of clock difference between server processes that token times tolerate.
+const CLOCK_LEEWAY: i64 = 30;
+
+/// Checks an access token: signature, expiry, and times that this server could have issued.
+/// A token is refused when it claims to be issued in the future, or to live longer than the
+/// configured lifetime (`max_ttl`): a leaked signing key, or a token made elsewhere, cannot
+/// mint a credential that outlives the setting.
+fn verify_access_token(keys: &JwtKeys, token: &str, max_ttl: i64) -> Result<Claims, ApiError> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.algorithms = vec![Algorithm::HS256];
-    validation.leeway = 30;
-    jsonwebtoken::decode::<Claims>(token, &keys.decoding, &validation)
+    validation.leeway = CLOCK_LEEWAY as u64;
+    validation.set_required_spec_claims(&["exp", "iat", "sub"]);
+    let claims = jsonwebtoken::decode::<Claims>(token, &keys.decoding, &validation)
         .map(|d| d.claims)
         .map_err(|e| match e.kind() {
             jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
                 ApiError::Unauthorized("access token expired: log in again or refresh it".into())
             }
             _ => ApiError::Unauthorized("access token is not valid".into()),
-        })
+        })?;
+    let now = now();
+    if claims.iat > now + CLOCK_LEEWAY {
+        return Err(ApiError::Unauthorized(
+            "access token is not valid: issued in the future".into(),
+        ));
+    }
+    if claims.exp - claims.iat > max_ttl + CLOCK_LEEWAY || claims.exp > now + max_ttl + CLOCK_LEEWAY
+    {
+        return Err(ApiError::Unauthorized(
+            "access token is not valid: it lives longer than this server issues".into(),
+        ));
+    }
+    Ok(claims)
 }
 
 /// Makes a device credential.
@@ -179,7 +200,7 @@ impl FromRequestParts<AppState> for UserAuth {
                 "a device credential cannot be used here: log in as a user".into(),
             ));
         }
-        let claims = verify_access_token(&state.keys, token)?;
+        let claims = verify_access_token(&state.keys, token, state.config.access_token_ttl)?;
         let row = sqlx::query("SELECT username, is_admin, active FROM users WHERE id = $1")
             .bind(&claims.sub)
             .fetch_optional(&state.db.pool)

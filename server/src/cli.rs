@@ -111,12 +111,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     tracing::info!(address = %listener.local_addr()?, database = %db_url, "bothy-server listening");
-    axum::serve(
-        listener,
-        crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    let limits = crate::listener::Limits::of(&state.config);
+    crate::listener::serve(listener, crate::app(state), limits, shutdown_signal()).await;
     Ok(())
 }
 

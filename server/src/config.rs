@@ -89,6 +89,27 @@ pub struct ServeArgs {
     /// Reliable-change threshold for SWEMWBS metric scores, in points.
     #[arg(long, global = true, env = "BOTHY_SWEMWBS_THRESHOLD")]
     pub swemwbs_threshold: Option<f64>,
+    /// Most refused pushes one device may have waiting in quarantine for review; more are
+    /// refused and not kept.
+    #[arg(long, global = true, env = "BOTHY_QUARANTINE_MAX_ENTRIES_PER_DEVICE")]
+    pub quarantine_max_entries_per_device: Option<u32>,
+    /// Most bytes (as stored, compressed) of refused pushes one device may have waiting in
+    /// quarantine for review.
+    #[arg(long, global = true, env = "BOTHY_QUARANTINE_MAX_BYTES_PER_DEVICE")]
+    pub quarantine_max_bytes_per_device: Option<u64>,
+    /// Seconds a client has to send a request's headers (also how long a new connection may
+    /// stay silent).
+    #[arg(long, global = true, env = "BOTHY_HEADER_TIMEOUT")]
+    pub header_timeout: Option<u64>,
+    /// Seconds a client has to send a request's whole body; slower ones get `408`.
+    #[arg(long, global = true, env = "BOTHY_BODY_TIMEOUT")]
+    pub body_timeout: Option<u64>,
+    /// Seconds a connection may stay open with no request in flight, or stall a response.
+    #[arg(long, global = true, env = "BOTHY_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<u64>,
+    /// Connections served at once; more are answered `503` and closed.
+    #[arg(long, global = true, env = "BOTHY_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -108,6 +129,12 @@ struct FileConfig {
     trust_proxy: Option<bool>,
     wemwbs_threshold: Option<f64>,
     swemwbs_threshold: Option<f64>,
+    quarantine_max_entries_per_device: Option<u32>,
+    quarantine_max_bytes_per_device: Option<u64>,
+    header_timeout: Option<u64>,
+    body_timeout: Option<u64>,
+    idle_timeout: Option<u64>,
+    max_connections: Option<usize>,
 }
 
 /// The resolved configuration.
@@ -144,6 +171,19 @@ pub struct Config {
     pub wemwbs_threshold: f64,
     /// Reliable-change threshold for SWEMWBS metric scores (default 3 points, as NHS Digital).
     pub swemwbs_threshold: f64,
+    /// Most refused pushes of one device waiting in quarantine (default 1000).
+    pub quarantine_max_entries_per_device: u32,
+    /// Most bytes, stored compressed, of one device's refused pushes waiting in quarantine
+    /// (default 16 MiB).
+    pub quarantine_max_bytes_per_device: u64,
+    /// Seconds allowed for a request's headers (default 15).
+    pub header_timeout: u64,
+    /// Seconds allowed for a request's whole body (default 60).
+    pub body_timeout: u64,
+    /// Seconds a connection may be idle or stall a response (default 60).
+    pub idle_timeout: u64,
+    /// Connections served at once (default 512).
+    pub max_connections: usize,
 }
 
 impl Config {
@@ -165,6 +205,12 @@ impl Config {
             trust_proxy: false,
             wemwbs_threshold: 3.0,
             swemwbs_threshold: 3.0,
+            quarantine_max_entries_per_device: 1000,
+            quarantine_max_bytes_per_device: 16 * 1024 * 1024,
+            header_timeout: 15,
+            body_timeout: 60,
+            idle_timeout: 60,
+            max_connections: 512,
         }
     }
 
@@ -251,6 +297,26 @@ impl Config {
         if let Some(t) = args.trust_proxy.or(file.trust_proxy) {
             cfg.trust_proxy = t;
         }
+        if let Some(n) = args
+            .quarantine_max_entries_per_device
+            .or(file.quarantine_max_entries_per_device)
+        {
+            anyhow::ensure!(
+                n >= 1,
+                "quarantine_max_entries_per_device must be at least 1"
+            );
+            cfg.quarantine_max_entries_per_device = n;
+        }
+        if let Some(n) = args
+            .quarantine_max_bytes_per_device
+            .or(file.quarantine_max_bytes_per_device)
+        {
+            anyhow::ensure!(
+                n >= 64 * 1024,
+                "quarantine_max_bytes_per_device must be at least 65536 bytes"
+            );
+            cfg.quarantine_max_bytes_per_device = n;
+        }
         for (name, arg, from_file, slot) in [
             (
                 "wemwbs_threshold",
@@ -272,6 +338,38 @@ impl Config {
                 );
                 *slot = t;
             }
+        }
+        for (name, arg, from_file, slot) in [
+            (
+                "header_timeout",
+                args.header_timeout,
+                file.header_timeout,
+                &mut cfg.header_timeout,
+            ),
+            (
+                "body_timeout",
+                args.body_timeout,
+                file.body_timeout,
+                &mut cfg.body_timeout,
+            ),
+            (
+                "idle_timeout",
+                args.idle_timeout,
+                file.idle_timeout,
+                &mut cfg.idle_timeout,
+            ),
+        ] {
+            if let Some(t) = arg.or(from_file) {
+                anyhow::ensure!((1..=3600).contains(&t), "{name} must be 1 to 3600 seconds");
+                *slot = t;
+            }
+        }
+        if let Some(n) = args.max_connections.or(file.max_connections) {
+            anyhow::ensure!(
+                (1..=100_000).contains(&n),
+                "max_connections must be 1 to 100000"
+            );
+            cfg.max_connections = n;
         }
         Ok(cfg)
     }
@@ -325,6 +423,15 @@ mod tests {
         assert_eq!(cfg.login_max_failures_per_address, 5);
         assert_eq!(cfg.login_failure_window, 900);
         assert!(!cfg.trust_proxy);
+        assert_eq!(cfg.quarantine_max_entries_per_device, 1000);
+        assert_eq!(cfg.quarantine_max_bytes_per_device, 16 * 1024 * 1024);
+        let err = Config::resolve(ServeArgs {
+            quarantine_max_bytes_per_device: Some(10),
+            ..ServeArgs::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("quarantine_max_bytes_per_device"), "{err}");
         let err = Config::resolve(ServeArgs {
             login_max_failures_per_account: Some(0),
             ..ServeArgs::default()

@@ -437,8 +437,7 @@ pub async fn refused_about<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     let mut out = Vec::new();
     for row in rows {
         let bytes: Vec<u8> = row.get("changes");
-        let Ok(changes) = ciborium::from_reader::<Vec<serde_bytes::ByteBuf>, _>(bytes.as_slice())
-        else {
+        let Some(changes) = store::Kept::changes(&bytes) else {
             continue;
         };
         if let Some((p, kind)) = claimed_participant(&changes)

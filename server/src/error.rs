@@ -109,3 +109,11 @@ impl IntoResponse for ApiError {
 
 /// Handler result.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Checks an id the caller gave as text (a record or device id in a URL path or a JSON body):
+/// ids are lower-case hyphenated UUIDs everywhere, and any other spelling is a `400
+/// invalid_value` naming `field`, never a lookup that quietly finds nothing.
+pub fn check_id(field: &str, id: &str) -> ApiResult<()> {
+    bothy_sync_core::validate::check_id(field, id)
+        .map_err(|e| ApiError::bad("invalid_value", e.to_string()))
+}

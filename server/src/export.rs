@@ -10,7 +10,7 @@
 //! Rows are read from the database as a stream and written out in chunks through a bounded
 //! channel, so memory stays flat whatever the number of rows.
 
-use crate::db::Db;
+pub use crate::redact::Redactor;
 use bothy_sync_core::schema;
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -76,7 +76,7 @@ impl Dataset {
                 "one wellbeing questionnaire response of a participant who consented to data use"
             }
             Dataset::Stories => {
-                "one story whose consent scope is `project` or `public` and, when it is about a participant, whose participant consented to story sharing; names and phone numbers of the project's participants are replaced by [name] and [phone]"
+                "one story whose consent scope is `project` or `public` and, when it is about a participant, whose participant consented to story sharing; its text is redacted (see Privacy above)"
             }
         }
     }
@@ -114,6 +114,12 @@ pub enum ColumnType {
 }
 
 impl ColumnType {
+    /// Text or category: the columns whose CSV fields are guarded against spreadsheet
+    /// formulas ([`csv_string_field`]).
+    pub fn is_string(self) -> bool {
+        matches!(self, ColumnType::Text | ColumnType::Category)
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             ColumnType::Text => "text",
@@ -539,19 +545,14 @@ static STORY_COLUMNS: &[Column] = &[
         true,
         "Language tag (BCP 47), when recorded.",
     ),
-    col("themes", Text, false, "Themes, separated by `;`, sorted."),
     col(
-        "title",
+        "themes",
         Text,
         false,
-        "Title, with known names and phone numbers replaced.",
+        "Themes, redacted, separated by `;`, sorted.",
     ),
-    col(
-        "body",
-        Text,
-        false,
-        "The story, with known names and phone numbers replaced.",
-    ),
+    col("title", Text, false, "Title, redacted."),
+    col("body", Text, false, "The story, redacted."),
     col("word_count", Integer, false, "Words in the body."),
     col(
         "recorded_on",
@@ -953,7 +954,7 @@ impl RowMaker {
                     Val::Bool(r.try_get::<i64, _>(3)? == 1),
                     Val::Bool(r.try_get::<i64, _>(4)? == 1),
                     opt_text(r, 5)?,
-                    opt_text(r, 6)?,
+                    self.free_text(opt_text(r, 6)?),
                     opt_text(r, 7)?,
                     opt_text(r, 8)?,
                     opt_text(r, 9)?,
@@ -977,8 +978,8 @@ impl RowMaker {
                 vec![
                     text(r, 0)?,
                     text(r, 1)?,
-                    text(r, 2)?,
-                    text(r, 3)?,
+                    self.free_text(text(r, 2)?),
+                    self.free_text(text(r, 3)?),
                     text(r, 4)?,
                     Val::from(start.get(..10).unwrap_or(&start).to_owned()),
                     Val::from(start),
@@ -1000,7 +1001,11 @@ impl RowMaker {
             Dataset::Wellbeing => self.wellbeing_row(r)?,
             Dataset::Stories => {
                 let themes: String = r.try_get(6)?;
-                let mut themes: Vec<&str> = themes.split(';').filter(|t| !t.is_empty()).collect();
+                let mut themes: Vec<String> = themes
+                    .split(';')
+                    .filter(|t| !t.is_empty())
+                    .map(|t| self.redactor.redact(t))
+                    .collect();
                 themes.sort_unstable();
                 let title: String = r.try_get(7)?;
                 let body = self.redactor.redact(&r.try_get::<String, _>(8)?);
@@ -1022,10 +1027,35 @@ impl RowMaker {
         })
     }
 
-    /// One attendance row from a session row (of [`attendance_sessions_query`]) and a mark
-    /// row (of [`query`]).
+    /// Free text as analysts see it ([`Redactor::redact`]); borrowed when nothing changes.
+    pub fn free_text<'r>(&self, v: Val<'r>) -> Val<'r> {
+        match v {
+            Val::Text(s) => {
+                let redacted = self.redactor.redact(&s);
+                if redacted == *s {
+                    Val::Text(s)
+                } else {
+                    Val::Text(Cow::Owned(redacted))
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The (site, activity) of a session row (of [`attendance_sessions_query`]) as analysts
+    /// see them: worked out once per session, not once per mark.
+    pub fn session_codes(&self, session: &AnyRow) -> Result<(String, String), sqlx::Error> {
+        Ok((
+            self.redactor.redact(session.try_get(2)?),
+            self.redactor.redact(session.try_get(3)?),
+        ))
+    }
+
+    /// One attendance row from a session row (of [`attendance_sessions_query`]) with its
+    /// [`RowMaker::session_codes`], and a mark row (of [`query`]).
     pub fn attendance_row<'r>(
         session: &'r AnyRow,
+        (site, activity): &'r (String, String),
         mark: &'r AnyRow,
     ) -> Result<Vec<Val<'r>>, sqlx::Error> {
         let start: &str = session.try_get(5)?;
@@ -1033,8 +1063,8 @@ impl RowMaker {
             text(mark, 0)?,
             text(mark, 1)?,
             text(session, 1)?,
-            text(session, 2)?,
-            text(session, 3)?,
+            Val::from(site.as_str()),
+            Val::from(activity.as_str()),
             text(session, 4)?,
             Val::from(start.get(..10).unwrap_or(start)),
             text(mark, 2)?,
@@ -1085,8 +1115,8 @@ impl RowMaker {
             Val::from(timepoint),
             Val::from(date),
             opt_text(r, 6)?,
-            opt_text(r, 7)?,
-            opt_text(r, 8)?,
+            self.free_text(opt_text(r, 7)?),
+            self.free_text(opt_text(r, 8)?),
             Val::Bool(complete),
             Val::Int(r.try_get(10)?),
             opt_text(r, 11)?,
@@ -1127,122 +1157,6 @@ fn duration_minutes(start: &str, end: Option<&str>) -> Option<i64> {
     let s = chrono::DateTime::parse_from_rfc3339(start).ok()?;
     let e = chrono::DateTime::parse_from_rfc3339(end?).ok()?;
     Some((e - s).num_minutes())
-}
-
-/// Replaces the project's known participant names and phone numbers in story text.
-#[derive(Debug, Default, Clone)]
-pub struct Redactor {
-    names: std::collections::HashSet<String>,
-    phones: Vec<String>,
-}
-
-impl Redactor {
-    /// Loads the project's direct identifiers (kept in memory for one export of stories:
-    /// bounded by the number of participants, not of rows).
-    pub async fn load(db: &Db, project: &str) -> Result<Redactor, sqlx::Error> {
-        let rows =
-            sqlx::query("SELECT name, phone FROM participant_identifiers WHERE project = $1")
-                .bind(project)
-                .fetch_all(&db.pool)
-                .await?;
-        let mut r = Redactor::default();
-        for row in rows {
-            let name: Option<String> = row.try_get(0)?;
-            let phone: Option<String> = row.try_get(1)?;
-            r.add(name.as_deref(), phone.as_deref());
-        }
-        Ok(r)
-    }
-
-    /// Adds one person's identifiers.
-    pub fn add(&mut self, name: Option<&str>, phone: Option<&str>) {
-        if let Some(n) = name {
-            let n = n.replace('’', "'");
-            for word in n.split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '-') {
-                // The whole word (`smith-jones`, `o'brien`) and each of its parts.
-                let parts = word.split(['-', '\'']).chain(std::iter::once(word));
-                for part in parts {
-                    if part.chars().count() >= 2 {
-                        self.names.insert(part.to_lowercase());
-                    }
-                }
-            }
-        }
-        if let Some(p) = phone {
-            let digits: String = p.chars().filter(char::is_ascii_digit).collect();
-            if digits.len() >= 6 {
-                self.phones.push(digits);
-            }
-        }
-    }
-
-    /// The text with every known name word replaced by `[name]` and every run of digits
-    /// containing a known phone number by `[phone]`.
-    pub fn redact(&self, text: &str) -> String {
-        if self.names.is_empty() && self.phones.is_empty() {
-            return text.to_owned();
-        }
-        let mut out = String::with_capacity(text.len());
-        let text = text.replace('’', "'");
-        let chars: Vec<char> = text.chars().collect();
-        let mut i = 0;
-        while i < chars.len() {
-            let c = chars[i];
-            if c.is_alphanumeric() && !c.is_ascii_digit() {
-                let start = i;
-                while i < chars.len()
-                    && (chars[i].is_alphanumeric() || chars[i] == '\'' || chars[i] == '-')
-                {
-                    i += 1;
-                }
-                let word: String = chars[start..i].iter().collect();
-                let bare = word.trim_end_matches(['\'', '-']);
-                let stem = bare
-                    .strip_suffix("'s")
-                    .or_else(|| bare.strip_suffix("’s"))
-                    .unwrap_or(bare);
-                if self.names.contains(&stem.to_lowercase()) {
-                    out.push_str("[name]");
-                    out.push_str(&word[stem.len()..]);
-                } else {
-                    out.push_str(&word);
-                }
-            } else if c.is_ascii_digit() || c == '+' || c == '(' {
-                let start = i;
-                while i < chars.len() && (chars[i].is_ascii_digit() || " -+().".contains(chars[i]))
-                {
-                    i += 1;
-                }
-                let run: String = chars[start..i].iter().collect();
-                let digits: String = run.chars().filter(char::is_ascii_digit).collect();
-                let uk = digits.strip_prefix("44").map(|d| format!("0{d}"));
-                let hit = self.phones.iter().any(|p| {
-                    let p_uk = p.strip_prefix("44").map(|d| format!("0{d}"));
-                    digits.contains(p.as_str())
-                        || uk.as_deref().is_some_and(|u| u.contains(p.as_str()))
-                        || p_uk.as_deref().is_some_and(|pu| digits.contains(pu))
-                });
-                if hit {
-                    let trailing: String = run
-                        .chars()
-                        .rev()
-                        .take_while(|c| !c.is_ascii_digit())
-                        .collect::<Vec<_>>()
-                        .into_iter()
-                        .rev()
-                        .collect();
-                    out.push_str("[phone]");
-                    out.push_str(&trailing);
-                } else {
-                    out.push_str(&run);
-                }
-            } else {
-                out.push(c);
-                i += 1;
-            }
-        }
-        out
-    }
 }
 
 /// Writes rows in a format, buffering into chunks.
@@ -1292,6 +1206,9 @@ impl Writer {
                     }
                     match v {
                         Val::Null => {}
+                        Val::Text(s) if self.columns[i].ty.is_string() => {
+                            csv_string_field(&mut self.buf, s)
+                        }
                         Val::Text(s) => csv_field(&mut self.buf, s),
                         Val::Int(n) => {
                             num.clear();
@@ -1357,22 +1274,46 @@ impl Writer {
 /// Bytes per streamed chunk.
 const CHUNK: usize = 64 * 1024;
 
+/// The characters that make a spreadsheet read a cell as a formula when it begins with one
+/// (OWASP's list for CSV injection).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Whether a spreadsheet would run this text as a formula.
+pub fn formula_like(s: &str) -> bool {
+    s.starts_with(FORMULA_STARTS)
+}
+
+/// Writes a field of a text or category column: text that a spreadsheet would run as a
+/// formula gets a single quote `'` in front and is quoted, as OWASP recommends, so that it is
+/// shown as text. Number, date and boolean columns never go through this (a negative change
+/// from baseline stays `-3`).
+pub fn csv_string_field(buf: &mut Vec<u8>, s: &str) {
+    if formula_like(s) {
+        csv_quoted(buf, &format!("'{s}"));
+    } else {
+        csv_field(buf, s);
+    }
+}
+
 fn csv_field(buf: &mut Vec<u8>, s: &str) {
-    // Quote when needed (RFC 4180). Values are written as they are, for R and Python; text is
-    // never altered to defend spreadsheets against formulas.
+    // Quote when needed (RFC 4180); otherwise the value is written as it is.
     let needs = s.contains([',', '"', '\r', '\n']) || s.starts_with(' ') || s.ends_with(' ');
     if needs {
-        buf.push(b'"');
-        for b in s.bytes() {
-            if b == b'"' {
-                buf.push(b'"');
-            }
-            buf.push(b);
-        }
-        buf.push(b'"');
+        csv_quoted(buf, s);
     } else {
         buf.extend_from_slice(s.as_bytes());
     }
+}
+
+fn csv_quoted(buf: &mut Vec<u8>, s: &str) {
+    buf.push(b'"');
+    for b in s.bytes() {
+        if b == b'"' {
+            buf.push(b'"');
+        }
+        buf.push(b);
+    }
+    buf.push(b'"');
 }
 
 /// The data dictionary as Markdown (the content of `docs/data-dictionary.md`).
@@ -1387,8 +1328,15 @@ pub fn dictionary_markdown() -> String {
          dictionary is served as JSON by `GET /api/v1/data-dictionary`.\n\n\
          - **CSV**: RFC 4180, UTF-8, comma-separated, a header row of the column names below, \
          CRLF line ends, fields quoted when they contain a comma, quote or line break. An empty \
-         field is a missing value (R's `read.csv`/`readr` read it as `NA` for non-text columns).\n\
-         - **JSON Lines**: one object per line with the same names; a missing value is `null`.\n\
+         field is a missing value (R's `read.csv`/`readr` read it as `NA` for non-text columns). \
+         A `text` or `category` field that begins with `=`, `+`, `-`, `@`, a tab or a carriage \
+         return is written with a single quote `'` in front, in quotes (`\"'=SUM(A1)\"`), so \
+         that spreadsheets show it as text instead of running it as a formula (OWASP's advice \
+         on CSV injection): strip one leading `'` from such fields to get the value recorded. \
+         `integer`, `decimal`, `date`, `datetime` and `boolean` fields are never changed, so a \
+         negative number such as a `change_from_baseline` of `-3` stays `-3`.\n\
+         - **JSON Lines**: one object per line with the same names; a missing value is `null`. \
+         Values are written as recorded (no leading `'`): it is data, not a spreadsheet.\n\
          - **Types**: `text`, `integer`, `decimal` (`.` separator), `boolean` (`true`/`false`), \
          `date` (`YYYY-MM-DD`), `datetime` (RFC 3339), `category` (one of the listed codes).\n\
          - **Filters** (query parameters): `site`, `activity`, `from` and `to` (dates, \
@@ -1401,7 +1349,12 @@ pub fn dictionary_markdown() -> String {
          numbers, participant codes, postcode districts, referral reasons, session notes, \
          facilitator names, story authors; no row about a participant who has not consented \
          to data use; no story whose consent scope is `private` or whose participant has not \
-         consented to story sharing. Every export is recorded in the audit log.\n\n",
+         consented to story sharing. Text typed in the field (story titles, bodies and themes, \
+         site and activity codes, consent versions) is redacted, in CSV and JSON Lines alike, as \
+         everywhere analysts read data: the names and phone numbers of the project's \
+         participants become `[name]` and `[phone]`, UK postcodes and postcode districts \
+         `[postcode]`, other phone-like numbers `[phone]` and e-mail addresses `[email]`. Every \
+         export is recorded in the audit log.\n\n",
     );
     for d in Dataset::ALL {
         let _ = write!(
@@ -1484,26 +1437,30 @@ mod tests {
     }
 
     #[test]
-    fn redaction_replaces_names_and_phones() {
-        let mut r = Redactor::default();
-        r.add(Some("Morag MacLeod"), Some("07700 900123"));
-        let out =
-            r.redact("Morag's walk with morag macleod; call 07700-900123 or +44 7700 900123.");
-        assert_eq!(
-            out,
-            "[name]'s walk with [name] [name]; call [phone] or [phone]."
-        );
-        assert_eq!(
-            r.redact("Moraga is not a name here"),
-            "Moraga is not a name here"
-        );
-    }
-
-    #[test]
     fn csv_quotes_what_needs_quoting() {
         let mut buf = Vec::new();
         csv_field(&mut buf, "a,\"b\"\nc");
         assert_eq!(String::from_utf8(buf).unwrap(), "\"a,\"\"b\"\"\nc\"");
+    }
+
+    #[test]
+    fn csv_text_that_looks_like_a_formula_is_neutralised() {
+        for (text, written) in [
+            (
+                "=HYPERLINK(\"http://e\")",
+                "\"'=HYPERLINK(\"\"http://e\"\")\"",
+            ),
+            ("+44", "\"'+44\""),
+            ("-1", "\"'-1\""),
+            ("@SUM(A1)", "\"'@SUM(A1)\""),
+            ("\tx", "\"'\tx\""),
+            ("\rx", "\"'\rx\""),
+            ("a=b", "a=b"),
+        ] {
+            let mut buf = Vec::new();
+            csv_string_field(&mut buf, text);
+            assert_eq!(String::from_utf8(buf).unwrap(), written, "{text:?}");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! * [`routes`]: login, devices, admin API, project reads, health.
 //! * [`openapi`]: the OpenAPI document, generated from the handlers, at `/openapi.json`.
 //! * [`cli`]: the `bothy-server` command (serve, and admin commands on the database).
+//! * [`listener`]: the accept loop, with header, body and idle timeouts and a connection limit.
 
 pub mod audit;
 pub mod auth;
@@ -23,8 +24,10 @@ pub mod disclosure;
 pub mod erasure;
 pub mod error;
 pub mod export;
+pub mod listener;
 pub mod openapi;
 pub mod projection;
+pub mod redact;
 pub mod reports;
 pub mod roles;
 pub mod routes;
@@ -132,6 +135,8 @@ fn router() -> (Router<AppState>, Vec<(Method, String)>) {
         .get("/projects/{slug}/quarantine/{id}", review::quarantine_entry)
         .post("/projects/{slug}/quarantine/{id}/release", review::release)
         .post("/projects/{slug}/quarantine/{id}/discard", review::discard)
+        .get("/admin/quarantine", review::admin_quarantine)
+        .post("/admin/quarantine/{id}/discard", review::admin_discard)
         .get(
             "/projects/{slug}/participants/{id}/export",
             routes::subjects::export,
@@ -332,16 +337,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let router = app(state.clone());
-    let handle = tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = rx.await;
-        })
-        .await;
-    });
+    let limits = listener::Limits::of(&state.config);
+    let handle = tokio::spawn(listener::serve(listener, router, limits, async {
+        let _ = rx.await;
+    }));
     Ok(RunningServer {
         addr,
         state,

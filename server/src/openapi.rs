@@ -2,12 +2,21 @@
 //! annotations and served at `GET /openapi.json`. A test compares it with the router's route
 //! table ([`crate::routes`]), so a route cannot be added without being described, nor described
 //! without existing.
+//!
+//! The document declares what the handlers enforce: request bodies' fields carry their rules
+//! from [`crate::routes::input`]; path parameters and the query parameters whose values depend
+//! on the operation get theirs from [`Constraints`] here. `ops/fuzz/api` fuzzes the running
+//! server against the document.
 
 use crate::routes;
+use crate::routes::input;
 use axum::http::header;
 use axum::response::IntoResponse;
 use std::sync::LazyLock;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{KnownFormat, Object, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{RefOr, Schema};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 /// The body of every error answer: `{"error":{"code","message"}}`.
@@ -81,6 +90,98 @@ impl Modify for SecuritySchemes {
     }
 }
 
+/// The rules of path parameters (by name, the same everywhere: `{slug}` is always a project)
+/// and of query parameters whose values depend on the operation.
+struct Constraints;
+
+/// The instrument in a path: WEMWBS, SWEMWBS or ONS4, in any case.
+const INSTRUMENT_PATTERN: &str = "^([Ss]?[Ww][Ee][Mm][Ww][Bb][Ss]|[Oo][Nn][Ss]4)$";
+
+fn enumeration<'a>(values: impl IntoIterator<Item = &'a str>) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values))
+        .build()
+}
+
+/// A record or device id: a UUID written in lower case with hyphens, the only form accepted.
+fn uuid() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::Custom("uuid".into())))
+        .pattern(Some(
+            "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        ))
+        .build()
+}
+
+/// The schema of path parameter `name` of the operation at `path`, if it has a rule.
+fn path_parameter(path: &str, name: &str) -> Option<Object> {
+    Some(match name {
+        "slug" | "site" | "activity" => input::slug_schema(),
+        "username" => input::username_schema(),
+        "dataset" => enumeration(crate::export::Dataset::ALL.iter().map(|d| d.as_str())),
+        "instrument" => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(INSTRUMENT_PATTERN))
+            .build(),
+        "id" if path.contains("/quarantine/") => ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(1))
+            .build(),
+        "id" => uuid(),
+        _ => return None,
+    })
+}
+
+/// The values of query parameter `name` of the operation at `path`, when they are a list.
+fn query_values(path: &str, name: &str) -> Option<Vec<&'static str>> {
+    // The quarterly report reads no timepoint: it reports every one.
+    let report = path.contains("/reports/") && !path.ends_with("/quarterly");
+    match name {
+        "format" if path.ends_with("/exports/{dataset}") => Some(vec!["csv", "jsonl", "ndjson"]),
+        "format" if path.ends_with("/reports/quarterly") => Some(vec!["json", "md", "csv", "html"]),
+        "timepoint" if path.ends_with("/exports/{dataset}") => {
+            Some(bothy_sync_core::schema::TIMEPOINTS.to_vec())
+        }
+        "timepoint" if report => Some(vec!["end", "interim", "follow_up"]),
+        _ => None,
+    }
+}
+
+fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.patch,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+impl Modify for Constraints {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            for op in operations(item) {
+                for param in op.parameters.iter_mut().flatten() {
+                    let RefOr::T(param) = param else { continue };
+                    let schema = match param.parameter_in {
+                        ParameterIn::Path => path_parameter(path, &param.name),
+                        ParameterIn::Query => query_values(path, &param.name).map(enumeration),
+                        _ => None,
+                    };
+                    if let Some(schema) = schema {
+                        param.schema = Some(RefOr::T(Schema::Object(schema)));
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The API description.
 #[derive(OpenApi)]
 #[openapi(
@@ -118,6 +219,8 @@ impl Modify for SecuritySchemes {
         routes::review::quarantine_entry,
         routes::review::release,
         routes::review::discard,
+        routes::review::admin_quarantine,
+        routes::review::admin_discard,
         routes::subjects::export,
         routes::subjects::erase,
         routes::analysis::data_dictionary,
@@ -144,7 +247,7 @@ impl Modify for SecuritySchemes {
         routes::webapp::file,
     ),
     components(schemas(ErrorBody, ErrorDetail, SyncBody)),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &Constraints),
     tags(
         (name = "health", description = "Liveness and capabilities"),
         (name = "auth", description = "Login and token refresh"),

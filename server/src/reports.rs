@@ -17,6 +17,7 @@ use crate::db::Db;
 use crate::disclosure::{self, MIN_COUNT};
 use crate::error::ApiError;
 use crate::export::{Filters, Thresholds};
+use crate::redact::Redactor;
 use crate::stats::{self, PairedStats};
 use bothy_sync_core::schema;
 use chrono::{Datelike, NaiveDate};
@@ -83,8 +84,10 @@ fn date_of(s: &str) -> Option<NaiveDate> {
 }
 
 impl Data {
-    /// Loads a project's data in scope of the filters.
+    /// Loads a project's data in scope of the filters. Sites and activities are typed in the
+    /// field: they are shown as analysts see them ([`Redactor::redact`]).
     pub async fn load(db: &Db, project: &str, f: &Filters) -> Result<Data, sqlx::Error> {
+        let redactor = Redactor::load(db, project).await?;
         let mut sessions = Vec::new();
         let mut session_ids = HashSet::new();
         let rows = sqlx::query(
@@ -115,8 +118,8 @@ impl Data {
             session_ids.insert(r.try_get::<String, _>(0)?);
             sessions.push(Session {
                 date,
-                site,
-                activity,
+                site: redactor.redact(&site),
+                activity: redactor.redact(&activity),
                 activity_type: r.try_get(4)?,
                 attendees: (registered + unregistered).max(0) as u64,
             });
@@ -1165,13 +1168,17 @@ pub async fn quarterly(
         by_source[group_index(&sources, p.referral_source.as_deref())] += 1;
     }
     let (by_source, new_total) = disclosure::protect_vector(&by_source, MIN_COUNT);
+    // Site names by code, keyed as the sessions' (redacted) site codes are.
+    let redactor = Redactor::load(db, project).await?;
     let mut names: HashMap<String, String> = HashMap::new();
     for r in sqlx::query("SELECT slug, name FROM sites WHERE project = $1")
         .bind(project)
         .fetch_all(&db.pool)
         .await?
     {
-        names.insert(r.try_get(0)?, r.try_get(1)?);
+        let slug: String = r.try_get(0)?;
+        let name: String = r.try_get(1)?;
+        names.insert(redactor.redact(&slug), redactor.redact(&name));
     }
     let mut sites: BTreeMap<String, u64> = BTreeMap::new();
     for s in &data.sessions {
@@ -1293,15 +1300,21 @@ impl QuarterlyReport {
     }
 
     /// Tidy CSV: `project,quarter,section,item,value` (value `suppressed` where withheld).
+    /// The text columns are guarded against spreadsheet formulas as the exports are
+    /// ([`crate::export::csv_string_field`]); `value`, a number or `suppressed`, is not (a
+    /// negative mean change stays `-1.2500`).
     pub fn csv(&self) -> String {
         let mut s = String::from("project,quarter,section,item,value\r\n");
         for (section, item, value) in self.lines() {
             let mut line = Vec::new();
-            for f in [self.project.as_str(), &self.quarter, section, &item, &value] {
+            for f in [self.project.as_str(), &self.quarter, section, &item] {
                 let mut b = Vec::new();
-                csv_escape(&mut b, f);
+                crate::export::csv_string_field(&mut b, f);
                 line.push(String::from_utf8(b).expect("utf-8 in, utf-8 out"));
             }
+            let mut b = Vec::new();
+            csv_escape(&mut b, &value);
+            line.push(String::from_utf8(b).expect("utf-8 in, utf-8 out"));
             s.push_str(&line.join(","));
             s.push_str("\r\n");
         }
@@ -1472,8 +1485,23 @@ impl QuarterlyReport {
     }
 }
 
+/// Text as literal Markdown, as [`crate::charts::escape`] makes it literal HTML: every ASCII
+/// punctuation character is backslash-escaped (CommonMark shows any of them as itself when
+/// escaped), so a name cannot make emphasis, code, links, images, raw HTML or autolinks, nor
+/// end a table cell; line breaks become spaces, so it cannot end a table row or a heading.
 fn md(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' | '\r' => out.push(' '),
+            c if c.is_ascii_punctuation() => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn csv_escape(buf: &mut Vec<u8>, s: &str) {
@@ -1511,6 +1539,15 @@ mod tests {
         assert_eq!(derived_sum(&cells, Some(40), &[3, 4]), Some(21));
         assert_eq!(derived_sum(&cells, None, &[1, 2, 3, 4]), None);
         assert_eq!(derived_sum(&cells, Some(40), &[1, 2, 3, 4]), Some(33));
+    }
+
+    #[test]
+    fn markdown_text_is_literal() {
+        assert_eq!(
+            md("*x* | [a](http://e) <b>\n# `c`"),
+            "\\*x\\* \\| \\[a\\]\\(http\\:\\/\\/e\\) \\<b\\> \\# \\`c\\`"
+        );
+        assert_eq!(md("Ullapool Hall"), "Ullapool Hall");
     }
 
     #[test]

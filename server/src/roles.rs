@@ -1,30 +1,17 @@
-//! Project roles and what each may do with records, in one place: the Rust checks used on push
-//! and the SQL used to scope pulls are both written here, and a test ties them together.
+//! Project roles and what each may do on the server, in one place: the per-kind record rules
+//! (shared with devices, from sync-core's `roles`), the SQL used to scope pulls, which a test
+//! ties to those rules, and who may manage set-up, subjects and reports.
 //!
 //! * `admin`, `coordinator`, `researcher`: push and pull every record kind of their projects.
 //! * `peer_worker`: pushes and pulls participants and sessions only (they log sessions and
 //!   attendance); wellbeing responses and stories are neither accepted from nor sent to them.
 //! * `analyst`: never writes, and receives nothing by sync (merged data is read through the API).
 
-use bothy_sync_core::RecordKind;
-
-/// Every project role.
-pub const ROLES: &[&str] = &[
-    "admin",
-    "coordinator",
-    "researcher",
-    "peer_worker",
-    "analyst",
-];
-
-/// Roles that may push and pull every record kind.
-pub const FULL_ROLES: &[&str] = &["admin", "coordinator", "researcher"];
-
-/// The record kinds a peer worker may push and pull.
-pub const PEER_WORKER_KINDS: &[RecordKind] = &[RecordKind::Participant, RecordKind::Session];
-
-/// Roles that may write at least some records into a project.
-pub const WRITING_ROLES: &[&str] = &["admin", "coordinator", "researcher", "peer_worker"];
+/// The per-kind rules live in sync-core, so devices refuse at capture exactly what the server
+/// refuses at sync.
+pub use bothy_sync_core::roles::{
+    FULL_ROLES, PEER_WORKER_KINDS, ROLES, WRITING_ROLES, may_pull, may_push,
+};
 
 /// Project roles that may manage the project's sites and activities (server admins may too).
 pub const SETUP_ROLES: &[&str] = &["admin", "coordinator"];
@@ -58,17 +45,6 @@ pub fn may_analyse(server_admin: bool, role: &str) -> bool {
 /// licensed text that applies across projects.
 pub fn may_load_wording(server_admin: bool) -> bool {
     server_admin
-}
-
-/// Whether a role may push changes to a record of this kind.
-pub fn may_push(role: &str, kind: RecordKind) -> bool {
-    FULL_ROLES.contains(&role) || (role == "peer_worker" && PEER_WORKER_KINDS.contains(&kind))
-}
-
-/// Whether a role receives records of this kind by sync. The same rule as [`may_push`]: a
-/// device is sent exactly what it may write.
-pub fn may_pull(role: &str, kind: RecordKind) -> bool {
-    may_push(role, kind)
 }
 
 /// A scope name for one project and role: the device's cursor is tied to the set of these, so a
@@ -106,6 +82,7 @@ pub(crate) use pullable_sql;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bothy_sync_core::RecordKind;
     use sqlx::Row;
 
     #[test]
@@ -120,17 +97,6 @@ mod tests {
         }
         assert!(!may_analyse(false, ""));
         assert!(may_analyse(true, ""));
-    }
-
-    #[test]
-    fn writing_roles_are_those_that_may_push_something() {
-        let writers: Vec<&str> = ROLES
-            .iter()
-            .copied()
-            .filter(|r| RecordKind::ALL.iter().any(|k| may_push(r, *k)))
-            .collect();
-        assert_eq!(writers, WRITING_ROLES);
-        assert!(RecordKind::ALL.iter().all(|k| !may_pull("analyst", *k)));
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! Storage of records, the change log, quarantine, conflicts and flags: the SQL behind a merge.
 //! Every function takes the open transaction, so a merge and everything it implies commit
 //! together or not at all.
+//!
+//! Refused pushes are kept in quarantine compressed (Brotli), under a per-device quota; of bytes
+//! that are not Automerge at all only a short sample is kept. The stored form names itself (a
+//! four-byte tag), so entries written before compression are still read as they were.
 
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
@@ -8,7 +12,9 @@ use crate::projection;
 use bothy_sync_core::RecordDoc;
 use bothy_sync_core::automerge::Change;
 use bothy_sync_core::merge::{Accepted, Conflict, QuarantinedValue};
+use serde_bytes::ByteBuf;
 use sqlx::Row;
+use std::io::{Read, Write};
 
 /// A record as stored.
 pub struct StoredRecord {
@@ -138,8 +144,165 @@ pub struct QuarantineEntry<'a> {
     pub value: Option<&'a str>,
     /// Why.
     pub message: &'a str,
-    /// The refused changes themselves (CBOR array of byte strings), so nothing is lost.
+    /// What was kept of a refused push ([`Kept::pack`]), so nothing valid is lost.
     pub changes: Option<Vec<u8>>,
+}
+
+/// Most bytes of an unreadable push kept for an admin to look at.
+pub const SAMPLE_BYTES: usize = 4096;
+/// Tag of kept changes: Brotli-compressed CBOR array of change byte strings.
+const KEPT_CHANGES: &[u8; 4] = b"BQC1";
+/// Tag of a kept sample: the Brotli-compressed first [`SAMPLE_BYTES`] of an unreadable push.
+const KEPT_SAMPLE: &[u8; 4] = b"BQS1";
+/// Most bytes a kept entry may inflate to when read back (kept changes passed the per-record
+/// bound of sync-core when they were pushed; this guards against anything else in the column).
+const MAX_KEPT_INFLATED: u64 = 2 * bothy_sync_core::inflate::MAX_RECORD_BYTES;
+
+/// What a refused push leaves in quarantine.
+pub enum Kept {
+    /// The refused changes themselves, so a reviewer may release them.
+    Changes(Vec<ByteBuf>),
+    /// Bytes that are not Automerge changes or documents: only their start is kept.
+    Sample(Vec<u8>),
+}
+
+impl Kept {
+    /// A sample of unreadable bytes: at most [`SAMPLE_BYTES`] of them.
+    pub fn sample_of(bytes: &[u8]) -> Kept {
+        Kept::Sample(bytes[..bytes.len().min(SAMPLE_BYTES)].to_vec())
+    }
+
+    /// A sample of unreadable changes: the start of their bytes, one after another.
+    pub fn sample_of_all(list: &[ByteBuf]) -> Kept {
+        let mut out = Vec::new();
+        for b in list {
+            let room = SAMPLE_BYTES - out.len();
+            out.extend_from_slice(&b[..b.len().min(room)]);
+            if out.len() == SAMPLE_BYTES {
+                break;
+            }
+        }
+        Kept::Sample(out)
+    }
+
+    /// The stored form: tag, then Brotli.
+    pub fn pack(&self) -> Vec<u8> {
+        let (tag, plain) = match self {
+            Kept::Changes(list) => {
+                let mut cbor = Vec::new();
+                ciborium::into_writer(list, &mut cbor).expect("serialising to memory cannot fail");
+                (KEPT_CHANGES, cbor)
+            }
+            Kept::Sample(bytes) => (KEPT_SAMPLE, bytes.clone()),
+        };
+        let mut out = tag.to_vec();
+        {
+            let mut w = brotli::CompressorWriter::new(&mut out, 64 * 1024, 9, 22);
+            w.write_all(&plain)
+                .expect("compressing in memory cannot fail");
+        }
+        out
+    }
+
+    /// Reads a stored entry back: compressed changes or sample, or (written before entries
+    /// were compressed) a plain CBOR array of changes. `None` when it is none of these.
+    pub fn unpack(stored: &[u8]) -> Option<Kept> {
+        let inflate = |body: &[u8]| {
+            let mut out = Vec::new();
+            brotli::Decompressor::new(body, 64 * 1024)
+                .take(MAX_KEPT_INFLATED + 1)
+                .read_to_end(&mut out)
+                .ok()?;
+            (out.len() as u64 <= MAX_KEPT_INFLATED).then_some(out)
+        };
+        if let Some(body) = stored.strip_prefix(KEPT_CHANGES) {
+            let cbor = inflate(body)?;
+            ciborium::from_reader(cbor.as_slice())
+                .ok()
+                .map(Kept::Changes)
+        } else if let Some(body) = stored.strip_prefix(KEPT_SAMPLE) {
+            inflate(body).map(Kept::Sample)
+        } else {
+            ciborium::from_reader(stored).ok().map(Kept::Changes)
+        }
+    }
+
+    /// The kept changes, if whole changes were kept.
+    pub fn changes(stored: &[u8]) -> Option<Vec<ByteBuf>> {
+        match Kept::unpack(stored)? {
+            Kept::Changes(list) => Some(list),
+            Kept::Sample(_) => None,
+        }
+    }
+}
+
+/// How much one device may keep waiting in quarantine.
+#[derive(Debug, Clone, Copy)]
+pub struct QuarantineQuota {
+    /// Most open refused entries.
+    pub max_entries: u32,
+    /// Most bytes of them, as stored.
+    pub max_bytes: u64,
+}
+
+/// What filing a refused push came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filed {
+    /// Kept (or already kept by an earlier try of the same push).
+    Kept,
+    /// Not kept: the device's quarantine is full.
+    OverQuota {
+        /// Its open refused entries.
+        entries: i64,
+        /// Their stored bytes.
+        bytes: i64,
+        /// What this entry would have added.
+        adding: i64,
+    },
+}
+
+/// Files a refused push under the sending device's quota: kept compressed, unless an identical
+/// entry is already open (a retried push) or the device's open entries would then exceed the
+/// quota.
+pub async fn quarantine_refused(
+    tx: &mut Tx,
+    q: QuarantineEntry<'_>,
+    quota: QuarantineQuota,
+    now: i64,
+) -> Result<Filed, sqlx::Error> {
+    let adding = q.changes.as_ref().map_or(0, |c| c.len()) as i64;
+    let already = sqlx::query(
+        "SELECT 1 AS x FROM quarantine WHERE record_id = $1 AND device_id = $2 AND code = $3 \
+         AND status = 'open' AND action = 'refused' AND changes = $4",
+    )
+    .bind(q.record_id)
+    .bind(q.device_id)
+    .bind(q.code)
+    .bind(q.changes.as_deref())
+    .fetch_optional(&mut **tx)
+    .await?;
+    if already.is_some() {
+        return Ok(Filed::Kept);
+    }
+    let used = sqlx::query(
+        "SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(changes)), 0) AS bytes FROM quarantine \
+         WHERE device_id = $1 AND status = 'open' AND action = 'refused'",
+    )
+    .bind(q.device_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let (entries, bytes): (i64, i64) = (used.get("n"), used.get("bytes"));
+    if entries >= i64::from(quota.max_entries)
+        || bytes.saturating_add(adding) > i64::try_from(quota.max_bytes).unwrap_or(i64::MAX)
+    {
+        return Ok(Filed::OverQuota {
+            entries,
+            bytes,
+            adding,
+        });
+    }
+    quarantine(tx, q, now).await?;
+    Ok(Filed::Kept)
 }
 
 /// Records a quarantined change or value.

@@ -12,7 +12,7 @@ use crate::db::{Db, Tx, now};
 use crate::erasure;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::{self, LogEntry, QuarantineEntry};
+use crate::store::{self, Filed, Kept, LogEntry, QuarantineEntry, QuarantineQuota};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -94,7 +94,11 @@ pub async fn sync(
             "at most {MAX_PUSH_RECORDS} records may be pushed at once"
         )));
     }
-    let response = run_sync(&state.db, &device, request).await?;
+    let quota = QuarantineQuota {
+        max_entries: state.config.quarantine_max_entries_per_device,
+        max_bytes: state.config.quarantine_max_bytes_per_device,
+    };
+    let response = run_sync(&state.db, &device, request, quota).await?;
     let body = protocol::encode_with(&response, version, protocol::peek_encoding(&bytes));
     Ok((
         StatusCode::OK,
@@ -129,11 +133,13 @@ struct Pushed {
     send_back: bool,
 }
 
-/// Runs one sync for an authenticated device.
+/// Runs one sync for an authenticated device; what it refuses is kept in quarantine within
+/// `quota`.
 pub async fn run_sync(
     db: &Db,
     device: &DeviceAuth,
     request: SyncRequest,
+    quota: QuarantineQuota,
 ) -> ApiResult<SyncResponse> {
     let roles = memberships(db, &device.user_id).await?;
     let now = now();
@@ -144,30 +150,36 @@ pub async fn run_sync(
     };
 
     // Merge duplicate pushes of one record, then handle records in id order (lock order).
-    let mut pushes: BTreeMap<Uuid, Vec<ByteBuf>> = BTreeMap::new();
-    let mut unreadable: BTreeMap<Uuid, (String, Vec<u8>)> = BTreeMap::new();
+    // Whole documents are opened one record at a time, inside the loop, so no more than one
+    // record's expanded bytes are held at once.
+    let mut pushes: BTreeMap<Uuid, (Vec<ByteBuf>, Vec<ByteBuf>)> = BTreeMap::new();
     for RecordPush {
         id,
         changes,
         document,
     } in request.push
     {
-        let entry = pushes.entry(id).or_default();
-        entry.extend(changes);
-        if let Some(doc) = document {
-            match merge::document_changes(&doc) {
-                Ok(list) => entry.extend(list.into_iter().map(ByteBuf::from)),
-                Err(e) => {
-                    unreadable.insert(id, (e, doc.into_vec()));
-                }
-            }
-        }
+        let (list, documents) = pushes.entry(id).or_default();
+        list.extend(changes);
+        documents.extend(document);
     }
+    let quarantine = Quarantine {
+        roles: &roles,
+        quota,
+    };
 
     let pushed_count = pushes.len();
     let mut tx = db.begin_write().await?;
     // An erasure does not run while this sync stores records (see `erasure`).
     db.lock_erasures(&mut tx, false).await?;
+    // Syncs of one device take turns, so two at once cannot both fill its quarantine quota.
+    // (SQLite's single writer already does.) Taken before any record's lock.
+    if db.backend == crate::db::Backend::Postgres && pushed_count > 0 {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 9))::text")
+            .bind(&device.device_id)
+            .execute(&mut *tx)
+            .await?;
+    }
     let mut response = SyncResponse {
         server_time: now,
         ..SyncResponse::default()
@@ -177,25 +189,36 @@ pub async fn run_sync(
     let mut send_back: BTreeSet<Uuid> = BTreeSet::new();
     let pushed_ids: Vec<String> = pushes.keys().map(Uuid::to_string).collect();
     let tombstoned = erasure::erased_among(&mut tx, &pushed_ids).await?;
-    for (id, changes) in pushes {
+    for (id, (mut changes, documents)) in pushes {
         db.lock_record(&mut tx, &id.to_string()).await?;
         if tombstoned.contains(&id.to_string()) {
             // Erased: refused, and kept nowhere (the data is personal). The device purges it.
-            unreadable.remove(&id);
             response.unacked.push(id);
             response.reports.push(erased_report(id, None));
             continue;
         }
-        if let Some((why, document)) = unreadable.remove(&id) {
+        let mut unreadable = None;
+        for doc in documents {
+            match merge::document_changes(&doc) {
+                Ok(list) => changes.extend(list.into_iter().map(ByteBuf::from)),
+                Err(e) => {
+                    unreadable = Some((e, doc));
+                    break;
+                }
+            }
+        }
+        if let Some((why, document)) = unreadable {
+            drop(changes);
             let stored = store::load_record(&mut tx, &id.to_string()).await?;
             let out = refused(
                 &mut tx,
                 device,
+                &quarantine,
                 id,
                 stored.as_ref().map(|s| s.project.as_str()),
                 RefusalCode::Malformed,
                 why,
-                document,
+                Kept::sample_of(&document),
                 stored.is_some(),
                 now,
             )
@@ -208,7 +231,14 @@ pub async fn run_sync(
             continue;
         }
         let out = push_record(
-            &mut tx, device, &roles, &policy, id, &changes, &mut log, now,
+            &mut tx,
+            device,
+            &quarantine,
+            &policy,
+            id,
+            &changes,
+            &mut log,
+            now,
         )
         .await?;
         if !out.acked {
@@ -341,9 +371,11 @@ pub async fn run_sync(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    // The project set-up, only when it differs from what the device holds.
-    let projects: Vec<String> = roles.keys().cloned().collect();
-    let setup = crate::routes::setup::setup_for(db, &projects).await?;
+    // The project set-up with the user's roles, only when it differs from what the device
+    // holds (a device that holds none, as on its first sync, always gets it).
+    let roles: BTreeMap<String, String> =
+        roles.iter().map(|(p, r)| (p.clone(), r.clone())).collect();
+    let setup = crate::routes::setup::setup_for(db, &roles).await?;
     if request.setup.as_deref().unwrap_or("") != setup.version {
         response.setup = Some(setup);
     }
@@ -420,7 +452,7 @@ fn report(
 async fn push_record(
     tx: &mut Tx,
     device: &DeviceAuth,
-    roles: &HashMap<String, String>,
+    quarantine: &Quarantine<'_>,
     policy: &MergePolicy,
     id: Uuid,
     changes: &[ByteBuf],
@@ -428,6 +460,7 @@ async fn push_record(
     now: i64,
 ) -> ApiResult<Pushed> {
     let id_text = id.to_string();
+    let roles = quarantine.roles;
     let stored = store::load_record(tx, &id_text).await?;
     let may_write = |project: &str, kind: Option<RecordKind>| {
         roles.get(project).is_some_and(|r| match kind {
@@ -446,10 +479,14 @@ async fn push_record(
     let stored_project = stored.as_ref().map(|s| s.project.clone());
     let stored_kind = stored.as_ref().and_then(|s| RecordKind::parse(&s.kind));
 
+    // Unreadable changes leave only a sample; any others are kept whole for review.
     let refuse = |code: RefusalCode, message: String| {
-        let mut encoded = Vec::new();
-        let _ = ciborium::into_writer(&changes, &mut encoded);
-        (code, message, encoded)
+        let kept = if code == RefusalCode::Malformed {
+            Kept::sample_of_all(changes)
+        } else {
+            Kept::Changes(changes.to_vec())
+        };
+        (code, message, kept)
     };
 
     if let Some(project) = &stored_project
@@ -460,6 +497,7 @@ async fn push_record(
         return refused(
             tx,
             device,
+            quarantine,
             id,
             Some(project),
             code,
@@ -514,6 +552,7 @@ async fn push_record(
             refused(
                 tx,
                 device,
+                quarantine,
                 id,
                 project.as_deref(),
                 code,
@@ -561,6 +600,7 @@ async fn push_record(
                 return refused(
                     tx,
                     device,
+                    quarantine,
                     id,
                     Some(&env.project),
                     code,
@@ -619,35 +659,90 @@ async fn push_record(
     }
 }
 
+/// Who may file refused pushes in quarantine, and how much each device may keep there.
+struct Quarantine<'a> {
+    /// The sending user's role in each project.
+    roles: &'a HashMap<String, String>,
+    quota: QuarantineQuota,
+}
+
+impl Quarantine<'_> {
+    /// Why nothing of a push refused in `project` (or naming none) is kept: only a user with a
+    /// writing role there (anywhere, when the push names no project) files quarantine entries.
+    fn not_kept_because(&self, project: Option<&str>) -> Option<String> {
+        let writes = |role: &String| WRITING_ROLES.contains(&role.as_str());
+        match project {
+            Some(p) if !self.roles.get(p).is_some_and(writes) => Some(format!(
+                "you have no role that records data in project `{p}`"
+            )),
+            None if !self.roles.values().any(writes) => {
+                Some("you have no role that records data in any project".to_owned())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Refuses a push: files what it keeps in quarantine (if its user may, and within the device's
+/// quota) and reports to the device what was refused and what, if anything, the server kept.
 #[allow(clippy::too_many_arguments)]
 async fn refused(
     tx: &mut Tx,
     device: &DeviceAuth,
+    quarantine: &Quarantine<'_>,
     id: Uuid,
     project: Option<&str>,
     code: RefusalCode,
     message: String,
-    changes: Vec<u8>,
+    kept: Kept,
     existed: bool,
     now: i64,
 ) -> ApiResult<Pushed> {
     let id_text = id.to_string();
-    store::quarantine(
-        tx,
-        QuarantineEntry {
-            record_id: &id_text,
-            project,
-            device_id: &device.device_id,
-            action: "refused",
-            code: code.as_str(),
-            field: None,
-            value: None,
-            message: &message,
-            changes: Some(changes),
-        },
-        now,
-    )
-    .await?;
+    let what = match &kept {
+        Kept::Changes(_) => "the refused changes".to_owned(),
+        Kept::Sample(bytes) => format!(
+            "only the first {} bytes (they are not Automerge changes, so nothing could be \
+             released)",
+            bytes.len()
+        ),
+    };
+    let outcome = match quarantine.not_kept_because(project) {
+        Some(why) => format!("The server kept nothing of it ({why})"),
+        None => {
+            let filed = store::quarantine_refused(
+                tx,
+                QuarantineEntry {
+                    record_id: &id_text,
+                    project,
+                    device_id: &device.device_id,
+                    action: "refused",
+                    code: code.as_str(),
+                    field: None,
+                    value: None,
+                    message: &message,
+                    changes: Some(kept.pack()),
+                },
+                quarantine.quota,
+                now,
+            )
+            .await?;
+            match filed {
+                Filed::Kept => format!("The server kept {what} for an admin to review"),
+                Filed::OverQuota {
+                    entries,
+                    bytes,
+                    adding,
+                } => format!(
+                    "The server kept nothing of it: this device's quarantine quota is full \
+                     ({entries} refused pushes, {bytes} bytes waiting for review; this one \
+                     needs {adding} bytes more, and at most {} pushes or {} bytes are kept per \
+                     device). Ask a coordinator to review this device's refused pushes",
+                    quarantine.quota.max_entries, quarantine.quota.max_bytes
+                ),
+            }
+        }
+    };
     Ok(Pushed {
         acked: false,
         created_as_sent: false,
@@ -657,8 +752,7 @@ async fn refused(
             code.as_str(),
             None,
             format!(
-                "{message}. The server kept the refused changes for an admin to review; this \
-                 device set its copy aside{}",
+                "{message}. {outcome}; this device set its copy aside{}",
                 if existed {
                     " and took the server's copy"
                 } else {

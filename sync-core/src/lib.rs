@@ -12,6 +12,9 @@
 //! * [`merge`]: taking in another replica's changes: refuse, compensate or flag; and finding
 //!   true conflicts (one field set to two values concurrently) so they are surfaced.
 //! * [`protocol`]: the versioned, binary, compressed sync messages.
+//! * [`inflate`]: how far Automerge bytes from elsewhere expand, measured before loading them.
+//! * [`roles`]: which record kinds each project role may write and receive, for the server's
+//!   checks and the devices' capture alike.
 //!
 //! A typical device-side flow:
 //!
@@ -36,9 +39,11 @@
 #![warn(missing_docs)]
 
 pub mod history;
+pub mod inflate;
 pub mod merge;
 pub mod protocol;
 pub mod record;
+pub mod roles;
 pub mod schema;
 pub mod scoring;
 pub mod validate;

@@ -10,9 +10,14 @@
 //!   them outside the history (quarantine) and tells the device, which sets its copy aside.
 //! * **Compensated**: a change the sender may make but that leaves a field invalid *as the
 //!   sender saw the record* is accepted into the history, so every replica converges, and then
-//!   neutralised by a compensating change authored by the server that restores the field's last
-//!   valid value (or removes it). The original values are reported for review. "As the sender
-//!   saw it" is judged change by change, the way `RecordDoc::edit` judges an edit: a problem is
+//!   neutralised by a compensating change authored by the server that puts back the field's
+//!   last valid value, or removes the field if it never had one. The last valid value is read
+//!   from the history: the field's value in the latest state in which it was valid, stepping
+//!   back from the sender's last change one change at a time (each state merged with what this
+//!   replica held), and failing that, its value here before the sender's changes. So an answer
+//!   given and then overwritten by a bad one in the same push keeps the answer given. The
+//!   original values are reported for review. "As the sender saw it" is judged change by
+//!   change, the way `RecordDoc::edit` judges an edit: a problem is
 //!   the sender's if one of its changes introduced it into the state that change was made on. A
 //!   problem the device merely received (a flagged record, a value the server already
 //!   neutralised) is not blamed on its later, unrelated changes. A neutralised value is taken
@@ -30,7 +35,7 @@ use automerge::{
     Value,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Who may author the incoming changes, and who authors compensations.
 #[derive(Debug, Clone)]
@@ -128,7 +133,10 @@ fn refuse(code: RefusalCode, message: impl Into<String>) -> Verdict {
 }
 
 /// Every change of a saved document, as raw change bytes.
+/// A document that would expand past [`crate::inflate::MAX_RECORD_BYTES`] is refused unloaded.
 pub fn document_changes(document: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    crate::inflate::inflated_size(document, crate::inflate::MAX_RECORD_BYTES)
+        .map_err(|e| format!("the document is not readable: {e}"))?;
     let mut doc =
         AutoCommit::load(document).map_err(|e| format!("the document is not readable: {e}"))?;
     Ok(doc
@@ -138,8 +146,10 @@ pub fn document_changes(document: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         .collect())
 }
 
-/// Decodes raw change bytes.
+/// Decodes raw change bytes; changes that together would expand past
+/// [`crate::inflate::MAX_RECORD_BYTES`] are refused undecoded.
 pub fn decode_changes(raw: &[impl AsRef<[u8]>]) -> Result<Vec<Change>, String> {
+    crate::inflate::check_all(raw, crate::inflate::MAX_RECORD_BYTES)?;
     raw.iter()
         .enumerate()
         .map(|(i, b)| {
@@ -293,6 +303,23 @@ pub fn merge_incoming(
         }
     };
 
+    // Where each fault's fields get their last valid value from (read before any value is
+    // put back: forking would commit the compensation half-made).
+    let sources = match last_valid_states(
+        &mut after,
+        &mut before,
+        &new,
+        faults.iter().map(|(e, _)| e.field.as_str()),
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            return refuse(
+                RefusalCode::Malformed,
+                format!("changes are inconsistent: {e}"),
+            );
+        }
+    };
+
     // Neutralise each fault where the sender's changes touched it: first the field itself,
     // then, if the record is still invalid there, the other fields its check reads (a start
     // moved past the end). A value is neutralised even when it lost a conflict, so it cannot
@@ -317,7 +344,7 @@ pub fn merge_incoming(
             for (field, value) in candidates {
                 if !restored.contains(field) && live_ops(&after, field) != live_ops(&before, field)
                 {
-                    restore(&mut after, &before, field);
+                    restore(&mut after, sources.source(&e.field, &before), field);
                     restored.insert(field.clone());
                     quarantined.push(QuarantinedValue {
                         field: field.clone(),
@@ -336,11 +363,22 @@ pub fn merge_incoming(
     }
     let flagged = validate(&after);
     if created && !flagged.is_empty() {
+        // Say what was wrong with what was sent, not what taking it out left: a required field
+        // that held the wrong type is reported as the wrong type, not as missing.
+        let reasons: Vec<FieldError> = flagged
+            .iter()
+            .map(|f| {
+                quarantined
+                    .iter()
+                    .find(|q| q.field == f.field)
+                    .map_or_else(|| f.clone(), |q| FieldError::new(&q.field, &q.message))
+            })
+            .collect();
         return refuse(
             RefusalCode::InvalidRecord,
             format!(
                 "the new record is not valid: {}",
-                crate::validate::describe(&flagged)
+                crate::validate::describe(&reasons)
             ),
         );
     }
@@ -385,6 +423,72 @@ fn introduced_by(
         );
     }
     Ok(fields)
+}
+
+/// Earlier states of a record, from which a compensation reads fields' last valid values.
+struct LastValid {
+    /// Each state some field's last valid value is read from.
+    states: Vec<AutoCommit>,
+    /// A field with a fault to its state in `states`.
+    by_field: BTreeMap<String, usize>,
+}
+
+impl LastValid {
+    /// The state to read the fields of a fault on `field` from: `before` (the record as this
+    /// replica held it) when no state of the sender's made `field` valid.
+    fn source<'a>(&'a self, field: &str, before: &'a AutoCommit) -> &'a AutoCommit {
+        self.by_field
+            .get(field)
+            .map_or(before, |i| &self.states[*i])
+    }
+}
+
+/// Finds, for each field in `fields`, the latest state of the record in which it was valid,
+/// stepping back through the sender's new changes (`new`, all under the sender's one actor, so
+/// a chain): the record after the sender's last change, then after the one before it, and so
+/// on. Each state is the sender's changes up to that point merged with everything this
+/// replica held (`before`), so a value another device wrote concurrently still counts. A field
+/// valid in none of them is left to `before`.
+fn last_valid_states<'f>(
+    after: &mut AutoCommit,
+    before: &mut AutoCommit,
+    new: &[Change],
+    fields: impl Iterator<Item = &'f str>,
+) -> Result<LastValid, AutomergeError> {
+    let mut open: BTreeSet<&str> = fields.collect();
+    let mut found = LastValid {
+        states: Vec::new(),
+        by_field: BTreeMap::new(),
+    };
+    if open.is_empty() {
+        return Ok(found);
+    }
+    let base = before.get_heads();
+    let mut chain: Vec<&Change> = new.iter().collect();
+    chain.sort_by_key(|c| c.seq());
+    for change in chain.into_iter().rev() {
+        let mut heads = base.clone();
+        heads.push(change.hash());
+        let state = after.fork_at(&heads)?;
+        let invalid: BTreeSet<String> = validate(&state).into_iter().map(|e| e.field).collect();
+        let valid: Vec<&str> = open
+            .iter()
+            .copied()
+            .filter(|f| !invalid.contains(*f))
+            .collect();
+        if valid.is_empty() {
+            continue;
+        }
+        for field in valid {
+            open.remove(field);
+            found.by_field.insert(field.to_owned(), found.states.len());
+        }
+        found.states.push(state);
+        if open.is_empty() {
+            break;
+        }
+    }
+    Ok(found)
 }
 
 /// The operations currently holding a value at a field path (several in a conflict).

@@ -75,6 +75,7 @@ pub struct SnapshotCursor {
     /// The log position the snapshot was taken at.
     pub at: u64,
     /// The last record id already sent.
+    #[serde(deserialize_with = "wire_id")]
     pub after: Uuid,
 }
 
@@ -82,6 +83,7 @@ pub struct SnapshotCursor {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordPush {
     /// The record's id.
+    #[serde(deserialize_with = "wire_id")]
     pub id: Uuid,
     /// Raw Automerge changes the server may not have yet, in causal order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -219,6 +221,13 @@ pub struct Setup {
     /// One entry per project, in slug order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub projects: Vec<ProjectSetup>,
+    /// The device user's role in each of their projects (project slug to `admin`,
+    /// `coordinator`, `researcher`, `peer_worker` or `analyst`), so the device refuses at
+    /// capture what its role may not record ([`crate::roles`]). `version` covers it, so a change
+    /// of role reaches the device at its next sync. Absent (from a server that predates it):
+    /// the device keeps the roles it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// One project's set-up. Archived sites and activities are left out.
@@ -385,9 +394,68 @@ pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<(T, u16), Pr
     if cbor.len() as u64 > MAX_DECODED_BYTES {
         return Err(ProtocolError::TooLarge);
     }
+    if let Some((tag, at)) = first_tag(&cbor) {
+        return Err(ProtocolError::Corrupt(format!(
+            "CBOR tag {tag} at byte {at} of the body: sync messages carry no tags"
+        )));
+    }
     let msg = ciborium::from_reader(cbor.as_slice())
         .map_err(|e| ProtocolError::Corrupt(e.to_string()))?;
     Ok((msg, version))
+}
+
+/// Reads a UUID in its one wire form: a byte string of exactly 16 bytes. (The `uuid` crate
+/// would also take an array of 16 integers, a second spelling of the same id.)
+fn wire_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Uuid, D::Error> {
+    struct WireId;
+    impl serde::de::Visitor<'_> for WireId {
+        type Value = Uuid;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a UUID as a byte string of 16 bytes")
+        }
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Uuid, E> {
+            Uuid::from_slice(v).map_err(|_| E::invalid_length(v.len(), &self))
+        }
+    }
+    // `deserialize_any`, so that text or an array is refused by name rather than read.
+    d.deserialize_any(WireId)
+}
+
+/// The first CBOR tag (major type 6) in a CBOR item sequence, with its byte offset, if any.
+/// Sync messages carry no tags (docs/protocol.md, section 5): a receiver refuses a message
+/// with one rather than guess what the tag was meant to change. Scans item heads only, skipping
+/// the contents of byte and text strings; malformed CBOR is left for the decoder to report.
+fn first_tag(cbor: &[u8]) -> Option<(u64, usize)> {
+    let mut at = 0usize;
+    while at < cbor.len() {
+        let head = cbor[at];
+        let (major, info) = (head >> 5, head & 0x1f);
+        let extra = match info {
+            0..=23 => 0,
+            24 => 1,
+            25 => 2,
+            26 => 4,
+            27 => 8,
+            31 => 0, // indefinite length, or a break
+            _ => return None,
+        };
+        let arg_bytes = cbor.get(at + 1..at + 1 + extra)?;
+        let arg = if extra == 0 {
+            u64::from(info)
+        } else {
+            arg_bytes.iter().fold(0u64, |n, b| (n << 8) | u64::from(*b))
+        };
+        if major == 6 {
+            return Some((arg, at));
+        }
+        at += 1 + extra;
+        // A definite byte or text string: skip its contents. (Floats and simple values are
+        // wholly in their head; arrays and maps are followed by their items' heads.)
+        if (major == 2 || major == 3) && info != 31 {
+            at = at.checked_add(usize::try_from(arg).ok()?)?;
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -455,6 +523,89 @@ mod tests {
             *b ^= 0x5a;
         }
         assert!(decode::<SyncRequest>(&flipped).is_err());
+    }
+
+    /// A request whose only pushed record has `id`, built as generic CBOR.
+    fn push_with_id(id: ciborium::Value) -> Vec<u8> {
+        use ciborium::Value;
+        let request = Value::Map(vec![
+            (
+                Value::Text("cursor".into()),
+                Value::Map(vec![(Value::Text("seq".into()), Value::Integer(0.into()))]),
+            ),
+            (
+                Value::Text("push".into()),
+                Value::Array(vec![Value::Map(vec![(Value::Text("id".into()), id)])]),
+            ),
+        ]);
+        encode(&request)
+    }
+
+    #[test]
+    fn non_canonical_ids_are_refused() {
+        use ciborium::Value;
+        let id = Uuid::now_v7();
+        let (ok, _): (SyncRequest, u16) =
+            decode(&push_with_id(Value::Bytes(id.as_bytes().to_vec()))).unwrap();
+        assert_eq!(ok.push[0].id, id);
+        let text = id.to_string();
+        for (what, bad) in [
+            ("text", Value::Text(text.clone())),
+            ("upper-case text", Value::Text(text.to_uppercase())),
+            ("text without hyphens", Value::Text(text.replace('-', ""))),
+            (
+                "an array of 16 integers",
+                Value::Array(
+                    id.as_bytes()
+                        .iter()
+                        .map(|b| Value::Integer((*b).into()))
+                        .collect(),
+                ),
+            ),
+            ("15 bytes", Value::Bytes(id.as_bytes()[..15].to_vec())),
+        ] {
+            match decode::<SyncRequest>(&push_with_id(bad)) {
+                Err(ProtocolError::Corrupt(m)) => {
+                    assert!(m.contains("byte string of 16 bytes"), "{what}: {m}")
+                }
+                other => panic!("{what} was not refused: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn cbor_tags_are_refused() {
+        use ciborium::Value;
+        let id = Uuid::now_v7();
+        // Tag 37 (a UUID) around the id's bytes: readable, but not the one form.
+        let tagged = push_with_id(Value::Tag(
+            37,
+            Box::new(Value::Bytes(id.as_bytes().to_vec())),
+        ));
+        match decode::<SyncRequest>(&tagged) {
+            Err(ProtocolError::Corrupt(m)) => {
+                assert!(m.contains("CBOR tag 37") && m.contains("no tags"), "{m}")
+            }
+            other => panic!("a tag was not refused: {other:?}"),
+        }
+        // Bytes that look like tag heads inside a byte string are content, not tags.
+        let mut req = sample();
+        req.push[0].changes = vec![serde_bytes::ByteBuf::from(vec![
+            0xd8, 0x25, 0xc0, 0xdb, 0xff,
+        ])];
+        req.push[0].document = Some(serde_bytes::ByteBuf::from(vec![0xc6; 40]));
+        req.app = Some("\u{c6}\u{d8}".into());
+        let (back, _): (SyncRequest, u16) = decode(&encode(&req)).unwrap();
+        assert_eq!(back, req);
+        assert_eq!(first_tag(&[0x82, 0x01, 0xc1, 0x01]), Some((1, 2)));
+        assert_eq!(
+            first_tag(&[0x5f, 0x41, 0xc6, 0xff, 0xd9, 0x01, 0x00]),
+            Some((256, 4))
+        );
+        assert_eq!(
+            first_tag(&[0xfb, 0xc6, 0xc6, 0xc6, 0xc6, 0xc6, 0xc6, 0xc6, 0xc6]),
+            None
+        );
     }
 
     #[test]

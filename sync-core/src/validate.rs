@@ -60,6 +60,42 @@ pub fn check_project_slug(s: &str) -> Result<(), FieldError> {
     }
 }
 
+/// An example of a record id in its one accepted text form, for messages.
+pub const ID_EXAMPLE: &str = "0192f0c4-5e6a-7b3c-8d9e-0123456789ab";
+
+/// Whether `s` is an id in the one text form Bothy accepts: a UUID as 36 characters,
+/// lower-case hexadecimal digits in groups of 8, 4, 4, 4 and 12 joined by hyphens (what
+/// `Uuid::to_string` writes). Upper case, missing hyphens, braces and `urn:uuid:` prefixes are
+/// other spellings of the same UUID, and would make one participant two keys.
+pub fn is_canonical_id(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+        })
+}
+
+/// Checks an id given as text (a reference inside a record, an attendance key, an id in a
+/// URL), naming `field` in the error.
+pub fn check_id(field: &str, s: &str) -> Result<(), FieldError> {
+    if is_canonical_id(s) {
+        Ok(())
+    } else {
+        Err(FieldError::new(field, id_problem("must be", s)))
+    }
+}
+
+/// Why `s` is not an id in its accepted form, after `lead` ("must be").
+fn id_problem(lead: &str, s: &str) -> String {
+    match uuid::Uuid::try_parse(s) {
+        Ok(u) => format!("{lead} a record id written in lower case with hyphens: {u} (got {s:?})"),
+        Err(_) => format!(
+            "{lead} a record id: a UUID written in lower case with hyphens, like {ID_EXAMPLE} \
+             (got {s:?})"
+        ),
+    }
+}
+
 /// Validates a record document. Empty means valid.
 pub fn validate(d: &impl ReadDoc) -> Vec<FieldError> {
     let mut errs = Vec::new();
@@ -228,10 +264,10 @@ fn check_map(
         MapSpec::Attendance => {
             for (k, v) in &entries {
                 let path = format!("{name}.{k}");
-                if uuid::Uuid::parse_str(k).is_err() {
+                if !is_canonical_id(k) {
                     errs.push(FieldError::new(
                         path,
-                        "attendance must be keyed by participant id",
+                        id_problem("attendance must be keyed by", k),
                     ));
                 } else if let Err(msg) =
                     check_scalar(FieldType::Choice(schema::ATTENDANCE_MARKS), v)
@@ -264,6 +300,15 @@ fn check_map(
 }
 
 fn check_scalar(ty: FieldType, v: &Value<'_>) -> Result<(), String> {
+    // An object (collaborative text, a map, a list) where one value belongs is the wrong type,
+    // whatever the field: say so, rather than reading it as absent.
+    if let Value::Object(t) = v {
+        return Err(format!(
+            "expected {}, found {}",
+            expected(ty),
+            object_name(*t)
+        ));
+    }
     let s = scalar_str(v);
     match ty {
         FieldType::Str { max } => match s {
@@ -307,17 +352,42 @@ fn check_scalar(ty: FieldType, v: &Value<'_>) -> Result<(), String> {
             _ => Err(format!("must be true or false, got {}", type_name(v))),
         },
         FieldType::RecordRef => match s {
-            Some(s) if uuid::Uuid::parse_str(&s).is_ok() => Ok(()),
-            Some(s) => Err(format!("must be a record id (got {s:?})")),
+            Some(s) if is_canonical_id(&s) => Ok(()),
+            Some(s) => Err(id_problem("must be", &s)),
             None => Err(format!("must be a record id, got {}", type_name(v))),
         },
         FieldType::Text | FieldType::Map(_) | FieldType::Set => Err("unexpected value".into()),
     }
 }
 
+/// What a field of type `ty` holds, for "expected ..." messages.
+fn expected(ty: FieldType) -> String {
+    match ty {
+        FieldType::Str { .. } => "a string".into(),
+        FieldType::Choice(options) => format!("one of {}", options.join(", ")),
+        FieldType::Date => "a date".into(),
+        FieldType::DateTime => "a date and time".into(),
+        FieldType::Int { .. } => "a whole number".into(),
+        FieldType::Bool => "true or false".into(),
+        FieldType::RecordRef => "a record id".into(),
+        FieldType::Text => "collaborative text".into(),
+        FieldType::Map(_) | FieldType::Set => "a group of values".into(),
+    }
+}
+
+/// An Automerge object's type in words.
+fn object_name(t: ObjType) -> &'static str {
+    match t {
+        ObjType::Text => "a text object",
+        ObjType::Map => "a map object",
+        ObjType::List => "a list object",
+        ObjType::Table => "a table object",
+    }
+}
+
 fn type_name(v: &Value<'_>) -> String {
     match v {
-        Value::Object(t) => format!("a {t:?} object"),
+        Value::Object(t) => object_name(*t).into(),
         Value::Scalar(s) => match s.as_ref() {
             ScalarValue::Str(s) => format!("text {s:?}"),
             ScalarValue::Int(n) => format!("the number {n}"),

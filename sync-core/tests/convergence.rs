@@ -11,10 +11,16 @@
 //!
 //! * every replica has the same heads, the same view and the same conflicts;
 //! * no edit is lost: every attendance mark, answer and end written is present with one of the
-//!   values written for it (and exactly that value if only one was ever written); every text
-//!   character inserted is present unless someone deleted it; text runs keep their order;
+//!   values written for it (and exactly that value if only one was ever written, even when bad
+//!   answers were written over it: a compensation puts back the last valid value in the
+//!   history, never nothing); every text character inserted is present unless someone deleted
+//!   it; text runs keep their order;
 //! * bad answers are neutralised (the records are valid, no conflict shows a bad value) and
 //!   each is reported at most once.
+//!
+//! An ordinary `cargo test` runs 1,024 cases; `BOTHY_PROPTEST_CASES` sets another number (the
+//! soak, `ops/bench/soak`). Failures are kept in `convergence.proptest-regressions`, next to
+//! this file, and replayed first.
 //!
 //! Text inserts use characters that occur once in the whole run, so a text edit made through
 //! `Editor::set` (a character diff) means exactly the insertion or deletion intended.
@@ -29,6 +35,7 @@ use bothy_sync_core::{
 };
 use common::*;
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use std::collections::{BTreeMap, BTreeSet};
 
 const DEVICES: usize = 3;
@@ -579,17 +586,15 @@ fn check(world: &mut World) {
     };
     for item in 1..=14u8 {
         let got = wb.items.get(&item);
-        let bad_here = w
-            .bad_answers
-            .keys()
-            .any(|(f, _)| f == &format!("items.{item}"));
         match w.answers.get(&item) {
             None => assert_eq!(got, None, "item {item} was only ever given bad answers"),
             Some(written) => {
                 let got = *got.unwrap_or_else(|| panic!("answer to item {item} lost"));
                 assert!(written.contains(&got), "item {item}: {got} never written");
-                if written.len() == 1 && !bad_here {
-                    assert_eq!(Some(&got), written.first());
+                // One valid answer ever written is the answer, bad answers or not: a
+                // compensation puts back the last valid value, never nothing.
+                if written.len() == 1 {
+                    assert_eq!(Some(&got), written.first(), "item {item}");
                 }
             }
         }
@@ -652,8 +657,36 @@ fn check(world: &mut World) {
     }
 }
 
+/// Where proptest keeps the inputs of past failures, replayed before any new case. Named
+/// directly: proptest's default looks for a `lib.rs` beside the test, which an integration test
+/// does not have.
+const REGRESSIONS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/convergence.proptest-regressions"
+);
+
+/// Cases in an ordinary `cargo test`.
+const CASES: u32 = 1024;
+
+/// The property's configuration: [`CASES`] cases, or as many as `BOTHY_PROPTEST_CASES` says (a
+/// soak run, `ops/bench/soak`), with failures kept in [`REGRESSIONS`].
+fn config() -> ProptestConfig {
+    let cases = match std::env::var("BOTHY_PROPTEST_CASES") {
+        Ok(v) => match v.trim().parse::<u32>() {
+            Ok(n) if n > 0 => n,
+            _ => panic!("BOTHY_PROPTEST_CASES must be a whole number of cases above 0, got {v:?}"),
+        },
+        Err(_) => CASES,
+    };
+    ProptestConfig {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(REGRESSIONS))),
+        ..ProptestConfig::default()
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(config())]
 
     #[test]
     fn replicas_converge_and_lose_nothing(steps in prop::collection::vec(step(), 10..70)) {
@@ -762,4 +795,69 @@ fn a_fixed_busy_day_converges() {
         Some(&4),
         "the good answer survives the bad one's removal"
     );
+}
+
+#[test]
+fn compensated_invalid_answer_keeps_last_valid_value() {
+    // A device answers item 14, then writes an out-of-range answer over it, and pushes both
+    // changes at once: the server's compensation puts back the answer the device gave before
+    // the bad one, not the server's own earlier state (where item 14 was unanswered).
+    let mut world = World::new();
+    let steps = [
+        Step::Answer {
+            device: 1,
+            item: 14,
+            value: 1,
+        },
+        Step::BadAnswer {
+            device: 1,
+            item: 14,
+            value: 0,
+        },
+        Step::Send {
+            from: 1,
+            to: SERVER,
+            since: 0,
+        },
+        Step::Deliver {
+            pick: 0,
+            keep: false,
+        },
+        Step::Mark {
+            device: 0,
+            person: 2,
+            mark: 1,
+        },
+        Step::Send {
+            from: 0,
+            to: 2,
+            since: 0,
+        },
+    ];
+    for s in &steps {
+        world.run(s);
+    }
+    // The server compensated on delivery, before anyone settled.
+    let RecordData::Wellbeing(w) = world.replicas[SERVER].docs[WELLBEING].view().unwrap().data
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        w.items.get(&14),
+        Some(&1),
+        "the compensation restores the last valid answer"
+    );
+    assert_eq!(
+        world.quarantined,
+        [("items.14".to_string(), "0".to_string())]
+    );
+    world.settle();
+    check(&mut world);
+    for d in 0..DEVICES {
+        let RecordData::Wellbeing(w) = world.replicas[d].docs[WELLBEING].view().unwrap().data
+        else {
+            unreachable!()
+        };
+        assert_eq!(w.items.get(&14), Some(&1), "device {d}");
+    }
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use bothy_sync_core::automerge::transaction::Transactable;
-use bothy_sync_core::automerge::{ActorId, Change, ObjId};
+use bothy_sync_core::automerge::{ActorId, AutoCommit, Change, ObjId, ObjType};
 use bothy_sync_core::merge::Accepted;
 use bothy_sync_core::record::RecordData;
 use bothy_sync_core::{
@@ -585,18 +585,55 @@ fn garbage_is_refused_as_malformed() {
     );
 }
 
+/// A new record written in one change straight into Automerge, as a buggy or hostile client
+/// could: the envelope, then whatever `fields` puts.
+fn crafted_new(dev: ActorId, kind: &str, fields: impl FnOnce(&mut AutoCommit)) -> RecordDoc {
+    let mut d = AutoCommit::new().with_actor(dev);
+    d.put(ObjId::Root, "kind", kind).unwrap();
+    d.put(ObjId::Root, "project", PROJECT).unwrap();
+    d.put(ObjId::Root, "v", 1i64).unwrap();
+    d.put(ObjId::Root, "created", T0).unwrap();
+    fields(&mut d);
+    d.commit();
+    RecordDoc::from_automerge(d)
+}
+
 #[test]
 fn a_new_record_that_cannot_be_made_valid_is_refused() {
     let dev = device(1);
-    // A brand-new session whose start is a number: removing it leaves no start.
+    // A brand-new session whose start was a number from the first change: it never had a valid
+    // start, and removing it leaves none.
+    let mut doc = crafted_new(dev.clone(), "session", |d| {
+        for (k, v) in [
+            ("site", "hall"),
+            ("activity", "crafts"),
+            ("activity_type", "heritage"),
+        ] {
+            d.put(ObjId::Root, k, v).unwrap();
+        }
+        d.put(ObjId::Root, "start", 1_793_527_200i64).unwrap();
+        d.put_object(ObjId::Root, "facilitators", ObjType::Map)
+            .unwrap();
+        d.put_object(ObjId::Root, "attendance", ObjType::Map)
+            .unwrap();
+        d.put_object(ObjId::Root, "notes", ObjType::Text).unwrap();
+    });
+    let code = refused(push_all(None, &mut doc, dev.clone()));
+    assert_eq!(code, RefusalCode::InvalidRecord);
+    assert_eq!(code.as_str(), "invalid_record");
+
+    // Made valid, then given a bad start in a later change before its first push: the start
+    // goes back to its last valid value, and the record is accepted.
     let mut doc = session(dev.clone());
     doc.automerge()
         .put(ObjId::Root, "start", 1_793_527_200i64)
         .unwrap();
     doc.automerge().commit();
-    let code = refused(push_all(None, &mut doc, dev.clone()));
-    assert_eq!(code, RefusalCode::InvalidRecord);
-    assert_eq!(code.as_str(), "invalid_record");
+    let a = accepted(push_all(None, &mut doc, dev.clone()));
+    assert!(a.created && a.flagged.is_empty());
+    assert_eq!(session_of(&a.doc).start, "2026-11-01T10:00:00Z");
+    assert_eq!(a.quarantined.len(), 1);
+    assert_eq!(a.quarantined[0].field, "start");
 
     // Not a record at all.
     let mut blank = RecordDoc::empty(dev.clone());
@@ -621,4 +658,74 @@ fn a_new_record_that_cannot_be_made_valid_is_refused() {
         refused(push_all(None, &mut odd, dev)),
         RefusalCode::InvalidRecord
     );
+}
+
+#[test]
+fn text_object_where_scalar_expected_is_wrong_type() {
+    let dev = device(1);
+    // Validation names the wrong type, not a missing value.
+    let mut doc = crafted_new(dev.clone(), "wellbeing", |d| {
+        let text = d
+            .put_object(ObjId::Root, "participant", ObjType::Text)
+            .unwrap();
+        d.splice_text(&text, 0, 0, &participant(1)).unwrap();
+        d.put(ObjId::Root, "instrument", "WEMWBS").unwrap();
+        d.put(ObjId::Root, "timepoint", "baseline").unwrap();
+        d.put(ObjId::Root, "date", "2026-11-01").unwrap();
+        let items = d.put_object(ObjId::Root, "items", ObjType::Map).unwrap();
+        d.put(&items, "1", 3i64).unwrap();
+        let item = d.put_object(&items, "2", ObjType::Text).unwrap();
+        d.splice_text(&item, 0, 0, "4").unwrap();
+    });
+    let errors = doc.validate();
+    let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "participant: expected a record id, found a text object",
+            "items.2: expected a whole number, found a text object",
+        ]
+    );
+
+    // A new record whose required field is a text object is refused, and the message says
+    // why: the wrong type, not "is required" (which is what removing it would leave).
+    match push_all(None, &mut doc, dev.clone()) {
+        Verdict::Refused { code, message } => {
+            assert_eq!(code, RefusalCode::InvalidRecord);
+            assert!(
+                message.contains("participant: expected a record id, found a text object"),
+                "{message}"
+            );
+            assert!(!message.contains("is required"), "{message}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+
+    // On a record the server has, the text object is taken out and the last valid value kept,
+    // reported as the wrong type.
+    let mut device_copy = session(dev.clone());
+    let stored = on_server(&mut device_copy, dev.clone());
+    let before = changes_since(&mut device_copy, &[]);
+    let text = device_copy
+        .automerge()
+        .put_object(ObjId::Root, "site", ObjType::Text)
+        .unwrap();
+    device_copy
+        .automerge()
+        .splice_text(&text, 0, 0, "ullapool-hall")
+        .unwrap();
+    device_copy.automerge().commit();
+    let new: Vec<Change> = changes_since(&mut device_copy, &[])
+        .into_iter()
+        .filter(|c| !before.iter().any(|b| b.hash() == c.hash()))
+        .collect();
+    let a = accepted(merge_incoming(Some(stored), &raw(&new), &policy(dev)));
+    assert_eq!(a.quarantined.len(), 1, "{:?}", a.quarantined);
+    assert_eq!(a.quarantined[0].field, "site");
+    assert_eq!(
+        a.quarantined[0].message,
+        "expected a string, found a text object"
+    );
+    assert_eq!(session_of(&a.doc).site, "ullapool-hall");
+    assert!(a.doc.validate().is_empty());
 }

@@ -624,3 +624,75 @@ fn a_refused_edit_leaves_no_trace() {
         .unwrap();
     assert_eq!(session_view(&doc).attendance[&p], "present");
 }
+
+#[test]
+fn non_canonical_ids_are_refused() {
+    use bothy_sync_core::validate::{check_id, is_canonical_id};
+    let p = participant(0xab);
+    assert_eq!(p, "abababab-abab-abab-abab-abababababab");
+    assert!(is_canonical_id(&p));
+    let spellings = [
+        p.to_uppercase(),
+        p.replace('-', ""),
+        format!("{{{p}}}"),
+        format!("urn:uuid:{p}"),
+        format!(" {p}"),
+        "Abababab-abab-abab-abab-abababababab".to_string(),
+        "not-a-uuid".to_string(),
+        String::new(),
+    ];
+    for s in &spellings {
+        assert!(!is_canonical_id(s), "{s:?}");
+        let e = check_id("id", s).unwrap_err();
+        assert_eq!(e.field, "id");
+        assert!(e.message.contains("lower case with hyphens"), "{e}");
+    }
+    // A spelling of a real UUID is answered with its accepted form.
+    let e = check_id("participant", &p.to_uppercase()).unwrap_err();
+    assert!(e.message.contains(&p), "{e}");
+
+    // Attendance keys: an upper-case key for a participant already marked would count them
+    // twice, so it is refused at capture, naming the entry.
+    let mut doc = session(device(1));
+    doc.edit(T0, |e| e.set(&format!("attendance.{p}"), "present"))
+        .unwrap();
+    let heads = doc.heads();
+    for s in &spellings[..3] {
+        let path = format!("attendance.{s}");
+        assert_eq!(
+            invalid_fields(doc.edit(T0, |e| e.set(&path, "present"))),
+            [path]
+        );
+    }
+    assert_eq!(doc.heads(), heads, "refused edits write nothing");
+    assert_eq!(session_view(&doc).attendance.len(), 1);
+
+    // References to other records.
+    let mut w = wemwbs(device(1));
+    for s in &spellings {
+        assert_eq!(
+            invalid_fields(w.edit(T0, |e| e.set("participant", s.as_str()))),
+            ["participant"],
+            "{s:?}"
+        );
+        assert_eq!(
+            invalid_fields(w.edit(T0, |e| e.set("session", s.as_str()))),
+            ["session"],
+            "{s:?}"
+        );
+    }
+    let mut fields = story_fields();
+    fields.push(("participant", p.to_uppercase().into()));
+    assert_eq!(
+        invalid_fields(RecordDoc::create(
+            device(1),
+            RecordKind::Story,
+            PROJECT,
+            &fields,
+            T0
+        )),
+        ["participant"]
+    );
+    // Lower case with hyphens is accepted everywhere.
+    w.edit(T0, |e| e.set("session", p.as_str())).unwrap();
+}

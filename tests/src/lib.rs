@@ -31,6 +31,20 @@ pub struct TestDb {
     pg: Option<(String, String)>,
 }
 
+/// Prints, where the person running the tests sees it, that the running test is skipped and
+/// why: `skipped: <test name>: <reason>`. The test harness keeps what `eprintln!` prints in a
+/// passing test to itself and never shows it, so this writes to the process's standard error
+/// directly, which it does not capture.
+pub fn print_skip(reason: &str) {
+    use std::io::Write;
+    let test = std::thread::current()
+        .name()
+        .filter(|n| *n != "main")
+        .map(|n| format!("{n}: "))
+        .unwrap_or_default();
+    let _ = writeln!(std::io::stderr().lock(), "skipped: {test}{reason}");
+}
+
 /// The PostgreSQL admin URL for tests, or why PostgreSQL tests are skipped. Panics when
 /// PostgreSQL is required but missing.
 pub fn postgres_admin_url() -> Option<String> {
@@ -40,9 +54,9 @@ pub fn postgres_admin_url() -> Option<String> {
             if std::env::var("BOTHY_REQUIRE_POSTGRES").as_deref() == Ok("1") {
                 panic!("BOTHY_REQUIRE_POSTGRES=1 but BOTHY_TEST_POSTGRES_URL is not set");
             }
-            eprintln!(
-                "skipped: PostgreSQL scenario (set BOTHY_TEST_POSTGRES_URL=postgres://user@host/db \
-                 to run it)"
+            print_skip(
+                "PostgreSQL scenario (set BOTHY_TEST_POSTGRES_URL=postgres://user@host/db to run \
+                 it)",
             );
             None
         }
@@ -75,9 +89,9 @@ impl TestDb {
                     if std::env::var("BOTHY_REQUIRE_POSTGRES").as_deref() == Ok("1") {
                         panic!("PostgreSQL is required but unreachable at {admin}: {e}");
                     }
-                    eprintln!(
-                        "skipped: PostgreSQL scenario: cannot create a database at {admin}: {e}"
-                    );
+                    print_skip(&format!(
+                        "PostgreSQL scenario: cannot create a database at {admin}: {e}"
+                    ));
                     return None;
                 }
                 let url = replace_db_name(&admin, &name);
@@ -976,7 +990,9 @@ pub fn browser_dir(what: &str) -> Option<std::path::PathBuf> {
             panic!("BOTHY_REQUIRE_BROWSER=1 but the {what} cannot run: {reason}")
         }
         Some(reason) => {
-            eprintln!("skipped: {what}: {reason} (set BOTHY_REQUIRE_BROWSER=1 to fail instead)");
+            print_skip(&format!(
+                "{what}: {reason} (set BOTHY_REQUIRE_BROWSER=1 to fail instead)"
+            ));
             None
         }
     }

@@ -3,21 +3,28 @@
 
 mod scenarios {
     pub mod analysis;
+    pub mod analyst_views;
     pub mod auth;
+    pub mod canonical_ids;
+    pub mod capture_roles;
     pub mod crash;
     pub mod dashboard;
     pub mod device_life;
+    pub mod enrolment_retry;
     pub mod erasure;
     pub mod hostile;
     pub mod login_limits;
     pub mod membership;
     pub mod offline_merge;
     pub mod openapi;
+    pub mod quarantine_quota;
     pub mod raw_input;
     pub mod review;
     pub mod roles;
     pub mod round_trip;
     pub mod setup;
+    pub mod slow_clients;
     pub mod two_servers;
     pub mod webapp;
+    pub mod worked_example;
 }

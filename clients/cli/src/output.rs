@@ -1,9 +1,54 @@
 //! What commands print: plain lines for people, or one JSON document with `--json` for
 //! scripts. Commands hand both forms to [`Output::emit`] so the two never drift apart in what
 //! they report.
+//!
+//! Everything meant for standard output goes through [`print_line`] or [`stdout`], which end
+//! the program quietly (status 0) when the reader has gone, as in `bothy --json list | head`:
+//! the command's work is done and nobody is reading the rest, so that is no failure.
 
 use bothy_sync_core::Score;
 use serde::Serialize;
+use std::io::{self, Write};
+
+/// Writes `text` and a newline to standard output (see the module's note on closed pipes).
+pub fn print_line(text: &str) {
+    let mut out = io::stdout().lock();
+    let written = writeln!(out, "{text}").and_then(|()| out.flush());
+    if let Err(e) = written {
+        stdout_failed(&e);
+    }
+}
+
+/// Standard output as a writer for long answers streamed as they arrive (an export without
+/// `--output`), with the same handling of a closed pipe as [`print_line`].
+pub fn stdout() -> impl Write + Send {
+    Stdout(io::stdout())
+}
+
+struct Stdout(io::Stdout);
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf).inspect_err(stdout_failed)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush().inspect_err(stdout_failed)
+    }
+}
+
+/// A write to standard output failed: a reader that has gone ends the program quietly with
+/// status 0; any other failure (a full disk) is reported and ends it with status 1.
+fn stdout_failed(e: &io::Error) {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    if e.kind() == io::ErrorKind::Interrupted {
+        return;
+    }
+    let _ = writeln!(io::stderr(), "error: cannot write to standard output: {e}");
+    std::process::exit(1);
+}
 
 /// Where and how results are printed.
 #[derive(Debug, Clone, Copy)]
@@ -17,13 +62,13 @@ impl Output {
     pub fn emit<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) {
         if self.json {
             match serde_json::to_string_pretty(value) {
-                Ok(s) => println!("{s}"),
+                Ok(s) => print_line(&s),
                 Err(e) => eprintln!("error: cannot print as JSON: {e}"),
             }
         } else {
             let t = text();
             if !t.is_empty() {
-                println!("{}", t.trim_end());
+                print_line(t.trim_end());
             }
         }
     }

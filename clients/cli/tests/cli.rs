@@ -120,6 +120,10 @@ fn enrolment_input_is_checked_before_anything_is_sent() {
     assert_fails(&o, 1, "must start with http:// or https://");
     let o = bothy(&store, &["enrol", "--server", NOWHERE, "--code", "X"]);
     assert_fails(&o, 3, "cannot reach the server at http://127.0.0.1:9");
+    // A failed enrolment speaks of enrolment: the same command may simply be run again.
+    assert_fails(&o, 3, "could not enrol this device");
+    assert_fails(&o, 3, "your enrolment code still works for this device");
+    assert!(!stderr(&o).contains("records"), "{}", stderr(&o));
     let o = bothy(&store, &["admin", "devices"]);
     assert_fails(&o, 1, "--server");
 }

@@ -17,8 +17,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a whole request may take (a large sync over a slow link included).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Roles that may record data in a project (analysts only read).
-pub const WRITING_ROLES: &[&str] = &["admin", "coordinator", "researcher", "peer_worker"];
+/// Roles that may record data in a project (analysts only read); which kinds each may record is
+/// in [`bothy_sync_core::roles`].
+pub const WRITING_ROLES: &[&str] = bothy_sync_core::roles::WRITING_ROLES;
 
 /// A user account as the server describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,9 +161,13 @@ impl ServerApi {
         self.post_json("/api/v1/auth/login", None, &body).await
     }
 
-    /// Enrols this device with a single-use enrolment code.
-    pub async fn enrol(&self, code: &str, name: &str) -> Result<Enrolment> {
-        let body = serde_json::json!({ "code": code, "name": name, "app": self.app });
+    /// Enrols this device with a single-use enrolment code. `enrolment_id` is made by the
+    /// device and kept until the answer arrives: sending the same code and id again (after a
+    /// lost answer) gets the same device back.
+    pub async fn enrol(&self, code: &str, name: &str, enrolment_id: &str) -> Result<Enrolment> {
+        let body = serde_json::json!({
+            "code": code, "name": name, "app": self.app, "enrolment_id": enrolment_id,
+        });
         self.post_json("/api/v1/devices/enrol", None, &body).await
     }
 

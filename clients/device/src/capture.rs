@@ -1,5 +1,9 @@
 //! Capture: creating and editing records on the device, offline.
 //!
+//! Capture is refused, with the reason, when the user's role in the project may not record that
+//! kind of record (a peer worker records participants and sessions, not questionnaires or
+//! stories): the server would refuse it at sync, so it is never accepted offline.
+//!
 //! Each capture is one SQLite transaction: load the document, apply the edit through
 //! sync-core (which refuses an invalid edit and names the field), check references to other
 //! records, save. Either all of it is on disk or none of it is. Edits are authored under the
@@ -89,6 +93,7 @@ impl Device {
         }
         let id = self.require_identity().await?;
         let project = id.writable_project(project)?;
+        id.check_may_record(&project, RecordKind::Participant)?;
         let mut tx = store::begin_write(&self.pool).await?;
         let n = store::meta_get(&mut tx, key::PARTICIPANT_COUNTER)
             .await?
@@ -116,6 +121,7 @@ impl Device {
     ) -> Result<Uuid> {
         let id = self.require_identity().await?;
         let project = id.writable_project(project)?;
+        id.check_may_record(&project, RecordKind::Session)?;
         let mut tx = store::begin_write(&self.pool).await?;
         crate::setup::check_session(&mut tx, &project, fields).await?;
         let record = create_in(&mut tx, &id, RecordKind::Session, &project, fields).await?;
@@ -164,7 +170,7 @@ impl Device {
                 )]));
             }
         };
-        id.check_writable(&project)?;
+        id.check_may_record(&project, RecordKind::Wellbeing)?;
         let mut fields: Vec<(String, FieldValue)> = vec![
             ("participant".into(), form.participant.to_string().into()),
             ("instrument".into(), form.instrument.as_str().into()),
@@ -214,6 +220,7 @@ impl Device {
             }
             (None, None) => id.writable_project(None)?,
         };
+        id.check_may_record(&project, RecordKind::Story)?;
         let mut all: Vec<(&str, FieldValue)> = fields.to_vec();
         if field_str(fields, "author").is_none() {
             let author = match id.username() {
@@ -292,7 +299,10 @@ impl Device {
                 row.kind
             )));
         }
-        identity.check_writable(&row.project)?;
+        match row.kind() {
+            Some(k) => identity.check_may_record(&row.project, k)?,
+            None => identity.check_writable(&row.project)?,
+        }
         if let Some(r) = reference
             && let Some(error) =
                 check_reference(&mut tx, &r.path, r.target, r.kind, &row.project).await?

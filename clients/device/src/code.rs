@@ -36,6 +36,7 @@ mod tests {
     #[test]
     fn prefixes_are_stable_and_spread() {
         let a = device_prefix("0190a7e2-1111-7000-8000-000000000001");
+        assert_eq!(a, "J2A5", "the example in docs/protocol.md section 12");
         assert_eq!(a, device_prefix("0190A7E2-1111-7000-8000-000000000001"));
         assert_eq!(a.len(), 4);
         assert!(a.bytes().all(|b| ALPHABET.contains(&b)));

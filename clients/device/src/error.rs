@@ -46,6 +46,31 @@ pub enum DeviceError {
         detail: String,
     },
 
+    /// Enrolment could not finish because the server was unreachable; nothing changed on the
+    /// device, and the same command may be run again with the same code.
+    #[error(
+        "could not enrol this device: cannot reach the server at {server}: {detail}; your enrolment code still works for this device until it expires: run the same command again"
+    )]
+    EnrolmentUnreachable {
+        /// The server's URL.
+        server: String,
+        /// What failed (connection refused, timed out...).
+        detail: String,
+    },
+
+    /// Enrolment could not finish because the server failed; nothing changed on the device.
+    #[error(
+        "could not enrol this device: the server at {server} failed ({status}): {message}; your enrolment code still works for this device until it expires: run the same command again later"
+    )]
+    EnrolmentServerFault {
+        /// The server's URL.
+        server: String,
+        /// The HTTP status.
+        status: u16,
+        /// The server's message, if it sent one.
+        message: String,
+    },
+
     /// The server refused the request (a 4xx answer).
     #[error("the server refused: {message} ({code})")]
     Rejected {
@@ -85,8 +110,33 @@ impl DeviceError {
     pub fn is_temporary(&self) -> bool {
         matches!(
             self,
-            DeviceError::Unreachable { .. } | DeviceError::ServerFault { .. }
+            DeviceError::Unreachable { .. }
+                | DeviceError::ServerFault { .. }
+                | DeviceError::EnrolmentUnreachable { .. }
+                | DeviceError::EnrolmentServerFault { .. }
         )
+    }
+}
+
+impl DeviceError {
+    /// The same failure, told as one of enrolment: an unreachable or failing server leaves the
+    /// enrolment code usable by this device (there are no records yet to speak of).
+    pub(crate) fn during_enrolment(self) -> Self {
+        match self {
+            DeviceError::Unreachable { server, detail } => {
+                DeviceError::EnrolmentUnreachable { server, detail }
+            }
+            DeviceError::ServerFault {
+                server,
+                status,
+                message,
+            } => DeviceError::EnrolmentServerFault {
+                server,
+                status,
+                message,
+            },
+            other => other,
+        }
     }
 }
 

@@ -1,19 +1,30 @@
 //! Who this device is: enrolment, login, and the projects its user may record in.
 //!
+//! The user's role in each project arrives with enrolment (so a device that has not synced yet
+//! already knows it) and again on every sync whose set-up differs from the one held (a role
+//! changed on the server reaches the device then). Capture checks it with the same per-kind
+//! rules the server applies.
+//!
 //! The server assigns each device an id, a revocable token and the Automerge actor its changes
 //! must be authored under (a change under any other actor is refused as forged provenance).
 //! All three are kept in the store's `meta` table; a password never is. Capture needs the
 //! actor, so it waits for enrolment, which happens once, in the office, before fieldwork.
+//!
+//! Enrolment survives a lost answer: before asking, the device makes an enrolment id and keeps
+//! it with the server and code; asking again with the same code sends the same id, and the
+//! server answers with the same device (and a fresh token) instead of "already used".
 
 use crate::api::{Enrolment, Membership, User};
 use crate::error::{DeviceError, Result};
 use crate::store::{self, key};
 use crate::{Device, now};
+use bothy_sync_core::RecordKind;
 use bothy_sync_core::automerge::ActorId;
 use bothy_sync_core::protocol::Cursor;
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::sqlite::SqliteConnection;
+use std::collections::BTreeMap;
 
 /// The identity a device holds after enrolment.
 #[derive(Clone)]
@@ -72,6 +83,22 @@ impl Identity {
                 "you are not a member of project `{project}`; {}",
                 self.projects_sentence()
             ))),
+        }
+    }
+
+    /// Refuses if the user's role in `project` may not record `kind` there: the same rule the
+    /// server applies at sync (sync-core's `roles`), so nothing is captured offline only to be
+    /// refused later. The roles come with enrolment and are refreshed on every sync.
+    pub fn check_may_record(&self, project: &str, kind: RecordKind) -> Result<()> {
+        self.check_writable(project)?;
+        let role = self
+            .memberships
+            .iter()
+            .find(|m| m.project == project)
+            .map(|m| m.role.as_str());
+        match bothy_sync_core::roles::capture_refusal(project, role, kind) {
+            None => Ok(()),
+            Some(reason) => Err(DeviceError::Usage(reason)),
         }
     }
 
@@ -166,6 +193,28 @@ pub(crate) async fn load_identity(conn: &mut SqliteConnection) -> Result<Option<
     }))
 }
 
+/// Takes on the user's roles as the server sent them on sync (project slug to role), replacing
+/// the memberships held, and picks the default project again. Part of applying a sync answer.
+pub(crate) async fn adopt_roles(
+    conn: &mut SqliteConnection,
+    roles: &BTreeMap<String, String>,
+) -> Result<()> {
+    let memberships: Vec<Membership> = roles
+        .iter()
+        .map(|(project, role)| Membership {
+            project: project.clone(),
+            role: role.clone(),
+        })
+        .collect();
+    let previous = store::meta_get(conn, key::DEFAULT_PROJECT).await?;
+    let default = pick_default(previous.as_deref(), &memberships);
+    store::meta_set(conn, key::MEMBERSHIPS, &json(&memberships)).await?;
+    match &default {
+        Some(p) => store::meta_set(conn, key::DEFAULT_PROJECT, p).await,
+        None => store::meta_delete(conn, key::DEFAULT_PROJECT).await,
+    }
+}
+
 fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("plain data always serialises")
 }
@@ -199,8 +248,48 @@ impl Device {
         }
         let api = self.api(server)?;
         self.check_can_adopt(api.server()).await?;
-        let enrolment = api.enrol(code, &device_name(name)).await?;
-        self.adopt_identity(api.server(), &enrolment).await
+        let enrolment_id = self.pending_enrolment(api.server(), code).await?;
+        let enrolment = match api.enrol(code, &device_name(name), &enrolment_id).await {
+            Ok(e) => e,
+            Err(e) if e.is_temporary() => return Err(e.during_enrolment()),
+            Err(e) => {
+                // Refused: this code will not work again, so nor will its id.
+                self.forget_pending_enrolment().await?;
+                return Err(e);
+            }
+        };
+        let enrolled = self.adopt_identity(api.server(), &enrolment).await?;
+        self.forget_pending_enrolment().await?;
+        Ok(enrolled)
+    }
+
+    /// The enrolment id to send with `code` to `server`: the one kept from an earlier try of
+    /// the same enrolment (whose answer never arrived), or a new one, kept before it is sent.
+    async fn pending_enrolment(&self, server: &str, code: &str) -> Result<String> {
+        let code = normalise_code(code);
+        let mut tx = store::begin_write(&self.pool).await?;
+        let kept = store::meta_get(&mut tx, key::PENDING_ENROLMENT)
+            .await?
+            .and_then(|v| serde_json::from_str::<PendingEnrolment>(&v).ok());
+        if let Some(p) = kept
+            && p.server == server
+            && p.code == code
+        {
+            return Ok(p.enrolment_id);
+        }
+        let pending = PendingEnrolment {
+            server: server.to_owned(),
+            code,
+            enrolment_id: uuid::Uuid::new_v4().to_string(),
+        };
+        store::meta_set(&mut tx, key::PENDING_ENROLMENT, &json(&pending)).await?;
+        tx.commit().await?;
+        Ok(pending.enrolment_id)
+    }
+
+    async fn forget_pending_enrolment(&self) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        store::meta_delete(&mut conn, key::PENDING_ENROLMENT).await
     }
 
     /// Logs in as `username` and registers this device for that user. The password is used for
@@ -323,6 +412,23 @@ impl Device {
         let mut conn = self.pool.acquire().await?;
         store::meta_set(&mut conn, key::DEFAULT_PROJECT, project).await
     }
+}
+
+/// An enrolment sent whose answer has not arrived.
+#[derive(Serialize, serde::Deserialize)]
+struct PendingEnrolment {
+    server: String,
+    /// The code as the server reads it (case and separators removed).
+    code: String,
+    enrolment_id: String,
+}
+
+/// A typed code as the server reads it: case and separators do not matter.
+fn normalise_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
 }
 
 fn device_name(name: &str) -> String {

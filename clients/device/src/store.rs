@@ -34,6 +34,9 @@ pub(crate) mod key {
     pub const REPORTED_APP: &str = "reported_app";
     /// The project set-up last received on sync (JSON of the protocol's `Setup`).
     pub const SETUP: &str = "setup";
+    /// An enrolment sent but not yet answered (JSON: server, code, enrolment id), so asking
+    /// again reuses its id and the server recognises the same device.
+    pub const PENDING_ENROLMENT: &str = "pending_enrolment";
 }
 
 /// Opens (creating if missing) the store at `path` and brings its tables up to date.

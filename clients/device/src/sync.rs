@@ -308,6 +308,9 @@ impl Device {
         }
         if let Some(setup) = &response.setup {
             crate::setup::keep(&mut tx, setup).await?;
+            if let Some(roles) = &setup.roles {
+                crate::identity::adopt_roles(&mut tx, roles).await?;
+            }
         }
         if response.server_time > 0 {
             let offset = response.server_time - at;

@@ -1,5 +1,6 @@
 // Enrolment and registration (docs/http-api.md): the device obtains its id, credential and the
-// Automerge actor every change it makes must be authored under.
+// Automerge actor every change it makes must be authored under. Enrolment may be repeated
+// safely after a lost answer (see `pendingEnrolmentId`).
 import type { Identity, Membership } from "./store";
 import { APP } from "./device";
 
@@ -72,9 +73,55 @@ function identityFrom(server: string, j: Record<string, unknown>): Identity {
   };
 }
 
-export async function enrol(server: string, code: string, name: string): Promise<Identity> {
+// An enrolment sent but not answered yet is kept (server, code, enrolment id) before it is
+// sent: if the answer is lost, enrolling again with the same code sends the same id and the
+// server returns the same device instead of "already used" (docs/protocol.md, enrolment).
+const PENDING_ENROLMENT = "bothy.pendingEnrolment";
+
+interface PendingEnrolment {
+  server: string;
+  code: string;
+  id: string;
+}
+
+/** A typed code as the server reads it: case and separators do not matter. */
+export function normaliseCode(code: string): string {
+  return code.replace(/[^0-9a-z]/gi, "").toUpperCase();
+}
+
+function newEnrolmentId(): string {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The enrolment id to send with `code` to `server`: the kept one of an unanswered try of the
+ * same enrolment, or a new one, kept before it is sent. `storage` is the browser's. */
+export function pendingEnrolmentId(server: string, code: string, storage: Pick<Storage, "getItem" | "setItem">): string {
+  const wanted = normaliseCode(code);
+  try {
+    const kept = JSON.parse(storage.getItem(PENDING_ENROLMENT) ?? "null") as PendingEnrolment | null;
+    if (kept && kept.server === server && kept.code === wanted && typeof kept.id === "string") return kept.id;
+  } catch {
+    // Unreadable: start again.
+  }
+  const pending: PendingEnrolment = { server, code: wanted, id: newEnrolmentId() };
+  storage.setItem(PENDING_ENROLMENT, JSON.stringify(pending));
+  return pending.id;
+}
+
+export async function enrol(server: string, code: string, name: string, storage: Storage = localStorage): Promise<Identity> {
   const s = checkServer(server);
-  return identityFrom(s, await post(`${s}/api/v1/devices/enrol`, { code: code.trim(), name, app: APP }));
+  const enrolmentId = pendingEnrolmentId(s, code, storage);
+  let answer: Record<string, unknown>;
+  try {
+    answer = await post(`${s}/api/v1/devices/enrol`, { code: code.trim(), name, app: APP, enrolment_id: enrolmentId });
+  } catch (e) {
+    // Refused: the code will not work again, nor its id. Unreachable or failing: keep both.
+    if (e instanceof ApiError && e.status >= 400 && e.status < 500) storage.removeItem(PENDING_ENROLMENT);
+    throw e;
+  }
+  storage.removeItem(PENDING_ENROLMENT);
+  return identityFrom(s, answer);
 }
 
 export async function loginAndRegister(server: string, username: string, password: string, name: string): Promise<Identity> {

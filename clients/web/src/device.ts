@@ -7,23 +7,12 @@ import { createRecord, editRecord, InvalidRecord, view, type Doc, type Editor, t
 import type { RecordKind } from "./schema";
 import { read, write, unsynced, type Identity, type StoredRecord, type Tx } from "./store";
 import { uuidv7 } from "./protocol";
+import { canWrite, notAllowedError, writableProjects } from "./roles";
 
 export const APP = "bothy-web/0.1.0";
 export const now = () => Math.floor(Date.now() / 1000);
 
-const WRITES: Record<string, RecordKind[]> = {
-  admin: ["participant", "session", "wellbeing", "story"],
-  coordinator: ["participant", "session", "wellbeing", "story"],
-  researcher: ["participant", "session", "wellbeing", "story"],
-  peer_worker: ["participant", "session"],
-};
-
-export function canWrite(identity: Identity, project: string, kind: RecordKind): boolean {
-  return identity.memberships.some((m) => m.project === project && (WRITES[m.role] ?? []).includes(kind));
-}
-export function writableProjects(identity: Identity): string[] {
-  return [...new Set(identity.memberships.filter((m) => (WRITES[m.role] ?? []).length > 0).map((m) => m.project))].sort();
-}
+export { canWrite, notAllowedError, writableProjects } from "./roles";
 export function defaultProject(identity: Identity): string | undefined {
   const w = writableProjects(identity);
   return identity.project && w.includes(identity.project) ? identity.project : w[0];
@@ -87,12 +76,12 @@ async function checkRef(tx: Tx, path: string, target: string, kind: RecordKind, 
   return undefined;
 }
 
-function notAllowed(project: string, kind: RecordKind) {
-  return new InvalidRecord([{ field: "project", code: "not_allowed", params: { project, kind } }]);
+function notAllowed(ident: Identity, project: string, kind: RecordKind) {
+  return new InvalidRecord([notAllowedError(ident, project, kind)]);
 }
 
 async function create(tx: Tx, ident: Identity, kind: RecordKind, project: string, fields: [string, FieldValue][]): Promise<string> {
-  if (!canWrite(ident, project, kind)) throw notAllowed(project, kind);
+  if (!canWrite(ident, project, kind)) throw notAllowed(ident, project, kind);
   const errors: FieldError[] = [];
   for (const [path, value] of fields) {
     let target: RecordKind | undefined;
@@ -177,7 +166,7 @@ export async function edit(id: string, edits: (ed: Editor) => void, ref?: { path
     const ident = await requireIdentity(tx);
     const row = await tx.getRecord(id);
     if (!row) throw new Error(`no record ${id} on this device`);
-    if (!canWrite(ident, row.project, row.kind as RecordKind)) throw notAllowed(row.project, row.kind as RecordKind);
+    if (!canWrite(ident, row.project, row.kind as RecordKind)) throw notAllowed(ident, row.project, row.kind as RecordKind);
     if (ref) {
       const e = await checkRef(tx, ref.path, ref.target, ref.kind, row.project);
       if (e) throw new InvalidRecord([e]);

@@ -63,6 +63,8 @@ export interface ProjectSetup {
 export interface Setup {
   version: string;
   projects?: ProjectSetup[];
+  /** The user's role in each of their projects (project slug to role); absent from older servers. */
+  roles?: Record<string, string>;
 }
 export interface SyncResponse {
   unacked: Uint8Array[];
@@ -79,9 +81,12 @@ export class ProtocolError extends Error {}
 
 // ---- UUIDs ----
 
+/** A record id's 16 bytes; only its one text form (lower case, hyphenated) is accepted. */
 export function uuidBytes(text: string): Uint8Array {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(text)) {
+    throw new ProtocolError(`not a record id in lower case with hyphens: ${text}`);
+  }
   const hex = text.replace(/-/g, "");
-  if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new ProtocolError(`not a UUID: ${text}`);
   const out = new Uint8Array(16);
   for (let i = 0; i < 16; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
   return out;
@@ -246,6 +251,14 @@ export function responseFromCbor(cbor: Uint8Array): SyncResponse {
   if (m.setup && typeof m.setup === "object") {
     const s = m.setup as Record<string, unknown>;
     out.setup = { version: String(s.version ?? ""), projects: list<ProjectSetup>(s.projects) };
+    if (s.roles !== undefined) {
+      const entries = s.roles instanceof Map ? [...s.roles.entries()] : s.roles && typeof s.roles === "object" ? Object.entries(s.roles) : bad("setup.roles");
+      out.setup.roles = {};
+      for (const [project, role] of entries) {
+        if (typeof project !== "string" || typeof role !== "string") bad("setup.roles");
+        out.setup.roles[project] = role;
+      }
+    }
   }
   return out;
 }

@@ -5,6 +5,7 @@ import { APP, loadDoc, now, storedFrom } from "./device";
 import { decodeResponse, encodeRequest, MEDIA_TYPE, uuidBytes, uuidText, type Cursor, type RecordPush, type RecordReport, type SyncRequest, type SyncResponse } from "./protocol";
 import { read, unsynced, write, type Identity, type Tx } from "./store";
 import { view, type Doc } from "./records";
+import { membershipsFrom } from "./roles";
 
 const PUSH_BUDGET_BYTES = 4 * 1024 * 1024;
 const MAX_ROUNDS = 10_000;
@@ -197,6 +198,11 @@ async function apply(out: Outgoing, answer: SyncResponse): Promise<SyncSummary> 
     await tx.setMeta("lastSync", at);
     await tx.setMeta("lastError", undefined);
     if (answer.setup) await tx.setMeta("setup", answer.setup.version ? answer.setup : undefined);
+    if (answer.setup?.roles) {
+      // A change of role on the server reaches capture here.
+      const ident = await tx.meta("identity");
+      if (ident) await tx.setMeta("identity", { ...ident, memberships: membershipsFrom(answer.setup.roles) });
+    }
     if (answer.server_time > 0) await tx.setMeta("serverOffset", answer.server_time - at);
   });
   return summary;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { decode } from "../src/cbor";
+import { decode, firstTag } from "../src/cbor";
 import { decodeResponse, encodeRequest, frame, fromHex, inflateRaw, requestCbor, responseFromCbor, toHex, unframe, uuidBytes, uuidText, deflateRaw, uuidv7 } from "../src/protocol";
 
 // docs/protocol.md section 19.
@@ -78,6 +78,21 @@ test("framing round trip and header checks", async () => {
 
 test("UUIDs", () => {
   assert.equal(uuidText(uuidBytes(A_ID)), A_ID);
+  for (const other of [A_ID.toUpperCase(), A_ID.replace(/-/g, ""), `{${A_ID}}`]) {
+    assert.throws(() => uuidBytes(other), /lower case with hyphens/);
+  }
   const id = uuidv7(0x0192f0c45e6a);
   assert.match(id, /^0192f0c4-5e6a-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+});
+
+test("a response with a CBOR tag is refused", () => {
+  // The smallest response with tag 37 put before the cursor's map.
+  const smallest = fromHex(SMALLEST);
+  const at = SMALLEST.indexOf("a163736571") / 2;
+  const tagged = new Uint8Array([...smallest.subarray(0, at), 0xd8, 0x25, ...smallest.subarray(at)]);
+  assert.throws(() => responseFromCbor(tagged), /CBOR tag 37 at byte 8/);
+  // Bytes that look like tags inside a byte string are content.
+  assert.equal(firstTag(fromHex("4ad8250102c6c0dbffff00")), undefined);
+  assert.deepEqual(firstTag(fromHex("5f41c6ffd90100")), { tag: 256, at: 4 });
+  assert.doesNotThrow(() => responseFromCbor(smallest));
 });

@@ -116,9 +116,27 @@ test("edits are one change each; text edits are character diffs into the same te
 
 test("participant codes use the same device prefix as the terminal client", () => {
   const a = devicePrefix("0190a7e2-1111-7000-8000-000000000001");
+  assert.equal(a, "J2A5", "the example in docs/protocol.md section 12");
   assert.equal(a, devicePrefix("0190A7E2-1111-7000-8000-000000000001"));
   assert.match(a, /^[0-9A-HJKMNP-TV-Z]{4}$/);
   assert.notEqual(a, devicePrefix("0190a7e2-1111-7000-8000-000000000002"));
   assert.equal(participantCode("K7Q2", 7), "K7Q2-0007");
   assert.equal(participantCode("K7Q2", 12345), "K7Q2-12345");
+});
+
+test("non-canonical ids are refused", () => {
+  const bad = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      assert.ok(e instanceof InvalidRecord);
+      return e.errors.map((x) => `${x.field}:${x.code}`);
+    }
+    assert.fail("not refused");
+  };
+  for (const other of [P.toUpperCase(), P.replace(/-/g, ""), `{${P}}`]) {
+    assert.deepEqual(bad(() => createRecord(ACTOR, "wellbeing", "p", [["participant", other], ["instrument", "WEMWBS"], ["timepoint", "baseline"], ["date", "2026-11-01"]], NOW)), ["participant:must_be_record_id"]);
+    const s = createRecord(ACTOR, "session", "p", [["site", "a"], ["activity", "b"], ["activity_type", "arts"], ["start", "2026-11-01T10:00:00Z"], [`attendance.${P}`, "present"]], NOW);
+    assert.deepEqual(bad(() => editRecord(s, NOW + 1, (e) => e.set(`attendance.${other}`, "present"))), [`attendance.${other}:attendance_key`]);
+  }
 });

@@ -26,8 +26,13 @@ pub const ROLES: &[&str] = &[
 
 /// New project.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewProject {
+    /// Its slug, unique on the server.
+    #[schema(schema_with = super::input::slug_schema)]
     slug: String,
+    /// Its name (trimmed).
+    #[schema(schema_with = super::input::name_schema)]
     name: String,
 }
 
@@ -74,13 +79,7 @@ pub async fn create_project(
 /// Creates a project (shared by the API and the server's own CLI).
 pub async fn create_project_in(db: &crate::db::Db, slug: &str, name: &str) -> ApiResult<()> {
     check_project_slug(slug).map_err(|e| ApiError::bad("invalid_slug", e.to_string()))?;
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::bad(
-            "invalid_name",
-            "project name must be 1-200 characters",
-        ));
-    }
+    let name = &super::input::text("project name", "invalid_name", name, super::input::NAME_MAX)?;
     let res = sqlx::query(
         "INSERT INTO projects (slug, name, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )
@@ -130,10 +129,16 @@ pub async fn list_projects(
 
 /// New user.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewUser {
+    /// Their username, unique on the server.
+    #[schema(schema_with = super::input::username_schema)]
     username: String,
+    /// Their password; left out or `null`, one is generated and answered once.
     #[serde(default)]
+    #[schema(schema_with = super::input::password_schema)]
     password: Option<String>,
+    /// A server admin.
     #[serde(default)]
     is_admin: bool,
 }
@@ -191,7 +196,7 @@ pub async fn create_user_in(
     is_admin: bool,
 ) -> ApiResult<String> {
     let ok = !username.is_empty()
-        && username.len() <= 64
+        && username.len() <= super::input::USERNAME_MAX
         && username
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
@@ -201,7 +206,7 @@ pub async fn create_user_in(
             "username must be 1-64 letters, digits or . _ - @",
         ));
     }
-    if password.chars().count() < 10 {
+    if password.chars().count() < super::input::PASSWORD_MIN {
         return Err(ApiError::bad(
             "weak_password",
             "password must be at least 10 characters",
@@ -230,8 +235,13 @@ pub async fn create_user_in(
 
 /// Membership.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Member {
+    /// The user.
+    #[schema(schema_with = super::input::username_schema)]
     username: String,
+    /// Their role in the project.
+    #[schema(schema_with = super::input::role_schema)]
     role: String,
 }
 
@@ -320,9 +330,14 @@ async fn user_id_of(db: &crate::db::Db, username: &str) -> ApiResult<String> {
 
 /// New enrolment code.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewEnrolment {
+    /// The user the device will belong to.
+    #[schema(schema_with = super::input::username_schema)]
     username: String,
-    #[serde(default)]
+    /// Hours until the code expires: 1 to 720 (default 72).
+    #[serde(default, deserialize_with = "super::input::whole_number")]
+    #[schema(schema_with = super::input::enrolment_hours_schema)]
     expires_in_hours: Option<i64>,
 }
 
@@ -351,7 +366,7 @@ pub async fn create_enrolment(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     user.require_admin()?;
     let hours = body.expires_in_hours.unwrap_or(72);
-    if !(1..=24 * 30).contains(&hours) {
+    if !(1..=super::input::ENROLMENT_HOURS_MAX).contains(&hours) {
         return Err(ApiError::bad(
             "invalid_expiry",
             "expires_in_hours must be 1 to 720",
@@ -452,19 +467,22 @@ pub async fn list_devices(State(state): State<AppState>, user: UserAuth) -> ApiR
 
 /// Why an admin revokes a device or removes a user (kept in the audit log).
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Reason {
+    /// The reason (trimmed).
+    #[schema(schema_with = super::input::reason_schema)]
     reason: String,
 }
 
 fn check_reason(reason: &str) -> ApiResult<String> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
+    let max = super::input::REASON_MAX;
+    if reason.trim().is_empty() || reason.chars().count() > max {
         return Err(ApiError::bad(
             "invalid_reason",
-            "give a reason of 1-500 characters (it is kept in the audit log)",
+            format!("give a reason of 1-{max} characters (it is kept in the audit log)"),
         ));
     }
-    Ok(reason.to_owned())
+    Ok(reason.trim().to_owned())
 }
 
 /// `POST /api/v1/admin/devices/{id}/revoke`: a lost or retired device stops syncing at once.
@@ -478,7 +496,7 @@ fn check_reason(reason: &str) -> ApiResult<String> {
     request_body = Reason,
     responses(
         (status = 200, description = "`{\"device_id\",\"name\",\"username\",\"revoked\":true,\"revoked_at\"}`"),
-        (status = 400, description = "`invalid_json` or `invalid_reason`", body = crate::openapi::ErrorBody),
+        (status = 400, description = "`invalid_json`, `invalid_reason`, or `invalid_value`: the id is not a UUID in lower case with hyphens", body = crate::openapi::ErrorBody),
         (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
         (status = 403, description = "not a server admin", body = crate::openapi::ErrorBody),
         (status = 404, description = "unknown device", body = crate::openapi::ErrorBody),
@@ -496,9 +514,7 @@ pub async fn revoke_device(
 ) -> ApiResult<Json<Value>> {
     user.require_admin()?;
     let reason = check_reason(&body.reason)?;
-    let id = uuid::Uuid::parse_str(id.trim())
-        .map_err(|_| ApiError::NotFound(format!("no device `{id}`")))?
-        .to_string();
+    crate::error::check_id("id", &id)?;
     let mut tx = state.db.begin_write().await?;
     let row = sqlx::query(
         "SELECT d.name, d.revoked_at, u.username FROM devices d \

@@ -36,30 +36,41 @@ pub struct AnalysisQuery {
     /// Only this activity.
     pub activity: Option<String>,
     /// From this date (`YYYY-MM-DD`, inclusive).
+    #[param(format = Date)]
     pub from: Option<String>,
-    /// Up to this date (`YYYY-MM-DD`, inclusive).
+    /// Up to this date (`YYYY-MM-DD`, inclusive; not before `from`).
+    #[param(format = Date)]
     pub to: Option<String>,
     /// Wellbeing export: only this timepoint. Outcomes: the follow-up timepoint paired with
     /// baseline (`end`, the default, `interim` or `follow_up`).
     pub timepoint: Option<String>,
     /// Reliable-change threshold for WEMWBS, in points (default: the server's setting).
+    #[param(exclusive_minimum = 0, maximum = 56)]
     pub wemwbs_threshold: Option<f64>,
     /// Reliable-change threshold for SWEMWBS metric scores, in points.
+    #[param(exclusive_minimum = 0, maximum = 56)]
     pub swemwbs_threshold: Option<f64>,
-    /// Quarterly report: the quarter, `YYYY-Qn` (default: the current quarter).
+    /// Quarterly report: the quarter, `YYYY-Qn` from 2000 to 2200 (default: the current
+    /// quarter).
+    #[param(pattern = "^(20[0-9]{2}|21[0-9]{2}|2200)[- ][Qq][1-4]$")]
     pub quarter: Option<String>,
 }
 
 impl AnalysisQuery {
+    /// A date written exactly as `YYYY-MM-DD` (as the document's `format: date` says: no
+    /// missing zeros, no signs).
     fn date(name: &str, v: &Option<String>) -> ApiResult<Option<NaiveDate>> {
         v.as_deref()
             .map(|s| {
-                NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-                    ApiError::bad(
-                        "invalid_query",
-                        format!("`{name}` must be a date as YYYY-MM-DD, not `{s}`"),
-                    )
-                })
+                NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .ok()
+                    .filter(|d| d.format("%Y-%m-%d").to_string() == s)
+                    .ok_or_else(|| {
+                        ApiError::bad(
+                            "invalid_query",
+                            format!("`{name}` must be a date as YYYY-MM-DD, not `{s}`"),
+                        )
+                    })
             })
             .transpose()
     }
@@ -100,11 +111,22 @@ impl AnalysisQuery {
     }
 }
 
+/// The query, with its quarter checked as the document writes it wherever it is given.
 pub(crate) fn query_params(
     q: Result<Query<AnalysisQuery>, QueryRejection>,
 ) -> ApiResult<AnalysisQuery> {
-    q.map(|Query(q)| q)
-        .map_err(|e| ApiError::bad("invalid_query", e.body_text()))
+    let q = q
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
+    if let Some(text) = q.quarter.as_deref()
+        && !quarter_syntax(text)
+    {
+        return Err(ApiError::bad(
+            "invalid_query",
+            format!("`quarter` must look like 2026-Q3, not `{text}`"),
+        ));
+    }
+    Ok(q)
 }
 
 /// Refuses anyone who may not analyse the project (404 for an unknown project).
@@ -216,11 +238,7 @@ pub async fn export(
     let thresholds = q.thresholds(&state)?;
     require_analyst(&state, &user, &slug).await?;
 
-    let redactor = if dataset == Dataset::Stories {
-        Redactor::load(&state.db, &slug).await?
-    } else {
-        Redactor::default()
-    };
+    let redactor = Redactor::load(&state.db, &slug).await?;
     audit::record(
         &state.db.pool,
         &Actor::user(&user),
@@ -250,19 +268,18 @@ pub async fn export(
         Some(Err(e)) => return Err(e.into()),
         None => Vec::new(),
     };
-    let body = futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) }).chain(
-        futures_util::stream::unfold(chunks, |mut rx| async move {
-            rx.recv().await.map(|c| {
-                (
-                    c.map_err(|e| {
-                        tracing::error!(error = %e, "export stopped by a database error");
-                        std::io::Error::other("export stopped")
-                    }),
-                    rx,
-                )
-            })
-        }),
-    );
+    // The rest straight from the channel. A response body may be polled again after it has
+    // ended (the compression layer does, looking for trailers), so the stream must keep
+    // answering "ended": a closed channel does, for ever, where an `unfold` would panic.
+    let rest = futures_util::stream::poll_fn(move |cx| chunks.poll_recv(cx)).map(|c| {
+        c.map_err(|e| {
+            tracing::error!(error = %e, "export stopped by a database error");
+            std::io::Error::other("export stopped")
+        })
+    });
+    let body = futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) })
+        .chain(rest)
+        .fuse();
     let file = format!(
         "attachment; filename=\"bothy-{slug}-{}-{}.{}\"",
         dataset.as_str(),
@@ -323,8 +340,10 @@ fn stream_rows(
                 None => maker.row(&row).map(|values| writer.row(&values)),
                 // A mark whose session the sessions query did not see (a sync committed
                 // between the two reads) is left out, as if read a moment earlier.
-                Some(sessions) => match sessions.seek(order_key(&row, 3)).await {
-                    Ok(Some(s)) => RowMaker::attendance_row(s, &row).map(|v| writer.row(&v)),
+                Some(sessions) => match sessions.seek(order_key(&row, 3), &maker).await {
+                    Ok(Some((s, codes))) => {
+                        RowMaker::attendance_row(s, codes, &row).map(|v| writer.row(&v))
+                    }
                     Ok(None) => Ok(()),
                     Err(e) => Err(e),
                 },
@@ -354,12 +373,13 @@ fn order_key(row: &sqlx::any::AnyRow, start: usize) -> (&str, &str) {
     )
 }
 
-/// The sessions of an attendance export, read alongside its marks.
+/// The sessions of an attendance export, read alongside its marks; the current one with its
+/// site and activity as analysts see them.
 struct SessionCursor<'a> {
     rows: futures_util::stream::Fuse<
         futures_util::stream::BoxStream<'a, Result<sqlx::any::AnyRow, sqlx::Error>>,
     >,
-    current: Option<sqlx::any::AnyRow>,
+    current: Option<(sqlx::any::AnyRow, (String, String))>,
 }
 
 impl SessionCursor<'_> {
@@ -368,14 +388,18 @@ impl SessionCursor<'_> {
     async fn seek(
         &mut self,
         wanted: (&str, &str),
-    ) -> Result<Option<&sqlx::any::AnyRow>, sqlx::Error> {
+        maker: &RowMaker,
+    ) -> Result<Option<(&sqlx::any::AnyRow, &(String, String))>, sqlx::Error> {
         while self
             .current
             .as_ref()
-            .is_none_or(|s| order_key(s, 5) < wanted)
+            .is_none_or(|(s, _)| order_key(s, 5) < wanted)
         {
             match self.rows.next().await {
-                Some(Ok(s)) => self.current = Some(s),
+                Some(Ok(s)) => {
+                    let codes = maker.session_codes(&s)?;
+                    self.current = Some((s, codes));
+                }
                 Some(Err(e)) => return Err(e),
                 None => {
                     self.current = None;
@@ -383,7 +407,11 @@ impl SessionCursor<'_> {
                 }
             }
         }
-        Ok(self.current.as_ref().filter(|s| order_key(s, 5) == wanted))
+        Ok(self
+            .current
+            .as_ref()
+            .filter(|(s, _)| order_key(s, 5) == wanted)
+            .map(|(s, codes)| (s, codes)))
     }
 }
 
@@ -468,6 +496,17 @@ pub async fn outcomes(
         json!(reports::outcomes(d, to, t))
     })
     .await
+}
+
+/// Whether `s` is written as a quarter: four digits, `-` or a space, `Q` or `q`, and 1 to 4
+/// (the year's range is checked when it is read).
+fn quarter_syntax(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 7
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && matches!(b[4], b'-' | b' ')
+        && matches!(b[5], b'Q' | b'q')
+        && (b'1'..=b'4').contains(&b[6])
 }
 
 /// Checks access and parameters, loads the project's data, audits the read and computes one

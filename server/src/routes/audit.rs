@@ -24,6 +24,7 @@ pub struct AuditQuery {
     /// Entries with a smaller id, newest first (paging back from the newest).
     pub before_id: Option<i64>,
     /// At most this many entries (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -61,7 +62,7 @@ pub async fn admin_audit(
     path = "/api/v1/projects/{slug}/audit",
     tag = "audit",
     security(("user_token" = [])),
-    params(("slug" = String, Path, description = "The project's slug"), ("action" = Option<String>, Query, description = "One action (`device.enrol`) or a family (`device`)"), ("after_id" = Option<i64>, Query, description = "Entries after this id, oldest first"), ("before_id" = Option<i64>, Query, description = "Entries before this id, newest first"), ("limit" = Option<i64>, Query, description = "At most this many (default 100, 1 to 1000)")),
+    params(("slug" = String, Path, description = "The project's slug"), ("action" = Option<String>, Query, description = "One action (`device.enrol`) or a family (`device`)"), ("after_id" = Option<i64>, Query, description = "Entries after this id, oldest first"), ("before_id" = Option<i64>, Query, description = "Entries before this id, newest first"), ("limit" = Option<i64>, Query, description = "At most this many (default 100, 1 to 1000)", minimum = 1, maximum = 1000)),
     responses(
         (status = 200, description = "The project's audit entries, as `GET /api/v1/admin/audit`"),
         (status = 400, description = "`invalid_limit` or `invalid_query`", body = crate::openapi::ErrorBody),

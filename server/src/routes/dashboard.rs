@@ -13,6 +13,7 @@
 use crate::auth::UserAuth;
 use crate::charts::escape;
 use crate::error::ApiError;
+use crate::redact::Redactor;
 use crate::roles::may_analyse;
 use crate::routes::auth::ClientAddr;
 use crate::state::AppState;
@@ -659,10 +660,13 @@ struct FilterOptions {
     activities: Vec<(String, String)>,
 }
 
+/// The names of a project's sites or activities by code, both as analysts see them (codes of
+/// sessions are typed in the field: see [`crate::redact`]).
 async fn names(
     state: &AppState,
     table: &str,
     project: &str,
+    redactor: &Redactor,
 ) -> Result<HashMap<String, String>, ApiError> {
     let sql = match table {
         "sites" => "SELECT slug, name FROM sites WHERE project = $1",
@@ -673,13 +677,19 @@ async fn names(
         .fetch_all(&state.db.pool)
         .await?
         .into_iter()
-        .map(|r| (r.get("slug"), r.get("name")))
+        .map(|r| {
+            (
+                redactor.redact(r.get("slug")),
+                redactor.redact(r.get("name")),
+            )
+        })
         .collect())
 }
 
 async fn filter_options(state: &AppState, project: &str) -> Result<FilterOptions, ApiError> {
-    let site_names = names(state, "sites", project).await?;
-    let activity_names = names(state, "activities", project).await?;
+    let redactor = Redactor::load(&state.db, project).await?;
+    let site_names = names(state, "sites", project, &redactor).await?;
+    let activity_names = names(state, "activities", project, &redactor).await?;
     let rows = sqlx::query("SELECT DISTINCT site, activity FROM sessions WHERE project = $1")
         .bind(project)
         .fetch_all(&state.db.pool)
@@ -687,8 +697,8 @@ async fn filter_options(state: &AppState, project: &str) -> Result<FilterOptions
     let mut sites: BTreeSet<String> = site_names.keys().cloned().collect();
     let mut activities: BTreeSet<String> = activity_names.keys().cloned().collect();
     for r in rows {
-        sites.insert(r.get("site"));
-        activities.insert(r.get("activity"));
+        sites.insert(redactor.redact(r.get("site")));
+        activities.insert(redactor.redact(r.get("activity")));
     }
     let named = |set: BTreeSet<String>, names: &HashMap<String, String>| {
         let mut v: Vec<(String, String)> = set
@@ -813,7 +823,8 @@ pub async fn sections(
     let outcomes = reports::outcomes(&data, "end", thresholds);
     let attendance = reports::attendance(&data);
     let equity = reports::equity(&data, "end", thresholds);
-    let activity_names = names(state, "activities", &project.slug).await?;
+    let redactor = Redactor::load(&state.db, &project.slug).await?;
+    let activity_names = names(state, "activities", &project.slug, &redactor).await?;
     let activity_name = |s: &str| {
         activity_names
             .get(s)

@@ -15,32 +15,75 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-/// Enrolment body.
+/// Enrolment body. Fields a newer device sends that this server does not know are ignored,
+/// so devices can be updated before their server.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Enrol {
+    /// The single-use enrolment code (case and separators do not matter).
     code: String,
+    /// The device's name (trimmed).
+    #[schema(schema_with = super::input::device_name_schema)]
     name: String,
+    /// The app and its version (`bothy-cli/0.1.0`).
     #[serde(default)]
+    #[schema(schema_with = super::input::app_schema)]
     app: Option<String>,
+    /// An id the device made for this enrolment and kept before sending it (16 to 128
+    /// letters, digits, `-` or `_`; a random UUID will do). If the answer is lost, the same
+    /// code with the same id, while the code is valid, returns the same device with a fresh
+    /// token; without it a used code is refused.
+    #[serde(default)]
+    #[schema(min_length = 16, max_length = 128, pattern = "^[A-Za-z0-9_-]+$")]
+    enrolment_id: Option<String>,
 }
 
-/// Registration body.
+/// Registration body (unknown fields are ignored, as for enrolment).
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Register {
+    /// The device's name (trimmed).
+    #[schema(schema_with = super::input::device_name_schema)]
     name: String,
+    /// The app and its version.
     #[serde(default)]
+    #[schema(schema_with = super::input::app_schema)]
     app: Option<String>,
 }
 
 fn check_name(name: &str) -> ApiResult<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
+    super::input::text(
+        "device name",
+        "invalid_name",
+        name,
+        super::input::DEVICE_NAME_MAX,
+    )
+}
+
+fn check_app(app: Option<String>) -> ApiResult<Option<String>> {
+    let max = super::input::APP_MAX;
+    if app.as_ref().is_some_and(|a| a.chars().count() > max) {
         return Err(ApiError::bad(
-            "invalid_name",
-            "device name must be 1-100 characters",
+            "invalid_app",
+            format!("app: at most {max} characters"),
         ));
     }
-    Ok(name.to_owned())
+    Ok(app)
+}
+
+fn check_enrolment_id(id: Option<String>) -> ApiResult<Option<String>> {
+    match id {
+        Some(id)
+            if !(16..=128).contains(&id.len())
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+        {
+            Err(ApiError::bad(
+                "invalid_enrolment_id",
+                "enrolment_id: 16 to 128 letters, digits, `-` or `_` (a random UUID will do)",
+            ))
+        }
+        other => Ok(other),
+    }
 }
 
 /// Normalises a typed enrolment code: case and separators do not matter.
@@ -108,9 +151,9 @@ async fn device_answer(
     tag = "devices",
     request_body = Enrol,
     responses(
-        (status = 201, description = "The device's credential: `{\"device_id\",\"device_token\",\"actor\",\"user\",\"memberships\",\"server_time\"}`"),
-        (status = 400, description = "`invalid_json` or `invalid_name`", body = crate::openapi::ErrorBody),
-        (status = 401, description = "the code is unknown, used, expired or its user removed", body = crate::openapi::ErrorBody),
+        (status = 201, description = "The device's credential: `{\"device_id\",\"device_token\",\"actor\",\"user\",\"memberships\",\"server_time\"}`; for a repeat of this code's enrolment with the same `enrolment_id`, the same device and actor with a fresh token (the earlier token stops working)"),
+        (status = 400, description = "`invalid_json`, `invalid_name`, `invalid_app` or `invalid_enrolment_id`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "the code is unknown, expired, used by another device (or by this one, since revoked) or its user removed", body = crate::openapi::ErrorBody),
         (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
         (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
         (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
@@ -121,7 +164,11 @@ pub async fn enrol(
     JsonBody(body): JsonBody<Enrol>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let name = check_name(&body.name)?;
+    let app = check_app(body.app)?;
+    let enrolment_id = check_enrolment_id(body.enrolment_id)?;
     let code_hash = sha256_hex(&normalise_code(&body.code));
+    // Kept hashed: with the code, it is what lets a device take its enrolment up again.
+    let id_hash = enrolment_id.map(|id| sha256_hex(&format!("bothy enrolment {id}")));
     let mut tx = state.db.begin_write().await?;
     let row = sqlx::query(
         "SELECT e.user_id, e.expires_at, e.used_at, u.active FROM enrolments e \
@@ -130,35 +177,39 @@ pub async fn enrol(
     .bind(&code_hash)
     .fetch_optional(&mut *tx)
     .await?;
-    let invalid = |why: &str| {
-        ApiError::Unauthorized(format!(
-            "enrolment code {why}: ask your coordinator for a new one"
-        ))
-    };
     let Some(row) = row else {
-        return Err(invalid("is not valid"));
+        return Err(invalid_code("is not valid"));
     };
-    if row.get::<Option<i64>, _>("used_at").is_some() {
-        return Err(invalid("has already been used"));
-    }
     if row.get::<i64, _>("expires_at") < now() {
-        return Err(invalid("has expired"));
+        return Err(invalid_code("has expired"));
     }
     if row.get::<i64, _>("active") == 0 {
-        return Err(invalid("belongs to a removed user"));
+        return Err(invalid_code("belongs to a removed user"));
     }
     let user_id: String = row.get("user_id");
-    // Conditional, so a code redeemed twice at once makes one device, not two.
-    let claimed =
-        sqlx::query("UPDATE enrolments SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL")
-            .bind(now())
-            .bind(&code_hash)
-            .execute(&mut *tx)
-            .await?;
-    if claimed.rows_affected() == 0 {
-        return Err(invalid("has already been used"));
+    if row.get::<Option<i64>, _>("used_at").is_some() {
+        return enrol_again(&state, tx, &code_hash, id_hash.as_deref(), &user_id, app).await;
     }
-    let created = create_device(&state, &mut tx, &user_id, name, body.app).await?;
+    // Conditional, so a code redeemed twice at once makes one device, not two.
+    let claimed = sqlx::query(
+        "UPDATE enrolments SET used_at = $1, enrolment_id_hash = $2 \
+         WHERE code_hash = $3 AND used_at IS NULL",
+    )
+    .bind(now())
+    .bind(id_hash.as_deref())
+    .bind(&code_hash)
+    .execute(&mut *tx)
+    .await?;
+    if claimed.rows_affected() == 0 {
+        // Another request claimed it first (perhaps this device's own earlier try).
+        return enrol_again(&state, tx, &code_hash, id_hash.as_deref(), &user_id, app).await;
+    }
+    let created = create_device(&state, &mut tx, &user_id, name, app).await?;
+    sqlx::query("UPDATE enrolments SET device_id = $1 WHERE code_hash = $2")
+        .bind(created.0.to_string())
+        .bind(&code_hash)
+        .execute(&mut *tx)
+        .await?;
     audit::record(
         &mut *tx,
         &audit::Actor {
@@ -176,6 +227,81 @@ pub async fn enrol(
     device_answer(&state, &user_id, created).await
 }
 
+fn invalid_code(why: &str) -> ApiError {
+    ApiError::Unauthorized(format!(
+        "enrolment code {why}: ask your coordinator for a new one"
+    ))
+}
+
+/// A used code presented again: the device that used it, asking again with the same
+/// enrolment id (its answer was lost), gets that device back with a fresh token, which
+/// replaces the one in the lost answer. Anyone else is refused.
+async fn enrol_again(
+    state: &AppState,
+    mut tx: crate::db::Tx,
+    code_hash: &str,
+    id_hash: Option<&str>,
+    user_id: &str,
+    app: Option<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let used = sqlx::query(
+        "SELECT e.enrolment_id_hash, e.device_id, d.actor, d.revoked_at FROM enrolments e \
+         LEFT JOIN devices d ON d.id = e.device_id WHERE e.code_hash = $1",
+    )
+    .bind(code_hash)
+    .fetch_one(&mut *tx)
+    .await?;
+    let kept: Option<String> = used.get("enrolment_id_hash");
+    let same = matches!((id_hash, kept.as_deref()), (Some(a), Some(b))
+        if bool::from(subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes())));
+    let (Some(device_id), Some(actor)) = (
+        used.get::<Option<String>, _>("device_id"),
+        used.get::<Option<String>, _>("actor"),
+    ) else {
+        return Err(invalid_code("has already been used"));
+    };
+    if !same {
+        return Err(invalid_code("has already been used by another device"));
+    }
+    if used.get::<Option<i64>, _>("revoked_at").is_some() {
+        return Err(invalid_code(
+            "was used by this device, which has since been revoked",
+        ));
+    }
+    let device = uuid::Uuid::parse_str(&device_id)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored device id {device_id}: {e}")))?;
+    let secret = random_secret();
+    sqlx::query(
+        "UPDATE devices SET token_hash = $1, app = COALESCE($2, app) \
+         WHERE id = $3 AND revoked_at IS NULL",
+    )
+    .bind(sha256_hex(&secret))
+    .bind(app)
+    .bind(&device_id)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut *tx,
+        &audit::Actor {
+            user_id: Some(user_id),
+            username: None,
+            device_id: Some(&device_id),
+        },
+        "device.enrol",
+        None,
+        Some(&device_id),
+        serde_json::json!({"by": "enrolment code", "repeated": true}),
+    )
+    .await?;
+    tx.commit().await?;
+    device_answer(
+        state,
+        user_id,
+        (device, device_token(&device, &secret), actor),
+    )
+    .await
+}
+
 /// `POST /api/v1/devices/register`: a signed-in user registers the device they are on.
 #[utoipa::path(
     post,
@@ -185,7 +311,7 @@ pub async fn enrol(
     request_body = Register,
     responses(
         (status = 201, description = "The device's credential, as enrol"),
-        (status = 400, description = "`invalid_json` or `invalid_name`", body = crate::openapi::ErrorBody),
+        (status = 400, description = "`invalid_json`, `invalid_name` or `invalid_app`", body = crate::openapi::ErrorBody),
         (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
         (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
         (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
@@ -198,8 +324,9 @@ pub async fn register(
     JsonBody(body): JsonBody<Register>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let name = check_name(&body.name)?;
+    let app = check_app(body.app)?;
     let mut tx = state.db.begin_write().await?;
-    let created = create_device(&state, &mut tx, &user.user_id, name, body.app).await?;
+    let created = create_device(&state, &mut tx, &user.user_id, name, app).await?;
     audit::record(
         &mut *tx,
         &audit::Actor::user(&user),

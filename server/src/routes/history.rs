@@ -2,6 +2,7 @@
 
 use crate::auth::{UserAuth, authenticate_device};
 use crate::error::{ApiError, ApiResult};
+use crate::redact::{self, Redactor};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
@@ -39,8 +40,9 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// `GET /api/v1/projects/{slug}/records/{id}/history`: every member (analysts without the values
-/// of direct identifiers), a server admin, or a device of a member.
+/// `GET /api/v1/projects/{slug}/records/{id}/history`: every member, a server admin, or a device
+/// of a member. Analysts get the pseudonymous view ([`crate::redact`]): withheld fields without
+/// their values (and a set's members unnamed), free text redacted.
 #[utoipa::path(
     get,
     path = "/api/v1/projects/{slug}/records/{id}/history",
@@ -51,6 +53,7 @@ impl FromRequestParts<AppState> for Caller {
         (status = 200, description = "`{\"id\",\"project\",\"changes\":[...]}`: the record's changes in causal order"),
         (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
         (status = 403, description = "not a member of the project", body = crate::openapi::ErrorBody),
+        (status = 400, description = "`invalid_value`: the id is not a UUID in lower case with hyphens", body = crate::openapi::ErrorBody),
         (status = 404, description = "the record is not in that project", body = crate::openapi::ErrorBody),
         (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
         (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
@@ -76,14 +79,18 @@ pub async fn history(
         }
     };
     let mut doc = super::projects::load_record(&state, &slug, &id).await?;
-    if role == "analyst" {
+    // Analysts see the pseudonymous view of every field (crate::redact).
+    let analyst = if role == "analyst" {
         let view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
         if !super::analysis::analyst_may_read(&state, &view).await? {
             return Err(ApiError::NotFound(format!(
                 "no record {id} in project `{slug}`"
             )));
         }
-    }
+        Some((view.kind, Redactor::load(&state.db, &slug).await?))
+    } else {
+        None
+    };
     let entries = bothy_sync_core::history::history(doc.automerge());
 
     let devices: HashMap<String, (String, String, String)> = sqlx::query(
@@ -108,7 +115,6 @@ pub async fn history(
             .map(|r| (r.get("hash"), (r.get("received_at"), r.get("device_id"))))
             .collect();
     let server = bothy_sync_core::server_actor().to_hex_string();
-    let analyst = role == "analyst";
     let changes: Vec<Value> = entries
         .into_iter()
         .map(|e| {
@@ -127,10 +133,14 @@ pub async fn history(
             let fields: Vec<Value> = e
                 .fields
                 .iter()
-                .map(|f| {
-                    let hidden = analyst && f.field.starts_with("identifiers");
-                    json!({"field": f.field, "op": f.op,
-                           "value": if hidden { None } else { f.value.clone() }})
+                .map(|f| match &analyst {
+                    None => json!({"field": f.field, "op": f.op, "value": f.value}),
+                    Some((kind, r)) => json!({
+                        "field": redact::analyst_path(*kind, &f.field, r),
+                        "op": f.op,
+                        "value": f.value.as_deref()
+                            .and_then(|v| redact::analyst_value(*kind, &f.field, v, r)),
+                    }),
                 })
                 .collect();
             json!({

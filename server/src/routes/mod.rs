@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod devices;
 pub mod health;
 pub mod history;
+pub mod input;
 pub mod projects;
 pub mod review;
 pub mod setup;
@@ -39,21 +40,49 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> axum::extract::FromRequestParts
     }
 }
 
-/// A JSON body whose rejection is answered in Bothy's own error format.
+/// A JSON body whose rejection is answered in Bothy's own error format. Every request body of
+/// the API is a JSON object: anything else (an array, which serde would otherwise read as the
+/// object's fields in order, a string, a number, `null`) is refused as `invalid_json`.
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(JsonBody(v)),
-            Err(e) => Err(match e {
-                JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
+        let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) => v,
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                return Err(ApiError::UnsupportedMediaType(
                     "send JSON with Content-Type: application/json".into(),
-                ),
-                other => ApiError::bad("invalid_json", other.body_text()),
-            }),
+                ));
+            }
+            Err(other) => return Err(ApiError::bad("invalid_json", other.body_text())),
+        };
+        if !value.is_object() {
+            return Err(ApiError::bad(
+                "invalid_json",
+                format!("the body must be a JSON object, not {}", json_kind(&value)),
+            ));
         }
+        serde_json::from_value::<T>(value)
+            .map(JsonBody)
+            .map_err(|e| {
+                ApiError::bad(
+                    "invalid_json",
+                    format!("Failed to deserialize the JSON body into the target type: {e}"),
+                )
+            })
+    }
+}
+
+/// What kind of JSON value this is, for messages.
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "true or false",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
     }
 }

@@ -2,11 +2,12 @@
 
 use crate::auth::UserAuth;
 use crate::error::{ApiError, ApiResult};
+use crate::redact::{self, FieldRule, Redactor};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use bothy_sync_core::merge::ConflictValue;
-use bothy_sync_core::{RecordData, RecordDoc};
+use bothy_sync_core::{RecordData, RecordDoc, RecordKind};
 use serde_json::{Value, json};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -42,6 +43,48 @@ pub(crate) async fn actors(state: &AppState) -> ApiResult<HashMap<String, (Strin
         .collect())
 }
 
+/// A conflict as a reader sees it: for an analyst (`Some` redactor), a withheld field's
+/// conflict is left out and the values of free text are redacted.
+fn conflict_json(
+    kind: RecordKind,
+    field: &str,
+    values: &[ConflictValue],
+    actors: &HashMap<String, (String, String)>,
+    analyst: Option<&Redactor>,
+) -> Option<Value> {
+    let Some(r) = analyst else {
+        return Some(json!({"field": field, "values": values_json(values, actors)}));
+    };
+    if redact::analyst_field(kind, field) == FieldRule::Withhold {
+        return None;
+    }
+    let values: Vec<ConflictValue> = values
+        .iter()
+        .map(|v| ConflictValue {
+            value: redact::analyst_value(kind, field, &v.value, r).unwrap_or_default(),
+            ..v.clone()
+        })
+        .collect();
+    Some(json!({"field": redact::analyst_path(kind, field, r),
+                "values": values_json(&values, actors)}))
+}
+
+/// A validation flag as a reader sees it; for an analyst, as [`conflict_json`].
+fn flag_json(
+    kind: RecordKind,
+    flag: &bothy_sync_core::FieldError,
+    analyst: Option<&Redactor>,
+) -> Option<Value> {
+    let Some(r) = analyst else {
+        return Some(json!({"field": flag.field, "message": flag.message}));
+    };
+    if redact::analyst_field(kind, &flag.field) == FieldRule::Withhold {
+        return None;
+    }
+    Some(json!({"field": redact::analyst_path(kind, &flag.field, r),
+                "message": r.redact(&flag.message)}))
+}
+
 fn values_json(values: &[ConflictValue], actors: &HashMap<String, (String, String)>) -> Value {
     Value::Array(
         values
@@ -61,6 +104,7 @@ fn values_json(values: &[ConflictValue], actors: &HashMap<String, (String, Strin
 
 /// Loads a record of a project, or 404.
 pub(crate) async fn load_record(state: &AppState, slug: &str, id: &str) -> ApiResult<RecordDoc> {
+    crate::error::check_id("id", id)?;
     let row = sqlx::query("SELECT doc FROM records WHERE id = $1 AND project = $2")
         .bind(id)
         .bind(slug)
@@ -85,6 +129,7 @@ pub(crate) async fn load_record(state: &AppState, slug: &str, id: &str) -> ApiRe
         (status = 200, description = "`{\"id\",\"kind\",\"project\",\"heads\",\"record\",\"score\",\"conflicts\",\"flags\"}`"),
         (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
         (status = 403, description = "not a member of the project", body = crate::openapi::ErrorBody),
+        (status = 400, description = "`invalid_value`: the id is not a UUID in lower case with hyphens", body = crate::openapi::ErrorBody),
         (status = 404, description = "the record is not in that project", body = crate::openapi::ErrorBody),
         (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
         (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
@@ -97,18 +142,19 @@ pub async fn record(
 ) -> ApiResult<Json<Value>> {
     let role = role_in(&state, &user, &slug).await?;
     let mut doc = load_record(&state, &slug, &id).await?;
-    let mut view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
-    if role == "analyst" && !super::analysis::analyst_may_read(&state, &view).await? {
-        return Err(ApiError::NotFound(format!(
-            "no record {id} in project `{slug}`"
-        )));
-    }
-    if role == "analyst"
-        && let RecordData::Participant(p) = &mut view.data
-    {
-        p.name = None;
-        p.phone = None;
-    }
+    let view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
+    // Analysts see the pseudonymous view (crate::redact): withheld fields are null and their
+    // conflicts and flags left out, free text is redacted.
+    let analyst = if role == "analyst" {
+        if !super::analysis::analyst_may_read(&state, &view).await? {
+            return Err(ApiError::NotFound(format!(
+                "no record {id} in project `{slug}`"
+            )));
+        }
+        Some(Redactor::load(&state.db, &slug).await?)
+    } else {
+        None
+    };
     let score = match &view.data {
         RecordData::Wellbeing(w) => Some(w.score()),
         _ => None,
@@ -116,18 +162,21 @@ pub async fn record(
     let actors = actors(&state).await?;
     let conflicts: Vec<Value> = bothy_sync_core::conflicts(doc.automerge_ref())
         .iter()
-        .filter(|c| role != "analyst" || !c.field.starts_with("identifiers."))
-        .map(|c| json!({"field": c.field, "values": values_json(&c.values, &actors)}))
+        .filter_map(|c| conflict_json(view.kind, &c.field, &c.values, &actors, analyst.as_ref()))
         .collect();
     let flags: Vec<Value> = doc
         .validate()
         .iter()
-        .map(|f| json!({"field": f.field, "message": f.message}))
+        .filter_map(|f| flag_json(view.kind, f, analyst.as_ref()))
         .collect();
+    let record = match &analyst {
+        None => json!(view.data),
+        Some(r) => redact::analyst_record(&view, r),
+    };
     let heads: Vec<String> = doc.heads().iter().map(|h| h.to_string()).collect();
     Ok(Json(json!({
         "id": id, "kind": view.kind, "project": view.project, "heads": heads,
-        "record": view.data, "score": score, "conflicts": conflicts, "flags": flags,
+        "record": record, "score": score, "conflicts": conflicts, "flags": flags,
     })))
 }
 
@@ -159,18 +208,50 @@ pub async fn conflicts(
     .fetch_all(&state.db.pool)
     .await?;
     let actors = actors(&state).await?;
-    // Direct identifiers never reach analysts, not even as conflicting values.
-    Ok(Json(Value::Array(
-        rows.into_iter()
-            .filter(|r| role != "analyst" || !r.get::<String, _>("field").starts_with("identifiers."))
-            .map(|r| {
-                let values: Vec<ConflictValue> =
-                    serde_json::from_str(&r.get::<String, _>("conflict_values")).unwrap_or_default();
-                json!({"record_id": r.get::<String, _>("record_id"), "kind": r.get::<String, _>("kind"),
-                       "field": r.get::<String, _>("field"), "values": values_json(&values, &actors)})
-            })
-            .collect(),
-    )))
+    // Analysts get the pseudonymous view (crate::redact), and only the conflicts of records
+    // they may read.
+    let analyst = if role == "analyst" {
+        Some(Redactor::load(&state.db, &slug).await?)
+    } else {
+        None
+    };
+    let mut readable: HashMap<String, bool> = HashMap::new();
+    let mut out = Vec::new();
+    for r in rows {
+        let record_id: String = r.get("record_id");
+        let kind: String = r.get("kind");
+        let field: String = r.get("field");
+        if analyst.is_some() {
+            let may = match readable.get(&record_id) {
+                Some(may) => *may,
+                None => {
+                    let view = load_record(&state, &slug, &record_id)
+                        .await?
+                        .view()
+                        .map_err(|e| ApiError::Internal(e.into()))?;
+                    let may = super::analysis::analyst_may_read(&state, &view).await?;
+                    readable.insert(record_id.clone(), may);
+                    may
+                }
+            };
+            if !may {
+                continue;
+            }
+        }
+        let values: Vec<ConflictValue> =
+            serde_json::from_str(&r.get::<String, _>("conflict_values")).unwrap_or_default();
+        let Some(kind_of) = RecordKind::parse(&kind) else {
+            continue;
+        };
+        if let Some(Value::Object(mut c)) =
+            conflict_json(kind_of, &field, &values, &actors, analyst.as_ref())
+        {
+            c.insert("record_id".into(), record_id.into());
+            c.insert("kind".into(), kind.into());
+            out.push(Value::Object(c));
+        }
+    }
+    Ok(Json(Value::Array(out)))
 }
 
 /// `GET /api/v1/projects/{slug}/quarantine`: coordinators and admins only.

@@ -14,7 +14,8 @@ use crate::state::AppState;
 use crate::store::{self, LogEntry};
 use crate::sync::memberships;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use bothy_sync_core::automerge::{ActorId, AutoCommit, ObjId, ObjType, ReadDoc, Value as AmValue};
 use bothy_sync_core::merge::{self, MergePolicy, Verdict};
 use bothy_sync_core::{FieldValue, RecordDoc, RecordError, RecordKind};
@@ -52,9 +53,11 @@ fn field_value(kind: RecordKind, field: &str, value: &Value) -> ApiResult<FieldV
     match value {
         Value::String(s) => Ok(FieldValue::parse_for(kind, field, s)),
         Value::Bool(b) => Ok(FieldValue::Bool(*b)),
-        Value::Number(n) => n.as_i64().map(FieldValue::Int).ok_or_else(|| {
-            ApiError::bad("invalid_value", format!("{field}: must be a whole number"))
-        }),
+        Value::Number(n) => super::input::as_whole(n)
+            .map(FieldValue::Int)
+            .ok_or_else(|| {
+                ApiError::bad("invalid_value", format!("{field}: must be a whole number"))
+            }),
         _ => Err(ApiError::bad(
             "invalid_value",
             format!("{field}: give the value as text, a whole number or true/false"),
@@ -69,6 +72,7 @@ async fn load_locked(
     project: &str,
     id: &str,
 ) -> ApiResult<RecordDoc> {
+    crate::error::check_id("record_id", id)?;
     state.db.lock_record(tx, id).await?;
     let stored = store::load_record(tx, id)
         .await?
@@ -113,12 +117,15 @@ async fn write_value(
 
 /// A conflict resolution.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Resolve {
     /// The record.
+    #[schema(format = "uuid")]
     pub record_id: String,
     /// The field in conflict (`items.3`, `end`, `attendance.<id>`...).
     pub field: String,
     /// The value to keep: one of the conflicting values or a new one.
+    #[schema(schema_with = super::input::conflict_value_schema)]
     pub value: Value,
 }
 
@@ -207,6 +214,7 @@ pub async fn resolve_conflict(
 /// One quarantine entry as stored.
 struct Entry {
     id: i64,
+    project: Option<String>,
     record_id: String,
     device_id: Option<String>,
     action: String,
@@ -235,27 +243,57 @@ impl Entry {
     }
 
     fn changes(&self) -> Option<Vec<ByteBuf>> {
-        ciborium::from_reader(self.changes.as_deref()?).ok()
+        store::Kept::changes(self.changes.as_deref()?)
+    }
+
+    /// For an entry that kept only a sample of unreadable bytes: how many bytes it kept.
+    fn sample_len(&self) -> Option<usize> {
+        match store::Kept::unpack(self.changes.as_deref()?)? {
+            store::Kept::Sample(bytes) => Some(bytes.len()),
+            store::Kept::Changes(_) => None,
+        }
     }
 }
+
+const ENTRY_COLUMNS: &str = "SELECT id, project, record_id, device_id, action, code, field, \
+     value, message, changes, status, received_at, decided_by, decided_at, decision_reason, \
+     notified_at FROM quarantine";
 
 async fn load_entry<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     executor: E,
     slug: &str,
     id: i64,
 ) -> ApiResult<Entry> {
-    let r = sqlx::query(
-        "SELECT id, record_id, device_id, action, code, field, value, message, changes, status, \
-         received_at, decided_by, decided_at, decision_reason, notified_at \
-         FROM quarantine WHERE id = $1 AND project = $2",
-    )
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{ENTRY_COLUMNS} WHERE id = $1 AND project = $2"
+    )))
     .bind(id)
     .bind(slug)
     .fetch_optional(executor)
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("no quarantine entry {id} in project `{slug}`")))?;
-    Ok(Entry {
+    Ok(entry_of(&r))
+}
+
+/// An entry of any project, or of none (for server admins).
+async fn load_any_entry<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    executor: E,
+    id: i64,
+) -> ApiResult<Entry> {
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{ENTRY_COLUMNS} WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(executor)
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("no quarantine entry {id}")))?;
+    Ok(entry_of(&r))
+}
+
+fn entry_of(r: &sqlx::any::AnyRow) -> Entry {
+    Entry {
         id: r.get("id"),
+        project: r.get("project"),
         record_id: r.get("record_id"),
         device_id: r.get("device_id"),
         action: r.get("action"),
@@ -270,7 +308,7 @@ async fn load_entry<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
         decided_at: r.get("decided_at"),
         decision_reason: r.get("decision_reason"),
         notified_at: r.get("notified_at"),
-    })
+    }
 }
 
 /// The map at a root key, if there is one.
@@ -365,6 +403,9 @@ pub async fn quarantine_entry(
     require_role(&state, &user, &slug, REVIEWING_ROLES, "review quarantine").await?;
     let entry = load_entry(&state.db.pool, &slug, id).await?;
     let mut out = entry.json();
+    if let Some(n) = entry.sample_len() {
+        out["sample_bytes"] = Value::from(n);
+    }
     if let Some(raw) = entry.changes() {
         let stored: Option<(Vec<u8>,)> = sqlx::query_as("SELECT doc FROM records WHERE id = $1")
             .bind(&entry.record_id)
@@ -383,9 +424,11 @@ pub async fn quarantine_entry(
 
 /// A reviewer's reason.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Decision {
-    /// Why (required, kept in the quarantine entry and the audit log).
+    /// Why (required, kept in the quarantine entry and the audit log; trimmed).
     #[serde(default)]
+    #[schema(required = true, schema_with = super::input::decision_reason_schema)]
     pub reason: String,
 }
 
@@ -397,7 +440,14 @@ fn reason_of(d: &Decision) -> ApiResult<String> {
             "reason: say why (it is kept with the decision and shown to the device)",
         ));
     }
-    Ok(reason.chars().take(2000).collect())
+    let max = super::input::DECISION_REASON_MAX;
+    if d.reason.chars().count() > max {
+        return Err(ApiError::bad(
+            "invalid_reason",
+            format!("reason: at most {max} characters"),
+        ));
+    }
+    Ok(reason.to_owned())
 }
 
 /// Marks an open entry decided; refuses one already decided.
@@ -449,7 +499,7 @@ fn require_open(entry: &Entry) -> ApiResult<()> {
     request_body = Decision,
     responses(
         (status = 200, description = "The entry, now `released`, with `outcome`"),
-        (status = 400, description = "`invalid_json` or `reason_required`", body = crate::openapi::ErrorBody),
+        (status = 400, description = "`invalid_json`, `reason_required` or `invalid_reason` (over 2000 characters)", body = crate::openapi::ErrorBody),
         (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
         (status = 403, description = "not a coordinator or admin of the project", body = crate::openapi::ErrorBody),
         (status = 404, description = "the entry is not in that project", body = crate::openapi::ErrorBody),
@@ -536,10 +586,17 @@ async fn release_changes(
     now: i64,
 ) -> ApiResult<Value> {
     let raw = entry.changes().ok_or_else(|| {
-        ApiError::Conflict(format!(
-            "quarantine entry {} kept no readable changes to release",
-            entry.id
-        ))
+        ApiError::Conflict(match entry.sample_len() {
+            Some(n) => format!(
+                "quarantine entry {} kept only the first {n} bytes of a push that was not \
+                 Automerge changes: there is nothing to release; discard it",
+                entry.id
+            ),
+            None => format!(
+                "quarantine entry {} kept no readable changes to release",
+                entry.id
+            ),
+        })
     })?;
     let device_id = entry.device_id.clone().unwrap_or_default();
     let device = sqlx::query(
@@ -645,7 +702,7 @@ async fn release_changes(
     request_body = Decision,
     responses(
         (status = 200, description = "The entry, now `discarded`"),
-        (status = 400, description = "`invalid_json` or `reason_required`", body = crate::openapi::ErrorBody),
+        (status = 400, description = "`invalid_json`, `reason_required` or `invalid_reason` (over 2000 characters)", body = crate::openapi::ErrorBody),
         (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
         (status = 403, description = "not a coordinator or admin of the project", body = crate::openapi::ErrorBody),
         (status = 404, description = "the entry is not in that project", body = crate::openapi::ErrorBody),
@@ -681,6 +738,142 @@ pub async fn discard(
     .await?;
     tx.commit().await?;
     Ok(Json(load_entry(&state.db.pool, &slug, id).await?.json()))
+}
+
+/// Filters and paging for the server admin's quarantine list.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AdminQuarantineQuery {
+    /// Only entries in this status: `open`, `released` or `discarded`.
+    #[param(pattern = "^(open|released|discarded)$")]
+    pub status: Option<String>,
+    /// Entries with a larger id, oldest first (paging forward).
+    pub after_id: Option<i64>,
+    /// At most this many entries (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+}
+
+/// `GET /api/v1/admin/quarantine`: server admins only. Every entry, whatever its project, and
+/// those that name no project (pushes whose bytes named none), with who sent it and what it
+/// keeps.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/quarantine",
+    tag = "review",
+    security(("user_token" = [])),
+    params(AdminQuarantineQuery),
+    responses(
+        (status = 200, description = "`[{\"id\",\"project\",\"record_id\",\"device_id\",\"username\",\"action\",\"code\",\"field\",\"value\",\"message\",\"status\",\"received_at\",\"kept_bytes\"}]` oldest first; `project` is null for entries that name none; `kept_bytes` is what the entry stores, compressed"),
+        (status = 400, description = "`invalid_limit`, `invalid_status` or `invalid_query`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a server admin", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn admin_quarantine(
+    State(state): State<AppState>,
+    user: UserAuth,
+    q: Result<Query<AdminQuarantineQuery>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    user.require_admin()?;
+    let Query(q) = q.map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad("invalid_limit", "limit must be 1 to 1000"));
+    }
+    if let Some(status) = &q.status
+        && !["open", "released", "discarded"].contains(&status.as_str())
+    {
+        return Err(ApiError::bad(
+            "invalid_status",
+            "status must be open, released or discarded",
+        ));
+    }
+    let rows = sqlx::query(
+        "SELECT q.id, q.project, q.record_id, q.device_id, u.username, q.action, q.code, \
+         q.field, q.value, q.message, q.status, q.received_at, \
+         CAST(COALESCE(LENGTH(q.changes), 0) AS BIGINT) AS kept_bytes \
+         FROM quarantine q LEFT JOIN devices d ON d.id = q.device_id \
+         LEFT JOIN users u ON u.id = d.user_id \
+         WHERE q.id > $1 AND ($2 = '' OR q.status = $2) ORDER BY q.id LIMIT $3",
+    )
+    .bind(q.after_id.unwrap_or(0))
+    .bind(q.status.unwrap_or_default())
+    .bind(limit)
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(Json(Value::Array(
+        rows.iter()
+            .map(|r| {
+                json!({
+                    "id": r.get::<i64, _>("id"), "project": r.get::<Option<String>, _>("project"),
+                    "record_id": r.get::<String, _>("record_id"),
+                    "device_id": r.get::<Option<String>, _>("device_id"),
+                    "username": r.get::<Option<String>, _>("username"),
+                    "action": r.get::<String, _>("action"), "code": r.get::<String, _>("code"),
+                    "field": r.get::<Option<String>, _>("field"),
+                    "value": r.get::<Option<String>, _>("value"),
+                    "message": r.get::<String, _>("message"), "status": r.get::<String, _>("status"),
+                    "received_at": r.get::<i64, _>("received_at"),
+                    "kept_bytes": r.get::<i64, _>("kept_bytes"),
+                })
+            })
+            .collect(),
+    )))
+}
+
+/// `POST /api/v1/admin/quarantine/{id}/discard`: server admins only; any entry, including
+/// those that name no project. The entry is kept, marked discarded, and no longer counts
+/// against its device's quota.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/quarantine/{id}/discard",
+    tag = "review",
+    security(("user_token" = [])),
+    params(("id" = i64, Path, description = "The quarantine entry id")),
+    request_body = Decision,
+    responses(
+        (status = 200, description = "The entry, now `discarded`"),
+        (status = 400, description = "`invalid_json`, `invalid_path` or `reason_required`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a server admin", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such entry", body = crate::openapi::ErrorBody),
+        (status = 409, description = "already decided", body = crate::openapi::ErrorBody),
+        (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn admin_discard(
+    State(state): State<AppState>,
+    user: UserAuth,
+    PathParams(id): PathParams<i64>,
+    JsonBody(body): JsonBody<Decision>,
+) -> ApiResult<Json<Value>> {
+    user.require_admin()?;
+    let reason = reason_of(&body)?;
+    let now = now();
+    let mut tx = state.db.begin_write().await?;
+    let entry = load_any_entry(&mut *tx, id).await?;
+    require_open(&entry)?;
+    decide(&mut tx, &entry, "discarded", &user, &reason, now).await?;
+    audit::record(
+        &mut *tx,
+        &Actor::user(&user),
+        "quarantine.discard",
+        entry.project.as_deref(),
+        Some(&entry.record_id),
+        json!({"entry": entry.id, "action": entry.action, "code": entry.code,
+               "field": entry.field, "device_id": entry.device_id,
+               "reason": reason}),
+    )
+    .await?;
+    tx.commit().await?;
+    let mut out = load_any_entry(&state.db.pool, id).await?.json();
+    out["project"] = Value::from(entry.project);
+    Ok(Json(out))
 }
 
 /// Refuses (and so rolls back) a review decision that would leave a record pointing at an

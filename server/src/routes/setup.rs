@@ -1,5 +1,6 @@
 //! Project set-up: sites, activities and instrument wording, managed through the admin API and
-//! delivered to devices on sync ([`setup_for`]) so forms show them offline.
+//! delivered to devices on sync ([`setup_for`]) so forms show them offline, together with the
+//! user's role in each project, so devices refuse at capture what that role may not record.
 //!
 //! Server admins and a project's admins and coordinators manage its sites and activities
 //! ([`crate::roles::may_manage_setup`]); only server admins load instrument wording, which is
@@ -44,12 +45,7 @@ async fn require_setup_role(state: &AppState, user: &UserAuth, project: &str) ->
 }
 
 fn check_slug(what: &'static str, slug: &str) -> ApiResult<()> {
-    let ok = !slug.is_empty()
-        && slug.len() <= 64
-        && slug
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if ok {
+    if super::input::is_slug(slug) {
         Ok(())
     } else {
         Err(ApiError::bad(
@@ -60,14 +56,7 @@ fn check_slug(what: &'static str, slug: &str) -> ApiResult<()> {
 }
 
 fn check_name(name: &str) -> ApiResult<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::bad(
-            "invalid_name",
-            "name: must be 1-200 characters",
-        ));
-    }
-    Ok(name.to_owned())
+    super::input::text("name", "invalid_name", name, super::input::NAME_MAX)
 }
 
 fn check_activity_type(t: &str) -> ApiResult<()> {
@@ -86,33 +75,85 @@ fn check_activity_type(t: &str) -> ApiResult<()> {
 
 /// A new site.
 #[derive(utoipa::ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewSite {
+    /// Its slug, unique in the project.
+    #[schema(schema_with = super::input::slug_schema)]
     slug: String,
+    /// Its name (trimmed).
+    #[schema(schema_with = super::input::name_schema)]
     name: String,
 }
 
-/// A change to a site or activity: any of its name, type, site, and whether it is archived.
+/// A change to a site: its name, whether it is archived, or both. Fields left out (or `null`)
+/// stay as they are.
 #[derive(utoipa::ToSchema, Deserialize, Default)]
-pub struct SetupChange {
+#[serde(deny_unknown_fields)]
+pub struct SiteChange {
+    /// The new name (trimmed).
     #[serde(default)]
+    #[schema(schema_with = super::input::name_change_schema)]
     name: Option<String>,
+    /// Archived (hidden from new sessions) or restored.
     #[serde(default)]
+    archived: Option<bool>,
+}
+
+/// A change to an activity: any of its name, type, site, and whether it is archived. Fields
+/// left out (or `null`) stay as they are.
+#[derive(utoipa::ToSchema, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityChange {
+    /// The new name (trimmed).
+    #[serde(default)]
+    #[schema(schema_with = super::input::name_change_schema)]
+    name: Option<String>,
+    /// The new activity type.
+    #[serde(default)]
+    #[schema(schema_with = super::input::activity_type_change_schema)]
     activity_type: Option<String>,
-    /// For activities: the site (`""` clears it).
+    /// The site (`""` clears it); it must exist in the project.
     #[serde(default)]
+    #[schema(schema_with = super::input::site_ref_schema)]
     site: Option<String>,
+    /// Archived (hidden from new sessions) or restored.
     #[serde(default)]
     archived: Option<bool>,
 }
 
 /// A new activity.
 #[derive(utoipa::ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewActivity {
+    /// Its slug, unique in the project.
+    #[schema(schema_with = super::input::slug_schema)]
     slug: String,
+    /// Its name (trimmed).
+    #[schema(schema_with = super::input::name_schema)]
     name: String,
+    /// Its type.
+    #[schema(schema_with = super::input::activity_type_schema)]
     activity_type: String,
+    /// The site it runs at (`""` or `null`: none); it must exist in the project.
     #[serde(default)]
+    #[schema(schema_with = super::input::site_ref_schema)]
     site: Option<String>,
+}
+
+/// Checks an activity's site: a slug of a site of the project (404 when there is none).
+async fn check_site(db: &Db, project: &str, site: &str) -> ApiResult<()> {
+    if !super::input::is_slug(site) {
+        return Err(ApiError::bad(
+            "invalid_slug",
+            "site: a slug is 1-64 lowercase letters, digits and hyphens",
+        ));
+    }
+    if !site_exists(db, project, site).await? {
+        return Err(ApiError::NotFound(format!(
+            "site: no site `{site}` in project `{project}`"
+        )));
+    }
+    Ok(())
 }
 
 fn conflict_or(e: sqlx::Error, what: &str) -> ApiError {
@@ -145,7 +186,7 @@ async fn site_exists(db: &Db, project: &str, site: &str) -> ApiResult<bool> {
     request_body = NewSite,
     responses(
         (status = 201, description = "Created: `{\"slug\",\"name\",\"archived\"}`"),
-        (status = 400, description = "`invalid_json`, `invalid_slug`, `invalid_name`, `invalid_value` or `invalid_field`", body = crate::openapi::ErrorBody),
+        (status = 400, description = "`invalid_json` (not an object, or an unknown field), `invalid_slug`, `invalid_name` or `invalid_value`", body = crate::openapi::ErrorBody),
         (status = 403, description = "not a server admin, nor the project's admin or coordinator", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such project (or site, activity)", body = crate::openapi::ErrorBody),
         (status = 409, description = "the site exists", body = crate::openapi::ErrorBody),
@@ -239,10 +280,10 @@ pub async fn list_sites(
     tag = "admin",
     security(("user_token" = [])),
     params(("slug" = String, Path, description = "the project"), ("site" = String, Path, description = "the site")),
-    request_body = SetupChange,
+    request_body = SiteChange,
     responses(
         (status = 200, description = "Updated"),
-        (status = 400, description = "`invalid_json`, `invalid_slug`, `invalid_name`, `invalid_value` or `invalid_field`", body = crate::openapi::ErrorBody),
+        (status = 400, description = "`invalid_json` (not an object, or an unknown field), `invalid_slug`, `invalid_name` or `invalid_value`", body = crate::openapi::ErrorBody),
         (status = 403, description = "not a server admin, nor the project's admin or coordinator", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such project (or site, activity)", body = crate::openapi::ErrorBody),
         (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
@@ -255,15 +296,9 @@ pub async fn update_site(
     State(state): State<AppState>,
     user: UserAuth,
     Path((project, site)): Path<(String, String)>,
-    JsonBody(body): JsonBody<SetupChange>,
+    JsonBody(body): JsonBody<SiteChange>,
 ) -> ApiResult<Json<Value>> {
     require_setup_role(&state, &user, &project).await?;
-    if body.activity_type.is_some() || body.site.is_some() {
-        return Err(ApiError::bad(
-            "invalid_field",
-            "a site has only a name and whether it is archived",
-        ));
-    }
     let name = body.name.as_deref().map(check_name).transpose()?;
     let mut tx = state.db.pool.begin().await?;
     let done = sqlx::query(
@@ -305,7 +340,7 @@ pub async fn update_site(
     request_body = NewActivity,
     responses(
         (status = 201, description = "Created: the activity"),
-        (status = 400, description = "`invalid_json`, `invalid_slug`, `invalid_name`, `invalid_value` or `invalid_field`", body = crate::openapi::ErrorBody),
+        (status = 400, description = "`invalid_json` (not an object, or an unknown field), `invalid_slug`, `invalid_name` or `invalid_value`", body = crate::openapi::ErrorBody),
         (status = 403, description = "not a server admin, nor the project's admin or coordinator", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such project (or site, activity)", body = crate::openapi::ErrorBody),
         (status = 409, description = "the activity exists", body = crate::openapi::ErrorBody),
@@ -326,13 +361,8 @@ pub async fn create_activity(
     let name = check_name(&body.name)?;
     check_activity_type(&body.activity_type)?;
     let site = body.site.filter(|s| !s.is_empty());
-    if let Some(s) = &site
-        && !site_exists(&state.db, &project, s).await?
-    {
-        return Err(ApiError::bad(
-            "invalid_value",
-            format!("site: no site `{s}` in project `{project}`"),
-        ));
+    if let Some(s) = &site {
+        check_site(&state.db, &project, s).await?;
     }
     let mut tx = state.db.pool.begin().await?;
     sqlx::query(
@@ -417,10 +447,10 @@ pub async fn list_activities(
     tag = "admin",
     security(("user_token" = [])),
     params(("slug" = String, Path, description = "the project"), ("activity" = String, Path, description = "the activity")),
-    request_body = SetupChange,
+    request_body = ActivityChange,
     responses(
         (status = 200, description = "Updated"),
-        (status = 400, description = "`invalid_json`, `invalid_slug`, `invalid_name`, `invalid_value` or `invalid_field`", body = crate::openapi::ErrorBody),
+        (status = 400, description = "`invalid_json` (not an object, or an unknown field), `invalid_slug`, `invalid_name` or `invalid_value`", body = crate::openapi::ErrorBody),
         (status = 403, description = "not a server admin, nor the project's admin or coordinator", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such project (or site, activity)", body = crate::openapi::ErrorBody),
         (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
@@ -433,20 +463,15 @@ pub async fn update_activity(
     State(state): State<AppState>,
     user: UserAuth,
     Path((project, activity)): Path<(String, String)>,
-    JsonBody(body): JsonBody<SetupChange>,
+    JsonBody(body): JsonBody<ActivityChange>,
 ) -> ApiResult<Json<Value>> {
     require_setup_role(&state, &user, &project).await?;
     let name = body.name.as_deref().map(check_name).transpose()?;
     if let Some(t) = &body.activity_type {
         check_activity_type(t)?;
     }
-    if let Some(s) = body.site.as_deref().filter(|s| !s.is_empty())
-        && !site_exists(&state.db, &project, s).await?
-    {
-        return Err(ApiError::bad(
-            "invalid_value",
-            format!("site: no site `{s}` in project `{project}`"),
-        ));
+    if let Some(s) = body.site.as_deref().filter(|s| !s.is_empty()) {
+        check_site(&state.db, &project, s).await?;
     }
     let mut tx = state.db.pool.begin().await?;
     let done = sqlx::query(
@@ -487,11 +512,20 @@ pub async fn update_activity(
 #[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WordingFile {
+    /// The language tag (`en`, `cy`).
+    #[schema(schema_with = super::input::language_schema)]
     language: String,
+    /// The licence under which the wording is used (trimmed; empty: none).
     #[serde(default)]
+    #[schema(schema_with = super::input::licence_schema)]
     licence: Option<String>,
+    /// Item number (`"1"`...) to its text: every item of the instrument, 1-1000 characters.
+    #[schema(schema_with = super::input::wording_items_schema)]
     items: BTreeMap<String, String>,
+    /// Answer value (`"1"`...) to its label, 1-200 characters, for answers in the
+    /// instrument's range.
     #[serde(default)]
+    #[schema(schema_with = super::input::wording_responses_schema)]
     responses: BTreeMap<String, String>,
 }
 
@@ -550,9 +584,9 @@ pub async fn put_instrument(
     {
         return Err(ApiError::NotFound(format!("no project `{project}`")));
     }
-    let language = body.language.trim().to_owned();
+    let language = body.language;
     let lang_ok = !language.is_empty()
-        && language.len() <= 35
+        && language.len() <= super::input::LANGUAGE_MAX
         && language
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-');
@@ -562,16 +596,12 @@ pub async fn put_instrument(
             "language: give a language tag such as `en` or `cy`",
         ));
     }
-    let licence = body
-        .licence
-        .map(|l| l.trim().to_owned())
-        .filter(|l| !l.is_empty());
-    if licence.as_ref().is_some_and(|l| l.chars().count() > 1000) {
-        return Err(ApiError::bad(
-            "invalid_wording",
-            "licence: at most 1000 characters",
-        ));
-    }
+    let licence = super::input::optional_text(
+        "licence",
+        "invalid_wording",
+        body.licence.as_deref(),
+        super::input::LICENCE_MAX,
+    )?;
     let (items, responses) = bothy_sync_core::wording::check(inst, &body.items, &body.responses)
         .map_err(|e| ApiError::bad("invalid_wording", e))?;
     let items_json = serde_json::to_string(&items).map_err(anyhow::Error::from)?;
@@ -671,11 +701,11 @@ pub async fn list_instruments(
     )))
 }
 
-/// The set-up of `projects` as devices receive it, with its version. Projects with nothing set
-/// up are left out; when nothing at all is, the version is empty.
-pub async fn setup_for(db: &Db, projects: &[String]) -> Result<Setup, sqlx::Error> {
-    let mut sorted: Vec<&String> = projects.iter().collect();
-    sorted.sort();
+/// The set-up of the projects in `roles` (project slug to the user's role) as devices receive
+/// it, with the roles and its version. Projects with nothing set up are left out of
+/// `projects`; when the user has no project at all, the version is empty.
+pub async fn setup_for(db: &Db, roles: &BTreeMap<String, String>) -> Result<Setup, sqlx::Error> {
+    let sorted: Vec<&String> = roles.keys().collect();
     let mut out = Vec::new();
     let wording = sqlx::query(
         "SELECT project, instrument, language, licence, items, responses, version \
@@ -747,14 +777,15 @@ pub async fn setup_for(db: &Db, projects: &[String]) -> Result<Setup, sqlx::Erro
             });
         }
     }
-    let version = if out.is_empty() {
+    let version = if out.is_empty() && roles.is_empty() {
         String::new()
     } else {
-        let canonical = serde_json::to_string(&out).unwrap_or_default();
+        let canonical = serde_json::to_string(&(&out, roles)).unwrap_or_default();
         crate::auth::sha256_hex(&canonical)[..16].to_owned()
     };
     Ok(Setup {
         version,
         projects: out,
+        roles: Some(roles.clone()),
     })
 }

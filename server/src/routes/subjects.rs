@@ -156,6 +156,7 @@ fn quarantine_json(r: &sqlx::any::AnyRow) -> Value {
         (status = 200, description = "`{\"participant_id\",\"project\",\"exported_at\",\"erased\",\"participant\",\"wellbeing_responses\",\"stories\",\"sessions\",\"quarantine\",\"conflicts\"}`: everything held about the participant, direct identifiers included (after an erasure: the tombstones only)"),
         (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
         (status = 403, description = "not an admin or coordinator of the project", body = crate::openapi::ErrorBody),
+        (status = 400, description = "`invalid_value`: the id is not a UUID in lower case with hyphens", body = crate::openapi::ErrorBody),
         (status = 404, description = "the project holds no such participant and never did", body = crate::openapi::ErrorBody),
         (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
         (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
@@ -167,6 +168,7 @@ pub async fn export(
     PathParams((slug, id)): PathParams<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     require_subject_rights(&state, &user, &slug).await?;
+    crate::error::check_id("id", &id)?;
     let devices = devices(&state).await?;
     let tombstones = erasure::tombstones_of(&state.db.pool, &slug, &id).await?;
     let participant = export_record(&state, &slug, &id, &devices)
@@ -312,11 +314,23 @@ fn conflict_json(r: &sqlx::any::AnyRow) -> Value {
 
 /// An erasure request.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EraseRequest {
     /// Why (e.g. "withdrew consent, request of 3 November"); kept in the audit log, so it must
     /// not name or describe the person. At most 500 characters.
     #[serde(default)]
+    #[schema(schema_with = erase_reason_schema)]
     pub reason: Option<String>,
+}
+
+fn erase_reason_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            utoipa::openapi::schema::Type::String,
+            utoipa::openapi::schema::Type::Null,
+        ]))
+        .max_length(Some(MAX_REASON))
+        .build()
 }
 
 /// `POST /api/v1/projects/{slug}/participants/{id}/erase`: project admins and coordinators,
@@ -328,10 +342,10 @@ pub struct EraseRequest {
     tag = "subjects",
     security(("user_token" = [])),
     params(("slug" = String, Path, description = "The project's slug"), ("id" = String, Path, description = "The participant's record id")),
-    request_body(content = EraseRequest, description = "Optional: `{\"reason\"}`; an empty body will do"),
+    request_body(content = Option<EraseRequest>, description = "Optional: `{\"reason\"}`; an empty body will do"),
     responses(
         (status = 200, description = "`{\"participant_id\",\"project\",\"already_erased\",\"seq\",\"erased_at\",\"counts\"}`"),
-        (status = 400, description = "`invalid_json` or `invalid_reason`", body = crate::openapi::ErrorBody),
+        (status = 400, description = "`invalid_json`, `invalid_reason`, or `invalid_value`: the id is not a UUID in lower case with hyphens", body = crate::openapi::ErrorBody),
         (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
         (status = 403, description = "not an admin or coordinator of the project", body = crate::openapi::ErrorBody),
         (status = 404, description = "the project holds no such participant", body = crate::openapi::ErrorBody),
@@ -346,24 +360,31 @@ pub async fn erase(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     require_subject_rights(&state, &user, &slug).await?;
+    crate::error::check_id("id", &id)?;
     let request: EraseRequest = if body.iter().all(u8::is_ascii_whitespace) {
         EraseRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad("invalid_json", e.to_string()))?
+        let value: Value = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad("invalid_json", e.to_string()))?;
+        match value {
+            // `null` says no more than an empty body.
+            Value::Null => EraseRequest::default(),
+            Value::Object(_) => serde_json::from_value(value)
+                .map_err(|e| ApiError::bad("invalid_json", e.to_string()))?,
+            _ => {
+                return Err(ApiError::bad(
+                    "invalid_json",
+                    "the body must be a JSON object, `null` or empty",
+                ));
+            }
+        }
     };
-    let reason = request
-        .reason
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty());
-    if reason
-        .as_ref()
-        .is_some_and(|r| r.chars().count() > MAX_REASON)
-    {
-        return Err(ApiError::bad(
-            "invalid_reason",
-            format!("the reason may be at most {MAX_REASON} characters"),
-        ));
-    }
+    let reason = super::input::optional_text(
+        "reason",
+        "invalid_reason",
+        request.reason.as_deref(),
+        MAX_REASON,
+    )?;
     let now = now();
     let mut tx = state.db.begin_write().await?;
     match erasure::erase_participant(&state.db, &mut tx, &slug, &id, Some(&user.user_id), now)

@@ -504,7 +504,9 @@ async fn exports_reports_and_disclosure(backend: Backend) {
                 rows.to_string()
             );
         } else {
-            println!("python3 not found: the Python csv check of {dataset} is skipped");
+            bothy_tests::print_skip(&format!(
+                "the Python csv check of {dataset} (python3 is not installed)"
+            ));
         }
         // JSON Lines: the same rows, the same names.
         let (status, jsonl) = get_text(

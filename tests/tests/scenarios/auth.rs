@@ -4,7 +4,10 @@
 use bothy_tests::{ADMIN_PASSWORD, Backend, Harness, on_both_backends};
 use serde_json::json;
 
-on_both_backends!(tokens_and_enrolment_codes);
+on_both_backends!(
+    tokens_and_enrolment_codes,
+    token_lifetimes_beyond_the_setting_are_refused
+);
 
 async fn status_of(h: &Harness, path: &str, token: Option<&str>, body: serde_json::Value) -> u16 {
     let mut req = h.http.post(format!("{}{path}", h.url())).json(&body);
@@ -165,6 +168,71 @@ async fn tokens_and_enrolment_codes(backend: Backend) {
         )
         .await,
         401
+    );
+    h.finish().await;
+}
+
+/// A token signed with the server's key but claiming a lifetime the server never issues (an
+/// `exp` far beyond the configured lifetime, or an `iat` in the future) is refused.
+async fn token_lifetimes_beyond_the_setting_are_refused(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    let me = h.get("/api/v1/me").await;
+    let admin_id = me["user"]["id"].as_str().unwrap().to_owned();
+    let secret = h
+        .sql("SELECT value FROM settings WHERE key = 'jwt_secret'", &[])
+        .await[0]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sign = |iat: i64, exp: i64| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &json!({"sub": admin_id, "name": "admin", "iat": iat, "exp": exp, "jti": "t"}),
+            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    };
+    let ttl = 900; // the configured default
+    let now = chrono::Utc::now().timestamp();
+    let refused = [
+        ("a ten-year token", sign(now, now + 10 * 365 * 86_400)),
+        ("a token living twice the setting", sign(now, now + 2 * ttl)),
+        (
+            "a token issued in the future",
+            sign(now + 3600, now + 3600 + ttl),
+        ),
+        ("a token with no iat", {
+            jsonwebtoken::encode(
+                &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+                &json!({"sub": admin_id, "name": "admin", "exp": now + 600, "jti": "t"}),
+                &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+            )
+            .unwrap()
+        }),
+    ];
+    for (what, token) in refused {
+        let err = h
+            .get_as("/api/v1/admin/projects", &token)
+            .await
+            .expect_err(what)
+            .to_string();
+        assert!(
+            err.contains("401") && err.contains("not valid"),
+            "{what}: {err}"
+        );
+    }
+    // What the server itself issues, and the same lifetime signed here, are accepted.
+    assert!(
+        h.get_as("/api/v1/admin/projects", &sign(now, now + ttl))
+            .await
+            .is_ok()
+    );
+    assert!(
+        h.get_as("/api/v1/admin/projects", &h.admin_token)
+            .await
+            .is_ok()
     );
     h.finish().await;
 }

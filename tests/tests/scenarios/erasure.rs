@@ -104,7 +104,7 @@ async fn export_then_erase_reaches_every_device(backend: Backend) {
     h.user("cora", P, "coordinator").await;
     h.user("ann", P, "analyst").await;
     h.user("dan", P, "researcher").await;
-    h.user("pat", P, "peer_worker").await;
+    h.user("pat", P, "researcher").await;
     h.project("elsewhere").await;
     h.user("olga", "elsewhere", "coordinator").await;
     let a = h.device("ruth", "a").await;
@@ -174,8 +174,15 @@ async fn export_then_erase_reaches_every_device(backend: Backend) {
 
     // A peer worker's device records a questionnaire for X, which it may not push: refused,
     // kept in the server's quarantine, set aside on the device.
+    // (Pat is made a peer worker after the device last synced, so it cannot know yet and
+    // accepts the questionnaire at capture.)
     let pd = h.device("pat", "pd").await;
     pd.sync().await.unwrap();
+    h.admin(
+        &format!("/api/v1/admin/projects/{P}/members"),
+        serde_json::json!({"username": "pat", "role": "peer_worker"}),
+    )
+    .await;
     let w3 = pd.record_wellbeing(&wemwbs(x, "interim", 2)).await.unwrap();
     let summary = pd.sync().await.unwrap();
     assert_eq!(summary.set_aside, 1, "{summary:?}");

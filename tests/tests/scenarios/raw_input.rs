@@ -127,7 +127,8 @@ async fn crafted_bad_records(backend: Backend) {
     assert!(report(good_id).is_empty());
 
     // An out-of-range answer and a wrong type are quarantined: accepted into the history,
-    // neutralised by the server, reported with the field named.
+    // neutralised by the server (the answer goes back to its last valid value, the 3 the
+    // response was created with), reported with the field named.
     for (id, field) in [(out_of_range_id, "items.3"), (wrong_type_id, "items.5")] {
         assert!(!response.unacked.contains(&id));
         let r = report(id);
@@ -137,16 +138,21 @@ async fn crafted_bad_records(backend: Backend) {
         assert!(r[0].message.contains(field));
         let v = h.get(&format!("/api/v1/projects/p/records/{id}")).await;
         let key = field.trim_start_matches("items.");
-        assert!(
-            v["record"]["items"].get(key).is_none(),
-            "{field} removed: {v}"
+        assert_eq!(
+            v["record"]["items"][key], 3,
+            "{field} back to its last valid value: {v}"
         );
-        assert_eq!(v["score"]["status"], "incomplete");
+        assert_eq!(v["score"]["total"], 42);
     }
-    // An impossible date on a new response: the date is required, so the record is refused.
+    // An impossible date written over a valid one before the first push: the date goes back
+    // to the valid one.
     let r = report(bad_date_id);
-    assert_eq!(r[0].kind, ReportKind::Refused, "{r:?}");
-    assert!(r[0].message.contains("date"), "{r:?}");
+    assert_eq!(r[0].kind, ReportKind::Quarantined, "{r:?}");
+    assert_eq!(r[0].field.as_deref(), Some("date"));
+    let v = h
+        .get(&format!("/api/v1/projects/p/records/{bad_date_id}"))
+        .await;
+    assert_eq!(v["record"]["date"], "2026-11-01");
     // A session that ends before it starts: the end is removed and reported.
     let r = report(backwards_id);
     assert_eq!(r[0].kind, ReportKind::Quarantined);

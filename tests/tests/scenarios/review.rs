@@ -276,24 +276,37 @@ async fn quarantine_review(backend: Backend) {
         .await;
     assert_eq!(kept.len(), 1, "the entry is kept");
 
-    // (c) A device whose user lost the right to write pushes a record: refused and kept. The
-    // admin grants the role back and releases it; it reaches the server and other devices.
+    // (c) A device whose user lost the right to write questionnaires (made a peer worker, who
+    // still records participants and sessions) pushes one: refused and kept. The admin grants
+    // the role back and releases it; it reaches the server and other devices. (A user with no
+    // writing role left in the project would have nothing kept: docs/security.md.)
     let d = h.device("ruth", "ruths-phone").await;
     let other = h.device("cora", "coras-phone").await;
     h.admin(
         &format!("/api/v1/admin/projects/{P}/members"),
-        json!({"username": "ruth", "role": "analyst"}),
+        json!({"username": "ruth", "role": "peer_worker"}),
     )
     .await;
-    let person = d
+    let subject = d
         .create_participant(Some(P), &[("consent.data_use", true.into())])
+        .await
+        .unwrap();
+    let response = d
+        .record_wellbeing(&WellbeingForm {
+            participant: subject.id,
+            instrument: Instrument::Wemwbs,
+            timepoint: "baseline".into(),
+            date: chrono::NaiveDate::from_ymd_opt(2026, 11, 3).unwrap(),
+            session: None,
+            items: (1..=14u8).map(|i| (i, 4)).collect(),
+        })
         .await
         .unwrap();
     let out = d.sync().await.unwrap();
     assert!(
         out.reports
             .iter()
-            .any(|r| r.id == person.id && r.kind == ReportKind::Refused),
+            .any(|r| r.id == response && r.kind == ReportKind::Refused),
         "{:?}",
         out.reports
     );
@@ -302,7 +315,7 @@ async fn quarantine_review(backend: Backend) {
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["record_id"] == person.id.to_string())
+        .find(|e| e["record_id"] == response.to_string())
         .expect("refused record listed")
         .clone();
     assert_eq!(entry["action"], "refused");
@@ -316,7 +329,7 @@ async fn quarantine_review(backend: Backend) {
             .as_array()
             .unwrap()
             .iter()
-            .any(|v| v["field"] == "consent.data_use" && v["value"] == "true"),
+            .any(|v| v["field"] == "timepoint" && v["value"] == "baseline"),
         "{seen}"
     );
     let (status, body) = post(&h, &format!("{base}/release"), json!({"reason": "ok"})).await;
@@ -335,17 +348,17 @@ async fn quarantine_review(backend: Backend) {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "released");
-    let server = h.record(P, person.id).await;
+    let server = h.record(P, response).await;
     sync_all(&[&d, &other]).await;
     for device in [&d, &other] {
-        assert_eq!(device_heads(device, person.id).await, server_heads(&server));
+        assert_eq!(device_heads(device, response).await, server_heads(&server));
     }
     let status = d.status().await.unwrap();
     assert!(
         status
             .recent_reports
             .iter()
-            .any(|r| r.kind == "released" && r.record_id == person.id),
+            .any(|r| r.kind == "released" && r.record_id == response),
         "{:?}",
         status.recent_reports
     );

@@ -122,7 +122,7 @@ fn expected() -> Outcome {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_share_one_database() {
     if bothy_tests::postgres_admin_url().is_none() {
-        eprintln!("skipped: two servers on one database need PostgreSQL");
+        bothy_tests::print_skip("two servers on one database need PostgreSQL");
         return;
     }
     // The script on one server, on each backend.

@@ -313,7 +313,7 @@ async fn participant_command(
                         )
                     });
                 }
-                None => println!("{}", serde_json::to_string_pretty(&v)?),
+                None => output::print_line(&serde_json::to_string_pretty(&v)?),
             }
         }
         AdminParticipantCommand::Erase {

@@ -77,7 +77,7 @@ async fn download(api: &ServerApi, token: &str, path: &str, output: Option<&Path
             }
         }
         None => {
-            let mut out = std::io::stdout();
+            let mut out = crate::output::stdout();
             api.get_to(path, Some(token), &mut out).await?;
             Ok(())
         }

@@ -42,7 +42,7 @@ export const en = {
   "enrol.err.required": "Enter the enrolment code.",
   "enrol.err.credentials": "Enter your username and password.",
   "enrol.err.401": "The server did not accept this: {message}",
-  "enrol.err.network": "The server could not be reached. Enrolment needs a connection once; try again when online.",
+  "enrol.err.network": "The server could not be reached, or its answer was lost. Enrolment needs a connection once: try the same again when online (your enrolment code still works for this phone until it expires).",
   "enrol.err.https": "For safety the server must use https.",
   "enrol.err.other": "Enrolment failed: {message}",
   "enrol.noProject": "Your account can read but not record in any project. Ask a coordinator for a role.",
@@ -201,7 +201,17 @@ export const en = {
   "err.unknown_reference": "This {kind} is not on this device: register it first or sync.",
   "err.other_project": "This {kind} belongs to project {project}.",
   "err.not_in_setup": "Choose one of the project's: {options}.",
-  "err.not_allowed": "Your role cannot record a {kind} in project {project}.",
+  "err.not_allowed": "Your role in project {project} ({role}) may not record {kinds}; ask a coordinator.",
+  "err.not_member": "You are not a member of project {project}; ask a coordinator.",
+  "role.admin": "admin",
+  "role.coordinator": "coordinator",
+  "role.researcher": "researcher",
+  "role.peer_worker": "peer worker",
+  "role.analyst": "analyst",
+  "kinds.participant": "participants",
+  "kinds.session": "sessions",
+  "kinds.wellbeing": "wellbeing questionnaires",
+  "kinds.story": "stories",
 };
 
 export type MessageKey = keyof typeof en;

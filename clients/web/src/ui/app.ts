@@ -8,7 +8,7 @@ import { score, type Score } from "../scoring";
 import { allReports, allSetAside, read, write, type Identity } from "../store";
 import { sync, SyncError } from "../sync";
 import { wordingFor } from "../wording";
-import { checkbox, clearErrors, controlOf, field, h, showErrors, status, value } from "./dom";
+import { checkbox, clearErrors, controlOf, errorText, field, h, showErrors, status, value } from "./dom";
 
 const main = () => document.getElementById("main")!;
 
@@ -330,7 +330,7 @@ async function sessionScreen(sid: string, flash?: string): Promise<void> {
             msg.replaceChildren(status(t("session.marked"), "ok"));
           } catch (err) {
             const fe = fieldErrors(err);
-            msg.replaceChildren(status(fe ? fe.map((x) => t(`err.${x.code}`, x.params ?? {})).join(" ") : String(err), "error"));
+            msg.replaceChildren(status(fe ? fe.map(errorText).join(" ") : String(err), "error"));
           }
         },
       });
@@ -390,6 +390,8 @@ async function wellbeingNewScreen(pid: string, sid?: string): Promise<void> {
   if (!id) return;
   const p = await dev.getRecord(pid);
   if (!p || p.view.kind !== "participant") return screen(t("wellbeing.title"), status(t("common.notFound"), "error"));
+  // Refused before any answer is typed when the user's role may not record questionnaires.
+  if (!dev.canWrite(id, p.view.project, "wellbeing")) return screen(t("wellbeing.title"), status(errorText(dev.notAllowedError(id, p.view.project, "wellbeing")), "error"));
   const setup = await read((tx) => tx.meta("setup"));
   let instrument: string = "WEMWBS";
   const itemsBox = h("fieldset", { class: "items" });
@@ -494,6 +496,7 @@ async function newStoryScreen(): Promise<void> {
   if (!id) return;
   const project = dev.defaultProject(id);
   if (!project) return nav("#/");
+  if (!dev.canWrite(id, project, "story")) return screen(t("story.newTitle"), status(errorText(dev.notAllowedError(id, project, "story")), "error"));
   const people = (await dev.listRecords()).filter((r) => r.view.kind === "participant" && r.view.project === project);
   const form = h(
     "form",

@@ -1,5 +1,5 @@
 // Small DOM helpers: elements, labelled form fields with errors announced beside them.
-import { t } from "../i18n";
+import { has, t } from "../i18n";
 import type { FieldError } from "../records";
 
 type Attrs = Record<string, string | number | boolean | undefined | ((e: Event) => void)>;
@@ -98,7 +98,11 @@ function setError(wrap: HTMLElement, message: string | undefined): void {
 }
 
 export function errorText(e: FieldError): string {
-  return t(`err.${e.code}`, e.params ?? {});
+  const params = { ...(e.params ?? {}) };
+  // A role and a kind of record are shown in words ("peer worker", "wellbeing questionnaires").
+  if (typeof params.role === "string" && has(`role.${params.role}`)) params.role = t(`role.${params.role}`);
+  if (typeof params.kinds === "string" && has(`kinds.${params.kinds}`)) params.kinds = t(`kinds.${params.kinds}`);
+  return t(`err.${e.code}`, params);
 }
 
 /** Shows each error beside its field (or at the top), and focuses the first bad field. */
