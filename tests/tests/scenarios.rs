@@ -23,6 +23,7 @@ mod scenarios {
     pub mod roles;
     pub mod round_trip;
     pub mod setup;
+    pub mod skips;
     pub mod slow_clients;
     pub mod two_servers;
     pub mod webapp;
