@@ -1,5 +1,5 @@
-//! The `bothy-server` command: `serve` (the default) and `admin` commands that work on the
-//! database directly, for an operator on the server machine.
+//! The `bothy-server` command: `serve` (the default), `backup` and `restore`, and `admin`
+//! commands that work on the database directly, for an operator on the server machine.
 
 use crate::config::{Config, ServeArgs};
 use clap::{Parser, Subcommand};
@@ -25,6 +25,24 @@ enum Command {
     },
     /// Print the data dictionary of the exports (Markdown, as docs/data-dictionary.md).
     DataDictionary,
+    /// Write a consistent copy of the database to FILE while the server runs (SQLite: VACUUM
+    /// INTO and an integrity check; PostgreSQL: pg_dump --format=custom, then read back).
+    Backup {
+        /// The backup file to write.
+        file: std::path::PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Replace the database with a backup, keeping what it replaces, and start a new generation
+    /// of the data. Stop every server on the database first.
+    Restore {
+        /// The backup file (made by `bothy-server backup`).
+        file: std::path::PathBuf,
+        /// Confirm: the servers are stopped and the database is to be replaced.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,6 +75,8 @@ enum AdminCommand {
         /// Role.
         role: String,
     },
+    /// Show which database this is and its generation (a restore starts a new one).
+    Generation,
     /// Make a single-use enrolment code for a user's device.
     Enrol {
         /// Username.
@@ -100,16 +120,62 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(config).await,
         Command::Admin { command } => admin(config, command).await,
         Command::DataDictionary => Ok(()),
+        Command::Backup { file, force } => backup(config, &file, force).await,
+        Command::Restore { file, yes } => restore(config, &file, yes).await,
     }
+}
+
+async fn backup(config: Config, file: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    let s = crate::backup::backup(&config, file, force).await?;
+    println!(
+        "wrote {} ({} bytes), checked: {}, migration {}",
+        s.file.display(),
+        s.bytes,
+        s.generation,
+        s.migration
+    );
+    println!(
+        "It holds everything, secrets included: store it encrypted, readable by operators only."
+    );
+    Ok(())
+}
+
+async fn restore(config: Config, file: &std::path::Path, yes: bool) -> anyhow::Result<()> {
+    let s = crate::backup::restore(&config, file, yes).await?;
+    println!("restored {}", file.display());
+    match &s.backup {
+        Some(g) => println!("  backup:    {g}"),
+        None => println!("  backup:    (taken before generations were recorded)"),
+    }
+    match &s.replaced {
+        Some(g) => println!("  replaced:  {g}"),
+        None => println!("  replaced:  (no database, or none recorded)"),
+    }
+    println!("  now:       {}", s.new);
+    if let Some(aside) = &s.moved_aside {
+        println!(
+            "  the replaced database files are kept at {} (delete them once you are sure)",
+            aside.display()
+        );
+    }
+    println!(
+        "Next: start the server(s). Erasures made after this backup was taken must be made again \
+         (from your notes of erasures). Changes devices sent after \
+         the backup exist only on those devices: ask field staff to keep their devices until a \
+         coordinator has checked their recent records are on the server."
+    );
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let db_url = crate::db::redact(&config.database_url);
-    let state = crate::prepare(config).await?;
+    // Bind before preparing the database, so a start that cannot listen creates no first admin
+    // (and the next start still prints the one-time password).
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let state = crate::prepare(config).await?;
     tracing::info!(address = %listener.local_addr()?, database = %db_url, "bothy-server listening");
     let limits = crate::listener::Limits::of(&state.config);
     crate::listener::serve(listener, crate::app(state), limits, shutdown_signal()).await;
@@ -141,6 +207,14 @@ async fn shutdown_signal() {
 
 async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
     use crate::routes::admin as a;
+    if let AdminCommand::Generation = command {
+        let db = crate::db::Db::connect(&config.database_url).await?;
+        let g = crate::db::generation(&db).await?;
+        println!("database_id:   {}", g.database_id);
+        println!("generation:    {}", g.generation);
+        println!("generation_id: {}", g.generation_id);
+        return Ok(());
+    }
     let state = crate::prepare(config).await?;
     let db = &state.db;
     let fail = |e: crate::error::ApiError| anyhow::anyhow!("{e}");
@@ -151,6 +225,7 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             project, username, ..
         } => ("member.set", Some(project.clone()), Some(username.clone())),
         AdminCommand::Enrol { username, .. } => ("enrolment.create", None, Some(username.clone())),
+        AdminCommand::Generation => return Ok(()),
     };
     match command {
         AdminCommand::CreateProject { slug, name } => {
@@ -190,6 +265,7 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 .map_err(fail)?;
             println!("enrolment code for {username} (single use, expires in {hours} h): {code}");
         }
+        AdminCommand::Generation => {}
     }
     crate::audit::record(
         &db.pool,

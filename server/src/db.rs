@@ -67,6 +67,9 @@ impl Db {
                             "PRAGMA synchronous = FULL",
                             "PRAGMA busy_timeout = 30000",
                             "PRAGMA foreign_keys = ON",
+                            // Deleted content is overwritten with zeros, not left in free
+                            // space: an erased participant's data leaves the file.
+                            "PRAGMA secure_delete = ON",
                         ] {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }
@@ -77,18 +80,19 @@ impl Db {
             .connect(url)
             .await
             .with_context(|| format!("cannot connect to the database at {}", redact(url)))?;
-        let migrator = match backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
-        };
-        migrator
-            .run(&pool)
-            .await
-            .context("cannot apply database migrations")?;
+        match migrator(backend).run(&pool).await {
+            Ok(()) => {}
+            Err(sqlx::migrate::MigrateError::VersionMissing(version)) => {
+                anyhow::bail!("{}", newer_database_message(version, backend))
+            }
+            Err(e) => return Err(e).context("cannot apply database migrations"),
+        }
         if backend == Backend::Sqlite {
             restrict_sqlite_files(url);
         }
-        Ok(Db { pool, backend })
+        let db = Db { pool, backend };
+        ensure_identity(&db).await?;
+        Ok(db)
     }
 
     /// Begins a transaction that will write.
@@ -125,6 +129,154 @@ impl Db {
         }
         Ok(())
     }
+}
+
+/// The migrations embedded in this binary for a backend.
+pub fn migrator(backend: Backend) -> sqlx::migrate::Migrator {
+    match backend {
+        Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+        Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+    }
+}
+
+/// The newest migration this binary knows for a backend.
+pub fn latest_migration(backend: Backend) -> i64 {
+    migrator(backend)
+        .iter()
+        .map(|m| m.version)
+        .max()
+        .unwrap_or(0)
+}
+
+/// What an operator reads when this binary is older than the database it was pointed at.
+pub fn newer_database_message(version: i64, backend: Backend) -> String {
+    format!(
+        "this database was written by a newer bothy-server (migration {version}; this binary \
+         knows migrations up to {}): upgrade the binary, or restore a backup taken with this \
+         version (docs/operations.md, \"Backup and restore\")",
+        latest_migration(backend)
+    )
+}
+
+/// Which database this is and which generation of its data.
+///
+/// `database_id` is made once, at random, when the database is created, and is kept by backups
+/// and restores (a restored database is the same database, taken back in time). `generation`
+/// counts the database's lives: it is 1 for a new database and a restore raises it (above both
+/// the backup's and the replaced database's), and `generation_id` is a fresh random id with every
+/// generation, so two restores of one backup never share a generation even if their counters
+/// are equal. Devices compare these to notice that the server went back in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Generation {
+    /// Made once when the database is created.
+    pub database_id: uuid::Uuid,
+    /// 1 for a new database; raised by every restore.
+    pub generation: i64,
+    /// Random, new with every generation.
+    pub generation_id: uuid::Uuid,
+}
+
+impl std::fmt::Display for Generation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "database {} generation {} ({})",
+            self.database_id, self.generation, self.generation_id
+        )
+    }
+}
+
+/// Makes the database's identity the first time a server starts on it (two processes starting
+/// at once agree: the second insert does nothing).
+async fn ensure_identity(db: &Db) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO database_generation (id, database_id, generation, generation_id, started_at) \
+         VALUES (1, $1, 1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(now())
+    .execute(&db.pool)
+    .await
+    .context("cannot record the database's identity")?;
+    Ok(())
+}
+
+/// The database's identity and current generation.
+pub async fn generation(db: &Db) -> anyhow::Result<Generation> {
+    let row: (String, i64, String) = sqlx::query_as(
+        "SELECT database_id, generation, generation_id FROM database_generation WHERE id = 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .context("cannot read the database's generation")?;
+    Ok(Generation {
+        database_id: row.0.parse().context("database_id is not a UUID")?,
+        generation: row.1,
+        generation_id: row.2.parse().context("generation_id is not a UUID")?,
+    })
+}
+
+/// Starts a new generation of the data (after a restore): the counter becomes one more than
+/// both the current one and `at_least_above`, and the generation id is new. Records `action` in
+/// the audit log in the same transaction, with `reason`, the previous and the new generation
+/// added to `details` (an object). Returns (previous, new).
+pub async fn start_new_generation(
+    db: &Db,
+    action: &str,
+    reason: &str,
+    at_least_above: i64,
+    details: serde_json::Value,
+) -> anyhow::Result<(Generation, Generation)> {
+    let before = generation(db).await?;
+    let mut tx = db.begin_write().await?;
+    let next = before.generation.max(at_least_above) + 1;
+    let id = uuid::Uuid::new_v4();
+    sqlx::query(
+        "UPDATE database_generation SET generation = $1, generation_id = $2, started_at = $3 \
+         WHERE id = 1",
+    )
+    .bind(next)
+    .bind(id.to_string())
+    .bind(now())
+    .execute(&mut *tx)
+    .await?;
+    let after = Generation {
+        database_id: before.database_id,
+        generation: next,
+        generation_id: id,
+    };
+    let mut details = match details {
+        serde_json::Value::Object(map) => map,
+        other => {
+            let mut map = serde_json::Map::new();
+            map.insert("details".into(), other);
+            map
+        }
+    };
+    details.insert("reason".into(), reason.into());
+    details.insert("previous_generation".into(), serde_json::json!(before));
+    details.insert("new_generation".into(), serde_json::json!(after));
+    crate::audit::record(
+        &mut *tx,
+        &crate::audit::Actor::system(),
+        action,
+        None,
+        Some(&before.database_id.to_string()),
+        serde_json::Value::Object(details),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((before, after))
+}
+
+/// The file behind a `sqlite://` URL.
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .map(|p| p.split('?').next().unwrap_or(p))
+        .filter(|p| !p.is_empty() && *p != ":memory:")
+        .map(std::path::PathBuf::from)
 }
 
 /// Health data: the SQLite files are readable by the server's user only.

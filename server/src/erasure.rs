@@ -12,14 +12,21 @@
 //! about an erased participant, is refused with a report of kind `erased` and stored nowhere
 //! (not even in quarantine: the data is personal); a session pushed with an attendance mark for
 //! an erased participant is merged and the mark removed by a server change.
+//!
+//! Deleting rows is not enough to take the data off the disk: SQLite keeps earlier page images
+//! in its write-ahead log and PostgreSQL keeps dead row versions in the table files. After an
+//! erasure commits, [`scrub`] checkpoints and truncates SQLite's log (every connection runs with
+//! `secure_delete`, so the freed space in the database file is already zeroed), or rewrites
+//! PostgreSQL's tables that held the rows (`VACUUM (FULL)`).
 
-use crate::db::{Db, Tx};
+use crate::db::{Backend, Db, Tx};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{self, LogEntry};
 use bothy_sync_core::{RecordDoc, RecordError};
 use serde::Serialize;
 use sqlx::Row;
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// A tombstone as stored.
@@ -255,11 +262,12 @@ pub async fn erase_participant(
     // Attendance marks: removed by a server change every device receives.
     let mark = format!("attendance.{participant}");
     let mut log = Vec::new();
+    let actor = crate::sync::server_actor(&mut **tx).await?;
     for session in &sessions {
         let Some(stored) = store::load_record(tx, session).await? else {
             continue;
         };
-        let mut doc = RecordDoc::load(&stored.doc, bothy_sync_core::server_actor())
+        let mut doc = RecordDoc::load(&stored.doc, actor.clone())
             .map_err(|e| ApiError::Internal(e.into()))?;
         if let Some(change) = remove_marks(&mut doc, &[participant.to_owned()], now)? {
             let flagged = doc.validate();
@@ -447,4 +455,118 @@ pub async fn refused_about<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
         }
     }
     Ok(out)
+}
+
+/// Every table an erasure deletes from or rewrites a row of: on PostgreSQL their dead row
+/// versions (heap, TOAST and index entries) still hold the erased data until rewritten.
+const ERASED_FROM: &str = "records, change_log, quarantine, conflicts, record_flags, \
+     participants, participant_identifiers, wellbeing_responses, stories, attendance, sessions";
+
+/// How many times a SQLite checkpoint is tried while readers hold older snapshots.
+const CHECKPOINT_ATTEMPTS: u32 = 5;
+
+/// How long [`scrub`] waits on PostgreSQL for transactions older than the erasure.
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(10);
+
+/// What [`scrub`] achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scrub {
+    /// The old copies are gone from the database's files.
+    Done,
+    /// SQLite: readers kept older snapshots through every attempt, so the write-ahead log
+    /// still holds earlier page images until the next checkpoint that completes.
+    Busy,
+}
+
+/// Takes an erasure's data off the disk once it has committed (see the module's comment).
+/// Runs after the commit because neither step can run inside a transaction. Errors are
+/// returned for the caller to log: the erasure itself stands.
+pub async fn scrub(db: &Db, participant: &str) -> Result<Scrub, sqlx::Error> {
+    let started = Instant::now();
+    let outcome = match db.backend {
+        Backend::Sqlite => checkpoint_sqlite(db).await?,
+        Backend::Postgres => {
+            wait_for_older_snapshots(db, participant).await?;
+            // Plain VACUUM marks the space reusable but leaves the bytes in the pages; FULL
+            // writes each table (and its TOAST table and indexes) to a new file and drops the
+            // old one. Each table is locked exclusively while it is rewritten.
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("VACUUM (FULL) {ERASED_FROM}")))
+                .execute(&db.pool)
+                .await?;
+            Scrub::Done
+        }
+    };
+    tracing::info!(
+        elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        outcome = ?outcome,
+        "erased data scrubbed from the database files"
+    );
+    Ok(outcome)
+}
+
+/// `VACUUM (FULL)` copies every row version some transaction may still see, so a deleted row
+/// is copied to the new file while a transaction that began before the erasure committed (an
+/// export, an autovacuum's analyse, a connection being set up) is running. Waits, for a
+/// while, until no other backend of the PostgreSQL server (of any database: with the check
+/// limited to this one, rows were now and then still kept in tests) holds a snapshot
+/// or transaction id from before the erasure (the tombstones' `xmin` is the erasure's
+/// transaction id). Other database users' transactions are only seen with the
+/// `pg_read_all_stats` role; the table locks `VACUUM (FULL)` takes wait for those that read
+/// the erased tables.
+async fn wait_for_older_snapshots(db: &Db, participant: &str) -> Result<(), sqlx::Error> {
+    let deadline = Instant::now() + SNAPSHOT_WAIT;
+    loop {
+        let older: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM pg_stat_activity a, \
+               (SELECT MAX(age(e.xmin)) AS erasure FROM erasures e WHERE e.participant_id = $1) t \
+             WHERE a.pid <> pg_backend_pid() \
+             AND (age(a.backend_xmin) >= t.erasure OR age(a.backend_xid) >= t.erasure)",
+        )
+        .bind(participant)
+        .fetch_one(&db.pool)
+        .await?
+        .try_get("n")?;
+        if older == 0 {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            tracing::warn!(
+                transactions = older,
+                "transactions older than the erasure are still running: the rewrite may keep \
+                 the erased rows in the table files until the next VACUUM (FULL)"
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `wal_checkpoint(TRUNCATE)`: copies every page image in the write-ahead log into the
+/// database file and truncates the log to nothing. It cannot finish while a reader still uses
+/// an older snapshot, so it waits briefly, a few times, rather than for the pool's long busy
+/// timeout.
+async fn checkpoint_sqlite(db: &Db) -> Result<Scrub, sqlx::Error> {
+    let mut conn = db.pool.acquire().await?;
+    // This connection's busy timeout is changed: it is closed, not returned to the pool.
+    conn.close_on_drop();
+    sqlx::query("PRAGMA busy_timeout = 1000")
+        .execute(&mut *conn)
+        .await?;
+    for attempt in 1..=CHECKPOINT_ATTEMPTS {
+        let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&mut *conn)
+            .await?;
+        let busy: i64 = row.try_get(0)?;
+        if busy == 0 {
+            return Ok(Scrub::Done);
+        }
+        tracing::info!(attempt, "checkpoint after an erasure waits for readers");
+        tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+    }
+    tracing::warn!(
+        "after an erasure the write-ahead log could not be truncated: readers held older \
+         snapshots; earlier copies of the erased data stay in the -wal file until a later \
+         checkpoint completes (run `PRAGMA wal_checkpoint(TRUNCATE)` when the server is idle)"
+    );
+    Ok(Scrub::Busy)
 }

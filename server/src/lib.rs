@@ -11,11 +11,14 @@
 //! * [`store`] and [`projection`]: the SQL behind a merge, all in one transaction.
 //! * [`routes`]: login, devices, admin API, project reads, health.
 //! * [`openapi`]: the OpenAPI document, generated from the handlers, at `/openapi.json`.
-//! * [`cli`]: the `bothy-server` command (serve, and admin commands on the database).
+//! * [`cli`]: the `bothy-server` command (serve, backup, restore, and admin commands on the
+//!   database).
+//! * [`backup`]: consistent online backups and restores that start a new data generation.
 //! * [`listener`]: the accept loop, with header, body and idle timeouts and a connection limit.
 
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod charts;
 pub mod cli;
 pub mod config;
@@ -332,8 +335,11 @@ impl RunningServer {
 /// Starts serving on `config.listen` (port 0 picks a free port) in the background.
 pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let listen = config.listen;
+    // Bind first: a start that cannot listen must not create the first admin.
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let state = prepare(config).await?;
-    let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let router = app(state.clone());

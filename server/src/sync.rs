@@ -108,6 +108,26 @@ pub async fn sync(
         .into_response())
 }
 
+/// The actor the server writes its own changes (compensations, erasure changes, conflict
+/// resolutions) under in the database's current generation (`server_actor_for` in sync-core):
+/// a restored database writes under a new one, so it never reuses sequence numbers that
+/// devices saw from the timeline it lost.
+pub async fn server_actor<'c, E>(executor: E) -> ApiResult<bothy_sync_core::automerge::ActorId>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let id: String =
+        sqlx::query_scalar("SELECT generation_id FROM database_generation WHERE id = 1")
+            .fetch_one(executor)
+            .await?;
+    let id = Uuid::parse_str(&id).map_err(|_| {
+        ApiError::Internal(anyhow::anyhow!(
+            "the database's generation_id {id:?} is not a UUID"
+        ))
+    })?;
+    Ok(bothy_sync_core::server_actor_for(id.as_bytes()))
+}
+
 /// The user's role in each project.
 pub(crate) async fn memberships(
     db: &Db,
@@ -143,9 +163,10 @@ pub async fn run_sync(
 ) -> ApiResult<SyncResponse> {
     let roles = memberships(db, &device.user_id).await?;
     let now = now();
+    let generation = crate::db::generation(db).await?;
     let policy = MergePolicy {
         sender_actor: device.actor.clone(),
-        compensating_actor: bothy_sync_core::server_actor(),
+        compensating_actor: bothy_sync_core::server_actor_for(generation.generation_id.as_bytes()),
         now,
     };
 
@@ -264,11 +285,22 @@ pub async fn run_sync(
     let scope = protocol::scope_of(&scopes);
     let mut cursor = request.cursor;
     let started = cursor.seq > 0 || cursor.snapshot.is_some();
-    let reset = cursor.seq > head || (started && cursor.scope != scope);
+    // A position in another generation of this database (restored from a backup since the
+    // device last synced) points into a timeline the server no longer has: the device must
+    // start again from snapshots and push again what it holds (`reconcile`). A cursor without
+    // a generation comes from a server or device that predates it: once this database has
+    // been restored, a started one cannot be trusted either (docs/protocol.md, section 9.6).
+    let reconcile = match cursor.generation {
+        Some(g) => g != generation.generation_id,
+        None => started && generation.generation > 1,
+    };
+    let reset = reconcile || cursor.seq > head || (started && cursor.scope != scope);
     // Erasures the device has not heard of: those after its position. A device starting from
     // nothing holds nothing to purge; one whose position is reset may hold anything, so it
     // hears of every erasure it may see.
-    let erased_since = if !started {
+    let erased_since = if reconcile {
+        Some(0)
+    } else if !started {
         None
     } else if reset {
         Some(0)
@@ -306,6 +338,7 @@ pub async fn run_sync(
                     after: last.unwrap_or(snap.after),
                 }),
                 scope,
+                generation: Some(generation.generation_id),
             };
             response.more = true;
         } else {
@@ -313,6 +346,7 @@ pub async fn run_sync(
                 seq: snap.at,
                 snapshot: None,
                 scope,
+                generation: Some(generation.generation_id),
             };
             response.more = head > snap.at;
         }
@@ -331,9 +365,11 @@ pub async fn run_sync(
             seq: if more { last } else { head },
             snapshot: None,
             scope,
+            generation: Some(generation.generation_id),
         };
         response.more = more;
     }
+    response.reconcile = reconcile;
     // Records the device must replace or rebase (refused, compensated) get the server's whole
     // copy, replacing any changes already listed for them.
     for id in &send_back {
@@ -386,6 +422,7 @@ pub async fn run_sync(
         reports = response.reports.len(),
         pulled = response.records.len(),
         more = response.more,
+        reconcile = response.reconcile,
         "sync"
     );
     Ok(response)

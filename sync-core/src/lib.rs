@@ -57,10 +57,38 @@ pub use schema::RecordKind;
 pub use scoring::{Instrument, Score};
 pub use validate::FieldError;
 
-/// The actor id the server writes compensating changes as. Safe to share between server
-/// processes because every merge into a record is serialised by the database.
+/// The first 8 bytes of every actor id the server writes under (`bothy-se`, hex
+/// `626f7468792d7365`).
+pub const SERVER_ACTOR_PREFIX: &[u8; 8] = b"bothy-se";
+
+/// The actor id servers wrote their changes under before actors were tied to the database's
+/// generation; still recognised as the server's by [`is_server_actor`].
 pub fn server_actor() -> automerge::ActorId {
     automerge::ActorId::from(*b"bothy-server\0\0\0\x01")
+}
+
+/// The actor id the server writes compensations, erasure changes and conflict resolutions
+/// under in one generation of its database: [`SERVER_ACTOR_PREFIX`] followed by the first 8
+/// bytes of the generation id. A restored database starts a new generation, so it never reuses
+/// the sequence numbers its lost timeline gave out (devices refuse a change that reuses one).
+/// Safe to share between server processes because every merge into a record is serialised by
+/// the database.
+pub fn server_actor_for(generation_id: &[u8; 16]) -> automerge::ActorId {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(SERVER_ACTOR_PREFIX);
+    bytes[8..].copy_from_slice(&generation_id[..8]);
+    automerge::ActorId::from(bytes)
+}
+
+/// Whether a change under this actor was written by a server (of any generation).
+pub fn is_server_actor(actor: &automerge::ActorId) -> bool {
+    let bytes = actor.to_bytes();
+    bytes.len() == 16 && bytes.starts_with(SERVER_ACTOR_PREFIX)
+}
+
+/// [`is_server_actor`] for an actor id in lowercase hex, as history entries carry it.
+pub fn is_server_actor_hex(actor: &str) -> bool {
+    actor.len() == 32 && actor.starts_with("626f7468792d7365")
 }
 
 /// Re-exported so dependants use the same Automerge version.

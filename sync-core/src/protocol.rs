@@ -49,10 +49,54 @@ pub struct Cursor {
     /// device again, so records logged before it joined are not skipped. Opaque to devices.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub scope: u32,
+    /// The generation of the server's database this position belongs to (its `generation_id`,
+    /// 16 bytes). A restore starts a new generation: a cursor of another generation points
+    /// into a timeline the server no longer has, so the server starts the device again from
+    /// snapshots and asks it to reconcile ([`SyncResponse::reconcile`]). Opaque to devices;
+    /// absent from cursors of servers and devices that predate it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "wire_generation"
+    )]
+    pub generation: Option<Uuid>,
 }
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A cursor's generation: 16 bytes on the wire; also read back from text, the form a device
+/// that keeps its cursor as JSON stores it in.
+fn wire_generation<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Uuid>, D::Error> {
+    struct WireGeneration;
+    impl<'de> serde::de::Visitor<'de> for WireGeneration {
+        type Value = Option<Uuid>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a generation id as a byte string of 16 bytes")
+        }
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+            Uuid::from_slice(v)
+                .map(Some)
+                .map_err(|_| E::invalid_length(v.len(), &self))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Uuid::parse_str(v)
+                .map(Some)
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Str(v), &self))
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(WireGeneration)
 }
 
 /// The fingerprint of a set of project slugs (FNV-1a over the sorted names); never zero.
@@ -210,6 +254,13 @@ pub struct SyncResponse {
     /// from the version named in the request. It replaces whatever set-up the device held.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup: Option<Setup>,
+    /// True when the request's cursor belongs to another generation of the server's database
+    /// (it was restored from a backup since the device last synced): the server may have lost
+    /// changes it had acknowledged. The device must treat every record holding changes of its
+    /// own as unacknowledged and push them again at once (docs/protocol.md, section 9.6).
+    /// Omitted when false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reconcile: bool,
 }
 
 /// The set-up of every project a device syncs: what forms offer offline.
@@ -468,6 +519,7 @@ mod tests {
                 seq: 42,
                 snapshot: None,
                 scope: 7,
+                generation: None,
             },
             push: vec![RecordPush {
                 id: Uuid::now_v7(),
@@ -622,5 +674,41 @@ mod tests {
             decode::<SyncRequest>(&msg).unwrap_err(),
             ProtocolError::TooLarge
         );
+    }
+
+    #[test]
+    fn cursor_generation_is_16_bytes_on_the_wire_and_text_in_json() {
+        let generation = Uuid::parse_str("0192f0c4-5e6a-7b3c-8d9e-0123456789ab").unwrap();
+        let cursor = Cursor {
+            seq: 3,
+            generation: Some(generation),
+            ..Cursor::default()
+        };
+        let mut cbor = Vec::new();
+        ciborium::into_writer(&cursor, &mut cbor).unwrap();
+        // "generation" followed by a 16-byte byte string (0x50) holding the id.
+        let mut expected = b"jgeneration".to_vec();
+        expected.push(0x50);
+        expected.extend_from_slice(generation.as_bytes());
+        assert!(
+            cbor.windows(expected.len()).any(|w| w == expected),
+            "{cbor:02x?}"
+        );
+        let back: Cursor = ciborium::from_reader(cbor.as_slice()).unwrap();
+        assert_eq!(back, cursor);
+        let json = serde_json::to_string(&cursor).unwrap();
+        assert_eq!(serde_json::from_str::<Cursor>(&json).unwrap(), cursor);
+        // A cursor without it (from a server or device that predates it) still reads.
+        let old: Cursor = serde_json::from_str(r#"{"seq":3}"#).unwrap();
+        assert_eq!(old.generation, None);
+        // Fifteen bytes are refused by name.
+        let mut short = Vec::new();
+        let value = ciborium::Value::Map(vec![
+            ("seq".into(), 1.into()),
+            ("generation".into(), ciborium::Value::Bytes(vec![0u8; 15])),
+        ]);
+        ciborium::into_writer(&value, &mut short).unwrap();
+        let err = ciborium::from_reader::<Cursor, _>(short.as_slice()).unwrap_err();
+        assert!(err.to_string().contains("generation id"), "{err}");
     }
 }

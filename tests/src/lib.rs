@@ -1012,3 +1012,30 @@ pub fn artifacts_dir(name: &str, backend: Backend) -> std::path::PathBuf {
     std::fs::create_dir_all(&out).expect("artifacts directory");
     out
 }
+
+/// Runs a `bothy-server` command (`bin`, the server binary) on a test database, as an operator
+/// would on the server machine: (success, stdout, stderr). Settings that could leak in from the
+/// environment are removed.
+pub async fn server_command(
+    bin: &std::path::Path,
+    db: &TestDb,
+    args: &[&str],
+) -> (bool, String, String) {
+    let out = tokio::process::Command::new(bin)
+        .args(args)
+        .env("BOTHY_DATABASE_URL", &db.url)
+        .env("BOTHY_DATA_DIR", db.dir.path())
+        .env("RUST_LOG", "warn")
+        .env_remove("BOTHY_CONFIG")
+        .env_remove("BOTHY_JWT_SECRET")
+        .env_remove("BOTHY_ADMIN_PASSWORD")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("the server binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -5,6 +5,7 @@ mod scenarios {
     pub mod analysis;
     pub mod analyst_views;
     pub mod auth;
+    pub mod backup_restore;
     pub mod canonical_ids;
     pub mod capture_roles;
     pub mod crash;
@@ -12,6 +13,7 @@ mod scenarios {
     pub mod device_life;
     pub mod enrolment_retry;
     pub mod erasure;
+    pub mod erasure_bytes;
     pub mod hostile;
     pub mod login_limits;
     pub mod membership;
@@ -19,6 +21,7 @@ mod scenarios {
     pub mod openapi;
     pub mod quarantine_quota;
     pub mod raw_input;
+    pub mod restore_reconcile;
     pub mod review;
     pub mod roles;
     pub mod round_trip;

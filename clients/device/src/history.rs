@@ -34,13 +34,12 @@ impl Device {
         let mut doc = self.document(id).await?;
         let project = doc.envelope()?.project;
         let ours = self.actor().await?.map(|a| a.to_hex_string());
-        let server = bothy_sync_core::server_actor().to_hex_string();
         let changes = bothy_sync_core::history::history(doc.automerge())
             .into_iter()
             .map(|entry| {
                 let author = if Some(&entry.actor) == ours.as_ref() {
                     "this device"
-                } else if entry.actor == server {
+                } else if bothy_sync_core::is_server_actor_hex(&entry.actor) {
                     "server"
                 } else {
                     "other device"

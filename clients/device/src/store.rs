@@ -37,6 +37,9 @@ pub(crate) mod key {
     /// An enrolment sent but not yet answered (JSON: server, code, enrolment id), so asking
     /// again reuses its id and the server recognises the same device.
     pub const PENDING_ENROLMENT: &str = "pending_enrolment";
+    /// Set ("1") while the device re-sends its own changes to a server restored from a backup
+    /// (the protocol's `reconcile`); cleared once every such record has been sent.
+    pub const RECONCILE: &str = "reconcile";
 }
 
 /// Opens (creating if missing) the store at `path` and brings its tables up to date.
@@ -54,7 +57,10 @@ pub(crate) async fn open(path: &Path) -> Result<SqlitePool> {
         // FULL: a capture that returned is on disk even if the battery dies straight after.
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(10))
-        .foreign_keys(true);
+        .foreign_keys(true)
+        // Deleted content is overwritten with zeros rather than left in free space, so a
+        // record purged after an erasure leaves the file (see `scrub_log`).
+        .pragma("secure_delete", "ON");
     let pool = SqlitePoolOptions::new()
         .max_connections(4)
         .connect_with(options)
@@ -62,6 +68,28 @@ pub(crate) async fn open(path: &Path) -> Result<SqlitePool> {
         .map_err(|e| DeviceError::Store(format!("cannot open {}: {e}", path.display())))?;
     sqlx::migrate!("./migrations").run(&pool).await?;
     Ok(pool)
+}
+
+/// Copies every page image in the write-ahead log into the store and truncates the log, so
+/// earlier copies of purged records (kept in the log's older page images) are gone too. Run
+/// after a sync that purged erased records. Waits briefly, a few times, for readers holding
+/// older snapshots; returns whether the log was truncated.
+pub(crate) async fn scrub_log(pool: &SqlitePool) -> Result<bool> {
+    for attempt in 1..=5u64 {
+        let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(pool)
+            .await?;
+        let busy: i64 = row.try_get(0)?;
+        if busy == 0 {
+            return Ok(true);
+        }
+        tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+    }
+    tracing::warn!(
+        "the store's write-ahead log could not be truncated after purging erased records: \
+         another reader held an older snapshot; the next purge or checkpoint will retry"
+    );
+    Ok(false)
 }
 
 /// Creates the store file readable by its owner only: it holds the device's credential.

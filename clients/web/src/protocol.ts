@@ -11,6 +11,8 @@ export interface Cursor {
   seq: number;
   snapshot?: { at: number; after: Uint8Array };
   scope?: number;
+  /** The server database's generation the position belongs to (opaque; sent back as received). */
+  generation?: Uint8Array;
 }
 export interface RecordPush {
   id: Uint8Array;
@@ -177,6 +179,7 @@ export function requestCbor(req: SyncRequest): Uint8Array {
   const cursor: Record<string, unknown> = { seq: req.cursor.seq };
   if (req.cursor.snapshot) cursor.snapshot = { at: req.cursor.snapshot.at, after: req.cursor.snapshot.after };
   if (req.cursor.scope) cursor.scope = req.cursor.scope;
+  if (req.cursor.generation) cursor.generation = req.cursor.generation;
   const msg: Record<string, unknown> = { cursor };
   if (req.push && req.push.length > 0) {
     msg.push = req.push.map((p) => {
@@ -211,6 +214,7 @@ function cursorFrom(v: unknown): Cursor {
     out.snapshot = { at: s.at as number, after: s.after as Uint8Array };
   }
   if (typeof c.scope === "number" && c.scope !== 0) out.scope = c.scope;
+  if (c.generation instanceof Uint8Array) out.generation = c.generation;
   return out;
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { decode, firstTag } from "../src/cbor";
+import { decode, encode, firstTag } from "../src/cbor";
 import { decodeResponse, encodeRequest, frame, fromHex, inflateRaw, requestCbor, responseFromCbor, toHex, unframe, uuidBytes, uuidText, deflateRaw, uuidv7 } from "../src/protocol";
 
 // docs/protocol.md section 19.
@@ -28,6 +28,16 @@ test("request with a document, and empty lists left out", () => {
 test("bootstrap cursor", () => {
   const cbor = requestCbor({ cursor: { seq: 0, snapshot: { at: 7, after: new Uint8Array(16) } }, push: [] });
   assert.equal(toHex(cbor), BOOTSTRAP);
+});
+
+test("a cursor's generation comes back as received", () => {
+  const generation = fromHex("0192f0c45e6a7b3c8d9e0123456789ab");
+  const r = responseFromCbor(encode({ cursor: { seq: 3, generation }, more: false, server_time: 1 }));
+  assert.deepEqual(r.cursor.generation, generation);
+  const sent = decode(requestCbor({ cursor: r.cursor })) as { cursor: Record<string, unknown> };
+  assert.deepEqual(sent.cursor, { seq: 3, generation });
+  const old = responseFromCbor(encode({ cursor: { seq: 3 }, more: false, server_time: 1 }));
+  assert.equal(old.cursor.generation, undefined);
 });
 
 test("large integers stay CBOR integers", () => {

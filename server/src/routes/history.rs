@@ -93,19 +93,7 @@ pub async fn history(
     };
     let entries = bothy_sync_core::history::history(doc.automerge());
 
-    let devices: HashMap<String, (String, String, String)> = sqlx::query(
-        "SELECT d.actor, d.id, d.name, u.username FROM devices d JOIN users u ON u.id = d.user_id",
-    )
-    .fetch_all(&state.db.pool)
-    .await?
-    .into_iter()
-    .map(|r| {
-        (
-            r.get("actor"),
-            (r.get("id"), r.get("name"), r.get("username")),
-        )
-    })
-    .collect();
+    let authors = Authors::load(&state.db).await?;
     let received: HashMap<String, (i64, Option<String>)> =
         sqlx::query("SELECT hash, received_at, device_id FROM change_log WHERE record_id = $1")
             .bind(&id)
@@ -114,17 +102,10 @@ pub async fn history(
             .into_iter()
             .map(|r| (r.get("hash"), (r.get("received_at"), r.get("device_id"))))
             .collect();
-    let server = bothy_sync_core::server_actor().to_hex_string();
     let changes: Vec<Value> = entries
         .into_iter()
         .map(|e| {
-            let (author, device_id, device_name, username) = if e.actor == server {
-                ("server", None, None, None)
-            } else if let Some((d, n, u)) = devices.get(&e.actor) {
-                ("device", Some(d.clone()), Some(n.clone()), Some(u.clone()))
-            } else {
-                ("unknown", None, None, None)
-            };
+            let (author, device_id, device_name, username) = authors.of(&e.actor);
             let (received_at, sent_by) = received
                 .get(&e.hash)
                 .cloned()
@@ -152,4 +133,50 @@ pub async fn history(
         })
         .collect();
     Ok(Json(json!({"id": id, "project": slug, "changes": changes})))
+}
+
+/// Who wrote each change of a record: the server (under any generation's actor), an enrolled
+/// device (its id, name and user), or an actor the server does not know.
+pub(crate) struct Authors(HashMap<String, (String, String, String)>);
+
+impl Authors {
+    /// Every device's actor, with its id, name and user.
+    pub(crate) async fn load(db: &crate::db::Db) -> Result<Authors, sqlx::Error> {
+        Ok(Authors(
+            sqlx::query(
+                "SELECT d.actor, d.id, d.name, u.username FROM devices d \
+                 JOIN users u ON u.id = d.user_id",
+            )
+            .fetch_all(&db.pool)
+            .await?
+            .into_iter()
+            .map(|r| {
+                (
+                    r.get("actor"),
+                    (r.get("id"), r.get("name"), r.get("username")),
+                )
+            })
+            .collect(),
+        ))
+    }
+
+    /// `(author, device_id, device_name, username)` of an actor (hex): `author` is `server`,
+    /// `device` or `unknown`.
+    pub(crate) fn of(
+        &self,
+        actor: &str,
+    ) -> (&'static str, Option<&str>, Option<&str>, Option<&str>) {
+        if bothy_sync_core::is_server_actor_hex(actor) {
+            ("server", None, None, None)
+        } else if let Some((d, n, u)) = self.0.get(actor) {
+            (
+                "device",
+                Some(d.as_str()),
+                Some(n.as_str()),
+                Some(u.as_str()),
+            )
+        } else {
+            ("unknown", None, None, None)
+        }
+    }
 }

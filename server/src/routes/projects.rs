@@ -113,7 +113,7 @@ pub(crate) async fn load_record(state: &AppState, slug: &str, id: &str) -> ApiRe
         .ok_or_else(|| ApiError::NotFound(format!("no record {id} in project `{slug}`")))?;
     RecordDoc::load(
         &row.get::<Vec<u8>, _>("doc"),
-        bothy_sync_core::server_actor(),
+        crate::sync::server_actor(&state.db.pool).await?,
     )
     .map_err(|e| ApiError::Internal(e.into()))
 }

@@ -78,8 +78,8 @@ async fn load_locked(
         .await?
         .filter(|r| r.project == project)
         .ok_or_else(|| ApiError::NotFound(format!("no record {id} in project `{project}`")))?;
-    RecordDoc::load(&stored.doc, bothy_sync_core::server_actor())
-        .map_err(|e| ApiError::Internal(e.into()))
+    let actor = crate::sync::server_actor(&mut **tx).await?;
+    RecordDoc::load(&stored.doc, actor).map_err(|e| ApiError::Internal(e.into()))
 }
 
 /// Writes `value` into `field` as one change authored by the server and stores the record
@@ -631,14 +631,15 @@ async fn release_changes(
             s.project
         )));
     }
+    let server = crate::sync::server_actor(&mut **tx).await?;
     let doc = stored
         .as_ref()
-        .map(|s| RecordDoc::load(&s.doc, bothy_sync_core::server_actor()))
+        .map(|s| RecordDoc::load(&s.doc, server.clone()))
         .transpose()
         .map_err(|e| ApiError::Internal(e.into()))?;
     let policy = MergePolicy {
         sender_actor: actor,
-        compensating_actor: bothy_sync_core::server_actor(),
+        compensating_actor: server,
         now,
     };
     match merge::merge_incoming(doc, &raw, &policy) {
@@ -889,7 +890,7 @@ async fn refuse_erased_references(tx: &mut crate::db::Tx, record_id: &str) -> Ap
     };
     let doc = RecordDoc::load(
         &row.get::<Vec<u8>, _>("doc"),
-        bothy_sync_core::server_actor(),
+        crate::sync::server_actor(&mut **tx).await?,
     )
     .map_err(|e| ApiError::Internal(e.into()))?;
     let view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;

@@ -10,6 +10,7 @@ use crate::erasure::{self, Erasure, ErasureCounts};
 use crate::error::{ApiError, ApiResult};
 use crate::roles::may_manage_subjects;
 use crate::routes::PathParams;
+use crate::routes::history::Authors;
 use crate::routes::projects::role_in;
 use crate::state::AppState;
 use axum::Json;
@@ -36,29 +37,13 @@ async fn require_subject_rights(state: &AppState, user: &UserAuth, slug: &str) -
 }
 
 /// Who authored what: actor hex to (device id, device name, username).
-async fn devices(state: &AppState) -> ApiResult<HashMap<String, (String, String, String)>> {
-    Ok(sqlx::query(
-        "SELECT d.actor, d.id, d.name, u.username FROM devices d JOIN users u ON u.id = d.user_id",
-    )
-    .fetch_all(&state.db.pool)
-    .await?
-    .into_iter()
-    .map(|r| {
-        (
-            r.get("actor"),
-            (r.get("id"), r.get("name"), r.get("username")),
-        )
-    })
-    .collect())
-}
-
 /// One record as exported: its current values (direct identifiers included), derived score,
 /// open conflicts, review flags and whole history. `None` if the server holds no such record.
 async fn export_record(
     state: &AppState,
     slug: &str,
     id: &str,
-    devices: &HashMap<String, (String, String, String)>,
+    authors: &Authors,
 ) -> ApiResult<Option<Value>> {
     let Some(row) = sqlx::query(
         "SELECT doc, created_at, updated_at FROM records WHERE id = $1 AND project = $2",
@@ -72,7 +57,7 @@ async fn export_record(
     };
     let mut doc = RecordDoc::load(
         &row.get::<Vec<u8>, _>("doc"),
-        bothy_sync_core::server_actor(),
+        crate::sync::server_actor(&state.db.pool).await?,
     )
     .map_err(|e| ApiError::Internal(e.into()))?;
     let view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
@@ -97,17 +82,10 @@ async fn export_record(
             .into_iter()
             .map(|r| (r.get("hash"), r.get("received_at")))
             .collect();
-    let server = bothy_sync_core::server_actor().to_hex_string();
     let history: Vec<Value> = bothy_sync_core::history::history(doc.automerge())
         .into_iter()
         .map(|e| {
-            let (author, device_id, device_name, username) = if e.actor == server {
-                ("server", None, None, None)
-            } else if let Some((d, n, u)) = devices.get(&e.actor) {
-                ("device", Some(d.clone()), Some(n.clone()), Some(u.clone()))
-            } else {
-                ("unknown", None, None, None)
-            };
+            let (author, device_id, device_name, username) = authors.of(&e.actor);
             json!({
                 "hash": e.hash, "actor": e.actor, "author": author, "device_id": device_id,
                 "device_name": device_name, "username": username, "device_time": e.time,
@@ -169,9 +147,9 @@ pub async fn export(
 ) -> ApiResult<Json<Value>> {
     require_subject_rights(&state, &user, &slug).await?;
     crate::error::check_id("id", &id)?;
-    let devices = devices(&state).await?;
+    let authors = Authors::load(&state.db).await?;
     let tombstones = erasure::tombstones_of(&state.db.pool, &slug, &id).await?;
-    let participant = export_record(&state, &slug, &id, &devices)
+    let participant = export_record(&state, &slug, &id, &authors)
         .await?
         .filter(|p| p["kind"] == "participant");
     let mut wellbeing = Vec::new();
@@ -183,7 +161,7 @@ pub async fn export(
     )
     .await?
     {
-        wellbeing.extend(export_record(&state, &slug, &rid, &devices).await?);
+        wellbeing.extend(export_record(&state, &slug, &rid, &authors).await?);
     }
     let mut stories = Vec::new();
     for rid in ids(
@@ -194,7 +172,7 @@ pub async fn export(
     )
     .await?
     {
-        stories.extend(export_record(&state, &slug, &rid, &devices).await?);
+        stories.extend(export_record(&state, &slug, &rid, &authors).await?);
     }
     let sessions: Vec<Value> = sqlx::query(
         "SELECT a.session_id, a.status, s.site, s.activity, s.activity_type, s.starts_at, s.ends_at \
@@ -402,6 +380,9 @@ pub async fn erase(
             .await?;
             tx.commit().await?;
             tracing::info!(project = %slug, tombstones = counts.tombstones, "participant erased");
+            if let Err(e) = erasure::scrub(&state.db, &id).await {
+                tracing::error!(error = %e, "erased data could not be scrubbed from the database files");
+            }
             Ok(Json(json!({
                 "participant_id": id, "project": slug, "already_erased": false, "seq": seq,
                 "erased_at": now, "counts": counts,

@@ -83,9 +83,14 @@ async fn protocol_worked_example_cursor_carries_scope(backend: Backend) {
     let (status, answer) = h.post_sync(&token, protocol::encode(&request)).await;
     assert!(status.is_success(), "{status}");
     let body = cbor_of(&answer);
-    // The cursor carries the position and the scope fingerprint, and nothing else.
+    // The cursor carries the position, the scope fingerprint and the database's generation
+    // (16 bytes), and nothing else.
     let cursor = field(&body, "cursor");
-    assert_eq!(keys(cursor), ["seq", "scope"], "{cursor:?}");
+    assert_eq!(keys(cursor), ["seq", "scope", "generation"], "{cursor:?}");
+    assert_eq!(
+        field(cursor, "generation").as_bytes().map(Vec::len),
+        Some(16)
+    );
     assert_eq!(field(cursor, "seq").as_integer(), Some(2.into()));
     assert_eq!(
         keys(&body),
@@ -104,7 +109,7 @@ async fn protocol_worked_example_cursor_carries_scope(backend: Backend) {
     // a few bytes with the clock).
     let mut cbor = Vec::new();
     ciborium::into_writer(&body, &mut cbor).unwrap();
-    assert_eq!(cbor.len(), 116, "the worked example's first answer");
+    assert_eq!(cbor.len(), 144, "the worked example's first answer");
     let setup_version = field(setup, "version").as_text().unwrap().to_owned();
 
     // Echoed back unchanged (scope included), the cursor is a plain position: a sync with
@@ -176,7 +181,7 @@ async fn protocol_worked_example_cursor_carries_scope(backend: Backend) {
         ["reports", "records", "cursor", "more", "server_time"]
     );
     let cursor = field(&body, "cursor");
-    assert_eq!(keys(cursor), ["seq", "scope"], "{cursor:?}");
+    assert_eq!(keys(cursor), ["seq", "scope", "generation"], "{cursor:?}");
     assert_eq!(field(cursor, "seq").as_integer(), Some(4.into()));
     h.finish().await;
 }

@@ -31,7 +31,7 @@ async fn list(device: &Device, out: Output) -> Result<()> {
                 for (n, v) in c.values.iter().enumerate() {
                     let who = if Some(v.actor.as_str()) == ours.as_deref() {
                         "this device".to_owned()
-                    } else if v.actor == bothy_sync_core::server_actor().to_hex_string() {
+                    } else if bothy_sync_core::is_server_actor_hex(&v.actor) {
                         "the server".to_owned()
                     } else {
                         format!("device {}", &v.actor[..v.actor.len().min(8)])

@@ -258,7 +258,7 @@ fn conflict(c: &Conflict, ours: Option<&str>) -> String {
         .map(|v| {
             let device = if Some(v.actor.as_str()) == ours {
                 "this device".to_owned()
-            } else if v.actor == bothy_sync_core::server_actor().to_hex_string() {
+            } else if bothy_sync_core::is_server_actor_hex(&v.actor) {
                 "the server".to_owned()
             } else {
                 format!("device {}", &v.actor[..v.actor.len().min(8)])

@@ -109,7 +109,15 @@ pub async fn sync(device: &Device, out: Output) -> Result<()> {
     let summary = device.sync().await?;
     let left = device.status().await?.unsynced_records;
     out.emit(&summary, || {
-        let mut t = format!(
+        let mut t = String::new();
+        if summary.reconciled {
+            t.push_str(
+                "the server was restored from a backup: this device sent it everything it had \
+                 recorded again\n",
+            );
+        }
+        let _ = write!(
+            t,
             "synced: pushed {} records ({} acknowledged), received {}, {} reports",
             summary.pushed,
             summary.acked,
