@@ -264,6 +264,10 @@ impl Config {
             cfg.access_token_ttl = ttl;
         }
         if let Some(n) = args.max_sync_bytes.or(file.max_sync_bytes) {
+            anyhow::ensure!(
+                (4096..=1 << 30).contains(&n),
+                "max_sync_bytes must be 4096 to 1073741824 bytes"
+            );
             cfg.max_sync_bytes = n;
         }
         if let Some(f) = args.log_format.or(file.log_format) {
@@ -460,6 +464,15 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("BOTHY_JWT_SECRET"), "{err}");
+        for bad in [0, 4095, (1 << 30) + 1] {
+            let err = Config::resolve(ServeArgs {
+                max_sync_bytes: Some(bad),
+                ..ServeArgs::default()
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("max_sync_bytes"), "{bad}: {err}");
+        }
         // An empty secret or admin password means "not set", not "empty".
         let cfg = Config::resolve(ServeArgs {
             jwt_secret: Some(String::new()),

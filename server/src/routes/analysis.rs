@@ -82,7 +82,7 @@ impl AnalysisQuery {
             activity: self.activity.clone().filter(|s| !s.is_empty()),
             from: Self::date("from", &self.from)?,
             to: Self::date("to", &self.to)?,
-            timepoint: self.timepoint.clone().filter(|s| !s.is_empty()),
+            timepoint: self.timepoint.clone(),
         })
     }
 

@@ -339,7 +339,8 @@ pub async fn erase(
 ) -> ApiResult<Json<Value>> {
     require_subject_rights(&state, &user, &slug).await?;
     crate::error::check_id("id", &id)?;
-    let request: EraseRequest = if body.iter().all(u8::is_ascii_whitespace) {
+    // Only a body with nothing in it means "no reason"; white space alone is not JSON.
+    let request: EraseRequest = if body.is_empty() {
         EraseRequest::default()
     } else {
         let value: Value = serde_json::from_slice(&body)

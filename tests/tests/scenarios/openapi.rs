@@ -140,6 +140,23 @@ async fn openapi_constraints_are_enforced(backend: Backend) {
         refused(status, "invalid_json", &v),
         "erase []: {status} {v}"
     );
+    // White space alone is not an empty body, and not JSON either.
+    let res = send(
+        "POST",
+        &format!(
+            "/api/v1/projects/hebrides/participants/{}/erase",
+            uuid::Uuid::new_v4()
+        ),
+        "\t",
+    )
+    .await
+    .unwrap();
+    let status = res.status().as_u16();
+    let v: Value = res.json().await.unwrap();
+    assert!(
+        refused(status, "invalid_json", &v),
+        "erase with a tab: {status} {v}"
+    );
     // Nothing was changed nor audited by the refused requests.
     let listed = api.get(&format!("{setup}/activities")).await;
     assert_eq!(listed[0]["name"], "Shore walk", "{listed}");
@@ -231,15 +248,19 @@ async fn openapi_constraints_are_enforced(backend: Backend) {
     assert_eq!(res.status(), 201);
 
     // Query parameters: dates exactly as YYYY-MM-DD, a quarter as the document writes it.
-    for query in [
-        "from=2026-1-5",
-        "to=%2B2026-01-05",
-        "quarter=2026-Q5",
-        "quarter=2026-Q%2B3",
+    // A timepoint given empty is refused too, not read as "all".
+    for (dataset, query) in [
+        ("sessions", "from=2026-1-5"),
+        ("sessions", "to=%2B2026-01-05"),
+        ("sessions", "quarter=2026-Q5"),
+        ("sessions", "quarter=2026-Q%2B3"),
+        ("wellbeing", "timepoint="),
+        ("wellbeing", "timepoint=sometime"),
+        ("sessions", "format="),
     ] {
         let res = http
             .get(format!(
-                "{}/api/v1/projects/hebrides/exports/sessions?{query}",
+                "{}/api/v1/projects/hebrides/exports/{dataset}?{query}",
                 api.base
             ))
             .bearer_auth(&token)
