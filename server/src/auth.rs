@@ -252,7 +252,13 @@ pub async fn authenticate_device(db: &Db, token: &str) -> Result<DeviceAuth, Api
     .fetch_optional(&db.pool)
     .await?;
     let Some(row) = row else {
-        return Err(ApiError::Unauthorized("this device is not enrolled".into()));
+        return Err(ApiError::Unauthorized(
+            "this device is not enrolled on this server (if the server was restored from a \
+             backup taken before the device enrolled, ask your coordinator for a new enrolment \
+             code and enrol again with the same store: everything on the device is kept and \
+             sent back)"
+                .into(),
+        ));
     };
     let stored: String = row.get("token_hash");
     if !bool::from(stored.as_bytes().ct_eq(sha256_hex(secret).as_bytes())) {

@@ -10,7 +10,8 @@
 //! replaces the `public` schema in one transaction.
 
 use crate::config::Config;
-use crate::db::{self, Backend, Db, Generation};
+use crate::db::{self, Backend, Db, Generation, Superseded};
+use crate::erasure::{self, Erasure};
 use anyhow::{Context, bail};
 use sqlx::{Connection, Row};
 use std::io::Write;
@@ -41,6 +42,41 @@ pub struct RestoreSummary {
     pub new: Generation,
     /// SQLite: where the replaced database files were moved.
     pub moved_aside: Option<PathBuf>,
+    /// Erasures recorded in the replaced database that the backup lacked, made again in the
+    /// restored one; `None` if the replaced database's erasures could not be read (there was
+    /// none, or it was unreadable): then any made after the backup must be made again by hand.
+    pub erasures: Option<CarriedErasures>,
+}
+
+/// Erasures carried over from the replaced database by a restore.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CarriedErasures {
+    /// Participants the backup still held, erased again.
+    pub participants_erased_again: u64,
+    /// Tombstones the backup lacked, added (for records erased after the backup, including
+    /// records the backup never had, so a device that still holds them cannot send them back).
+    pub tombstones_added: u64,
+}
+
+/// What the replaced database knew that its backup may not.
+#[derive(Debug, Default)]
+struct Replaced {
+    generation: Option<Generation>,
+    /// The generations it had itself superseded.
+    superseded: Vec<Superseded>,
+    /// Its tombstones; `None` if they could not be read.
+    erasures: Option<Vec<ErasedRecord>>,
+}
+
+/// One tombstone of the replaced database.
+#[derive(Debug)]
+struct ErasedRecord {
+    record_id: String,
+    project: String,
+    kind: String,
+    participant_id: String,
+    erased_at: i64,
+    erased_by: Option<String>,
 }
 
 /// Writes a consistent copy of the configured database to `file`. Refuses an existing `file`
@@ -144,13 +180,14 @@ pub async fn restore(config: &Config, file: &Path, yes: bool) -> anyhow::Result<
             file.display()
         );
     }
-    let (replaced, moved_aside) = match backend {
+    let (old, moved_aside) = match backend {
         Backend::Sqlite => {
-            let (replaced, moved) = restore_sqlite(url, file).await?;
-            (replaced, Some(moved))
+            let (old, moved) = restore_sqlite(url, file).await?;
+            (old, Some(moved))
         }
         Backend::Postgres => (restore_postgres(url, file).await?, None),
     };
+    let replaced = old.generation;
     let db = Db::connect(url).await.with_context(|| match &moved_aside {
         Some(m) => format!(
             "the restored database does not open (the replaced one is kept at {})",
@@ -168,11 +205,17 @@ pub async fn restore(config: &Config, file: &Path, yes: bool) -> anyhow::Result<
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let mut superseded = old.superseded.clone();
+    superseded.extend(replaced.map(|g| Superseded {
+        generation_id: g.generation_id,
+        generation: g.generation,
+    }));
     let (_, new) = db::start_new_generation(
         &db,
         "server.restore",
         "restored from a backup",
         floor,
+        &superseded,
         serde_json::json!({
             "via": "server command line",
             "backup": file_name,
@@ -182,13 +225,99 @@ pub async fn restore(config: &Config, file: &Path, yes: bool) -> anyhow::Result<
         }),
     )
     .await?;
+    let erasures = match &old.erasures {
+        Some(list) => Some(carry_erasures(&db, list).await?),
+        None => None,
+    };
     db.pool.close().await;
     Ok(RestoreSummary {
         replaced,
         backup: backup_generation,
         new,
         moved_aside,
+        erasures,
     })
+}
+
+/// Makes again, in the restored database, the erasures the replaced database recorded that the
+/// backup lacks: a participant the backup still holds is erased again (a new server change
+/// removes their attendance marks; their records are deleted and scrubbed from the files), and
+/// every tombstone the backup lacks is added at the restored log's head, so devices are told to
+/// purge and their re-sends are refused.
+async fn carry_erasures(db: &Db, erased: &[ErasedRecord]) -> anyhow::Result<CarriedErasures> {
+    let mut carried = CarriedErasures::default();
+    let now = db::now();
+    let mut scrub_for = None;
+    for p in erased.iter().filter(|r| r.kind == "participant") {
+        let mut tx = db.begin_write().await?;
+        let outcome = erasure::erase_participant(
+            db,
+            &mut tx,
+            &p.project,
+            &p.participant_id,
+            p.erased_by.as_deref(),
+            now,
+        )
+        .await;
+        match outcome {
+            Ok(Erasure::Done { counts, seq }) => {
+                crate::audit::record(
+                    &mut *tx,
+                    &crate::audit::Actor::system(),
+                    "participant.erase",
+                    Some(&p.project),
+                    Some(&p.participant_id),
+                    serde_json::json!({
+                        "counts": counts,
+                        "seq": seq,
+                        "reason": "made again by a restore: erased after the backup was taken",
+                        "first_erased_at": p.erased_at,
+                        "first_erased_by": p.erased_by,
+                    }),
+                )
+                .await?;
+                tx.commit().await?;
+                carried.participants_erased_again += 1;
+                scrub_for = Some(p.participant_id.as_str());
+            }
+            // Already erased in the backup, or created after it (tombstones only, below).
+            Ok(Erasure::AlreadyErased(_)) | Err(crate::error::ApiError::NotFound(_)) => {
+                tx.rollback().await?;
+            }
+            Err(e) => anyhow::bail!(
+                "cannot erase participant {} again in the restored database: {e}",
+                p.participant_id
+            ),
+        }
+    }
+    let mut tx = db.begin_write().await?;
+    let seq: i64 = sqlx::query("UPDATE log_head SET seq = seq + 1 WHERE id = 1 RETURNING seq")
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+    for r in erased {
+        carried.tombstones_added += sqlx::query(
+            "INSERT INTO erasures (record_id, project, kind, participant_id, seq, erased_at, \
+             erased_by) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (record_id) DO NOTHING",
+        )
+        .bind(&r.record_id)
+        .bind(&r.project)
+        .bind(&r.kind)
+        .bind(&r.participant_id)
+        .bind(seq)
+        .bind(r.erased_at)
+        .bind(r.erased_by.as_deref())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    tx.commit().await?;
+    if let Some(participant) = scrub_for
+        && let Err(e) = erasure::scrub(db, participant).await
+    {
+        tracing::error!(error = %e, "erased data could not be scrubbed from the database files");
+    }
+    Ok(carried)
 }
 
 /// `.NAME.partial-PID` next to `file`.
@@ -275,6 +404,48 @@ async fn inspect_sqlite_backup(file: &Path) -> anyhow::Result<(i64, Option<Gener
     Ok((migration, generation))
 }
 
+/// What a database about to be replaced knows that its backup may not.
+async fn read_replaced(conn: &mut sqlx::AnyConnection) -> Replaced {
+    let generation = read_generation(conn).await;
+    let superseded = sqlx::query("SELECT generation_id, generation FROM superseded_generations")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| {
+            Some(Superseded {
+                generation_id: r.try_get::<String, _>(0).ok()?.parse().ok()?,
+                generation: r.try_get(1).ok()?,
+            })
+        })
+        .collect();
+    let erasures = sqlx::query(
+        "SELECT record_id, project, kind, participant_id, erased_at, erased_by FROM erasures",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .ok()
+    .map(|rows| {
+        rows.iter()
+            .filter_map(|r| {
+                Some(ErasedRecord {
+                    record_id: r.try_get(0).ok()?,
+                    project: r.try_get(1).ok()?,
+                    kind: r.try_get(2).ok()?,
+                    participant_id: r.try_get(3).ok()?,
+                    erased_at: r.try_get(4).ok()?,
+                    erased_by: r.try_get(5).ok()?,
+                })
+            })
+            .collect()
+    });
+    Replaced {
+        generation,
+        superseded,
+        erasures,
+    }
+}
+
 /// The generation stored in a database, if it has the table and the row.
 async fn read_generation(conn: &mut sqlx::AnyConnection) -> Option<Generation> {
     let row = sqlx::query(
@@ -291,12 +462,12 @@ async fn read_generation(conn: &mut sqlx::AnyConnection) -> Option<Generation> {
 }
 
 /// Moves the current database files aside (after making sure no process has the database open)
-/// and puts a copy of the backup in place. Returns the replaced generation and where the old
+/// and puts a copy of the backup in place. Returns what the replaced database knew and where the old
 /// files went.
-async fn restore_sqlite(url: &str, file: &Path) -> anyhow::Result<(Option<Generation>, PathBuf)> {
+async fn restore_sqlite(url: &str, file: &Path) -> anyhow::Result<(Replaced, PathBuf)> {
     let path = db::sqlite_path(url)
         .with_context(|| format!("cannot tell the database file from {url:?}"))?;
-    let mut replaced = None;
+    let mut replaced = Replaced::default();
     if path.exists() {
         // A process with the database open holds a shared lock on it: an exclusive lock taken
         // without waiting fails while any server is running on it.
@@ -324,7 +495,7 @@ async fn restore_sqlite(url: &str, file: &Path) -> anyhow::Result<(Option<Genera
                 path.display()
             );
         }
-        replaced = read_generation(&mut conn).await;
+        replaced = read_replaced(&mut conn).await;
         let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
         conn.close().await?;
     }
@@ -432,7 +603,7 @@ fn copy_rows(script: &str) -> Vec<Vec<String>> {
 /// Replaces the `public` schema with the backup's in one transaction: `pg_restore` writes the
 /// backup as SQL, and `psql --single-transaction` runs `DROP SCHEMA public CASCADE; CREATE
 /// SCHEMA public;` followed by it, so a failed restore leaves the database as it was.
-async fn restore_postgres(url: &str, file: &Path) -> anyhow::Result<Option<Generation>> {
+async fn restore_postgres(url: &str, file: &Path) -> anyhow::Result<Replaced> {
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(url)
         .await
@@ -452,7 +623,7 @@ async fn restore_postgres(url: &str, file: &Path) -> anyhow::Result<Option<Gener
             db::redact(url)
         );
     }
-    let replaced = read_generation(&mut conn).await;
+    let replaced = read_replaced(&mut conn).await;
     conn.close().await?;
     let (libpq, password) = libpq_url(url);
     let mut dump = spawn(

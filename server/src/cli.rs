@@ -158,11 +158,21 @@ async fn restore(config: Config, file: &std::path::Path, yes: bool) -> anyhow::R
             aside.display()
         );
     }
+    match &s.erasures {
+        Some(e) => println!(
+            "  erasures:  made again {} erasure(s) of participants recorded in the replaced \
+             database after this backup was taken ({} tombstone(s) added)",
+            e.participants_erased_again, e.tombstones_added
+        ),
+        None => println!(
+            "  erasures:  the replaced database's erasures could not be read: make again by \
+             hand any erasure made after this backup was taken (from your notes of erasures)"
+        ),
+    }
     println!(
-        "Next: start the server(s). Erasures made after this backup was taken must be made again \
-         (from your notes of erasures). Changes devices sent after \
-         the backup exist only on those devices: ask field staff to keep their devices until a \
-         coordinator has checked their recent records are on the server."
+        "Next: start the server(s). At their next sync, devices send back what the server lost \
+         since the backup (docs/operations.md, \"What devices do after a restore\"); a device \
+         enrolled after the backup must be enrolled again, keeping its store."
     );
     Ok(())
 }

@@ -186,6 +186,32 @@ impl std::fmt::Display for Generation {
     }
 }
 
+/// A generation of this database's data that a restore replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Superseded {
+    /// Its random id.
+    pub generation_id: uuid::Uuid,
+    /// Its counter.
+    pub generation: i64,
+}
+
+/// Whether `generation_id` names a generation of this database that a restore replaced.
+pub async fn is_superseded<'c, E>(
+    executor: E,
+    generation_id: uuid::Uuid,
+) -> Result<bool, sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    Ok(
+        sqlx::query("SELECT 1 AS x FROM superseded_generations WHERE generation_id = $1")
+            .bind(generation_id.to_string())
+            .fetch_optional(executor)
+            .await?
+            .is_some(),
+    )
+}
+
 /// Makes the database's identity the first time a server starts on it (two processes starting
 /// at once agree: the second insert does nothing).
 async fn ensure_identity(db: &Db) -> anyhow::Result<()> {
@@ -218,19 +244,36 @@ pub async fn generation(db: &Db) -> anyhow::Result<Generation> {
 }
 
 /// Starts a new generation of the data (after a restore): the counter becomes one more than
-/// both the current one and `at_least_above`, and the generation id is new. Records `action` in
-/// the audit log in the same transaction, with `reason`, the previous and the new generation
-/// added to `details` (an object). Returns (previous, new).
+/// both the current one and `at_least_above`, and the generation id is new. The current
+/// generation and `also_superseded` (the replaced database's, say) are recorded as superseded.
+/// Records `action` in the audit log in the same transaction, with `reason`, the previous and
+/// the new generation added to `details` (an object). Returns (previous, new).
 pub async fn start_new_generation(
     db: &Db,
     action: &str,
     reason: &str,
     at_least_above: i64,
+    also_superseded: &[Superseded],
     details: serde_json::Value,
 ) -> anyhow::Result<(Generation, Generation)> {
     let before = generation(db).await?;
     let mut tx = db.begin_write().await?;
     let next = before.generation.max(at_least_above) + 1;
+    let current = Superseded {
+        generation_id: before.generation_id,
+        generation: before.generation,
+    };
+    for old in std::iter::once(&current).chain(also_superseded) {
+        sqlx::query(
+            "INSERT INTO superseded_generations (generation_id, generation, superseded_at) \
+             VALUES ($1, $2, $3) ON CONFLICT (generation_id) DO NOTHING",
+        )
+        .bind(old.generation_id.to_string())
+        .bind(old.generation)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+    }
     let id = uuid::Uuid::new_v4();
     sqlx::query(
         "UPDATE database_generation SET generation = $1, generation_id = $2, started_at = $3 \

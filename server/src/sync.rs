@@ -17,7 +17,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bothy_sync_core::merge::{self, MergePolicy, RefusalCode, Verdict};
+use bothy_sync_core::merge::{self, MergePolicy, RefusalCode, Relay, Verdict};
 use bothy_sync_core::protocol::{
     self, Cursor, ProtocolError, PullData, RecordPull, RecordPush, RecordReport, ReportKind,
     SnapshotCursor, SyncRequest, SyncResponse,
@@ -128,6 +128,41 @@ where
     Ok(bothy_sync_core::server_actor_for(id.as_bytes()))
 }
 
+/// Whose changes a device may relay: its user's other devices always, and while it reconciles
+/// after a restore (`reconciling`), any device's and the server's of superseded generations
+/// (docs/protocol.md, section 9.6).
+async fn relay_for(db: &Db, device: &DeviceAuth, reconciling: bool) -> ApiResult<Relay> {
+    let parse = |hex: String| bothy_sync_core::automerge::ActorId::try_from(hex.as_str()).ok();
+    let always = sqlx::query_scalar::<_, String>(
+        "SELECT actor FROM devices WHERE user_id = $1 AND id <> $2",
+    )
+    .bind(&device.user_id)
+    .bind(&device.device_id)
+    .fetch_all(&db.pool)
+    .await?
+    .into_iter()
+    .filter_map(parse)
+    .collect();
+    let reconciling = if reconciling {
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT generation_id FROM superseded_generations")
+                .fetch_all(&db.pool)
+                .await?;
+        Some(
+            ids.iter()
+                .filter_map(|id| Uuid::parse_str(id).ok())
+                .map(|g| bothy_sync_core::server_actor_for(g.as_bytes()))
+                .collect(),
+        )
+    } else {
+        None
+    };
+    Ok(Relay {
+        always,
+        reconciling,
+    })
+}
+
 /// The user's role in each project.
 pub(crate) async fn memberships(
     db: &Db,
@@ -146,6 +181,8 @@ pub(crate) async fn memberships(
 /// What happened to one pushed record.
 struct Pushed {
     acked: bool,
+    /// Changes under other actors accepted from this device (relayed).
+    relayed: usize,
     /// Created by this push and stored exactly as sent: the device needs nothing back.
     created_as_sent: bool,
     reports: Vec<RecordReport>,
@@ -164,11 +201,37 @@ pub async fn run_sync(
     let roles = memberships(db, &device.user_id).await?;
     let now = now();
     let generation = crate::db::generation(db).await?;
+    // A cursor naming a generation a restore replaced comes from a device that synced with the
+    // lost timeline: it reconciles, and may vouch for what it received there.
+    let from_superseded = match request.cursor.generation {
+        Some(g) if g != generation.generation_id => {
+            crate::db::is_superseded(&db.pool, g).await?.then_some(g)
+        }
+        _ => None,
+    };
+    let relay_from: Option<String> = match from_superseded {
+        Some(g) => Some(g.to_string()),
+        None => {
+            sqlx::query_scalar("SELECT relay_from FROM devices WHERE id = $1")
+                .bind(&device.device_id)
+                .fetch_one(&db.pool)
+                .await?
+        }
+    };
+    let relay = if request.push.is_empty() {
+        Relay::default()
+    } else {
+        relay_for(db, device, relay_from.is_some()).await?
+    };
     let policy = MergePolicy {
         sender_actor: device.actor.clone(),
         compensating_actor: bothy_sync_core::server_actor_for(generation.generation_id.as_bytes()),
         now,
+        relay,
     };
+    let closes_relay = request
+        .pending
+        .is_none_or(|p| request.push.len() >= p as usize);
 
     // Merge duplicate pushes of one record, then handle records in id order (lock order).
     // Whole documents are opened one record at a time, inside the loop, so no more than one
@@ -208,6 +271,7 @@ pub async fn run_sync(
     let mut log = Vec::new();
     let mut clean: BTreeSet<Uuid> = BTreeSet::new();
     let mut send_back: BTreeSet<Uuid> = BTreeSet::new();
+    let mut relayed = (0usize, 0usize);
     let pushed_ids: Vec<String> = pushes.keys().map(Uuid::to_string).collect();
     let tombstoned = erasure::erased_among(&mut tx, &pushed_ids).await?;
     for (id, (mut changes, documents)) in pushes {
@@ -264,6 +328,10 @@ pub async fn run_sync(
         .await?;
         if !out.acked {
             response.unacked.push(id);
+        }
+        if out.relayed > 0 {
+            relayed.0 += 1;
+            relayed.1 += out.relayed;
         }
         if out.send_back {
             send_back.insert(id);
@@ -395,14 +463,41 @@ pub async fn run_sync(
             .saturating_sub(i64::try_from(acked).unwrap_or(i64::MAX))
             .max(0)
     });
+    // The device may relay until a request of its holds everything it had left to send (the
+    // request that starts the reconcile does not: the device sends everything after it).
+    let relay_from = match from_superseded {
+        Some(g) if reconcile => Some(g.to_string()),
+        _ if closes_relay => None,
+        _ => relay_from,
+    };
+    if relayed.1 > 0 {
+        crate::audit::record(
+            &mut *tx,
+            &crate::audit::Actor {
+                user_id: Some(&device.user_id),
+                username: Some(&device.username),
+                device_id: Some(&device.device_id),
+            },
+            "sync.relay",
+            None,
+            Some(&device.device_id),
+            serde_json::json!({
+                "records": relayed.0,
+                "changes": relayed.1,
+                "reconciling_from_generation": relay_from,
+            }),
+        )
+        .await?;
+    }
     sqlx::query(
         "UPDATE devices SET last_sync_at = $1, app = COALESCE($2, app), \
-         pending_records = $3, last_pushed = $4 WHERE id = $5",
+         pending_records = $3, last_pushed = $4, relay_from = $5 WHERE id = $6",
     )
     .bind(now)
     .bind(request.app.map(|a| a.chars().take(100).collect::<String>()))
     .bind(pending)
     .bind(i64::try_from(pushed_count).unwrap_or(i64::MAX))
+    .bind(relay_from)
     .bind(&device.device_id)
     .execute(&mut *tx)
     .await?;
@@ -455,6 +550,7 @@ fn erased_report(id: Uuid, participant: Option<&str>) -> RecordReport {
 fn erased_push(id: Uuid, participant: Option<&str>) -> Pushed {
     Pushed {
         acked: false,
+        relayed: 0,
         created_as_sent: false,
         reports: vec![erased_report(id, participant)],
         send_back: false,
@@ -561,12 +657,14 @@ async fn push_record(
     match merge::merge_incoming(doc, changes, policy) {
         Verdict::AlreadyHave => Ok(Pushed {
             acked: true,
+            relayed: 0,
             created_as_sent: false,
             reports: vec![],
             send_back: false,
         }),
         Verdict::MissingDependencies(missing) => Ok(Pushed {
             acked: false,
+            relayed: 0,
             created_as_sent: false,
             reports: vec![report(
                 id,
@@ -688,6 +786,11 @@ async fn push_record(
             }
             Ok(Pushed {
                 acked: true,
+                relayed: acc
+                    .new_changes
+                    .iter()
+                    .filter(|c| c.actor_id() != &device.actor)
+                    .count(),
                 created_as_sent: acc.created && acc.compensation.is_none() && neutralised.is_none(),
                 reports,
                 send_back: acc.compensation.is_some() || neutralised.is_some(),
@@ -782,6 +885,7 @@ async fn refused(
     };
     Ok(Pushed {
         acked: false,
+        relayed: 0,
         created_as_sent: false,
         reports: vec![report(
             id,

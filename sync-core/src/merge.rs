@@ -4,9 +4,10 @@
 //! Automerge cannot take a change back out of a history, so refusing a change that the sending
 //! device keeps would stop the two replicas from ever converging again. The rules:
 //!
-//! * **Refused**: changes the sender may not make at all (under an actor that is not the
-//!   sender's, changing a record's immutable `kind`/`project`/`v`/`created`, undecodable, or a
-//!   new record that cannot be made valid) never enter the record's history. The caller keeps
+//! * **Refused**: changes the sender may not make at all (under an actor that is neither the
+//!   sender's nor one it may relay ([`Relay`]), changing a record's immutable
+//!   `kind`/`project`/`v`/`created`, undecodable, or a new record that cannot be made valid)
+//!   never enter the record's history. The caller keeps
 //!   them outside the history (quarantine) and tells the device, which sets its copy aside.
 //! * **Compensated**: a change the sender may make but that leaves a field invalid *as the
 //!   sender saw the record* is accepted into the history, so every replica converges, and then
@@ -46,6 +47,37 @@ pub struct MergePolicy {
     pub compensating_actor: ActorId,
     /// Now, in Unix seconds, for the compensating change's timestamp.
     pub now: i64,
+    /// Other authors whose changes the sender may relay.
+    pub relay: Relay,
+}
+
+/// Whose changes, besides its own, a sender may relay: the authors it may vouch for
+/// (docs/protocol.md, section 9.6). Every change keeps its author; relaying only decides whether
+/// a change under another actor is accepted from this sender.
+#[derive(Debug, Clone, Default)]
+pub struct Relay {
+    /// Actors the sender may always relay (its user's other devices: the same person's work).
+    pub always: BTreeSet<ActorId>,
+    /// Set while the sender reconciles with a server restored from a backup it had synced
+    /// with: it may then relay any device's changes, known to the server or not (a device
+    /// enrolled after the backup), and the server's own changes under these actors (the server
+    /// actors of the superseded generations), never under any other server actor.
+    pub reconciling: Option<BTreeSet<ActorId>>,
+}
+
+impl Relay {
+    /// Whether a change authored by `actor` may be accepted from the sender (the sender's own
+    /// actor is checked by the caller).
+    pub fn allows(&self, actor: &ActorId) -> bool {
+        if self.always.contains(actor) {
+            return true;
+        }
+        match &self.reconciling {
+            Some(servers) if crate::is_server_actor(actor) => servers.contains(actor),
+            Some(_) => true,
+            None => false,
+        }
+    }
 }
 
 /// Why changes were refused outright.
@@ -191,11 +223,15 @@ pub fn merge_incoming(
         }
         return Verdict::AlreadyHave;
     }
-    if let Some(c) = new.iter().find(|c| c.actor_id() != &policy.sender_actor) {
+    if let Some(c) = new
+        .iter()
+        .find(|c| c.actor_id() != &policy.sender_actor && !policy.relay.allows(c.actor_id()))
+    {
         return refuse(
             RefusalCode::ForeignActor,
             format!(
-                "change {} was authored by actor {}, which is not this device's",
+                "change {} was authored by actor {}, which is not this device's nor one it may \
+                 relay",
                 c.hash(),
                 c.actor_id()
             ),

@@ -137,6 +137,67 @@ fn changes_under_another_actor_are_refused_but_relaying_known_ones_is_fine() {
     assert_eq!(code, RefusalCode::ForeignActor);
 }
 
+/// What a sender may relay: its user's other devices always; while it reconciles with a
+/// restored server, any device's changes and the server's of the superseded generations only.
+#[test]
+fn relayed_changes_are_accepted_only_from_a_sender_that_may_vouch_for_them() {
+    use bothy_sync_core::merge::Relay;
+    let (d1, d2) = (device(1), device(2));
+    let old_server = bothy_sync_core::server_actor_for(&[7; 16]);
+    let forged_server = bothy_sync_core::server_actor_for(&[9; 16]);
+    // A record device 2 made and device 1 holds, with a later change by an old server
+    // generation and one by a server generation that never existed.
+    let mut by_d2 = story(d2.clone());
+    let mut with_old_server = replica(&mut by_d2, old_server.clone());
+    with_old_server
+        .edit(T0 + 60, |e| e.set("title", "Mended by the server"))
+        .unwrap();
+    let mut with_forged = replica(&mut by_d2, forged_server.clone());
+    with_forged
+        .edit(T0 + 60, |e| e.set("title", "Forged"))
+        .unwrap();
+    let push = |doc: &mut RecordDoc, relay: Relay| {
+        let changes = changes_since(doc, &[]);
+        let mut p = policy(d1.clone());
+        p.relay = relay;
+        merge_incoming(None, &raw(&changes), &p)
+    };
+
+    assert_eq!(
+        refused(push(&mut by_d2, Relay::default())),
+        RefusalCode::ForeignActor
+    );
+    let same_user = Relay {
+        always: [d2.clone()].into(),
+        reconciling: None,
+    };
+    let a = accepted(push(&mut by_d2, same_user.clone()));
+    assert_eq!(a.new_changes.len(), 1);
+    assert_eq!(
+        a.new_changes[0].actor_id(),
+        &d2,
+        "the change keeps its author"
+    );
+    assert_eq!(
+        refused(push(&mut with_old_server, same_user)),
+        RefusalCode::ForeignActor,
+        "a server change is relayed only while reconciling"
+    );
+
+    let reconciling = Relay {
+        always: Default::default(),
+        reconciling: Some([old_server].into()),
+    };
+    accepted(push(&mut by_d2, reconciling.clone()));
+    let a = accepted(push(&mut with_old_server, reconciling.clone()));
+    assert_eq!(a.new_changes.len(), 2);
+    assert_eq!(
+        refused(push(&mut with_forged, reconciling)),
+        RefusalCode::ForeignActor,
+        "no server change under a generation the server does not list"
+    );
+}
+
 #[test]
 fn changing_project_or_kind_is_refused() {
     let dev = device(1);

@@ -6,6 +6,8 @@
 //! create databases). Without it they are skipped with a printed reason, unless
 //! `BOTHY_REQUIRE_POSTGRES=1`, which turns the skip into a failure (CI sets it).
 
+pub mod disk;
+
 use anyhow::Context;
 use bothy_server::config::{Config, sqlite_url};
 use bothy_server::{RunningServer, start};
@@ -102,6 +104,34 @@ impl TestDb {
                 })
             }
         }
+    }
+
+    /// Runs one SQL query on the database (in the dialect SQLite and PostgreSQL share, `$1`
+    /// placeholders, text parameters) and returns its rows as JSON objects keyed by column
+    /// name: integers, floats, text and booleans as such, NULL as `null`.
+    pub async fn sql(&self, query: &str, binds: &[&str]) -> Vec<serde_json::Map<String, Value>> {
+        use sqlx::{Column, Row};
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&self.url)
+            .await
+            .expect("test database connects");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(query.to_owned()));
+        for b in binds {
+            q = q.bind(*b);
+        }
+        let rows = q
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("query {query:?} failed: {e}"));
+        let _ = conn.close().await;
+        rows.iter()
+            .map(|row| {
+                row.columns()
+                    .iter()
+                    .map(|c| (c.name().to_owned(), any_value(row, c.ordinal())))
+                    .collect()
+            })
+            .collect()
     }
 
     /// Drops a PostgreSQL test database (SQLite files go with the directory).
@@ -631,32 +661,9 @@ impl ProcessServer {
 // ---- given address, a second server on the same database, a counting proxy ----
 
 impl Harness {
-    /// Runs one SQL query on the test database (in the dialect SQLite and PostgreSQL share,
-    /// `$1` placeholders, text parameters) and returns its rows as JSON objects keyed by column
-    /// name: integers, floats, text and booleans as such, NULL as `null`.
+    /// Runs one SQL query on the test database ([`TestDb::sql`]).
     pub async fn sql(&self, query: &str, binds: &[&str]) -> Vec<serde_json::Map<String, Value>> {
-        use sqlx::{Column, Row};
-        sqlx::any::install_default_drivers();
-        let mut conn = sqlx::AnyConnection::connect(&self.db.url)
-            .await
-            .expect("test database connects");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(query.to_owned()));
-        for b in binds {
-            q = q.bind(*b);
-        }
-        let rows = q
-            .fetch_all(&mut conn)
-            .await
-            .unwrap_or_else(|e| panic!("query {query:?} failed: {e}"));
-        let _ = conn.close().await;
-        rows.iter()
-            .map(|row| {
-                row.columns()
-                    .iter()
-                    .map(|c| (c.name().to_owned(), any_value(row, c.ordinal())))
-                    .collect()
-            })
-            .collect()
+        self.db.sql(query, binds).await
     }
 
     /// Starts another server process's worth of state (its own pool, router and listener on a

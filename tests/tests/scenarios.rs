@@ -21,6 +21,7 @@ mod scenarios {
     pub mod openapi;
     pub mod quarantine_quota;
     pub mod raw_input;
+    pub mod restore_drill;
     pub mod restore_reconcile;
     pub mod review;
     pub mod roles;

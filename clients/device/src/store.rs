@@ -37,9 +37,6 @@ pub(crate) mod key {
     /// An enrolment sent but not yet answered (JSON: server, code, enrolment id), so asking
     /// again reuses its id and the server recognises the same device.
     pub const PENDING_ENROLMENT: &str = "pending_enrolment";
-    /// Set ("1") while the device re-sends its own changes to a server restored from a backup
-    /// (the protocol's `reconcile`); cleared once every such record has been sent.
-    pub const RECONCILE: &str = "reconcile";
 }
 
 /// Opens (creating if missing) the store at `path` and brings its tables up to date.

@@ -19,11 +19,13 @@
 //! the server pages a large bootstrap (`more`), so [`Device::sync`] repeats until both are done.
 //!
 //! When the server was restored from a backup since the last sync, it says `reconcile`: it may
-//! have lost changes it had acknowledged. The device then forgets the acked heads of every
-//! record holding a change of its own and, within the same [`Device::sync`], sends those
-//! records' own changes again (the server keeps what it lacks and de-duplicates the rest). It
-//! does not re-send other actors' changes: the server would refuse them as `foreign_actor`
-//! (their authors re-send them).
+//! have lost changes it had acknowledged, this device's and others' alike. The device then
+//! forgets the acked heads of every record it holds and, within the same [`Device::sync`],
+//! sends each whole again (the server keeps what it lacks and de-duplicates the rest). Changes
+//! by other devices and by the server's lost timeline go too: a device that synced with the
+//! restored database before may vouch for them while it reconciles (docs/protocol.md, section
+//! 9.6), so whatever any live device holds comes back, even from a device that never syncs
+//! again.
 
 use crate::error::{DeviceError, Result};
 use crate::identity::Identity;
@@ -69,8 +71,8 @@ pub struct SyncSummary {
     pub more: bool,
     /// The server's clock at the last answer (Unix seconds).
     pub server_time: Option<i64>,
-    /// The server was restored from a backup since the last sync: every record holding this
-    /// device's changes was sent to it again.
+    /// The server was restored from a backup since the last sync: every record this device
+    /// holds was sent to it again.
     pub reconciled: bool,
 }
 
@@ -96,11 +98,6 @@ struct Outgoing {
     pushed_heads: BTreeMap<Uuid, Vec<ChangeHash>>,
     /// True if some unsynced records did not fit in this request.
     truncated: bool,
-    /// Built while reconciling with a restored server: only this device's own changes pushed.
-    reconciling: bool,
-    /// Records (reconciling) with no change of this device's that the server may lack: the
-    /// server is taken to hold them as they are (their other authors vouch for the rest).
-    claimed: BTreeMap<Uuid, Vec<ChangeHash>>,
 }
 
 impl Device {
@@ -152,8 +149,6 @@ impl Device {
         let reported = store::meta_get(&mut conn, key::REPORTED_APP).await?;
         let app = (reported.as_deref() != Some(self.app.as_str())).then(|| self.app.clone());
         let setup = crate::setup::stored(&mut conn).await?.version;
-        let reconciling = store::meta_get(&mut conn, key::RECONCILE).await?.as_deref() == Some("1");
-        let mut claimed = BTreeMap::new();
         let rows = sqlx::query(
             "SELECT id, doc, acked_heads FROM records
              WHERE acked_heads IS NULL OR acked_heads != heads ORDER BY updated_at, id",
@@ -183,13 +178,9 @@ impl Device {
                 .automerge()
                 .get_changes(acked.as_deref().unwrap_or(&[]))
                 .iter()
-                .filter(|c| !reconciling || c.actor_id() == &identity.actor)
                 .map(|c| ByteBuf::from(c.raw_bytes().to_vec()))
                 .collect();
             if changes.is_empty() {
-                if reconciling {
-                    claimed.insert(id, heads);
-                }
                 continue;
             }
             let mut item = RecordPush {
@@ -197,7 +188,7 @@ impl Device {
                 changes,
                 document: None,
             };
-            if never_acked && !reconciling && item.changes.len() > 1 {
+            if never_acked && item.changes.len() > 1 {
                 // A record the server has never acknowledged may go as one saved document,
                 // which does not repeat a dependency hash per change: smaller once a record
                 // has a few changes (a session with its attendance marks).
@@ -222,8 +213,6 @@ impl Device {
             },
             pushed_heads,
             truncated,
-            reconciling,
-            claimed,
         })
     }
 
@@ -244,27 +233,6 @@ impl Device {
         };
         let mut tx = store::begin_write(&self.pool).await?;
         let mut cursor = response.cursor;
-
-        // 0. Reconciling with a restored server. A request sent while reconciling that held
-        //    every record left to send ends it. A new `reconcile` starts it (again): every record
-        //    with a change of this device's is unacknowledged until its changes are sent.
-        if out.reconciling {
-            for (id, heads) in &out.claimed {
-                store::set_acked(&mut tx, *id, Some(heads)).await?;
-            }
-            if !out.truncated {
-                store::meta_set(&mut tx, key::RECONCILE, "0").await?;
-            }
-        }
-        if response.reconcile {
-            summary.reconciled = true;
-            let marked = forget_own_acks(&mut tx, identity).await?;
-            tracing::warn!(
-                records = marked,
-                "the server was restored from a backup: sending this device's changes again"
-            );
-            store::meta_set(&mut tx, key::RECONCILE, "1").await?;
-        }
 
         // 1. Acknowledgements: the server holds exactly what was sent, for every pushed record
         //    it does not name as unacknowledged.
@@ -348,7 +316,21 @@ impl Device {
             }
         }
 
-        // 5. Where the device now is.
+        // 5. Reconciling with a restored server: everything held is unacknowledged until sent
+        //    again (last, so records this answer acknowledged or brought in go too).
+        if response.reconcile {
+            summary.reconciled = true;
+            let marked = sqlx::query("UPDATE records SET acked_heads = NULL")
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tracing::warn!(
+                records = marked,
+                "the server was restored from a backup: sending it everything this device holds"
+            );
+        }
+
+        // 6. Where the device now is.
         let cursor_json = serde_json::to_string(&cursor).expect("a cursor always serialises");
         store::meta_set(&mut tx, key::CURSOR, &cursor_json).await?;
         store::meta_set(&mut tx, key::LAST_SYNC_AT, &at.to_string()).await?;
@@ -376,32 +358,6 @@ impl Device {
         summary.reports = response.reports;
         Ok(summary)
     }
-}
-
-/// Forgets the acked heads of every record holding a change authored by this device, so the
-/// next request sends those changes again. Returns how many records that was.
-async fn forget_own_acks(conn: &mut SqliteConnection, identity: &Identity) -> Result<u32> {
-    let rows = sqlx::query("SELECT id, doc FROM records")
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut marked = 0;
-    for row in rows {
-        let id: String = row.get(0);
-        let id = Uuid::parse_str(&id)
-            .map_err(|_| DeviceError::Store(format!("stored record id {id:?} is corrupt")))?;
-        let doc: Vec<u8> = row.get(1);
-        let mut doc = RecordDoc::load(&doc, identity.actor.clone())?;
-        let own = doc
-            .automerge()
-            .get_changes(&[])
-            .iter()
-            .any(|c| c.actor_id() == &identity.actor);
-        if own {
-            store::set_acked(&mut *conn, id, None).await?;
-            marked += 1;
-        }
-    }
-    Ok(marked)
 }
 
 /// Moves the local copy of a refused record to `set_aside`. Returns whether there was one.

@@ -77,6 +77,9 @@ export interface SyncResponse {
   more: boolean;
   server_time: number;
   setup?: Setup;
+  /** The server was restored from a backup since this device's cursor was handed out: the device
+   * sends everything it holds again (section 9.6). False when absent. */
+  reconcile: boolean;
 }
 
 export class ProtocolError extends Error {}
@@ -225,6 +228,7 @@ export function responseFromCbor(cbor: Uint8Array): SyncResponse {
   const m = v as Record<string, unknown>;
   if (typeof m.more !== "boolean") bad("more");
   if (typeof m.server_time !== "number") bad("server_time");
+  if (m.reconcile !== undefined && m.reconcile !== null && typeof m.reconcile !== "boolean") bad("reconcile");
   const reports = list<Record<string, unknown>>(m.reports).map((r) => {
     const rep: RecordReport = {
       id: r.id as Uint8Array,
@@ -251,6 +255,7 @@ export function responseFromCbor(cbor: Uint8Array): SyncResponse {
     cursor: cursorFrom(m.cursor),
     more: m.more,
     server_time: m.server_time,
+    reconcile: m.reconcile === true,
   };
   if (m.setup && typeof m.setup === "object") {
     const s = m.setup as Record<string, unknown>;

@@ -1,5 +1,12 @@
 // The sync client (docs/protocol.md sections 9-12): one request carrying every unacknowledged
 // change, one IndexedDB transaction applying the answer.
+//
+// When the server was restored from a backup since this device's cursor was handed out, its
+// answer says `reconcile` (section 9.6): it may have lost changes it had acknowledged, and the
+// acked heads this device keeps describe a server that no longer exists. The transaction that
+// applies that answer forgets the acked heads of every record, so the next request, made at
+// once within the same `sync()`, sends each record the device holds with its whole history
+// (other authors' changes too); the server keeps what it lacks and drops the rest.
 import * as A from "@automerge/automerge/slim";
 import { APP, loadDoc, now, storedFrom } from "./device";
 import { decodeResponse, encodeRequest, MEDIA_TYPE, uuidBytes, uuidText, type Cursor, type RecordPush, type RecordReport, type SyncRequest, type SyncResponse } from "./protocol";
@@ -39,9 +46,14 @@ export interface SyncSummary {
   reports: ReportView[];
   more: boolean;
   serverTime?: number;
+  /** The server was restored from a backup: this device sent it everything it holds again. */
+  reconciled: boolean;
 }
 
-interface Outgoing {
+/** What building a request and applying its answer need of a transaction (a `Tx`). */
+export type SyncStore = Pick<Tx, "getRecord" | "putRecord" | "deleteRecord" | "allRecords" | "meta" | "setMeta" | "addSetAside" | "addReport" | "purge">;
+
+export interface Outgoing {
   identity: Identity;
   cursor: Cursor;
   pushedHeads: Map<string, string[]>;
@@ -49,37 +61,36 @@ interface Outgoing {
   truncated: boolean;
 }
 
-async function build(): Promise<Outgoing> {
-  return read(async (tx) => {
-    const identity = await tx.meta("identity");
-    if (!identity) throw new SyncError("not enrolled", 0, "not_enrolled", false);
-    const cursor = (await tx.meta("cursor")) ?? { seq: 0 };
-    const setup = await tx.meta("setup");
-    const rows = (await tx.allRecords()).filter(unsynced).sort((a, b) => a.updated - b.updated || (a.id < b.id ? -1 : 1));
-    const push: RecordPush[] = [];
-    const pushedHeads = new Map<string, string[]>();
-    let bytes = 0;
-    let truncated = false;
-    for (const row of rows) {
-      if (bytes >= PUSH_BUDGET_BYTES) {
-        truncated = true;
-        break;
-      }
-      const doc = loadDoc(row, identity.actor);
-      let changes: Uint8Array[];
-      try {
-        changes = row.acked && row.acked.length > 0 ? A.getChangesSince(doc, row.acked) : A.getAllChanges(doc);
-      } catch {
-        changes = A.getAllChanges(doc); // acked heads unknown here: the whole history is always safe
-      }
-      if (changes.length === 0) continue;
-      bytes += changes.reduce((s, c) => s + c.length, 0);
-      push.push({ id: uuidBytes(row.id), changes });
-      pushedHeads.set(row.id, A.getHeads(doc));
+/** Reads, in one transaction, the changes the server lacks for every unsynced record. */
+export async function buildRequest(tx: SyncStore): Promise<Outgoing> {
+  const identity = await tx.meta("identity");
+  if (!identity) throw new SyncError("not enrolled", 0, "not_enrolled", false);
+  const cursor = (await tx.meta("cursor")) ?? { seq: 0 };
+  const setup = await tx.meta("setup");
+  const rows = (await tx.allRecords()).filter(unsynced).sort((a, b) => a.updated - b.updated || (a.id < b.id ? -1 : 1));
+  const push: RecordPush[] = [];
+  const pushedHeads = new Map<string, string[]>();
+  let bytes = 0;
+  let truncated = false;
+  for (const row of rows) {
+    if (bytes >= PUSH_BUDGET_BYTES) {
+      truncated = true;
+      break;
     }
-    const request: SyncRequest = { cursor, push, app: APP, pending: rows.length, ...(setup?.version ? { setup: setup.version } : {}) };
-    return { identity, cursor, pushedHeads, request, truncated };
-  });
+    const doc = loadDoc(row, identity.actor);
+    let changes: Uint8Array[];
+    try {
+      changes = row.acked && row.acked.length > 0 ? A.getChangesSince(doc, row.acked) : A.getAllChanges(doc);
+    } catch {
+      changes = A.getAllChanges(doc); // acked heads unknown here: the whole history is always safe
+    }
+    if (changes.length === 0) continue;
+    bytes += changes.reduce((s, c) => s + c.length, 0);
+    push.push({ id: uuidBytes(row.id), changes });
+    pushedHeads.set(row.id, A.getHeads(doc));
+  }
+  const request: SyncRequest = { cursor, push, app: APP, pending: rows.length, ...(setup?.version ? { setup: setup.version } : {}) };
+  return { identity, cursor, pushedHeads, request, truncated };
 }
 
 async function send(out: Outgoing): Promise<SyncResponse> {
@@ -114,9 +125,9 @@ function reportView(r: RecordReport): ReportView {
   return { id: uuidText(r.id), kind: r.kind, code: r.code, message: r.message, ...(r.field ? { field: r.field } : {}) };
 }
 
-/** Applies an answer in one transaction: acknowledgements, reports, pulls, erasures, cursor, set-up. */
-async function apply(out: Outgoing, answer: SyncResponse): Promise<SyncSummary> {
-  const at = now();
+/** Applies an answer within one transaction: acknowledgements, reports, pulls, erasures, cursor,
+ * set-up, and after a restore of the server, forgetting every acked head. */
+export async function applyAnswer(tx: SyncStore, out: Outgoing, answer: SyncResponse, at = now()): Promise<SyncSummary> {
   const summary: SyncSummary = {
     requests: 1,
     pushed: out.pushedHeads.size,
@@ -127,93 +138,129 @@ async function apply(out: Outgoing, answer: SyncResponse): Promise<SyncSummary> 
     reports: answer.reports.map(reportView),
     more: answer.more,
     serverTime: answer.server_time,
+    reconciled: answer.reconcile,
   };
   const actor = out.identity.actor;
-  await write(async (tx: Tx) => {
-    let cursor: Cursor = answer.cursor;
-    const unacked = new Set(answer.unacked.map(uuidText));
-    for (const [id, heads] of out.pushedHeads) {
-      if (unacked.has(id)) continue;
-      const row = await tx.getRecord(id);
+  let cursor: Cursor = answer.cursor;
+  const unacked = new Set(answer.unacked.map(uuidText));
+  for (const [id, heads] of out.pushedHeads) {
+    if (unacked.has(id)) continue;
+    const row = await tx.getRecord(id);
+    if (row) {
+      row.acked = heads;
+      await tx.putRecord(row);
+      summary.acked++;
+    }
+  }
+  const erased = new Set([...answer.erased.map(uuidText), ...summary.reports.filter((r) => r.kind === "erased").map((r) => r.id)]);
+  for (const r of summary.reports) {
+    if (r.kind === "refused") {
+      const row = await tx.getRecord(r.id);
       if (row) {
-        row.acked = heads;
+        const reason = r.field ? `${r.code} (${r.field}): ${r.message}` : `${r.code}: ${r.message}`;
+        await tx.addSetAside({ recordId: r.id, kind: row.kind, project: row.project, doc: row.doc, reason, at });
+        await tx.deleteRecord(r.id);
+        summary.setAside++;
+      }
+    } else if (r.kind === "resend") {
+      const row = await tx.getRecord(r.id);
+      if (row) {
+        row.acked = null;
         await tx.putRecord(row);
-        summary.acked++;
       }
     }
-    const erased = new Set([...answer.erased.map(uuidText), ...summary.reports.filter((r) => r.kind === "erased").map((r) => r.id)]);
-    for (const r of summary.reports) {
-      if (r.kind === "refused") {
-        const row = await tx.getRecord(r.id);
-        if (row) {
-          const reason = r.field ? `${r.code} (${r.field}): ${r.message}` : `${r.code}: ${r.message}`;
-          await tx.addSetAside({ recordId: r.id, kind: row.kind, project: row.project, doc: row.doc, reason, at });
-          await tx.deleteRecord(r.id);
-          summary.setAside++;
-        }
-      } else if (r.kind === "resend") {
-        const row = await tx.getRecord(r.id);
-        if (row) {
-          row.acked = null;
-          await tx.putRecord(row);
-        }
-      }
-      if (r.kind !== "erased" && r.kind !== "resend") {
-        await tx.addReport({ recordId: r.id, kind: r.kind, code: r.code, message: r.message, at, ...(r.field ? { field: r.field } : {}) });
-      }
+    if (r.kind !== "erased" && r.kind !== "resend") {
+      await tx.addReport({ recordId: r.id, kind: r.kind, code: r.code, message: r.message, at, ...(r.field ? { field: r.field } : {}) });
     }
-    for (const pull of answer.records) {
-      const id = uuidText(pull.id);
-      if (erased.has(id)) continue;
-      const row = await tx.getRecord(id);
-      let doc: Doc = row ? loadDoc(row, actor) : A.init({ actor });
-      const wasSynced = row ? !unsynced(row) : true;
-      const acked = row?.acked ?? [];
-      const applyTo = (d: Doc): Doc => {
-        if ("snapshot" in pull.data) return A.merge(d, A.load(pull.data.snapshot));
-        return A.applyChanges(d, pull.data.changes)[0];
-      };
-      doc = applyTo(doc);
-      summary.received++;
-      if (A.getMissingDeps(doc, []).length > 0) {
-        cursor = { seq: 0 }; // bootstrap again rather than keep a half-applied record
-        continue;
-      }
-      if (!view(doc)) throw new SyncError(`record ${id} has no valid envelope`, 0, "protocol", false);
-      let serverHeads: string[];
-      if (wasSynced) serverHeads = A.getHeads(doc);
-      else {
-        let server: Doc;
-        try {
-          server = acked.length > 0 ? A.clone(A.view(doc, acked), { actor }) : A.init({ actor });
-        } catch {
-          server = A.init({ actor });
-        }
-        serverHeads = A.getHeads(applyTo(server));
-      }
-      await tx.putRecord(storedFrom(id, doc, serverHeads, at));
+  }
+  for (const pull of answer.records) {
+    const id = uuidText(pull.id);
+    if (erased.has(id)) continue;
+    const row = await tx.getRecord(id);
+    let doc: Doc = row ? loadDoc(row, actor) : A.init({ actor });
+    const wasSynced = row ? !unsynced(row) : true;
+    const acked = row?.acked ?? [];
+    const applyTo = (d: Doc): Doc => {
+      if ("snapshot" in pull.data) return A.merge(d, A.load(pull.data.snapshot));
+      return A.applyChanges(d, pull.data.changes)[0];
+    };
+    doc = applyTo(doc);
+    summary.received++;
+    if (A.getMissingDeps(doc, []).length > 0) {
+      // Bootstrap again rather than keep a half-applied record (the generation stays as received).
+      cursor = { seq: 0, ...(answer.cursor.generation ? { generation: answer.cursor.generation } : {}) };
+      continue;
     }
-    for (const id of erased) if (await tx.purge(id)) summary.erased++;
-    await tx.setMeta("cursor", cursor);
-    await tx.setMeta("lastSync", at);
-    await tx.setMeta("lastError", undefined);
-    if (answer.setup) await tx.setMeta("setup", answer.setup.version ? answer.setup : undefined);
-    if (answer.setup?.roles) {
-      // A change of role on the server reaches capture here.
-      const ident = await tx.meta("identity");
-      if (ident) await tx.setMeta("identity", { ...ident, memberships: membershipsFrom(answer.setup.roles) });
+    if (!view(doc)) throw new SyncError(`record ${id} has no valid envelope`, 0, "protocol", false);
+    let serverHeads: string[];
+    if (wasSynced) serverHeads = A.getHeads(doc);
+    else {
+      let server: Doc;
+      try {
+        server = acked.length > 0 ? A.clone(A.view(doc, acked), { actor }) : A.init({ actor });
+      } catch {
+        server = A.init({ actor });
+      }
+      serverHeads = A.getHeads(applyTo(server));
     }
-    if (answer.server_time > 0) await tx.setMeta("serverOffset", answer.server_time - at);
-  });
+    await tx.putRecord(storedFrom(id, doc, serverHeads, at));
+  }
+  for (const id of erased) if (await tx.purge(id)) summary.erased++;
+  if (answer.reconcile) {
+    // The server was restored: no acked head is to be trusted, not even one this answer set.
+    // Every record (whoever authored its changes) is sent whole by the next request.
+    for (const row of await tx.allRecords()) {
+      if (row.acked === null) continue;
+      row.acked = null;
+      await tx.putRecord(row);
+    }
+  }
+  await tx.setMeta("cursor", cursor);
+  await tx.setMeta("lastSync", at);
+  await tx.setMeta("lastError", undefined);
+  if (answer.setup) await tx.setMeta("setup", answer.setup.version ? answer.setup : undefined);
+  if (answer.setup?.roles) {
+    // A change of role on the server reaches capture here.
+    const ident = await tx.meta("identity");
+    if (ident) await tx.setMeta("identity", { ...ident, memberships: membershipsFrom(answer.setup.roles) });
+  }
+  if (answer.server_time > 0) await tx.setMeta("serverOffset", answer.server_time - at);
   return summary;
 }
 
+/** Makes one sync request and applies its answer. `more` says to call it again at once. */
 export async function syncOnce(): Promise<SyncSummary> {
-  const out = await build();
+  const out = await read(buildRequest);
   const answer = await send(out);
-  const s = await apply(out, answer);
-  s.more ||= out.truncated;
+  const s = await write((tx) => applyAnswer(tx, out, answer));
+  // After `reconcile`, the next request re-sends everything at once.
+  s.more ||= out.truncated || s.reconciled;
   return s;
+}
+
+/** Repeats `once` while it has more to do (paging, a split push, a restored server) or once after
+ * a `resend` report, up to `maxRounds` requests, adding up what each did. */
+export async function syncRounds(once: () => Promise<SyncSummary>, maxRounds = MAX_ROUNDS): Promise<SyncSummary> {
+  const total: SyncSummary = { requests: 0, pushed: 0, acked: 0, received: 0, setAside: 0, erased: 0, reports: [], more: false, reconciled: false };
+  let resent = false;
+  for (let i = 0; i < maxRounds; i++) {
+    const r = await once();
+    const resend = r.reports.some((x) => x.kind === "resend");
+    const again = r.more || r.reconciled || (resend && !resent);
+    resent ||= resend;
+    total.requests += r.requests;
+    total.pushed += r.pushed;
+    total.acked += r.acked;
+    total.received += r.received;
+    total.setAside += r.setAside;
+    total.erased += r.erased;
+    total.reports.push(...r.reports);
+    total.more = r.more;
+    total.serverTime = r.serverTime ?? total.serverTime;
+    total.reconciled ||= r.reconciled;
+    if (!again) break;
+  }
+  return total;
 }
 
 let running: Promise<SyncSummary> | undefined;
@@ -221,26 +268,8 @@ let running: Promise<SyncSummary> | undefined;
 /** Syncs until everything is sent and received (usually one request). One sync at a time. */
 export function sync(): Promise<SyncSummary> {
   running ??= (async () => {
-    const total: SyncSummary = { requests: 0, pushed: 0, acked: 0, received: 0, setAside: 0, erased: 0, reports: [], more: false };
-    let resent = false;
     try {
-      for (let i = 0; i < MAX_ROUNDS; i++) {
-        const r = await syncOnce();
-        const resend = r.reports.some((x) => x.kind === "resend");
-        const again = r.more || (resend && !resent);
-        resent ||= resend;
-        total.requests += r.requests;
-        total.pushed += r.pushed;
-        total.acked += r.acked;
-        total.received += r.received;
-        total.setAside += r.setAside;
-        total.erased += r.erased;
-        total.reports.push(...r.reports);
-        total.more = r.more;
-        total.serverTime = r.serverTime ?? total.serverTime;
-        if (!again) break;
-      }
-      return total;
+      return await syncRounds(syncOnce);
     } catch (e) {
       await write((tx) => tx.setMeta("lastError", e instanceof SyncError ? e.code : "network")).catch(() => undefined);
       throw e;

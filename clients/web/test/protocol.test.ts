@@ -48,7 +48,17 @@ test("large integers stay CBOR integers", () => {
 
 test("the smallest response decodes, with every list empty", () => {
   const r = responseFromCbor(fromHex(SMALLEST));
-  assert.deepEqual(r, { unacked: [], reports: [], records: [], erased: [], cursor: { seq: 43 }, more: false, server_time: 1793527200 });
+  assert.deepEqual(r, { unacked: [], reports: [], records: [], erased: [], cursor: { seq: 43 }, more: false, server_time: 1793527200, reconcile: false });
+});
+
+test("reconcile decodes as sent, false when absent, and must be a bool", () => {
+  // The smallest response with `reconcile: true` last, as the server's encoder writes it.
+  const r = responseFromCbor(fromHex(SMALLEST.replace(/^a3/, "a4") + "69" + "7265636f6e63696c65" + "f5"));
+  assert.equal(r.reconcile, true);
+  assert.equal(r.cursor.seq, 43);
+  assert.equal(responseFromCbor(encode({ cursor: { seq: 1 }, more: false, server_time: 1, reconcile: false })).reconcile, false);
+  assert.equal(responseFromCbor(fromHex(SMALLEST)).reconcile, false);
+  assert.throws(() => responseFromCbor(encode({ cursor: { seq: 1 }, more: false, server_time: 1, reconcile: 1 })), /expected reconcile/);
 });
 
 test("the smallest response as a framed DEFLATE message", async () => {

@@ -641,6 +641,7 @@ async fn release_changes(
         sender_actor: actor,
         compensating_actor: server,
         now,
+        relay: Default::default(),
     };
     match merge::merge_incoming(doc, &raw, &policy) {
         Verdict::AlreadyHave => {

@@ -139,6 +139,7 @@ pub fn policy(sender: ActorId) -> MergePolicy {
         sender_actor: sender,
         compensating_actor: bothy_sync_core::server_actor(),
         now: T0 + 3600,
+        relay: Default::default(),
     }
 }
 

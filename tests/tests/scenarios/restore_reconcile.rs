@@ -2,50 +2,97 @@
 //! `backup` and `restore` commands, on SQLite and PostgreSQL: the server tells every device it
 //! has gone back in time (its cursor names another generation), the devices send again what it
 //! lost, a device whose position lies behind the restored log's new end still receives
-//! everything, and an erasure repeated after restoring a pre-erasure backup does not break
-//! devices (the server writes under a new actor in each generation).
+//! everything; erasures made after the backup are made again by the restore when the database
+//! it replaces is readable, and by hand when that database is lost, and in both cases the
+//! erased participant's data leaves every file of the server and of the devices (searched byte
+//! by byte) while devices keep syncing.
 
 use bothy_device::{AttendanceMark, Device, WellbeingForm};
+use bothy_sync_core::protocol::ReportKind;
 use bothy_sync_core::{FieldValue, Instrument, RecordData, RecordKind};
+use bothy_tests::disk::{assert_found, assert_gone, server_files, server_files_with, store_files};
 use bothy_tests::{Backend, ProcessServer, device_heads, on_both_backends, server_heads};
 use serde_json::{Value, json};
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
 on_both_backends!(
     restore_devices_resend_what_the_server_lost,
     restore_device_behind_the_new_log_end_receives_everything,
     erasure_repeated_after_restore_keeps_devices_syncing,
+    restore_makes_again_erasures_made_after_the_backup,
 );
 
-const PROJECT: &str = "strath-walks";
+pub(crate) const PROJECT: &str = "strath-walks";
 
-fn bin() -> &'static Path {
+/// A participant's name, phone and story text that must leave the disk once they are erased.
+const NAME: &str = "Morag Strachan-Lindores";
+const PHONE: &str = "07700 900733";
+const STORY: &str =
+    "The ospreys came back to the loch above Kinlochewe in the second week of April.";
+const NEEDLES: [&str; 3] = [NAME, PHONE, STORY];
+
+pub(crate) fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_bothy-test-server"))
 }
 
-/// Runs `bothy-server ARGS` on the server's database; panics with its output if it fails.
-async fn server_command(server: &ProcessServer, args: &[&str]) {
+/// Runs `bothy-server ARGS` on the server's database; panics with its output if it fails, and
+/// returns what it printed (standard output, then standard error).
+async fn server_command(server: &ProcessServer, args: &[&str]) -> String {
     let (ok, out, err) = bothy_tests::server_command(bin(), &server.db, args).await;
     assert!(ok, "bothy-server {args:?} failed: {out}{err}");
+    format!("{out}{err}")
 }
 
 /// Takes a backup of the running server into its test directory.
-async fn backup(server: &ProcessServer, name: &str) -> String {
+pub(crate) async fn backup(server: &ProcessServer, name: &str) -> String {
     let file = server.db.dir.path().join(name);
     let file = file.to_str().unwrap().to_owned();
     server_command(server, &["backup", &file]).await;
     file
 }
 
-/// Stops the server, restores `file` and starts it again.
-async fn restore(server: &mut ProcessServer, file: &str) {
+/// Stops the server, restores `file` and starts it again; returns what `restore` printed.
+pub(crate) async fn restore(server: &mut ProcessServer, file: &str) -> String {
     server.kill().await;
-    server_command(server, &["restore", file, "--yes"]).await;
+    let out = server_command(server, &["restore", file, "--yes"]).await;
     server.restart().await;
+    out
 }
 
-async fn participant(device: &Device, age_band: &str) -> Uuid {
+/// Loses the stopped server's database, as when its disk fails: on SQLite its files are
+/// deleted, on PostgreSQL its schema is emptied. Only backups are left.
+async fn lose_database(server: &mut ProcessServer, backend: Backend) {
+    server.kill().await;
+    match backend {
+        Backend::Sqlite => {
+            for suffix in ["", "-wal", "-shm"] {
+                let file = server.db.dir.path().join(format!("bothy.db{suffix}"));
+                match std::fs::remove_file(&file) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => panic!("cannot delete {}: {e}", file.display()),
+                }
+            }
+            assert!(!server.db.dir.path().join("bothy.db").exists());
+        }
+        Backend::Postgres => {
+            server.db.sql("DROP SCHEMA public CASCADE", &[]).await;
+            server.db.sql("CREATE SCHEMA public", &[]).await;
+            let tables = server
+                .db
+                .sql(
+                    "SELECT COUNT(*) AS n FROM pg_tables WHERE schemaname = 'public'",
+                    &[],
+                )
+                .await;
+            assert_eq!(tables[0]["n"], 0, "the schema is empty");
+        }
+    }
+}
+
+pub(crate) async fn participant(device: &Device, age_band: &str) -> Uuid {
     device
         .create_participant(
             None,
@@ -59,7 +106,17 @@ async fn participant(device: &Device, age_band: &str) -> Uuid {
         .id
 }
 
-async fn questionnaire(device: &Device, participant: Uuid, timepoint: &str, answer: i64) -> Uuid {
+/// A participant with a name and phone number (the strings searched for on the disk).
+async fn identified_participant(device: &Device) -> Uuid {
+    bothy_tests::disk::identified_participant(device, NAME, PHONE).await
+}
+
+pub(crate) async fn questionnaire(
+    device: &Device,
+    participant: Uuid,
+    timepoint: &str,
+    answer: i64,
+) -> Uuid {
     device
         .record_wellbeing(&WellbeingForm {
             participant,
@@ -73,7 +130,7 @@ async fn questionnaire(device: &Device, participant: Uuid, timepoint: &str, answ
         .expect("questionnaire recorded")
 }
 
-async fn story(device: &Device, participant: Uuid, body: &str) -> Uuid {
+pub(crate) async fn story(device: &Device, participant: Uuid, body: &str) -> Uuid {
     device
         .create_story(
             None,
@@ -88,12 +145,28 @@ async fn story(device: &Device, participant: Uuid, body: &str) -> Uuid {
         .expect("story created")
 }
 
-async fn sync(device: &Device) -> bothy_device::SyncSummary {
+/// A walk at Strath hall.
+pub(crate) async fn session(device: &Device) -> Uuid {
+    device
+        .create_session(
+            None,
+            &[
+                ("site", "strath-hall".into()),
+                ("activity", "walk".into()),
+                ("activity_type", "walking".into()),
+                ("start", "2026-11-03T10:00:00Z".into()),
+            ],
+        )
+        .await
+        .expect("session created")
+}
+
+pub(crate) async fn sync(device: &Device) -> bothy_device::SyncSummary {
     device.sync().await.expect("sync succeeds")
 }
 
 /// The server's copy of a record, or None if it has none.
-async fn on_server(server: &ProcessServer, id: Uuid) -> Option<Value> {
+pub(crate) async fn on_server(server: &ProcessServer, id: Uuid) -> Option<Value> {
     server
         .get_as(
             &format!("/api/v1/projects/{PROJECT}/records/{id}"),
@@ -105,27 +178,17 @@ async fn on_server(server: &ProcessServer, id: Uuid) -> Option<Value> {
 
 /// The first column of the first row of a query on the server's database, as text (numbers
 /// written out), or None for SQL NULL.
-async fn sql_one(server: &ProcessServer, query: &str, binds: &[&str]) -> Option<String> {
-    use sqlx::{Connection, Row};
-    sqlx::any::install_default_drivers();
-    let mut conn = sqlx::AnyConnection::connect(&server.db.url)
-        .await
-        .expect("test database connects");
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(query.to_owned()));
-    for b in binds {
-        q = q.bind(*b);
-    }
-    let row = q.fetch_one(&mut conn).await.expect("query runs");
-    let _ = conn.close().await;
-    match row.try_get::<Option<i64>, _>(0) {
-        Ok(n) => n.map(|n| n.to_string()),
-        Err(_) => row
-            .try_get::<Option<String>, _>(0)
-            .expect("text or integer"),
+pub(crate) async fn sql_one(server: &ProcessServer, query: &str, binds: &[&str]) -> Option<String> {
+    let rows = server.db.sql(query, binds).await;
+    let row = rows.first().expect("the query returns a row");
+    match row.values().next().expect("the row has a column") {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
     }
 }
 
-async fn count(server: &ProcessServer, query: &str, binds: &[&str]) -> i64 {
+pub(crate) async fn count(server: &ProcessServer, query: &str, binds: &[&str]) -> i64 {
     sql_one(server, query, binds)
         .await
         .map_or(0, |n| n.parse().expect("a number"))
@@ -134,6 +197,46 @@ async fn count(server: &ProcessServer, query: &str, binds: &[&str]) -> i64 {
 /// The newest position in the server's change log.
 async fn log_head(server: &ProcessServer) -> i64 {
     count(server, "SELECT MAX(seq) AS n FROM change_log", &[]).await
+}
+
+/// The ids of every record the server holds in the project.
+pub(crate) async fn server_ids(server: &ProcessServer) -> BTreeSet<Uuid> {
+    server
+        .db
+        .sql("SELECT id FROM records WHERE project = $1", &[PROJECT])
+        .await
+        .iter()
+        .map(|r| r["id"].as_str().expect("text id").parse().expect("a uuid"))
+        .collect()
+}
+
+/// The ids of every record a device holds.
+pub(crate) async fn device_ids(device: &Device) -> BTreeSet<Uuid> {
+    device
+        .list(None)
+        .await
+        .expect("the device lists its records")
+        .iter()
+        .map(|r| r.id)
+        .collect()
+}
+
+/// Where the erased strings are searched: the server's database files (with `earlier` ones)
+/// and the stores of the devices named `devices`.
+async fn disk_places(
+    server: &ProcessServer,
+    backend: Backend,
+    earlier: &[PathBuf],
+    devices: &[&str],
+) -> Vec<(String, Vec<PathBuf>)> {
+    let mut places = vec![(
+        "the server's database".to_owned(),
+        server_files_with(&server.db, backend, earlier).await,
+    )];
+    for d in devices {
+        places.push((format!("device {d}'s store"), store_files(&server.db, d)));
+    }
+    places
 }
 
 async fn restore_devices_resend_what_the_server_lost(backend: Backend) {
@@ -178,7 +281,7 @@ async fn restore_devices_resend_what_the_server_lost(backend: Backend) {
     assert!(on_server(&server, pa2).await.is_none(), "pa2 was lost");
     assert!(on_server(&server, sb2).await.is_none(), "sb2 was lost");
 
-    // Each device hears the server was restored and sends its own changes again.
+    // Each device hears the server was restored and sends again what the server lost.
     let first_a = sync(&a).await;
     assert!(first_a.reconciled, "{first_a:?}");
     assert_eq!(first_a.set_aside, 0, "{first_a:?}");
@@ -301,8 +404,14 @@ async fn restore_device_behind_the_new_log_end_receives_everything(backend: Back
         b_ids.push(participant(&b, "25-34").await);
     }
     let b_sync = sync(&b).await;
-    assert!(b_sync.reconciled);
-    assert_eq!(b_sync.acked, 15);
+    assert!(b_sync.reconciled, "{b_sync:?}");
+    assert_eq!(b.status().await.unwrap().unsynced_records, 0, "{b_sync:?}");
+    for id in &b_ids {
+        assert!(
+            on_server(&server, *id).await.is_some(),
+            "B's {id} is stored: {b_sync:?}"
+        );
+    }
     let head = log_head(&server).await;
     assert!(
         head > position,
@@ -352,20 +461,9 @@ async fn erasure_repeated_after_restore_keeps_devices_syncing(backend: Backend) 
     server.user("cora", PROJECT, "coordinator").await;
     let a = server.device("isla", "tablet").await;
     let c = server.device("cora", "laptop").await;
-    let x = participant(&a, "65-74").await;
+    let x = identified_participant(&a).await;
     let y = participant(&a, "25-34").await;
-    let s = a
-        .create_session(
-            None,
-            &[
-                ("site", "strath-hall".into()),
-                ("activity", "walk".into()),
-                ("activity_type", "walking".into()),
-                ("start", "2026-11-03T10:00:00Z".into()),
-            ],
-        )
-        .await
-        .unwrap();
+    let s = session(&a).await;
     a.mark_attendance(s, x, AttendanceMark::Present)
         .await
         .unwrap();
@@ -373,8 +471,15 @@ async fn erasure_repeated_after_restore_keeps_devices_syncing(backend: Backend) 
         .await
         .unwrap();
     let w = questionnaire(&a, x, "baseline", 3).await;
+    let t = story(&a, x, STORY).await;
     sync(&a).await;
     sync(&c).await;
+    let devices = ["tablet", "laptop"];
+    assert_found(
+        &disk_places(&server, backend, &[], &devices).await,
+        &NEEDLES,
+        "before the erasure",
+    );
     let file = backup(&server, "before-erasure.bak").await;
 
     let erase = format!("/api/v1/projects/{PROJECT}/participants/{x}/erase");
@@ -386,22 +491,31 @@ async fn erasure_repeated_after_restore_keeps_devices_syncing(backend: Backend) 
         assert_eq!(marked(d, s).await, vec![y.to_string()]);
     }
 
-    // The pre-erasure backup brings x back; the devices reconcile with it.
+    // The database that recorded the erasure is lost: only the pre-erasure backup is left,
+    // and it brings x back. The devices reconcile with it and receive x again.
+    let lost_files = server_files(&server.db, backend).await;
+    lose_database(&mut server, backend).await;
     restore(&mut server, &file).await;
     assert!(on_server(&server, x).await.is_some());
     for d in [&a, &c] {
         let summary = sync(d).await;
         assert!(summary.reconciled, "{summary:?}");
     }
+    let restored_files = server_files(&server.db, backend).await;
+    assert_found(
+        &disk_places(&server, backend, &[], &devices).await,
+        &NEEDLES,
+        "after the restore, before erasing again,",
+    );
 
-    // Erased again: the server's change to the session is under a new actor, so devices that
-    // hold the first erasure's change still take it.
+    // Erased again by hand: the server's change to the session is under a new actor, so
+    // devices that hold the first erasure's change still take it.
     let erased = server.admin(&erase, json!({"reason": "withdrew"})).await;
     assert_eq!(erased["already_erased"], false, "{erased}");
     for d in [&a, &c] {
         sync(d).await;
         sync(d).await;
-        for id in [x, w] {
+        for id in [x, w, t] {
             assert!(d.get(id).await.is_err(), "{id} is gone from the device");
         }
         assert_eq!(marked(d, s).await, vec![y.to_string()]);
@@ -415,5 +529,217 @@ async fn erasure_repeated_after_restore_keeps_devices_syncing(backend: Backend) 
     )
     .await;
     assert_eq!(marks, 0, "no attendance of x is projected");
+
+    // Nothing of x is left on the disk: not in the restored database's files (nor in those
+    // of the lost one, if any are still there), nor in either store.
+    let earlier: Vec<PathBuf> = lost_files.into_iter().chain(restored_files).collect();
+    assert_gone(
+        &disk_places(&server, backend, &earlier, &devices).await,
+        &NEEDLES,
+        "after erasing again",
+    );
+
+    // Every device still records and syncs.
+    every_device_keeps_syncing(&server, &[&a, &c]).await;
+    server.finish().await;
+}
+
+/// Each device records a participant and syncs; the server stores each, and then every device
+/// holds what the server holds, all acknowledged, nothing set aside.
+async fn every_device_keeps_syncing(server: &ProcessServer, devices: &[&Device]) {
+    for d in devices {
+        let p = participant(d, "35-44").await;
+        let summary = sync(d).await;
+        assert_eq!(summary.set_aside, 0, "{summary:?}");
+        assert!(
+            on_server(server, p).await.is_some(),
+            "the server stores {p}: {summary:?}"
+        );
+    }
+    for d in devices {
+        sync(d).await;
+    }
+    let held = server_ids(server).await;
+    for d in devices {
+        assert_eq!(
+            device_ids(d).await,
+            held,
+            "the device holds what the server holds"
+        );
+        let status = d.status().await.unwrap();
+        assert_eq!(status.unsynced_records, 0, "{status:?}");
+        assert!(d.set_aside_records(10).await.unwrap().is_empty());
+    }
+}
+
+async fn restore_makes_again_erasures_made_after_the_backup(backend: Backend) {
+    let Some(mut server) = ProcessServer::start(backend, bin()).await else {
+        return;
+    };
+    server.project(PROJECT).await;
+    server.user("isla", PROJECT, "researcher").await;
+    server.user("rory", PROJECT, "researcher").await;
+    server.user("cora", PROJECT, "coordinator").await;
+    let a = server.device("isla", "tablet").await;
+    let b = server.device("rory", "phone").await;
+    let c = server.device("cora", "laptop").await;
+    let devices = ["tablet", "phone", "laptop"];
+    let x = identified_participant(&a).await;
+    let y = participant(&a, "25-34").await;
+    let s = session(&a).await;
+    a.mark_attendance(s, x, AttendanceMark::Present)
+        .await
+        .unwrap();
+    a.mark_attendance(s, y, AttendanceMark::Present)
+        .await
+        .unwrap();
+    let w = questionnaire(&a, x, "baseline", 3).await;
+    let t = story(&a, x, STORY).await;
+    for d in [&a, &b, &c] {
+        sync(d).await;
+    }
+    for d in [&b, &c] {
+        for id in [x, w, t] {
+            assert!(d.get(id).await.is_ok(), "{id} reached every device");
+        }
+    }
+    let file = backup(&server, "before-erasure.bak").await;
+    assert_found(
+        &disk_places(&server, backend, &[], &devices).await,
+        &NEEDLES,
+        "before the erasure",
+    );
+    let files_before = server_files(&server.db, backend).await;
+
+    // B, offline, edits x and records another questionnaire about them.
+    assert!(b.edit(x, |e| e.set("age_band", "75-84")).await.unwrap());
+    let w2 = questionnaire(&b, x, "interim", 4).await;
+
+    // x is erased after the backup; A and C sync and purge, B does not sync.
+    let erase = format!("/api/v1/projects/{PROJECT}/participants/{x}/erase");
+    let erased = server.admin(&erase, json!({"reason": "withdrew"})).await;
+    assert_eq!(erased["already_erased"], false, "{erased}");
+    for d in [&a, &c] {
+        let summary = sync(d).await;
+        assert_eq!(summary.erased, 3, "x, w and t purged: {summary:?}");
+        for id in [x, w, t] {
+            assert!(d.get(id).await.is_err(), "{id} purged");
+        }
+        assert_eq!(marked(d, s).await, vec![y.to_string()]);
+    }
+    for id in [x, w, t, w2] {
+        assert!(b.get(id).await.is_ok(), "B, not synced, still holds {id}");
+    }
+
+    // Restoring the pre-erasure backup over the live database makes the erasure again.
+    let out = restore(&mut server, &file).await;
+    let names_one = |line: &str| {
+        line.split(|ch: char| !ch.is_ascii_digit())
+            .any(|n| n == "1")
+    };
+    assert!(
+        out.lines()
+            .any(|line| line.contains("made again") && names_one(line)),
+        "the restore says it made one erasure again: {out}"
+    );
+    for id in [x, w, t] {
+        assert!(
+            on_server(&server, id).await.is_none(),
+            "the restored server does not hold {id}"
+        );
+    }
+    for (table, id) in [
+        ("participants", x),
+        ("wellbeing_responses", w),
+        ("stories", t),
+    ] {
+        let rows = count(
+            &server,
+            &format!("SELECT COUNT(*) AS n FROM {table} WHERE id = $1"),
+            &[&id.to_string()],
+        )
+        .await;
+        assert_eq!(rows, 0, "{table} has no row of {id}");
+    }
+    let held = server_ids(&server).await;
+    for id in [x, w, t] {
+        assert!(!held.contains(&id), "no document of {id}");
+        let logged = count(
+            &server,
+            "SELECT COUNT(*) AS n FROM change_log WHERE record_id = $1",
+            &[&id.to_string()],
+        )
+        .await;
+        assert_eq!(logged, 0, "no change of {id} in the log");
+    }
+    let tombstones = count(
+        &server,
+        "SELECT COUNT(*) AS n FROM erasures WHERE participant_id = $1",
+        &[&x.to_string()],
+    )
+    .await;
+    assert_eq!(tombstones, 3, "x, w and t are tombstoned");
+    let marks = count(
+        &server,
+        "SELECT COUNT(*) AS n FROM attendance WHERE participant_id = $1",
+        &[&x.to_string()],
+    )
+    .await;
+    assert_eq!(marks, 0, "no attendance of x is projected");
+    let again = server.admin(&erase, json!({})).await;
+    assert_eq!(again["already_erased"], true, "{again}");
+
+    // A and C reconcile without x coming back.
+    for d in [&a, &c] {
+        let summary = sync(d).await;
+        assert!(summary.reconciled, "{summary:?}");
+        assert_eq!(summary.set_aside, 0, "{summary:?}");
+        for id in [x, w, t] {
+            assert!(d.get(id).await.is_err(), "{id} did not come back");
+        }
+    }
+
+    // B's first sync since the erasure: it is told, and what it sends of x is refused as
+    // erased, stored nowhere.
+    let summary = sync(&b).await;
+    assert!(summary.reconciled, "{summary:?}");
+    assert_eq!(summary.set_aside, 0, "{summary:?}");
+    assert_eq!(summary.erased, 4, "x, w, t and w2 purged: {summary:?}");
+    for id in [x, w2] {
+        assert!(
+            summary
+                .reports
+                .iter()
+                .any(|r| r.id == id && r.kind == ReportKind::Erased),
+            "B's push of {id} is refused as erased: {summary:?}"
+        );
+    }
+    for id in [x, w, t, w2] {
+        assert!(b.get(id).await.is_err(), "B no longer holds {id}");
+        assert!(
+            on_server(&server, id).await.is_none(),
+            "the server did not store {id} from B"
+        );
+        let quarantined = count(
+            &server,
+            "SELECT COUNT(*) AS n FROM quarantine WHERE record_id = $1",
+            &[&id.to_string()],
+        )
+        .await;
+        assert_eq!(quarantined, 0, "nothing of {id} is kept in quarantine");
+    }
+    for d in [&a, &b, &c] {
+        assert_eq!(marked(d, s).await, vec![y.to_string()]);
+    }
+
+    every_device_keeps_syncing(&server, &[&a, &b, &c]).await;
+
+    // Nothing of x is left on the disk: not in the restored database (nor in the files of
+    // the database it replaced, if any are still there), nor in any store.
+    assert_gone(
+        &disk_places(&server, backend, &files_before, &devices).await,
+        &NEEDLES,
+        "after the restore made the erasure again and the devices synced",
+    );
     server.finish().await;
 }

@@ -112,8 +112,8 @@ pub async fn sync(device: &Device, out: Output) -> Result<()> {
         let mut t = String::new();
         if summary.reconciled {
             t.push_str(
-                "the server was restored from a backup: this device sent it everything it had \
-                 recorded again\n",
+                "the server was restored from a backup: this device sent it everything it holds \
+                 again\n",
             );
         }
         let _ = write!(

@@ -299,6 +299,7 @@ impl ServerState {
                 sender_actor: device.actor.clone(),
                 compensating_actor: server_actor(),
                 now,
+                relay: Default::default(),
             };
             let stored = self.docs.get(&id).map(|r| r.doc.clone());
             let mut raw: Vec<Vec<u8>> = push.changes.iter().map(|c| c.to_vec()).collect();

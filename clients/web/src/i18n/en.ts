@@ -150,6 +150,7 @@ export const en = {
   "sync.button": "Sync now",
   "sync.working": "Syncing…",
   "sync.done": "Synced: sent {pushed}, received {received}.",
+  "sync.reconciled": "The server was restored from a backup: this device sent it everything it holds again.",
   "sync.erased": "Records erased at a participant's request were removed from this device: {count}.",
   "sync.offline": "You are offline. Everything is kept on this device and will be sent when you are back online.",
   "sync.online": "Online",

@@ -585,8 +585,10 @@ async function syncScreen(flash?: HTMLElement): Promise<void> {
     let note: HTMLElement;
     try {
       const s = await sync();
-      const done = t("sync.done", { pushed: s.pushed, received: s.received });
-      note = status(s.erased ? `${done} ${t("sync.erased", { count: s.erased })}` : done, "ok");
+      const done = [t("sync.done", { pushed: s.pushed, received: s.received })];
+      if (s.reconciled) done.push(t("sync.reconciled"));
+      if (s.erased) done.push(t("sync.erased", { count: s.erased }));
+      note = status(done.join(" "), "ok");
     } catch (e) {
       note = status(syncErrorText(e), "error");
     }

@@ -1,0 +1,191 @@
+// The sync client against a server restored from a backup (docs/protocol.md section 9.6): the
+// answer that says `reconcile` makes the next request carry every record the device holds with
+// its whole history, whoever authored it. The transaction is an in-memory stand-in for IndexedDB.
+import assert from "node:assert/strict";
+import { before, test } from "node:test";
+import * as A from "@automerge/automerge/slim";
+import { storedFrom } from "../src/device";
+import { uuidBytes, uuidText, type Cursor, type SyncResponse } from "../src/protocol";
+import { createRecord, editRecord, type Doc } from "../src/records";
+import type { Meta, SetAside, StoredRecord, StoredReport } from "../src/store";
+import { applyAnswer, buildRequest, syncRounds, type Outgoing, type SyncStore, type SyncSummary } from "../src/sync";
+import { initAutomerge } from "./wasm";
+
+before(initAutomerge);
+
+const ME = "daf70e345b69069ce9a5865db6e60aee";
+const OTHER = "0b5e1c2d3e4f5a6b7c8d9e0f1a2b3c4d";
+const NOW = 1795645050;
+const PROJECT = "highland-heritage";
+const OLD_GENERATION = new Uint8Array(16).fill(1);
+const NEW_GENERATION = new Uint8Array(16).fill(2);
+const ID = {
+  mine: "0192f0c4-0000-7000-8000-000000000001",
+  theirs: "0192f0c4-0000-7000-8000-000000000002",
+  shared: "0192f0c4-0000-7000-8000-000000000003",
+  edited: "0192f0c4-0000-7000-8000-000000000004",
+  pulled: "0192f0c4-0000-7000-8000-000000000005",
+};
+
+class MemoryStore implements SyncStore {
+  records = new Map<string, StoredRecord>();
+  metas = new Map<string, unknown>();
+  setAside: SetAside[] = [];
+  reports: StoredReport[] = [];
+  async getRecord(id: string) {
+    const r = this.records.get(id);
+    return r && structuredClone(r);
+  }
+  async putRecord(r: StoredRecord) {
+    this.records.set(r.id, structuredClone(r));
+  }
+  async deleteRecord(id: string) {
+    this.records.delete(id);
+  }
+  async allRecords() {
+    return [...this.records.values()].map((r) => structuredClone(r));
+  }
+  async meta<K extends keyof Meta>(k: K): Promise<Meta[K]> {
+    return this.metas.get(k) as Meta[K];
+  }
+  async setMeta<K extends keyof Meta>(k: K, v: Meta[K]) {
+    if (v === undefined) this.metas.delete(k);
+    else this.metas.set(k, structuredClone(v));
+  }
+  async addSetAside(s: SetAside) {
+    this.setAside.push(s);
+  }
+  async addReport(r: StoredReport) {
+    this.reports.push(r);
+  }
+  async purge(id: string) {
+    return this.records.delete(id);
+  }
+}
+
+const participant = (actor: string, code: string) => createRecord(actor, "participant", PROJECT, [["code", code], ["consent.data_use", true]], NOW);
+const asActor = (doc: Doc, actor: string): Doc => A.load(A.save(doc), { actor });
+const edited = (doc: Doc, decile: number): Doc => editRecord(doc, NOW + decile, (e) => e.set("imd_decile", decile)).doc;
+const hashes = (changes: Uint8Array[]) => changes.map((c) => A.decodeChange(c).hash).sort();
+const authors = (changes: Uint8Array[]) => [...new Set(changes.map((c) => A.decodeChange(c).actor))].sort();
+
+function answer(fields: Partial<SyncResponse> & { cursor: Cursor }): SyncResponse {
+  return { unacked: [], reports: [], records: [], erased: [], more: false, server_time: NOW, reconcile: false, ...fields };
+}
+
+/** A device in sync with its server except for one edit of its own, and a doc the restored
+ * server holds that the device has never seen. */
+function device(): { store: MemoryStore; docs: Record<string, Doc> } {
+  const store = new MemoryStore();
+  store.metas.set("identity", {
+    server: "https://bothy.example.org",
+    deviceId: "d1",
+    deviceToken: "bd1_x",
+    actor: ME,
+    user: { id: "u1", username: "morag" },
+    memberships: [{ project: PROJECT, role: "coordinator" }],
+  });
+  store.metas.set("cursor", { seq: 40, generation: OLD_GENERATION });
+  const docs: Record<string, Doc> = {
+    mine: participant(ME, "K7Q2-0001"),
+    theirs: participant(OTHER, "ZZ11-0001"),
+    shared: edited(asActor(participant(OTHER, "ZZ11-0002"), ME), 3),
+    edited: participant(ME, "K7Q2-0002"),
+    pulled: participant(OTHER, "ZZ11-0003"),
+  };
+  for (const name of ["mine", "theirs", "shared", "edited"] as const) {
+    const doc = docs[name]!;
+    store.records.set(ID[name], storedFrom(ID[name], doc, A.getHeads(doc), NOW));
+  }
+  // An edit made after the server acknowledged the record: unsynced.
+  const before = store.records.get(ID.edited)!;
+  docs.edited = edited(asActor(docs.edited!, ME), 7);
+  store.records.set(ID.edited, storedFrom(ID.edited, docs.edited, before.acked, NOW + 1));
+  return { store, docs };
+}
+
+const pushOf = (out: Outgoing) => new Map(out.request.push!.map((p) => [uuidText(p.id), p.changes ?? []]));
+
+test("a device in sync sends only its new changes", async () => {
+  const { store } = device();
+  const out = await buildRequest(store);
+  const push = pushOf(out);
+  assert.deepEqual([...push.keys()], [ID.edited]);
+  assert.equal(push.get(ID.edited)!.length, 1);
+  assert.equal(out.request.pending, 1);
+  assert.deepEqual(out.request.cursor, { seq: 40, generation: OLD_GENERATION });
+});
+
+test("after a reconciling answer every record is sent whole in the next request", async () => {
+  const { store, docs } = device();
+  const first = await buildRequest(store);
+  const cursor = { seq: 3, generation: NEW_GENERATION };
+  // The restored server stored the push, bootstraps the device (one page here, holding a record
+  // the device lacked and one it holds) and says `reconcile`.
+  const reconciling = answer({
+    cursor,
+    reconcile: true,
+    records: [
+      { id: uuidBytes(ID.pulled), kind: "participant", project: PROJECT, data: { snapshot: A.save(docs.pulled!) } },
+      { id: uuidBytes(ID.theirs), kind: "participant", project: PROJECT, data: { snapshot: A.save(docs.theirs!) } },
+    ],
+  });
+  const summary = await applyAnswer(store, first, reconciling, NOW + 2);
+  assert.equal(summary.reconciled, true);
+  assert.equal(summary.acked, 1);
+  assert.equal(summary.received, 2);
+  for (const r of store.records.values()) assert.equal(r.acked, null, `acked heads of ${r.id} forgotten`);
+  assert.deepEqual(store.metas.get("cursor"), cursor);
+
+  const second = await buildRequest(store);
+  const push = pushOf(second);
+  assert.deepEqual([...push.keys()].sort(), Object.values(ID).sort(), "every record the device holds");
+  for (const [name, id] of Object.entries(ID)) {
+    const whole = A.getAllChanges(A.load(store.records.get(id)!.doc));
+    assert.deepEqual(hashes(push.get(id)!), hashes(whole), `${name} is sent with its whole history`);
+  }
+  assert.deepEqual(authors(push.get(ID.theirs)!), [OTHER], "a record holding only another actor's changes is sent too");
+  assert.deepEqual(authors(push.get(ID.shared)!), [ME, OTHER].sort());
+  assert.equal(second.request.pending, Object.keys(ID).length);
+  assert.deepEqual(second.request.cursor, cursor, "the new generation is sent back");
+
+  // The server acknowledges them all: the device is in sync again and sends nothing more.
+  const after = await applyAnswer(store, second, answer({ cursor: { seq: 4, generation: NEW_GENERATION } }), NOW + 3);
+  assert.equal(after.reconciled, false);
+  assert.equal(after.acked, Object.keys(ID).length);
+  assert.equal(pushOf(await buildRequest(store)).size, 0);
+});
+
+test("an answer without reconcile keeps the acked heads", async () => {
+  const { store } = device();
+  const out = await buildRequest(store);
+  const summary = await applyAnswer(store, out, answer({ cursor: { seq: 41, generation: OLD_GENERATION } }), NOW + 2);
+  assert.equal(summary.reconciled, false);
+  for (const r of store.records.values()) assert.deepEqual(r.acked?.slice().sort(), r.heads.slice().sort(), r.id);
+  assert.equal(pushOf(await buildRequest(store)).size, 0);
+});
+
+function round(fields: Partial<SyncSummary> = {}): SyncSummary {
+  return { requests: 1, pushed: 0, acked: 0, received: 0, setAside: 0, erased: 0, reports: [], more: false, reconciled: false, ...fields };
+}
+
+test("a reconciling round is followed by another at once, within the round limit", async () => {
+  const rounds = [round({ reconciled: true, received: 2 }), round({ pushed: 5, acked: 5 })];
+  let calls = 0;
+  const total = await syncRounds(async () => rounds[calls++]!);
+  assert.equal(calls, 2);
+  assert.equal(total.requests, 2);
+  assert.equal(total.reconciled, true);
+  assert.equal(total.pushed, 5);
+  assert.equal(total.received, 2);
+
+  calls = 0;
+  const plain = await syncRounds(async () => (calls++, round()));
+  assert.equal(calls, 1);
+  assert.equal(plain.reconciled, false);
+
+  calls = 0;
+  const bounded = await syncRounds(async () => (calls++, round({ reconciled: true })), 3);
+  assert.equal(calls, 3);
+  assert.equal(bounded.requests, 3);
+});
