@@ -1,6 +1,6 @@
 //! A device's life in the field: its clock is wrong, it is offline for two months, it is
-//! revoked, its user is removed. Each gets the documented outcome with a clear message, and
-//! nothing is lost on the device.
+//! revoked, its user is removed, its store is enrolled again. Each gets the documented outcome
+//! with a clear message, and nothing is lost on the device.
 //!
 //! Simulating time: the device library and the server read the system clock, which a test
 //! cannot move. Sync never depends on the device's clock (the server orders changes by its own
@@ -22,6 +22,7 @@ on_both_backends!(
     a_wrong_device_clock_does_not_matter,
     sixty_days_offline_still_syncs,
     revoked_devices_and_removed_users_are_refused_without_loss,
+    a_store_enrolled_again_sends_what_the_server_lacks,
 );
 
 const DAY: i64 = 86_400;
@@ -354,4 +355,92 @@ async fn revoked_devices_and_removed_users_are_refused_without_loss(backend: Bac
     );
     assert_eq!(audit[1]["target"], json!("sam"));
     h.finish().await;
+}
+
+/// A phone revoked when it was lost and later found: its user enrols the same store again with
+/// a new code. What it recorded offline under its old credential reaches the server (the same
+/// user's other device may be vouched for), authored by the old device and received from the
+/// new one; another user's device cannot do the same.
+async fn a_store_enrolled_again_sends_what_the_server_lacks(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    h.project("p").await;
+    h.user("ruth", "p", "researcher").await;
+    h.user("sam", "p", "researcher").await;
+    let ruth = h.device("ruth", "ruth-phone").await;
+    let synced = ruth.create_participant(Some("p"), &[]).await.unwrap().id;
+    ruth.sync().await.unwrap();
+    let offline = ruth.create_participant(Some("p"), &[]).await.unwrap().id;
+    let old_device = ruth.status().await.unwrap().device_id.unwrap();
+    h.admin(
+        &format!("/api/v1/admin/devices/{old_device}/revoke"),
+        json!({"reason": "lost on the ferry"}),
+    )
+    .await;
+    assert!(
+        ruth.sync().await.is_err(),
+        "the revoked credential is refused"
+    );
+
+    // Found again: enrolled anew, keeping its store.
+    let code = h.enrolment_code("ruth").await;
+    ruth.enrol(&h.url(), &code, "ruth-phone (found)")
+        .await
+        .expect("the store enrols again");
+    let new_device = ruth.status().await.unwrap().device_id.unwrap();
+    assert_ne!(new_device, old_device);
+    let summary = ruth.sync().await.unwrap();
+    assert_eq!(summary.set_aside, 0, "{summary:?}");
+    let status = ruth.status().await.unwrap();
+    assert_eq!((status.records, status.unsynced_records), (2, 0));
+    for id in [synced, offline] {
+        h.record("p", id).await;
+    }
+    let history = h
+        .get(&format!("/api/v1/projects/p/records/{offline}/history"))
+        .await;
+    let change = &history["changes"][0];
+    assert_eq!(change["device_id"], old_device.as_str(), "{history}");
+    assert_eq!(change["received_from"], new_device.as_str(), "{history}");
+
+    // Sam holds a change made under Ruth's old actor that the server lacks: outside a
+    // restore he may not vouch for another user's device.
+    let old_actor = bothy_sync_core::automerge::ActorId::try_from(
+        history["changes"][0]["actor"].as_str().unwrap(),
+    )
+    .unwrap();
+    let mut doc = ruth.document(synced).await.unwrap();
+    let before = doc.heads();
+    let mut fork = doc.automerge().fork();
+    fork.set_actor(old_actor);
+    let mut fork = RecordDoc::from_automerge(fork);
+    fork.edit(now(), |e| e.set("age_band", "25-34")).unwrap();
+    let changes = fork
+        .automerge()
+        .get_changes(&before)
+        .iter()
+        .map(|c| serde_bytes::ByteBuf::from(c.raw_bytes().to_vec()))
+        .collect::<Vec<_>>();
+    assert_eq!(changes.len(), 1);
+    let (sam, _) = h.raw_device("sam").await;
+    let answer = h
+        .sync_raw(
+            &sam,
+            &SyncRequest {
+                push: vec![RecordPush {
+                    id: synced,
+                    changes,
+                    document: None,
+                }],
+                ..SyncRequest::default()
+            },
+        )
+        .await;
+    assert_eq!(answer.unacked, vec![synced]);
+    assert_eq!(
+        answer.reports[0].code, "foreign_actor",
+        "{:?}",
+        answer.reports
+    );
 }
