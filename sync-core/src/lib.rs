@@ -4,7 +4,8 @@
 //! move bytes and call this crate.
 //!
 //! * [`schema`]: the four record kinds (participant, session with attendance, wellbeing
-//!   response, story) and their fields.
+//!   response, story) and their fields; [`schema_export`] writes them out as data for the
+//!   web app.
 //! * [`record`]: records as Automerge documents behind typed, validating accessors
 //!   ([`RecordDoc`]): create, edit (refusing invalid input with the field named), read.
 //! * [`validate`]: the checks, shared by capture on the device and merge on the server.
@@ -40,11 +41,13 @@
 
 pub mod history;
 pub mod inflate;
+pub mod instrument;
 pub mod merge;
 pub mod protocol;
 pub mod record;
 pub mod roles;
 pub mod schema;
+pub mod schema_export;
 pub mod scoring;
 pub mod validate;
 pub mod wording;

@@ -1,13 +1,16 @@
 //! Wellbeing scoring: pure functions from item answers to scores.
 //!
 //! Scores are always derived, never typed in. The facts (ranges, the SWEMWBS raw-to-metric
-//! conversion table, the ONS4 thresholds) come from the instruments' published scoring guidance;
-//! item wording is licensed and never appears here.
+//! conversion table, the ONS4 thresholds) come from the instruments' published scoring guidance
+//! and live in the built-in instrument definitions ([`crate::instrument`]); everything here is
+//! a view of those definitions, scored by the one generic engine. WEMWBS and SWEMWBS item
+//! wording is licensed and never appears in this crate.
 //!
 //! An incomplete form is never scored: Warwick's guidance gives no imputation rule for missing
 //! WEMWBS/SWEMWBS answers, and counting a missing answer as zero (a bug seen in public code)
 //! would report a false fall in wellbeing. Instead the score says which items are missing.
 
+use crate::instrument::{self, Definition, Scored};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,17 +27,15 @@ pub enum Instrument {
     Ons4,
 }
 
-/// The WEMWBS item numbers that make up SWEMWBS.
+/// The WEMWBS item numbers that make up SWEMWBS (the WEMWBS definition's `swemwbs` score
+/// scores these; a test keeps the two equal).
 pub const SWEMWBS_ITEMS_IN_WEMWBS: [u8; 7] = [1, 2, 3, 6, 7, 9, 11];
 
-/// SWEMWBS raw score (7..=35) to metric score, from the published conversion table.
-const SWEMWBS_METRIC: [f64; 29] = [
-    7.00, 9.51, 11.25, 12.40, 13.33, 14.08, 14.75, 15.32, 15.84, 16.36, 16.88, 17.43, 17.98, 18.59,
-    19.25, 19.98, 20.73, 21.54, 22.35, 23.21, 24.11, 25.03, 26.02, 27.03, 28.13, 29.31, 30.70,
-    32.55, 35.00,
-];
+/// The name of the further score a WEMWBS definition gives for its SWEMWBS items.
+const SWEMWBS_IN_WEMWBS: &str = "swemwbs";
 
-/// Names of the four ONS4 items, in item order.
+/// Names of the four ONS4 items, in item order (the ONS4 definition's item keys; a test keeps
+/// the two equal).
 pub const ONS4_ITEMS: [&str; 4] = ["life_satisfaction", "worthwhile", "happy", "anxious"];
 
 impl Instrument {
@@ -57,21 +58,25 @@ impl Instrument {
         }
     }
 
-    /// How many items the form has.
-    pub fn item_count(self) -> u8 {
-        match self {
-            Instrument::Wemwbs => 14,
-            Instrument::Swemwbs => 7,
-            Instrument::Ons4 => 4,
-        }
+    /// The instrument's built-in definition.
+    pub fn definition(self) -> &'static Definition {
+        instrument::builtin(self.as_str())
+            .expect("every Instrument has a built-in definition (checked by tests)")
     }
 
-    /// The lowest and highest answer allowed for every item.
+    /// How many items the form has.
+    pub fn item_count(self) -> u8 {
+        u8::try_from(self.definition().items.len()).unwrap_or(u8::MAX)
+    }
+
+    /// The lowest and highest answer allowed for every item (these instruments' items all
+    /// share one scale).
     pub fn item_range(self) -> (i64, i64) {
-        match self {
-            Instrument::Wemwbs | Instrument::Swemwbs => (1, 5),
-            Instrument::Ons4 => (0, 10),
-        }
+        self.definition()
+            .items
+            .first()
+            .and_then(|i| i.scale.bounds())
+            .unwrap_or((0, 0))
     }
 }
 
@@ -81,13 +86,10 @@ impl fmt::Display for Instrument {
     }
 }
 
-/// The SWEMWBS metric score for a raw score, or `None` outside 7..=35.
+/// The SWEMWBS metric score for a raw score, or `None` outside 7..=35: the SWEMWBS
+/// definition's lookup table.
 pub fn swemwbs_metric(raw: i64) -> Option<f64> {
-    if (7..=35).contains(&raw) {
-        Some(SWEMWBS_METRIC[(raw - 7) as usize])
-    } else {
-        None
-    }
+    Instrument::Swemwbs.definition().scoring.lookup_score(raw)
 }
 
 /// An ONS4 threshold band.
@@ -107,6 +109,14 @@ pub enum Ons4Band {
 }
 
 impl Ons4Band {
+    const ALL: [Ons4Band; 5] = [
+        Ons4Band::Low,
+        Ons4Band::Medium,
+        Ons4Band::High,
+        Ons4Band::VeryHigh,
+        Ons4Band::VeryLow,
+    ];
+
     /// The band's name as used in exports.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -117,28 +127,25 @@ impl Ons4Band {
             Ons4Band::VeryLow => "very_low",
         }
     }
+
+    fn from_name(name: &str) -> Option<Self> {
+        Ons4Band::ALL.into_iter().find(|b| b.as_str() == name)
+    }
 }
 
-/// The ONS band of one answer. `item` is 1..=4 (4 is anxiety, whose scale runs the other way).
+/// The ONS band of one answer. `item` is 1..=4 (4 is anxiety, whose scale runs the other way):
+/// the ONS4 definition's per-item bands.
 pub fn ons4_band(item: u8, value: i64) -> Option<Ons4Band> {
-    if !(0..=10).contains(&value) {
+    let def = Instrument::Ons4.definition();
+    if !def.item(item)?.scale.allows(value) {
         return None;
     }
-    match item {
-        1..=3 => Some(match value {
-            0..=4 => Ons4Band::Low,
-            5..=6 => Ons4Band::Medium,
-            7..=8 => Ons4Band::High,
-            _ => Ons4Band::VeryHigh,
-        }),
-        4 => Some(match value {
-            0..=1 => Ons4Band::VeryLow,
-            2..=3 => Ons4Band::Low,
-            4..=5 => Ons4Band::Medium,
-            _ => Ons4Band::High,
-        }),
-        _ => None,
-    }
+    let group = def.scoring.group_of(item)?;
+    let band = group
+        .bands
+        .iter()
+        .find(|b| b.min <= value as f64 && value as f64 <= b.max)?;
+    Ons4Band::from_name(&band.name)
 }
 
 /// One ONS4 answer with its band.
@@ -212,51 +219,39 @@ impl Score {
 }
 
 /// Scores a form. `items` maps item number (1-based) to answer; answers out of range count as
-/// missing here (validation refuses them before they are stored).
+/// missing here (validation refuses them before they are stored). The instrument's definition
+/// is scored by [`instrument::score`] and the result given in this module's shape.
 pub fn score(instrument: Instrument, items: &BTreeMap<u8, i64>) -> Score {
-    let (lo, hi) = instrument.item_range();
-    let n = instrument.item_count();
-    let missing: Vec<u8> = (1..=n)
-        .filter(|i| !items.get(i).is_some_and(|v| (lo..=hi).contains(v)))
-        .collect();
-    if !missing.is_empty() {
-        let list: Vec<String> = missing.iter().map(u8::to_string).collect();
-        let reason = format!(
-            "{instrument} is not scored: {} of {n} items answered; missing item{} {}. \
-             The scale gives no rule for missing answers, so an incomplete form has no score.",
-            n as usize - missing.len(),
-            if missing.len() == 1 { "" } else { "s" },
-            list.join(", ")
-        );
-        return Score::Incomplete { missing, reason };
-    }
-    let sum_of = |ids: &mut dyn Iterator<Item = u8>| ids.map(|i| items[&i]).sum::<i64>();
-    match instrument {
-        Instrument::Wemwbs => {
-            let total = sum_of(&mut (1..=14));
-            let swemwbs_raw = sum_of(&mut SWEMWBS_ITEMS_IN_WEMWBS.into_iter());
-            Score::Wemwbs {
-                total,
-                swemwbs_raw,
-                swemwbs_metric: swemwbs_metric(swemwbs_raw).unwrap_or(f64::NAN),
+    match instrument::score(instrument.definition(), items) {
+        Scored::Incomplete { missing, reason } => Score::Incomplete { missing, reason },
+        // Sums of whole answers are whole numbers, so `as i64` is exact.
+        Scored::Total { total, also } => match instrument {
+            Instrument::Wemwbs => {
+                let short = also
+                    .iter()
+                    .find(|t| t.name.as_deref() == Some(SWEMWBS_IN_WEMWBS));
+                Score::Wemwbs {
+                    total: total.raw as i64,
+                    swemwbs_raw: short.map_or(0, |t| t.raw as i64),
+                    swemwbs_metric: short.map_or(f64::NAN, |t| t.score),
+                }
             }
-        }
-        Instrument::Swemwbs => {
-            let raw = sum_of(&mut (1..=7));
-            Score::Swemwbs {
-                raw,
-                metric: swemwbs_metric(raw).unwrap_or(f64::NAN),
-            }
-        }
-        Instrument::Ons4 => Score::Ons4 {
-            answers: (1..=4u8)
-                .map(|i| {
-                    let value = items[&i];
-                    Ons4Answer {
-                        item: ONS4_ITEMS[(i - 1) as usize].to_owned(),
-                        value,
-                        band: ons4_band(i, value).unwrap_or(Ons4Band::Low),
-                    }
+            _ => Score::Swemwbs {
+                raw: total.raw as i64,
+                metric: total.score,
+            },
+        },
+        Scored::PerItem { answers } => Score::Ons4 {
+            answers: answers
+                .into_iter()
+                .map(|a| Ons4Answer {
+                    item: a.key.unwrap_or_else(|| a.number.to_string()),
+                    value: a.value,
+                    band: a
+                        .band
+                        .as_deref()
+                        .and_then(Ons4Band::from_name)
+                        .unwrap_or(Ons4Band::Low),
                 })
                 .collect(),
         },

@@ -1,4 +1,6 @@
-// What each record kind may hold: the same table as the server's schema (docs/data-model.md).
+// What each record kind may hold: the server's schema (docs/data-model.md), as sync-core emits it.
+
+import generated from "./generated/schema.json";
 
 export type RecordKind = "participant" | "session" | "wellbeing" | "story";
 export const KINDS: RecordKind[] = ["participant", "session", "wellbeing", "story"];
@@ -23,75 +25,40 @@ export interface Field {
   required: boolean;
 }
 
-const f = (name: string, ty: FieldType, required = false): Field => ({ name, ty, required });
-const SHORT: FieldType = { t: "str", max: 200 };
-const LONG: FieldType = { t: "str", max: 2000 };
-const choice = (options: readonly string[]): FieldType => ({ t: "choice", options });
-
-export const ATTENDANCE_MARKS = ["present", "absent", "left_early"] as const;
-export const ACTIVITY_TYPES = ["arts", "heritage", "nature", "choir", "music", "theatre", "walking", "peer_support", "other"] as const;
-export const TIMEPOINTS = ["baseline", "interim", "end", "follow_up"] as const;
-export const AGE_BANDS = ["0-15", "16-24", "25-34", "35-44", "45-54", "55-64", "65-74", "75-84", "85+"] as const;
-export const GENDERS = ["woman", "man", "non_binary", "other", "prefer_not_to_say"] as const;
-export const ETHNIC_GROUPS = ["asian", "black", "mixed", "white", "other", "prefer_not_to_say"] as const;
-export const RURALITY = ["urban", "rural"] as const;
-export const REFERRAL_SOURCES = ["gp", "link_worker", "self", "memory_support_worker", "mental_health_practitioner", "community_organisation", "other"] as const;
-export const STORY_CONSENT_SCOPES = ["private", "project", "public"] as const;
-export const INSTRUMENTS = ["WEMWBS", "SWEMWBS", "ONS4"] as const;
-export type InstrumentName = (typeof INSTRUMENTS)[number];
-
-const CONSENT: MapSpec = {
-  fields: [f("data_use", { t: "bool" }), f("story_sharing", { t: "bool" }), f("contact", { t: "bool" }), f("date", { t: "date" }), f("version", SHORT)],
+// The table itself is generated from sync-core (clients/web/src/generated/schema.json, written
+// by `BOTHY_WRITE_GENERATED=1 cargo test -p bothy-sync-core --test generated`): never typed here.
+const TABLE = generated as unknown as {
+  envelope: string[];
+  attendance_marks: string[];
+  kinds: Record<RecordKind, Field[]>;
 };
-const REFERRAL: MapSpec = { fields: [f("source", choice(REFERRAL_SOURCES)), f("date", { t: "date" }), f("reason", LONG)] };
-const IDENTIFIERS: MapSpec = { fields: [f("name", SHORT), f("phone", SHORT)] };
+if (KINDS.length !== Object.keys(TABLE.kinds).length || !KINDS.every((k) => k in TABLE.kinds)) {
+  throw new Error(`the generated schema's kinds (${Object.keys(TABLE.kinds).join(", ")}) are not this app's`);
+}
 
-export const SCHEMA: Record<RecordKind, Field[]> = {
-  participant: [
-    f("code", { t: "str", max: 40 }, true),
-    f("consent", { t: "map", spec: CONSENT }, true),
-    f("age_band", choice(AGE_BANDS)),
-    f("gender", choice(GENDERS)),
-    f("ethnic_group", choice(ETHNIC_GROUPS)),
-    f("postcode_district", { t: "str", max: 4 }),
-    f("imd_decile", { t: "int", min: 1, max: 10 }),
-    f("rurality", choice(RURALITY)),
-    f("referral", { t: "map", spec: REFERRAL }, true),
-    f("identifiers", { t: "map", spec: IDENTIFIERS }, true),
-  ],
-  session: [
-    f("site", SHORT, true),
-    f("activity", SHORT, true),
-    f("activity_type", choice(ACTIVITY_TYPES), true),
-    f("start", { t: "datetime" }, true),
-    f("end", { t: "datetime" }),
-    f("facilitators", { t: "set" }, true),
-    f("location", SHORT),
-    f("attendance", { t: "map", spec: "attendance" }, true),
-    f("unregistered_attendees", { t: "int", min: 0, max: 10_000 }),
-    f("notes", { t: "text" }, true),
-  ],
-  wellbeing: [
-    f("participant", { t: "ref" }, true),
-    f("instrument", choice(INSTRUMENTS), true),
-    f("timepoint", choice(TIMEPOINTS), true),
-    f("date", { t: "date" }, true),
-    f("session", { t: "ref" }),
-    f("items", { t: "map", spec: "items" }, true),
-  ],
-  story: [
-    f("title", SHORT, true),
-    f("body", { t: "text" }, true),
-    f("participant", { t: "ref" }),
-    f("author", SHORT, true),
-    f("consent_scope", choice(STORY_CONSENT_SCOPES), true),
-    f("themes", { t: "set" }, true),
-    f("session", { t: "ref" }),
-    f("language", { t: "str", max: 35 }),
-  ],
-};
+export const SCHEMA: Record<RecordKind, Field[]> = TABLE.kinds;
+export const ENVELOPE_FIELDS: string[] = TABLE.envelope;
+export const ATTENDANCE_MARKS: readonly string[] = TABLE.attendance_marks;
 
-export const ENVELOPE_FIELDS = ["kind", "project", "v", "created"];
+/** The allowed values of a choice field (`path` may name a field of a nested map: `referral.source`). */
+function choices(kind: RecordKind, path: string): readonly string[] {
+  const [top, sub] = path.split(".");
+  let ty = TABLE.kinds[kind].find((x) => x.name === top)?.ty;
+  if (sub !== undefined && ty?.t === "map" && typeof ty.spec === "object") ty = ty.spec.fields.find((x) => x.name === sub)?.ty;
+  if (ty?.t !== "choice") throw new Error(`the generated schema has no choice field ${kind}.${path}`);
+  return ty.options;
+}
+
+export const ACTIVITY_TYPES = choices("session", "activity_type");
+export const TIMEPOINTS = choices("wellbeing", "timepoint");
+export const AGE_BANDS = choices("participant", "age_band");
+export const GENDERS = choices("participant", "gender");
+export const ETHNIC_GROUPS = choices("participant", "ethnic_group");
+export const RURALITY = choices("participant", "rurality");
+export const REFERRAL_SOURCES = choices("participant", "referral.source");
+export const STORY_CONSENT_SCOPES = choices("story", "consent_scope");
+export const INSTRUMENTS = choices("wellbeing", "instrument");
+export type InstrumentName = string;
 
 export function field(kind: RecordKind, name: string): Field | undefined {
   return SCHEMA[kind].find((x) => x.name === name);
