@@ -110,12 +110,20 @@ pub async fn erased_for(
     since: u64,
     head: u64,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    let rows = sqlx::query(
+    // The roles that write (and so hold records on devices), from the one table of rules:
+    // fixed identifiers, so written into the statement rather than bound one by one.
+    let writers: Vec<String> = bothy_sync_core::roles::Role::ALL
+        .into_iter()
+        .filter(|r| r.writes())
+        .map(|r| format!("'{}'", r.as_str()))
+        .collect();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT record_id FROM erasures WHERE seq > $1 AND seq <= $2 AND EXISTS (\
            SELECT 1 FROM memberships pm WHERE pm.user_id = $3 AND pm.project = erasures.project \
-           AND pm.role IN ('admin', 'coordinator', 'researcher', 'peer_worker')) \
+           AND pm.role IN ({})) \
          ORDER BY seq, record_id",
-    )
+        writers.join(", ")
+    )))
     .bind(i64::try_from(since).unwrap_or(i64::MAX))
     .bind(i64::try_from(head).unwrap_or(i64::MAX))
     .bind(user_id)

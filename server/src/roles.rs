@@ -1,44 +1,27 @@
-//! Project roles and what each may do on the server, in one place: the per-kind record rules
-//! (shared with devices, from sync-core's `roles`), the SQL used to scope pulls, which a test
-//! ties to those rules, and who may manage set-up, subjects and reports.
+//! Who may do what on the server, in one place: the project roles' table (shared with devices,
+//! from sync-core's `roles`), what server admins may, the SQL used to scope pulls (which a test
+//! ties to the table), and [`ProjectAccess`], the one check every project route makes.
 //!
 //! * `admin`, `coordinator`, `researcher`: push and pull every record kind of their projects.
 //! * `peer_worker`: pushes and pulls participants and sessions only (they log sessions and
 //!   attendance); wellbeing responses and stories are neither accepted from nor sent to them.
 //! * `analyst`: never writes, and receives nothing by sync (merged data is read through the API).
+//! * Server admins may do everything a project's `admin` may, on every project, whatever their
+//!   membership; through a device credential they have their memberships' rights only.
 
-/// The per-kind rules live in sync-core, so devices refuse at capture exactly what the server
-/// refuses at sync.
-pub use bothy_sync_core::roles::{
-    FULL_ROLES, PEER_WORKER_KINDS, ROLES, WRITING_ROLES, may_pull, may_push,
-};
+use crate::auth::{DeviceAuth, UserAuth};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use sqlx::Row;
 
-/// Project roles that may manage the project's sites and activities (server admins may too).
-pub const SETUP_ROLES: &[&str] = &["admin", "coordinator"];
+/// The table lives in sync-core, so devices refuse at capture exactly what the server refuses
+/// at sync.
+pub use bothy_sync_core::roles::{Capability, ROLES, Role, may_pull, may_push, may_write};
 
-/// Whether a user (a server admin or not, holding `role` in the project) may create, change
-/// and archive the project's sites and activities.
-pub fn may_manage_setup(server_admin: bool, role: &str) -> bool {
-    server_admin || SETUP_ROLES.contains(&role)
-}
-
-/// Project roles that may export everything held about a participant and erase them (server
-/// admins may too).
-pub const SUBJECT_RIGHTS_ROLES: &[&str] = &["admin", "coordinator"];
-
-/// Whether a user (a server admin or not, holding `role` in the project) may answer a
-/// participant's subject-rights requests: export everything held about them, and erase them.
-pub fn may_manage_subjects(server_admin: bool, role: &str) -> bool {
-    server_admin || SUBJECT_RIGHTS_ROLES.contains(&role)
-}
-
-/// Project roles that may read a project's reports on the dashboard (server admins may too).
-pub const ANALYSING_ROLES: &[&str] = &["admin", "coordinator", "analyst"];
-
-/// Whether a user (a server admin or not, holding `role` in the project, `""` for none) may
-/// read the project's aggregate reports on the dashboard.
-pub fn may_analyse(server_admin: bool, role: &str) -> bool {
-    server_admin || ANALYSING_ROLES.contains(&role)
+/// Whether a user (a server admin or not, holding `role` in the project, `None` for no
+/// membership) may do this in the project. Server admins may do everything.
+pub fn allows(server_admin: bool, role: Option<Role>, capability: Capability) -> bool {
+    server_admin || role.is_some_and(|r| r.may(capability))
 }
 
 /// Whether a user may load instrument wording: server admins only, because the wording is
@@ -47,23 +30,149 @@ pub fn may_load_wording(server_admin: bool) -> bool {
     server_admin
 }
 
-/// A scope name for one project and role: the device's cursor is tied to the set of these, so a
-/// change of role (for example a peer worker made a researcher) starts the device again from
-/// snapshots and it receives what it could not see before.
+/// Whether a server admin naming a project that does not exist is told so (`404`). Set-up and
+/// analysis act on the project itself; the other project routes read what it holds, and for a
+/// project that does not exist find nothing (an empty list, or `404` for the record or entry
+/// named).
+fn needs_the_project(capability: Capability) -> bool {
+    matches!(capability, Capability::ManageSetup | Capability::Analyse)
+}
+
+/// Who asks a project route: a signed-in user, or an enrolled device, which has its user's
+/// memberships but never the server admin's rights.
+#[derive(Debug, Clone, Copy)]
+pub struct Asker<'a> {
+    /// The user.
+    pub user_id: &'a str,
+    /// Whether the server admin's rights apply.
+    pub server_admin: bool,
+}
+
+impl<'a> From<&'a UserAuth> for Asker<'a> {
+    fn from(user: &'a UserAuth) -> Self {
+        Asker {
+            user_id: &user.user_id,
+            server_admin: user.is_admin,
+        }
+    }
+}
+
+impl<'a> From<&'a DeviceAuth> for Asker<'a> {
+    fn from(device: &'a DeviceAuth) -> Self {
+        Asker {
+            user_id: &device.user_id,
+            server_admin: false,
+        }
+    }
+}
+
+/// What the caller of a project route may do there, once [`ProjectAccess::require`] let them
+/// in.
+#[derive(Debug, Clone, Copy)]
+pub struct ProjectAccess {
+    /// The caller's role in the project (`None`: a server admin who is not a member).
+    pub role: Option<Role>,
+    /// Whether the server admin's rights apply.
+    pub server_admin: bool,
+}
+
+impl ProjectAccess {
+    /// Lets the caller in to do `capability` in project `slug`, or answers for every project
+    /// route alike:
+    ///
+    /// * a server admin (through a user token) is let in to every project, whatever their
+    ///   membership, with every right; for set-up and analysis, a project that does not exist
+    ///   is `404 not_found`;
+    /// * anyone else who is not a member is `403` "you are not a member of project `slug`",
+    ///   whether or not the project exists, so the answer does not tell which projects exist;
+    /// * a member whose role may not do this is `403` naming the role, what it may not do, and
+    ///   who may.
+    pub async fn require(
+        state: &AppState,
+        asker: impl Into<Asker<'_>>,
+        slug: &str,
+        capability: Capability,
+    ) -> ApiResult<ProjectAccess> {
+        let asker = asker.into();
+        let role = sqlx::query("SELECT role FROM memberships WHERE project = $1 AND user_id = $2")
+            .bind(slug)
+            .bind(asker.user_id)
+            .fetch_optional(&state.db.pool)
+            .await?
+            .map(|r| {
+                let name: String = r.get("role");
+                Role::parse(&name).map_err(|_| {
+                    ApiError::Internal(anyhow::anyhow!(
+                        "the membership of user {} in project {slug} holds `{name}`, which is \
+                         not a role",
+                        asker.user_id
+                    ))
+                })
+            })
+            .transpose()?;
+        let access = ProjectAccess {
+            role,
+            server_admin: asker.server_admin,
+        };
+        if asker.server_admin {
+            if role.is_none() && needs_the_project(capability) && !exists(state, slug).await? {
+                return Err(ApiError::NotFound(format!("no project `{slug}`")));
+            }
+            return Ok(access);
+        }
+        match role {
+            None => Err(ApiError::Forbidden(format!(
+                "you are not a member of project `{slug}`"
+            ))),
+            Some(role) if role.may(capability) => Ok(access),
+            Some(role) => Err(ApiError::Forbidden(format!(
+                "your role in project `{slug}` ({}) may not {}: that is for its {}",
+                role.in_words(),
+                capability.in_words(),
+                capability.roles_in_words()
+            ))),
+        }
+    }
+
+    /// Whether the caller may also do this in the project.
+    pub fn may(&self, capability: Capability) -> bool {
+        allows(self.server_admin, self.role, capability)
+    }
+
+    /// Whether the caller reads the project's records in the analysts' view (withheld fields
+    /// left out, free text redacted: [`crate::redact`]).
+    pub fn analysts_view(&self) -> bool {
+        !self.may(Capability::ReadFullData)
+    }
+}
+
+async fn exists(state: &AppState, slug: &str) -> ApiResult<bool> {
+    Ok(sqlx::query("SELECT 1 AS one FROM projects WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(&state.db.pool)
+        .await?
+        .is_some())
+}
+
+/// A scope name for one project and role (as stored): the device's cursor is tied to the set
+/// of these, so a change of role (for example a peer worker made a researcher) starts the device
+/// again from snapshots and it receives what it could not see before. `None` for a role that
+/// receives nothing.
 pub fn scope_name(project: &str, role: &str) -> Option<String> {
-    if FULL_ROLES.contains(&role) {
-        Some(project.to_owned())
-    } else if role == "peer_worker" {
-        let kinds: Vec<&str> = PEER_WORKER_KINDS.iter().map(|k| k.as_str()).collect();
-        Some(format!("{project}:{}", kinds.join(",")))
-    } else {
+    let kinds = Role::parse(role).ok()?.pulled_kinds();
+    if kinds.is_empty() {
         None
+    } else if kinds.len() == bothy_sync_core::RecordKind::ALL.len() {
+        Some(project.to_owned())
+    } else {
+        let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        Some(format!("{project}:{}", kinds.join(",")))
     }
 }
 
 /// An SQL condition that is true when the user (a parameter) may pull a record, given the SQL
-/// expressions for the record's project and kind. Mirrors [`may_pull`]; a test checks every
-/// role and kind against it.
+/// expressions for the record's project and kind. The roles are compared as stored text, so
+/// they are written out here; a test checks every role and kind against [`Role::may_pull`].
 macro_rules! pullable_sql {
     ($user:literal, $project:literal, $kind:literal) => {
         concat!(
@@ -83,51 +192,223 @@ pub(crate) use pullable_sql;
 mod tests {
     use super::*;
     use bothy_sync_core::RecordKind;
-    use sqlx::Row;
+
+    /// Every capability that is not about one record kind.
+    const PROJECT_WIDE: [Capability; 8] = [
+        Capability::ReadRecords,
+        Capability::ReadFullData,
+        Capability::ResolveConflicts,
+        Capability::ReviewQuarantine,
+        Capability::ReadAudit,
+        Capability::ManageSetup,
+        Capability::SubjectRights,
+        Capability::Analyse,
+    ];
 
     #[test]
-    fn who_may_analyse() {
-        for role in ROLES {
-            assert_eq!(
-                may_analyse(false, role),
-                ["admin", "coordinator", "analyst"].contains(role),
-                "{role}"
-            );
-            assert!(may_analyse(true, role));
+    fn server_admins_may_everything_and_others_what_their_role_may() {
+        let capabilities = PROJECT_WIDE
+            .into_iter()
+            .chain([Capability::Write(RecordKind::Story)]);
+        for capability in capabilities {
+            assert!(allows(true, None, capability), "{capability:?}");
+            assert!(!allows(false, None, capability), "{capability:?}");
+            for role in Role::ALL {
+                assert!(allows(true, Some(role), capability));
+                assert_eq!(
+                    allows(false, Some(role), capability),
+                    role.may(capability),
+                    "{role} {capability:?}"
+                );
+            }
         }
-        assert!(!may_analyse(false, ""));
-        assert!(may_analyse(true, ""));
+        assert!(may_load_wording(true));
+        assert!(!may_load_wording(false));
     }
 
     #[test]
-    fn who_may_manage_subjects() {
-        for role in ROLES {
+    fn who_may_analyse_and_answer_subject_rights() {
+        for role in Role::ALL {
             assert_eq!(
-                may_manage_subjects(false, role),
-                ["admin", "coordinator"].contains(role),
+                allows(false, Some(role), Capability::Analyse),
+                ["admin", "coordinator", "analyst"].contains(&role.as_str()),
                 "{role}"
             );
-            assert!(may_manage_subjects(true, role));
+            assert_eq!(
+                allows(false, Some(role), Capability::SubjectRights),
+                ["admin", "coordinator"].contains(&role.as_str()),
+                "{role}"
+            );
         }
-        assert!(!may_manage_subjects(false, ""));
     }
 
-    /// Runs the pull condition in SQLite for every (role, kind) and compares it with `may_pull`.
+    /// A server on a fresh SQLite database.
+    async fn state(dir: &tempfile::TempDir) -> AppState {
+        let url = crate::config::sqlite_url(&dir.path().join("bothy.db"));
+        AppState {
+            db: crate::db::Db::connect(&url).await.unwrap(),
+            keys: crate::auth::JwtKeys::from_secret(b"a secret of thirty-two characters"),
+            config: std::sync::Arc::new(crate::config::Config::for_database(url)),
+        }
+    }
+
+    /// A user, a server admin or not, with a role in a project or none.
+    async fn user(
+        state: &AppState,
+        name: &str,
+        server_admin: bool,
+        role: Option<(&str, Role)>,
+    ) -> UserAuth {
+        use crate::routes::admin::{add_member_in, create_user_in};
+        let id = create_user_in(&state.db, name, "0123456789ab", server_admin)
+            .await
+            .unwrap();
+        if let Some((project, role)) = role {
+            add_member_in(&state.db, project, name, role.as_str())
+                .await
+                .unwrap();
+        }
+        UserAuth {
+            user_id: id,
+            username: name.to_owned(),
+            is_admin: server_admin,
+        }
+    }
+
+    fn forbidden(answer: ApiResult<ProjectAccess>) -> String {
+        match answer {
+            Err(ApiError::Forbidden(message)) => message,
+            other => panic!("expected 403, got {other:?}"),
+        }
+    }
+
     #[tokio::test]
-    async fn pullable_sql_agrees_with_may_pull() {
+    async fn project_access_is_decided_alike_for_every_route() {
+        use crate::routes::admin::create_project_in;
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir).await;
+        create_project_in(&state.db, "p", "P").await.unwrap();
+        create_project_in(&state.db, "q", "Q").await.unwrap();
+        let cora = user(&state, "cora", false, Some(("p", Role::Coordinator))).await;
+        let ana = user(&state, "ana", false, Some(("p", Role::Analyst))).await;
+        let rita = user(&state, "rita", false, Some(("q", Role::Researcher))).await;
+        let sam = user(&state, "sam", true, Some(("p", Role::Analyst))).await;
+        let root = user(&state, "root", true, None).await;
+        let every = PROJECT_WIDE;
+
+        // Not a member: the same 403 whether or not the project exists, whatever is asked.
+        for slug in ["p", "nowhere"] {
+            for capability in every {
+                assert_eq!(
+                    forbidden(ProjectAccess::require(&state, &rita, slug, capability).await),
+                    format!("you are not a member of project `{slug}`"),
+                    "{capability:?}"
+                );
+            }
+        }
+
+        // A member: what the table allows, else 403 naming the role, what it may not do and
+        // who may.
+        for capability in every {
+            let answer = ProjectAccess::require(&state, &ana, "p", capability).await;
+            assert_eq!(
+                answer.is_ok(),
+                Role::Analyst.may(capability),
+                "{capability:?}"
+            );
+        }
+        assert_eq!(
+            forbidden(
+                ProjectAccess::require(&state, &ana, "p", Capability::ReviewQuarantine).await
+            ),
+            "your role in project `p` (analyst) may not review quarantine: that is for its admins \
+             and coordinators"
+        );
+        let analyst = ProjectAccess::require(&state, &ana, "p", Capability::Analyse)
+            .await
+            .unwrap();
+        assert_eq!(analyst.role, Some(Role::Analyst));
+        assert!(analyst.analysts_view());
+        let coordinator = ProjectAccess::require(&state, &cora, "p", Capability::SubjectRights)
+            .await
+            .unwrap();
+        assert!(!coordinator.analysts_view());
+
+        // A server admin: every right and the full view, whatever their membership.
+        for capability in every {
+            for admin in [&sam, &root] {
+                let access = ProjectAccess::require(&state, admin, "p", capability)
+                    .await
+                    .unwrap();
+                assert!(!access.analysts_view(), "{capability:?}");
+            }
+        }
+        // For a project that does not exist: 404 where the route acts on the project itself,
+        // elsewhere nothing to find.
+        for capability in every {
+            let answer = ProjectAccess::require(&state, &root, "nowhere", capability).await;
+            match capability {
+                Capability::ManageSetup | Capability::Analyse => match answer {
+                    Err(ApiError::NotFound(m)) => assert_eq!(m, "no project `nowhere`"),
+                    other => panic!("{capability:?}: {other:?}"),
+                },
+                _ => assert!(answer.is_ok(), "{capability:?}: {answer:?}"),
+            }
+        }
+
+        // Through a device, a server admin has their membership's rights only.
+        let device = DeviceAuth {
+            device_id: "d".into(),
+            user_id: sam.user_id.clone(),
+            username: sam.username.clone(),
+            actor: bothy_sync_core::automerge::ActorId::random(),
+        };
+        let read = ProjectAccess::require(&state, &device, "p", Capability::ReadRecords)
+            .await
+            .unwrap();
+        assert!(read.analysts_view());
+        assert!(
+            forbidden(
+                ProjectAccess::require(&state, &device, "p", Capability::ReviewQuarantine).await
+            )
+            .contains("(analyst) may not review quarantine")
+        );
+        assert_eq!(
+            forbidden(ProjectAccess::require(&state, &device, "q", Capability::ReadRecords).await),
+            "you are not a member of project `q`"
+        );
+    }
+
+    /// Scope names are kept in devices' cursors: a change to them restarts every device.
+    #[test]
+    fn scope_names_are_unchanged() {
+        for role in ["admin", "coordinator", "researcher"] {
+            assert_eq!(scope_name("p", role).as_deref(), Some("p"), "{role}");
+        }
+        assert_eq!(
+            scope_name("p", "peer_worker").as_deref(),
+            Some("p:participant,session")
+        );
+        assert_eq!(scope_name("p", "analyst"), None);
+        assert_eq!(scope_name("p", "stranger"), None);
+    }
+
+    /// Runs the pull condition in SQLite for every (role, kind) and compares it with the table.
+    #[tokio::test]
+    async fn pullable_sql_agrees_with_the_table() {
         let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
         sqlx::query("CREATE TABLE memberships (user_id TEXT, project TEXT, role TEXT)")
             .execute(&pool)
             .await
             .unwrap();
-        for role in ROLES {
+        for role in Role::NAMES {
             sqlx::query("INSERT INTO memberships VALUES ($1, 'p', $1)")
                 .bind(role)
                 .execute(&pool)
                 .await
                 .unwrap();
         }
-        for role in ROLES.iter().chain(&["stranger"]) {
+        for role in Role::NAMES.iter().chain(&["stranger"]) {
             for kind in RecordKind::ALL {
                 for project in ["p", "other"] {
                     let row = sqlx::query(concat!(
@@ -141,7 +422,8 @@ mod tests {
                     .fetch_one(&pool)
                     .await
                     .unwrap();
-                    let expected = project == "p" && may_pull(role, kind);
+                    let expected =
+                        project == "p" && Role::parse(role).is_ok_and(|r| r.may_pull(kind));
                     assert_eq!(
                         row.get::<i64, _>("ok") == 1,
                         expected,

@@ -28,8 +28,6 @@ use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use uuid::Uuid;
 
-/// Roles that may write records into a project (per-kind rules: [`crate::roles`]).
-pub use crate::roles::WRITING_ROLES;
 use crate::roles::{may_pull, may_push, pullable_sql};
 /// Most log rows sent in one response.
 const PAGE_ROWS: i64 = 20_000;
@@ -598,11 +596,11 @@ async fn push_record(
     let may_write = |project: &str, kind: Option<RecordKind>| {
         roles.get(project).is_some_and(|r| match kind {
             Some(kind) => may_push(r, kind),
-            None => WRITING_ROLES.contains(&r.as_str()),
+            None => crate::roles::may_write(r),
         })
     };
     let not_allowed = |project: &str, kind: Option<RecordKind>| match (roles.get(project), kind) {
-        (Some(role), Some(kind)) if WRITING_ROLES.contains(&role.as_str()) => format!(
+        (Some(role), Some(kind)) if crate::roles::may_write(role) => format!(
             "a {role} may not write {} records in project `{project}`",
             kind.as_str()
         ),
@@ -810,7 +808,7 @@ impl Quarantine<'_> {
     /// Why nothing of a push refused in `project` (or naming none) is kept: only a user with a
     /// writing role there (anywhere, when the push names no project) files quarantine entries.
     fn not_kept_because(&self, project: Option<&str>) -> Option<String> {
-        let writes = |role: &String| WRITING_ROLES.contains(&role.as_str());
+        let writes = |role: &String| crate::roles::may_write(role);
         match project {
             Some(p) if !self.roles.get(p).is_some_and(writes) => Some(format!(
                 "you have no role that records data in project `{p}`"

@@ -2,6 +2,8 @@
 //! the record schema is exactly what sync-core emits. `BOTHY_WRITE_GENERATED=1` writes it
 //! again instead of comparing.
 
+mod common;
+
 use std::path::PathBuf;
 
 fn web_schema_path() -> PathBuf {
@@ -13,17 +15,5 @@ fn the_web_apps_schema_is_generated_from_sync_core() {
     let mut text = serde_json::to_string_pretty(&bothy_sync_core::schema_export::schema_document())
         .expect("the schema serialises");
     text.push('\n');
-    let path = web_schema_path();
-    if std::env::var_os("BOTHY_WRITE_GENERATED").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &text).unwrap();
-        return;
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == text,
-        "{} is stale: run `BOTHY_WRITE_GENERATED=1 cargo test -p bothy-sync-core --test \
-         generated`, then rebuild the web app (`npm run build` in clients/web) and commit both",
-        path.display()
-    );
+    common::generated_file_is_current(&web_schema_path(), &text, "generated");
 }

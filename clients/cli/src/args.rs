@@ -3,8 +3,9 @@
 //! Choice options (age band, activity type, timepoint...) take their allowed values from
 //! sync-core's schema, so `--help` lists exactly what the records accept.
 
+use bothy_sync_core::roles::Role;
 use bothy_sync_core::schema;
-use clap::builder::PossibleValuesParser;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -705,9 +706,9 @@ pub enum AdminMemberCommand {
         /// The user.
         username: String,
         /// The role.
-        #[arg(value_parser = PossibleValuesParser::new(
-            ["admin", "coordinator", "researcher", "peer_worker", "analyst"]))]
-        role: String,
+        #[arg(value_parser = PossibleValuesParser::new(Role::NAMES)
+            .map(|name| Role::parse(&name).expect("a role's name")))]
+        role: Role,
     },
 }
 

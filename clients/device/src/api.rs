@@ -7,6 +7,7 @@
 //! Credentials are passed in per call and never logged.
 
 use crate::error::{DeviceError, Result};
+use bothy_sync_core::roles::Role;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
@@ -16,10 +17,6 @@ use std::time::Duration;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a whole request may take (a large sync over a slow link included).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Roles that may record data in a project (analysts only read); which kinds each may record is
-/// in [`bothy_sync_core::roles`].
-pub const WRITING_ROLES: &[&str] = bothy_sync_core::roles::WRITING_ROLES;
 
 /// A user account as the server describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,14 +36,21 @@ pub struct User {
 pub struct Membership {
     /// The project's slug.
     pub project: String,
-    /// The role: admin, coordinator, researcher, peer_worker or analyst.
+    /// The role, as the server names it ([`Role::as_str`]); kept as text so that a role this
+    /// device does not know is read, and may do nothing here.
     pub role: String,
 }
 
 impl Membership {
-    /// Whether this role may record data in the project.
+    /// The role, if this device knows it.
+    pub fn role(&self) -> Option<Role> {
+        Role::parse(&self.role).ok()
+    }
+
+    /// Whether this role may record data in the project (analysts only read); which kinds each
+    /// may record is in [`bothy_sync_core::roles`].
     pub fn can_write(&self) -> bool {
-        WRITING_ROLES.contains(&self.role.as_str())
+        self.role().is_some_and(Role::writes)
     }
 }
 

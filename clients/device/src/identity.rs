@@ -443,30 +443,47 @@ fn device_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bothy_sync_core::roles::Role;
 
-    fn m(project: &str, role: &str) -> Membership {
+    fn m(project: &str, role: Role) -> Membership {
         Membership {
             project: project.into(),
-            role: role.into(),
+            role: role.as_str().into(),
         }
+    }
+
+    #[test]
+    fn a_role_this_device_does_not_know_records_nothing() {
+        let unknown = Membership {
+            project: "z".into(),
+            role: "owner".into(),
+        };
+        assert_eq!(unknown.role(), None);
+        assert!(!unknown.can_write());
+        assert!(m("z", Role::PeerWorker).can_write());
+        assert!(!m("z", Role::Analyst).can_write());
     }
 
     #[test]
     fn default_project_is_the_only_or_first_writable() {
         assert_eq!(
-            pick_default(None, &[m("a", "analyst")]).as_deref(),
+            pick_default(None, &[m("a", Role::Analyst)]).as_deref(),
             Some("a")
         );
         assert_eq!(
-            pick_default(None, &[m("a", "analyst"), m("b", "researcher")]).as_deref(),
+            pick_default(None, &[m("a", Role::Analyst), m("b", Role::Researcher)]).as_deref(),
             Some("b")
         );
         assert_eq!(
-            pick_default(Some("c"), &[m("b", "researcher"), m("c", "peer_worker")]).as_deref(),
+            pick_default(
+                Some("c"),
+                &[m("b", Role::Researcher), m("c", Role::PeerWorker)]
+            )
+            .as_deref(),
             Some("c")
         );
         assert_eq!(
-            pick_default(None, &[m("a", "analyst"), m("b", "analyst")]),
+            pick_default(None, &[m("a", Role::Analyst), m("b", Role::Analyst)]),
             None
         );
         assert_eq!(pick_default(None, &[]), None);

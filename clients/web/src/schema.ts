@@ -1,6 +1,7 @@
 // What each record kind may hold: the server's schema (docs/data-model.md), as sync-core emits it.
 
 import generated from "./generated/schema.json";
+import { bounds, builtin } from "./instrument";
 
 export type RecordKind = "participant" | "session" | "wellbeing" | "story";
 export const KINDS: RecordKind[] = ["participant", "session", "wellbeing", "story"];
@@ -64,18 +65,16 @@ export function field(kind: RecordKind, name: string): Field | undefined {
   return SCHEMA[kind].find((x) => x.name === name);
 }
 
-/** Item count and answer range of an instrument. */
+/**
+ * Item count and answer range of an instrument (case-insensitive id), from its built-in
+ * definition: items are numbered 1 to `count`, and every answer lies within `lo`..`hi` (the
+ * widest of the items' scales).
+ */
 export function itemRange(instrument: string): { count: number; lo: number; hi: number } | undefined {
-  switch (instrument.toUpperCase()) {
-    case "WEMWBS":
-      return { count: 14, lo: 1, hi: 5 };
-    case "SWEMWBS":
-      return { count: 7, lo: 1, hi: 5 };
-    case "ONS4":
-      return { count: 4, lo: 0, hi: 10 };
-    default:
-      return undefined;
-  }
+  const def = builtin(instrument.toUpperCase());
+  const scales = def?.items.map((i) => bounds(i.scale)).filter((b) => b !== undefined) ?? [];
+  if (!def || scales.length === 0) return undefined;
+  return { count: def.items.length, lo: Math.min(...scales.map((b) => b[0])), hi: Math.max(...scales.map((b) => b[1])) };
 }
 
 export function isKind(s: unknown): s is RecordKind {

@@ -1,24 +1,41 @@
-// Wellbeing scoring: the same pure functions as the server. An incomplete form is never scored.
-import { itemRange } from "./schema";
+// Wellbeing scoring: the same results as the server, from the same instrument definitions (see
+// instrument.ts); this module gives WEMWBS, SWEMWBS and ONS4 results the shape the screens use.
+// An incomplete form is never scored.
+import { alsoNamed, allows, bandOf, builtin, groupOf, itemOf, lookupScore, scoreWith, type Definition } from "./instrument";
 
-export const SWEMWBS_ITEMS_IN_WEMWBS = [1, 2, 3, 6, 7, 9, 11];
-const SWEMWBS_METRIC = [
-  7.0, 9.51, 11.25, 12.4, 13.33, 14.08, 14.75, 15.32, 15.84, 16.36, 16.88, 17.43, 17.98, 18.59, 19.25, 19.98, 20.73, 21.54,
-  22.35, 23.21, 24.11, 25.03, 26.02, 27.03, 28.13, 29.31, 30.7, 32.55, 35.0,
-];
-export const ONS4_ITEMS = ["life_satisfaction", "worthwhile", "happy", "anxious"];
-
-export function swemwbsMetric(raw: number): number | undefined {
-  return raw >= 7 && raw <= 35 && Number.isInteger(raw) ? SWEMWBS_METRIC[raw - 7] : undefined;
+function definition(id: string): Definition {
+  const def = builtin(id);
+  if (!def) throw new Error(`the generated schema has no built-in instrument ${id}`);
+  return def;
 }
 
-export type Ons4Band = "very_low" | "low" | "medium" | "high" | "very_high";
+const WEMWBS = definition("WEMWBS");
+const SWEMWBS = definition("SWEMWBS");
+const ONS4 = definition("ONS4");
+/** The name of the further score a WEMWBS definition gives for its SWEMWBS items. */
+const SWEMWBS_IN_WEMWBS = "swemwbs";
 
+/** The WEMWBS item numbers that make up SWEMWBS (the WEMWBS definition's `swemwbs` score). */
+export const SWEMWBS_ITEMS_IN_WEMWBS: number[] = [...(alsoNamed(WEMWBS.scoring, SWEMWBS_IN_WEMWBS)?.subset ?? [])];
+/** Names of the four ONS4 items, in item order (the ONS4 definition's item keys). */
+export const ONS4_ITEMS: string[] = ONS4.items.map((i) => i.key ?? String(i.number));
+
+/** The SWEMWBS metric score for a raw score, or undefined outside the table (7..35). */
+export function swemwbsMetric(raw: number): number | undefined {
+  return lookupScore(SWEMWBS.scoring, raw);
+}
+
+/** An ONS4 threshold band (the band names of the ONS4 definition). */
+export type Ons4Band = "very_low" | "low" | "medium" | "high" | "very_high";
+const ONS4_BANDS: readonly string[] = ["very_low", "low", "medium", "high", "very_high"] satisfies Ons4Band[];
+const isOns4Band = (s: string | undefined): s is Ons4Band => s !== undefined && ONS4_BANDS.includes(s);
+
+/** The ONS band of one answer; `item` is 1..4 (4 is anxiety, whose scale runs the other way). */
 export function ons4Band(item: number, v: number): Ons4Band | undefined {
-  if (!(v >= 0 && v <= 10)) return undefined;
-  if (item >= 1 && item <= 3) return v <= 4 ? "low" : v <= 6 ? "medium" : v <= 8 ? "high" : "very_high";
-  if (item === 4) return v <= 1 ? "very_low" : v <= 3 ? "low" : v <= 5 ? "medium" : "high";
-  return undefined;
+  const it = itemOf(ONS4, item);
+  if (!it || !allows(it.scale, v)) return undefined;
+  const name = bandOf(groupOf(ONS4.scoring, item)?.bands, v)?.name;
+  return isOns4Band(name) ? name : undefined;
 }
 
 export type Score =
@@ -29,29 +46,25 @@ export type Score =
 
 /** Scores a form; answers out of range count as missing. */
 export function score(instrument: string, items: Record<number, number | undefined>): Score {
-  const r = itemRange(instrument);
-  if (!r) return { status: "incomplete", missing: [] };
-  const missing: number[] = [];
-  for (let i = 1; i <= r.count; i++) {
-    const v = items[i];
-    if (v === undefined || !Number.isInteger(v) || v < r.lo || v > r.hi) missing.push(i);
-  }
-  if (missing.length > 0) return { status: "incomplete", missing };
-  const sum = (ids: number[]) => ids.reduce((s, i) => s + (items[i] as number), 0);
-  const all = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
-  switch (instrument.toUpperCase()) {
-    case "WEMWBS": {
-      const raw = sum(SWEMWBS_ITEMS_IN_WEMWBS);
-      return { status: "wemwbs", total: sum(all(14)), swemwbs_raw: raw, swemwbs_metric: swemwbsMetric(raw)! };
-    }
-    case "SWEMWBS": {
-      const raw = sum(all(7));
-      return { status: "swemwbs", raw, metric: swemwbsMetric(raw)! };
-    }
-    default:
+  const id = instrument.toUpperCase();
+  if (id !== WEMWBS.id && id !== SWEMWBS.id && id !== ONS4.id) return { status: "incomplete", missing: [] };
+  const s = scoreWith(definition(id), items);
+  switch (s.status) {
+    case "incomplete":
+      return { status: "incomplete", missing: s.missing };
+    case "per_item":
       return {
         status: "ons4",
-        answers: all(4).map((i) => ({ item: ONS4_ITEMS[i - 1]!, value: items[i]!, band: ons4Band(i, items[i]!)! })),
+        answers: s.answers.map((a) => ({
+          item: a.key ?? String(a.number),
+          value: a.value,
+          band: isOns4Band(a.band) ? a.band : "low",
+        })),
       };
+    case "total": {
+      if (id === SWEMWBS.id) return { status: "swemwbs", raw: s.total.raw, metric: s.total.score };
+      const short = s.also?.find((t) => t.name === SWEMWBS_IN_WEMWBS);
+      return { status: "wemwbs", total: s.total.raw, swemwbs_raw: short?.raw ?? 0, swemwbs_metric: short?.score ?? Number.NaN };
+    }
   }
 }

@@ -5,6 +5,7 @@ use crate::audit;
 use crate::auth::{UserAuth, hash_password, random_secret, sha256_hex};
 use crate::db::now;
 use crate::error::{ApiError, ApiResult};
+use crate::roles::Role;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -14,15 +15,6 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
-
-/// Project roles.
-pub const ROLES: &[&str] = &[
-    "admin",
-    "coordinator",
-    "researcher",
-    "peer_worker",
-    "analyst",
-];
 
 /// New project.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -293,12 +285,7 @@ pub async fn add_member_in(
     username: &str,
     role: &str,
 ) -> ApiResult<()> {
-    if !ROLES.contains(&role) {
-        return Err(ApiError::bad(
-            "invalid_role",
-            format!("role must be one of {}", ROLES.join(", ")),
-        ));
-    }
+    let role = Role::parse(role).map_err(|e| ApiError::bad("invalid_role", e.to_string()))?;
     let project = sqlx::query("SELECT slug FROM projects WHERE slug = $1")
         .bind(slug)
         .fetch_optional(&db.pool)
@@ -313,7 +300,7 @@ pub async fn add_member_in(
     )
     .bind(slug)
     .bind(user_id)
-    .bind(role)
+    .bind(role.as_str())
     .execute(&db.pool)
     .await?;
     Ok(())

@@ -8,6 +8,7 @@ use crate::auth::UserAuth;
 use crate::error::{ApiError, ApiResult};
 use crate::export::{self, Dataset, Filters, Format, Redactor, RowMaker, Thresholds, Writer};
 use crate::reports;
+use crate::roles::{Capability, ProjectAccess};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Body;
@@ -129,29 +130,6 @@ pub(crate) fn query_params(
     Ok(q)
 }
 
-/// Refuses anyone who may not analyse the project (404 for an unknown project).
-pub(crate) async fn require_analyst(
-    state: &AppState,
-    user: &UserAuth,
-    slug: &str,
-) -> ApiResult<()> {
-    let exists = sqlx::query("SELECT 1 FROM projects WHERE slug = $1")
-        .bind(slug)
-        .fetch_optional(&state.db.pool)
-        .await?;
-    if exists.is_none() {
-        return Err(ApiError::NotFound(format!("no project `{slug}`")));
-    }
-    let role = super::projects::role_in(state, user, slug).await?;
-    if crate::roles::may_analyse(user.is_admin, &role) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(format!(
-            "a {role} may not read project `{slug}`'s exports and reports: ask for the analyst role"
-        )))
-    }
-}
-
 /// Whether an analyst may read a record through the record and history endpoints: the same
 /// rule as the exports. Participants and their responses only with consent to data use;
 /// stories only when their consent allows sharing. A record refused here is answered as if it
@@ -202,7 +180,7 @@ pub(crate) async fn analyst_may_read(
         (status = 400, description = "`invalid_query`: an unknown dataset or format, a bad date, `from` after `to`, `timepoint` outside wellbeing", body = crate::openapi::ErrorBody),
         (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
         (status = 403, description = "not an admin, coordinator or analyst of the project", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such project", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such project (server admins; others get 403)", body = crate::openapi::ErrorBody),
         (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
         (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
     )
@@ -236,7 +214,7 @@ pub async fn export(
         .check(dataset)
         .map_err(|m| ApiError::bad("invalid_query", m))?;
     let thresholds = q.thresholds(&state)?;
-    require_analyst(&state, &user, &slug).await?;
+    ProjectAccess::require(&state, &user, &slug, Capability::Analyse).await?;
 
     let redactor = Redactor::load(&state.db, &slug).await?;
     audit::record(
@@ -445,7 +423,7 @@ async fn report_inputs(
         ));
     }
     let thresholds = q.thresholds(state)?;
-    require_analyst(state, user, slug).await?;
+    ProjectAccess::require(state, user, slug, Capability::Analyse).await?;
     Ok((filters, thresholds))
 }
 
@@ -481,7 +459,7 @@ async fn audit_report(
         (status = 400, description = "`invalid_query`", body = crate::openapi::ErrorBody),
         (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
         (status = 403, description = "not an admin, coordinator or analyst of the project", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such project", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such project (server admins; others get 403)", body = crate::openapi::ErrorBody),
         (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
         (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
     )
@@ -540,7 +518,7 @@ async fn json_report(
         (status = 400, description = "`invalid_query`", body = crate::openapi::ErrorBody),
         (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
         (status = 403, description = "not an admin, coordinator or analyst of the project", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such project", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such project (server admins; others get 403)", body = crate::openapi::ErrorBody),
         (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
         (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
     )
@@ -570,7 +548,7 @@ pub async fn attendance(
         (status = 400, description = "`invalid_query`", body = crate::openapi::ErrorBody),
         (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
         (status = 403, description = "not an admin, coordinator or analyst of the project", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such project", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such project (server admins; others get 403)", body = crate::openapi::ErrorBody),
         (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
         (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
     )
@@ -599,7 +577,7 @@ pub async fn equity(
         (status = 400, description = "`invalid_query`: a bad quarter or format", body = crate::openapi::ErrorBody),
         (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
         (status = 403, description = "not an admin, coordinator or analyst of the project", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such project", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such project (server admins; others get 403)", body = crate::openapi::ErrorBody),
         (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
         (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
     )

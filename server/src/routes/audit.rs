@@ -3,6 +3,7 @@
 
 use crate::auth::UserAuth;
 use crate::error::{ApiError, ApiResult};
+use crate::roles::{Capability, ProjectAccess};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -78,12 +79,7 @@ pub async fn project_audit(
     Path(slug): Path<String>,
     q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
-    let role = super::projects::role_in(&state, &user, &slug).await?;
-    if role != "admin" && role != "coordinator" {
-        return Err(ApiError::Forbidden(
-            "only coordinators and admins read a project's audit log".into(),
-        ));
-    }
+    ProjectAccess::require(&state, &user, &slug, Capability::ReadAudit).await?;
     entries(&state, query(q)?, Some(slug)).await
 }
 

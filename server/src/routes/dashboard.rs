@@ -14,7 +14,7 @@ use crate::auth::UserAuth;
 use crate::charts::escape;
 use crate::error::ApiError;
 use crate::redact::Redactor;
-use crate::roles::may_analyse;
+use crate::roles::{Capability, ProjectAccess, Role};
 use crate::routes::auth::ClientAddr;
 use crate::state::AppState;
 use axum::extract::rejection::{FormRejection, QueryRejection};
@@ -437,7 +437,9 @@ async fn analysable_projects(
                 role.unwrap_or_default(),
             )
         })
-        .filter(|(_, _, role)| may_analyse(user.is_admin, role))
+        .filter(|(_, _, role)| {
+            crate::roles::allows(user.is_admin, Role::parse(role).ok(), Capability::Analyse)
+        })
         .collect())
 }
 
@@ -592,21 +594,24 @@ async fn project_page_body(
     slug: &str,
     filters: Result<Query<Filters>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let role: Option<String> =
-        sqlx::query("SELECT role FROM memberships WHERE project = $1 AND user_id = $2")
-            .bind(slug)
-            .bind(&user.user_id)
-            .fetch_optional(&state.db.pool)
-            .await?
-            .map(|r| r.get("role"));
-    if !may_analyse(user.is_admin, role.as_deref().unwrap_or("")) {
-        return Ok(error_page(
-            StatusCode::FORBIDDEN,
-            Some(&user.username),
-            "Not available to you",
-            "Reports are for the project's admins, coordinators and analysts. Ask an admin if \
-             you need one of these roles.",
-        ));
+    match ProjectAccess::require(state, user, slug, Capability::Analyse).await {
+        Ok(_) => {}
+        Err(ApiError::Forbidden(_)) => {
+            return Ok(error_page(
+                StatusCode::FORBIDDEN,
+                Some(&user.username),
+                "Not available to you",
+                &format!(
+                    "Reports are for the project's {}. Ask an admin if you need one of these \
+                     roles.",
+                    Capability::Analyse.roles_in_words()
+                ),
+            ));
+        }
+        Err(ApiError::NotFound(_)) => {
+            return Err(ApiError::NotFound(format!("There is no project “{slug}”.")));
+        }
+        Err(e) => return Err(e),
     }
     let name: Option<String> = sqlx::query("SELECT name FROM projects WHERE slug = $1")
         .bind(slug)

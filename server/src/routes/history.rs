@@ -3,6 +3,7 @@
 use crate::auth::{UserAuth, authenticate_device};
 use crate::error::{ApiError, ApiResult};
 use crate::redact::{self, Redactor};
+use crate::roles::{Capability, ProjectAccess};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
@@ -64,23 +65,14 @@ pub async fn history(
     caller: Caller,
     Path((slug, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let role = match &caller {
-        Caller::User(user) => super::projects::role_in(&state, user, &slug).await?,
-        Caller::Device(device) => {
-            sqlx::query("SELECT role FROM memberships WHERE project = $1 AND user_id = $2")
-                .bind(&slug)
-                .bind(&device.user_id)
-                .fetch_optional(&state.db.pool)
-                .await?
-                .map(|r| r.get::<String, _>("role"))
-                .ok_or_else(|| {
-                    ApiError::Forbidden(format!("you are not a member of project `{slug}`"))
-                })?
-        }
+    let read = Capability::ReadRecords;
+    let access = match &caller {
+        Caller::User(user) => ProjectAccess::require(&state, user, &slug, read).await?,
+        Caller::Device(device) => ProjectAccess::require(&state, device, &slug, read).await?,
     };
     let mut doc = super::projects::load_record(&state, &slug, &id).await?;
     // Analysts see the pseudonymous view of every field (crate::redact).
-    let analyst = if role == "analyst" {
+    let analyst = if access.analysts_view() {
         let view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
         if !super::analysis::analyst_may_read(&state, &view).await? {
             return Err(ApiError::NotFound(format!(

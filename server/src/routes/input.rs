@@ -183,7 +183,7 @@ pub fn password_schema() -> Object {
 /// A project role.
 pub fn role_schema() -> Object {
     string()
-        .enum_values(Some(super::admin::ROLES.iter().copied()))
+        .enum_values(Some(crate::roles::Role::NAMES))
         .build()
 }
 

@@ -3,6 +3,7 @@
 use crate::auth::UserAuth;
 use crate::error::{ApiError, ApiResult};
 use crate::redact::{self, FieldRule, Redactor};
+use crate::roles::{Capability, ProjectAccess};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -11,24 +12,6 @@ use bothy_sync_core::{RecordData, RecordDoc, RecordKind};
 use serde_json::{Value, json};
 use sqlx::Row;
 use std::collections::HashMap;
-
-/// The caller's role in a project, or 403/404.
-pub(crate) async fn role_in(state: &AppState, user: &UserAuth, slug: &str) -> ApiResult<String> {
-    if user.is_admin {
-        return Ok("admin".into());
-    }
-    let row = sqlx::query("SELECT role FROM memberships WHERE project = $1 AND user_id = $2")
-        .bind(slug)
-        .bind(&user.user_id)
-        .fetch_optional(&state.db.pool)
-        .await?;
-    match row {
-        Some(r) => Ok(r.get("role")),
-        None => Err(ApiError::Forbidden(format!(
-            "you are not a member of project `{slug}`"
-        ))),
-    }
-}
 
 /// Maps actor hex to (device id, username).
 pub(crate) async fn actors(state: &AppState) -> ApiResult<HashMap<String, (String, String)>> {
@@ -140,12 +123,12 @@ pub async fn record(
     user: UserAuth,
     Path((slug, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let role = role_in(&state, &user, &slug).await?;
+    let access = ProjectAccess::require(&state, &user, &slug, Capability::ReadRecords).await?;
     let mut doc = load_record(&state, &slug, &id).await?;
     let view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
     // Analysts see the pseudonymous view (crate::redact): withheld fields are null and their
     // conflicts and flags left out, free text is redacted.
-    let analyst = if role == "analyst" {
+    let analyst = if access.analysts_view() {
         if !super::analysis::analyst_may_read(&state, &view).await? {
             return Err(ApiError::NotFound(format!(
                 "no record {id} in project `{slug}`"
@@ -200,7 +183,7 @@ pub async fn conflicts(
     user: UserAuth,
     Path(slug): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let role = role_in(&state, &user, &slug).await?;
+    let access = ProjectAccess::require(&state, &user, &slug, Capability::ReadRecords).await?;
     let rows = sqlx::query(
         "SELECT record_id, kind, field, conflict_values FROM conflicts WHERE project = $1 ORDER BY record_id, field",
     )
@@ -210,7 +193,7 @@ pub async fn conflicts(
     let actors = actors(&state).await?;
     // Analysts get the pseudonymous view (crate::redact), and only the conflicts of records
     // they may read.
-    let analyst = if role == "analyst" {
+    let analyst = if access.analysts_view() {
         Some(Redactor::load(&state.db, &slug).await?)
     } else {
         None
@@ -274,12 +257,7 @@ pub async fn quarantine(
     user: UserAuth,
     Path(slug): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let role = role_in(&state, &user, &slug).await?;
-    if role != "admin" && role != "coordinator" {
-        return Err(ApiError::Forbidden(
-            "only coordinators and admins see quarantine".into(),
-        ));
-    }
+    ProjectAccess::require(&state, &user, &slug, Capability::ReviewQuarantine).await?;
     let rows = sqlx::query(
         "SELECT id, record_id, device_id, action, code, field, value, message, status, received_at \
          FROM quarantine WHERE project = $1 ORDER BY id",

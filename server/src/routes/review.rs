@@ -7,8 +7,8 @@ use crate::audit::{self, Actor};
 use crate::auth::UserAuth;
 use crate::db::{Tx, now};
 use crate::error::{ApiError, ApiResult};
-use crate::roles::may_push;
-use crate::routes::projects::{actors, role_in};
+use crate::roles::{Capability, ProjectAccess, may_push};
+use crate::routes::projects::actors;
 use crate::routes::{JsonBody, PathParams};
 use crate::state::AppState;
 use crate::store::{self, LogEntry};
@@ -24,29 +24,6 @@ use serde_bytes::ByteBuf;
 use serde_json::{Value, json};
 use sqlx::Row;
 use std::collections::BTreeSet;
-
-/// Roles that may resolve conflicts.
-const RESOLVING_ROLES: &[&str] = &["admin", "coordinator", "researcher"];
-/// Roles that may review quarantine.
-const REVIEWING_ROLES: &[&str] = &["admin", "coordinator"];
-
-async fn require_role(
-    state: &AppState,
-    user: &UserAuth,
-    slug: &str,
-    allowed: &[&str],
-    what: &str,
-) -> ApiResult<()> {
-    let role = role_in(state, user, slug).await?;
-    if allowed.contains(&role.as_str()) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(format!(
-            "only {} may {what}",
-            allowed.join(", ")
-        )))
-    }
-}
 
 /// The value a reviewer gave, typed for the field.
 fn field_value(kind: RecordKind, field: &str, value: &Value) -> ApiResult<FieldValue> {
@@ -155,7 +132,7 @@ pub async fn resolve_conflict(
     Path(slug): Path<String>,
     JsonBody(body): JsonBody<Resolve>,
 ) -> ApiResult<Json<Value>> {
-    require_role(&state, &user, &slug, RESOLVING_ROLES, "resolve conflicts").await?;
+    ProjectAccess::require(&state, &user, &slug, Capability::ResolveConflicts).await?;
     let now = now();
     let mut tx = state.db.begin_write().await?;
     state.db.lock_erasures(&mut tx, false).await?;
@@ -400,7 +377,7 @@ pub async fn quarantine_entry(
     user: UserAuth,
     PathParams((slug, id)): PathParams<(String, i64)>,
 ) -> ApiResult<Json<Value>> {
-    require_role(&state, &user, &slug, REVIEWING_ROLES, "review quarantine").await?;
+    ProjectAccess::require(&state, &user, &slug, Capability::ReviewQuarantine).await?;
     let entry = load_entry(&state.db.pool, &slug, id).await?;
     let mut out = entry.json();
     if let Some(n) = entry.sample_len() {
@@ -515,7 +492,7 @@ pub async fn release(
     PathParams((slug, id)): PathParams<(String, i64)>,
     JsonBody(body): JsonBody<Decision>,
 ) -> ApiResult<Json<Value>> {
-    require_role(&state, &user, &slug, REVIEWING_ROLES, "review quarantine").await?;
+    ProjectAccess::require(&state, &user, &slug, Capability::ReviewQuarantine).await?;
     let reason = reason_of(&body)?;
     let now = now();
     let mut tx = state.db.begin_write().await?;
@@ -720,7 +697,7 @@ pub async fn discard(
     PathParams((slug, id)): PathParams<(String, i64)>,
     JsonBody(body): JsonBody<Decision>,
 ) -> ApiResult<Json<Value>> {
-    require_role(&state, &user, &slug, REVIEWING_ROLES, "review quarantine").await?;
+    ProjectAccess::require(&state, &user, &slug, Capability::ReviewQuarantine).await?;
     let reason = reason_of(&body)?;
     let now = now();
     let mut tx = state.db.begin_write().await?;

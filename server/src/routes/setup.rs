@@ -3,14 +3,15 @@
 //! user's role in each project, so devices refuse at capture what that role may not record.
 //!
 //! Server admins and a project's admins and coordinators manage its sites and activities
-//! ([`crate::roles::may_manage_setup`]); only server admins load instrument wording, which is
-//! licensed text ([`crate::roles::may_load_wording`]). Every change is audited.
+//! ([`Capability::ManageSetup`]); only server admins load instrument wording, which is licensed
+//! text ([`crate::roles::may_load_wording`]). Every change is audited.
 
 use super::JsonBody;
 use crate::audit;
 use crate::auth::UserAuth;
 use crate::db::{Db, now};
 use crate::error::{ApiError, ApiResult};
+use crate::roles::{Capability, ProjectAccess};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -22,27 +23,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 use std::collections::BTreeMap;
-
-/// Checks that the user may manage the project's sites and activities, and that it exists.
-async fn require_setup_role(state: &AppState, user: &UserAuth, project: &str) -> ApiResult<()> {
-    let exists = sqlx::query("SELECT 1 AS one FROM projects WHERE slug = $1")
-        .bind(project)
-        .fetch_optional(&state.db.pool)
-        .await?
-        .is_some();
-    if !exists && user.is_admin {
-        return Err(ApiError::NotFound(format!("no project `{project}`")));
-    }
-    let role = super::projects::role_in(state, user, project).await?;
-    if crate::roles::may_manage_setup(user.is_admin, &role) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(format!(
-            "only a server admin or the project's {} may manage its sites and activities",
-            crate::roles::SETUP_ROLES.join(" or ")
-        )))
-    }
-}
 
 fn check_slug(what: &'static str, slug: &str) -> ApiResult<()> {
     if super::input::is_slug(slug) {
@@ -202,7 +182,7 @@ pub async fn create_site(
     Path(project): Path<String>,
     JsonBody(body): JsonBody<NewSite>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    require_setup_role(&state, &user, &project).await?;
+    ProjectAccess::require(&state, &user, &project, Capability::ManageSetup).await?;
     check_slug("slug", &body.slug)?;
     let name = check_name(&body.name)?;
     let mut tx = state.db.pool.begin().await?;
@@ -254,7 +234,7 @@ pub async fn list_sites(
     user: UserAuth,
     Path(project): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    require_setup_role(&state, &user, &project).await?;
+    ProjectAccess::require(&state, &user, &project, Capability::ManageSetup).await?;
     let rows =
         sqlx::query("SELECT slug, name, archived FROM sites WHERE project = $1 ORDER BY slug")
             .bind(&project)
@@ -298,7 +278,7 @@ pub async fn update_site(
     Path((project, site)): Path<(String, String)>,
     JsonBody(body): JsonBody<SiteChange>,
 ) -> ApiResult<Json<Value>> {
-    require_setup_role(&state, &user, &project).await?;
+    ProjectAccess::require(&state, &user, &project, Capability::ManageSetup).await?;
     let name = body.name.as_deref().map(check_name).transpose()?;
     let mut tx = state.db.pool.begin().await?;
     let done = sqlx::query(
@@ -356,7 +336,7 @@ pub async fn create_activity(
     Path(project): Path<String>,
     JsonBody(body): JsonBody<NewActivity>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    require_setup_role(&state, &user, &project).await?;
+    ProjectAccess::require(&state, &user, &project, Capability::ManageSetup).await?;
     check_slug("slug", &body.slug)?;
     let name = check_name(&body.name)?;
     check_activity_type(&body.activity_type)?;
@@ -418,7 +398,7 @@ pub async fn list_activities(
     user: UserAuth,
     Path(project): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    require_setup_role(&state, &user, &project).await?;
+    ProjectAccess::require(&state, &user, &project, Capability::ManageSetup).await?;
     let rows = sqlx::query(
         "SELECT slug, name, activity_type, site, archived FROM activities WHERE project = $1 ORDER BY slug",
     )
@@ -465,7 +445,7 @@ pub async fn update_activity(
     Path((project, activity)): Path<(String, String)>,
     JsonBody(body): JsonBody<ActivityChange>,
 ) -> ApiResult<Json<Value>> {
-    require_setup_role(&state, &user, &project).await?;
+    ProjectAccess::require(&state, &user, &project, Capability::ManageSetup).await?;
     let name = body.name.as_deref().map(check_name).transpose()?;
     if let Some(t) = &body.activity_type {
         check_activity_type(t)?;

@@ -8,10 +8,9 @@ use crate::auth::UserAuth;
 use crate::db::now;
 use crate::erasure::{self, Erasure, ErasureCounts};
 use crate::error::{ApiError, ApiResult};
-use crate::roles::may_manage_subjects;
+use crate::roles::{Capability, ProjectAccess};
 use crate::routes::PathParams;
 use crate::routes::history::Authors;
-use crate::routes::projects::role_in;
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
@@ -24,17 +23,6 @@ use std::collections::HashMap;
 
 /// Longest erasure reason kept.
 const MAX_REASON: usize = 500;
-
-async fn require_subject_rights(state: &AppState, user: &UserAuth, slug: &str) -> ApiResult<()> {
-    let role = role_in(state, user, slug).await?;
-    if may_manage_subjects(user.is_admin, &role) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(format!(
-            "only admins and coordinators of project `{slug}` may export or erase a participant"
-        )))
-    }
-}
 
 /// Who authored what: actor hex to (device id, device name, username).
 /// One record as exported: its current values (direct identifiers included), derived score,
@@ -145,7 +133,7 @@ pub async fn export(
     user: UserAuth,
     PathParams((slug, id)): PathParams<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    require_subject_rights(&state, &user, &slug).await?;
+    ProjectAccess::require(&state, &user, &slug, Capability::SubjectRights).await?;
     crate::error::check_id("id", &id)?;
     let authors = Authors::load(&state.db).await?;
     let tombstones = erasure::tombstones_of(&state.db.pool, &slug, &id).await?;
@@ -337,7 +325,7 @@ pub async fn erase(
     PathParams((slug, id)): PathParams<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    require_subject_rights(&state, &user, &slug).await?;
+    ProjectAccess::require(&state, &user, &slug, Capability::SubjectRights).await?;
     crate::error::check_id("id", &id)?;
     // Only a body with nothing in it means "no reason"; white space alone is not JSON.
     let request: EraseRequest = if body.is_empty() {

@@ -164,3 +164,21 @@ pub fn sorted_heads(doc: &mut RecordDoc) -> Vec<ChangeHash> {
     h.sort();
     h
 }
+
+/// Checks a file generated for another language is current, or (with
+/// `BOTHY_WRITE_GENERATED=1`) writes it again. `test` names the test target that writes it.
+pub fn generated_file_is_current(path: &std::path::Path, text: &str, test: &str) {
+    if std::env::var_os("BOTHY_WRITE_GENERATED").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == text,
+        "{} is stale: run `BOTHY_WRITE_GENERATED=1 cargo test -p bothy-sync-core --test {test}` \
+         and commit it (and for files the web app bundles, rebuild it: `npm run build` in \
+         clients/web)",
+        path.display()
+    );
+}
