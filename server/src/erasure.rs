@@ -326,6 +326,7 @@ pub async fn erase_participant(
             "DELETE FROM participants WHERE id = $1",
             "DELETE FROM participant_identifiers WHERE participant_id = $1",
             "DELETE FROM wellbeing_responses WHERE id = $1",
+            "DELETE FROM wellbeing_items WHERE response_id = $1",
             "DELETE FROM stories WHERE id = $1",
         ] {
             delete(tx, sql, id).await?;
@@ -468,7 +469,8 @@ pub async fn refused_about<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
 /// Every table an erasure deletes from or rewrites a row of: on PostgreSQL their dead row
 /// versions (heap, TOAST and index entries) still hold the erased data until rewritten.
 const ERASED_FROM: &str = "records, change_log, quarantine, conflicts, record_flags, \
-     participants, participant_identifiers, wellbeing_responses, stories, attendance, sessions";
+     participants, participant_identifiers, wellbeing_responses, wellbeing_items, stories, \
+     attendance, sessions";
 
 /// How many times a SQLite checkpoint is tried while readers hold older snapshots.
 const CHECKPOINT_ATTEMPTS: u32 = 5;

@@ -1,5 +1,12 @@
 //! Tidy exports for analysts: one row per participant, session, attendance mark, wellbeing
-//! response or shareable story, as CSV or JSON Lines, with stable documented columns.
+//! response, answered wellbeing item or shareable story, as CSV or JSON Lines, with stable
+//! documented columns.
+//!
+//! Wellbeing responses of any instrument (the built-ins and a project's own) are exported from
+//! their definitions ([`bothy_sync_core::instrument`]): `wellbeing` has one row per response
+//! (wide: its score, band and an `item_n` column per item, as many as the longest instrument in
+//! the export has), `wellbeing_items` one row per answered item (long: the answer given and the
+//! value it is scored as).
 //!
 //! What never leaves the server this way: direct identifiers (name, phone), the participant
 //! code, the postcode district, free-text referral reasons and session notes, story authors,
@@ -10,7 +17,9 @@
 //! Rows are read from the database as a stream and written out in chunks through a bounded
 //! channel, so memory stays flat whatever the number of rows.
 
+use crate::db::{Backend, Db};
 pub use crate::redact::Redactor;
+use bothy_sync_core::instrument::{self, Method};
 use bothy_sync_core::schema;
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -32,17 +41,20 @@ pub enum Dataset {
     Attendance,
     /// One row per wellbeing questionnaire response, with derived scores.
     Wellbeing,
+    /// One row per answered item of a wellbeing response.
+    WellbeingItems,
     /// One row per story whose consent allows sharing.
     Stories,
 }
 
 impl Dataset {
     /// Every dataset, in dictionary order.
-    pub const ALL: [Dataset; 5] = [
+    pub const ALL: [Dataset; 6] = [
         Dataset::Participants,
         Dataset::Sessions,
         Dataset::Attendance,
         Dataset::Wellbeing,
+        Dataset::WellbeingItems,
         Dataset::Stories,
     ];
 
@@ -53,6 +65,7 @@ impl Dataset {
             Dataset::Sessions => "sessions",
             Dataset::Attendance => "attendance",
             Dataset::Wellbeing => "wellbeing",
+            Dataset::WellbeingItems => "wellbeing_items",
             Dataset::Stories => "stories",
         }
     }
@@ -75,6 +88,9 @@ impl Dataset {
             Dataset::Wellbeing => {
                 "one wellbeing questionnaire response of a participant who consented to data use"
             }
+            Dataset::WellbeingItems => {
+                "one answered item of a wellbeing questionnaire response of a participant who consented to data use (the long form of `wellbeing`: a response has one row per item answered)"
+            }
             Dataset::Stories => {
                 "one story whose consent scope is `project` or `public` and, when it is about a participant, whose participant consented to story sharing; its text is redacted (see Privacy above)"
             }
@@ -88,7 +104,22 @@ impl Dataset {
             Dataset::Sessions => SESSION_COLUMNS,
             Dataset::Attendance => ATTENDANCE_COLUMNS,
             Dataset::Wellbeing => WELLBEING_COLUMNS,
+            Dataset::WellbeingItems => WELLBEING_ITEM_COLUMNS,
             Dataset::Stories => STORY_COLUMNS,
+        }
+    }
+
+    /// Columns that follow the documented ones in some exports, described in words.
+    pub fn more_columns(self) -> Option<&'static str> {
+        match self {
+            Dataset::Wellbeing => Some(
+                "When an instrument in the export has more than 14 items, the columns \
+                 `item_15`, `item_16`... up to its largest item number follow the columns \
+                 above (integer, empty allowed): the answer to that item, as `item_1` to \
+                 `item_14` are. Which instruments are in the export depends on its filters, so \
+                 read these columns by name.",
+            ),
+            _ => None,
         }
     }
 }
@@ -377,11 +408,11 @@ static WELLBEING_COLUMNS: &[Column] = &[
         "The participant (joins participants.participant_id).",
     ),
     col("project", Text, false, "Project slug."),
-    cat(
+    col(
         "instrument",
-        schema::INSTRUMENTS,
+        Text,
         false,
-        "The questionnaire.",
+        "The questionnaire: a built-in id (WEMWBS, SWEMWBS, ONS4, UCLA3, ONS_LONELINESS) or one of the project's own.",
     ),
     cat(
         "timepoint",
@@ -420,7 +451,7 @@ static WELLBEING_COLUMNS: &[Column] = &[
         "raw_score",
         Integer,
         true,
-        "WEMWBS: sum of 14 items (14-70). SWEMWBS: sum of 7 items (7-35). Empty for ONS4 (no composite score) and incomplete forms.",
+        "WEMWBS: sum of 14 items (14-70). SWEMWBS: sum of 7 items (7-35). Another instrument scored as a sum (UCLA3, a project's own): the sum of its scored items, after reversing. Empty for ONS4 (no composite score), instruments scored item by item or as a mean, and incomplete forms.",
     ),
     col(
         "swemwbs_raw",
@@ -444,13 +475,13 @@ static WELLBEING_COLUMNS: &[Column] = &[
         "score",
         Decimal,
         true,
-        "The score changes are measured on: WEMWBS raw score, SWEMWBS metric score; empty for ONS4 and incomplete forms.",
+        "The score changes are measured on: WEMWBS raw score, SWEMWBS metric score, and for any other instrument with a total (UCLA3, a project's own) the score its definition reports (after any lookup table). Empty for ONS4 and other instruments scored item by item, and for incomplete forms.",
     ),
     col(
         "baseline_response_id",
         Text,
         true,
-        "The participant's baseline for this instrument: the earliest complete `baseline` response.",
+        "The participant's baseline for this instrument and version: the earliest complete `baseline` response.",
     ),
     col("baseline_date", Date, true, "Date of that baseline."),
     col("baseline_score", Decimal, true, "Score of that baseline."),
@@ -458,25 +489,25 @@ static WELLBEING_COLUMNS: &[Column] = &[
         "change_from_baseline",
         Decimal,
         true,
-        "score - baseline_score (positive is better), for responses at a later timepoint dated on or after the baseline. Empty for baseline responses, ONS4 and incomplete forms.",
+        "score - baseline_score, for responses at a later timepoint dated on or after the baseline. Positive is better for WEMWBS, SWEMWBS and every instrument whose `higher_is_better` is true; negative is better where it is false (UCLA3: lonelier is worse). Empty for baseline responses, instruments without a total score (ONS4) and incomplete forms.",
     ),
     col(
         "reliable_improvement",
         Boolean,
         true,
-        "change_from_baseline >= the reliable-change threshold (a setting: 3 points by default for WEMWBS and SWEMWBS).",
+        "The change, in the better direction, is at least `reliable_change_threshold` (a setting for WEMWBS and SWEMWBS, 3 points by default; another instrument's first `reliable_change` in its definition). Empty when the instrument has no threshold (UCLA3 has none).",
     ),
     col(
         "reliable_deterioration",
         Boolean,
         true,
-        "change_from_baseline <= minus the threshold.",
+        "The change, in the worse direction, is at least `reliable_change_threshold`.",
     ),
     col(
         "item_1",
         Integer,
         true,
-        "Answer to item 1 (WEMWBS/SWEMWBS 1-5, ONS4 0-10: life satisfaction).",
+        "Answer to item 1, as given (before any reversing; `wellbeing_items.scored` has the value scored). WEMWBS/SWEMWBS 1-5, ONS4 0-10: life satisfaction; other instruments as their definitions say.",
     ),
     col(
         "item_2",
@@ -504,13 +535,126 @@ static WELLBEING_COLUMNS: &[Column] = &[
         true,
         "Answer to item 7. SWEMWBS forms number their items 1-7.",
     ),
-    col("item_8", Integer, true, "Answer to item 8 (WEMWBS only)."),
-    col("item_9", Integer, true, "Answer to item 9 (WEMWBS only)."),
-    col("item_10", Integer, true, "Answer to item 10 (WEMWBS only)."),
-    col("item_11", Integer, true, "Answer to item 11 (WEMWBS only)."),
-    col("item_12", Integer, true, "Answer to item 12 (WEMWBS only)."),
-    col("item_13", Integer, true, "Answer to item 13 (WEMWBS only)."),
-    col("item_14", Integer, true, "Answer to item 14 (WEMWBS only)."),
+    col(
+        "item_8",
+        Integer,
+        true,
+        "Answer to item 8 (of the built-ins, WEMWBS only).",
+    ),
+    col(
+        "item_9",
+        Integer,
+        true,
+        "Answer to item 9 (of the built-ins, WEMWBS only).",
+    ),
+    col(
+        "item_10",
+        Integer,
+        true,
+        "Answer to item 10 (of the built-ins, WEMWBS only).",
+    ),
+    col(
+        "item_11",
+        Integer,
+        true,
+        "Answer to item 11 (of the built-ins, WEMWBS only).",
+    ),
+    col(
+        "item_12",
+        Integer,
+        true,
+        "Answer to item 12 (of the built-ins, WEMWBS only).",
+    ),
+    col(
+        "item_13",
+        Integer,
+        true,
+        "Answer to item 13 (of the built-ins, WEMWBS only).",
+    ),
+    col(
+        "item_14",
+        Integer,
+        true,
+        "Answer to item 14 (of the built-ins, WEMWBS only).",
+    ),
+    col(
+        "instrument_version",
+        Integer,
+        false,
+        "Version of the instrument's definition the form was answered with: 1 for the built-ins; a project's own instrument starts at 1 and gets a new version for any change that would reinterpret answers. Baselines and changes pair responses of one version.",
+    ),
+    col(
+        "band",
+        Text,
+        true,
+        "The band `score` falls in, named as in the instrument's definition (for a project's own instrument, say `low`, `moderate`, `high`). Empty when the definition names no bands (WEMWBS's commonly used banding is in `wemwbs_band`), the score is in none of them, or there is no score.",
+    ),
+    col(
+        "higher_is_better",
+        Boolean,
+        true,
+        "Whether a higher `score` is better (the instrument's definition; true for WEMWBS and SWEMWBS, false for UCLA3). Empty for instruments without a total score (ONS4).",
+    ),
+    col(
+        "reliable_change_threshold",
+        Decimal,
+        true,
+        "The change, in points of `score`, that `reliable_improvement` and `reliable_deterioration` count: the setting for WEMWBS and SWEMWBS, the first `reliable_change` of another instrument's definition. Empty when the instrument has none.",
+    ),
+];
+
+static WELLBEING_ITEM_COLUMNS: &[Column] = &[
+    col(
+        "response_id",
+        Text,
+        false,
+        "The response (joins wellbeing.response_id).",
+    ),
+    col(
+        "participant_id",
+        Text,
+        false,
+        "The participant (joins participants.participant_id).",
+    ),
+    col("project", Text, false, "Project slug."),
+    col(
+        "instrument",
+        Text,
+        false,
+        "The questionnaire, as in `wellbeing.instrument`.",
+    ),
+    col(
+        "instrument_version",
+        Integer,
+        false,
+        "Version of its definition, as in `wellbeing.instrument_version`.",
+    ),
+    cat(
+        "timepoint",
+        schema::TIMEPOINTS,
+        false,
+        "When in the participant's journey it was taken.",
+    ),
+    col("response_date", Date, false, "Date it was answered."),
+    col(
+        "item",
+        Integer,
+        false,
+        "The item's number in the instrument, from 1.",
+    ),
+    col(
+        "item_key",
+        Text,
+        true,
+        "The item's short name in the definition (`life_satisfaction`, `lack_companionship`), when it has one.",
+    ),
+    col("answer", Integer, false, "The answer given."),
+    col(
+        "scored",
+        Integer,
+        false,
+        "The value the answer counts as in the score: the answer itself, or for a reverse-scored item min + max - answer of the item's scale.",
+    ),
 ];
 
 static STORY_COLUMNS: &[Column] = &[
@@ -610,7 +754,7 @@ pub struct Filters {
     pub from: Option<NaiveDate>,
     /// Up to and including this date.
     pub to: Option<NaiveDate>,
-    /// Only this timepoint (wellbeing only).
+    /// Only this timepoint (wellbeing and wellbeing items only).
     pub timepoint: Option<String>,
 }
 
@@ -623,8 +767,10 @@ impl Filters {
             return Err(format!("`from` ({f}) is after `to` ({t})"));
         }
         if let Some(tp) = &self.timepoint {
-            if dataset != Dataset::Wellbeing {
-                return Err("`timepoint` applies only to the wellbeing dataset".into());
+            if !matches!(dataset, Dataset::Wellbeing | Dataset::WellbeingItems) {
+                return Err(
+                    "`timepoint` applies only to the wellbeing and wellbeing_items datasets".into(),
+                );
             }
             if !schema::TIMEPOINTS.contains(&tp.as_str()) {
                 return Err(format!(
@@ -770,6 +916,17 @@ impl<'f> Conditions<'f> {
         self.session("s");
     }
 
+    /// The filters of wellbeing responses `w` (and their session `s`): dates, site and
+    /// activity, timepoint.
+    fn wellbeing(&mut self) {
+        self.dates("w.response_date");
+        self.session("s");
+        if let Some(tp) = &self.filters.timepoint {
+            let p = self.bind(tp);
+            self.conds.push(format!("w.timepoint = {p}"));
+        }
+    }
+
     /// ` AND c1 AND c2...`.
     fn sql(&self) -> String {
         self.conds.iter().map(|c| format!(" AND {c}")).collect()
@@ -833,26 +990,38 @@ pub fn query(dataset: Dataset, project: &str, f: &Filters) -> (String, Vec<Strin
             )
         }
         Dataset::Wellbeing => {
-            w.dates("w.response_date");
-            w.session("s");
-            if let Some(tp) = &f.timepoint {
-                let p = w.bind(tp);
-                w.conds.push(format!("w.timepoint = {p}"));
-            }
+            w.wellbeing();
             format!(
                 "SELECT w.id, w.participant_id, w.project, w.instrument, w.timepoint, \
                  w.response_date, w.session_id, s.site, s.activity, w.complete, w.items_answered, \
                  w.incomplete_reason, w.raw_score, w.swemwbs_raw, w.metric_score, w.items, \
                  b.id AS b_id, b.response_date AS b_date, b.raw_score AS b_raw, \
-                 b.metric_score AS b_metric \
+                 b.metric_score AS b_metric, COALESCE(w.instrument_version, 1) AS version, \
+                 w.score, w.band, b.score AS b_score \
                  FROM wellbeing_responses w \
                  JOIN participants p ON p.id = w.participant_id AND p.consent_data_use = 1 \
                  LEFT JOIN sessions s ON s.id = w.session_id \
                  LEFT JOIN wellbeing_responses b ON b.id = (SELECT b2.id FROM wellbeing_responses b2 \
                    WHERE b2.participant_id = w.participant_id AND b2.instrument = w.instrument \
+                   AND COALESCE(b2.instrument_version, 1) = COALESCE(w.instrument_version, 1) \
                    AND b2.timepoint = 'baseline' AND b2.complete = 1 \
                    ORDER BY b2.response_date, b2.id LIMIT 1) \
                  WHERE w.project = $1{} ORDER BY w.participant_id, w.instrument, w.response_date, w.id",
+                w.sql()
+            )
+        }
+        Dataset::WellbeingItems => {
+            w.wellbeing();
+            format!(
+                "SELECT w.id, w.participant_id, w.project, w.instrument, \
+                 COALESCE(w.instrument_version, 1) AS version, w.timepoint, w.response_date, \
+                 i.item, i.answer, i.scored \
+                 FROM wellbeing_responses w \
+                 JOIN participants p ON p.id = w.participant_id AND p.consent_data_use = 1 \
+                 JOIN wellbeing_items i ON i.response_id = w.id \
+                 LEFT JOIN sessions s ON s.id = w.session_id \
+                 WHERE w.project = $1{} \
+                 ORDER BY w.participant_id, w.instrument, w.response_date, w.id, i.item",
                 w.sql()
             )
         }
@@ -876,6 +1045,60 @@ pub fn query(dataset: Dataset, project: &str, f: &Filters) -> (String, Vec<Strin
     };
     (sql, w.binds)
 }
+
+/// The instruments (id, version) of a wellbeing export's responses with the largest item
+/// number answered in each: `instrument, version, max_item`.
+pub fn wellbeing_instruments_query(project: &str, f: &Filters) -> (String, Vec<String>) {
+    let mut w = Conditions::new(project, f);
+    w.wellbeing();
+    (
+        format!(
+            "SELECT w.instrument, COALESCE(w.instrument_version, 1) AS version, \
+             MAX(i.item) AS max_item \
+             FROM wellbeing_responses w \
+             JOIN participants p ON p.id = w.participant_id AND p.consent_data_use = 1 \
+             LEFT JOIN sessions s ON s.id = w.session_id \
+             LEFT JOIN wellbeing_items i ON i.response_id = w.id \
+             WHERE w.project = $1{} GROUP BY w.instrument, COALESCE(w.instrument_version, 1)",
+            w.sql()
+        ),
+        w.binds,
+    )
+}
+
+/// The number of `item_n` columns of a wellbeing export: 14 (WEMWBS's items, the columns the
+/// dictionary lists), or more when an instrument in the export has more items (from its
+/// definition) or a response answered a higher item number.
+pub async fn wellbeing_item_columns(
+    db: &Db,
+    project: &str,
+    f: &Filters,
+) -> Result<u8, sqlx::Error> {
+    let (sql, binds) = wellbeing_instruments_query(project, f);
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(for_backend(
+        &sql,
+        db.backend == Backend::Postgres,
+    )));
+    for b in binds {
+        query = query.bind(b);
+    }
+    let mut n = WELLBEING_ITEM_COLUMNS_LISTED;
+    for r in query.fetch_all(&db.pool).await? {
+        let id: String = r.try_get(0)?;
+        let version: i64 = r.try_get(1)?;
+        let answered: Option<i64> = r.try_get(2)?;
+        let defined = u32::try_from(version)
+            .ok()
+            .and_then(|v| instrument::lookup(project, &id, Some(v)))
+            .and_then(|d| d.items.iter().map(|i| i.number).max());
+        let answered = answered.and_then(|a| u8::try_from(a).ok());
+        n = n.max(defined.unwrap_or(0)).max(answered.unwrap_or(0));
+    }
+    Ok(n)
+}
+
+/// The `item_n` columns the dictionary lists for the wellbeing dataset.
+pub const WELLBEING_ITEM_COLUMNS_LISTED: u8 = 14;
 
 /// The sessions of an attendance export, in the order of its marks: `id, project, site,
 /// activity, activity_type, starts_at`.
@@ -930,6 +1153,8 @@ pub struct RowMaker {
     dataset: Dataset,
     thresholds: Thresholds,
     redactor: Redactor,
+    /// How many `item_n` columns a wellbeing row has (at least the 14 listed).
+    item_columns: u8,
 }
 
 impl RowMaker {
@@ -939,7 +1164,20 @@ impl RowMaker {
             dataset,
             thresholds,
             redactor,
+            item_columns: WELLBEING_ITEM_COLUMNS_LISTED,
         }
+    }
+
+    /// The same, writing `n` item columns in wellbeing rows ([`wellbeing_item_columns`]);
+    /// never fewer than the 14 the dictionary lists.
+    pub fn with_item_columns(mut self, n: u8) -> Self {
+        self.item_columns = n.max(WELLBEING_ITEM_COLUMNS_LISTED);
+        self
+    }
+
+    /// A writer whose columns are this row maker's.
+    pub fn writer(&self, format: Format) -> Writer {
+        Writer::with_columns(format, output_columns(self.dataset, self.item_columns))
     }
 
     /// One output row from one database row, in column order.
@@ -999,6 +1237,29 @@ impl RowMaker {
                 ));
             }
             Dataset::Wellbeing => self.wellbeing_row(r)?,
+            Dataset::WellbeingItems => {
+                let project: &str = r.try_get(2)?;
+                let instrument: &str = r.try_get(3)?;
+                let version: i64 = r.try_get(4)?;
+                let item: i64 = r.try_get(7)?;
+                let key = u32::try_from(version)
+                    .ok()
+                    .and_then(|v| instrument::lookup(project, instrument, Some(v)))
+                    .and_then(|d| d.item(u8::try_from(item).ok()?)?.key.clone());
+                vec![
+                    text(r, 0)?,
+                    text(r, 1)?,
+                    Val::from(project),
+                    Val::from(instrument),
+                    Val::Int(version),
+                    text(r, 5)?,
+                    text(r, 6)?,
+                    Val::Int(item),
+                    key.into(),
+                    Val::Int(r.try_get(8)?),
+                    Val::Int(r.try_get(9)?),
+                ]
+            }
             Dataset::Stories => {
                 let themes: String = r.try_get(6)?;
                 let mut themes: Vec<String> = themes
@@ -1073,6 +1334,7 @@ impl RowMaker {
 
     fn wellbeing_row<'r>(&self, r: &'r AnyRow) -> Result<Vec<Val<'r>>, sqlx::Error> {
         let id: String = r.try_get(0)?;
+        let project: &str = r.try_get(2)?;
         let instrument: String = r.try_get(3)?;
         let complete = r.try_get::<i64, _>(9)? == 1;
         let raw: Option<i64> = r.try_get(12)?;
@@ -1084,24 +1346,52 @@ impl RowMaker {
         let b_date: Option<String> = r.try_get(17)?;
         let b_raw: Option<i64> = r.try_get(18)?;
         let b_metric: Option<f64> = r.try_get(19)?;
-        let (score, b_score, threshold) = match instrument.as_str() {
+        let version: i64 = r.try_get(20)?;
+        let stored_score: Option<f64> = r.try_get(21)?;
+        let stored_band: Option<String> = r.try_get(22)?;
+        let b_stored_score: Option<f64> = r.try_get(23)?;
+        // The definition's total score, if it has one (not for per-item instruments).
+        let definition = u32::try_from(version)
+            .ok()
+            .and_then(|v| instrument::lookup(project, &instrument, Some(v)));
+        let total = definition
+            .as_deref()
+            .map(|d| &d.scoring)
+            .filter(|s| s.method != Method::PerItem);
+        let (score, b_score, threshold, higher_is_better) = match instrument.as_str() {
             "WEMWBS" => (
                 raw.map(|v| v as f64),
                 b_raw.map(|v| v as f64),
                 Some(self.thresholds.wemwbs),
+                Some(true),
             ),
-            "SWEMWBS" => (metric, b_metric, Some(self.thresholds.swemwbs)),
-            _ => (None, None, None),
+            "SWEMWBS" => (metric, b_metric, Some(self.thresholds.swemwbs), Some(true)),
+            _ => (
+                stored_score,
+                b_stored_score,
+                total
+                    .and_then(|s| s.reliable_change.first())
+                    .map(|c| c.points),
+                total.map(|s| s.higher_is_better),
+            ),
         };
         let score = score.filter(|_| complete);
         let timepoint: String = r.try_get(4)?;
         let date: String = r.try_get(5)?;
         // Change is measured for later timepoints on or after the baseline, as in the reports.
         let comparable = timepoint != "baseline" && b_date.as_deref().is_some_and(|b| *b <= *date);
-        let change = match (score, b_score, threshold) {
-            (Some(s), Some(b), Some(_)) if comparable => Some(round2(s - b)),
+        let change = match (score, b_score) {
+            (Some(s), Some(b)) if comparable => Some(round2(s - b)),
             _ => None,
         };
+        // Change in the better direction.
+        let gain = change.map(|c| {
+            if higher_is_better == Some(false) {
+                -c
+            } else {
+                c
+            }
+        });
         let band = if instrument == "WEMWBS" && complete {
             raw.map(|v| wemwbs_band(v).to_owned())
         } else {
@@ -1110,7 +1400,7 @@ impl RowMaker {
         let mut row = vec![
             Val::from(id),
             text(r, 1)?,
-            text(r, 2)?,
+            Val::from(project),
             Val::from(instrument),
             Val::from(timepoint),
             Val::from(date),
@@ -1129,11 +1419,21 @@ impl RowMaker {
             b_date.into(),
             b_score.into(),
             change.into(),
-            change.zip(threshold).map(|(c, t)| c >= t).into(),
-            change.zip(threshold).map(|(c, t)| c <= -t).into(),
+            gain.zip(threshold).map(|(c, t)| c >= t).into(),
+            gain.zip(threshold).map(|(c, t)| c <= -t).into(),
         ];
-        for i in 1..=14 {
-            row.push(items.get(&i.to_string()).copied().into());
+        let answer = |i: u8| Val::from(items.get(&i.to_string()).copied());
+        for i in 1..=WELLBEING_ITEM_COLUMNS_LISTED {
+            row.push(answer(i));
+        }
+        row.extend([
+            Val::Int(version),
+            stored_band.filter(|_| complete).into(),
+            higher_is_better.into(),
+            threshold.into(),
+        ]);
+        for i in WELLBEING_ITEM_COLUMNS_LISTED + 1..=self.item_columns {
+            row.push(answer(i));
         }
         Ok(row)
     }
@@ -1159,39 +1459,72 @@ fn duration_minutes(start: &str, end: Option<&str>) -> Option<i64> {
     Some((e - s).num_minutes())
 }
 
+/// A column as written: its name and type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputColumn {
+    /// Its name.
+    pub name: Cow<'static, str>,
+    /// Its type.
+    pub ty: ColumnType,
+}
+
+/// The columns of a dataset's rows: the dictionary's, then for wellbeing the `item_n` columns
+/// past the 14 it lists, up to `item_columns`.
+pub fn output_columns(dataset: Dataset, item_columns: u8) -> Vec<OutputColumn> {
+    let mut out: Vec<OutputColumn> = dataset
+        .columns()
+        .iter()
+        .map(|c| OutputColumn {
+            name: Cow::Borrowed(c.name),
+            ty: c.ty,
+        })
+        .collect();
+    if dataset == Dataset::Wellbeing {
+        out.extend(
+            (WELLBEING_ITEM_COLUMNS_LISTED + 1..=item_columns).map(|i| OutputColumn {
+                name: Cow::Owned(format!("item_{i}")),
+                ty: ColumnType::Integer,
+            }),
+        );
+    }
+    out
+}
+
 /// Writes rows in a format, buffering into chunks.
 pub struct Writer {
     format: Format,
-    columns: &'static [Column],
+    columns: Vec<OutputColumn>,
     buf: Vec<u8>,
 }
 
 impl Writer {
-    /// A writer; the CSV header is written at once.
+    /// A writer of a dataset's documented columns; the CSV header is written at once.
     pub fn new(format: Format, dataset: Dataset) -> Writer {
-        let columns = dataset.columns();
+        Writer::with_columns(
+            format,
+            output_columns(dataset, WELLBEING_ITEM_COLUMNS_LISTED),
+        )
+    }
+
+    /// A writer of these columns; the CSV header is written at once.
+    pub fn with_columns(format: Format, columns: Vec<OutputColumn>) -> Writer {
         let mut w = Writer {
             format,
             columns,
             buf: Vec::with_capacity(CHUNK + 4096),
         };
         if format == Format::Csv {
-            let header: Vec<&str> = columns.iter().map(|c| c.name).collect();
-            w.csv_line(header.iter().map(|h| Some(*h)));
+            let mut header = Vec::new();
+            for (i, c) in w.columns.iter().enumerate() {
+                if i > 0 {
+                    header.push(b',');
+                }
+                csv_field(&mut header, &c.name);
+            }
+            header.extend_from_slice(b"\r\n");
+            w.buf.extend_from_slice(&header);
         }
         w
-    }
-
-    fn csv_line<'a>(&mut self, fields: impl Iterator<Item = Option<&'a str>>) {
-        for (i, f) in fields.enumerate() {
-            if i > 0 {
-                self.buf.push(b',');
-            }
-            if let Some(f) = f {
-                csv_field(&mut self.buf, f);
-            }
-        }
-        self.buf.extend_from_slice(b"\r\n");
     }
 
     /// Appends one row.
@@ -1340,11 +1673,16 @@ pub fn dictionary_markdown() -> String {
          - **Types**: `text`, `integer`, `decimal` (`.` separator), `boolean` (`true`/`false`), \
          `date` (`YYYY-MM-DD`), `datetime` (RFC 3339), `category` (one of the listed codes).\n\
          - **Filters** (query parameters): `site`, `activity`, `from` and `to` (dates, \
-         inclusive), and `timepoint` (wellbeing only). Dates filter the session date \
-         (sessions, attendance), the response date (wellbeing), the registration date \
-         (participants) and the record date (stories). Site and activity filter sessions and \
-         attendance directly, wellbeing through the session a response was taken at, \
-         participants by a session they attended, and stories by their linked session.\n\
+         inclusive), and `timepoint` (`wellbeing` and `wellbeing_items` only). Dates filter \
+         the session date (sessions, attendance), the response date (wellbeing, wellbeing \
+         items), the registration date (participants) and the record date (stories). Site and \
+         activity filter sessions and attendance directly, wellbeing responses and their items \
+         through the session a response was taken at, participants by a session they attended, \
+         and stories by their linked session.\n\
+         - **Instruments**: wellbeing responses of every instrument are exported, the built-ins \
+         (WEMWBS, SWEMWBS, ONS4, UCLA3, ONS_LONELINESS) and a project's own, scored from their \
+         definitions (docs/instruments.md). `wellbeing` is the wide form, one row per response; \
+         `wellbeing_items` the long form, one row per answered item.\n\
          - **Privacy**: analysts get pseudonymous data only. Never exported: names, phone \
          numbers, participant codes, postcode districts, referral reasons, session notes, \
          facilitator names, story authors; no row about a participant who has not consented \
@@ -1385,6 +1723,9 @@ pub fn dictionary_markdown() -> String {
                 meaning.replace('|', "\\|")
             );
         }
+        if let Some(more) = d.more_columns() {
+            let _ = write!(s, "\n{more}\n");
+        }
         s.push('\n');
     }
     s
@@ -1400,6 +1741,7 @@ pub fn dictionary_json() -> serde_json::Value {
                     "dataset": d.as_str(),
                     "row": d.row_meaning(),
                     "columns": d.columns(),
+                    "more_columns": d.more_columns(),
                 })
             })
             .collect(),
@@ -1471,6 +1813,59 @@ mod tests {
         assert_eq!(wemwbs_band(45), "average");
         assert_eq!(wemwbs_band(59), "average");
         assert_eq!(wemwbs_band(60), "high");
+    }
+
+    #[test]
+    fn wellbeing_rows_get_item_columns_past_the_listed_ones() {
+        let names = |d: Dataset, n: u8| -> Vec<String> {
+            output_columns(d, n)
+                .into_iter()
+                .map(|c| c.name.into_owned())
+                .collect()
+        };
+        let listed: Vec<String> = Dataset::Wellbeing
+            .columns()
+            .iter()
+            .map(|c| c.name.to_owned())
+            .collect();
+        assert_eq!(names(Dataset::Wellbeing, 14), listed);
+        let wide = output_columns(Dataset::Wellbeing, 16);
+        assert_eq!(wide.len(), listed.len() + 2);
+        assert_eq!(wide[listed.len()].name, "item_15");
+        assert_eq!(wide[listed.len() + 1].name, "item_16");
+        assert!(wide[listed.len()..].iter().all(|c| c.ty == Integer));
+        assert_eq!(
+            names(Dataset::WellbeingItems, 16).len(),
+            WELLBEING_ITEM_COLUMNS.len()
+        );
+        // A row maker never writes fewer item columns than the dictionary lists.
+        let maker = RowMaker::new(
+            Dataset::Wellbeing,
+            Thresholds::default(),
+            Redactor::default(),
+        )
+        .with_item_columns(5);
+        assert_eq!(maker.item_columns, 14);
+        let mut w = maker.writer(Format::Csv);
+        let header = String::from_utf8(w.take()).unwrap();
+        assert_eq!(header, format!("{}\r\n", listed.join(",")));
+    }
+
+    #[test]
+    fn timepoint_filters_both_wellbeing_datasets() {
+        let f = Filters {
+            timepoint: Some("end".into()),
+            ..Filters::default()
+        };
+        assert!(f.check(Dataset::Wellbeing).is_ok());
+        assert!(f.check(Dataset::WellbeingItems).is_ok());
+        let err = f.check(Dataset::Sessions).unwrap_err();
+        assert!(err.contains("wellbeing_items"), "{err}");
+        let (sql, binds) = query(Dataset::WellbeingItems, "p", &f);
+        assert!(sql.contains("w.timepoint = $2"), "{sql}");
+        assert_eq!(binds, ["p", "end"]);
+        let (sql, _) = wellbeing_instruments_query("p", &f);
+        assert!(sql.contains("w.timepoint = $2"), "{sql}");
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! * [`auth`]: argon2id passwords, short-lived JWTs, rotating refresh tokens, device credentials.
 //! * [`sync`]: the sync endpoint, the heart of the server (see docs/protocol.md).
 //! * [`store`] and [`projection`]: the SQL behind a merge, all in one transaction.
+//! * [`instruments`]: a project's own questionnaire definitions, stored, checked for compatible
+//!   changes and made known to the process that scores responses.
 //! * [`routes`]: login, devices, admin API, project reads, health.
 //! * [`openapi`]: the OpenAPI document, generated from the handlers, at `/openapi.json`.
 //! * [`cli`]: the `bothy-server` command (serve, backup, restore, and admin commands on the
@@ -27,6 +29,7 @@ pub mod disclosure;
 pub mod erasure;
 pub mod error;
 pub mod export;
+pub mod instruments;
 pub mod listener;
 pub mod openapi;
 pub mod projection;
@@ -188,7 +191,9 @@ fn router() -> (Router<AppState>, Vec<(Method, String)>) {
             "/admin/instruments/{instrument}",
             routes::setup::put_instrument,
         )
-        .get("/admin/instruments", routes::setup::list_instruments);
+        .get("/admin/instruments", routes::setup::list_instruments)
+        .put("/projects/{slug}/instruments", routes::instruments::define)
+        .get("/projects/{slug}/instruments", routes::instruments::list);
     // Sync bodies are already compressed and limited inside the handler.
     let sync_routes = RouteTable::new("/api/v1").post("/sync", sync::sync);
     let top = RouteTable::new("")
@@ -201,6 +206,14 @@ fn router() -> (Router<AppState>, Vec<(Method, String)>) {
         .get(
             "/dashboard/projects/{slug}",
             routes::dashboard::project_page,
+        )
+        .get(
+            "/dashboard/projects/{slug}/instruments",
+            routes::dashboard::instruments_page,
+        )
+        .post(
+            "/dashboard/projects/{slug}/instruments",
+            routes::dashboard::instruments_submit,
         );
     let app = RouteTable::new("")
         .get("/app", routes::webapp::redirect)
@@ -255,6 +268,8 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
         None => stored_secret(&db).await?,
     };
     ensure_first_admin(&db, &config).await?;
+    // Responses of a project's own instruments are checked and scored from these.
+    instruments::load_all(&db).await?;
     Ok(AppState {
         db,
         keys: JwtKeys::from_secret(secret.as_bytes()),

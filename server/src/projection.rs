@@ -1,9 +1,15 @@
 //! Relational projections of merged records: plain tables (participants, sessions, attendance,
-//! wellbeing_responses with computed scores, stories) that analysts and plain SQL can read.
+//! wellbeing_responses with computed scores, wellbeing_items with each answer and the value it
+//! is scored as, stories) that analysts and plain SQL can read. Responses are scored from their
+//! instrument's definition, built-in or the project's own ([`crate::instruments`]).
 //! They are rewritten for a record in the same transaction as its merge, so they never lag.
 
 use crate::db::Tx;
 use bothy_sync_core::record::{RecordData, RecordView};
+
+/// Item rows written by one statement (five parameters each, well within every backend's
+/// limit on parameters).
+const ITEM_ROWS_PER_INSERT: usize = 100;
 
 fn b(v: bool) -> i64 {
     i64::from(v)
@@ -105,27 +111,37 @@ pub async fn project(
             }
         }
         RecordData::Wellbeing(w) => {
-            sqlx::query("DELETE FROM wellbeing_responses WHERE id = $1")
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
-            let score = w.score();
+            for table in [
+                "DELETE FROM wellbeing_responses WHERE id = $1",
+                "DELETE FROM wellbeing_items WHERE response_id = $1",
+            ] {
+                sqlx::query(table).bind(id).execute(&mut **tx).await?;
+            }
+            let score = w.score_in(&view.project);
             let (swemwbs_raw, incomplete_reason) = match &score {
                 bothy_sync_core::Score::Wemwbs { swemwbs_raw, .. } => (Some(*swemwbs_raw), None),
                 bothy_sync_core::Score::Swemwbs { raw, .. } => (Some(*raw), None),
                 bothy_sync_core::Score::Incomplete { reason, .. } => (None, Some(reason.clone())),
-                bothy_sync_core::Score::Ons4 { .. } => (None, None),
+                bothy_sync_core::Score::Ons4 { .. }
+                | bothy_sync_core::Score::Total { .. }
+                | bothy_sync_core::Score::PerItem { .. } => (None, None),
             };
             let items: serde_json::Map<String, serde_json::Value> = w
                 .items
                 .iter()
                 .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
                 .collect();
+            // The two scores that may be absent are bound as numbers, always, with a flag for
+            // NULL: sqlx's `Any` driver sends a NULL `f64` to PostgreSQL typed as `real`, and a
+            // statement first prepared with that refuses a number later on the same connection.
             sqlx::query(
                 "INSERT INTO wellbeing_responses (id, project, participant_id, instrument, \
                  timepoint, response_date, session_id, complete, items_answered, raw_score, \
-                 swemwbs_raw, metric_score, incomplete_reason, items) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                 swemwbs_raw, metric_score, incomplete_reason, items, instrument_version, \
+                 score, band) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+                 CASE WHEN $18 = 1 THEN $12 END, $13, $14, $15, CASE WHEN $19 = 1 THEN $16 END, \
+                 $17)",
             )
             .bind(id)
             .bind(project)
@@ -138,11 +154,60 @@ pub async fn project(
             .bind(w.items.len() as i64)
             .bind(score.raw())
             .bind(swemwbs_raw)
-            .bind(score.metric())
+            .bind(score.metric().unwrap_or_default())
             .bind(incomplete_reason)
             .bind(serde_json::Value::Object(items).to_string())
+            .bind(i64::from(w.instrument_version.unwrap_or(1)))
+            .bind(score.value().unwrap_or_default())
+            .bind(score.band())
+            .bind(b(score.metric().is_some()))
+            .bind(b(score.value().is_some()))
             .execute(&mut **tx)
             .await?;
+            // One row per answer, with the value it is scored as (reversed where the item is
+            // reverse-scored; as given when the definition is not known here).
+            let definition = w.definition(project);
+            let rows: Vec<(i64, i64, i64)> = w
+                .items
+                .iter()
+                .map(|(number, answer)| {
+                    let scored = definition
+                        .as_ref()
+                        .and_then(|d| d.item(*number))
+                        .map_or(*answer, |item| item.scored_value(*answer));
+                    (i64::from(*number), *answer, scored)
+                })
+                .collect();
+            for chunk in rows.chunks(ITEM_ROWS_PER_INSERT) {
+                let values: Vec<String> = (0..chunk.len())
+                    .map(|i| {
+                        let p = 5 * i;
+                        format!(
+                            "(${}, ${}, ${}, ${}, ${})",
+                            p + 1,
+                            p + 2,
+                            p + 3,
+                            p + 4,
+                            p + 5
+                        )
+                    })
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO wellbeing_items (response_id, project, item, answer, scored) \
+                     VALUES {}",
+                    values.join(", ")
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (item, answer, scored) in chunk {
+                    query = query
+                        .bind(id)
+                        .bind(project)
+                        .bind(*item)
+                        .bind(*answer)
+                        .bind(*scored);
+                }
+                query.execute(&mut **tx).await?;
+            }
         }
         RecordData::Story(s) => {
             sqlx::query("DELETE FROM stories WHERE id = $1")

@@ -16,6 +16,7 @@
 use crate::db::Db;
 use bothy_sync_core::RecordKind;
 use bothy_sync_core::record::RecordView;
+use bothy_sync_core::schema::{self, Analysts};
 use serde_json::Value;
 use sqlx::Row;
 use std::collections::HashSet;
@@ -315,20 +316,13 @@ pub enum FieldRule {
 }
 
 /// What analysts get of a field, by its path in the record (`notes`, `identifiers.name`,
-/// `facilitators.<name>`, `consent.version`).
+/// `facilitators.<name>`, `consent.version`): the rule the record schema gives the field
+/// ([`schema::analysts`]), so a new field carries its rule with it.
 pub fn analyst_field(kind: RecordKind, path: &str) -> FieldRule {
-    let top = path.split('.').next().unwrap_or(path);
-    match (kind, top) {
-        (RecordKind::Participant, "identifiers" | "code" | "postcode_district") => {
-            FieldRule::Withhold
-        }
-        (RecordKind::Participant, "referral") if path == "referral.reason" => FieldRule::Withhold,
-        (RecordKind::Participant, "consent") if path == "consent.version" => FieldRule::Redact,
-        (RecordKind::Session, "notes" | "facilitators" | "location") => FieldRule::Withhold,
-        (RecordKind::Session, "site" | "activity") => FieldRule::Redact,
-        (RecordKind::Story, "author") => FieldRule::Withhold,
-        (RecordKind::Story, "title" | "body" | "themes" | "language") => FieldRule::Redact,
-        _ => FieldRule::Show,
+    match schema::analysts(kind, path) {
+        Analysts::Show => FieldRule::Show,
+        Analysts::Redact => FieldRule::Redact,
+        Analysts::Withhold => FieldRule::Withhold,
     }
 }
 

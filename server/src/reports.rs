@@ -19,12 +19,14 @@ use crate::error::ApiError;
 use crate::export::{Filters, Thresholds};
 use crate::redact::Redactor;
 use crate::stats::{self, PairedStats};
+use bothy_sync_core::instrument::{self, Complete, Definition, Method};
 use bothy_sync_core::schema;
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use sqlx::Row;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 /// A consenting participant.
 #[derive(Debug, Clone)]
@@ -57,11 +59,15 @@ pub struct Session {
 pub struct Response {
     participant: String,
     instrument: String,
+    /// The version of its definition (1 for the built-ins).
+    version: u32,
     timepoint: String,
     date: NaiveDate,
     id: String,
     raw: Option<i64>,
     metric: Option<f64>,
+    /// The score analysed, as the projection stored it (any instrument with a total).
+    score: Option<f64>,
     items: BTreeMap<u8, i64>,
 }
 
@@ -70,6 +76,8 @@ pub struct Response {
 /// from the database and counted per participant, never held.
 #[derive(Debug, Clone, Default)]
 pub struct Data {
+    /// The project's slug (its own instruments are looked up by it).
+    project: String,
     people: Vec<Person>,
     /// Every consenting participant in scope before the date filter, by id: the groups of
     /// the people whose outcome pairs are counted.
@@ -177,7 +185,8 @@ impl Data {
         let mut responses = Vec::new();
         let rows = sqlx::query(
             "SELECT participant_id, instrument, timepoint, response_date, id, raw_score, \
-             metric_score, items FROM wellbeing_responses WHERE project = $1 AND complete = 1",
+             metric_score, items, COALESCE(instrument_version, 1), score \
+             FROM wellbeing_responses WHERE project = $1 AND complete = 1",
         )
         .bind(project)
         .fetch_all(&db.pool)
@@ -195,9 +204,14 @@ impl Data {
             }
             let items: String = r.try_get(7)?;
             let items: BTreeMap<String, i64> = serde_json::from_str(&items).unwrap_or_default();
+            let Ok(version) = u32::try_from(r.try_get::<i64, _>(8)?) else {
+                continue;
+            };
             responses.push(Response {
                 participant,
                 instrument: r.try_get(1)?,
+                version,
+                score: r.try_get(9)?,
                 timepoint: r.try_get(2)?,
                 date,
                 id: r.try_get(4)?,
@@ -222,6 +236,7 @@ impl Data {
             })
             .collect();
         Ok(Data {
+            project: project.to_owned(),
             people,
             everyone,
             sessions,
@@ -245,11 +260,17 @@ pub fn follow_up_timepoint(t: Option<&str>) -> Result<&'static str, ApiError> {
 }
 
 /// A measure outcomes are reported on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Measure {
+#[derive(Debug, Clone)]
+pub enum Measure {
+    /// WEMWBS raw score.
     Wemwbs,
+    /// SWEMWBS metric score, of SWEMWBS forms and of the SWEMWBS items of WEMWBS forms.
     Swemwbs,
+    /// One ONS4 item (1 to 4).
     Ons4(u8),
+    /// The total score of one version of another instrument with a total (a sum or a mean):
+    /// UCLA3 or a project's own.
+    Total(Arc<Definition>),
 }
 
 const MEASURES: [Measure; 6] = [
@@ -261,56 +282,331 @@ const MEASURES: [Measure; 6] = [
     Measure::Ons4(4),
 ];
 
+/// `3 points: the configured threshold`.
+fn configured(t: f64) -> String {
+    format!("{} points: the configured threshold", format_points(t))
+}
+
 impl Measure {
-    fn name(self) -> &'static str {
+    fn name(&self) -> String {
         match self {
-            Measure::Wemwbs => "wemwbs",
-            Measure::Swemwbs => "swemwbs",
-            Measure::Ons4(1) => "ons4_life_satisfaction",
-            Measure::Ons4(2) => "ons4_worthwhile",
-            Measure::Ons4(3) => "ons4_happiness",
-            Measure::Ons4(_) => "ons4_anxiety",
+            Measure::Wemwbs => "wemwbs".into(),
+            Measure::Swemwbs => "swemwbs".into(),
+            Measure::Ons4(1) => "ons4_life_satisfaction".into(),
+            Measure::Ons4(2) => "ons4_worthwhile".into(),
+            Measure::Ons4(3) => "ons4_happiness".into(),
+            Measure::Ons4(_) => "ons4_anxiety".into(),
+            Measure::Total(d) if d.version == 1 => d.id.to_ascii_lowercase(),
+            Measure::Total(d) => format!("{}_v{}", d.id.to_ascii_lowercase(), d.version),
         }
     }
-    fn label(self) -> &'static str {
+    fn label(&self) -> String {
         match self {
-            Measure::Wemwbs => "WEMWBS (raw score, 14-70)",
-            Measure::Swemwbs => "SWEMWBS (metric score, 7-35; from SWEMWBS and WEMWBS forms)",
-            Measure::Ons4(1) => "ONS4 life satisfaction (0-10)",
-            Measure::Ons4(2) => "ONS4 worthwhile (0-10)",
-            Measure::Ons4(3) => "ONS4 happiness yesterday (0-10)",
-            Measure::Ons4(_) => "ONS4 anxiety yesterday (0-10; lower is better)",
+            Measure::Wemwbs => "WEMWBS (raw score, 14-70)".into(),
+            Measure::Swemwbs => {
+                "SWEMWBS (metric score, 7-35; from SWEMWBS and WEMWBS forms)".into()
+            }
+            Measure::Ons4(1) => "ONS4 life satisfaction (0-10)".into(),
+            Measure::Ons4(2) => "ONS4 worthwhile (0-10)".into(),
+            Measure::Ons4(3) => "ONS4 happiness yesterday (0-10)".into(),
+            Measure::Ons4(_) => "ONS4 anxiety yesterday (0-10; lower is better)".into(),
+            Measure::Total(d) => total_label(d),
         }
     }
     /// +1 when a higher score is better, -1 when lower is.
-    fn direction(self) -> f64 {
-        if self == Measure::Ons4(4) { -1.0 } else { 1.0 }
+    fn direction(&self) -> f64 {
+        match self {
+            Measure::Ons4(4) => -1.0,
+            Measure::Total(d) if !d.scoring.higher_is_better => -1.0,
+            _ => 1.0,
+        }
     }
-    fn score(self, r: &Response) -> Option<f64> {
+    fn score(&self, r: &Response) -> Option<f64> {
         match (self, r.instrument.as_str()) {
             (Measure::Wemwbs, "WEMWBS") => r.raw.map(|v| v as f64),
             (Measure::Swemwbs, "WEMWBS" | "SWEMWBS") => r.metric,
-            (Measure::Ons4(i), "ONS4") => r.items.get(&i).map(|v| *v as f64),
+            (Measure::Ons4(i), "ONS4") => r.items.get(i).map(|v| *v as f64),
+            (Measure::Total(d), id) if id == d.id && r.version == d.version => r.score,
             _ => None,
         }
     }
-    /// The configured reliable-change threshold and a second, documented one.
-    fn thresholds(self, t: Thresholds) -> Option<(f64, Option<(f64, &'static str)>)> {
+    /// The reliable-change threshold with where it comes from, and a second documented one:
+    /// for WEMWBS and SWEMWBS the configured one and a published one, for another instrument
+    /// the first two of its definition's `reliable_change`.
+    fn thresholds(&self, t: Thresholds) -> Option<Thresholds2> {
         match self {
             Measure::Wemwbs => Some((
-                t.wemwbs,
+                (t.wemwbs, configured(t.wemwbs)),
                 Some((
                     9.0,
-                    "9 points: NHS Digital's reliable change (Maheswaran et al. 2012)",
+                    "9 points: NHS Digital's reliable change (Maheswaran et al. 2012)".into(),
                 )),
             )),
             Measure::Swemwbs => Some((
-                t.swemwbs,
-                Some((2.87, "2.87 points: 2.77 SEM (Shah et al. 2018)")),
+                (t.swemwbs, configured(t.swemwbs)),
+                Some((2.87, "2.87 points: 2.77 SEM (Shah et al. 2018)".into())),
             )),
             Measure::Ons4(_) => None,
+            Measure::Total(d) => {
+                let mut list = d.scoring.reliable_change.iter().map(|c| {
+                    let what = match (&c.label, &c.source) {
+                        (Some(l), Some(s)) => format!("{l} ({s})"),
+                        (Some(x), None) | (None, Some(x)) => x.clone(),
+                        (None, None) => format!("{}'s definition", d.id),
+                    };
+                    (
+                        c.points,
+                        format!("{} points: {what}", format_points(c.points)),
+                    )
+                });
+                let first = list.next()?;
+                Some((first, list.next()))
+            }
         }
     }
+    /// The instrument and version of a measure of one instrument's own total score.
+    fn instrument(&self) -> Option<(String, u32)> {
+        match self {
+            Measure::Total(d) => Some((d.id.clone(), d.version)),
+            _ => None,
+        }
+    }
+}
+
+/// A threshold (points, where it comes from) and a second one.
+type Thresholds2 = ((f64, String), Option<(f64, String)>);
+
+/// `Three-item loneliness scale (UCLA) (UCLA3; sum, 3-9; lower is better)`.
+fn total_label(d: &Definition) -> String {
+    let mut parts = vec![if d.version == 1 {
+        d.id.clone()
+    } else {
+        format!("{} version {}", d.id, d.version)
+    }];
+    let method = match d.scoring.method {
+        Method::Mean => "mean",
+        _ if d.scoring.lookup.is_some() => "score from a lookup table",
+        _ => "sum",
+    };
+    match possible_scores(d).as_deref().and_then(range_of) {
+        Some((lo, hi)) => parts.push(format!(
+            "{method}, {}-{}",
+            format_points(round4(lo)),
+            format_points(round4(hi))
+        )),
+        None => parts.push(method.to_owned()),
+    }
+    if !d.scoring.higher_is_better {
+        parts.push("lower is better".into());
+    }
+    format!("{} ({})", d.name, parts.join("; "))
+}
+
+fn range_of(scores: &[f64]) -> Option<(f64, f64)> {
+    let lo = scores.iter().copied().reduce(f64::min)?;
+    let hi = scores.iter().copied().reduce(f64::max)?;
+    Some((lo, hi))
+}
+
+/// The most (count of answers, sum) states [`possible_scores`] works through before giving up.
+const MAX_SCORE_STATES: usize = 200_000;
+
+/// Every score a complete form of a sum or mean instrument can have, or `None` when there are
+/// too many to list (or the lookup table does not cover a total, which validation refuses).
+fn possible_scores(d: &Definition) -> Option<Vec<f64>> {
+    let rule = &d.scoring;
+    if rule.method == Method::PerItem {
+        return None;
+    }
+    let items = d.scored_items(rule);
+    let n = items.len();
+    let need = match rule.complete {
+        Complete::All => n,
+        Complete::MinAnswered(k) => usize::from(k.max(1)).min(n),
+    };
+    // reachable[c]: the sums of the scored values of c answered items.
+    let mut reachable: Vec<BTreeSet<i64>> = vec![BTreeSet::new(); n + 1];
+    reachable[0].insert(0);
+    for (done, item) in items.iter().enumerate() {
+        let (lo, hi) = item.scale.bounds()?;
+        let values: BTreeSet<i64> = (lo..=hi)
+            .filter(|v| item.scale.allows(*v))
+            .map(|v| item.scored_value(v))
+            .collect();
+        let states: usize = reachable.iter().map(BTreeSet::len).sum();
+        if states.saturating_mul(values.len()) > MAX_SCORE_STATES * 10 {
+            return None;
+        }
+        let mut next: Vec<BTreeSet<i64>> = vec![BTreeSet::new(); n + 1];
+        for c in 0..=done {
+            for s in &reachable[c] {
+                if need < n {
+                    next[c].insert(*s);
+                }
+                for v in &values {
+                    next[c + 1].insert(s.saturating_add(*v));
+                }
+            }
+        }
+        if next.iter().map(BTreeSet::len).sum::<usize>() > MAX_SCORE_STATES {
+            return None;
+        }
+        reachable = next;
+    }
+    let mut out = Vec::new();
+    for (c, sums) in reachable.iter().enumerate().skip(need.max(1)) {
+        for s in sums {
+            out.push(match (rule.method, &rule.lookup) {
+                (Method::Mean, _) => *s as f64 / c as f64,
+                (_, Some(_)) => rule.lookup_score(*s)?,
+                _ => *s as f64,
+            });
+        }
+    }
+    Some(out)
+}
+
+/// Whether every score a complete form can have falls in one of the definition's bands.
+fn bands_cover_every_score(d: &Definition) -> bool {
+    possible_scores(d).is_some_and(|all| all.iter().all(|s| d.scoring.band(*s).is_some()))
+}
+
+/// Which measures an outcomes report covers.
+#[derive(Debug, Clone, Default)]
+pub struct Selection(Option<Vec<Measure>>);
+
+impl Selection {
+    /// Every measure: the built-in ones, and the total score of every other instrument with
+    /// complete responses in scope.
+    pub fn all() -> Selection {
+        Selection(None)
+    }
+
+    /// The measures of one instrument of `project` (`instrument` and `instrument_version`
+    /// of a request), or every measure when no instrument is named. The message names the
+    /// parameter: an unknown instrument or version, or one scored item by item (which has no
+    /// total score to compare), is refused rather than answered with nothing.
+    pub fn parse(
+        project: &str,
+        instrument: Option<&str>,
+        version: Option<u32>,
+    ) -> Result<Selection, String> {
+        let Some(id) = instrument.filter(|s| !s.is_empty()) else {
+            if version.is_some() {
+                return Err(
+                    "`instrument_version` needs `instrument`, the instrument it is a \
+                            version of"
+                        .into(),
+                );
+            }
+            return Ok(Selection::all());
+        };
+        let builtin = instrument::builtin(id);
+        if let (Some(b), Some(v)) = (builtin, version)
+            && v != b.version
+        {
+            return Err(format!(
+                "`instrument_version`: {id} is built in and has only version {}, not {v}",
+                b.version
+            ));
+        }
+        let fixed: Vec<Measure> = match id {
+            "WEMWBS" => vec![Measure::Wemwbs],
+            "SWEMWBS" => vec![Measure::Swemwbs],
+            "ONS4" => (1..=4).map(Measure::Ons4).collect(),
+            _ => Vec::new(),
+        };
+        if !fixed.is_empty() {
+            return Ok(Selection(Some(fixed)));
+        }
+        let defs: Vec<Arc<Definition>> = match builtin {
+            Some(_) => instrument::lookup(project, id, None).into_iter().collect(),
+            None => instrument::project_all(project)
+                .into_iter()
+                .filter(|d| d.id == id && version.is_none_or(|v| d.version == v))
+                .collect(),
+        };
+        if defs.is_empty() {
+            let versions: Vec<String> = instrument::project_all(project)
+                .iter()
+                .filter(|d| d.id == id)
+                .map(|d| d.version.to_string())
+                .collect();
+            if let (Some(v), false) = (version, versions.is_empty()) {
+                return Err(format!(
+                    "`instrument_version`: project {project} has no version {v} of {id} \
+                     (its versions: {})",
+                    versions.join(", ")
+                ));
+            }
+            return Err(format!(
+                "`instrument`: `{id}` is not an instrument of project {project} (known: {})",
+                instrument::known_ids(project).join(", ")
+            ));
+        }
+        if let Some(d) = defs.iter().find(|d| d.scoring.method == Method::PerItem) {
+            return Err(format!("`instrument`: {}", per_item_reason(d)));
+        }
+        Ok(Selection(Some(
+            defs.into_iter().map(Measure::Total).collect(),
+        )))
+    }
+}
+
+/// Why a per-item instrument has no outcome measure.
+fn per_item_reason(d: &Definition) -> String {
+    format!(
+        "{} reports each answer on its own (`per_item` scoring), so it has no total score \
+         whose change from baseline could be measured; its answers are in the \
+         `wellbeing_items` export",
+        d.id
+    )
+}
+
+/// An instrument with complete responses in scope that the outcomes report has no measure
+/// for, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotReported {
+    /// Its id.
+    pub instrument: String,
+    /// The version of its definition.
+    pub instrument_version: u32,
+    /// Why it has no measure.
+    pub reason: String,
+}
+
+/// The measures of the instruments other than WEMWBS, SWEMWBS and ONS4 with complete
+/// responses in scope (UCLA3, a project's own, one per version), in id and version order; and
+/// those that cannot have one.
+fn other_measures(data: &Data) -> (Vec<Measure>, Vec<NotReported>) {
+    let found: BTreeSet<(&str, u32)> = data
+        .responses
+        .iter()
+        .filter(|r| !matches!(r.instrument.as_str(), "WEMWBS" | "SWEMWBS" | "ONS4"))
+        .map(|r| (r.instrument.as_str(), r.version))
+        .collect();
+    let mut measures = Vec::new();
+    let mut skipped = Vec::new();
+    for (id, version) in found {
+        let reason = match instrument::lookup(&data.project, id, Some(version)) {
+            Some(d) if d.scoring.method != Method::PerItem => {
+                measures.push(Measure::Total(d));
+                continue;
+            }
+            Some(d) => per_item_reason(&d),
+            None => format!(
+                "no definition of {id} version {version} is known for project {}, so its \
+                 responses cannot be scored",
+                data.project
+            ),
+        };
+        skipped.push(NotReported {
+            instrument: id.to_owned(),
+            instrument_version: version,
+            reason,
+        });
+    }
+    (measures, skipped)
 }
 
 /// One participant's baseline and follow-up on a measure.
@@ -327,7 +623,7 @@ impl Pair {
     }
 }
 
-fn pairs(data: &Data, measure: Measure, to: &str) -> Vec<Pair> {
+fn pairs(data: &Data, measure: &Measure, to: &str) -> Vec<Pair> {
     let mut baseline: HashMap<&str, (&Response, f64)> = HashMap::new();
     for r in &data.responses {
         if r.timepoint != "baseline" {
@@ -396,14 +692,34 @@ pub struct Bin {
     pub count: Option<u64>,
 }
 
+/// How many of the pairs had their baseline, and their follow-up, in one band.
+#[derive(Debug, Clone, Serialize)]
+pub struct BandCount {
+    /// The band's name in the definition (`none`: a score in no band).
+    pub band: String,
+    /// Its name for people.
+    pub label: Option<String>,
+    /// Pairs whose baseline score is in it (`null` if suppressed).
+    pub baseline: Option<u64>,
+    /// Pairs whose follow-up score is in it (`null` if suppressed).
+    pub follow_up: Option<u64>,
+}
+
 /// The outcome on one measure.
 #[derive(Debug, Clone, Serialize)]
 pub struct MeasureOutcome {
-    /// Stable name (`wemwbs`, `swemwbs`, `ons4_life_satisfaction`...).
-    pub measure: &'static str,
+    /// Stable name (`wemwbs`, `swemwbs`, `ons4_life_satisfaction`...; another instrument's
+    /// id in lower case, `ucla3`, with `_v2` for its version 2 and so on).
+    pub measure: String,
     /// What it is.
-    pub label: &'static str,
-    /// `1` when a higher score is better, `-1` when lower is (ONS4 anxiety).
+    pub label: String,
+    /// The instrument whose total score this is (measures other than the built-in six).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instrument: Option<String>,
+    /// The version of its definition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instrument_version: Option<u32>,
+    /// `1` when a higher score is better, `-1` when lower is (ONS4 anxiety, UCLA3).
     pub direction: i8,
     /// Pairs (`null` if fewer than 5).
     pub n: Option<u64>,
@@ -411,9 +727,14 @@ pub struct MeasureOutcome {
     pub stats: Option<PairedStats>,
     /// Reliable change at the configured threshold and at a second documented one.
     pub reliable_change: Vec<ChangeShares>,
-    /// Distribution of change in five bins around the threshold (empty for ONS4, whose bins
-    /// are whole points: -3 or less, -2 to -1, 0, 1 to 2, 3 or more).
+    /// Distribution of change in five bins around the threshold (for a measure with no
+    /// threshold, such as ONS4, the bins are whole points: -3 or less, -2 to -1, 0, 1 to 2,
+    /// 3 or more).
     pub distribution: Vec<Bin>,
+    /// For an instrument whose definition names bands: the pairs by band at baseline and at
+    /// follow-up, each a protected distribution.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bands: Vec<BandCount>,
     /// Why figures are missing, when they are.
     pub note: Option<String>,
 }
@@ -437,7 +758,7 @@ fn format_points(v: f64) -> String {
     }
 }
 
-fn outcome_of(measure: Measure, pairs: &[Pair], thresholds: Thresholds) -> MeasureOutcome {
+fn outcome_of(measure: &Measure, pairs: &[Pair], thresholds: Thresholds) -> MeasureOutcome {
     let n_raw = pairs.len() as u64;
     let (shown_n, _) = disclosure::protect_vector(&[n_raw], MIN_COUNT);
     let n = shown_n[0];
@@ -445,13 +766,15 @@ fn outcome_of(measure: Measure, pairs: &[Pair], thresholds: Thresholds) -> Measu
     let changes: Vec<f64> = pairs.iter().map(|p| p.change() * dir).collect();
     let mut reliable = Vec::new();
     let distribution: Vec<Bin>;
-    if let Some((t, second)) = measure.thresholds(thresholds) {
+    let threshold = measure.thresholds(thresholds);
+    let has_threshold = threshold.is_some();
+    if let Some(((t, configured), second)) = threshold {
         // One protected distribution, cut at the configured threshold t and at the second one
         // (or at 2t when there is no larger second threshold); every reliable-change count is
         // a sum of its bins, derived only from what is published, so neither can reveal the
         // other's suppressed cells.
         let strict = second.filter(|(t2, _)| *t2 > t + 1e-9);
-        let t2 = strict.map_or(2.0 * t, |(t2, _)| t2);
+        let t2 = strict.as_ref().map_or(2.0 * t, |(t2, _)| *t2);
         let labels = [
             format!("{} or less", format_points(-t2)),
             format!("{} to {}", format_points(-t2), format_points(-t)),
@@ -489,15 +812,9 @@ fn outcome_of(measure: Measure, pairs: &[Pair], thresholds: Thresholds) -> Measu
                     deteriorated_share: share(deteriorated, total),
                 }
             };
-        reliable.push(shares(
-            t,
-            format!("{} points: the configured threshold", format_points(t)),
-            &[3, 4],
-            &[2],
-            &[0, 1],
-        ));
+        reliable.push(shares(t, configured, &[3, 4], &[2], &[0, 1]));
         if let Some((t2, source)) = strict {
-            reliable.push(shares(t2, source.to_owned(), &[4], &[1, 2, 3], &[0]));
+            reliable.push(shares(t2, source, &[4], &[1, 2, 3], &[0]));
         }
         distribution = labels
             .into_iter()
@@ -532,23 +849,76 @@ fn outcome_of(measure: Measure, pairs: &[Pair], thresholds: Thresholds) -> Measu
         let after: Vec<f64> = pairs.iter().map(|p| p.after).collect();
         stats::paired(&before, &after)
     });
-    let note = if n.is_none() {
-        Some(format!(
+    let mut notes = Vec::new();
+    if n.is_none() {
+        notes.push(format!(
             "fewer than {MIN_COUNT} participants have both a baseline and a follow-up: figures are suppressed"
-        ))
-    } else {
-        None
+        ));
+    }
+    if let Measure::Total(d) = measure
+        && !has_threshold
+    {
+        notes.push(format!(
+            "{}'s definition gives no reliable-change threshold, so none is applied",
+            d.id
+        ));
+    }
+    let bands = match measure {
+        Measure::Total(d) if !d.scoring.bands.is_empty() => band_counts(d, pairs),
+        _ => Vec::new(),
     };
+    let instrument = measure.instrument();
     MeasureOutcome {
         measure: measure.name(),
         label: measure.label(),
+        instrument_version: instrument.as_ref().map(|i| i.1),
+        instrument: instrument.map(|i| i.0),
         direction: dir as i8,
         n,
         stats,
         reliable_change: reliable,
         distribution,
-        note,
+        bands,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
     }
+}
+
+/// The pairs by the band of their baseline and of their follow-up score, each protected as
+/// one distribution. A row `none` counts scores in no band, listed when a complete form can
+/// score outside every band: whether it is listed depends on the definition, not the data.
+fn band_counts(d: &Definition, pairs: &[Pair]) -> Vec<BandCount> {
+    let bands = &d.scoring.bands;
+    let index = |score: f64| {
+        d.scoring
+            .band(score)
+            .and_then(|b| bands.iter().position(|x| x.name == b.name))
+            .unwrap_or(bands.len())
+    };
+    let outside = !bands_cover_every_score(d)
+        || pairs
+            .iter()
+            .any(|p| index(p.before) == bands.len() || index(p.after) == bands.len());
+    let slots = bands.len() + usize::from(outside);
+    let mut before = vec![0u64; slots];
+    let mut after = vec![0u64; slots];
+    for p in pairs {
+        before[index(p.before)] += 1;
+        after[index(p.after)] += 1;
+    }
+    let (before, _) = disclosure::protect_vector(&before, MIN_COUNT);
+    let (after, _) = disclosure::protect_vector(&after, MIN_COUNT);
+    bands
+        .iter()
+        .map(|b| (b.name.clone(), b.label.clone()))
+        .chain(outside.then(|| ("none".to_owned(), Some("No band".to_owned()))))
+        .zip(before.into_iter().zip(after))
+        .map(|((band, label), (baseline, follow_up))| BandCount {
+            band,
+            label,
+            baseline,
+            follow_up,
+        })
+        .collect()
 }
 
 /// The outcomes report.
@@ -560,17 +930,40 @@ pub struct OutcomesReport {
     pub thresholds: Thresholds,
     /// One entry per measure.
     pub measures: Vec<MeasureOutcome>,
+    /// Instruments with complete responses in scope that have no measure (scored item by
+    /// item, or with no definition known), each with the reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_reported: Vec<NotReported>,
 }
 
-/// Baseline-to-follow-up change on every measure.
+/// Baseline-to-follow-up change on every measure: WEMWBS, SWEMWBS, the four ONS4 items, and
+/// the total score of every other instrument with complete responses in scope.
 pub fn outcomes(data: &Data, to: &'static str, thresholds: Thresholds) -> OutcomesReport {
+    outcomes_of(data, to, thresholds, &Selection::all())
+}
+
+/// Baseline-to-follow-up change on the selected measures.
+pub fn outcomes_of(
+    data: &Data,
+    to: &'static str,
+    thresholds: Thresholds,
+    selection: &Selection,
+) -> OutcomesReport {
+    let (measures, not_reported) = match &selection.0 {
+        Some(list) => (list.clone(), Vec::new()),
+        None => {
+            let (more, skipped) = other_measures(data);
+            (MEASURES.iter().cloned().chain(more).collect(), skipped)
+        }
+    };
     OutcomesReport {
         follow_up: to,
         thresholds,
-        measures: MEASURES
+        measures: measures
             .iter()
-            .map(|m| outcome_of(*m, &pairs(data, *m, to), thresholds))
+            .map(|m| outcome_of(m, &pairs(data, m, to), thresholds))
             .collect(),
+        not_reported,
     }
 }
 
@@ -882,7 +1275,7 @@ pub struct GroupOutcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct MeasureByGroup {
     /// The measure.
-    pub measure: &'static str,
+    pub measure: String,
     /// The threshold of reliable change (points).
     pub threshold: f64,
     /// Per group.
@@ -917,7 +1310,10 @@ pub struct EquityReport {
 pub fn equity(data: &Data, to: &'static str, thresholds: Thresholds) -> EquityReport {
     let measure_pairs: Vec<(Measure, Vec<Pair>)> = [Measure::Wemwbs, Measure::Swemwbs]
         .into_iter()
-        .map(|m| (m, pairs(data, m, to)))
+        .map(|m| {
+            let p = pairs(data, &m, to);
+            (m, p)
+        })
         .collect();
     let index = &data.everyone;
     let dimensions = DIMENSIONS
@@ -937,7 +1333,7 @@ pub fn equity(data: &Data, to: &'static str, thresholds: Thresholds) -> EquityRe
             let outcomes = measure_pairs
                 .iter()
                 .map(|(m, pairs)| {
-                    let (t, _) = m
+                    let ((t, _), _) = m
                         .thresholds(thresholds)
                         .expect("WEMWBS and SWEMWBS have thresholds");
                     let mut counts = vec![vec![0u64; 3]; groups.len()];
@@ -1084,9 +1480,9 @@ pub struct SiteRow {
 #[derive(Debug, Clone, Serialize)]
 pub struct WellbeingLine {
     /// Measure.
-    pub measure: &'static str,
+    pub measure: String,
     /// Label.
-    pub label: &'static str,
+    pub label: String,
     /// Pairs completed in the quarter.
     pub n: Option<u64>,
     /// Mean baseline.
@@ -1191,8 +1587,8 @@ pub async fn quarterly(
         .map(|m| {
             let s = m.stats.as_ref();
             WellbeingLine {
-                measure: m.measure,
-                label: m.label,
+                measure: m.measure.clone(),
+                label: m.label.clone(),
                 n: m.n,
                 mean_baseline: s.map(|s| s.mean_before),
                 mean_end: s.map(|s| s.mean_after),
@@ -1278,7 +1674,7 @@ impl QuarterlyReport {
             l.push(("site_sessions", s.site.clone(), s.sessions.to_string()));
         }
         for w in &self.wellbeing {
-            l.push(("wellbeing_pairs", w.measure.to_owned(), cell(w.n)));
+            l.push(("wellbeing_pairs", w.measure.clone(), cell(w.n)));
             if w.n.is_some() {
                 for (k, v) in [
                     ("mean_baseline", w.mean_baseline),
@@ -1381,7 +1777,7 @@ impl QuarterlyReport {
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {} | {} to {} | {} | {} | {} |",
-                md(w.label),
+                md(&w.label),
                 cell(w.n),
                 num(w.mean_baseline, 2),
                 num(w.mean_end, 2),
@@ -1469,7 +1865,7 @@ impl QuarterlyReport {
             let _ = write!(
                 s,
                 "<tr><td>{}</td>{}{}{}{}{}{}{}{}</tr>",
-                e(w.label),
+                e(&w.label),
                 td(cell(w.n)),
                 td(num(w.mean_baseline, 2)),
                 td(num(w.mean_end, 2)),
@@ -1548,6 +1944,215 @@ mod tests {
             "\\*x\\* \\| \\[a\\]\\(http\\:\\/\\/e\\) \\<b\\> \\# \\`c\\`"
         );
         assert_eq!(md("Ullapool Hall"), "Ullapool Hall");
+    }
+
+    fn definition(json: serde_json::Value) -> Definition {
+        Definition::from_json(&json.to_string()).expect("a valid definition")
+    }
+
+    fn two_band_sum(bands: serde_json::Value) -> Definition {
+        definition(serde_json::json!({
+            "id": "TWO", "version": 1, "name": "Two items",
+            "items": [
+                {"number": 1, "scale": {"min": 1, "max": 5}},
+                {"number": 2, "scale": {"min": 1, "max": 5}, "reverse": true}
+            ],
+            "scoring": {"method": "sum", "higher_is_better": true, "bands": bands}
+        }))
+    }
+
+    #[test]
+    fn possible_scores_follow_scales_reversal_and_lookups() {
+        let ucla = instrument::builtin("UCLA3").unwrap();
+        assert_eq!(
+            possible_scores(ucla).unwrap(),
+            [3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+        );
+        // SWEMWBS: every raw total 7..35 through the conversion table.
+        let swemwbs = instrument::builtin("SWEMWBS").unwrap();
+        let scores = possible_scores(swemwbs).unwrap();
+        assert_eq!(scores.len(), 29);
+        assert_eq!(scores[0], swemwbs.scoring.lookup_score(7).unwrap());
+        assert_eq!(scores[28], 35.0);
+        // Answers 0, 5 or 10 on two items: totals in steps of 5 only.
+        let steps = definition(serde_json::json!({
+            "id": "STEPS", "version": 1, "name": "Steps",
+            "items": [
+                {"number": 1, "scale": {"values": [{"value": 0}, {"value": 5}, {"value": 10}]}},
+                {"number": 2, "scale": {"values": [{"value": 0}, {"value": 5}, {"value": 10}]}}
+            ],
+            "scoring": {"method": "sum", "higher_is_better": true,
+                        "bands": [{"name": "low", "min": 0, "max": 10}, {"name": "high", "min": 15, "max": 20}]}
+        }));
+        assert_eq!(
+            possible_scores(&steps).unwrap(),
+            [0.0, 5.0, 10.0, 15.0, 20.0]
+        );
+        assert!(bands_cover_every_score(&steps), "11 to 14 cannot be scored");
+    }
+
+    #[test]
+    fn bands_cover_or_leave_a_gap() {
+        let covered = two_band_sum(serde_json::json!([
+            {"name": "low", "min": 2, "max": 5}, {"name": "high", "min": 6, "max": 10}
+        ]));
+        assert!(bands_cover_every_score(&covered));
+        let gap = two_band_sum(serde_json::json!([
+            {"name": "low", "min": 2, "max": 5}, {"name": "high", "min": 7, "max": 10}
+        ]));
+        assert!(!bands_cover_every_score(&gap));
+        // A mean of at least 2 of 3 items: halves and thirds; 2.67 falls between the bands.
+        let mean = definition(serde_json::json!({
+            "id": "MEAN3", "version": 1, "name": "Mean of three",
+            "items": [
+                {"number": 1, "scale": {"min": 1, "max": 5}},
+                {"number": 2, "scale": {"min": 1, "max": 5}},
+                {"number": 3, "scale": {"min": 1, "max": 5}}
+            ],
+            "scoring": {"method": "mean", "complete": {"min_answered": 2}, "higher_is_better": true,
+                        "bands": [{"name": "low", "min": 1, "max": 2.5}, {"name": "high", "min": 3, "max": 5}]}
+        }));
+        let scores = possible_scores(&mean).unwrap();
+        assert!(scores.contains(&1.5) && scores.iter().any(|s| (s - 8.0 / 3.0).abs() < 1e-12));
+        assert!(!bands_cover_every_score(&mean));
+    }
+
+    fn pair(before: f64, after: f64) -> Pair {
+        Pair {
+            participant: format!("{before}-{after}"),
+            before,
+            after,
+        }
+    }
+
+    #[test]
+    fn band_counts_are_protected_and_list_no_band_when_it_can_happen() {
+        let covered = two_band_sum(serde_json::json!([
+            {"name": "low", "label": "Low", "min": 2, "max": 5}, {"name": "high", "min": 6, "max": 10}
+        ]));
+        let pairs: Vec<Pair> = (0..12)
+            .map(|i| {
+                if i < 7 {
+                    pair(4.0, 8.0)
+                } else {
+                    pair(8.0, 3.0)
+                }
+            })
+            .collect();
+        let got = band_counts(&covered, &pairs);
+        let rows = serde_json::to_value(&got).unwrap();
+        assert_eq!(
+            rows,
+            serde_json::json!([
+                {"band": "low", "label": "Low", "baseline": 7, "follow_up": 5},
+                {"band": "high", "label": null, "baseline": 5, "follow_up": 7}
+            ])
+        );
+        // A gap at 6: the `none` row is listed, even though no pair falls in it, and its 0
+        // is suppressed with a second cell so that it cannot be worked out.
+        let gap = two_band_sum(serde_json::json!([
+            {"name": "low", "min": 2, "max": 5}, {"name": "high", "min": 7, "max": 10}
+        ]));
+        let got = band_counts(&gap, &pairs);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[2].band, "none");
+        assert_eq!(got[2].baseline, None);
+        assert_eq!(got.iter().filter(|b| b.baseline.is_none()).count(), 2);
+    }
+
+    #[test]
+    fn an_instrument_where_lower_is_better_counts_a_fall_as_improvement() {
+        let def = Arc::new(definition(serde_json::json!({
+            "id": "LONELY", "version": 2, "name": "Loneliness",
+            "items": [{"number": 1, "scale": {"min": 1, "max": 9}}],
+            "scoring": {"method": "sum", "higher_is_better": false,
+                        "reliable_change": [{"points": 2, "label": "reliable change", "source": "a study"}]}
+        })));
+        let measure = Measure::Total(def);
+        // Changes of -5 (six people), -3, 0, +3 and +5 (five each).
+        let pairs: Vec<Pair> = [(-5.0, 6), (-3.0, 5), (0.0, 5), (3.0, 5), (5.0, 5)]
+            .into_iter()
+            .flat_map(|(change, n)| (0..n).map(move |_| pair(6.0, 6.0 + change)))
+            .collect();
+        let out = outcome_of(&measure, &pairs, Thresholds::default());
+        assert_eq!(out.measure, "lonely_v2");
+        assert_eq!(
+            out.label,
+            "Loneliness (LONELY version 2; sum, 1-9; lower is better)"
+        );
+        assert_eq!(
+            (out.instrument.as_deref(), out.instrument_version),
+            (Some("LONELY"), Some(2))
+        );
+        assert_eq!(out.direction, -1);
+        assert_eq!(out.n, Some(26));
+        let mean = out.stats.as_ref().unwrap().mean_change;
+        assert!((mean - -5.0 / 26.0).abs() < 1e-12, "{mean}");
+        let rc = &out.reliable_change[0];
+        assert_eq!(rc.threshold, 2.0);
+        assert_eq!(rc.source, "2 points: reliable change (a study)");
+        // A fall is an improvement: eleven fell by 3 or more, ten rose by 3 or more.
+        assert_eq!(
+            (rc.improved, rc.no_reliable_change, rc.deteriorated),
+            (Some(11), Some(5), Some(10))
+        );
+        let bins: Vec<(&str, Option<u64>)> = out
+            .distribution
+            .iter()
+            .map(|b| (b.label.as_str(), b.count))
+            .collect();
+        assert_eq!(
+            bins,
+            [
+                ("-4 or less", Some(5)),
+                ("-4 to -2", Some(5)),
+                ("between -2 and 2", Some(5)),
+                ("2 to 4", Some(5)),
+                ("4 or more", Some(6))
+            ]
+        );
+        assert!(out.note.is_none());
+    }
+
+    #[test]
+    fn an_outcome_request_names_what_is_wrong() {
+        let project = "reports-selection";
+        instrument::define(
+            project,
+            definition(serde_json::json!({
+                "id": "MOOD", "version": 1, "name": "Mood",
+                "items": [{"number": 1, "scale": {"min": 0, "max": 4}}],
+                "scoring": {"method": "per_item", "higher_is_better": true}
+            })),
+        );
+        let err = |i: Option<&str>, v: Option<u32>| Selection::parse(project, i, v).unwrap_err();
+        let unknown = err(Some("NOPE"), None);
+        assert!(
+            unknown.starts_with("`instrument`: `NOPE` is not an instrument of project reports-selection (known: WEMWBS"),
+            "{unknown}"
+        );
+        assert!(unknown.contains("MOOD"), "{unknown}");
+        for id in ["MOOD", "ONS_LONELINESS"] {
+            let per_item = err(Some(id), None);
+            assert!(
+                per_item.starts_with(&format!("`instrument`: {id} reports each answer")),
+                "{per_item}"
+            );
+        }
+        assert!(err(Some("MOOD"), Some(3)).starts_with("`instrument_version`: project reports-selection has no version 3 of MOOD (its versions: 1)"));
+        assert!(err(Some("UCLA3"), Some(2)).starts_with("`instrument_version`: UCLA3 is built in"));
+        assert!(err(None, Some(1)).starts_with("`instrument_version` needs `instrument`"));
+        let names =
+            |s: Selection| -> Vec<String> { s.0.unwrap().iter().map(Measure::name).collect() };
+        assert_eq!(
+            names(Selection::parse(project, Some("ONS4"), None).unwrap()).len(),
+            4
+        );
+        assert_eq!(
+            names(Selection::parse(project, Some("UCLA3"), Some(1)).unwrap()),
+            ["ucla3"]
+        );
+        assert!(Selection::parse(project, None, None).unwrap().0.is_none());
     }
 
     #[test]

@@ -84,7 +84,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, RwLock};
 
 /// The widest answer scale allowed (max - min), which bounds raw ranges and lookup tables.
 pub const MAX_SCALE_SPAN: i64 = 1000;
@@ -1506,6 +1506,84 @@ pub fn builtins() -> &'static [Definition] {
 /// The built-in definition with this id.
 pub fn builtin(id: &str) -> Option<&'static Definition> {
     builtins().iter().find(|d| d.id == id)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The catalogue: built-ins plus the definitions each project has loaded
+
+/// A project's own definitions, by (project, id, version), as this process knows them: the
+/// server loads them from its database and as they are defined, a device from the set-up it
+/// receives on sync. A definition that has responses only ever changes compatibly
+/// ([`compatible_change`]), so every process that holds some version of it checks and scores
+/// a response the same way.
+type ProjectDefinitions = BTreeMap<(String, String, u32), Arc<Definition>>;
+
+static PROJECT_DEFINITIONS: LazyLock<RwLock<ProjectDefinitions>> =
+    LazyLock::new(|| RwLock::new(BTreeMap::new()));
+
+static BUILTIN_ARCS: LazyLock<BTreeMap<String, Arc<Definition>>> = LazyLock::new(|| {
+    builtins()
+        .iter()
+        .map(|d| (d.id.clone(), Arc::new(d.clone())))
+        .collect()
+});
+
+fn project_definitions() -> std::sync::RwLockReadGuard<'static, ProjectDefinitions> {
+    PROJECT_DEFINITIONS
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Makes a project's definition known to this process (replacing the same id and version).
+/// Built-in ids are never replaced: [`lookup`] finds the built-in first.
+pub fn define(project: &str, def: Definition) {
+    PROJECT_DEFINITIONS
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(
+            (project.to_owned(), def.id.clone(), def.version),
+            Arc::new(def),
+        );
+}
+
+/// The definition a response of `project` names: a built-in by its id (whose only version is
+/// 1), else the project's own definition of that id and `version` (1 when the response gives
+/// none).
+pub fn lookup(project: &str, id: &str, version: Option<u32>) -> Option<Arc<Definition>> {
+    if let Some(def) = BUILTIN_ARCS.get(id) {
+        return (version.unwrap_or(def.version) == def.version).then(|| def.clone());
+    }
+    project_definitions()
+        .get(&(project.to_owned(), id.to_owned(), version.unwrap_or(1)))
+        .cloned()
+}
+
+/// The newest version of each of a project's own definitions, by id.
+pub fn project_latest(project: &str) -> Vec<Arc<Definition>> {
+    let mut out: BTreeMap<String, Arc<Definition>> = BTreeMap::new();
+    for ((p, id, _), def) in project_definitions().iter() {
+        if p == project {
+            // Keys are ordered by version, so the last one seen is the newest.
+            out.insert(id.clone(), def.clone());
+        }
+    }
+    out.into_values().collect()
+}
+
+/// Every version of every definition a project has loaded, oldest first within an id.
+pub fn project_all(project: &str) -> Vec<Arc<Definition>> {
+    project_definitions()
+        .iter()
+        .filter(|((p, _, _), _)| p == project)
+        .map(|(_, d)| d.clone())
+        .collect()
+}
+
+/// The instrument ids a response of `project` may name, built-ins first.
+pub fn known_ids(project: &str) -> Vec<String> {
+    let mut ids: Vec<String> = builtins().iter().map(|d| d.id.clone()).collect();
+    ids.extend(project_latest(project).iter().map(|d| d.id.clone()));
+    ids
 }
 
 // ---------------------------------------------------------------------------------------------

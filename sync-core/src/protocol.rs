@@ -227,7 +227,7 @@ pub struct RecordPull {
 }
 
 /// The server's sync response.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SyncResponse {
     /// Pushed records that were NOT stored (refused, or to be resent: see `reports`). Every
     /// other record in the request was durably stored before this response was sent, including
@@ -264,7 +264,7 @@ pub struct SyncResponse {
 }
 
 /// The set-up of every project a device syncs: what forms offer offline.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Setup {
     /// An opaque version of this content (a hash): the device sends it back in
     /// [`SyncRequest::setup`]. Empty when there is no set-up at all.
@@ -282,7 +282,7 @@ pub struct Setup {
 }
 
 /// One project's set-up. Archived sites and activities are left out.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProjectSetup {
     /// The project's slug.
     pub project: String,
@@ -295,6 +295,11 @@ pub struct ProjectSetup {
     /// The instrument wording that applies to it (the project's own, else the server-wide).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub instruments: Vec<InstrumentWording>,
+    /// The project's own instrument definitions, every version, by id then version: devices
+    /// show their forms, and check and score their responses, offline
+    /// ([`crate::instrument::define`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub definitions: Vec<crate::instrument::Definition>,
 }
 
 /// A site where sessions take place.

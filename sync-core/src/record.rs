@@ -271,6 +271,42 @@ impl RecordDoc {
             .commit_with(CommitOptions::default().with_time(now)))
     }
 
+    /// The current value of every top-level field of the record's kind that holds one plain
+    /// value (text, a choice, a date, a number, true or false, a record id), by field name, in
+    /// schema order; absent fields and values of the wrong type are left out. Layers that treat
+    /// fields alike (projections, exports, forms) read fields through this, so a new field of
+    /// the schema reaches them without code of its own.
+    pub fn scalars(&self) -> Vec<(&'static str, FieldValue)> {
+        let Ok(env) = self.envelope() else {
+            return Vec::new();
+        };
+        let d = &self.doc;
+        let r = ObjId::Root;
+        crate::schema::fields(env.kind)
+            .iter()
+            .filter_map(|field| {
+                let (value, _) = d.get(&r, field.name).ok().flatten()?;
+                let value = match field.ty {
+                    FieldType::Int { .. } => FieldValue::Int(scalar_int(&value)?),
+                    FieldType::Bool => match value {
+                        Value::Scalar(s) => match s.as_ref() {
+                            ScalarValue::Boolean(b) => FieldValue::Bool(*b),
+                            _ => return None,
+                        },
+                        _ => return None,
+                    },
+                    FieldType::Str { .. }
+                    | FieldType::Choice(_)
+                    | FieldType::Date
+                    | FieldType::DateTime
+                    | FieldType::RecordRef => FieldValue::Str(scalar_str(&value)?),
+                    FieldType::Text | FieldType::Map(_) | FieldType::Set => return None,
+                };
+                Some((field.name, value))
+            })
+            .collect()
+    }
+
     /// A typed, best-effort view of the record's current values (invalid values read as absent).
     pub fn view(&self) -> Result<RecordView, RecordError> {
         let env = self.envelope()?;
@@ -304,6 +340,7 @@ impl RecordDoc {
                     referral_reason: rs("reason"),
                     name: is("name"),
                     phone: is("phone"),
+                    more: BTreeMap::new(),
                 })
             }
             RecordKind::Session => RecordData::Session(Session {
@@ -324,10 +361,13 @@ impl RecordDoc {
                     .unwrap_or_default(),
                 unregistered_attendees: int_at(d, &r, "unregistered_attendees").unwrap_or(0),
                 notes: text_at(d, &r, "notes").unwrap_or_default(),
+                more: BTreeMap::new(),
             }),
             RecordKind::Wellbeing => RecordData::Wellbeing(Wellbeing {
                 participant: s("participant").unwrap_or_default(),
                 instrument: s("instrument").unwrap_or_default(),
+                instrument_version: int_at(d, &r, "instrument_version")
+                    .and_then(|v| u32::try_from(v).ok()),
                 timepoint: s("timepoint").unwrap_or_default(),
                 date: s("date").unwrap_or_default(),
                 session: s("session"),
@@ -339,6 +379,7 @@ impl RecordDoc {
                             .collect()
                     })
                     .unwrap_or_default(),
+                more: BTreeMap::new(),
             }),
             RecordKind::Story => RecordData::Story(Story {
                 title: s("title").unwrap_or_default(),
@@ -349,14 +390,33 @@ impl RecordDoc {
                 themes: set_at(d, &r, "themes"),
                 session: s("session"),
                 language: s("language"),
+                more: BTreeMap::new(),
             }),
         };
+        let mut data = data;
+        let more = self.more_than(&data);
+        match &mut data {
+            RecordData::Participant(p) => p.more = more,
+            RecordData::Session(x) => x.more = more,
+            RecordData::Wellbeing(w) => w.more = more,
+            RecordData::Story(x) => x.more = more,
+        }
         Ok(RecordView {
             kind: env.kind,
             project: env.project,
             created: env.created,
             data,
         })
+    }
+
+    /// The plain fields a typed view does not name (its JSON has no such key).
+    fn more_than(&self, data: &RecordData) -> BTreeMap<String, FieldValue> {
+        let named = serde_json::to_value(data).unwrap_or_default();
+        self.scalars()
+            .into_iter()
+            .filter(|(name, _)| named.get(name).is_none())
+            .map(|(name, v)| (name.to_owned(), v))
+            .collect()
     }
 }
 
@@ -543,6 +603,11 @@ pub struct Participant {
     pub referral_reason: Option<String>,
     pub name: Option<String>,
     pub phone: Option<String>,
+    /// Plain fields of the schema this struct does not name (see [`RecordDoc::scalars`]), by
+    /// name: a field added to the schema appears here, and in the record's JSON, with no code
+    /// of its own.
+    #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub more: BTreeMap<String, FieldValue>,
 }
 
 /// A session of an activity.
@@ -560,6 +625,11 @@ pub struct Session {
     pub attendance: BTreeMap<String, String>,
     pub unregistered_attendees: i64,
     pub notes: String,
+    /// Plain fields of the schema this struct does not name (see [`RecordDoc::scalars`]), by
+    /// name: a field added to the schema appears here, and in the record's JSON, with no code
+    /// of its own.
+    #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub more: BTreeMap<String, FieldValue>,
 }
 
 /// A wellbeing questionnaire response. Scores are derived: see [`Wellbeing::score`].
@@ -568,21 +638,53 @@ pub struct Session {
 pub struct Wellbeing {
     pub participant: String,
     pub instrument: String,
+    /// The version of a project's own definition (absent: 1; built-ins have only 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instrument_version: Option<u32>,
     pub timepoint: String,
     pub date: String,
     pub session: Option<String>,
     /// Item number to answer.
     pub items: BTreeMap<u8, i64>,
+    /// Plain fields of the schema this struct does not name (see [`RecordDoc::scalars`]), by
+    /// name: a field added to the schema appears here, and in the record's JSON, with no code
+    /// of its own.
+    #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub more: BTreeMap<String, FieldValue>,
 }
 
 impl Wellbeing {
-    /// The derived score (or why there is none).
+    /// The definition the response was made with: a built-in, or `project`'s own (as this
+    /// process knows them, see [`crate::instrument::lookup`]).
+    pub fn definition(
+        &self,
+        project: &str,
+    ) -> Option<std::sync::Arc<crate::instrument::Definition>> {
+        crate::instrument::lookup(project, &self.instrument, self.instrument_version)
+    }
+
+    /// The derived score (or why there is none) of a response of a built-in instrument; see
+    /// [`Wellbeing::score_in`] for a project's own.
     pub fn score(&self) -> crate::scoring::Score {
-        match crate::scoring::Instrument::parse(&self.instrument) {
-            Some(i) => crate::scoring::score(i, &self.items),
+        self.score_in("")
+    }
+
+    /// The derived score (or why there is none) of a response in `project`.
+    pub fn score_in(&self, project: &str) -> crate::scoring::Score {
+        if let Some(i) = crate::scoring::Instrument::parse(&self.instrument) {
+            return crate::scoring::score(i, &self.items);
+        }
+        match self.definition(project) {
+            Some(def) => {
+                crate::scoring::Score::from_scored(crate::instrument::score(&def, &self.items))
+            }
             None => crate::scoring::Score::Incomplete {
                 missing: Vec::new(),
-                reason: format!("unknown instrument `{}`", self.instrument),
+                reason: format!(
+                    "`{}` version {} is not an instrument this server knows for project {project}",
+                    self.instrument,
+                    self.instrument_version.unwrap_or(1)
+                ),
             },
         }
     }
@@ -600,6 +702,11 @@ pub struct Story {
     pub themes: BTreeSet<String>,
     pub session: Option<String>,
     pub language: Option<String>,
+    /// Plain fields of the schema this struct does not name (see [`RecordDoc::scalars`]), by
+    /// name: a field added to the schema appears here, and in the record's JSON, with no code
+    /// of its own.
+    #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub more: BTreeMap<String, FieldValue>,
 }
 
 // ---- small readers shared with validation and merging ----

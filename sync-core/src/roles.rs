@@ -54,7 +54,8 @@ pub enum Capability {
     ReviewQuarantine,
     /// Read the project's audit log.
     ReadAudit,
-    /// Create, change and archive the project's sites and activities.
+    /// Create, change and archive the project's sites and activities, and define its own
+    /// instruments.
     ManageSetup,
     /// Answer a participant's subject-rights requests: export everything held about them, and
     /// erase them.
@@ -209,7 +210,9 @@ impl Capability {
             Capability::ResolveConflicts => "resolve conflicts".into(),
             Capability::ReviewQuarantine => "review quarantine".into(),
             Capability::ReadAudit => "read its audit log".into(),
-            Capability::ManageSetup => "manage its sites and activities".into(),
+            Capability::ManageSetup => {
+                "manage its set-up (sites, activities and instruments)".into()
+            }
             Capability::SubjectRights => "export or erase a participant".into(),
             Capability::Analyse => "read its exports and reports".into(),
         }

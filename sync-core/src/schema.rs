@@ -4,7 +4,6 @@
 //! record kinds cannot drift apart in how they are checked. Field names are the names used in
 //! documents, exports and the protocol spec (docs/data-model.md).
 
-use crate::scoring::Instrument;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -93,7 +92,8 @@ pub enum MapSpec {
     Fields(&'static [Field]),
     /// Any participant id to an attendance mark.
     Attendance,
-    /// Item number (as text) to an answer; range depends on the instrument.
+    /// Item number (as text) to an answer; the instrument's definition says which items and
+    /// answers there are.
     Items,
 }
 
@@ -106,10 +106,72 @@ pub struct Field {
     pub ty: FieldType,
     /// Whether a valid record must have it.
     pub required: bool,
+    /// What analysts see of it.
+    pub analysts: Analysts,
+    /// Its name on forms (`Room`); empty: the name with `_` as spaces, capitalised.
+    pub label: &'static str,
+    /// What it holds, for forms' hints and the data dictionary; may be empty.
+    pub help: &'static str,
 }
 
+/// What analysts (and exports, reports and the dashboard) see of a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Analysts {
+    /// Its value as recorded.
+    Show,
+    /// Its value through the server's redaction of names, phone numbers and e-mail addresses.
+    Redact,
+    /// Nothing: its value is never shown (and a set's members are not named).
+    Withhold,
+}
+
+/// A field: free text (and sets of words) is withheld from analysts unless the table says
+/// otherwise, so a new text field cannot leak what a worker typed into it; coded values are
+/// shown.
 const fn f(name: &'static str, ty: FieldType, required: bool) -> Field {
-    Field { name, ty, required }
+    let analysts = match ty {
+        FieldType::Str { .. } | FieldType::Text | FieldType::Set => Analysts::Withhold,
+        _ => Analysts::Show,
+    };
+    Field {
+        name,
+        ty,
+        required,
+        analysts,
+        label: "",
+        help: "",
+    }
+}
+
+impl Field {
+    /// The field with another rule for analysts.
+    const fn analysts(self, analysts: Analysts) -> Field {
+        Field { analysts, ..self }
+    }
+
+    /// The field with its name on forms and what it holds.
+    #[allow(dead_code)]
+    const fn about(self, label: &'static str, help: &'static str) -> Field {
+        Field {
+            label,
+            help,
+            ..self
+        }
+    }
+
+    /// Its name on forms: `label`, else the name with `_` as spaces and a capital first letter.
+    pub fn label(&self) -> String {
+        if !self.label.is_empty() {
+            return self.label.to_owned();
+        }
+        let words = self.name.replace('_', " ");
+        let mut chars = words.chars();
+        match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => String::new(),
+        }
+    }
 }
 
 const SHORT: FieldType = FieldType::Str { max: 200 };
@@ -161,15 +223,15 @@ pub const REFERRAL_SOURCES: &[&str] = &[
 /// Who may see a story: `private` never leaves the server's project team, `project` may be
 /// read by the project's analysts, `public` may be published.
 pub const STORY_CONSENT_SCOPES: &[&str] = &["private", "project", "public"];
-/// Instruments, as stored.
-pub const INSTRUMENTS: &[&str] = &["WEMWBS", "SWEMWBS", "ONS4"];
+/// The longest instrument id (see [`crate::instrument`]).
+pub const INSTRUMENT_ID_MAX: usize = 32;
 
 static CONSENT: MapSpec = MapSpec::Fields(&[
     f("data_use", FieldType::Bool, false),
     f("story_sharing", FieldType::Bool, false),
     f("contact", FieldType::Bool, false),
     f("date", FieldType::Date, false),
-    f("version", SHORT, false),
+    f("version", SHORT, false).analysts(Analysts::Redact),
 ]);
 static REFERRAL: MapSpec = MapSpec::Fields(&[
     f("source", FieldType::Choice(REFERRAL_SOURCES), false),
@@ -190,11 +252,11 @@ static PARTICIPANT: &[Field] = &[
     f("imd_decile", FieldType::Int { min: 1, max: 10 }, false),
     f("rurality", FieldType::Choice(RURALITY), false),
     f("referral", FieldType::Map(&REFERRAL), true),
-    f("identifiers", FieldType::Map(&IDENTIFIERS), true),
+    f("identifiers", FieldType::Map(&IDENTIFIERS), true).analysts(Analysts::Withhold),
 ];
 static SESSION: &[Field] = &[
-    f("site", SHORT, true),
-    f("activity", SHORT, true),
+    f("site", SHORT, true).analysts(Analysts::Redact),
+    f("activity", SHORT, true).analysts(Analysts::Redact),
     f("activity_type", FieldType::Choice(ACTIVITY_TYPES), true),
     f("start", FieldType::DateTime, true),
     f("end", FieldType::DateTime, false),
@@ -213,15 +275,32 @@ static SESSION: &[Field] = &[
 ];
 static WELLBEING: &[Field] = &[
     f("participant", FieldType::RecordRef, true),
-    f("instrument", FieldType::Choice(INSTRUMENTS), true),
+    // A built-in's id or one of the project's own; checked against the definitions known.
+    f(
+        "instrument",
+        FieldType::Str {
+            max: INSTRUMENT_ID_MAX,
+        },
+        true,
+    )
+    .analysts(Analysts::Show),
+    // The version of a project's own definition the form was shown from (absent: 1).
+    f(
+        "instrument_version",
+        FieldType::Int {
+            min: 1,
+            max: 65_535,
+        },
+        false,
+    ),
     f("timepoint", FieldType::Choice(TIMEPOINTS), true),
     f("date", FieldType::Date, true),
     f("session", FieldType::RecordRef, false),
     f("items", FieldType::Map(&ITEMS), true),
 ];
 static STORY: &[Field] = &[
-    f("title", SHORT, true),
-    f("body", FieldType::Text, true),
+    f("title", SHORT, true).analysts(Analysts::Redact),
+    f("body", FieldType::Text, true).analysts(Analysts::Redact),
     f("participant", FieldType::RecordRef, false),
     f("author", SHORT, true),
     f(
@@ -229,9 +308,9 @@ static STORY: &[Field] = &[
         FieldType::Choice(STORY_CONSENT_SCOPES),
         true,
     ),
-    f("themes", FieldType::Set, true),
+    f("themes", FieldType::Set, true).analysts(Analysts::Redact),
     f("session", FieldType::RecordRef, false),
-    f("language", FieldType::Str { max: 35 }, false),
+    f("language", FieldType::Str { max: 35 }, false).analysts(Analysts::Redact),
 ];
 
 /// Fields every record carries, set once at creation and never changed.
@@ -247,15 +326,82 @@ pub fn fields(kind: RecordKind) -> &'static [Field] {
     }
 }
 
+/// What analysts see of a field, by its path in a record (`notes`, `identifiers.name`,
+/// `consent.version`, `attendance.<id>`, `facilitators.<name>`): a named field of a group has its
+/// own rule; the members of a set or map of ids have their field's.
+pub fn analysts(kind: RecordKind, path: &str) -> Analysts {
+    let (top, rest) = path.split_once('.').unwrap_or((path, ""));
+    let Some(field) = field(kind, top) else {
+        // Not a field of the kind: nothing to show.
+        return Analysts::Withhold;
+    };
+    match field.ty {
+        FieldType::Map(MapSpec::Fields(inner)) if !rest.is_empty() => inner
+            .iter()
+            .find(|f| f.name == rest)
+            .map_or(Analysts::Withhold, |f| match field.analysts {
+                Analysts::Withhold => Analysts::Withhold,
+                _ => f.analysts,
+            }),
+        _ => field.analysts,
+    }
+}
+
 /// Looks up a top-level field of a kind.
 pub fn field(kind: RecordKind, name: &str) -> Option<&'static Field> {
     fields(kind).iter().find(|f| f.name == name)
 }
 
-/// The range of answers for an instrument name, if the name is known.
-pub fn item_range(instrument: &str) -> Option<(u8, i64, i64)> {
-    Instrument::parse(instrument).map(|i| {
-        let (lo, hi) = i.item_range();
-        (i.item_count(), lo, hi)
-    })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_analysts_see_of_each_field() {
+        use Analysts::{Redact, Show, Withhold};
+        use RecordKind::{Participant, Session, Story, Wellbeing};
+        let cases: &[(RecordKind, &str, Analysts)] = &[
+            (Participant, "code", Withhold),
+            (Participant, "postcode_district", Withhold),
+            (Participant, "identifiers", Withhold),
+            (Participant, "identifiers.name", Withhold),
+            (Participant, "identifiers.phone", Withhold),
+            (Participant, "referral.reason", Withhold),
+            (Participant, "referral.source", Show),
+            (Participant, "referral.date", Show),
+            (Participant, "consent.version", Redact),
+            (Participant, "consent.data_use", Show),
+            (Participant, "consent.date", Show),
+            (Participant, "age_band", Show),
+            (Participant, "imd_decile", Show),
+            (Session, "notes", Withhold),
+            (Session, "facilitators", Withhold),
+            (Session, "facilitators.Jo", Withhold),
+            (Session, "location", Withhold),
+            (Session, "site", Redact),
+            (Session, "activity", Redact),
+            (Session, "start", Show),
+            (
+                Session,
+                "attendance.0192f0c4-5e6a-7b3c-8d9e-0123456789ab",
+                Show,
+            ),
+            (Session, "unregistered_attendees", Show),
+            (Wellbeing, "instrument", Show),
+            (Wellbeing, "items.3", Show),
+            (Wellbeing, "participant", Show),
+            (Story, "author", Withhold),
+            (Story, "title", Redact),
+            (Story, "body", Redact),
+            (Story, "themes.belonging", Redact),
+            (Story, "language", Redact),
+            (Story, "consent_scope", Show),
+            // Not a field: nothing is shown.
+            (Session, "no_such_field", Withhold),
+            (Participant, "consent.no_such_part", Withhold),
+        ];
+        for (kind, path, want) in cases {
+            assert_eq!(analysts(*kind, path), *want, "{kind} {path}");
+        }
+    }
 }

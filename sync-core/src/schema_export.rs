@@ -30,7 +30,14 @@ pub fn schema_document() -> Value {
 fn fields_json(list: &[Field]) -> Value {
     Value::Array(
         list.iter()
-            .map(|f| json!({"name": f.name, "ty": type_json(&f.ty), "required": f.required}))
+            .map(|f| {
+                let mut field = json!({"name": f.name, "label": f.label(), "ty": type_json(&f.ty),
+                                       "required": f.required, "analysts": f.analysts});
+                if !f.help.is_empty() {
+                    field["help"] = json!(f.help);
+                }
+                field
+            })
             .collect(),
     )
 }

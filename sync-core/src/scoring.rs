@@ -184,6 +184,22 @@ pub enum Score {
         /// The four answers with their bands.
         answers: Vec<Ons4Answer>,
     },
+    /// A complete form of another instrument with a total (UCLA3, a project's own): scored
+    /// from its definition.
+    Total {
+        /// The instrument's score and its further scores.
+        #[serde(flatten)]
+        total: instrument::Total,
+        /// Further scores (`scoring.also`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        also: Vec<instrument::Total>,
+    },
+    /// A complete form of another instrument whose answers are reported one by one (the ONS
+    /// loneliness question, a project's own per-item form).
+    PerItem {
+        /// Each answer with its label and band.
+        answers: Vec<instrument::ItemAnswer>,
+    },
     /// The form is stored but not scored.
     Incomplete {
         /// Item numbers with no valid answer.
@@ -194,11 +210,42 @@ pub enum Score {
 }
 
 impl Score {
-    /// The headline score: WEMWBS total, SWEMWBS raw; none for ONS4 or an incomplete form.
+    /// A generic engine result in this shape (for instruments other than the three above).
+    pub fn from_scored(scored: Scored) -> Score {
+        match scored {
+            Scored::Total { total, also } => Score::Total { total, also },
+            Scored::PerItem { answers } => Score::PerItem { answers },
+            Scored::Incomplete { missing, reason } => Score::Incomplete { missing, reason },
+        }
+    }
+
+    /// The headline raw score when it is a whole number: WEMWBS total, SWEMWBS raw, another
+    /// instrument's sum; none for a mean, per-item answers or an incomplete form.
     pub fn raw(&self) -> Option<i64> {
         match self {
             Score::Wemwbs { total, .. } => Some(*total),
             Score::Swemwbs { raw, .. } => Some(*raw),
+            // Sums of whole answers are whole numbers, so `as i64` is exact.
+            Score::Total { total, .. } if total.raw.fract() == 0.0 => Some(total.raw as i64),
+            _ => None,
+        }
+    }
+
+    /// The score analysed: WEMWBS total, SWEMWBS metric, another instrument's reported score
+    /// (after any lookup); none for per-item answers or an incomplete form.
+    pub fn value(&self) -> Option<f64> {
+        match self {
+            Score::Wemwbs { total, .. } => Some(*total as f64),
+            Score::Swemwbs { metric, .. } => Some(*metric),
+            Score::Total { total, .. } => Some(total.score),
+            _ => None,
+        }
+    }
+
+    /// The band of the analysed score, where the definition names bands.
+    pub fn band(&self) -> Option<&str> {
+        match self {
+            Score::Total { total, .. } => total.band.as_deref(),
             _ => None,
         }
     }

@@ -4,6 +4,7 @@
 //! field) and on the server after every merge (to quarantine an invalid change, or flag a record
 //! that two valid changes merged into an invalid state). Every error names its field path.
 
+use crate::instrument::{self, Definition};
 use crate::record::{map_entries, map_obj, scalar_int, scalar_str, str_at};
 use crate::schema::{self, FieldType, MapSpec, RecordKind};
 use automerge::{ObjId, ObjType, ReadDoc, ScalarValue, Value};
@@ -156,7 +157,15 @@ pub fn validate(d: &impl ReadDoc) -> Vec<FieldError> {
         }
     }
 
-    let instrument = str_at(d, &root, "instrument");
+    let instrument = if kind == RecordKind::Wellbeing {
+        let project = str_at(d, &root, "project").unwrap_or_default();
+        response_definition(d, &project).unwrap_or_else(|e| {
+            errs.push(e);
+            None
+        })
+    } else {
+        None
+    };
     for field in schema::fields(kind) {
         let value = d.get(&root, field.name).ok().flatten();
         let Some((value, _)) = value else {
@@ -243,7 +252,7 @@ fn check_map(
     obj: &ObjId,
     name: &str,
     spec: &MapSpec,
-    instrument: Option<&str>,
+    instrument: Option<&Definition>,
     errs: &mut Vec<FieldError>,
 ) {
     let entries = map_entries(d, obj);
@@ -277,26 +286,91 @@ fn check_map(
             }
         }
         MapSpec::Items => {
-            let Some((count, lo, hi)) = instrument.and_then(schema::item_range) else {
+            let Some(def) = instrument else {
                 // The instrument error is reported on its own field.
                 return;
             };
             for (k, v) in &entries {
                 let path = format!("{name}.{k}");
-                match k.parse::<u8>() {
-                    Ok(n) if (1..=count).contains(&n) && k == &n.to_string() => {
-                        if let Err(msg) = check_scalar(FieldType::Int { min: lo, max: hi }, v) {
-                            errs.push(FieldError::new(path, msg));
+                let item = k
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|n| k == &n.to_string())
+                    .and_then(|n| def.item(n));
+                match item {
+                    Some(item) => match scalar_int(v) {
+                        Some(n) if item.scale.allows(n) => {}
+                        Some(n) => errs.push(FieldError::new(
+                            path,
+                            format!("must be {} (got {n})", answers_of(&item.scale)),
+                        )),
+                        None => {
+                            let any = FieldType::Int {
+                                min: i64::MIN,
+                                max: i64::MAX,
+                            };
+                            if let Err(msg) = check_scalar(any, v) {
+                                errs.push(FieldError::new(path, msg));
+                            }
                         }
-                    }
-                    _ => errs.push(FieldError::new(
+                    },
+                    None => errs.push(FieldError::new(
                         path,
-                        format!("{} has items 1 to {count}", instrument.unwrap_or("")),
+                        format!("{} has items 1 to {}", def.id, def.items.len()),
                     )),
                 }
             }
         }
     }
+}
+
+/// The answers a scale allows, in words: `1 to 5` or `one of 1, 2, 4`.
+fn answers_of(scale: &crate::instrument::Scale) -> String {
+    match (scale.min, scale.max) {
+        (Some(lo), Some(hi)) => format!("{lo} to {hi}"),
+        _ => {
+            let values: Vec<String> = scale.values.iter().map(|v| v.value.to_string()).collect();
+            format!("one of {}", values.join(", "))
+        }
+    }
+}
+
+/// The definition a wellbeing response names, or the error saying why there is none.
+fn response_definition(
+    d: &impl ReadDoc,
+    project: &str,
+) -> Result<Option<std::sync::Arc<Definition>>, FieldError> {
+    let root = ObjId::Root;
+    let Some(id) = str_at(d, &root, "instrument") else {
+        // Missing or of the wrong type: reported on the field itself.
+        return Ok(None);
+    };
+    let version = d
+        .get(&root, "instrument_version")
+        .ok()
+        .flatten()
+        .and_then(|(v, _)| scalar_int(&v))
+        .and_then(|v| u32::try_from(v).ok());
+    if let Some(def) = instrument::lookup(project, &id, version) {
+        return Ok(Some(def));
+    }
+    let known = instrument::known_ids(project);
+    if known.contains(&id) {
+        return Err(FieldError::new(
+            "instrument_version",
+            format!(
+                "{id} has no version {} in project {project}",
+                version.unwrap_or(1)
+            ),
+        ));
+    }
+    Err(FieldError::new(
+        "instrument",
+        format!(
+            "`{id}` is not an instrument of project {project} (known: {})",
+            known.join(", ")
+        ),
+    ))
 }
 
 fn check_scalar(ty: FieldType, v: &Value<'_>) -> Result<(), String> {

@@ -696,3 +696,35 @@ fn non_canonical_ids_are_refused() {
     // Lower case with hyphens is accepted everywhere.
     w.edit(T0, |e| e.set("session", p.as_str())).unwrap();
 }
+
+#[test]
+fn plain_fields_are_read_alike_in_schema_order() {
+    let doc = create_with(device(1), RecordKind::Session, &{
+        let mut f: Vec<(String, bothy_sync_core::FieldValue)> = session_fields()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        f.push(("location".into(), "the back room".into()));
+        f.push(("unregistered_attendees".into(), 2i64.into()));
+        f
+    })
+    .unwrap();
+    let names: Vec<&str> = doc.scalars().iter().map(|(k, _)| *k).collect();
+    // Text, sets and maps (notes, facilitators, attendance) are not plain values.
+    assert_eq!(
+        names,
+        [
+            "site",
+            "activity",
+            "activity_type",
+            "start",
+            "end",
+            "location",
+            "unregistered_attendees"
+        ]
+    );
+    let values: std::collections::BTreeMap<&str, bothy_sync_core::FieldValue> =
+        doc.scalars().into_iter().collect();
+    assert_eq!(values["location"], "the back room".into());
+    assert_eq!(values["unregistered_attendees"], 2i64.into());
+}

@@ -194,7 +194,7 @@ async fn capture(device: &Device, records: &[Value], people: &BTreeMap<String, U
         device
             .record_wellbeing(&WellbeingForm {
                 participant: people[&s(&r["participant"])],
-                instrument: Instrument::parse(&s(&r["instrument"])).unwrap(),
+                instrument: Instrument::parse(&s(&r["instrument"])).unwrap().to_string(),
                 timepoint: s(&r["timepoint"]),
                 date: chrono::NaiveDate::parse_from_str(&s(&r["date"]), "%Y-%m-%d").unwrap(),
                 session: sessions.get(&s(&r["session"])).copied(),

@@ -58,7 +58,7 @@ async function main() {
     await page.getByText(/^Registered .* and marked present\.$/).waitFor();
     await page.getByRole("link", { name: /^Questionnaire for Iain Peer / }).click();
     await page.getByRole("heading", { level: 1, name: "Questionnaire" }).waitFor();
-    for (let i = 1; i <= 14; i++) await page.locator(`[data-field="items.${i}"] input`).fill("3");
+    for (let i = 1; i <= 14; i++) await page.locator(`[data-field="items.${i}"] input[type=radio][value="3"]`).check();
     await page.getByRole("button", { name: "Save answers" }).click();
     await page.getByRole("heading", { level: 1, name: "Questionnaire answers" }).waitFor();
     const wellbeing = new URL(page.url()).hash.split("/").pop();

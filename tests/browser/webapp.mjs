@@ -2,10 +2,10 @@
 // Checks the mobile web app in a real browser (Debian's Chromium, headless, 360 px wide):
 // enrols with a code, syncs, goes offline, reloads (the app must start from its service
 // worker), captures a session, a participant, their attendance, a complete WEMWBS, SWEMWBS and
-// ONS4 and a story,
+// ONS4 (answered with radio buttons) and a story,
 // marks attendance on a session and edits a story made by another device, closes the browser
 // and opens it again on the same profile (nothing may be lost), goes online and syncs. Invalid
-// input (an answer out of range, an end before the start) must be refused beside the field.
+// input (a questionnaire with no date, an end before the start) must be refused beside the field.
 // Saves a screenshot of every screen, then prints a JSON summary on stdout: the ids of the
 // records it created and the heads of every record the app holds after the sync. With
 // BOTHY_PAUSE_BEFORE_SYNC=1 it prints OFFLINE_WORK_DONE and waits for a line on stdin before
@@ -96,12 +96,19 @@ async function expectFieldError(page, fieldName, what) {
   check(await error.isVisible(), `${what}: no message beside the field ${fieldName}`);
   const text = (await error.textContent()) ?? "";
   check(text.trim().length > 0, `${what}: the message beside ${fieldName} is empty`);
-  const control = wrap.locator("input, select, textarea").first();
+  // A group of radio buttons is marked invalid and described as a whole.
+  const group = (await wrap.getAttribute("role")) === "radiogroup";
+  const control = group ? wrap : wrap.locator("input, select, textarea").first();
   check((await control.getAttribute("aria-invalid")) === "true", `${what}: ${fieldName} is not aria-invalid`);
   const describedBy = (await control.getAttribute("aria-describedby")) ?? "";
   const errorId = await error.getAttribute("id");
   check(describedBy.split(" ").includes(errorId), `${what}: ${fieldName}'s aria-describedby does not name its message`);
   return text.trim();
+}
+
+/** Answers a question of a questionnaire: checks the radio button of the value. */
+async function answer(page, item, value) {
+  await page.locator(`[data-field="items.${item}"] input[type=radio][value="${value}"]`).check();
 }
 
 const person = `Ailsa ${Date.now().toString(36).toUpperCase()}`;
@@ -173,17 +180,21 @@ async function main() {
     created.participant = held.find((r) => r.kind === "participant" && !knownBefore.has(r.id))?.id;
     check(created.participant, "the participant was not stored");
 
-    // 5. A WEMWBS; an answer out of range must be refused beside the item.
+    // 5. A WEMWBS, answered with radio buttons offering exactly its scale (1 to 5); a date that
+    // is not a date must be refused beside the field.
     await page.getByRole("link", { name: new RegExp(`^Questionnaire for ${esc(person)} `) }).click();
     await page.getByRole("heading", { level: 1, name: "Questionnaire" }).waitFor();
     const answers = [4, 3, 4, 5, 3, 4, 4, 3, 4, 5, 3, 4, 4, 3];
-    for (let i = 1; i <= 14; i++) await page.locator(`[data-field="items.${i}"] input`).fill(String(answers[i - 1]));
-    await page.locator('[data-field="items.3"] input').fill("7");
+    const offered = await page.locator('[data-field="items.3"] input[type=radio]').evaluateAll((rs) => rs.map((r) => r.value));
+    check(JSON.stringify(offered) === JSON.stringify(["1", "2", "3", "4", "5"]), `WEMWBS item 3 offers ${offered.join(", ")}`);
+    check((await page.getByRole("radiogroup", { name: "3. WEMWBS item 3" }).count()) === 1, "WEMWBS item 3 is not a group of answers named by its question");
+    for (let i = 1; i <= 14; i++) await answer(page, i, answers[i - 1]);
+    await page.getByLabel("Date answered").fill("");
     await page.getByRole("button", { name: "Save answers" }).click();
-    const itemMsg = await expectFieldError(page, "items.3", "a WEMWBS answer of 7");
-    log(`out-of-range answer refused: ${itemMsg}`);
+    const dateMsg = await expectFieldError(page, "date", "a questionnaire with no date");
+    log(`a missing date refused: ${dateMsg}`);
     await screenshot(page, "wellbeing-invalid");
-    await page.locator('[data-field="items.3"] input').fill("4");
+    await page.getByLabel("Date answered").fill("2026-11-26");
     await page.getByText(/WEMWBS score 53 \(of 14 to 70\)/).first().waitFor();
     await screenshot(page, "wellbeing-form");
     await page.getByRole("button", { name: "Save answers" }).click();
@@ -202,7 +213,7 @@ async function main() {
       await page.getByRole("link", { name: new RegExp(`^Questionnaire for ${esc(person)} `) }).click();
       await page.getByRole("heading", { level: 1, name: "Questionnaire" }).waitFor();
       await page.locator('[data-field="instrument"] select').selectOption(instrument);
-      for (let i = 1; i <= answers.length; i++) await page.locator(`[data-field="items.${i}"] input`).fill(String(answers[i - 1]));
+      for (let i = 1; i <= answers.length; i++) await answer(page, i, answers[i - 1]);
       await page.getByRole("button", { name: "Save answers" }).click();
       await page.getByRole("heading", { level: 1, name: "Questionnaire answers" }).waitFor();
       const shown = ((await page.locator("#score").innerText()) ?? "").trim();

@@ -15,6 +15,8 @@ mod scenarios {
     pub mod erasure;
     pub mod erasure_bytes;
     pub mod hostile;
+    pub mod instrument_define;
+    pub mod instrument_exports;
     pub mod login_limits;
     pub mod membership;
     pub mod offline_merge;

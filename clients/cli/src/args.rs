@@ -81,7 +81,8 @@ pub enum Command {
     /// Administer the server (projects, users, members, enrolment codes, devices).
     Admin(AdminArgs),
     /// Export a project's data for analysis as CSV or JSON Lines (analysts, coordinators,
-    /// admins): participants, sessions, attendance, wellbeing or stories.
+    /// admins): participants, sessions, attendance, wellbeing (one row per response),
+    /// wellbeing_items (one row per answered item) or stories.
     Export(ExportArgs),
     /// A project's reports: outcomes, attendance, equity or quarterly.
     Report(ReportArgs),
@@ -122,7 +123,7 @@ pub struct AnalysisArgs {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// The dataset.
-    #[arg(value_parser = PossibleValuesParser::new(["participants", "sessions", "attendance", "wellbeing", "stories"]))]
+    #[arg(value_parser = PossibleValuesParser::new(["participants", "sessions", "attendance", "wellbeing", "wellbeing_items", "stories"]))]
     pub dataset: String,
     /// csv or jsonl.
     #[arg(long, default_value = "csv", value_parser = PossibleValuesParser::new(["csv", "jsonl"]))]
@@ -154,6 +155,13 @@ pub struct ReportArgs {
     /// Reliable-change threshold for SWEMWBS metric scores, in points.
     #[arg(long)]
     pub swemwbs_threshold: Option<f64>,
+    /// Outcomes: report one instrument only (a built-in or one of the project's own with a
+    /// total score) [default: every instrument with responses].
+    #[arg(long)]
+    pub instrument: Option<String>,
+    /// Outcomes, with --instrument: the version of the project's own definition [default: 1].
+    #[arg(long, requires = "instrument")]
+    pub instrument_version: Option<u32>,
     #[command(flatten)]
     pub common: AnalysisArgs,
 }
@@ -364,17 +372,20 @@ pub struct SessionEditArgs {
 pub enum WellbeingCommand {
     /// Record a questionnaire; prints its score, or why it has none.
     Record(WellbeingRecordArgs),
-    /// Show a questionnaire's items and answer labels, as last received on sync (works
-    /// offline; "WEMWBS item 1" and so on when no wording was supplied).
+    /// Show a questionnaire's items, answer scales and labels, as last received on sync
+    /// (works offline; "WEMWBS item 1" and so on when no wording was supplied).
     Items {
-        /// The questionnaire.
-        #[arg(long, ignore_case = true,
-              value_parser = PossibleValuesParser::new(schema::INSTRUMENTS))]
+        /// The questionnaire: a built-in (WEMWBS, SWEMWBS, ONS4, UCLA3, ONS_LONELINESS) or one
+        /// of the project's own, as last received on sync.
+        #[arg(long)]
         instrument: String,
         /// The project [default: the one chosen with `bothy use`].
         #[arg(long)]
         project: Option<String>,
     },
+    /// List the questionnaires this device knows for the project: the built-ins and the
+    /// project's own, as last received on sync (works offline).
+    Instruments(SetupArgs),
 }
 
 #[derive(Debug, Args)]
@@ -389,9 +400,9 @@ pub struct WellbeingRecordArgs {
     /// The participant (code, id, or a unique start or end of the id).
     #[arg(long)]
     pub participant: String,
-    /// The questionnaire.
-    #[arg(long, ignore_case = true,
-          value_parser = PossibleValuesParser::new(schema::INSTRUMENTS))]
+    /// The questionnaire: a built-in (WEMWBS, SWEMWBS, ONS4, UCLA3, ONS_LONELINESS) or one of
+    /// the project's own, as last received on sync.
+    #[arg(long)]
     pub instrument: String,
     /// When in the programme it was taken.
     #[arg(long, value_parser = PossibleValuesParser::new(schema::TIMEPOINTS))]
@@ -558,7 +569,8 @@ pub enum AdminCommand {
     /// A project's activities.
     #[command(subcommand)]
     Activity(AdminSetupCommand),
-    /// Instrument wording (server admins).
+    /// Instruments: a project's own questionnaires (project admins and coordinators), and
+    /// the wording of licensed ones (server admins).
     #[command(subcommand)]
     Instrument(AdminInstrumentCommand),
     /// A participant's subject rights: export everything held about them, or erase them
@@ -643,8 +655,32 @@ pub enum AdminInstrumentCommand {
         #[arg(long)]
         project: Option<String>,
     },
-    /// List the wordings loaded (not their text).
-    List,
+    /// Define (or correct) one of a project's own questionnaires from a JSON definition, or
+    /// from a CSV file of items (one row per item) with a JSON scoring sidecar. It is checked
+    /// here first, naming the line and column or field of every problem; devices receive it
+    /// on their next sync.
+    Define(AdminInstrumentDefineArgs),
+    /// With --project: the questionnaires the project may use (built-ins and its own, every
+    /// version). Without: the wordings loaded (not their text).
+    List {
+        /// The project's slug.
+        #[arg(long)]
+        project: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AdminInstrumentDefineArgs {
+    /// The definition: a JSON file, or a CSV file of items (a name ending in .csv; then
+    /// --scoring is required).
+    pub file: PathBuf,
+    /// For a CSV definition: the JSON sidecar with its scoring (and optionally description,
+    /// licensed_wording, codes, sources).
+    #[arg(long, value_name = "SIDECAR.json")]
+    pub scoring: Option<PathBuf>,
+    /// The project's slug.
+    #[arg(long)]
+    pub project: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -738,6 +774,105 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("bothy").chain(args.iter().copied()))
+    }
+
+    fn instrument_command(args: &[&str]) -> AdminInstrumentCommand {
+        match parse(args).unwrap().command {
+            Command::Admin(AdminArgs {
+                command: AdminCommand::Instrument(c),
+                ..
+            }) => c,
+            other => panic!("not `admin instrument`: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn admin_instrument_define_takes_a_file_an_optional_sidecar_and_the_project() {
+        let c = instrument_command(&[
+            "admin",
+            "instrument",
+            "define",
+            "feedback.csv",
+            "--scoring",
+            "scoring.json",
+            "--project",
+            "highland-heritage",
+        ]);
+        let AdminInstrumentCommand::Define(d) = c else {
+            panic!("not define: {c:?}")
+        };
+        assert_eq!(d.file, PathBuf::from("feedback.csv"));
+        assert_eq!(d.scoring, Some(PathBuf::from("scoring.json")));
+        assert_eq!(d.project, "highland-heritage");
+
+        let c = instrument_command(&["admin", "instrument", "define", "d.json", "--project", "p"]);
+        assert!(matches!(c, AdminInstrumentCommand::Define(d) if d.scoring.is_none()));
+
+        let e = parse(&["admin", "instrument", "define", "d.json"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        assert!(e.to_string().contains("--project"), "{e}");
+        let e = parse(&["admin", "instrument", "define", "--project", "p"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+    }
+
+    #[test]
+    fn admin_instrument_list_and_load_keep_their_forms() {
+        let c = instrument_command(&["admin", "instrument", "list", "--project", "p"]);
+        assert!(matches!(c, AdminInstrumentCommand::List { project: Some(p) } if p == "p"));
+        let c = instrument_command(&["admin", "instrument", "list"]);
+        assert!(matches!(c, AdminInstrumentCommand::List { project: None }));
+        let c = instrument_command(&[
+            "admin",
+            "instrument",
+            "load",
+            "w.json",
+            "--instrument",
+            "WEMWBS",
+        ]);
+        assert!(matches!(
+            c,
+            AdminInstrumentCommand::Load { project: None, .. }
+        ));
+    }
+
+    #[test]
+    fn wellbeing_commands_take_any_instrument_id() {
+        let cli = parse(&[
+            "wellbeing",
+            "record",
+            "--participant",
+            "K7Q2-0001",
+            "--instrument",
+            "FEEDBACK5",
+            "--timepoint",
+            "baseline",
+            "--items",
+            "1,2,3",
+        ])
+        .unwrap();
+        let Command::Wellbeing(WellbeingCommand::Record(r)) = cli.command else {
+            panic!("not wellbeing record")
+        };
+        assert_eq!(r.instrument, "FEEDBACK5");
+
+        let cli = parse(&["wellbeing", "items", "--instrument", "ucla3"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Wellbeing(WellbeingCommand::Items { instrument, project: None })
+                if instrument == "ucla3"
+        ));
+        let cli = parse(&["wellbeing", "instruments", "--project", "p"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Wellbeing(WellbeingCommand::Instruments(SetupArgs { project: Some(p) }))
+                if p == "p"
+        ));
+        let e = parse(&["wellbeing", "items"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
     }
 }
 

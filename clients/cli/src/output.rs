@@ -101,6 +101,49 @@ pub fn score(score: &Score) -> String {
                 .collect();
             format!("ONS4: {}", parts.join(", "))
         }
+        Score::Total { total, also } => {
+            let mut line = format!("score {}", number(total.score));
+            if total.raw != total.score {
+                line.push_str(&format!(" (raw {})", number(total.raw)));
+            }
+            if let Some(band) = &total.band {
+                line.push_str(&format!(", band {band}"));
+            }
+            for t in also {
+                line.push_str(&format!(
+                    "; {} {}",
+                    t.name.as_deref().unwrap_or("also"),
+                    number(t.score)
+                ));
+            }
+            line
+        }
+        Score::PerItem { answers } => {
+            let parts: Vec<String> = answers
+                .iter()
+                .map(|a| {
+                    let name = a
+                        .key
+                        .clone()
+                        .unwrap_or_else(|| format!("item {}", a.number));
+                    let mut part = format!("{name} {}", a.value);
+                    if let Some(label) = a.label.as_deref().or(a.band.as_deref()) {
+                        part.push_str(&format!(" ({label})"));
+                    }
+                    part
+                })
+                .collect();
+            parts.join(", ")
+        }
         Score::Incomplete { reason, .. } => format!("incomplete: {reason}"),
+    }
+}
+
+/// A score for people: whole numbers without decimals, others to two places.
+fn number(x: f64) -> String {
+    if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
     }
 }

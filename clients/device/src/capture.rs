@@ -13,7 +13,7 @@ use crate::error::{DeviceError, Result};
 use crate::identity::Identity;
 use crate::store::{self, key};
 use crate::{Device, now};
-use bothy_sync_core::{Editor, FieldError, FieldValue, Instrument, RecordDoc, RecordKind};
+use bothy_sync_core::{Editor, FieldError, FieldValue, RecordDoc, RecordKind, instrument};
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqliteConnection;
 use std::collections::BTreeMap;
@@ -63,8 +63,11 @@ pub struct NewParticipant {
 pub struct WellbeingForm {
     /// The participant answering (known on this device). The response goes into their project.
     pub participant: Uuid,
-    /// Which questionnaire.
-    pub instrument: Instrument,
+    /// Which questionnaire, by id (case does not matter): a built-in (`WEMWBS`, `SWEMWBS`,
+    /// `ONS4`, `UCLA3`, `ONS_LONELINESS`) or one of the project's own, as last received on
+    /// sync ([`crate::ProjectForms::definitions`]). A project's own is recorded with the newest
+    /// version this device knows.
+    pub instrument: String,
     /// `baseline`, `interim`, `end` or `follow_up`.
     pub timepoint: String,
     /// The day it was answered.
@@ -157,6 +160,11 @@ impl Device {
     /// Stores a wellbeing questionnaire in the participant's project. Scores are never typed:
     /// they are derived when the record is read. A form with unanswered items is stored and
     /// shown as incomplete, with the reason, and has no score.
+    ///
+    /// The instrument must be one this device knows for the project (a built-in, or one of
+    /// the project's own received on sync); otherwise capture is refused naming `instrument`
+    /// and listing the known ones. Answers are checked against the definition's items (an
+    /// answer outside an item's scale is refused naming `items.N`).
     pub async fn record_wellbeing(&self, form: &WellbeingForm) -> Result<Uuid> {
         let id = self.require_identity().await?;
         let mut tx = store::begin_write(&self.pool).await?;
@@ -171,15 +179,37 @@ impl Device {
             }
         };
         id.check_may_record(&project, RecordKind::Wellbeing)?;
+        let setup = crate::setup::stored(&mut tx).await?;
+        // The set-up may have been received by another process on this store since it was
+        // opened here: its definitions must be known before the response is checked.
+        crate::setup::register(&setup);
+        let forms = crate::setup::forms(
+            &project,
+            setup.projects.iter().find(|p| p.project == project),
+        );
+        let Some(def) = forms.definition(&form.instrument) else {
+            return Err(DeviceError::Invalid(vec![FieldError::new(
+                "instrument",
+                format!(
+                    "`{}` is not an instrument of project {project} on this device; known: {} \
+                     (sync to receive the project's newest)",
+                    form.instrument.trim(),
+                    forms.instrument_ids().join(", ")
+                ),
+            )]));
+        };
         let mut fields: Vec<(String, FieldValue)> = vec![
             ("participant".into(), form.participant.to_string().into()),
-            ("instrument".into(), form.instrument.as_str().into()),
+            ("instrument".into(), def.id.as_str().into()),
             ("timepoint".into(), form.timepoint.as_str().into()),
             (
                 "date".into(),
                 form.date.format("%Y-%m-%d").to_string().into(),
             ),
         ];
+        if instrument::builtin(&def.id).is_none() {
+            fields.push(("instrument_version".into(), i64::from(def.version).into()));
+        }
         if let Some(s) = form.session {
             fields.push(("session".into(), s.to_string().into()));
         }

@@ -7,7 +7,8 @@
 //!
 //! A tour, in the order data flows:
 //!
-//! * [`Device::open`] opens (or creates) the store and runs its migrations.
+//! * [`Device::open`] opens (or creates) the store and runs its migrations, and makes the
+//!   project instruments of the set-up it holds known (see [`Device::setup`]).
 //! * [`Device::enrol`] or [`Device::login`] give the device its identity: a device id and
 //!   token, and the Automerge actor the server expects this device's changes to be authored
 //!   under. Capture before enrolment is refused ([`DeviceError::NotEnrolled`]): enrolment happens
@@ -65,7 +66,7 @@ pub use identity::Enrolled;
 pub use read::{
     RecordConflicts, RecordDetails, RecordSummary, SetAsideRecord, Status, StoredReport,
 };
-pub use setup::ProjectForms;
+pub use setup::{FormItem, InstrumentForm, ProjectForms};
 pub use sync::SyncSummary;
 
 /// Re-exported so callers name records, fields and conflicts with the same types.
@@ -95,10 +96,12 @@ impl fmt::Debug for Device {
 
 impl Device {
     /// Opens the store at `path`, creating it (readable by its owner only) if missing, and
-    /// brings its tables up to date.
+    /// brings its tables up to date. The project instrument definitions of the set-up it holds
+    /// become known to this process, so responses of them are checked and scored offline.
     pub async fn open(path: impl AsRef<Path>) -> Result<Device> {
         let path = path.as_ref().to_path_buf();
         let pool = store::open(&path).await?;
+        setup::register_stored(&mut *pool.acquire().await?).await?;
         Ok(Device {
             pool,
             path,

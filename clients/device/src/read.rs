@@ -181,7 +181,7 @@ impl Device {
         let mut doc = RecordDoc::load(&row.doc, actor)?;
         let view = doc.view()?;
         let score = match &view.data {
-            RecordData::Wellbeing(w) => Some(w.score()),
+            RecordData::Wellbeing(w) => Some(w.score_in(&view.project)),
             _ => None,
         };
         Ok(RecordDetails {

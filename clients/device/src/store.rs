@@ -218,7 +218,7 @@ pub(crate) async fn put_record(
 ) -> Result<()> {
     let env = doc.envelope()?;
     let (label, code) = match doc.view() {
-        Ok(view) => label_of(&view.data),
+        Ok(view) => label_of(&view.project, &view.data),
         Err(_) => (String::from("(unreadable)"), None),
     };
     let heads = encode_heads(&doc.heads());
@@ -265,7 +265,7 @@ pub(crate) async fn delete_record(conn: &mut SqliteConnection, id: Uuid) -> Resu
 }
 
 /// A one-line description of a record for lists, and a participant's code.
-fn label_of(data: &RecordData) -> (String, Option<String>) {
+fn label_of(project: &str, data: &RecordData) -> (String, Option<String>) {
     match data {
         RecordData::Participant(p) => {
             let mut parts = vec![p.code.clone()];
@@ -284,7 +284,7 @@ fn label_of(data: &RecordData) -> (String, Option<String>) {
             )
         }
         RecordData::Wellbeing(w) => {
-            let score = w.score();
+            let score = w.score_in(project);
             let shown = match score.raw() {
                 Some(n) => format!("score {n}"),
                 None if score.is_complete() => "complete".to_owned(),

@@ -279,7 +279,14 @@ impl Device {
             }
         }
 
-        // 3. Records the device lacks changes for.
+        // 3. Records the device lacks changes for. The set-up's instrument definitions are
+        //    known first, so responses of a project's new instrument are read with them.
+        if let Some(setup) = &response.setup {
+            crate::setup::keep(&mut tx, setup).await?;
+            if let Some(roles) = &setup.roles {
+                crate::identity::adopt_roles(&mut tx, roles).await?;
+            }
+        }
         for pull in &response.records {
             if erased.contains(&pull.id) {
                 continue;
@@ -336,12 +343,6 @@ impl Device {
         store::meta_set(&mut tx, key::LAST_SYNC_AT, &at.to_string()).await?;
         if let Some(app) = &out.request.app {
             store::meta_set(&mut tx, key::REPORTED_APP, app).await?;
-        }
-        if let Some(setup) = &response.setup {
-            crate::setup::keep(&mut tx, setup).await?;
-            if let Some(roles) = &setup.roles {
-                crate::identity::adopt_roles(&mut tx, roles).await?;
-            }
         }
         if response.server_time > 0 {
             let offset = response.server_time - at;

@@ -6,7 +6,8 @@ import { devicePrefix, participantCode } from "./code";
 import { createRecord, editRecord, InvalidRecord, view, type Doc, type Editor, type FieldError, type FieldValue, type View } from "./records";
 import type { RecordKind } from "./schema";
 import { read, write, unsynced, type Identity, type StoredRecord, type Tx } from "./store";
-import { uuidv7 } from "./protocol";
+import { useSetup } from "./instrument";
+import { uuidv7, type Setup } from "./protocol";
 import { canWrite, notAllowedError, writableProjects } from "./roles";
 
 export const APP = "bothy-web/0.1.0";
@@ -16,6 +17,19 @@ export { canWrite, notAllowedError, writableProjects } from "./roles";
 export function defaultProject(identity: Identity): string | undefined {
   const w = writableProjects(identity);
   return identity.project && w.includes(identity.project) ? identity.project : w[0];
+}
+
+/** The set-up kept on this device, whose instrument definitions it makes known to this page
+ * (see `useSetup`) so forms, checks and scores use exactly what is stored. */
+export async function setup(): Promise<Setup | undefined> {
+  const s = await read((tx) => tx.meta("setup"));
+  useSetup(s);
+  return s;
+}
+
+/** Within a transaction: the definitions of the set-up as stored, before a record is checked. */
+async function knowStoredDefinitions(tx: Tx): Promise<void> {
+  useSetup(await tx.meta("setup"));
 }
 
 export async function identity(): Promise<Identity | undefined> {
@@ -82,6 +96,7 @@ function notAllowed(ident: Identity, project: string, kind: RecordKind) {
 
 async function create(tx: Tx, ident: Identity, kind: RecordKind, project: string, fields: [string, FieldValue][]): Promise<string> {
   if (!canWrite(ident, project, kind)) throw notAllowed(ident, project, kind);
+  if (kind === "wellbeing") await knowStoredDefinitions(tx);
   const errors: FieldError[] = [];
   for (const [path, value] of fields) {
     let target: RecordKind | undefined;
@@ -171,6 +186,7 @@ export async function edit(id: string, edits: (ed: Editor) => void, ref?: { path
       const e = await checkRef(tx, ref.path, ref.target, ref.kind, row.project);
       if (e) throw new InvalidRecord([e]);
     }
+    if (row.kind === "wellbeing") await knowStoredDefinitions(tx);
     const { doc, changed } = editRecord(loadDoc(row, ident.actor), now(), edits);
     if (changed) await tx.putRecord(storedFrom(id, doc, row.acked));
     return changed;

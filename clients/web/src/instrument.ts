@@ -292,3 +292,82 @@ export function scoreBuiltin(id: string, answers: Answers): Scored | undefined {
   const def = builtin(id);
   return def && scoreWith(def, answers);
 }
+
+// ---------- the catalogue: built-ins plus each project's own definitions ----------
+//
+// As sync-core's catalogue (`instrument::define`, `lookup`, ...): a project's own definitions
+// arrive in the sync set-up (`setup.projects[].definitions`, every version), which the device
+// keeps in IndexedDB; `useSetup` makes them known to this page, at start-up and after every sync
+// that brings a set-up. A definition that has responses only ever changes compatibly, so every
+// version the device holds checks and scores a response as the server does.
+
+/** The project's own definitions known to this page: project, then id, then version. */
+const PROJECT_DEFINITIONS = new Map<string, Map<string, Map<number, Definition>>>();
+
+/** Makes a project's definition known (replacing the same id and version). Built-in ids are
+ * never replaced: `lookup` finds the built-in first. */
+export function define(project: string, def: Definition): void {
+  let ids = PROJECT_DEFINITIONS.get(project);
+  if (!ids) PROJECT_DEFINITIONS.set(project, (ids = new Map()));
+  let versions = ids.get(def.id);
+  if (!versions) ids.set(def.id, (versions = new Map()));
+  versions.set(def.version, def);
+}
+
+/** What `useSetup` reads of a set-up (the `Setup` of the sync protocol). */
+export interface DefinitionsSetup {
+  projects?: readonly { project: string; definitions?: readonly Definition[] }[];
+}
+
+/** Makes the definitions of a set-up the project definitions known to this page (those of any
+ * earlier set-up are forgotten: the set-up the device keeps is the whole of what it knows). */
+export function useSetup(setup: DefinitionsSetup | undefined): void {
+  PROJECT_DEFINITIONS.clear();
+  for (const p of setup?.projects ?? []) for (const def of p.definitions ?? []) define(p.project, def);
+}
+
+/**
+ * The definition a response of `project` names: a built-in by its id (whose only version is
+ * its own, 1), else the project's own definition of that id and `version` (1 when the response
+ * gives none).
+ */
+export function lookup(project: string, id: string, version?: number): Definition | undefined {
+  const b = builtin(id);
+  if (b) return (version ?? b.version) === b.version ? b : undefined;
+  return PROJECT_DEFINITIONS.get(project)?.get(id)?.get(version ?? 1);
+}
+
+const byVersion = (versions: Map<number, Definition>) => [...versions.values()].sort((a, b) => a.version - b.version);
+const ids = (project: string) => [...(PROJECT_DEFINITIONS.get(project)?.entries() ?? [])].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+
+/** The newest version of each of a project's own definitions, by id. */
+export function projectLatest(project: string): Definition[] {
+  return ids(project).map(([, versions]) => byVersion(versions).at(-1)!);
+}
+
+/** Every version of every definition a project has, by id, oldest version first. */
+export function projectAll(project: string): Definition[] {
+  return ids(project).flatMap(([, versions]) => byVersion(versions));
+}
+
+/** The instrument ids a response of `project` may name, built-ins first. */
+export function knownIds(project: string): string[] {
+  return [...BUILTINS.map((d) => d.id), ...projectLatest(project).map((d) => d.id)];
+}
+
+/** The definitions a form offers in `project`: every built-in, then the newest version of each of
+ * the project's own (an id the project defines that a built-in has is the built-in's). */
+export function offered(project: string): Definition[] {
+  return [...BUILTINS, ...projectLatest(project).filter((d) => !builtin(d.id))];
+}
+
+/** Whether `def` is one of the built-ins (a response to it carries no `instrument_version`). */
+export function isBuiltin(def: Definition): boolean {
+  return builtin(def.id) === def;
+}
+
+/** The allowed answers of a scale in words, as sync-core says them: `1 to 5` or `one of 1, 2, 4`. */
+export function answersOf(scale: Scale): string {
+  if (scale.min !== undefined && scale.max !== undefined) return `${scale.min} to ${scale.max}`;
+  return `one of ${(scale.values ?? []).map((v) => v.value).join(", ")}`;
+}

@@ -1,7 +1,7 @@
 // Starts the app: loads Automerge's WebAssembly, registers the service worker, routes, and
 // syncs automatically when the browser comes back online.
 import * as A from "@automerge/automerge/slim";
-import { allHeads, listRecords, unsyncedCount } from "./device";
+import { allHeads, listRecords, setup, unsyncedCount } from "./device";
 import { setLanguage, t } from "./i18n";
 import { read } from "./store";
 import { sync } from "./sync";
@@ -40,6 +40,8 @@ async function start(): Promise<void> {
   document.querySelectorAll<HTMLElement>("[data-i18n]").forEach((el) => (el.textContent = t(el.dataset.i18n!)));
   document.querySelectorAll<HTMLElement>("[data-i18n-label]").forEach((el) => el.setAttribute("aria-label", t(el.dataset.i18nLabel!)));
   await A.initializeWasm(new URL("automerge.wasm", document.baseURI).href);
+  // The project instruments of the set-up kept from the last sync: forms work offline.
+  await setup();
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("sw.js", { scope: "./" }).catch(() => undefined);
   }

@@ -1,5 +1,6 @@
 // Sync protocol version 1: framing, compression and messages (docs/protocol.md sections 4-6).
 import { decode, encode } from "./cbor";
+import type { Band, Code, Complete, Definition, Item, ItemGroup, LookupRow, Method, ReliableChange, Scale, ScaleValue, Scoring } from "./instrument";
 
 export const PROTOCOL_VERSION = 1;
 export const ENCODING_DEFLATE = 1;
@@ -61,6 +62,9 @@ export interface ProjectSetup {
   sites?: { slug: string; name: string }[];
   activities?: { slug: string; name: string; activity_type: string; site?: string }[];
   instruments?: InstrumentWording[];
+  /** The project's own instrument definitions, every version (the JSON of sync-core's
+   * `instrument::Definition`): forms show them, and responses are checked and scored, offline. */
+  definitions?: Definition[];
 }
 export interface Setup {
   version: string;
@@ -259,7 +263,7 @@ export function responseFromCbor(cbor: Uint8Array): SyncResponse {
   };
   if (m.setup && typeof m.setup === "object") {
     const s = m.setup as Record<string, unknown>;
-    out.setup = { version: String(s.version ?? ""), projects: list<ProjectSetup>(s.projects) };
+    out.setup = { version: String(s.version ?? ""), projects: list<unknown>(s.projects).map((p, i) => projectSetupFrom(p, `setup.projects[${i}]`)) };
     if (s.roles !== undefined) {
       const entries = s.roles instanceof Map ? [...s.roles.entries()] : s.roles && typeof s.roles === "object" ? Object.entries(s.roles) : bad("setup.roles");
       out.setup.roles = {};
@@ -269,6 +273,139 @@ export function responseFromCbor(cbor: Uint8Array): SyncResponse {
       }
     }
   }
+  return out;
+}
+
+// ---- the set-up ----
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Uint8Array);
+function obj(v: unknown, path: string): Obj {
+  return isObj(v) ? v : bad(`${path} to be a map`);
+}
+function str(v: unknown, path: string): string {
+  return typeof v === "string" ? v : bad(`${path} to be text`);
+}
+function int(v: unknown, path: string): number {
+  return typeof v === "number" && Number.isSafeInteger(v) ? v : bad(`${path} to be a whole number`);
+}
+function num(v: unknown, path: string): number {
+  return typeof v === "number" && Number.isFinite(v) ? v : bad(`${path} to be a number`);
+}
+function bool(v: unknown, path: string): boolean {
+  return typeof v === "boolean" ? v : bad(`${path} to be true or false`);
+}
+function arr<T>(v: unknown, path: string, each: (x: unknown, path: string) => T): T[] {
+  if (!Array.isArray(v)) bad(`${path} to be a list`);
+  return v.map((x, i) => each(x, `${path}[${i}]`));
+}
+/** Copies the optional field `k` of `m` through `read` when it is present (`null` is absent). */
+function opt<T, K extends string>(m: Obj, k: K, path: string, read: (v: unknown, path: string) => T): { [P in K]?: T } {
+  const v = m[k];
+  return (v === undefined || v === null ? {} : { [k]: read(v, `${path}.${k}`) }) as { [P in K]?: T };
+}
+const ints = (v: unknown, path: string) => arr(v, path, int);
+
+function scaleFrom(v: unknown, path: string): Scale {
+  const m = obj(v, path);
+  const values = (x: unknown, p: string): ScaleValue[] =>
+    arr(x, p, (y, q) => {
+      const e = obj(y, q);
+      return { value: int(e.value, `${q}.value`), ...opt(e, "label", q, str) };
+    });
+  const out: Scale = { ...opt(m, "min", path, int), ...opt(m, "max", path, int), ...opt(m, "values", path, values) };
+  const ranged = out.min !== undefined && out.max !== undefined;
+  if ((out.min === undefined) !== (out.max === undefined)) bad(`${path} to give both min and max, or neither`);
+  if (ranged ? out.min! > out.max! : !out.values?.length) bad(`${path} to allow some answers (min to max, or values)`);
+  return out;
+}
+
+function itemFrom(v: unknown, path: string): Item {
+  const m = obj(v, path);
+  const n = int(m.number, `${path}.number`);
+  if (n < 1 || n > 255) bad(`${path}.number to be 1 to 255`);
+  return { number: n, ...opt(m, "key", path, str), scale: scaleFrom(m.scale, `${path}.scale`), ...opt(m, "text", path, str), ...opt(m, "reverse", path, bool) };
+}
+
+function bandFrom(v: unknown, path: string): Band {
+  const m = obj(v, path);
+  return { name: str(m.name, `${path}.name`), ...opt(m, "label", path, str), min: num(m.min, `${path}.min`), max: num(m.max, `${path}.max`) };
+}
+const bands = (v: unknown, path: string) => arr(v, path, bandFrom);
+
+const METHODS: readonly Method[] = ["sum", "mean", "per_item"];
+function scoringFrom(v: unknown, path: string): Scoring {
+  const m = obj(v, path);
+  const method = str(m.method, `${path}.method`) as Method;
+  if (!METHODS.includes(method)) bad(`${path}.method to be one of ${METHODS.join(", ")}`);
+  const complete = (x: unknown, p: string): Complete => (x === "all" ? "all" : { min_answered: int(obj(x, p).min_answered, `${p}.min_answered`) });
+  const lookup = (x: unknown, p: string): LookupRow[] =>
+    arr(x, p, (y, q) => {
+      const e = obj(y, q);
+      return { raw: int(e.raw, `${q}.raw`), score: num(e.score, `${q}.score`) };
+    });
+  const change = (x: unknown, p: string): ReliableChange[] =>
+    arr(x, p, (y, q) => {
+      const e = obj(y, q);
+      return { points: num(e.points, `${q}.points`), ...opt(e, "label", q, str), ...opt(e, "source", q, str) };
+    });
+  const groups = (x: unknown, p: string): ItemGroup[] =>
+    arr(x, p, (y, q) => {
+      const e = obj(y, q);
+      return { items: ints(e.items, `${q}.items`), ...opt(e, "bands", q, bands), ...opt(e, "higher_is_better", q, bool) };
+    });
+  return {
+    ...opt(m, "name", path, str),
+    method,
+    ...opt(m, "subset", path, ints),
+    ...opt(m, "lookup", path, lookup),
+    ...opt(m, "complete", path, complete),
+    ...opt(m, "bands", path, bands),
+    higher_is_better: bool(m.higher_is_better, `${path}.higher_is_better`),
+    ...opt(m, "reliable_change", path, change),
+    ...opt(m, "per_item", path, groups),
+    ...opt(m, "also", path, (x, p) => arr(x, p, scoringFrom)),
+  };
+}
+
+/**
+ * A project's instrument definition from the set-up, checked for every field the forms and the
+ * scoring engine read (the server sends only definitions that passed sync-core's checks; this
+ * refuses anything else naming the field, rather than failing later in a form).
+ */
+export function definitionFrom(v: unknown, path = "definition"): Definition {
+  const m = obj(v, path);
+  const version = int(m.version, `${path}.version`);
+  if (version < 1 || version > 65535) bad(`${path}.version to be 1 to 65535`);
+  const items = arr(m.items, `${path}.items`, itemFrom);
+  if (items.length === 0) bad(`${path}.items to hold some items`);
+  const numbers = new Set(items.map((i) => i.number));
+  if (numbers.size !== items.length) bad(`${path}.items to number each item once`);
+  const codes = (x: unknown, p: string): Code[] =>
+    arr(x, p, (y, q) => {
+      const e = obj(y, q);
+      return { system: str(e.system, `${q}.system`), code: str(e.code, `${q}.code`), ...opt(e, "display", q, str), ...opt(e, "note", q, str) };
+    });
+  return {
+    id: str(m.id, `${path}.id`),
+    version,
+    name: str(m.name, `${path}.name`),
+    ...opt(m, "description", path, str),
+    ...opt(m, "licensed_wording", path, bool),
+    items,
+    scoring: scoringFrom(m.scoring, `${path}.scoring`),
+    ...opt(m, "codes", path, codes),
+    ...opt(m, "sources", path, (x, p) => arr(x, p, str)),
+  };
+}
+
+/** One project's set-up: its slug, sites, activities and instrument wording as sent, and its
+ * instrument definitions checked. */
+function projectSetupFrom(v: unknown, path: string): ProjectSetup {
+  const m = obj(v, path);
+  const out = { ...m, project: str(m.project, `${path}.project`) } as ProjectSetup;
+  if (m.definitions === undefined || m.definitions === null) delete out.definitions;
+  else out.definitions = arr(m.definitions, `${path}.definitions`, definitionFrom);
   return out;
 }
 

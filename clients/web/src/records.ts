@@ -2,7 +2,9 @@
 // root `kind`, `project` (string scalars), `v`, `created` (ints), every map, set and text field
 // created once in the first change and never replaced; scalar strings are never text objects.
 import * as A from "@automerge/automerge/slim";
-import { field, isKind, itemRange, SCHEMA, ENVELOPE_FIELDS, ATTENDANCE_MARKS, type FieldType, type RecordKind } from "./schema";
+import { has, t } from "./i18n";
+import { allows, answersOf, knownIds, lookup, type Definition } from "./instrument";
+import { field, isKind, SCHEMA, ENVELOPE_FIELDS, ATTENDANCE_MARKS, type FieldType, type RecordKind } from "./schema";
 
 export const SCHEMA_VERSION = 1;
 export type FieldValue = string | number | boolean;
@@ -17,9 +19,18 @@ export interface FieldError {
   params?: Record<string, string | number>;
 }
 
+/** What an error says, in the current language (a role and a kind of record in words). */
+export function errorMessage(e: FieldError): string {
+  const params = { ...(e.params ?? {}) };
+  if (typeof params.role === "string" && has(`role.${params.role}`)) params.role = t(`role.${params.role}`);
+  if (typeof params.kinds === "string" && has(`kinds.${params.kinds}`)) params.kinds = t(`kinds.${params.kinds}`);
+  return t(`err.${e.code}`, params);
+}
+
+/** Refused input; the message names each field: `items.3: Must be 1 to 5 (got 7); date: ...`. */
 export class InvalidRecord extends Error {
   constructor(public errors: FieldError[]) {
-    super(errors.map((e) => `${e.field}: ${e.code}`).join("; "));
+    super(errors.map((e) => `${e.field}: ${errorMessage(e).replace(/\.$/, "")}`).join("; "));
   }
 }
 
@@ -102,7 +113,7 @@ export function validate(d: Doc): FieldError[] {
   for (const key of Object.keys(d)) {
     if (!ENVELOPE_FIELDS.includes(key) && !field(kind, key)) errs.push({ field: key, code: "not_a_field" });
   }
-  const instrument = scalarStr(d.instrument);
+  const instrument = kind === "wellbeing" ? responseDefinition(d, project ?? "", errs) : undefined;
   for (const fd of SCHEMA[kind]) {
     const v = d[fd.name];
     if (v === undefined) {
@@ -124,15 +135,13 @@ export function validate(d: Doc): FieldError[] {
             if (e) errs.push({ field: path, ...e });
           }
         } else if (ty.spec === "items") {
-          const r = instrument === undefined ? undefined : itemRange(instrument);
-          if (!r) continue;
+          // The instrument's own error is reported on its field.
+          if (!instrument) continue;
           const n = Number(k);
-          if (!(Number.isInteger(n) && n >= 1 && n <= r.count && String(n) === k)) {
-            errs.push({ field: path, code: "no_such_item", params: { count: r.count } });
-          } else {
-            const e = checkScalar({ t: "int", min: r.lo, max: r.hi }, x);
-            if (e) errs.push({ field: path, ...e });
-          }
+          const item = /^[1-9][0-9]{0,2}$/.test(k) && n <= 255 ? instrument.items.find((i) => i.number === n) : undefined;
+          if (!item) errs.push({ field: path, code: "no_such_item", params: { instrument: instrument.id, count: instrument.items.length } });
+          else if (!isInt(x)) errs.push({ field: path, code: "must_be_whole_number", params: { got: typeName(x) } });
+          else if (!allows(item.scale, x)) errs.push({ field: path, code: "not_an_answer", params: { answers: answersOf(item.scale), got: x } });
         } else {
           const inner = ty.spec.fields.find((x) => x.name === k);
           if (!inner) errs.push({ field: path, code: "not_a_field" });
@@ -166,6 +175,24 @@ export function validate(d: Doc): FieldError[] {
     if (s !== undefined && e !== undefined && e < s) errs.push({ field: "end", code: "end_before_start", params: { start: start!, end: end! } });
   }
   return errs;
+}
+
+/**
+ * The definition a wellbeing response names (see `lookup`), or undefined with the error saying
+ * why there is none: an id the project does not know, or a version it lacks.
+ */
+function responseDefinition(d: Doc, project: string, errs: FieldError[]): Definition | undefined {
+  const id = scalarStr(d.instrument);
+  // Missing or of the wrong type: reported on the field itself.
+  if (id === undefined) return undefined;
+  // As sync-core reads it: a whole number that fits 32 bits unsigned, else absent (version 1).
+  const version = isInt(d.instrument_version) && d.instrument_version >= 0 && d.instrument_version <= 0xffff_ffff ? d.instrument_version : undefined;
+  const def = lookup(project, id, version);
+  if (def) return def;
+  const known = knownIds(project);
+  if (known.includes(id)) errs.push({ field: "instrument_version", code: "no_such_version", params: { instrument: id, version: version ?? 1, project } });
+  else errs.push({ field: "instrument", code: "not_an_instrument", params: { instrument: id, project, known: known.join(", ") } });
+  return undefined;
 }
 
 // ---- writing ----

@@ -1,7 +1,6 @@
 // What each record kind may hold: the server's schema (docs/data-model.md), as sync-core emits it.
 
 import generated from "./generated/schema.json";
-import { bounds, builtin } from "./instrument";
 
 export type RecordKind = "participant" | "session" | "wellbeing" | "story";
 export const KINDS: RecordKind[] = ["participant", "session", "wellbeing", "story"];
@@ -58,23 +57,9 @@ export const ETHNIC_GROUPS = choices("participant", "ethnic_group");
 export const RURALITY = choices("participant", "rurality");
 export const REFERRAL_SOURCES = choices("participant", "referral.source");
 export const STORY_CONSENT_SCOPES = choices("story", "consent_scope");
-export const INSTRUMENTS = choices("wellbeing", "instrument");
-export type InstrumentName = string;
 
 export function field(kind: RecordKind, name: string): Field | undefined {
   return SCHEMA[kind].find((x) => x.name === name);
-}
-
-/**
- * Item count and answer range of an instrument (case-insensitive id), from its built-in
- * definition: items are numbered 1 to `count`, and every answer lies within `lo`..`hi` (the
- * widest of the items' scales).
- */
-export function itemRange(instrument: string): { count: number; lo: number; hi: number } | undefined {
-  const def = builtin(instrument.toUpperCase());
-  const scales = def?.items.map((i) => bounds(i.scale)).filter((b) => b !== undefined) ?? [];
-  if (!def || scales.length === 0) return undefined;
-  return { count: def.items.length, lo: Math.min(...scales.map((b) => b[0])), hi: Math.max(...scales.map((b) => b[1])) };
 }
 
 export function isKind(s: unknown): s is RecordKind {

@@ -9,6 +9,7 @@
 // (other authors' changes too); the server keeps what it lacks and drops the rest.
 import * as A from "@automerge/automerge/slim";
 import { APP, loadDoc, now, storedFrom } from "./device";
+import { useSetup } from "./instrument";
 import { decodeResponse, encodeRequest, MEDIA_TYPE, uuidBytes, uuidText, type Cursor, type RecordPush, type RecordReport, type SyncRequest, type SyncResponse } from "./protocol";
 import { read, unsynced, write, type Identity, type Tx } from "./store";
 import { view, type Doc } from "./records";
@@ -233,6 +234,8 @@ export async function syncOnce(): Promise<SyncSummary> {
   const out = await read(buildRequest);
   const answer = await send(out);
   const s = await write((tx) => applyAnswer(tx, out, answer));
+  // Stored: the set-up's instrument definitions are now the ones forms and checks use.
+  if (answer.setup) useSetup(answer.setup.version ? answer.setup : undefined);
   // After `reconcile`, the next request re-sends everything at once.
   s.more ||= out.truncated || s.reconciled;
   return s;

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { BUILTINS, builtin, scoreWith, type Answers, type Definition, type Scored } from "../src/instrument";
+import { BUILTINS, bounds, builtin, lookup, scoreWith, type Answers, type Definition, type Scored } from "../src/instrument";
 import { ONS4_ITEMS, SWEMWBS_ITEMS_IN_WEMWBS } from "../src/scoring";
-import { itemRange } from "../src/schema";
 import vectorsFile from "./data/score_vectors.json";
 
 // Written by sync-core (sync-core/tests/web_vectors.rs): its scores for a fixed set of answers.
@@ -88,13 +87,15 @@ test("a fraction or a missing answer is never scored, and never counts as zero",
   assert.deepEqual(scoreWith(ucla3, { 1: 2, 2: undefined, 3: 2 }).status, "incomplete");
 });
 
-test("item ranges and the SWEMWBS and ONS4 constants come from the definitions", () => {
-  assert.deepEqual(itemRange("WEMWBS"), { count: 14, lo: 1, hi: 5 });
-  assert.deepEqual(itemRange("swemwbs"), { count: 7, lo: 1, hi: 5 });
-  assert.deepEqual(itemRange("ONS4"), { count: 4, lo: 0, hi: 10 });
-  assert.deepEqual(itemRange("UCLA3"), { count: 3, lo: 1, hi: 3 });
-  assert.deepEqual(itemRange("ONS_LONELINESS"), { count: 1, lo: 1, hi: 5 });
-  assert.equal(itemRange("PHQ9"), undefined);
+test("item scales and the SWEMWBS and ONS4 constants come from the definitions", () => {
+  const scales = (id: string) => lookup("any-project", id)!.items.map((i) => bounds(i.scale));
+  assert.deepEqual(scales("WEMWBS"), Array(14).fill([1, 5]));
+  assert.deepEqual(scales("SWEMWBS"), Array(7).fill([1, 5]));
+  assert.deepEqual(scales("ONS4"), Array(4).fill([0, 10]));
+  assert.deepEqual(scales("UCLA3"), Array(3).fill([1, 3]));
+  assert.deepEqual(scales("ONS_LONELINESS"), [[1, 5]]);
+  assert.equal(lookup("any-project", "PHQ9"), undefined);
+  assert.equal(lookup("any-project", "wemwbs"), undefined, "ids are exact, as sync-core's");
   assert.deepEqual(SWEMWBS_ITEMS_IN_WEMWBS, [1, 2, 3, 6, 7, 9, 11]);
   assert.deepEqual(ONS4_ITEMS, ["life_satisfaction", "worthwhile", "happy", "anxious"]);
 });

@@ -94,7 +94,7 @@ test("invalid input is refused, naming the field", () => {
     }
     assert.fail("not refused");
   };
-  assert.deepEqual(bad(() => createRecord(ACTOR, "wellbeing", "p", [["participant", P], ["instrument", "WEMWBS"], ["timepoint", "baseline"], ["date", "2026-11-01"], ["items.3", 7]], NOW)), ["items.3:out_of_range"]);
+  assert.deepEqual(bad(() => createRecord(ACTOR, "wellbeing", "p", [["participant", P], ["instrument", "WEMWBS"], ["timepoint", "baseline"], ["date", "2026-11-01"], ["items.3", 7]], NOW)), ["items.3:not_an_answer"]);
   assert.deepEqual(bad(() => createRecord(ACTOR, "wellbeing", "p", [["participant", P], ["instrument", "WEMWBS"], ["timepoint", "baseline"], ["date", "2026-02-30"]], NOW)), ["date:must_be_date"]);
   const s = createRecord(ACTOR, "session", "p", [["site", "a"], ["activity", "b"], ["activity_type", "arts"], ["start", "2026-11-01T10:00:00Z"]], NOW);
   assert.deepEqual(bad(() => editRecord(s, NOW + 1, (e) => e.set("end", "2026-11-01T09:00:00Z"))), ["end:end_before_start"]);

@@ -7,8 +7,8 @@ import * as A from "@automerge/automerge/slim";
 import { storedFrom } from "../src/device";
 import { uuidBytes, uuidText, type Cursor, type SyncResponse } from "../src/protocol";
 import { createRecord, editRecord, type Doc } from "../src/records";
-import type { Meta, SetAside, StoredRecord, StoredReport } from "../src/store";
-import { applyAnswer, buildRequest, syncRounds, type Outgoing, type SyncStore, type SyncSummary } from "../src/sync";
+import { applyAnswer, buildRequest, syncRounds, type Outgoing, type SyncSummary } from "../src/sync";
+import { MemoryStore } from "./memory";
 import { initAutomerge } from "./wasm";
 
 before(initAutomerge);
@@ -26,42 +26,6 @@ const ID = {
   edited: "0192f0c4-0000-7000-8000-000000000004",
   pulled: "0192f0c4-0000-7000-8000-000000000005",
 };
-
-class MemoryStore implements SyncStore {
-  records = new Map<string, StoredRecord>();
-  metas = new Map<string, unknown>();
-  setAside: SetAside[] = [];
-  reports: StoredReport[] = [];
-  async getRecord(id: string) {
-    const r = this.records.get(id);
-    return r && structuredClone(r);
-  }
-  async putRecord(r: StoredRecord) {
-    this.records.set(r.id, structuredClone(r));
-  }
-  async deleteRecord(id: string) {
-    this.records.delete(id);
-  }
-  async allRecords() {
-    return [...this.records.values()].map((r) => structuredClone(r));
-  }
-  async meta<K extends keyof Meta>(k: K): Promise<Meta[K]> {
-    return this.metas.get(k) as Meta[K];
-  }
-  async setMeta<K extends keyof Meta>(k: K, v: Meta[K]) {
-    if (v === undefined) this.metas.delete(k);
-    else this.metas.set(k, structuredClone(v));
-  }
-  async addSetAside(s: SetAside) {
-    this.setAside.push(s);
-  }
-  async addReport(r: StoredReport) {
-    this.reports.push(r);
-  }
-  async purge(id: string) {
-    return this.records.delete(id);
-  }
-}
 
 const participant = (actor: string, code: string) => createRecord(actor, "participant", PROJECT, [["code", code], ["consent.data_use", true]], NOW);
 const asActor = (doc: Doc, actor: string): Doc => A.load(A.save(doc), { actor });

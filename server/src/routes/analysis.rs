@@ -6,7 +6,7 @@
 use crate::audit::{self, Actor};
 use crate::auth::UserAuth;
 use crate::error::{ApiError, ApiResult};
-use crate::export::{self, Dataset, Filters, Format, Redactor, RowMaker, Thresholds, Writer};
+use crate::export::{self, Dataset, Filters, Format, Redactor, RowMaker, Thresholds};
 use crate::reports;
 use crate::roles::{Capability, ProjectAccess};
 use crate::state::AppState;
@@ -51,6 +51,13 @@ pub struct AnalysisQuery {
     /// Reliable-change threshold for SWEMWBS metric scores, in points.
     #[param(exclusive_minimum = 0, maximum = 56)]
     pub swemwbs_threshold: Option<f64>,
+    /// Outcomes: only this instrument's measures (a built-in id such as `UCLA3`, or one of the
+    /// project's own instruments with a total score). Default: every measure.
+    pub instrument: Option<String>,
+    /// Outcomes, with `instrument`: only this version of a project's own instrument
+    /// (default: every version).
+    #[param(minimum = 1, maximum = 65535)]
+    pub instrument_version: Option<u32>,
     /// Quarterly report: the quarter, `YYYY-Qn` from 2000 to 2200 (default: the current
     /// quarter).
     #[param(pattern = "^(20[0-9]{2}|21[0-9]{2}|2200)[- ][Qq][1-4]$")]
@@ -172,7 +179,7 @@ pub(crate) async fn analyst_may_read(
     security(("user_token" = [])),
     params(
         ("slug" = String, Path, description = "The project's slug"),
-        ("dataset" = String, Path, description = "`participants`, `sessions`, `attendance`, `wellbeing` or `stories`"),
+        ("dataset" = String, Path, description = "`participants`, `sessions`, `attendance`, `wellbeing`, `wellbeing_items` or `stories`"),
         AnalysisQuery,
     ),
     responses(
@@ -196,7 +203,7 @@ pub async fn export(
         ApiError::bad(
             "invalid_query",
             format!(
-                "no dataset `{dataset}`: choose participants, sessions, attendance, wellbeing or stories"
+                "no dataset `{dataset}`: choose participants, sessions, attendance, wellbeing, wellbeing_items or stories"
             ),
         )
     })?;
@@ -217,6 +224,11 @@ pub async fn export(
     ProjectAccess::require(&state, &user, &slug, Capability::Analyse).await?;
 
     let redactor = Redactor::load(&state.db, &slug).await?;
+    let mut maker = RowMaker::new(dataset, thresholds, redactor);
+    if dataset == Dataset::Wellbeing {
+        maker = maker
+            .with_item_columns(export::wellbeing_item_columns(&state.db, &slug, &filters).await?);
+    }
     audit::record(
         &state.db.pool,
         &Actor::user(&user),
@@ -232,14 +244,7 @@ pub async fn export(
     )
     .await?;
 
-    let mut chunks = stream_rows(
-        state.clone(),
-        slug.clone(),
-        dataset,
-        format,
-        filters,
-        RowMaker::new(dataset, thresholds, redactor),
-    );
+    let mut chunks = stream_rows(state.clone(), slug.clone(), dataset, format, filters, maker);
     // The first chunk (the header, or an error before any row) decides the status.
     let first = match chunks.recv().await {
         Some(Ok(c)) => c,
@@ -303,7 +308,7 @@ fn stream_rows(
             rows: fetch(export::attendance_sessions_query(&project, &filters)).fuse(),
             current: None,
         });
-        let mut writer = Writer::new(format, dataset);
+        let mut writer = maker.writer(format);
         let mut sent_header = false;
         loop {
             let row = match rows.next().await {
@@ -455,8 +460,8 @@ async fn audit_report(
     security(("user_token" = [])),
     params(("slug" = String, Path, description = "The project's slug"), AnalysisQuery),
     responses(
-        (status = 200, description = "Per measure (WEMWBS, SWEMWBS, the four ONS4 items): n pairs, mean baseline and end, mean change, SD, 95% CI, paired t and p, Cohen's d_z, shares with reliable improvement and deterioration, and the change distribution; small numbers suppressed. See docs/reports.md."),
-        (status = 400, description = "`invalid_query`", body = crate::openapi::ErrorBody),
+        (status = 200, description = "Per measure (WEMWBS, SWEMWBS, the four ONS4 items, and the total score of every other instrument with responses, such as UCLA3 or a project's own; or only `instrument`'s): n pairs, mean baseline and end, mean change, SD, 95% CI, paired t and p, Cohen's d_z, shares with reliable improvement and deterioration, the change distribution and, where the definition names bands, the pairs by band; small numbers suppressed. See docs/reports.md."),
+        (status = 400, description = "`invalid_query`: also an `instrument` the project does not know, or one scored item by item (no total score to compare)", body = crate::openapi::ErrorBody),
         (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
         (status = 403, description = "not an admin, coordinator or analyst of the project", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such project (server admins; others get 403)", body = crate::openapi::ErrorBody),
@@ -470,10 +475,22 @@ pub async fn outcomes(
     PathParams(slug): PathParams<String>,
     q: Result<Query<AnalysisQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
-    json_report(state, user, slug, q, "outcomes", |d, to, t| {
-        json!(reports::outcomes(d, to, t))
-    })
-    .await
+    let q = query_params(q)?;
+    let (filters, thresholds) = report_inputs(&state, &user, &slug, &q).await?;
+    let to = reports::follow_up_timepoint(q.timepoint.as_deref())?;
+    if q.instrument.as_deref() == Some("") {
+        return Err(ApiError::bad(
+            "invalid_query",
+            "`instrument` is empty: give an instrument id, or leave it out for every measure",
+        ));
+    }
+    let selection = reports::Selection::parse(&slug, q.instrument.as_deref(), q.instrument_version)
+        .map_err(|m| ApiError::bad("invalid_query", m))?;
+    let data = reports::Data::load(&state.db, &slug, &filters).await?;
+    audit_report(&state, &user, &slug, "outcomes", &q).await?;
+    Ok(Json(json!(reports::outcomes_of(
+        &data, to, thresholds, &selection
+    ))))
 }
 
 /// Whether `s` is written as a quarter: four digits, `-` or a space, `Q` or `q`, and 1 to 4

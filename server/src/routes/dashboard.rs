@@ -9,6 +9,10 @@
 //! * `GET /dashboard`: the projects the user may analyse.
 //! * `GET /dashboard/projects/{slug}`: a project's figures, filtered by site, activity and
 //!   dates. The figures come from [`sections`].
+//! * `GET|POST /dashboard/projects/{slug}/instruments`: the project's own instruments, and forms
+//!   (JSON, or CSV with a JSON sidecar) that define one through [`crate::instruments`], for the
+//!   project's admins and coordinators. A refusal shows the form again with every problem, each
+//!   naming its field.
 
 use crate::auth::UserAuth;
 use crate::charts::escape;
@@ -48,7 +52,7 @@ h1{font-size:1.5rem;line-height:1.25;margin:1.2rem 0 .6rem}\
 h2{font-size:1.2rem;margin:2rem 0 .5rem;padding-top:.5rem;border-top:1px solid var(--line)}\
 h3{font-size:1rem;margin:1.2rem 0 .3rem}\
 a{color:var(--accent)}\
-a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible{outline:3px solid #d55e00;outline-offset:2px}\
+a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible,textarea:focus-visible{outline:3px solid #d55e00;outline-offset:2px}\
 .skip{position:absolute;left:-999px;top:0;background:#fff;padding:.5rem 1rem;z-index:1}\
 .skip:focus{left:.5rem;top:.5rem}\
 form.filters{display:grid;grid-template-columns:repeat(auto-fit,minmax(10rem,1fr));gap:.6rem 1rem;\
@@ -59,6 +63,16 @@ button{background:var(--accent);color:#fff;border-color:var(--accent);cursor:poi
 button.link{background:none;color:var(--accent);border:none;padding:0;width:auto;text-decoration:underline;font-weight:400}\
 form.login{max-width:22rem;display:grid;gap:.8rem}\
 .error{border-left:4px solid #b00020;background:#fdecee;padding:.6rem .8rem;margin:1rem 0}\
+.saved{border-left:4px solid #1a7f37;background:#e9f6ec;padding:.6rem .8rem;margin:1rem 0}\
+form.define{display:grid;gap:.8rem}\
+textarea{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9rem;width:100%;padding:.45rem .5rem;\
+border:1px solid #767676;border-radius:.3rem;background:#fff;color:var(--fg)}\
+table{border-collapse:collapse;width:100%;margin:.5rem 0;font-size:.95rem}\
+caption{text-align:left}\
+th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}\
+.scroll{overflow-x:auto}\
+details{margin:.8rem 0}summary{cursor:pointer;color:var(--accent)}\
+pre{background:var(--soft);padding:.6rem;white-space:pre-wrap;overflow-wrap:anywhere;font-size:.85rem}\
 figure{margin:.8rem 0 1.2rem}\
 figcaption{color:var(--muted);font-size:.9rem;margin-top:.3rem}\
 svg.chart{display:block;max-width:40rem;height:auto}\
@@ -594,8 +608,8 @@ async fn project_page_body(
     slug: &str,
     filters: Result<Query<Filters>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    match ProjectAccess::require(state, user, slug, Capability::Analyse).await {
-        Ok(_) => {}
+    let access = match ProjectAccess::require(state, user, slug, Capability::Analyse).await {
+        Ok(access) => access,
         Err(ApiError::Forbidden(_)) => {
             return Ok(error_page(
                 StatusCode::FORBIDDEN,
@@ -612,7 +626,7 @@ async fn project_page_body(
             return Err(ApiError::NotFound(format!("There is no project “{slug}”.")));
         }
         Err(e) => return Err(e),
-    }
+    };
     let name: Option<String> = sqlx::query("SELECT name FROM projects WHERE slug = $1")
         .bind(slug)
         .fetch_optional(&state.db.pool)
@@ -638,6 +652,13 @@ async fn project_page_body(
          than five people are not shown (“suppressed (&lt;5)”).</p>",
         escape(&project.name)
     );
+    if access.may(Capability::ManageSetup) {
+        let _ = write!(
+            body,
+            "<p><a href=\"{}\">The project's instruments</a>: define its own questionnaires.</p>",
+            escape(&instruments_path(&project.slug))
+        );
+    }
     body.push_str(&filter_form(&project, &filters, &options, &mut problems));
     body.push_str(&sections(state, &project, &filters).await?);
     crate::audit::record(
@@ -656,6 +677,400 @@ async fn project_page_body(
         Some(&user.username),
         &body,
     ))
+}
+
+// ------------------------------------------------------------------------------------------
+// The project's own instruments: a page listing them, with forms to define one.
+// ------------------------------------------------------------------------------------------
+
+/// The example the instruments page shows.
+const EXAMPLE_DEFINITION: &str = r#"{
+  "id": "GARDEN3",
+  "version": 1,
+  "name": "Garden group check-in",
+  "items": [
+    { "number": 1, "key": "outdoors", "text": "I have enjoyed being outdoors",
+      "scale": { "min": 1, "max": 5,
+                 "values": [{ "value": 1, "label": "Not at all" },
+                            { "value": 5, "label": "Very much" }] } },
+    { "number": 2, "key": "belonging", "text": "I have felt part of the group",
+      "scale": { "min": 1, "max": 5 } },
+    { "number": 3, "key": "lonely", "text": "I have felt lonely",
+      "scale": { "min": 1, "max": 5 }, "reverse": true }
+  ],
+  "scoring": {
+    "method": "sum",
+    "higher_is_better": true,
+    "bands": [{ "name": "low", "min": 3, "max": 7 },
+              { "name": "middle", "min": 8, "max": 11 },
+              { "name": "high", "min": 12, "max": 15 }]
+  }
+}"#;
+
+/// What the instruments page says after a definition was saved (the page's own redirect).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Saved {
+    /// The instrument just saved.
+    pub defined: Option<String>,
+    /// Its version.
+    pub version: Option<u32>,
+}
+
+/// The instrument form's fields: a definition as JSON, or as items in CSV with a JSON sidecar.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct DefineForm {
+    /// `json` (the default) or `csv`.
+    #[serde(default)]
+    format: Option<String>,
+    /// The definition as JSON (`format=json`).
+    #[serde(default)]
+    definition: Option<String>,
+    /// The items as CSV, one row per item (`format=csv`).
+    #[serde(default)]
+    csv: Option<String>,
+    /// The CSV's sidecar: the scoring, as JSON (`format=csv`).
+    #[serde(default)]
+    sidecar: Option<String>,
+}
+
+/// What the forms show again after a refusal: the text sent and every problem found.
+#[derive(Default)]
+struct Attempt {
+    json: String,
+    csv: String,
+    sidecar: String,
+    /// Which form was sent (`csv` or `json`).
+    csv_form: bool,
+    problems: Vec<String>,
+}
+
+fn instruments_path(slug: &str) -> String {
+    format!("/dashboard/projects/{}/instruments", percent_encode(slug))
+}
+
+/// Lets in the project's admins and coordinators (and server admins), or answers the page that
+/// says why not.
+async fn may_define(state: &AppState, user: &UserAuth, slug: &str) -> Result<(), Response> {
+    match ProjectAccess::require(state, user, slug, Capability::ManageSetup).await {
+        Ok(_) => Ok(()),
+        Err(ApiError::Forbidden(_)) => Err(error_page(
+            StatusCode::FORBIDDEN,
+            Some(&user.username),
+            "Not available to you",
+            &format!(
+                "A project's instruments are defined by its {}. Ask an admin if you need one \
+                 of these roles.",
+                Capability::ManageSetup.roles_in_words()
+            ),
+        )),
+        Err(ApiError::NotFound(_)) => Err(error_page(
+            StatusCode::NOT_FOUND,
+            Some(&user.username),
+            "Not Found",
+            &format!("There is no project “{slug}”."),
+        )),
+        Err(e) => Err(api_error_page(e, Some(&user.username))),
+    }
+}
+
+/// `GET /dashboard/projects/{slug}/instruments`: the project's own instruments, with the forms
+/// that define one.
+#[utoipa::path(
+    get,
+    path = "/dashboard/projects/{slug}/instruments",
+    tag = "dashboard",
+    security(("dashboard_cookie" = [])),
+    params(("slug" = String, Path, description = "The project"), Saved),
+    responses(
+        (status = 200, description = "The project's instruments (every version, with its responses) and the forms to define one (HTML)", content_type = "text/html"),
+        (status = 303, description = "No valid session cookie: the browser is sent to the login form"),
+        (status = 403, description = "The user is not a server admin, nor the project's admin or coordinator (HTML)", content_type = "text/html"),
+        (status = 404, description = "No such project (HTML; server admins only, others get 403)", content_type = "text/html"),
+        (status = 500, description = "Internal error (HTML)", content_type = "text/html"),
+        (status = 503, description = "The database is unavailable (HTML)", content_type = "text/html"),
+    )
+)]
+pub async fn instruments_page(
+    State(state): State<AppState>,
+    DashboardUser(user): DashboardUser,
+    Path(slug): Path<String>,
+    saved: Result<Query<Saved>, QueryRejection>,
+) -> Response {
+    if let Err(page) = may_define(&state, &user, &slug).await {
+        return page;
+    }
+    let saved = saved.map(|Query(s)| s).unwrap_or_default();
+    match instruments_body(&state, &slug, &saved, &Attempt::default()).await {
+        Ok((title, body)) => page(StatusCode::OK, &title, Some(&user.username), &body),
+        Err(e) => api_error_page(e, Some(&user.username)),
+    }
+}
+
+/// `POST /dashboard/projects/{slug}/instruments`: defines an instrument from the form, as
+/// `PUT /api/v1/projects/{slug}/instruments` does.
+#[utoipa::path(
+    post,
+    path = "/dashboard/projects/{slug}/instruments",
+    tag = "dashboard",
+    security(("dashboard_cookie" = [])),
+    params(("slug" = String, Path, description = "The project")),
+    request_body(content = DefineForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Saved: the browser is sent back to the instruments page, which says so. Or no valid session cookie: the browser is sent to the login form"),
+        (status = 400, description = "Refused: the page again, with the text sent and every problem, each naming its field (HTML)", content_type = "text/html"),
+        (status = 403, description = "Posted from another site, or the user may not define the project's instruments (HTML)", content_type = "text/html"),
+        (status = 404, description = "No such project (HTML; server admins only, others get 403)", content_type = "text/html"),
+        (status = 500, description = "Internal error (HTML)", content_type = "text/html"),
+        (status = 503, description = "The database is unavailable (HTML)", content_type = "text/html"),
+    )
+)]
+pub async fn instruments_submit(
+    State(state): State<AppState>,
+    DashboardUser(user): DashboardUser,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<DefineForm>, FormRejection>,
+) -> Response {
+    let who = Some(user.username.as_str());
+    if !same_origin(&headers) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            who,
+            "Forbidden",
+            "This form was sent from another site.",
+        );
+    }
+    if let Err(page) = may_define(&state, &user, &slug).await {
+        return page;
+    }
+    let mut attempt = Attempt::default();
+    let parsed = match form {
+        Err(_) => Err(vec![
+            "The form could not be read: send it again.".to_owned(),
+        ]),
+        Ok(Form(form)) => {
+            attempt.csv_form = form.format.as_deref() == Some("csv");
+            // Browsers send a textarea's line breaks as CR LF.
+            let text = |t: Option<String>| t.unwrap_or_default().replace("\r\n", "\n");
+            attempt.json = text(form.definition);
+            attempt.csv = text(form.csv);
+            attempt.sidecar = text(form.sidecar);
+            let parsed = if attempt.csv_form {
+                bothy_sync_core::instrument::Definition::from_csv(&attempt.csv, &attempt.sidecar)
+            } else if attempt.json.trim().is_empty() {
+                Err(vec![bothy_sync_core::instrument::DefinitionError {
+                    path: "definition".to_owned(),
+                    message: "paste the definition's JSON in the box".to_owned(),
+                }])
+            } else {
+                crate::instruments::from_json_text(&attempt.json)
+            };
+            parsed.map_err(|errs| errs.iter().map(ToString::to_string).collect())
+        }
+    };
+    let refusal = match parsed {
+        Err(problems) => problems,
+        Ok(def) => {
+            let actor = crate::audit::Actor::user(&user);
+            match crate::instruments::try_define(&state.db, &slug, def, &actor).await {
+                Ok(done) => {
+                    return see_other(&format!(
+                        "{}?defined={}&version={}",
+                        instruments_path(&slug),
+                        percent_encode(&done.instrument),
+                        done.version
+                    ));
+                }
+                Err(crate::instruments::Refusal::Other(e)) => return api_error_page(e, who),
+                Err(refusal @ crate::instruments::Refusal::Incompatible(_)) => {
+                    let mut problems = vec![
+                        "This version already has responses, so it may change only in wording, \
+                         labels, codes and sources. Publish the change as a new version."
+                            .to_owned(),
+                    ];
+                    problems.extend(refusal.problems());
+                    problems
+                }
+                Err(refusal) => refusal.problems(),
+            }
+        }
+    };
+    attempt.problems = refusal;
+    match instruments_body(&state, &slug, &Saved::default(), &attempt).await {
+        Ok((title, body)) => page(StatusCode::BAD_REQUEST, &title, who, &body),
+        Err(e) => api_error_page(e, who),
+    }
+}
+
+/// The instruments page: (title, body).
+async fn instruments_body(
+    state: &AppState,
+    slug: &str,
+    saved: &Saved,
+    attempt: &Attempt,
+) -> Result<(String, String), ApiError> {
+    let name: Option<String> = sqlx::query("SELECT name FROM projects WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(&state.db.pool)
+        .await?
+        .map(|r| r.get("name"));
+    let Some(name) = name else {
+        return Err(ApiError::NotFound(format!("There is no project “{slug}”.")));
+    };
+    let listed = crate::instruments::listing(&state.db, slug).await?;
+    let title = format!("Instruments: {name}");
+    let mut body = format!(
+        "<p><a href=\"/dashboard/projects/{}\">Back to {}</a></p><h1>{}</h1>\
+         <p>The questionnaires this project records besides the built-in ones ({}). Devices \
+         receive them at their next sync.</p>",
+        escape(&percent_encode(slug)),
+        escape(&name),
+        escape(&title),
+        escape(
+            &bothy_sync_core::instrument::builtins()
+                .iter()
+                .map(|d| d.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    if let (Some(id), Some(version)) = (&saved.defined, saved.version)
+        && listed
+            .iter()
+            .any(|l| l.definition.id == *id && l.definition.version == version)
+    {
+        let _ = write!(
+            body,
+            "<div class=\"saved\" role=\"status\">Saved {} version {version}.</div>",
+            escape(id)
+        );
+    }
+    body.push_str("<h2>This project's instruments</h2>");
+    if listed.is_empty() {
+        body.push_str("<p>None yet.</p>");
+    } else {
+        body.push_str(
+            "<div class=\"scroll\" role=\"region\" aria-label=\"This project's instruments\" \
+             tabindex=\"0\"><table><caption class=\"muted\">Every version, oldest first</caption>\
+             <thead><tr>\
+             <th scope=\"col\">Id</th><th scope=\"col\">Version</th><th scope=\"col\">Name</th>\
+             <th scope=\"col\">Items</th><th scope=\"col\">Scoring</th>\
+             <th scope=\"col\">Responses</th><th scope=\"col\">Defined</th></tr></thead><tbody>",
+        );
+        for l in &listed {
+            let d = &l.definition;
+            let method = match d.scoring.method {
+                bothy_sync_core::instrument::Method::Sum => "sum",
+                bothy_sync_core::instrument::Method::Mean => "mean",
+                bothy_sync_core::instrument::Method::PerItem => "per item",
+            };
+            let bands = if d.scoring.bands.is_empty() {
+                String::new()
+            } else {
+                format!(", {} bands", d.scoring.bands.len())
+            };
+            let reversed = d.items.iter().filter(|i| i.reverse).count();
+            let reversed = if reversed == 0 {
+                String::new()
+            } else {
+                format!(" ({reversed} reversed)")
+            };
+            let when = chrono::DateTime::from_timestamp(l.defined_at, 0)
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default();
+            let by = l
+                .defined_by
+                .as_deref()
+                .map(|u| format!(" by {}", escape(u)))
+                .unwrap_or_default();
+            let _ = write!(
+                body,
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}{}</td><td>{}{}</td>\
+                 <td>{}</td><td>{}{}</td></tr>",
+                escape(&d.id),
+                d.version,
+                escape(&d.name),
+                d.items.len(),
+                reversed,
+                method,
+                bands,
+                l.responses,
+                escape(&when),
+                by
+            );
+        }
+        body.push_str("</tbody></table></div>");
+    }
+
+    body.push_str(
+        "<h2>Define an instrument</h2><p>A new id, or a new version of one, is added. The same \
+         id and version again replaces it while no response uses it; once responses do, only \
+         its wording may change (names, item text, labels, codes and sources): publish any \
+         other change as a new version.</p>",
+    );
+    let _ = write!(
+        body,
+        "<details><summary>The format, with an example</summary><p>A definition gives the \
+         instrument's <code>id</code> (2-32 capital letters, digits and <code>_</code>), \
+         <code>version</code> (from 1), <code>name</code>, its <code>items</code> (numbered 1 \
+         to n, each with a <code>scale</code>: <code>min</code> and <code>max</code>, or the \
+         allowed <code>values</code>; <code>reverse</code> scores an answer the other way \
+         round) and its <code>scoring</code> (<code>sum</code>, <code>mean</code> or \
+         <code>per_item</code>, the direction of improvement, optional <code>bands</code>). \
+         Unknown fields are refused. As a spreadsheet, each row is an item (columns \
+         <code>instrument</code>, <code>version</code>, <code>name</code>, <code>item</code>, \
+         <code>key</code>, <code>min</code>, <code>max</code>, <code>choices</code>, \
+         <code>reverse</code>, <code>text</code>) and the sidecar holds \
+         <code>{{\"scoring\": ...}}</code>.</p><pre>{}</pre></details>",
+        escape(EXAMPLE_DEFINITION)
+    );
+    if !attempt.problems.is_empty() {
+        body.push_str(
+            "<div class=\"error\" role=\"alert\" id=\"define-errors\"><p>The definition was \
+             not saved:</p><ul>",
+        );
+        for p in &attempt.problems {
+            let _ = write!(body, "<li>{}</li>", escape(p));
+        }
+        body.push_str("</ul></div>");
+    }
+    let described = |csv: bool| {
+        if !attempt.problems.is_empty() && attempt.csv_form == csv {
+            " aria-describedby=\"define-errors\""
+        } else {
+            ""
+        }
+    };
+    let action = escape(&instruments_path(slug));
+    let _ = write!(
+        body,
+        "<h3>As JSON</h3>\
+         <form class=\"define\" method=\"post\" action=\"{action}\">\
+         <input type=\"hidden\" name=\"format\" value=\"json\">\
+         <div><label for=\"definition\">Definition (JSON)</label>\
+         <textarea id=\"definition\" name=\"definition\" rows=\"18\" spellcheck=\"false\" \
+         autocapitalize=\"none\" required{}>{}</textarea></div>\
+         <div><button type=\"submit\">Save the definition</button></div></form>\
+         <h3>As a spreadsheet (CSV)</h3>\
+         <form class=\"define\" method=\"post\" action=\"{action}\">\
+         <input type=\"hidden\" name=\"format\" value=\"csv\">\
+         <div><label for=\"csv\">Items (CSV: one row per item, the first row naming the \
+         columns)</label>\
+         <textarea id=\"csv\" name=\"csv\" rows=\"10\" spellcheck=\"false\" autocapitalize=\"none\" \
+         required{}>{}</textarea></div>\
+         <div><label for=\"sidecar\">Scoring (the JSON sidecar)</label>\
+         <textarea id=\"sidecar\" name=\"sidecar\" rows=\"8\" spellcheck=\"false\" \
+         autocapitalize=\"none\" required{}>{}</textarea></div>\
+         <div><button type=\"submit\">Save the definition</button></div></form>",
+        described(false),
+        escape(&attempt.json),
+        described(true),
+        escape(&attempt.csv),
+        described(true),
+        escape(&attempt.sidecar),
+    );
+    Ok((title, body))
 }
 
 /// Sites and activities to offer in the filter form: (value, name) of each, from the project's
@@ -1064,6 +1479,13 @@ mod tests {
         assert!(!same_origin(&h));
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
         assert!(!same_origin(&h));
+    }
+
+    #[test]
+    fn the_instruments_page_example_is_valid() {
+        let def = crate::instruments::from_json_text(EXAMPLE_DEFINITION).expect("it reads");
+        assert_eq!(def.validate(), Ok(()));
+        assert_eq!(def.items.iter().filter(|i| i.reverse).count(), 1);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod devices;
 pub mod health;
 pub mod history;
 pub mod input;
+pub mod instruments;
 pub mod projects;
 pub mod review;
 pub mod setup;

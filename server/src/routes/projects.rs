@@ -139,7 +139,7 @@ pub async fn record(
         None
     };
     let score = match &view.data {
-        RecordData::Wellbeing(w) => Some(w.score()),
+        RecordData::Wellbeing(w) => Some(w.score_in(&view.project)),
         _ => None,
     };
     let actors = actors(&state).await?;

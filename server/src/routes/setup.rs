@@ -1,6 +1,7 @@
-//! Project set-up: sites, activities and instrument wording, managed through the admin API and
-//! delivered to devices on sync ([`setup_for`]) so forms show them offline, together with the
-//! user's role in each project, so devices refuse at capture what that role may not record.
+//! Project set-up: sites, activities and instrument wording, managed through the admin API, and
+//! the project's own instrument definitions ([`crate::instruments`]), delivered to devices on
+//! sync ([`setup_for`]) so forms show them offline, together with the user's role in each
+//! project, so devices refuse at capture what that role may not record.
 //!
 //! Server admins and a project's admins and coordinators manage its sites and activities
 //! ([`Capability::ManageSetup`]); only server admins load instrument wording, which is licensed
@@ -682,7 +683,8 @@ pub async fn list_instruments(
 }
 
 /// The set-up of the projects in `roles` (project slug to the user's role) as devices receive
-/// it, with the roles and its version. Projects with nothing set up are left out of
+/// it, with the roles and its version: sites, activities, instrument wording and every version
+/// of the project's own instrument definitions. Projects with nothing set up are left out of
 /// `projects`; when the user has no project at all, the version is empty.
 pub async fn setup_for(db: &Db, roles: &BTreeMap<String, String>) -> Result<Setup, sqlx::Error> {
     let sorted: Vec<&String> = roles.keys().collect();
@@ -748,12 +750,27 @@ pub async fn setup_for(db: &Db, roles: &BTreeMap<String, String>) -> Result<Setu
                 });
             }
         }
-        if !(sites.is_empty() && activities.is_empty() && instruments.is_empty()) {
+        let definitions = crate::instruments::stored(db, project).await?;
+        // A definition stored by another server process on the same database becomes known to
+        // this one here, at the latest at the next sync of one of the project's devices.
+        for def in &definitions {
+            if bothy_sync_core::instrument::lookup(project, &def.id, Some(def.version)).as_deref()
+                != Some(def)
+            {
+                bothy_sync_core::instrument::define(project, def.clone());
+            }
+        }
+        if !(sites.is_empty()
+            && activities.is_empty()
+            && instruments.is_empty()
+            && definitions.is_empty())
+        {
             out.push(ProjectSetup {
                 project: project.clone(),
                 sites,
                 activities,
                 instruments,
+                definitions,
             });
         }
     }

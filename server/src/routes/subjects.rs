@@ -50,7 +50,7 @@ async fn export_record(
     .map_err(|e| ApiError::Internal(e.into()))?;
     let view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
     let score = match &view.data {
-        RecordData::Wellbeing(w) => Some(w.score()),
+        RecordData::Wellbeing(w) => Some(w.score_in(&view.project)),
         _ => None,
     };
     let conflicts: Vec<Value> = bothy_sync_core::conflicts(doc.automerge_ref())

@@ -129,7 +129,7 @@ async fn seed(d: &Device, fixture: &Value) -> Seeded {
                 .collect();
             d.record_wellbeing(&WellbeingForm {
                 participant: *p,
-                instrument,
+                instrument: instrument.to_string(),
                 timepoint: timepoint.into(),
                 date: date(day),
                 session: None,

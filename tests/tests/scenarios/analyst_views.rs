@@ -61,7 +61,7 @@ async fn participants_with_wellbeing(
         for (timepoint, day, answer) in [("baseline", "2026-07-06", 4), ("end", "2026-08-24", 3)] {
             d.record_wellbeing(&WellbeingForm {
                 participant: p,
-                instrument: Instrument::Wemwbs,
+                instrument: Instrument::Wemwbs.to_string(),
                 timepoint: timepoint.into(),
                 date: date(day),
                 session: None,

@@ -12,7 +12,7 @@ on_both_backends!(role_the_device_ignores_is_refused_at_capture);
 fn wemwbs(participant: uuid::Uuid) -> WellbeingForm {
     WellbeingForm {
         participant,
-        instrument: Instrument::Wemwbs,
+        instrument: Instrument::Wemwbs.to_string(),
         timepoint: "baseline".into(),
         date: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
         session: None,

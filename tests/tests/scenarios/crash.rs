@@ -257,7 +257,7 @@ async fn capture_batch(device: &Device, c: &mut Captured, scale: usize) {
         device
             .record_wellbeing(&WellbeingForm {
                 participant: *who,
-                instrument: Instrument::Wemwbs,
+                instrument: Instrument::Wemwbs.to_string(),
                 timepoint: "baseline".into(),
                 date: chrono::NaiveDate::from_ymd_opt(2026, 11, 1 + (n % 28) as u32).unwrap(),
                 session: Some(new_sessions[i % new_sessions.len()]),
@@ -327,7 +327,7 @@ async fn capture_batch(device: &Device, c: &mut Captured, scale: usize) {
         device
             .record_wellbeing(&WellbeingForm {
                 participant: old_person,
-                instrument: Instrument::Wemwbs,
+                instrument: Instrument::Wemwbs.to_string(),
                 timepoint: "end".into(),
                 date: chrono::NaiveDate::from_ymd_opt(2027, 2, 1).unwrap(),
                 session: None,

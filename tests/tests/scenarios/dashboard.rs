@@ -104,7 +104,7 @@ async fn seed(h: &Harness) {
             device
                 .record_wellbeing(&WellbeingForm {
                     participant: *p,
-                    instrument: Instrument::Wemwbs,
+                    instrument: Instrument::Wemwbs.to_string(),
                     timepoint: timepoint.into(),
                     date: chrono::NaiveDate::from_ymd_opt(2026, month, 1).unwrap(),
                     session: None,

@@ -21,7 +21,7 @@ const PHONE: &str = "07700 900123";
 fn wemwbs(participant: Uuid, timepoint: &str, answer: i64) -> WellbeingForm {
     WellbeingForm {
         participant,
-        instrument: Instrument::Wemwbs,
+        instrument: Instrument::Wemwbs.to_string(),
         timepoint: timepoint.into(),
         date: chrono::NaiveDate::from_ymd_opt(2026, 11, 3).unwrap(),
         session: None,

@@ -52,7 +52,7 @@ async fn offline_merge_b_syncs_first(backend: Backend) {
 fn wemwbs(participant: Uuid, session: Uuid, answers: [i64; 14]) -> WellbeingForm {
     WellbeingForm {
         participant,
-        instrument: Instrument::Wemwbs,
+        instrument: Instrument::Wemwbs.to_string(),
         timepoint: "baseline".into(),
         date: chrono::NaiveDate::from_ymd_opt(2026, 11, 3).unwrap(),
         session: Some(session),

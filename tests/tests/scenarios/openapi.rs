@@ -352,6 +352,7 @@ async fn openapi_constraints_are_enforced(backend: Backend) {
             "sessions",
             "attendance",
             "wellbeing",
+            "wellbeing_items",
             "stories"
         ])
     );

@@ -120,7 +120,7 @@ pub(crate) async fn questionnaire(
     device
         .record_wellbeing(&WellbeingForm {
             participant,
-            instrument: Instrument::Swemwbs,
+            instrument: Instrument::Swemwbs.to_string(),
             timepoint: timepoint.into(),
             date: chrono::NaiveDate::from_ymd_opt(2026, 11, 3).unwrap(),
             session: None,

@@ -99,7 +99,7 @@ async fn conflicts_resolve_and_converge(backend: Backend) {
     let id = a
         .record_wellbeing(&WellbeingForm {
             participant: person.id,
-            instrument: Instrument::Wemwbs,
+            instrument: Instrument::Wemwbs.to_string(),
             timepoint: "baseline".into(),
             date: chrono::NaiveDate::from_ymd_opt(2026, 11, 3).unwrap(),
             session: None,
@@ -294,7 +294,7 @@ async fn quarantine_review(backend: Backend) {
     let response = d
         .record_wellbeing(&WellbeingForm {
             participant: subject.id,
-            instrument: Instrument::Wemwbs,
+            instrument: Instrument::Wemwbs.to_string(),
             timepoint: "baseline".into(),
             date: chrono::NaiveDate::from_ymd_opt(2026, 11, 3).unwrap(),
             session: None,

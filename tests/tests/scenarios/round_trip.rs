@@ -58,7 +58,7 @@ async fn one_round_trip(backend: Backend) {
         let w = b
             .record_wellbeing(&WellbeingForm {
                 participant: *p,
-                instrument: Instrument::Swemwbs,
+                instrument: Instrument::Swemwbs.to_string(),
                 timepoint: "baseline".into(),
                 date: chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
                 session: None,

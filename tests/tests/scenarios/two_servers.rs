@@ -179,7 +179,7 @@ fn wellbeing(
 ) -> WellbeingForm {
     WellbeingForm {
         participant,
-        instrument,
+        instrument: instrument.to_string(),
         timepoint: "baseline".into(),
         date: chrono::NaiveDate::from_ymd_opt(2026, 11, 10).unwrap(),
         session: Some(session),

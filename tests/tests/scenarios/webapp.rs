@@ -18,7 +18,8 @@ use uuid::Uuid;
 on_both_backends!(
     web_app_is_served,
     web_app_offline_and_merging_in_a_browser,
-    web_app_explains_a_refusal
+    web_app_explains_a_refusal,
+    web_app_records_a_project_instrument_offline
 );
 
 const PROJECT: &str = "highland-heritage";
@@ -491,5 +492,170 @@ async fn web_app_explains_a_refusal(backend: Backend) {
         .await;
     assert_eq!(kept.len(), 1, "{kept:?}");
     assert_eq!(kept[0]["code"], "not_allowed");
+    h.finish().await;
+}
+
+/// The project's own questionnaire `CONNECT` (five items answered 1 to 5, the fourth
+/// reverse-scored, a banded sum), defined by a coordinator in two versions. The web app
+/// receives both in its set-up, then offline offers the newest, records a response with it and
+/// scores it (20, high); back online it syncs, and the server holds the response as recorded,
+/// scored the same, each answer with the value it is scored as.
+async fn web_app_records_a_project_instrument_offline(backend: Backend) {
+    let Some(browser_dir) = bothy_tests::browser_dir("web app browser check") else {
+        return;
+    };
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    h.project(PROJECT).await;
+    h.user("fiona", PROJECT, "coordinator").await;
+    h.user("mairi", PROJECT, "researcher").await;
+    let coordinator = h.login("fiona", "fiona-password").await.unwrap();
+    let labels = serde_json::json!([
+        {"value": 1, "label": "Never"}, {"value": 2, "label": "Rarely"},
+        {"value": 3, "label": "Sometimes"}, {"value": 4, "label": "Often"},
+        {"value": 5, "label": "Always"}
+    ]);
+    let definition = |version: u32, useful: &str| {
+        let item = |n: u8, key: &str, text: &str, reverse: bool| {
+            let mut item = serde_json::json!({
+                "number": n, "key": key, "scale": {"min": 1, "max": 5, "values": labels},
+                "text": text,
+            });
+            if reverse {
+                item["reverse"] = true.into();
+            }
+            item
+        };
+        serde_json::json!({
+            "id": "CONNECT",
+            "version": version,
+            "name": "Feeling connected",
+            "items": [
+                item(1, "belong", "I feel I belong in my community", false),
+                item(2, "talk", "I have someone to talk to", false),
+                item(3, "welcome", "I feel welcome at the group", false),
+                item(4, "left_out", "I feel left out", true),
+                item(5, "useful", useful, false),
+            ],
+            "scoring": {
+                "method": "sum",
+                "higher_is_better": true,
+                "bands": [
+                    {"name": "low", "label": "Low", "min": 5, "max": 11},
+                    {"name": "medium", "label": "Medium", "min": 12, "max": 18},
+                    {"name": "high", "label": "High", "min": 19, "max": 25}
+                ]
+            }
+        })
+    };
+    for (version, useful) in [
+        (1, "I feel useful to others"),
+        (2, "I feel useful to others in the group"),
+    ] {
+        let res = h
+            .http
+            .put(format!("{}/api/v1/projects/{PROJECT}/instruments", h.url()))
+            .bearer_auth(&coordinator)
+            .json(&definition(version, useful))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 200, "defining CONNECT version {version}: {body}");
+        assert_eq!(body["created"], true, "{body}");
+    }
+
+    let code = h.enrolment_code("mairi").await;
+    let out = bothy_tests::artifacts_dir("webapp-instrument", backend);
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(240),
+        tokio::process::Command::new("node")
+            .arg(browser_dir.join("webapp-instrument.mjs"))
+            .args([h.url().as_str(), code.as_str()])
+            .arg(&out)
+            .current_dir(&browser_dir)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the web app finished within 4 minutes")
+    .expect("node runs");
+    let said = String::from_utf8_lossy(&output.stderr);
+    eprint!("{said}");
+    assert!(
+        output.status.success(),
+        "webapp-instrument.mjs failed: {said}"
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let summary: Value =
+        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(
+        summary["score"], "CONNECT score 20. Band: High.",
+        "{summary}"
+    );
+
+    // The server holds the response as the phone recorded it, offline, with the newest version.
+    let wellbeing: Uuid = summary["wellbeing"].as_str().unwrap().parse().unwrap();
+    let record = h.record(PROJECT, wellbeing).await;
+    let fields = &record["record"];
+    assert_eq!(fields["instrument"], "CONNECT", "{record}");
+    assert_eq!(fields["instrument_version"], 2, "{record}");
+    assert_eq!(fields["participant"], summary["participant"], "{record}");
+    assert_eq!(fields["session"], summary["session"], "{record}");
+    assert_eq!(
+        fields["items"],
+        serde_json::json!({"1": 4, "2": 5, "3": 3, "4": 2, "5": 4}),
+        "{record}"
+    );
+    assert!(
+        h.sql(
+            "SELECT record_id FROM quarantine WHERE record_id = $1",
+            &[&wellbeing.to_string()]
+        )
+        .await
+        .is_empty(),
+        "nothing the phone recorded was set aside"
+    );
+    // Scored on the server as on the phone: 4 + 5 + 3 + (6 - 2) + 4 = 20, high.
+    let row = &h
+        .sql(
+            "SELECT instrument, instrument_version, complete, score, band \
+             FROM wellbeing_responses WHERE id = $1",
+            &[&wellbeing.to_string()],
+        )
+        .await[0];
+    assert_eq!(row["instrument"], "CONNECT", "{row:?}");
+    assert_eq!(row["instrument_version"], 2, "{row:?}");
+    assert_eq!(row["complete"], 1, "{row:?}");
+    assert_eq!(row["score"].as_f64(), Some(20.0), "{row:?}");
+    assert_eq!(row["band"], "high", "{row:?}");
+    let items = h
+        .sql(
+            "SELECT item, answer, scored FROM wellbeing_items WHERE response_id = $1 ORDER BY item",
+            &[&wellbeing.to_string()],
+        )
+        .await;
+    let items: Vec<(i64, i64, i64)> = items
+        .iter()
+        .map(|r| {
+            (
+                r["item"].as_i64().unwrap(),
+                r["answer"].as_i64().unwrap(),
+                r["scored"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        items,
+        [(1, 4, 4), (2, 5, 5), (3, 3, 3), (4, 2, 4), (5, 4, 4)],
+        "the fourth answer is scored reversed"
+    );
+    assert!(
+        std::fs::read_dir(&out).unwrap().count() >= 3,
+        "screenshots in {}",
+        out.display()
+    );
     h.finish().await;
 }

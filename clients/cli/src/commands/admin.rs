@@ -16,6 +16,13 @@ use std::fmt::Write;
 use std::path::Path;
 
 pub async fn run(a: AdminArgs, store: &Path, out: Output) -> Result<()> {
+    // A definition is checked first: a mistake in the file needs no server and no password.
+    let definition = match &a.command {
+        AdminCommand::Instrument(AdminInstrumentCommand::Define(d)) => Some(
+            super::instruments::load_definition(&d.file, d.scoring.as_deref())?,
+        ),
+        _ => None,
+    };
     let server = match a.server {
         Some(s) => s,
         None => enrolled_server(store)
@@ -71,7 +78,14 @@ pub async fn run(a: AdminArgs, store: &Path, out: Output) -> Result<()> {
                 )
             });
         }
-        AdminCommand::Instrument(AdminInstrumentCommand::List) => {
+        AdminCommand::Instrument(AdminInstrumentCommand::Define(d)) => {
+            let definition = definition.expect("loaded above");
+            super::instruments::define(&api, token, &d, &definition, out).await?;
+        }
+        AdminCommand::Instrument(AdminInstrumentCommand::List {
+            project: Some(project),
+        }) => super::instruments::list_project(&api, token, &project, out).await?,
+        AdminCommand::Instrument(AdminInstrumentCommand::List { project: None }) => {
             let v: Value = api.get_json("/api/v1/admin/instruments", token).await?;
             out.emit(&v, || {
                 rows(

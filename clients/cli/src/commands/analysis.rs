@@ -128,6 +128,11 @@ pub async fn report(a: ReportArgs, store: &Path) -> Result<()> {
                     "swemwbs_threshold",
                     a.swemwbs_threshold.map(|t| t.to_string())
                 ),
+                ("instrument", a.instrument.clone()),
+                (
+                    "instrument_version",
+                    a.instrument_version.map(|v| v.to_string())
+                ),
             ]
         )
     );

@@ -13,7 +13,7 @@ use crate::interact;
 use crate::output::{self, Output};
 use anyhow::{Context, Result, anyhow, bail};
 use bothy_device::{AttendanceMark, Device, WellbeingForm};
-use bothy_sync_core::{FieldValue, Instrument, RecordData, RecordKind};
+use bothy_sync_core::{FieldValue, RecordData, RecordKind};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -216,14 +216,15 @@ pub async fn wellbeing(device: &Device, command: WellbeingCommand, out: Output) 
         WellbeingCommand::Items {
             instrument,
             project,
-        } => super::records::wellbeing_items(device, &instrument, project.as_deref(), out).await,
+        } => super::instruments::items(device, &instrument, project.as_deref(), out).await,
+        WellbeingCommand::Instruments(a) => {
+            super::instruments::known(device, a.project.as_deref(), out).await
+        }
     }
 }
 
 async fn record_wellbeing(device: &Device, a: WellbeingRecordArgs, out: Output) -> Result<()> {
     let items = parse_items(&a.items)?;
-    let instrument = Instrument::parse(&a.instrument)
-        .ok_or_else(|| anyhow!("--instrument: unknown questionnaire {:?}", a.instrument))?;
     let date = match &a.date {
         Some(d) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .with_context(|| format!("--date: {d:?} is not a date like 2026-11-01"))?,
@@ -238,23 +239,27 @@ async fn record_wellbeing(device: &Device, a: WellbeingRecordArgs, out: Output) 
     };
     let form = WellbeingForm {
         participant,
-        instrument,
+        instrument: a.instrument,
         timepoint: a.timepoint,
         date,
         session,
         items,
     };
     let id = device.record_wellbeing(&form).await?;
-    let score = device
-        .get(id)
-        .await?
-        .score
-        .ok_or_else(|| anyhow!("the stored record is not a questionnaire"))?;
+    let stored = device.get(id).await?;
+    let (RecordData::Wellbeing(w), Some(score)) = (&stored.view.data, &stored.score) else {
+        bail!("the stored record {id} is not a questionnaire");
+    };
+    // The instrument as stored: its id as defined, and the version of a project's own.
+    let instrument = match w.instrument_version {
+        Some(v) => format!("{} version {v}", w.instrument),
+        None => w.instrument.clone(),
+    };
     out.emit(&serde_json::json!({ "id": id, "score": score }), || {
         format!(
             "recorded {instrument} {} ({id})\n{}",
             form.timepoint,
-            output::score(&score)
+            output::score(score)
         )
     });
     Ok(())

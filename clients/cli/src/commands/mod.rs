@@ -6,6 +6,7 @@ mod analysis;
 mod capture;
 mod conflicts;
 mod enrolment;
+mod instruments;
 mod records;
 mod syncing;
 

@@ -330,35 +330,3 @@ pub async fn activities(device: &Device, a: crate::args::SetupArgs, out: Output)
     });
     Ok(())
 }
-
-/// `bothy wellbeing items`.
-pub async fn wellbeing_items(
-    device: &Device,
-    instrument: &str,
-    project: Option<&str>,
-    out: Output,
-) -> Result<()> {
-    let instrument = bothy_device::bothy_sync_core::Instrument::parse(instrument)
-        .ok_or_else(|| anyhow::anyhow!("--instrument: unknown questionnaire {instrument:?}"))?;
-    let forms = device.project_setup(project).await?;
-    let w = forms.wording(instrument);
-    out.emit(&w, || {
-        let mut text = String::new();
-        for (n, item) in &w.items {
-            text.push_str(&format!("{n:>3}. {item}\n"));
-        }
-        let labels: Vec<String> = w
-            .responses
-            .iter()
-            .map(|(v, l)| format!("{v} {l}"))
-            .collect();
-        if !labels.is_empty() {
-            text.push_str(&format!("answers: {}\n", labels.join(", ")));
-        }
-        if let Some(l) = &w.licence {
-            text.push_str(&format!("licence: {l}\n"));
-        }
-        text
-    });
-    Ok(())
-}

@@ -2,14 +2,14 @@
 //! participant codes, and a sync that cannot reach the server losing nothing.
 
 use crate::*;
-use bothy_device::bothy_sync_core::{Instrument, RecordData, RecordKind, Score};
+use bothy_device::bothy_sync_core::{RecordData, RecordKind, Score};
 use bothy_device::{AttendanceMark, WellbeingForm};
 use uuid::Uuid;
 
 fn wemwbs(participant: Uuid, answers: &[(u8, i64)]) -> WellbeingForm {
     WellbeingForm {
         participant,
-        instrument: Instrument::Wemwbs,
+        instrument: "WEMWBS".into(),
         timepoint: "baseline".into(),
         date: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
         session: None,

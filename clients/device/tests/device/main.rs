@@ -1,8 +1,10 @@
 //! Tests of the on-device replica: capture offline (`capture`), and sync against an in-memory
-//! server that speaks the real protocol (`sync`). One test binary with shared helpers.
+//! server that speaks the real protocol (`sync`), and questionnaires beyond WEMWBS
+//! (`instruments`). One test binary with shared helpers.
 
 mod capture;
 mod fake_server;
+mod instruments;
 mod sync;
 
 use bothy_device::bothy_sync_core::FieldValue;

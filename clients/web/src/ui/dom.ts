@@ -1,6 +1,6 @@
 // Small DOM helpers: elements, labelled form fields with errors announced beside them.
-import { has, t } from "../i18n";
-import type { FieldError } from "../records";
+import { t } from "../i18n";
+import { errorMessage, type FieldError } from "../records";
 
 type Attrs = Record<string, string | number | boolean | undefined | ((e: Event) => void)>;
 type Child = Node | string | null | undefined | false;
@@ -68,10 +68,54 @@ export function checkbox(label: string, name: string, checked = false, attrs: At
   return h("div", { class: "field check", "data-field": name }, input, h("label", { for: id }, label), h("p", { class: "error", id: `${id}-error`, hidden: true }));
 }
 
+export interface ChoicesOpts {
+  legend: string;
+  name: string;
+  /** Value and label of each choice, in order. */
+  options: [string, string][];
+  hint?: string;
+  value?: string;
+  /** Lay the choices out in a column (long labels) rather than a wrapping row. */
+  column?: boolean;
+  attrs?: Attrs;
+}
+
+/**
+ * A group of radio buttons: a fieldset (role radiogroup) whose legend is the question, with a
+ * hint and an error slot; `aria-describedby` and `aria-invalid` go on the group, and the choices
+ * are labelled one by one.
+ */
+export function choices(o: ChoicesOpts): HTMLElement {
+  const id = nextId(o.name.replace(/[^a-z0-9]/gi, "-"));
+  const hintId = o.hint ? `${id}-hint` : undefined;
+  return h(
+    "fieldset",
+    { class: "field choices", "data-field": o.name, role: "radiogroup", id, "aria-describedby": hintId },
+    h("legend", {}, o.legend),
+    o.hint ? h("p", { class: "hint", id: hintId }, o.hint) : null,
+    h(
+      "div",
+      { class: o.column ? "options column" : "options" },
+      o.options.map(([v, label], k) =>
+        h("div", { class: "option" }, h("input", { type: "radio", id: `${id}-${k}`, name: o.name, value: v, checked: v === o.value, ...o.attrs }), h("label", { for: `${id}-${k}` }, label)),
+      ),
+    ),
+    h("p", { class: "error", id: `${id}-error`, hidden: true }),
+  );
+}
+
+const wrapOf = (form: HTMLElement, name: string) => form.querySelector<HTMLElement>(`[data-field="${CSS.escape(name)}"]`);
+const isGroup = (wrap: Element | null) => wrap?.getAttribute("role") === "radiogroup";
+
 export function controlOf(form: HTMLElement, name: string): HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement | null {
   return form.querySelector(`[data-field="${CSS.escape(name)}"] input, [data-field="${CSS.escape(name)}"] select, [data-field="${CSS.escape(name)}"] textarea`);
 }
-export const value = (form: HTMLElement, name: string) => controlOf(form, name)?.value.trim() ?? "";
+/** A field's value: the text typed or chosen, or the checked radio button's (empty for none). */
+export function value(form: HTMLElement, name: string): string {
+  const wrap = wrapOf(form, name);
+  if (isGroup(wrap)) return wrap!.querySelector<HTMLInputElement>("input:checked")?.value ?? "";
+  return controlOf(form, name)?.value.trim() ?? "";
+}
 
 export function clearErrors(form: HTMLElement): void {
   for (const wrap of form.querySelectorAll<HTMLElement>("[data-field]")) setError(wrap, undefined);
@@ -79,7 +123,8 @@ export function clearErrors(form: HTMLElement): void {
 }
 
 function setError(wrap: HTMLElement, message: string | undefined): void {
-  const control = wrap.querySelector<HTMLElement>("input, select, textarea");
+  // A group of radio buttons is described and marked invalid as a whole.
+  const control = isGroup(wrap) ? wrap : wrap.querySelector<HTMLElement>("input, select, textarea");
   const err = wrap.querySelector<HTMLElement>(".error");
   if (!control || !err) return;
   const ids = (control.getAttribute("aria-describedby") ?? "").split(" ").filter((x) => x && x !== err.id);
@@ -98,11 +143,7 @@ function setError(wrap: HTMLElement, message: string | undefined): void {
 }
 
 export function errorText(e: FieldError): string {
-  const params = { ...(e.params ?? {}) };
-  // A role and a kind of record are shown in words ("peer worker", "wellbeing questionnaires").
-  if (typeof params.role === "string" && has(`role.${params.role}`)) params.role = t(`role.${params.role}`);
-  if (typeof params.kinds === "string" && has(`kinds.${params.kinds}`)) params.kinds = t(`kinds.${params.kinds}`);
-  return t(`err.${e.code}`, params);
+  return errorMessage(e);
 }
 
 /** Shows each error beside its field (or at the top), and focuses the first bad field. */
@@ -111,7 +152,7 @@ export function showErrors(form: HTMLElement, errors: FieldError[], fieldMap: (p
   const general: string[] = [];
   let first: HTMLElement | null = null;
   for (const e of errors) {
-    const wrap = form.querySelector<HTMLElement>(`[data-field="${CSS.escape(fieldMap(e.field))}"]`);
+    const wrap = wrapOf(form, fieldMap(e.field));
     if (wrap) {
       setError(wrap, errorText(e));
       first ??= wrap.querySelector("input, select, textarea");

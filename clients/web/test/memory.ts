@@ -1,0 +1,40 @@
+// An in-memory stand-in for the IndexedDB transaction the sync client uses; values are copied
+// in and out with structuredClone, as IndexedDB stores them.
+import type { Meta, SetAside, StoredRecord, StoredReport } from "../src/store";
+import type { SyncStore } from "../src/sync";
+
+export class MemoryStore implements SyncStore {
+  records = new Map<string, StoredRecord>();
+  metas = new Map<string, unknown>();
+  setAside: SetAside[] = [];
+  reports: StoredReport[] = [];
+  async getRecord(id: string) {
+    const r = this.records.get(id);
+    return r && structuredClone(r);
+  }
+  async putRecord(r: StoredRecord) {
+    this.records.set(r.id, structuredClone(r));
+  }
+  async deleteRecord(id: string) {
+    this.records.delete(id);
+  }
+  async allRecords() {
+    return [...this.records.values()].map((r) => structuredClone(r));
+  }
+  async meta<K extends keyof Meta>(k: K): Promise<Meta[K]> {
+    return this.metas.get(k) as Meta[K];
+  }
+  async setMeta<K extends keyof Meta>(k: K, v: Meta[K]) {
+    if (v === undefined) this.metas.delete(k);
+    else this.metas.set(k, structuredClone(v));
+  }
+  async addSetAside(s: SetAside) {
+    this.setAside.push(s);
+  }
+  async addReport(r: StoredReport) {
+    this.reports.push(r);
+  }
+  async purge(id: string) {
+    return this.records.delete(id);
+  }
+}
