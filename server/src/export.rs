@@ -14,13 +14,19 @@
 //! data use. The columns below are the data dictionary: `docs/data-dictionary.md` is generated
 //! from them ([`dictionary_markdown`]) and a test keeps the two equal.
 //!
+//! Participants, sessions and stories also get a column for each plain field of the record
+//! schema that analysts may see and no column written here carries ([`Dataset::field_columns`]):
+//! named after the field, typed from its type, described by its help text, redacted when the
+//! schema says so, and read from the field's projection column. A field added to the schema is
+//! exported, and listed in the dictionary, with no code here.
+//!
 //! Rows are read from the database as a stream and written out in chunks through a bounded
 //! channel, so memory stays flat whatever the number of rows.
 
 use crate::db::{Backend, Db};
 pub use crate::redact::Redactor;
 use bothy_sync_core::instrument::{self, Method};
-use bothy_sync_core::schema;
+use bothy_sync_core::schema::{self, Analysts, FieldType, RecordKind};
 use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::Row;
@@ -28,6 +34,7 @@ use sqlx::any::AnyRow;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::LazyLock;
 
 /// A dataset that can be exported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -97,16 +104,47 @@ impl Dataset {
         }
     }
 
-    /// The columns, in order.
+    /// The columns, in order: the ones written here, then for participants, sessions and
+    /// stories one per field of the schema analysts may see that none of those carries
+    /// ([`Dataset::field_columns`]).
     pub fn columns(self) -> &'static [Column] {
         match self {
-            Dataset::Participants => PARTICIPANT_COLUMNS,
-            Dataset::Sessions => SESSION_COLUMNS,
+            Dataset::Participants => &PARTICIPANT_ALL,
+            Dataset::Sessions => &SESSION_ALL,
             Dataset::Attendance => ATTENDANCE_COLUMNS,
             Dataset::Wellbeing => WELLBEING_COLUMNS,
             Dataset::WellbeingItems => WELLBEING_ITEM_COLUMNS,
-            Dataset::Stories => STORY_COLUMNS,
+            Dataset::Stories => &STORY_ALL,
         }
+    }
+
+    /// The record kind whose plain fields reach this dataset from the schema, with the alias
+    /// of its table in [`query`].
+    fn kind(self) -> Option<(RecordKind, &'static str)> {
+        match self {
+            Dataset::Participants => Some((RecordKind::Participant, "p")),
+            Dataset::Sessions => Some((RecordKind::Session, "s")),
+            Dataset::Stories => Some((RecordKind::Story, "t")),
+            Dataset::Attendance | Dataset::Wellbeing | Dataset::WellbeingItems => None,
+        }
+    }
+
+    /// The fields of the schema with a column of their own, after the columns written here:
+    /// every plain field (text, choice, date, date and time, number, true or false, record id)
+    /// of the dataset's kind that analysts may see ([`schema::Analysts::Show`] or
+    /// [`schema::Analysts::Redact`]) and that no column written here carries ([`COVERED`]).
+    /// Each column is named after its field and read from the field's projection column
+    /// ([`crate::projection::column`]), so a field added to the schema is exported with no
+    /// code of its own.
+    pub fn field_columns(self) -> Vec<&'static schema::Field> {
+        let Some((kind, _)) = self.kind() else {
+            return Vec::new();
+        };
+        crate::projection::plain_columns(kind)
+            .map(|(field, _)| field)
+            .filter(|f| f.analysts != Analysts::Withhold)
+            .filter(|f| covering(self, f.name).is_none())
+            .collect()
     }
 
     /// Columns that follow the documented ones in some exports, described in words.
@@ -211,6 +249,96 @@ const fn cat(
 }
 
 use ColumnType::{Boolean, Date, Datetime, Decimal, Integer, Text};
+
+/// The plain fields of the schema that columns written here already carry, with those columns
+/// (by dataset). Every other plain field analysts may see gets a column of its own
+/// ([`Dataset::field_columns`]).
+pub const COVERED: &[(Dataset, &str, &[&str])] = &[
+    (Dataset::Participants, "age_band", &["age_band"]),
+    (Dataset::Participants, "gender", &["gender"]),
+    (Dataset::Participants, "ethnic_group", &["ethnic_group"]),
+    (
+        Dataset::Participants,
+        "imd_decile",
+        &["imd_decile", "imd_quintile"],
+    ),
+    (Dataset::Participants, "rurality", &["rurality"]),
+    (Dataset::Sessions, "site", &["site"]),
+    (Dataset::Sessions, "activity", &["activity"]),
+    (Dataset::Sessions, "activity_type", &["activity_type"]),
+    (
+        Dataset::Sessions,
+        "start",
+        &["session_date", "starts_at", "duration_minutes"],
+    ),
+    (Dataset::Sessions, "end", &["ends_at", "duration_minutes"]),
+    (
+        Dataset::Sessions,
+        "unregistered_attendees",
+        &["unregistered_attendees", "total_attendees"],
+    ),
+    (Dataset::Stories, "title", &["title"]),
+    (Dataset::Stories, "participant", &["participant_id"]),
+    (Dataset::Stories, "session", &["session_id"]),
+    (Dataset::Stories, "consent_scope", &["consent_scope"]),
+    (Dataset::Stories, "language", &["language"]),
+];
+
+/// The columns written here that carry a plain field of a dataset's kind, if any do.
+pub fn covering(dataset: Dataset, field: &str) -> Option<&'static [&'static str]> {
+    COVERED
+        .iter()
+        .find(|(d, f, _)| *d == dataset && *f == field)
+        .map(|(_, _, columns)| *columns)
+}
+
+/// A dataset's columns: those written here, then one per [`Dataset::field_columns`].
+fn with_field_columns(dataset: Dataset, written: &'static [Column]) -> Vec<Column> {
+    let mut all = written.to_vec();
+    all.extend(dataset.field_columns().into_iter().map(field_column));
+    all
+}
+
+/// The column of a field of the schema: named after it, typed from its type, described by its
+/// `help` (else its label); empty when the record has no value (records made before the field
+/// existed have none).
+fn field_column(field: &'static schema::Field) -> Column {
+    let (ty, values): (ColumnType, &'static [&'static str]) = match field.ty {
+        FieldType::Choice(values) => (ColumnType::Category, values),
+        FieldType::Int { .. } => (Integer, &[]),
+        FieldType::Date => (Date, &[]),
+        FieldType::DateTime => (Datetime, &[]),
+        FieldType::Bool => (Boolean, &[]),
+        FieldType::Str { .. }
+        | FieldType::RecordRef
+        | FieldType::Text
+        | FieldType::Map(_)
+        | FieldType::Set => (Text, &[]),
+    };
+    let mut description = if field.help.is_empty() {
+        format!("{}.", field.label())
+    } else {
+        field.help.to_owned()
+    };
+    if field.analysts == Analysts::Redact {
+        description.push_str(" Redacted (see Privacy above).");
+    }
+    Column {
+        name: field.name,
+        ty,
+        nullable: true,
+        values,
+        // Made once per process, for the dictionary's static columns.
+        description: Box::leak(description.into_boxed_str()),
+    }
+}
+
+static PARTICIPANT_ALL: LazyLock<Vec<Column>> =
+    LazyLock::new(|| with_field_columns(Dataset::Participants, PARTICIPANT_COLUMNS));
+static SESSION_ALL: LazyLock<Vec<Column>> =
+    LazyLock::new(|| with_field_columns(Dataset::Sessions, SESSION_COLUMNS));
+static STORY_ALL: LazyLock<Vec<Column>> =
+    LazyLock::new(|| with_field_columns(Dataset::Stories, STORY_COLUMNS));
 
 const IMD_QUINTILES: &[&str] = &["1", "2", "3", "4", "5"];
 const WEMWBS_BANDS: &[&str] = &[
@@ -951,7 +1079,7 @@ pub fn query(dataset: Dataset, project: &str, f: &Filters) -> (String, Vec<Strin
                 "SELECT p.id, p.project, p.registered_on, p.consent_story_sharing, p.consent_contact, \
                  p.consent_date, p.consent_version, p.age_band, p.gender, p.ethnic_group, \
                  p.imd_decile, p.rurality, p.referral_source, p.referral_date, \
-                 COALESCE(x.n, 0) AS n, x.first, x.last \
+                 COALESCE(x.n, 0) AS n, x.first, x.last{fields} \
                  FROM (SELECT participants.*, {registered} AS registered_on FROM participants) p \
                  LEFT JOIN (SELECT a.participant_id, COUNT(*) AS n, \
                    MIN(substr(s.starts_at, 1, 10)) AS first, MAX(substr(s.starts_at, 1, 10)) AS last \
@@ -960,6 +1088,7 @@ pub fn query(dataset: Dataset, project: &str, f: &Filters) -> (String, Vec<Strin
                    GROUP BY a.participant_id) x ON x.participant_id = p.id \
                  WHERE p.project = $1 AND p.consent_data_use = 1{extra} ORDER BY p.registered_on, p.id",
                 registered = registered_date_sql(),
+                fields = field_selects(dataset),
                 extra = w.sql(),
             )
         }
@@ -969,8 +1098,9 @@ pub fn query(dataset: Dataset, project: &str, f: &Filters) -> (String, Vec<Strin
                 "SELECT s.id, s.project, s.site, s.activity, s.activity_type, s.starts_at, s.ends_at, \
                  s.facilitators, s.unregistered_attendees, s.needs_review, \
                  (SELECT COUNT(*) FROM attendance a WHERE a.session_id = s.id \
-                  AND a.status IN ('present', 'left_early')) AS registered \
+                  AND a.status IN ('present', 'left_early')) AS registered{} \
                  FROM sessions s WHERE s.project = $1{} ORDER BY s.starts_at, s.id",
+                field_selects(dataset),
                 w.sql()
             )
         }
@@ -1030,7 +1160,7 @@ pub fn query(dataset: Dataset, project: &str, f: &Filters) -> (String, Vec<Strin
             w.session("s");
             format!(
                 "SELECT t.id, t.project, t.participant_id, t.session_id, t.consent_scope, \
-                 t.language, t.themes, t.title, t.body, r.created_on \
+                 t.language, t.themes, t.title, t.body, r.created_on{fields} \
                  FROM stories t \
                  JOIN (SELECT id, {created} AS created_on FROM records) r ON r.id = t.id \
                  LEFT JOIN participants p ON p.id = t.participant_id \
@@ -1040,10 +1170,35 @@ pub fn query(dataset: Dataset, project: &str, f: &Filters) -> (String, Vec<Strin
                  ORDER BY r.created_on, t.id",
                 w.sql(),
                 created = date_of_millis_sql("records.created_at"),
+                fields = field_selects(dataset),
             )
         }
     };
     (sql, w.binds)
+}
+
+/// `, s.room AS field_room...`: the projection column of each of a dataset's
+/// [`Dataset::field_columns`], named for [`RowMaker`] to read by name.
+fn field_selects(dataset: Dataset) -> String {
+    let Some((kind, alias)) = dataset.kind() else {
+        return String::new();
+    };
+    dataset
+        .field_columns()
+        .into_iter()
+        .map(|f| {
+            format!(
+                ", {alias}.{} AS {}",
+                crate::projection::column(kind, f.name),
+                field_alias(f)
+            )
+        })
+        .collect()
+}
+
+/// The name a field column is selected as.
+fn field_alias(field: &schema::Field) -> String {
+    format!("field_{}", field.name)
 }
 
 /// The instruments (id, version) of a wellbeing export's responses with the largest item
@@ -1155,6 +1310,8 @@ pub struct RowMaker {
     redactor: Redactor,
     /// How many `item_n` columns a wellbeing row has (at least the 14 listed).
     item_columns: u8,
+    /// The dataset's [`Dataset::field_columns`], with the names they are selected as.
+    fields: Vec<(&'static schema::Field, String)>,
 }
 
 impl RowMaker {
@@ -1165,6 +1322,11 @@ impl RowMaker {
             thresholds,
             redactor,
             item_columns: WELLBEING_ITEM_COLUMNS_LISTED,
+            fields: dataset
+                .field_columns()
+                .into_iter()
+                .map(|f| (f, field_alias(f)))
+                .collect(),
         }
     }
 
@@ -1182,6 +1344,26 @@ impl RowMaker {
 
     /// One output row from one database row, in column order.
     pub fn row<'r>(&self, r: &'r AnyRow) -> Result<Vec<Val<'r>>, sqlx::Error> {
+        let mut row = self.written_row(r)?;
+        for (field, alias) in &self.fields {
+            let alias = alias.as_str();
+            let value = match field.ty {
+                FieldType::Int { .. } => r.try_get::<Option<i64>, _>(alias)?.into(),
+                FieldType::Bool => r.try_get::<Option<i64>, _>(alias)?.map(|v| v == 1).into(),
+                _ => r
+                    .try_get::<Option<&str>, _>(alias)?
+                    .map_or(Val::Null, |s| Val::Text(Cow::Borrowed(s))),
+            };
+            row.push(match field.analysts {
+                Analysts::Redact => self.free_text(value),
+                Analysts::Show | Analysts::Withhold => value,
+            });
+        }
+        Ok(row)
+    }
+
+    /// The values of the columns written here ([`RowMaker::row`] adds the field columns).
+    fn written_row<'r>(&self, r: &'r AnyRow) -> Result<Vec<Val<'r>>, sqlx::Error> {
         Ok(match self.dataset {
             Dataset::Participants => {
                 let decile: Option<i64> = r.try_get(10)?;
@@ -1776,6 +1958,159 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn every_field_analysts_may_see_has_a_column_and_no_other_does() {
+        for d in Dataset::ALL {
+            let Some((kind, _)) = d.kind() else {
+                assert!(d.field_columns().is_empty());
+                continue;
+            };
+            let names: Vec<&str> = d.columns().iter().map(|c| c.name).collect();
+            for (field, _) in crate::projection::plain_columns(kind) {
+                let carried: Vec<&str> = match covering(d, field.name) {
+                    Some(columns) => columns.to_vec(),
+                    None => vec![field.name],
+                };
+                let shown = carried.iter().all(|c| names.contains(c));
+                match field.analysts {
+                    Analysts::Show | Analysts::Redact => assert!(
+                        shown,
+                        "{} has no column for the {kind} field `{}` (looked for {carried:?})",
+                        d.as_str(),
+                        field.name
+                    ),
+                    Analysts::Withhold => {
+                        assert!(
+                            covering(d, field.name).is_none() && !names.contains(&field.name),
+                            "{} exports the withheld {kind} field `{}`",
+                            d.as_str(),
+                            field.name
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn covered_fields_are_fields_the_written_columns_carry() {
+        for (d, field, columns) in COVERED {
+            let (kind, _) = d.kind().expect("a dataset of a record kind");
+            assert!(
+                crate::projection::plain_columns(kind).any(|(f, _)| f.name == *field),
+                "{} lists `{field}`, not a plain {kind} field",
+                d.as_str()
+            );
+            let written = match d {
+                Dataset::Participants => PARTICIPANT_COLUMNS,
+                Dataset::Sessions => SESSION_COLUMNS,
+                Dataset::Stories => STORY_COLUMNS,
+                _ => unreachable!(),
+            };
+            for c in *columns {
+                assert!(
+                    written.iter().any(|w| w.name == *c),
+                    "{} has no column `{c}` (said to carry `{field}`)",
+                    d.as_str()
+                );
+            }
+        }
+        // The columns written here stay first and unchanged.
+        for (d, written) in [
+            (Dataset::Participants, PARTICIPANT_COLUMNS),
+            (Dataset::Sessions, SESSION_COLUMNS),
+            (Dataset::Stories, STORY_COLUMNS),
+        ] {
+            let all = d.columns();
+            assert_eq!(all.len(), written.len() + d.field_columns().len());
+            for (a, w) in all.iter().zip(written) {
+                assert_eq!(a.name, w.name);
+            }
+        }
+    }
+
+    #[test]
+    fn field_columns_are_typed_from_the_field() {
+        use schema::Field;
+        static FIELDS: [Field; 6] = [
+            Field {
+                name: "room",
+                ty: FieldType::Str { max: 200 },
+                required: false,
+                analysts: Analysts::Redact,
+                label: "Room",
+                help: "The room within the site.",
+            },
+            Field {
+                name: "weather",
+                ty: FieldType::Choice(&["dry", "wet"]),
+                required: false,
+                analysts: Analysts::Show,
+                label: "",
+                help: "",
+            },
+            Field {
+                name: "volunteers",
+                ty: FieldType::Int { min: 0, max: 50 },
+                required: true,
+                analysts: Analysts::Show,
+                label: "",
+                help: "Volunteers who helped.",
+            },
+            Field {
+                name: "booked_on",
+                ty: FieldType::Date,
+                required: false,
+                analysts: Analysts::Show,
+                label: "",
+                help: "",
+            },
+            Field {
+                name: "doors_open",
+                ty: FieldType::DateTime,
+                required: false,
+                analysts: Analysts::Show,
+                label: "",
+                help: "",
+            },
+            Field {
+                name: "step_free",
+                ty: FieldType::Bool,
+                required: false,
+                analysts: Analysts::Show,
+                label: "",
+                help: "",
+            },
+        ];
+        let columns: Vec<Column> = FIELDS.iter().map(field_column).collect();
+        let got: Vec<(&str, ColumnType, &[&str], &str)> = columns
+            .iter()
+            .map(|c| (c.name, c.ty, c.values, c.description))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "room",
+                    Text,
+                    &[][..],
+                    "The room within the site. Redacted (see Privacy above)."
+                ),
+                (
+                    "weather",
+                    ColumnType::Category,
+                    &["dry", "wet"][..],
+                    "Weather."
+                ),
+                ("volunteers", Integer, &[][..], "Volunteers who helped."),
+                ("booked_on", Date, &[][..], "Booked on."),
+                ("doors_open", Datetime, &[][..], "Doors open."),
+                ("step_free", Boolean, &[][..], "Step free."),
+            ]
+        );
+        assert!(columns.iter().all(|c| c.nullable));
     }
 
     #[test]

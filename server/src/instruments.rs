@@ -181,6 +181,15 @@ fn parse_row(project: &str, r: &sqlx::any::AnyRow) -> Option<Definition> {
     }
 }
 
+/// Makes a project's stored definitions known to this process again: another server process
+/// on the same database may have defined one since this process last read them.
+pub async fn refresh(db: &Db, project: &str) -> Result<(), sqlx::Error> {
+    for def in stored(db, project).await? {
+        instrument::define(project, def);
+    }
+    Ok(())
+}
+
 /// Makes every stored definition known to this process; run when the server starts. Returns
 /// how many there are.
 pub async fn load_all(db: &Db) -> Result<usize, sqlx::Error> {

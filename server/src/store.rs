@@ -409,7 +409,7 @@ pub async fn store_merged(
     let view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
     let conflicts = bothy_sync_core::conflicts(doc.automerge_ref());
     replace_conflicts_and_flags(tx, id, &env.project, kind, &conflicts, flagged).await?;
-    projection::project(tx, id, &view, !flagged.is_empty()).await?;
+    projection::project(tx, id, &view, &doc.scalars(), !flagged.is_empty()).await?;
     // Saved without per-column compression: a bootstrap compresses many documents together,
     // which does far better than compressing each on its own.
     let bytes = doc.automerge().save_nocompress();

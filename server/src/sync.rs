@@ -216,6 +216,14 @@ pub async fn run_sync(
                 .await?
         }
     };
+    // Several server processes may share one PostgreSQL database, and another may have stored
+    // an instrument definition since this one last read them: pushed responses are checked
+    // against the definitions the database holds.
+    if !request.push.is_empty() && db.backend == crate::db::Backend::Postgres {
+        for project in roles.keys() {
+            crate::instruments::refresh(db, project).await?;
+        }
+    }
     let relay = if request.push.is_empty() {
         Relay::default()
     } else {

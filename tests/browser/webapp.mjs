@@ -161,9 +161,13 @@ async function main() {
     log(`end before start refused: ${endMsg}`);
     await screenshot(page, "session-new-invalid");
     await page.getByLabel(/^Ends/).fill("2026-11-26T12:00");
+    // A field the form has no words of its own for: its control comes from the schema.
+    await page.getByLabel(/^Unregistered attendees/).fill("2");
     await page.getByRole("button", { name: "Create session" }).click();
     await page.getByRole("heading", { level: 1, name: /weaving/ }).waitFor();
     created.session = hashId(page);
+    const shownDetails = await page.locator("dl.details").innerText();
+    check(/Unregistered attendees\s+2/.test(shownDetails), `the new session shows "${shownDetails}", not its 2 unregistered attendees`);
 
     // 4. Register a participant from the attendance screen (marks them present).
     const knownBefore = new Set((await records(page)).map((r) => r.id));

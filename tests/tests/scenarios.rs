@@ -28,6 +28,7 @@ mod scenarios {
     pub mod review;
     pub mod roles;
     pub mod round_trip;
+    pub mod schema_fields;
     pub mod setup;
     pub mod skips;
     pub mod slow_clients;

@@ -4,7 +4,7 @@
 //! sync-core's schema, so `--help` lists exactly what the records accept.
 
 use bothy_sync_core::roles::Role;
-use bothy_sync_core::schema;
+use bothy_sync_core::schema::{self, FieldType, RecordKind};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -86,6 +86,73 @@ pub enum Command {
     Export(ExportArgs),
     /// A project's reports: outcomes, attendance, equity or quarterly.
     Report(ReportArgs),
+}
+
+/// One `--set FIELD=VALUE`: a field named by its name in the record schema, and its value as
+/// typed (typed for the field when the record is written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    /// The field's name.
+    pub field: String,
+    /// The value as typed; empty clears the field (on edit).
+    pub value: String,
+}
+
+/// The fields `--set` may name on a `kind` record: every top-level field of the schema that
+/// holds one value (text, a choice, a date, a time, a number, yes/no, a record id, or a
+/// record's collaborative text), so a field added to the schema can be set with no option of
+/// its own. Maps and sets (attendance, consent, facilitators, themes) have their own options.
+pub fn settable(kind: RecordKind) -> impl Iterator<Item = &'static schema::Field> {
+    schema::fields(kind)
+        .iter()
+        .filter(|f| !matches!(f.ty, FieldType::Map(_) | FieldType::Set))
+}
+
+/// Parses `FIELD=VALUE` for a `kind` record, refusing a field the kind does not have (or one
+/// that holds several values), naming it.
+fn assignment(kind: RecordKind) -> impl Fn(&str) -> Result<Assignment, String> + Clone {
+    move |s: &str| {
+        let Some((field, value)) = s.split_once('=') else {
+            return Err(format!(
+                "`{s}` is not FIELD=VALUE (e.g. location=Back room)"
+            ));
+        };
+        let field = field.trim();
+        if settable(kind).any(|f| f.name == field) {
+            return Ok(Assignment {
+                field: field.to_owned(),
+                value: value.to_owned(),
+            });
+        }
+        let names: Vec<&str> = settable(kind).map(|f| f.name).collect();
+        Err(match schema::field(kind, field) {
+            Some(_) => format!(
+                "the {kind} field `{field}` holds several values and has options of its own; \
+                 --set takes one of: {}",
+                names.join(", ")
+            ),
+            None if field.is_empty() => format!("`{s}` names no field (FIELD=VALUE)"),
+            None => format!(
+                "a {kind} has no field `{field}`; --set takes one of: {}",
+                names.join(", ")
+            ),
+        })
+    }
+}
+
+/// The help of `--set` for a `kind` record, listing the fields it takes.
+fn set_help(kind: RecordKind, edit: bool) -> String {
+    let names: Vec<&str> = settable(kind).map(|f| f.name).collect();
+    let clear = if edit {
+        " An empty VALUE (`FIELD=`) removes the field's value."
+    } else {
+        ""
+    };
+    format!(
+        "Set a field by its name in the record schema, as FIELD=VALUE (repeat for several): \
+         numbers as digits, yes/no as true or false, times as RFC 3339.{clear} Fields: {}.",
+        names.join(", ")
+    )
 }
 
 /// Who reads, where from, and the filters shared by `bothy export` and `bothy report`.
@@ -267,6 +334,11 @@ pub struct ParticipantAddArgs {
     /// Phone number (a direct identifier: kept apart, never shown to analysts).
     #[arg(long)]
     pub phone: Option<String>,
+    /// Any other field, as FIELD=VALUE (repeatable).
+    #[arg(long = "set", value_name = "FIELD=VALUE",
+          long_help = set_help(RecordKind::Participant, false),
+          value_parser = assignment(RecordKind::Participant))]
+    pub set: Vec<Assignment>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -312,6 +384,11 @@ pub struct SessionNewArgs {
     /// How many people came without being registered.
     #[arg(long, value_name = "N")]
     pub unregistered: Option<i64>,
+    /// Any other field, as FIELD=VALUE (repeatable).
+    #[arg(long = "set", value_name = "FIELD=VALUE",
+          long_help = set_help(RecordKind::Session, false),
+          value_parser = assignment(RecordKind::Session))]
+    pub set: Vec<Assignment>,
 }
 
 #[derive(Debug, Args)]
@@ -366,6 +443,11 @@ pub struct SessionEditArgs {
     /// Remove a facilitator (repeat for several).
     #[arg(long, value_name = "NAME")]
     pub remove_facilitator: Vec<String>,
+    /// Any other field, as FIELD=VALUE; FIELD= removes its value (repeatable).
+    #[arg(long = "set", value_name = "FIELD=VALUE",
+          long_help = set_help(RecordKind::Session, true),
+          value_parser = assignment(RecordKind::Session))]
+    pub set: Vec<Assignment>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -454,6 +536,11 @@ pub struct StoryNewArgs {
     /// The text ("-" reads it from standard input) [default: write it in $EDITOR].
     #[arg(long, allow_hyphen_values = true)]
     pub text: Option<String>,
+    /// Any other field, as FIELD=VALUE (repeatable).
+    #[arg(long = "set", value_name = "FIELD=VALUE",
+          long_help = set_help(RecordKind::Story, false),
+          value_parser = assignment(RecordKind::Story))]
+    pub set: Vec<Assignment>,
 }
 
 #[derive(Debug, Args)]

@@ -282,3 +282,158 @@ async fn offline_capture_names_bad_fields_and_keeps_incomplete_forms() {
     assert_eq!(status["unsynced_records"], 4);
     assert_eq!(status["records"], 4);
 }
+
+/// `--set FIELD=VALUE` writes any field of the schema by its name, typed for the field (so a
+/// field added to the schema needs no option of its own), and refuses an unknown field, a
+/// value that does not fit and a field given twice, naming the field.
+#[tokio::test]
+async fn set_writes_any_field_by_name_typed_for_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = enrolled_store(dir.path()).await;
+    let new_session = [
+        "--json",
+        "session",
+        "new",
+        "--site",
+        "ullapool-hall",
+        "--activity",
+        "crafts",
+        "--type",
+        "heritage",
+        "--start",
+        "2026-11-01T10:00:00Z",
+    ];
+    let show = |id: &str| -> serde_json::Value {
+        let o = bothy(&store, &["--json", "show", id]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+
+    let o = bothy(
+        &store,
+        &[
+            &new_session[..],
+            &[
+                "--set",
+                "location=Back room",
+                "--set",
+                "unregistered_attendees=3",
+                "--set",
+                "end=2026-11-01T12:00:00Z",
+            ],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let id: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let session = id["id"].as_str().unwrap().to_owned();
+    let data = &show(&session)["view"]["data"];
+    assert_eq!(data["location"], "Back room");
+    // A number field gets a number, not the text "3".
+    assert_eq!(data["unregistered_attendees"], 3);
+    assert_eq!(data["end"], "2026-11-01T12:00:00Z");
+
+    // Refused before anything is written: an unknown field, a map, no `=`.
+    let o = bothy(
+        &store,
+        &[&new_session[..], &["--set", "rooom=Back room"]].concat(),
+    );
+    assert_fails(&o, 2, "a session has no field `rooom`");
+    assert!(
+        stderr(&o).contains("--set takes one of: site,"),
+        "{}",
+        stderr(&o)
+    );
+    let o = bothy(
+        &store,
+        &[&new_session[..], &["--set", "attendance=x"]].concat(),
+    );
+    assert_fails(&o, 2, "`attendance` holds several values");
+    let o = bothy(&store, &[&new_session[..], &["--set", "location"]].concat());
+    assert_fails(&o, 2, "`location` is not FIELD=VALUE");
+    // A value that does not fit its field, named by the record's validation.
+    let o = bothy(
+        &store,
+        &[&new_session[..], &["--set", "unregistered_attendees=lots"]].concat(),
+    );
+    assert_fails(&o, 1, "unregistered_attendees");
+    let o = bothy(&store, &[&new_session[..], &["--set", "end=noon"]].concat());
+    assert_fails(&o, 1, "end:");
+    // A field given twice, by its option and by --set.
+    let o = bothy(
+        &store,
+        &[
+            &new_session[..],
+            &["--location", "Hall", "--set", "location=Back room"],
+        ]
+        .concat(),
+    );
+    assert_fails(&o, 1, "--set location: `location` is given twice");
+    let o = bothy(
+        &store,
+        &[&new_session[..], &["--set", "location="]].concat(),
+    );
+    assert_fails(&o, 1, "--set location=: no value given");
+    let o = bothy(&store, &["--json", "list", "sessions"]);
+    let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+
+    // Edit: set one field, remove another's value (`FIELD=`).
+    let o = bothy(
+        &store,
+        &[
+            "session",
+            "edit",
+            &session,
+            "--set",
+            "unregistered_attendees=5",
+            "--set",
+            "location=",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let data = &show(&session)["view"]["data"];
+    assert_eq!(data["unregistered_attendees"], 5);
+    assert!(data["location"].is_null(), "{data}");
+    let o = bothy(
+        &store,
+        &["session", "edit", &session, "--clear-end", "--set", "end="],
+    );
+    assert_fails(&o, 1, "`end` is given twice");
+    let o = bothy(&store, &["session", "edit", &session, "--set", "site="]);
+    assert_fails(&o, 1, "site");
+
+    // Participants and stories take --set too.
+    let o = bothy(
+        &store,
+        &["--json", "participant", "add", "--set", "imd_decile=3"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let o = bothy(&store, &["show", p["code"].as_str().unwrap()]);
+    assert!(
+        stdout(&o).contains("IMD decile             3"),
+        "{}",
+        stdout(&o)
+    );
+    let o = bothy(
+        &store,
+        &[
+            "--json",
+            "story",
+            "new",
+            "--title",
+            "Harbour",
+            "--text",
+            "Boats.",
+            "--set",
+            "language=gd",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        show(s["id"].as_str().unwrap())["view"]["data"]["language"],
+        "gd"
+    );
+}

@@ -332,6 +332,7 @@ export interface View {
   created: number;
   s: (name: string) => string | undefined;
   i: (name: string) => number | undefined;
+  b: (name: string) => boolean | undefined;
   text: (name: string) => string;
   map: (name: string) => Record<string, string | number | boolean>;
   set: (name: string) => string[];
@@ -347,6 +348,7 @@ export function view(d: Doc): View | undefined {
     created: isInt(d.created) ? d.created : 0,
     s: (n) => scalarStr(d[n]),
     i: (n) => (isInt(d[n]) ? d[n] : undefined),
+    b: (n) => (typeof d[n] === "boolean" ? d[n] : undefined),
     text: (n) => (typeof d[n] === "string" ? d[n] : ""),
     map: (n) => {
       const m = d[n];

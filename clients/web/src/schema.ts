@@ -23,6 +23,12 @@ export interface Field {
   name: string;
   ty: FieldType;
   required: boolean;
+  /** Its name on forms. */
+  label: string;
+  /** What it holds, for forms' hints (absent: nothing to say). */
+  help?: string;
+  /** What analysts see of it. */
+  analysts: "show" | "redact" | "withhold";
 }
 
 // The table itself is generated from sync-core (clients/web/src/generated/schema.json, written

@@ -134,6 +134,14 @@ pub(crate) fn query_params(
             format!("`quarter` must look like 2026-Q3, not `{text}`"),
         ));
     }
+    if let Some(v) = q.instrument_version
+        && !(1..=65_535).contains(&v)
+    {
+        return Err(ApiError::bad(
+            "invalid_query",
+            format!("`instrument_version` must be 1 to 65535, not {v}"),
+        ));
+    }
     Ok(q)
 }
 

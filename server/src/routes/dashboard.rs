@@ -1260,7 +1260,9 @@ pub async fn sections(
     for m in outcomes
         .measures
         .iter()
-        .filter(|m| m.measure == "wemwbs" || m.measure == "swemwbs")
+        // Every measure with a total score (WEMWBS, SWEMWBS, UCLA3, the project's own); ONS4's
+        // four answers are reported one by one, in the outcome report.
+        .filter(|m| !m.measure.starts_with("ons4_"))
     {
         let bins: Vec<(String, Option<u64>)> = m
             .distribution

@@ -867,5 +867,43 @@ async fn definitions_survive_a_restart(backend: Backend) {
     let setup = setup_of(&s, &token).await;
     let v1: Definition = serde_json::from_value(moods()).unwrap();
     assert_eq!(definitions_in(&setup, p), [v1]);
+
+    // Several server processes share one PostgreSQL database: a version another process
+    // stored (written here straight into the database) is known to this one when a device
+    // pushes a response of it, with no restart and no set-up in between.
+    if backend == Backend::Postgres {
+        let mut v2 = moods();
+        v2["version"] = json!(2);
+        v2["items"][0]["scale"]["max"] = json!(7);
+        v2["scoring"]["bands"][2]["max"] = json!(27.0);
+        s.db.sql(
+            "INSERT INTO instrument_definitions (project, instrument, version, definition,              defined_by, defined_at) VALUES ($1, $2, 2, $3, 'another-process', 0)",
+            &[p, ID, &v2.to_string()],
+        )
+        .await;
+        bothy_sync_core::instrument::define(p, serde_json::from_value(v2).unwrap());
+        let later = Uuid::new_v4();
+        push(
+            &s,
+            &token,
+            vec![(
+                later,
+                response(
+                    &actor,
+                    p,
+                    who,
+                    Some(2),
+                    &[(1, 7), (2, 5), (3, 1), (4, 5), (5, 5)],
+                ),
+            )],
+        )
+        .await;
+        assert_eq!(
+            projected(&s.db, later).await,
+            json!([2, 27.0, "high", true, 27]),
+            "server log:\n{}",
+            s.log_tail()
+        );
+    }
     s.finish().await;
 }

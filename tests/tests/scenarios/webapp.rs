@@ -361,11 +361,14 @@ async fn web_app_offline_and_merging_in_a_browser(backend: Backend) {
     let new_session = created["session"].as_str().unwrap();
     let rows = h
         .sql(
-            "SELECT site, activity, activity_type FROM sessions WHERE id = $1",
+            "SELECT site, activity, activity_type, unregistered_attendees FROM sessions \
+             WHERE id = $1",
             &[new_session],
         )
         .await;
     assert_eq!(rows[0]["activity"], "weaving");
+    // Typed into the control the schema gave the form.
+    assert_eq!(rows[0]["unregistered_attendees"], 2, "{:?}", rows[0]);
 
     // The participant registered on the phone is erased on the server; at its next sync the
     // web app purges them, their questionnaire and their attendance mark, and says so.

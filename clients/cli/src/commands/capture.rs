@@ -5,8 +5,8 @@
 //! command line cannot express directly (answer lists, dates, references by code).
 
 use crate::args::{
-    AttendArgs, ParticipantAddArgs, ParticipantCommand, SessionCommand, SessionEditArgs,
-    SessionNewArgs, StoryCommand, StoryEditArgs, StoryNewArgs, WellbeingCommand,
+    Assignment, AttendArgs, ParticipantAddArgs, ParticipantCommand, SessionCommand,
+    SessionEditArgs, SessionNewArgs, StoryCommand, StoryEditArgs, StoryNewArgs, WellbeingCommand,
     WellbeingRecordArgs,
 };
 use crate::interact;
@@ -30,6 +30,57 @@ fn borrowed(fields: &Fields) -> Vec<(&str, FieldValue)> {
         .iter()
         .map(|(p, v)| (p.as_str(), v.clone()))
         .collect()
+}
+
+/// Adds `--set FIELD=VALUE` assignments to a new `kind` record's fields, each value typed for
+/// its field (see [`FieldValue::parse_for`]); the record's validation then refuses a value that
+/// does not fit, naming the field. A field given twice, or with no value, is refused.
+fn set_new(kind: RecordKind, sets: Vec<Assignment>, fields: &mut Fields) -> Result<()> {
+    for a in sets {
+        once(&a, fields, &[])?;
+        if a.value.is_empty() {
+            bail!(
+                "--set {}=: no value given (an empty value removes a field's value, which only \
+                 an edit can do)",
+                a.field
+            );
+        }
+        let value = FieldValue::parse_for(kind, &a.field, &a.value);
+        fields.push((a.field, value));
+    }
+    Ok(())
+}
+
+/// Adds `--set FIELD=VALUE` assignments to an edit of a `kind` record: a value is set, typed
+/// for its field; an empty value removes the field's value.
+fn set_edit(
+    kind: RecordKind,
+    sets: Vec<Assignment>,
+    fields: &mut Fields,
+    clear: &mut Vec<String>,
+) -> Result<()> {
+    for a in sets {
+        once(&a, fields, clear)?;
+        if a.value.is_empty() {
+            clear.push(a.field);
+        } else {
+            let value = FieldValue::parse_for(kind, &a.field, &a.value);
+            fields.push((a.field, value));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a `--set` of a field that another option (or another `--set`) already gives.
+fn once(a: &Assignment, fields: &Fields, clear: &[String]) -> Result<()> {
+    if fields.iter().any(|(path, _)| *path == a.field) || clear.contains(&a.field) {
+        bail!(
+            "--set {}: `{}` is given twice (by its own option or another --set); give it once",
+            a.field,
+            a.field
+        );
+    }
+    Ok(())
 }
 
 fn today() -> String {
@@ -73,6 +124,7 @@ pub async fn participant(device: &Device, command: ParticipantCommand, out: Outp
     put(&mut f, "consent.version", a.consent_version);
     put(&mut f, "identifiers.name", a.name);
     put(&mut f, "identifiers.phone", a.phone);
+    set_new(RecordKind::Participant, a.set, &mut f)?;
     let p = device
         .create_participant(a.project.as_deref(), &borrowed(&f))
         .await?;
@@ -103,6 +155,7 @@ async fn session_new(device: &Device, a: SessionNewArgs, out: Output) -> Result<
     for name in a.facilitators {
         put(&mut f, &format!("facilitators.{}", name.trim()), Some(true));
     }
+    set_new(RecordKind::Session, a.set, &mut f)?;
     let id = device
         .create_session(a.project.as_deref(), &borrowed(&f))
         .await?;
@@ -159,11 +212,12 @@ async fn session_edit(device: &Device, a: SessionEditArgs, out: Output) -> Resul
     if a.clear_end {
         clear.push("end".into());
     }
+    set_edit(RecordKind::Session, a.set, &mut set, &mut clear)?;
     if set.is_empty() && clear.is_empty() {
         bail!(
             "nothing to change: give at least one of --start, --end, --clear-end, --notes, \
              --unregistered, --site, --activity, --type, --location, --add-facilitator, \
-             --remove-facilitator"
+             --remove-facilitator, --set"
         );
     }
     let changed = device
@@ -293,6 +347,7 @@ async fn story_new(device: &Device, a: StoryNewArgs, out: Output) -> Result<()> 
         bail!("the story has no text; nothing was saved");
     }
     put(&mut f, "body", Some(text));
+    set_new(RecordKind::Story, a.set, &mut f)?;
     let id = device
         .create_story(a.project.as_deref(), &borrowed(&f))
         .await?;

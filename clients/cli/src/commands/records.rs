@@ -5,7 +5,8 @@ use crate::args::{HistoryArgs, ListArgs, ShowArgs};
 use crate::output::{self, Output};
 use anyhow::Result;
 use bothy_device::{Device, RecordDetails};
-use bothy_sync_core::{Conflict, RecordData, RecordKind};
+use bothy_sync_core::schema::{self, FieldType};
+use bothy_sync_core::{Conflict, FieldValue, RecordData, RecordKind};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -145,6 +146,8 @@ fn render(d: &RecordDetails, ours: Option<&str>, codes: &BTreeMap<String, String
         let _ = writeln!(t, "  {k:<22} {v}");
     };
     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    // The fields the typed view does not name (a field added to the schema), by their labels.
+    let more = more_lines(d.view.kind, more_of(&d.view.data), &who);
     match &d.view.data {
         RecordData::Participant(p) => {
             line("code", &p.code);
@@ -183,6 +186,9 @@ fn render(d: &RecordDetails, ours: Option<&str>, codes: &BTreeMap<String, String
                     &format!("{} / {}", opt(&p.name), opt(&p.phone)),
                 );
             }
+            for (label, value) in &more {
+                line(label, value);
+            }
         }
         RecordData::Session(s) => {
             line("site", &s.site);
@@ -196,6 +202,9 @@ fn render(d: &RecordDetails, ours: Option<&str>, codes: &BTreeMap<String, String
                 "unregistered attendees",
                 &s.unregistered_attendees.to_string(),
             );
+            for (label, value) in &more {
+                line(label, value);
+            }
             line("attendance", &format!("{} marked", s.attendance.len()));
             for (pid, mark) in &s.attendance {
                 let _ = writeln!(t, "    {mark:<11} {}", who(pid));
@@ -214,6 +223,9 @@ fn render(d: &RecordDetails, ours: Option<&str>, codes: &BTreeMap<String, String
             line("session", &w.session.clone().map_or("-".into(), |s| s));
             let answers: Vec<String> = w.items.iter().map(|(i, a)| format!("{i}:{a}")).collect();
             line("answers", &answers.join(" "));
+            for (label, value) in &more {
+                line(label, value);
+            }
             if let Some(score) = &d.score {
                 line("score", &output::score(score));
             }
@@ -230,6 +242,9 @@ fn render(d: &RecordDetails, ours: Option<&str>, codes: &BTreeMap<String, String
             line("themes", &themes.join(", "));
             line("session", &opt(&s.session));
             line("language", &opt(&s.language));
+            for (label, value) in &more {
+                line(label, value);
+            }
             let _ = writeln!(t, "  text:\n{}", indent(&s.body));
         }
     }
@@ -249,6 +264,60 @@ fn render(d: &RecordDetails, ours: Option<&str>, codes: &BTreeMap<String, String
         }
     }
     t
+}
+
+/// The plain fields a record's typed view does not name.
+fn more_of(data: &RecordData) -> &BTreeMap<String, FieldValue> {
+    match data {
+        RecordData::Participant(p) => &p.more,
+        RecordData::Session(s) => &s.more,
+        RecordData::Wellbeing(w) => &w.more,
+        RecordData::Story(s) => &s.more,
+    }
+}
+
+/// Lines for fields the typed view does not name, in schema order: each field's label (as
+/// the other lines are written: lower case but for an abbreviation) and its value (a record
+/// id with the participant's code when known, yes/no for true/false).
+fn more_lines(
+    kind: RecordKind,
+    more: &BTreeMap<String, FieldValue>,
+    who: &dyn Fn(&str) -> String,
+) -> Vec<(String, String)> {
+    let ordered = schema::fields(kind)
+        .iter()
+        .filter_map(|f| Some((f.name, Some(f), more.get(f.name)?)));
+    // Values of fields this build does not know (none from a typed view, but kept if present).
+    let unknown = more
+        .iter()
+        .filter(|(name, _)| schema::field(kind, name).is_none())
+        .map(|(name, v)| (name.as_str(), None, v));
+    ordered
+        .chain(unknown)
+        .map(|(name, field, value)| {
+            let label = field.map_or_else(|| name.replace('_', " "), |f| f.label());
+            let shown = match value {
+                FieldValue::Str(s) if field.is_some_and(|f| f.ty == FieldType::RecordRef) => who(s),
+                FieldValue::Str(s) => s.clone(),
+                FieldValue::Int(n) => n.to_string(),
+                FieldValue::Bool(b) => yes(*b).to_owned(),
+            };
+            (line_label(&label), shown)
+        })
+        .collect()
+}
+
+/// A label as `show` writes its lines: `Room` as `room`, `IMD decile` kept.
+fn line_label(label: &str) -> String {
+    let first = label.split_whitespace().next().unwrap_or_default();
+    if first.chars().count() > 1 && first.chars().all(|c| !c.is_lowercase()) {
+        return label.to_owned();
+    }
+    let mut chars = label.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 fn conflict(c: &Conflict, ours: Option<&str>) -> String {
@@ -329,4 +398,107 @@ pub async fn activities(device: &Device, a: crate::args::SetupArgs, out: Output)
             .collect()
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bothy_sync_core::RecordView;
+    use bothy_sync_core::record::Session;
+
+    fn session(more: BTreeMap<String, FieldValue>) -> RecordDetails {
+        RecordDetails {
+            id: uuid::Uuid::nil(),
+            view: RecordView {
+                kind: RecordKind::Session,
+                project: "highland-heritage".into(),
+                created: 0,
+                data: RecordData::Session(Session {
+                    site: "ullapool-hall".into(),
+                    activity: "weaving".into(),
+                    activity_type: "heritage".into(),
+                    start: "2026-11-01T10:00:00Z".into(),
+                    end: None,
+                    facilitators: Default::default(),
+                    location: None,
+                    attendance: BTreeMap::new(),
+                    unregistered_attendees: 0,
+                    notes: String::new(),
+                    more,
+                }),
+            },
+            score: None,
+            conflicts: Vec::new(),
+            problems: Vec::new(),
+            unsynced: true,
+            heads: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn show_prints_fields_the_typed_view_does_not_name_with_their_labels() {
+        // Fields a newer schema may add: text, a number, yes/no, and a record id.
+        let pid = "0192f0c4-5e6a-7b3c-8d9e-0123456789ab";
+        let more = BTreeMap::from([
+            ("room".to_owned(), FieldValue::from("Back room")),
+            ("visitors_under_16".to_owned(), FieldValue::Int(4)),
+            ("hearing_loop".to_owned(), FieldValue::Bool(true)),
+            ("host".to_owned(), FieldValue::from(pid)),
+        ]);
+        let codes = BTreeMap::from([(pid.to_owned(), "K7Q2-0001".to_owned())]);
+        let text = render(&session(more), None, &codes);
+        for want in [
+            "  room                   Back room\n",
+            "  visitors under 16      4\n",
+            "  hearing loop           yes\n",
+            "  host                   0192f0c4-5e6a-7b3c-8d9e-0123456789ab\n",
+        ] {
+            assert!(text.contains(want), "{want:?} not in:\n{text}");
+        }
+        // Printed with the session's other fields, before its attendance.
+        let room = text.find("  room").unwrap();
+        assert!(
+            room > text.find("  unregistered attendees").unwrap(),
+            "{text}"
+        );
+        assert!(room < text.find("  attendance").unwrap(), "{text}");
+        // A record with none prints nothing more.
+        let plain = render(&session(BTreeMap::new()), None, &codes);
+        assert!(!plain.contains("room"), "{plain}");
+    }
+
+    #[test]
+    fn labels_are_written_as_the_other_lines() {
+        assert_eq!(line_label("Room"), "room");
+        assert_eq!(
+            line_label("Unregistered attendees"),
+            "unregistered attendees"
+        );
+        assert_eq!(line_label("IMD decile"), "IMD decile");
+        assert_eq!(line_label("A"), "a");
+        assert_eq!(line_label(""), "");
+    }
+
+    #[test]
+    fn a_known_field_uses_its_schema_label_and_a_record_id_its_code() {
+        // `participant` of a story is a record id: shown with the participant's code.
+        let pid = "0192f0c4-5e6a-7b3c-8d9e-0123456789ab";
+        let codes = BTreeMap::from([(pid.to_owned(), "K7Q2-0001".to_owned())]);
+        let who = |id: &str| match codes.get(id) {
+            Some(code) => format!("{code} ({id})"),
+            None => id.to_owned(),
+        };
+        let more = BTreeMap::from([
+            ("participant".to_owned(), FieldValue::from(pid)),
+            ("language".to_owned(), FieldValue::from("gd")),
+        ]);
+        let lines = more_lines(RecordKind::Story, &more, &who);
+        assert_eq!(
+            lines,
+            vec![
+                ("participant".to_owned(), format!("K7Q2-0001 ({pid})")),
+                ("language".to_owned(), "gd".to_owned()),
+            ]
+        );
+    }
 }

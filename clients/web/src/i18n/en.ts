@@ -15,6 +15,8 @@ export const en = {
   "common.cancel": "Cancel",
   "common.optional": "(optional)",
   "common.none": "None",
+  "common.yes": "Yes",
+  "common.no": "No",
   "common.choose": "Choose…",
   "common.saved": "Saved on this device.",
   "common.fix": "Please correct the highlighted fields.",

@@ -5,12 +5,13 @@ import { has, t } from "../i18n";
 import { allowed, bounds, groupOf, isBuiltin, itemOf, labelOf, lookup, offered, scoredItems, scoreWith, type Band, type Definition, type Item, type Scoring, type Total } from "../instrument";
 import type { InstrumentWording } from "../protocol";
 import { InvalidRecord, items, type FieldError, type FieldValue } from "../records";
-import { ACTIVITY_TYPES, AGE_BANDS, STORY_CONSENT_SCOPES, TIMEPOINTS } from "../schema";
+import { AGE_BANDS, STORY_CONSENT_SCOPES, TIMEPOINTS } from "../schema";
 import { score, type Score } from "../scoring";
 import { allReports, allSetAside, read, write, type Identity } from "../store";
 import { sync, SyncError } from "../sync";
 import { answerLabel, itemText, suppliedWording } from "../wording";
-import { checkbox, choices, clearErrors, controlOf, errorText, field, h, showErrors, status, value } from "./dom";
+import { checkbox, choices, clearErrors, control, controlOf, errorText, field, h, showErrors, status, value } from "./dom";
+import { details, readField, sessionForm, SESSION_VIEW, toUtc } from "./fields";
 
 const main = () => document.getElementById("main")!;
 
@@ -19,11 +20,6 @@ const main = () => document.getElementById("main")!;
 const pad = (n: number) => String(n).padStart(2, "0");
 const localDate = (d = new Date()) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 const localDateTime = (d: Date) => `${localDate(d)}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-/** `datetime-local` value to RFC 3339 UTC, or the raw text if it is not a date and time. */
-function toUtc(local: string): string {
-  const d = new Date(local);
-  return Number.isNaN(d.getTime()) ? local : d.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
 const show = (iso: string | undefined) => (iso ? new Date(iso).toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "short" }) : "");
 const nav = (hash: string) => {
   location.hash = hash;
@@ -249,20 +245,12 @@ async function newSessionScreen(): Promise<void> {
   const acts = ps?.activities ?? [];
   const start = new Date();
   start.setMinutes(0, 0, 0);
+  // The form's own controls, then one for each other plain field of the schema.
+  const { controls, others } = sessionForm({ sites, activities: acts, facilitator: id.user.username, start: localDateTime(start) });
   const form = h(
     "form",
     { novalidate: true },
-    sites.length
-      ? field({ label: t("session.site"), name: "site", required: true, options: [["", t("common.choose")], ...sites.map((s) => [s.slug, s.name] as [string, string])] })
-      : field({ label: t("session.site"), name: "site", required: true }),
-    acts.length
-      ? field({ label: t("session.activity"), name: "activity", required: true, options: [["", t("common.choose")], ...acts.map((a) => [a.slug, a.name] as [string, string])] })
-      : field({ label: t("session.activity"), name: "activity", required: true }),
-    field({ label: t("session.activityType"), name: "activity_type", required: true, options: [["", t("common.choose")], ...ACTIVITY_TYPES.map((a) => [a, t(`activityType.${a}`)] as [string, string])] }),
-    field({ label: t("session.start"), name: "start", type: "datetime-local", value: localDateTime(start), required: true }),
-    field({ label: t("session.end"), name: "end", type: "datetime-local" }),
-    field({ label: t("session.facilitators"), name: "facilitators", hint: t("session.facilitatorsHint"), value: id.user.username }),
-    field({ label: t("session.location"), name: "location" }),
+    controls.map(control),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("session.create"))),
   );
   controlOf(form, "activity")?.addEventListener("change", () => {
@@ -284,6 +272,12 @@ async function newSessionScreen(): Promise<void> {
     if (value(form, "end")) fields.push(["end", toUtc(value(form, "end"))]);
     if (value(form, "location")) fields.push(["location", value(form, "location")]);
     for (const f of value(form, "facilitators").split(",").map((x) => x.trim()).filter(Boolean)) fields.push([`facilitators.${f}`, true]);
+    for (const f of others) {
+      const raw = f.ty.t === "bool" ? (controlOf(form, f.name) as HTMLInputElement).checked : value(form, f.name);
+      const read = readField(f, raw);
+      if (read.error) errs.push(read.error);
+      else if (read.value !== undefined) fields.push([f.name, read.value]);
+    }
     if (errs.length) return showErrors(form, errs);
     try {
       const sid = await dev.createSession(project, fields);
@@ -354,9 +348,12 @@ async function sessionScreen(sid: string, flash?: string): Promise<void> {
     }
   });
   const end = s.view.s("end");
+  // Every other field the session holds, by its label.
+  const more = details(s.view, SESSION_VIEW);
   screen(
     `${s.view.s("activity") ?? ""} · ${s.view.s("site") ?? ""}`,
     h("p", {}, end ? t("session.when", { start: show(s.view.s("start")), end: show(end) }) : t("session.whenOpen", { start: show(s.view.s("start")) })),
+    more.length ? h("dl", { class: "details" }, more.map(([label, v]) => h("div", {}, h("dt", {}, label), h("dd", {}, v)))) : null,
     await conflictNotice(sid),
     h("h2", {}, t("session.attendance")),
     h("p", { class: "hint" }, t("session.attendanceHint")),

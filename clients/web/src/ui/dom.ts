@@ -62,10 +62,25 @@ export function field(o: FieldOpts): HTMLElement {
   return wrap;
 }
 
-export function checkbox(label: string, name: string, checked = false, attrs: Attrs = {}): HTMLElement {
+export function checkbox(label: string, name: string, checked = false, attrs: Attrs = {}, hint?: string): HTMLElement {
   const id = nextId(name.replace(/[^a-z0-9]/gi, "-"));
-  const input = h("input", { type: "checkbox", id, name, checked, ...attrs });
-  return h("div", { class: "field check", "data-field": name }, input, h("label", { for: id }, label), h("p", { class: "error", id: `${id}-error`, hidden: true }));
+  const hintId = hint ? `${id}-hint` : undefined;
+  const input = h("input", { type: "checkbox", id, name, checked, "aria-describedby": hintId, ...attrs });
+  return h(
+    "div",
+    { class: "field check", "data-field": name },
+    input,
+    h("label", { for: id }, label),
+    hint ? h("p", { class: "hint", id: hintId }, hint) : null,
+    h("p", { class: "error", id: `${id}-error`, hidden: true }),
+  );
+}
+
+/** A field's control as `FieldOpts` describe it: a tick box for `type: "checkbox"` (ticked when
+ * `value` is "true"; unticked is an answer too, so never marked required), else a labelled field. */
+export function control(o: FieldOpts): HTMLElement {
+  if (o.type === "checkbox") return checkbox(o.label, o.name, o.value === "true", o.attrs, o.hint);
+  return field(o);
 }
 
 export interface ChoicesOpts {
