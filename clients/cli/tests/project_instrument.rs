@@ -5,10 +5,11 @@
 //! offline; after they sync, the server's scores, the long and wide exports and the outcome
 //! report's paired change are the ones worked out here by hand.
 
+mod common;
+
 use bothy_tests::{Backend, Harness, on_both_backends};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 on_both_backends!(a_project_instrument_from_definition_to_outcome);
 
@@ -86,37 +87,11 @@ const PAIRS: [([i64; 5], [i64; 5]); 6] = [
 const WEB_BASELINE: [i64; 5] = [4, 5, 3, 2, 4];
 const WEB_PARTICIPANT_END: [i64; 5] = [5, 5, 4, 1, 5];
 
-/// Runs `bothy --store STORE ARGS` as `user` (password `<user>-password`) against `server`.
-fn bothy(store: &Path, server: &str, user: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bothy"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env_remove("BOTHY_STORE")
-        .env("BOTHY_SERVER", server)
-        .env("BOTHY_USER", user)
-        .env("BOTHY_PASSWORD", format!("{user}-password"))
-        .output()
-        .expect("the binary runs")
-}
-
-/// [`bothy`] on a blocking thread (the server runs in this process), which must succeed.
+/// `bothy --store STORE ARGS` as `user` (password `<user>-password`) against `server`, which
+/// must succeed.
 async fn run(store: &Path, server: &str, user: &str, args: &[&str]) -> String {
-    let (store, server, user) = (store.to_owned(), server.to_owned(), user.to_owned());
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    let o = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        bothy(&store, &server, &user, &args)
-    })
-    .await
-    .expect("the binary's thread");
-    assert!(
-        o.status.success(),
-        "bothy failed\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    let o = common::run_as(store, server, user, &format!("{user}-password"), args).await;
+    common::ok(&o)
 }
 
 /// A device command that needs no server: run with an address nothing listens on, so any
