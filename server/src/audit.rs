@@ -30,6 +30,12 @@ impl<'a> Actor<'a> {
     pub fn system() -> Self {
         Actor::default()
     }
+
+    /// Someone not signed in (a failed login, a refused attempt): no user, no device. Such
+    /// entries name the client's address in their details.
+    pub fn anonymous() -> Self {
+        Actor::default()
+    }
 }
 
 /// Appends one entry. `action` is a stable dotted name (`auth.login`, `device.enrol`,

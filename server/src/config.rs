@@ -78,6 +78,12 @@ pub struct ServeArgs {
     /// The login window, in seconds: failures older than this no longer count.
     #[arg(long, global = true, env = "BOTHY_LOGIN_FAILURE_WINDOW")]
     pub login_failure_window: Option<i64>,
+    /// Failed token refreshes allowed per client address within the login window.
+    #[arg(long, global = true, env = "BOTHY_REFRESH_MAX_FAILURES_PER_ADDRESS")]
+    pub refresh_max_failures_per_address: Option<u32>,
+    /// Failed enrolments (bad codes) allowed per client address within the login window.
+    #[arg(long, global = true, env = "BOTHY_ENROL_MAX_FAILURES_PER_ADDRESS")]
+    pub enrol_max_failures_per_address: Option<u32>,
     /// Take the client address from the `X-Forwarded-For` header (only behind a reverse proxy
     /// that sets it; otherwise clients could claim any address).
     #[arg(long, global = true, env = "BOTHY_TRUST_PROXY")]
@@ -126,6 +132,8 @@ struct FileConfig {
     login_max_failures_per_account: Option<u32>,
     login_max_failures_per_address: Option<u32>,
     login_failure_window: Option<i64>,
+    refresh_max_failures_per_address: Option<u32>,
+    enrol_max_failures_per_address: Option<u32>,
     trust_proxy: Option<bool>,
     wemwbs_threshold: Option<f64>,
     swemwbs_threshold: Option<f64>,
@@ -162,8 +170,14 @@ pub struct Config {
     pub login_max_failures_per_account: u32,
     /// Failed logins allowed per client address within the window (default 50).
     pub login_max_failures_per_address: u32,
-    /// The login failure window, in seconds (default 900).
+    /// The login failure window, in seconds (default 900); refresh and enrolment failures
+    /// are counted over the same window.
     pub login_failure_window: i64,
+    /// Failed token refreshes allowed per client address within the window (default 50).
+    pub refresh_max_failures_per_address: u32,
+    /// Failed enrolments (unknown, expired or used codes) allowed per client address within
+    /// the window (default 20).
+    pub enrol_max_failures_per_address: u32,
     /// Whether to trust `X-Forwarded-For` for the client address (default off).
     pub trust_proxy: bool,
     /// Reliable-change threshold for WEMWBS (default 3 points, the scale authors' meaningful
@@ -202,6 +216,8 @@ impl Config {
             login_max_failures_per_account: 10,
             login_max_failures_per_address: 50,
             login_failure_window: 900,
+            refresh_max_failures_per_address: 50,
+            enrol_max_failures_per_address: 20,
             trust_proxy: false,
             wemwbs_threshold: 3.0,
             swemwbs_threshold: 3.0,
@@ -297,6 +313,25 @@ impl Config {
                 "login_failure_window must be 1 to 604800 seconds"
             );
             cfg.login_failure_window = w;
+        }
+        for (name, arg, from_file, slot) in [
+            (
+                "refresh_max_failures_per_address",
+                args.refresh_max_failures_per_address,
+                file.refresh_max_failures_per_address,
+                &mut cfg.refresh_max_failures_per_address,
+            ),
+            (
+                "enrol_max_failures_per_address",
+                args.enrol_max_failures_per_address,
+                file.enrol_max_failures_per_address,
+                &mut cfg.enrol_max_failures_per_address,
+            ),
+        ] {
+            if let Some(n) = arg.or(from_file) {
+                anyhow::ensure!(n >= 1, "{name} must be at least 1");
+                *slot = n;
+            }
         }
         if let Some(t) = args.trust_proxy.or(file.trust_proxy) {
             cfg.trust_proxy = t;
@@ -443,6 +478,28 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("login_max_failures_per_account"), "{err}");
+        assert_eq!(cfg.refresh_max_failures_per_address, 50);
+        assert_eq!(cfg.enrol_max_failures_per_address, 20);
+        let cfg = Config::resolve(ServeArgs {
+            refresh_max_failures_per_address: Some(7),
+            enrol_max_failures_per_address: Some(3),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (
+                cfg.refresh_max_failures_per_address,
+                cfg.enrol_max_failures_per_address
+            ),
+            (7, 3)
+        );
+        let err = Config::resolve(ServeArgs {
+            enrol_max_failures_per_address: Some(0),
+            ..ServeArgs::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("enrol_max_failures_per_address"), "{err}");
     }
 
     #[test]

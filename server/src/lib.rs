@@ -114,6 +114,8 @@ fn router() -> (Router<AppState>, Vec<(Method, String)>) {
         .get("/info", health::info)
         .post("/auth/login", auth::login)
         .post("/auth/refresh", auth::refresh)
+        .post("/auth/logout", auth::logout)
+        .post("/auth/password", auth::change_password)
         .post("/devices/enrol", devices::enrol)
         .post("/devices/register", devices::register)
         .get("/me", devices::me)
@@ -125,6 +127,7 @@ fn router() -> (Router<AppState>, Vec<(Method, String)>) {
         .get("/admin/devices", admin::list_devices)
         .post("/admin/devices/{id}/revoke", admin::revoke_device)
         .post("/admin/users/{username}/remove", admin::remove_user)
+        .post("/admin/users/{username}/password", admin::reset_password)
         .get("/projects/{slug}/records/{id}", projects::record)
         .get(
             "/projects/{slug}/records/{id}/history",

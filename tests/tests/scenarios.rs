@@ -2,6 +2,7 @@
 //! each on SQLite and on PostgreSQL.
 
 mod scenarios {
+    pub mod accounts;
     pub mod analysis;
     pub mod analyst_views;
     pub mod auth;

@@ -47,6 +47,13 @@ pub enum Command {
     Enrol(EnrolArgs),
     /// Log in and register this device for your account (the password is not stored).
     Login(LoginArgs),
+    /// Change your password (also after an admin reset it: give the temporary one as the
+    /// current password). Every other login of yours ends; devices keep their credentials.
+    Password(PasswordArgs),
+    /// End a login on the server by revoking its refresh token. This tool keeps no login of
+    /// its own (admin commands log in for one command only), so without a token there is
+    /// nothing to end.
+    Logout(LogoutArgs),
     /// Register participants.
     #[command(subcommand)]
     Participant(ParticipantCommand),
@@ -273,6 +280,32 @@ pub struct LoginArgs {
     /// A name for this device, shown to admins [default: this computer's name].
     #[arg(long)]
     pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// The server [default: the one this device is enrolled with].
+    #[arg(long, env = "BOTHY_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// Your username.
+    #[arg(long, env = "BOTHY_USER")]
+    pub user: String,
+    /// Your current password (else $BOTHY_PASSWORD, else asked for).
+    #[arg(long, env = "BOTHY_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// The new password, at least 10 characters [default: asked for, twice].
+    #[arg(long = "new-password", value_name = "PASSWORD")]
+    pub new_password: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The server [default: the one this device is enrolled with].
+    #[arg(long, env = "BOTHY_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// The refresh token of the login to end (from `POST /api/v1/auth/login`).
+    #[arg(long, env = "BOTHY_REFRESH_TOKEN", hide_env_values = true)]
+    pub refresh_token: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -808,6 +841,15 @@ pub enum AdminUserCommand {
         /// Make the account a server admin.
         #[arg(long)]
         admin: bool,
+    },
+    /// Give a user a temporary password, which they must replace when they next log in
+    /// (`bothy password`). Their logins end; their devices keep syncing.
+    ResetPassword {
+        /// The login name.
+        username: String,
+        /// The temporary password (at least 10 characters): pass it on safely.
+        #[arg(long = "new-password", value_name = "PASSWORD")]
+        new_password: String,
     },
     /// Remove a user: no more logins, and none of their devices syncs again. Nothing they
     /// recorded is deleted.

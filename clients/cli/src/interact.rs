@@ -34,10 +34,19 @@ pub fn password(given: Option<String>, username: &str) -> Result<String> {
     if let Some(p) = given {
         return Ok(p);
     }
+    secret(
+        &format!("password for {username}"),
+        "no password given: use --password, $BOTHY_PASSWORD, or type it when asked",
+    )
+}
+
+/// A secret asked for at the terminal after `prompt` (not echoed), or read as one line from
+/// standard input when that is not a terminal; `missing` is the error when none is given.
+pub fn secret(prompt: &str, missing: &str) -> Result<String> {
     let stdin = std::io::stdin();
     let interactive = stdin.is_terminal();
     if interactive {
-        eprint!("password for {username}: ");
+        eprint!("{prompt}: ");
         let _ = std::io::stderr().flush();
         set_echo(false);
     }
@@ -47,12 +56,12 @@ pub fn password(given: Option<String>, username: &str) -> Result<String> {
         set_echo(true);
         eprintln!();
     }
-    read.context("cannot read the password")?;
-    let password = line.trim_end_matches(['\r', '\n']).to_owned();
-    if password.is_empty() {
-        bail!("no password given: use --password, $BOTHY_PASSWORD, or type it when asked");
+    read.with_context(|| format!("cannot read the {prompt}"))?;
+    let secret = line.trim_end_matches(['\r', '\n']).to_owned();
+    if secret.is_empty() {
+        bail!("{missing}");
     }
-    Ok(password)
+    Ok(secret)
 }
 
 /// Turns terminal echo off or on (best effort: without `stty` the password is echoed).

@@ -198,12 +198,7 @@ pub async fn create_user_in(
             "username must be 1-64 letters, digits or . _ - @",
         ));
     }
-    if password.chars().count() < super::input::PASSWORD_MIN {
-        return Err(ApiError::bad(
-            "weak_password",
-            "password must be at least 10 characters",
-        ));
-    }
+    check_password("password", password)?;
     let hash = hash_password(password.to_owned()).await?;
     let id = uuid::Uuid::new_v4().to_string();
     let res = sqlx::query(
@@ -223,6 +218,19 @@ pub async fn create_user_in(
         )));
     }
     Ok(id)
+}
+
+/// The rules of every new password (an account's first, a change, a reset): `400
+/// weak_password` naming `field` otherwise.
+pub fn check_password(field: &str, password: &str) -> ApiResult<()> {
+    let min = super::input::PASSWORD_MIN;
+    if password.chars().count() < min {
+        return Err(ApiError::bad(
+            "weak_password",
+            format!("{field} must be at least {min} characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// Membership.
@@ -614,5 +622,96 @@ pub async fn remove_user(
     Ok(Json(json!({
         "username": username, "active": false, "refresh_tokens_revoked": tokens,
         "devices_stopped": devices,
+    })))
+}
+
+/// An admin's password reset.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReset {
+    /// A temporary password (at least 10 characters) to pass on to the user, who must replace
+    /// it at their next login.
+    #[schema(schema_with = super::auth::new_password_schema)]
+    new_password: String,
+}
+
+/// `POST /api/v1/admin/users/{username}/password`: sets a temporary password that the user
+/// must replace at their next login, and ends the user's logins (refresh tokens). Their
+/// devices' credentials are separate and keep working.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/users/{username}/password",
+    tag = "admin",
+    security(("user_token" = [])),
+    params(("username" = String, Path, description = "The user whose password is reset")),
+    request_body = PasswordReset,
+    responses(
+        (status = 200, description = "`{\"username\",\"must_change_password\":true,\"refresh_tokens_revoked\"}`"),
+        (status = 400, description = "`invalid_json`, `weak_password` or `cannot_reset_self`", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a server admin", body = crate::openapi::ErrorBody),
+        (status = 404, description = "unknown user", body = crate::openapi::ErrorBody),
+        (status = 409, description = "the user was removed", body = crate::openapi::ErrorBody),
+        (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(username): Path<String>,
+    JsonBody(body): JsonBody<PasswordReset>,
+) -> ApiResult<Json<Value>> {
+    user.require_admin()?;
+    check_password("new_password", &body.new_password)?;
+    let row = sqlx::query("SELECT id, active FROM users WHERE username = $1")
+        .bind(&username)
+        .fetch_optional(&state.db.pool)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no user `{username}`")))?;
+    let user_id: String = row.get("id");
+    if user_id == user.user_id {
+        return Err(ApiError::bad(
+            "cannot_reset_self",
+            "an admin cannot reset their own password: change it with POST \
+             /api/v1/auth/password (`bothy password`), which asks for the current one",
+        ));
+    }
+    if row.get::<i64, _>("active") == 0 {
+        return Err(ApiError::Conflict(format!(
+            "user `{username}` was removed: a password would not let them log in"
+        )));
+    }
+    let hash = hash_password(body.new_password).await?;
+    let mut tx = state.db.begin_write().await?;
+    sqlx::query("UPDATE users SET password_hash = $1, must_change_password = 1 WHERE id = $2")
+        .bind(hash)
+        .bind(&user_id)
+        .execute(&mut *tx)
+        .await?;
+    let tokens =
+        sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE user_id = $1 AND revoked = 0")
+            .bind(&user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    // A reset is also how an admin lifts a lock-out: the account's failed logins are forgotten.
+    sqlx::query("DELETE FROM login_failures WHERE key = $1")
+        .bind(super::auth::account_key(&username))
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut *tx,
+        &audit::Actor::user(&user),
+        "user.password_reset",
+        None,
+        Some(&username),
+        json!({"refresh_tokens_revoked": tokens}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!({
+        "username": username, "must_change_password": true, "refresh_tokens_revoked": tokens,
     })))
 }

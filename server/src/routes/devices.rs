@@ -2,7 +2,7 @@
 //! Automerge actor, bound on the server to the device and its user.
 
 use super::JsonBody;
-use super::auth::memberships_json;
+use super::auth::{ClientAddr, Limit, Throttle, memberships_json};
 use crate::audit;
 use crate::auth::{DeviceAuth, UserAuth, device_token, random_secret, sha256_hex};
 use crate::db::now;
@@ -155,18 +155,46 @@ async fn device_answer(
         (status = 400, description = "`invalid_json`, `invalid_name`, `invalid_app` or `invalid_enrolment_id`", body = crate::openapi::ErrorBody),
         (status = 401, description = "the code is unknown, expired, used by another device (or by this one, since revoked) or its user removed", body = crate::openapi::ErrorBody),
         (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 429, description = "`too_many_attempts`: too many recent failed enrolments from this address", body = crate::openapi::ErrorBody),
         (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
         (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
     )
 )]
 pub async fn enrol(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     JsonBody(body): JsonBody<Enrol>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let name = check_name(&body.name)?;
     let app = check_app(body.app)?;
     let enrolment_id = check_enrolment_id(body.enrolment_id)?;
-    let code_hash = sha256_hex(&normalise_code(&body.code));
+    // Failed codes are counted per address: past the limit, codes are not even looked up.
+    let limit = Limit::per_address(
+        "enrol-address",
+        state.config.enrol_max_failures_per_address,
+        addr,
+    );
+    let throttle = Throttle::check(&state, limit.into_iter().collect(), addr, |minutes| {
+        format!(
+            "too many failed enrolment attempts from this address: wait up to {minutes} \
+             minutes, check the code and try again"
+        )
+    })
+    .await?;
+    let result = redeem(&state, &body.code, name, app, enrolment_id).await;
+    throttle.settle(&state, &result).await?;
+    result
+}
+
+/// Redeems a code: the work of [`enrol`].
+async fn redeem(
+    state: &AppState,
+    code: &str,
+    name: String,
+    app: Option<String>,
+    enrolment_id: Option<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let code_hash = sha256_hex(&normalise_code(code));
     // Kept hashed: with the code, it is what lets a device take its enrolment up again.
     let id_hash = enrolment_id.map(|id| sha256_hex(&format!("bothy enrolment {id}")));
     let mut tx = state.db.begin_write().await?;
@@ -188,7 +216,7 @@ pub async fn enrol(
     }
     let user_id: String = row.get("user_id");
     if row.get::<Option<i64>, _>("used_at").is_some() {
-        return enrol_again(&state, tx, &code_hash, id_hash.as_deref(), &user_id, app).await;
+        return enrol_again(state, tx, &code_hash, id_hash.as_deref(), &user_id, app).await;
     }
     // Conditional, so a code redeemed twice at once makes one device, not two.
     let claimed = sqlx::query(
@@ -202,9 +230,9 @@ pub async fn enrol(
     .await?;
     if claimed.rows_affected() == 0 {
         // Another request claimed it first (perhaps this device's own earlier try).
-        return enrol_again(&state, tx, &code_hash, id_hash.as_deref(), &user_id, app).await;
+        return enrol_again(state, tx, &code_hash, id_hash.as_deref(), &user_id, app).await;
     }
-    let created = create_device(&state, &mut tx, &user_id, name, app).await?;
+    let created = create_device(state, &mut tx, &user_id, name, app).await?;
     sqlx::query("UPDATE enrolments SET device_id = $1 WHERE code_hash = $2")
         .bind(created.0.to_string())
         .bind(&code_hash)
@@ -224,7 +252,7 @@ pub async fn enrol(
     )
     .await?;
     tx.commit().await?;
-    device_answer(&state, &user_id, created).await
+    device_answer(state, &user_id, created).await
 }
 
 fn invalid_code(why: &str) -> ApiError {

@@ -194,6 +194,22 @@ pub async fn run(a: AdminArgs, store: &Path, out: Output) -> Result<()> {
                 )
             });
         }
+        AdminCommand::User(AdminUserCommand::ResetPassword {
+            username,
+            new_password,
+        }) => {
+            let path = format!("/api/v1/admin/users/{username}/password");
+            let v: Value = api
+                .post_json(&path, token, &json!({"new_password": new_password}))
+                .await?;
+            out.emit(&v, || {
+                format!(
+                    "reset the password of {username}: they must choose a new one when they \
+                     next log in (`bothy password`); {} login(s) ended",
+                    plain(&v["refresh_tokens_revoked"])
+                )
+            });
+        }
         AdminCommand::User(AdminUserCommand::Remove { username, reason }) => {
             let path = format!("/api/v1/admin/users/{username}/remove");
             let v: Value = api

@@ -1,6 +1,7 @@
 //! The commands, one module per area. Each takes its parsed arguments, calls the device
 //! library (or the admin API), and prints through [`Output`].
 
+mod account;
 mod admin;
 mod analysis;
 mod capture;
@@ -26,6 +27,8 @@ pub async fn run(cli: Cli) -> Result<()> {
     let store = cli.store.unwrap_or_else(interact::default_store);
     match cli.command {
         Command::Admin(args) => admin::run(args, &store, out).await,
+        Command::Password(args) => account::password(args, &store, out).await,
+        Command::Logout(args) => account::logout(args, &store, out).await,
         Command::Export(args) => analysis::export(args, &store).await,
         Command::Report(args) => analysis::report(args, &store).await,
         command => {
@@ -54,7 +57,11 @@ async fn dispatch(command: Command, device: &Device, out: Output) -> Result<()> 
         Command::Sync => syncing::sync(device, out).await,
         Command::Sites(a) => records::sites(device, a, out).await,
         Command::Activities(a) => records::activities(device, a, out).await,
-        Command::Admin(_) | Command::Export(_) | Command::Report(_) => {
+        Command::Admin(_)
+        | Command::Export(_)
+        | Command::Report(_)
+        | Command::Password(_)
+        | Command::Logout(_) => {
             unreachable!("handled without a store")
         }
     }
