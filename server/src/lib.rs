@@ -226,6 +226,9 @@ fn router() -> (Router<AppState>, Vec<(Method, String)>) {
     let api = api
         .router
         .layer(json_limit)
+        // A JSON body may come gzip-compressed (`Content-Encoding: gzip`), as scripts send large
+        // ones; the size limit applies to it decompressed. Another encoding is refused with 415.
+        .layer(tower_http::decompression::RequestDecompressionLayer::new())
         .merge(sync_routes.router.layer(DefaultBodyLimit::disable()))
         .layer(CompressionLayer::new().compress_when(
             tower_http::compression::predicate::DefaultPredicate::new().and(

@@ -9,6 +9,7 @@ mod scenarios {
     pub mod backup_restore;
     pub mod canonical_ids;
     pub mod capture_roles;
+    pub mod compressed_bodies;
     pub mod crash;
     pub mod dashboard;
     pub mod device_life;

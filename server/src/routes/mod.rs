@@ -57,6 +57,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                     "send JSON with Content-Type: application/json".into(),
                 ));
             }
+            Err(other) if other.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::TooLarge(
+                    "the body is larger than 1 MiB (once decompressed)".into(),
+                ));
+            }
             Err(other) => return Err(ApiError::bad("invalid_json", other.body_text())),
         };
         if !value.is_object() {
