@@ -172,7 +172,12 @@ pub struct AnalysisArgs {
     #[arg(long, env = "BOTHY_USER")]
     pub user: Option<String>,
     /// Your password (else $BOTHY_PASSWORD, else asked for).
-    #[arg(long, env = "BOTHY_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        env = "BOTHY_PASSWORD",
+        hide_env_values = true
+    )]
     pub password: Option<String>,
     /// The project.
     #[arg(long)]
@@ -275,7 +280,12 @@ pub struct LoginArgs {
     #[arg(long, env = "BOTHY_USER")]
     pub user: String,
     /// Your password (else $BOTHY_PASSWORD, else asked for).
-    #[arg(long, env = "BOTHY_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        env = "BOTHY_PASSWORD",
+        hide_env_values = true
+    )]
     pub password: Option<String>,
     /// A name for this device, shown to admins [default: this computer's name].
     #[arg(long)]
@@ -291,10 +301,19 @@ pub struct PasswordArgs {
     #[arg(long, env = "BOTHY_USER")]
     pub user: String,
     /// Your current password (else $BOTHY_PASSWORD, else asked for).
-    #[arg(long, env = "BOTHY_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        env = "BOTHY_PASSWORD",
+        hide_env_values = true
+    )]
     pub password: Option<String>,
     /// The new password, at least 10 characters [default: asked for, twice].
-    #[arg(long = "new-password", value_name = "PASSWORD")]
+    #[arg(
+        long = "new-password",
+        allow_hyphen_values = true,
+        value_name = "PASSWORD"
+    )]
     pub new_password: Option<String>,
 }
 
@@ -304,7 +323,12 @@ pub struct LogoutArgs {
     #[arg(long, env = "BOTHY_SERVER", value_name = "URL")]
     pub server: Option<String>,
     /// The refresh token of the login to end (from `POST /api/v1/auth/login`).
-    #[arg(long, env = "BOTHY_REFRESH_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        env = "BOTHY_REFRESH_TOKEN",
+        hide_env_values = true
+    )]
     pub refresh_token: Option<String>,
 }
 
@@ -657,7 +681,13 @@ pub struct AdminArgs {
     #[arg(long, global = true, env = "BOTHY_USER")]
     pub user: Option<String>,
     /// The admin's password (else $BOTHY_PASSWORD, else asked for).
-    #[arg(long, global = true, env = "BOTHY_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        global = true,
+        env = "BOTHY_PASSWORD",
+        hide_env_values = true
+    )]
     pub password: Option<String>,
     #[command(subcommand)]
     pub command: AdminCommand,
@@ -836,7 +866,11 @@ pub enum AdminUserCommand {
         /// The login name.
         username: String,
         /// The new account's password [default: generated and printed once].
-        #[arg(long = "new-password", value_name = "PASSWORD")]
+        #[arg(
+            long = "new-password",
+            allow_hyphen_values = true,
+            value_name = "PASSWORD"
+        )]
         new_password: Option<String>,
         /// Make the account a server admin.
         #[arg(long)]
@@ -848,7 +882,11 @@ pub enum AdminUserCommand {
         /// The login name.
         username: String,
         /// The temporary password (at least 10 characters): pass it on safely.
-        #[arg(long = "new-password", value_name = "PASSWORD")]
+        #[arg(
+            long = "new-password",
+            allow_hyphen_values = true,
+            value_name = "PASSWORD"
+        )]
         new_password: String,
     },
     /// Remove a user: no more logins, and none of their devices syncs again. Nothing they
@@ -916,6 +954,36 @@ mod tests {
                 ..
             }) => c,
             other => panic!("not `admin instrument`: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn secrets_may_start_with_a_hyphen() {
+        // Refresh tokens are base64url and passwords are anyone's choice: `-_x...` is a value.
+        match parse(&["logout", "--refresh-token", "-_abc"])
+            .unwrap()
+            .command
+        {
+            Command::Logout(a) => assert_eq!(a.refresh_token.as_deref(), Some("-_abc")),
+            other => panic!("not logout: {other:?}"),
+        }
+        match parse(&[
+            "password",
+            "--user",
+            "rhona",
+            "--password",
+            "-old-password-",
+            "--new-password",
+            "--new-password-",
+        ])
+        .unwrap()
+        .command
+        {
+            Command::Password(a) => {
+                assert_eq!(a.password.as_deref(), Some("-old-password-"));
+                assert_eq!(a.new_password.as_deref(), Some("--new-password-"));
+            }
+            other => panic!("not password: {other:?}"),
         }
     }
 
