@@ -239,13 +239,56 @@ impl FromRequestParts<AppState> for DeviceAuth {
     }
 }
 
-/// Checks a device credential.
-pub async fn authenticate_device(db: &Db, token: &str) -> Result<DeviceAuth, ApiError> {
+/// A device credential the server issued (a known device, the right secret), whatever the
+/// device's standing: [`authenticate_device`] decides whether it may still do anything, and the
+/// wipe confirmation (`POST /api/v1/devices/wipe`) takes one whose wipe was ordered.
+#[derive(Debug, Clone)]
+pub struct PresentedDevice {
+    /// Device id.
+    pub device_id: String,
+    /// The device's user.
+    pub user_id: String,
+    /// The user's name.
+    pub username: String,
+    /// The Automerge actor bound to the device (hex).
+    pub actor: String,
+    /// When an admin revoked the device.
+    pub revoked_at: Option<i64>,
+    /// Whether the device's user is still active (not removed).
+    pub user_active: bool,
+    /// When a wipe was ordered (by a revocation or the user's removal).
+    pub wipe_requested_at: Option<i64>,
+    /// When the device was first told to wipe itself.
+    pub wipe_sent_at: Option<i64>,
+    /// When the device confirmed its wipe.
+    pub wipe_confirmed_at: Option<i64>,
+}
+
+impl PresentedDevice {
+    /// A wipe was ordered and the device has not confirmed it yet.
+    pub fn wipe_pending(&self) -> bool {
+        self.wipe_requested_at.is_some() && self.wipe_confirmed_at.is_none()
+    }
+}
+
+impl FromRequestParts<AppState> for PresentedDevice {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts)?;
+        presented_device(&state.db, token).await
+    }
+}
+
+/// Checks that a device credential is one this server issued, without deciding what the
+/// device may do.
+pub async fn presented_device(db: &Db, token: &str) -> Result<PresentedDevice, ApiError> {
     let (id, secret) = parse_device_token(token).ok_or_else(|| {
         ApiError::Unauthorized("sync needs a device credential: enrol this device first".into())
     })?;
     let row = sqlx::query(
-        "SELECT d.token_hash, d.actor, d.revoked_at, d.user_id, u.username, u.active \
+        "SELECT d.token_hash, d.actor, d.revoked_at, d.user_id, d.wipe_requested_at, \
+         d.wipe_sent_at, d.wipe_confirmed_at, u.username, u.active \
          FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = $1",
     )
     .bind(id.to_string())
@@ -266,23 +309,50 @@ pub async fn authenticate_device(db: &Db, token: &str) -> Result<DeviceAuth, Api
             "device credential is not valid".into(),
         ));
     }
-    if row.get::<Option<i64>, _>("revoked_at").is_some() {
+    Ok(PresentedDevice {
+        device_id: id.to_string(),
+        user_id: row.get("user_id"),
+        username: row.get("username"),
+        actor: row.get("actor"),
+        revoked_at: row.get("revoked_at"),
+        user_active: row.get::<i64, _>("active") != 0,
+        wipe_requested_at: row.get("wipe_requested_at"),
+        wipe_sent_at: row.get("wipe_sent_at"),
+        wipe_confirmed_at: row.get("wipe_confirmed_at"),
+    })
+}
+
+/// Checks a device credential. A device whose wipe was ordered and not yet confirmed is
+/// answered `401 wipe`, the order to wipe itself (docs/protocol.md, "Wipe"); after its
+/// confirmation, and for a device revoked before wipes existed, the plain refusal.
+pub async fn authenticate_device(db: &Db, token: &str) -> Result<DeviceAuth, ApiError> {
+    let device = presented_device(db, token).await?;
+    if device.wipe_pending() {
+        return Err(crate::wipe::instruct(db, &device).await);
+    }
+    if device.revoked_at.is_some() {
         return Err(ApiError::Unauthorized(
-            "this device has been revoked by an admin; its records stay on it: ask your coordinator".into(),
+            if device.wipe_confirmed_at.is_some() {
+                "this device has been revoked by an admin and was wiped: ask your coordinator \
+                 for a new enrolment code"
+            } else {
+                "this device has been revoked by an admin; its records stay on it: ask your \
+                 coordinator"
+            }
+            .into(),
         ));
     }
-    if row.get::<i64, _>("active") == 0 {
+    if !device.user_active {
         return Err(ApiError::Unauthorized(
             "this device's user has been removed".into(),
         ));
     }
-    let actor_hex: String = row.get("actor");
-    let actor = automerge::ActorId::try_from(actor_hex.as_str())
+    let actor = automerge::ActorId::try_from(device.actor.as_str())
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored actor is not hex: {e}")))?;
     Ok(DeviceAuth {
-        device_id: id.to_string(),
-        user_id: row.get("user_id"),
-        username: row.get("username"),
+        device_id: device.device_id,
+        user_id: device.user_id,
+        username: device.username,
         actor,
     })
 }

@@ -21,6 +21,10 @@ pub enum ApiError {
     /// 401: no valid credential.
     #[error("{0}")]
     Unauthorized(String),
+    /// 401 with the code `wipe`: a withdrawn device's credential, answered with the order to
+    /// wipe itself and confirm (docs/protocol.md, "Wipe").
+    #[error("{0}")]
+    Wipe(String),
     /// 403: authenticated, but not allowed.
     #[error("{0}")]
     Forbidden(String),
@@ -38,6 +42,14 @@ pub enum ApiError {
     /// 409: clashes with existing data.
     #[error("{0}")]
     Conflict(String),
+    /// 409 with its own code (`no_wipe_ordered`, `wipe_already_confirmed`).
+    #[error("{message}")]
+    ConflictWith {
+        /// Stable code.
+        code: &'static str,
+        /// Human message.
+        message: String,
+    },
     /// 413.
     #[error("{0}")]
     TooLarge(String),
@@ -71,10 +83,12 @@ impl ApiError {
         match self {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Wipe(_) => (StatusCode::UNAUTHORIZED, "wipe"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::ForbiddenUntil { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::ConflictWith { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")

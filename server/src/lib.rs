@@ -17,6 +17,8 @@
 //!   database).
 //! * [`backup`]: consistent online backups and restores that start a new data generation.
 //! * [`listener`]: the accept loop, with header, body and idle timeouts and a connection limit.
+//! * [`wipe`]: a revoked device, or one of a removed user, is told to wipe itself at its next
+//!   request and confirms what it lost.
 
 pub mod audit;
 pub mod auth;
@@ -42,6 +44,7 @@ pub mod stats;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod wipe;
 
 use crate::auth::JwtKeys;
 use crate::config::Config;
@@ -199,6 +202,8 @@ fn router() -> (Router<AppState>, Vec<(Method, String)>) {
         .get("/projects/{slug}/instruments", routes::instruments::list);
     // Sync bodies are already compressed and limited inside the handler.
     let sync_routes = RouteTable::new("/api/v1").post("/sync", sync::sync);
+    // A wipe confirmation lists every record a device lost: it may exceed the usual 1 MiB.
+    let wipe_routes = RouteTable::new("/api/v1").post("/devices/wipe", routes::wipe::confirm);
     let top = RouteTable::new("")
         .get("/healthz", health::healthz)
         .get("/openapi.json", openapi::openapi_json)
@@ -222,7 +227,14 @@ fn router() -> (Router<AppState>, Vec<(Method, String)>) {
         .get("/app", routes::webapp::redirect)
         .get("/app/", routes::webapp::index)
         .get("/app/{file}", routes::webapp::file);
-    let list = [top.list, api.list, sync_routes.list, app.list].concat();
+    let list = [
+        top.list,
+        api.list,
+        sync_routes.list,
+        wipe_routes.list,
+        app.list,
+    ]
+    .concat();
     let api = api
         .router
         .layer(json_limit)
@@ -230,6 +242,12 @@ fn router() -> (Router<AppState>, Vec<(Method, String)>) {
         // ones; the size limit applies to it decompressed. Another encoding is refused with 415.
         .layer(tower_http::decompression::RequestDecompressionLayer::new())
         .merge(sync_routes.router.layer(DefaultBodyLimit::disable()))
+        .merge(
+            wipe_routes
+                .router
+                .layer(DefaultBodyLimit::max(routes::wipe::BODY_MAX))
+                .layer(tower_http::decompression::RequestDecompressionLayer::new()),
+        )
         .layer(CompressionLayer::new().compress_when(
             tower_http::compression::predicate::DefaultPredicate::new().and(
                 tower_http::compression::predicate::NotForContentType::const_new(

@@ -30,7 +30,7 @@ pub struct ErrorBody {
 /// What went wrong.
 #[derive(ToSchema)]
 pub struct ErrorDetail {
-    /// Stable machine-readable code (`invalid_json`, `unauthorized`, `forbidden`, ...).
+    /// Stable machine-readable code (`invalid_json`, `unauthorized`, `wipe`, `forbidden`, ...).
     pub code: String,
     /// A sentence for a person.
     pub message: String,
@@ -202,6 +202,7 @@ impl Modify for Constraints {
         routes::devices::enrol,
         routes::devices::register,
         routes::devices::me,
+        routes::wipe::confirm,
         crate::sync::sync,
         routes::admin::create_project,
         routes::admin::list_projects,

@@ -48,7 +48,7 @@ const MAX_PUSH_RECORDS: usize = 50_000;
     responses(
         (status = 200, description = "The binary sync response, in the request's protocol version and body encoding", body = crate::openapi::SyncBody, content_type = "application/vnd.bothy.sync"),
         (status = 400, description = "`malformed_sync_body` (also for an unknown encoding)", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no valid device credential, or the device is revoked or its user removed", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid device credential, or the device is revoked or its user removed; `wipe` when its wipe was ordered and not yet confirmed (docs/protocol.md, \"Wipe\")", body = crate::openapi::ErrorBody),
         (status = 413, description = "the body is too large", body = crate::openapi::ErrorBody),
         (status = 415, description = "not `application/vnd.bothy.sync`", body = crate::openapi::ErrorBody),
         (status = 426, description = "`unsupported_protocol_version`", body = crate::openapi::ErrorBody),

@@ -67,6 +67,15 @@ const QUESTIONS = ["I feel I belong in my community", "I have someone to talk to
 const SCALE = ["1 Never", "2 Rarely", "3 Sometimes", "4 Often", "5 Always"];
 const ANSWERS = [4, 5, 3, 2, 4];
 const SCORE = /^CONNECT score 20\. Band: High\.$/;
+const PIN = "connect-2026";
+
+/** The lock screen after a reload or a new browser: the PIN opens the app. */
+async function unlock(page) {
+  await page.getByRole("heading", { level: 1, name: "Enter your PIN" }).waitFor({ timeout: 10000 });
+  await page.getByLabel("PIN", { exact: true }).fill(PIN);
+  await page.getByRole("button", { name: "Unlock" }).click();
+  await page.waitForFunction(() => document.body.dataset.locked === undefined && !window.__bothy.locked(), null, { timeout: 20000 });
+}
 
 async function main() {
   await mkdir(outDir, { recursive: true });
@@ -79,6 +88,8 @@ async function main() {
     await ready(page);
     await page.getByLabel("Enrolment code or QR text").fill(code);
     await page.getByLabel("Name for this device").fill("Group phone");
+    await page.getByLabel("Choose a PIN").fill(PIN);
+    await page.getByLabel("Type the PIN again").fill(PIN);
     await page.getByRole("button", { name: "Enrol this device" }).click();
     await page.getByRole("heading", { level: 1, name: "Sessions" }).waitFor({ timeout: 20000 });
     await page.waitForFunction(() => navigator.serviceWorker && navigator.serviceWorker.controller !== null, null, { timeout: 20000 });
@@ -87,6 +98,7 @@ async function main() {
     await context.setOffline(true);
     await page.reload();
     await ready(page);
+    await unlock(page);
     await page.evaluate(() => (location.hash = "#/session/new"));
     await page.getByRole("heading", { level: 1, name: "New session" }).waitFor();
     await page.getByLabel("Site").fill("portree-hall");
@@ -146,6 +158,7 @@ async function main() {
     ({ context, page } = await open(profile, true));
     await page.goto(appUrl);
     await ready(page);
+    await unlock(page);
     await page.evaluate((id) => (location.hash = `#/wellbeing/${id}`), out.wellbeing);
     await page.getByRole("heading", { level: 1, name: "Questionnaire answers" }).waitFor();
     const again = (await page.locator("#score").innerText()).trim();

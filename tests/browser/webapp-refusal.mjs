@@ -40,6 +40,8 @@ async function main() {
     await page.waitForSelector("body[data-ready=true]", { timeout: 20000 });
     await page.getByLabel("Enrolment code or QR text").fill(code);
     await page.getByLabel("Name for this device").fill("Peer phone");
+    await page.getByLabel("Choose a PIN").fill("peer-phone-pin");
+    await page.getByLabel("Type the PIN again").fill("peer-phone-pin");
     await page.getByRole("button", { name: "Enrol this device" }).click();
     await page.getByRole("heading", { level: 1, name: "Sessions" }).waitFor({ timeout: 20000 });
 

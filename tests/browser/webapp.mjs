@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Checks the mobile web app in a real browser (Debian's Chromium, headless, 360 px wide):
-// enrols with a code, syncs, goes offline, reloads (the app must start from its service
-// worker), captures a session, a participant, their attendance, a complete WEMWBS, SWEMWBS and
+// enrols with a code and a PIN, syncs, goes offline, reloads (the app must start from its
+// service worker, and asks for the PIN), captures a session, a participant, their attendance, a complete WEMWBS, SWEMWBS and
 // ONS4 (answered with radio buttons) and a story,
 // marks attendance on a session and edits a story made by another device, closes the browser
 // and opens it again on the same profile (nothing may be lost), goes online and syncs. Invalid
@@ -112,6 +112,15 @@ async function answer(page, item, value) {
 }
 
 const person = `Ailsa ${Date.now().toString(36).toUpperCase()}`;
+const PIN = "loom-2026";
+
+/** The lock screen after a reload or a new browser: the PIN opens the app. */
+async function unlock(page) {
+  await page.getByRole("heading", { level: 1, name: "Enter your PIN" }).waitFor({ timeout: 10000 });
+  await page.getByLabel("PIN", { exact: true }).fill(PIN);
+  await page.getByRole("button", { name: "Unlock" }).click();
+  await page.waitForFunction(() => document.body.dataset.locked === undefined && !window.__bothy.locked(), null, { timeout: 20000 });
+}
 const esc = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const records = (page) => page.evaluate(() => window.__bothy.records());
 const hashId = (page) => new URL(page.url()).hash.split("/").pop();
@@ -133,6 +142,8 @@ async function main() {
     await screenshot(page, "enrol-error");
     await page.getByLabel("Enrolment code or QR text").fill(code);
     await page.getByLabel("Name for this device").fill("Test phone");
+    await page.getByLabel("Choose a PIN").fill(PIN);
+    await page.getByLabel("Type the PIN again").fill(PIN);
     await page.getByRole("button", { name: "Enrol this device" }).click();
     await page.getByRole("heading", { level: 1, name: "Sessions" }).waitFor({ timeout: 20000 });
     await page.waitForFunction(() => navigator.serviceWorker && navigator.serviceWorker.controller !== null, null, { timeout: 20000 });
@@ -146,6 +157,8 @@ async function main() {
     await context.setOffline(true);
     await page.reload();
     await ready(page);
+    await screenshot(page, "lock");
+    await unlock(page);
     await page.getByRole("heading", { level: 1, name: "Sessions" }).waitFor();
     await screenshot(page, "home-offline");
 
@@ -261,6 +274,7 @@ async function main() {
     ({ context, page } = await open(profile, true));
     await page.goto(appUrl);
     await ready(page);
+    await unlock(page);
     const headsAfter = await page.evaluate(() => window.__bothy.heads());
     check(JSON.stringify(headsAfter) === JSON.stringify(headsBefore), "records changed or were lost when the browser was closed and opened again");
     check((await page.evaluate(() => window.__bothy.unsynced())) === 8, "unsynced changes were lost when the browser was closed");

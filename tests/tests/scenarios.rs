@@ -20,6 +20,7 @@ mod scenarios {
     pub mod instrument_define;
     pub mod instrument_exports;
     pub mod login_limits;
+    pub mod lost_device;
     pub mod membership;
     pub mod offline_merge;
     pub mod openapi;
@@ -36,5 +37,6 @@ mod scenarios {
     pub mod slow_clients;
     pub mod two_servers;
     pub mod webapp;
+    pub mod webapp_lock;
     pub mod worked_example;
 }

@@ -701,7 +701,7 @@ pub enum AdminCommand {
     /// User accounts.
     #[command(subcommand)]
     User(AdminUserCommand),
-    /// One device: revoke it.
+    /// One device: revoke it (and wipe it at its next contact), or list them all.
     #[command(subcommand)]
     Device(AdminDeviceCommand),
     /// Project membership.
@@ -709,7 +709,8 @@ pub enum AdminCommand {
     Member(AdminMemberCommand),
     /// Make a single-use enrolment code for a user's device; prints the code.
     Enrol(AdminEnrolArgs),
-    /// List enrolled devices: last sync, app, unsynced records, revoked.
+    /// List enrolled devices: last sync, app, unsynced records, revoked, wiped (and what the
+    /// wipe lost). The same as `bothy admin device list`.
     Devices,
     /// Read the audit log, newest first (server admins; see also a project's own log).
     Audit(AdminAuditArgs),
@@ -835,7 +836,8 @@ pub struct AdminInstrumentDefineArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AdminDeviceCommand {
-    /// Revoke a device (a lost phone): its next sync is refused; its records stay on it.
+    /// Revoke a device (a lost phone): at its next contact with the server it deletes every
+    /// record and its credential, and reports what had not been synced.
     Revoke {
         /// The device's id (see `bothy admin devices`).
         id: String,
@@ -843,6 +845,8 @@ pub enum AdminDeviceCommand {
         #[arg(long)]
         reason: String,
     },
+    /// List enrolled devices (the same as `bothy admin devices`).
+    List,
 }
 
 #[derive(Debug, Subcommand)]

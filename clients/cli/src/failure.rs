@@ -2,7 +2,8 @@
 //!
 //! Exit codes: 0 done; 1 bad input or not found (nothing was written); 2 the command line
 //! itself is wrong; 3 the server is unreachable or failing (nothing was lost: try again
-//! later); 4 the server refused the request.
+//! later); 4 the server refused the request (also when it withdrew this device, which has
+//! wiped itself).
 
 use bothy_device::DeviceError;
 use std::process::ExitCode;
@@ -17,7 +18,7 @@ pub fn report(e: &anyhow::Error) -> ExitCode {
     eprintln!("error: {}", one_line(&format!("{e:#}")));
     let code = match e.downcast_ref::<DeviceError>() {
         Some(d) if d.is_temporary() => 3,
-        Some(DeviceError::Rejected { .. }) => 4,
+        Some(DeviceError::Rejected { .. } | DeviceError::Wiped(_)) => 4,
         _ => 1,
     };
     ExitCode::from(code)

@@ -1,8 +1,9 @@
 //! Device life cycle through the `bothy` binary against a real server: an admin makes an
 //! enrolment code (printed, and written as SVG and PNG QR codes), a device enrols from the QR
 //! payload, syncs, shows up in `bothy admin devices` with its unsynced-change hint; then the
-//! admin revokes it (or removes its user) and the device's next sync fails with one clear line
-//! while every record stays on it.
+//! admin revokes it (or removes its user) and the device's next sync wipes it: it lists what it
+//! lost, says in one line that it was withdrawn and wiped and must be enrolled again, and
+//! `bothy admin device list` shows the wipe confirmed with the lost record.
 
 use std::path::Path;
 use std::process::Output;
@@ -27,7 +28,7 @@ fn fails_in_one_line(o: &Output, code: i32, needle: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn revoked_devices_and_removed_users_are_refused_and_keep_their_records() {
+async fn revoked_devices_and_removed_users_are_wiped_at_their_next_sync() {
     let dir = tempfile::tempdir().unwrap();
     let server = common::server(dir.path()).await;
     let url = server.url();
@@ -111,10 +112,18 @@ async fn revoked_devices_and_removed_users_are_refused_and_keep_their_records() 
         ],
     )
     .await);
+    let mut unsynced = Vec::new();
     for store in [&ruth, &sam] {
         ok(&run(store, &url, &["participant", "add", "--project", "isles"]).await);
         ok(&run(store, &url, &["sync"]).await);
-        ok(&run(store, &url, &["participant", "add", "--project", "isles"]).await);
+        let added = ok(&run(
+            store,
+            &url,
+            &["--json", "participant", "add", "--project", "isles"],
+        )
+        .await);
+        let added: serde_json::Value = serde_json::from_str(&added).unwrap();
+        unsynced.push(added["id"].as_str().unwrap().to_owned());
     }
 
     // The hint is what each device reported at its last sync, less what that sync
@@ -138,7 +147,8 @@ async fn revoked_devices_and_removed_users_are_refused_and_keep_their_records() 
         .unwrap()
         .to_owned();
 
-    // Revoke Ruth's phone: its next sync fails in one line; both records stay.
+    // Revoke Ruth's phone: its next sync lists what it lost, says in one line that it was
+    // withdrawn and wiped, and leaves no record on it.
     let o = run(
         &admin_store,
         &url,
@@ -152,7 +162,7 @@ async fn revoked_devices_and_removed_users_are_refused_and_keep_their_records() 
         ],
     )
     .await;
-    assert!(ok(&o).contains("revoked device"));
+    assert!(ok(&o).contains("revoked device") && ok(&o).contains("wiped"));
     let o = run(
         &admin_store,
         &url,
@@ -160,14 +170,53 @@ async fn revoked_devices_and_removed_users_are_refused_and_keep_their_records() 
     )
     .await;
     fails_in_one_line(&o, 4, "already revoked");
+    let text = ok(&a(&["admin", "device", "list"]).await);
+    assert!(text.contains("WIPE ORDERED"), "{text}");
     let o = run(&ruth, &url, &["sync"]).await;
-    fails_in_one_line(&o, 4, "this device has been revoked");
+    fails_in_one_line(
+        &o,
+        4,
+        "this device was withdrawn by an admin and has been wiped",
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("1 record with 1 change not yet on the server was lost")
+            && err.contains("the server has been told")
+            && err.contains("bothy enrol"),
+        "{err}"
+    );
+    let listed = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        listed.contains("lost participant") && listed.contains(&unsynced[0]),
+        "{listed}"
+    );
     let status: serde_json::Value =
         serde_json::from_str(&ok(&run(&ruth, &url, &["--json", "status"]).await)).unwrap();
-    assert_eq!(status["records"], 2, "{status}");
-    assert_eq!(status["unsynced_records"], 1, "{status}");
+    assert_eq!(status["records"], 0, "{status}");
+    assert_eq!(status["server"], serde_json::Value::Null, "{status}");
+    let o = run(&ruth, &url, &["sync"]).await;
+    fails_in_one_line(&o, 1, "enrol this device first");
 
-    // Remove Sam: no more logins, and Sam's device is refused; its records stay.
+    // The admin sees the wipe confirmed and the record lost.
+    let text = ok(&a(&["admin", "device", "list"]).await);
+    assert!(
+        text.contains("WIPED") && text.contains("lost 1 records, 1 unsynced changes"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("lost participant {}", unsynced[0])),
+        "{text}"
+    );
+    let listed = ok(&a(&["--json", "admin", "device", "list"]).await);
+    let devices: Vec<serde_json::Value> = serde_json::from_str(&listed).unwrap();
+    let row = devices
+        .iter()
+        .find(|d| d["device_id"] == ruth_id.as_str())
+        .unwrap();
+    assert!(row["wipe_confirmed_at"].is_i64(), "{row}");
+    assert_eq!(row["lost"][0]["record_id"], unsynced[0].as_str(), "{row}");
+
+    // Remove Sam: no more logins, and Sam's device is wiped at its next sync.
     ok(&a(&[
         "admin",
         "user",
@@ -177,13 +226,14 @@ async fn revoked_devices_and_removed_users_are_refused_and_keep_their_records() 
         "left the project",
     ])
     .await);
-    let o = run(&sam, &url, &["sync"]).await;
-    fails_in_one_line(&o, 4, "user has been removed");
+    let o = run(&sam, &url, &["--json", "sync"]).await;
+    fails_in_one_line(&o, 4, "has been wiped");
+    let lost: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(lost["lost"][0]["record_id"], unsynced[1].as_str(), "{lost}");
+    assert_eq!(lost["confirmation"], "confirmed", "{lost}");
     let status: serde_json::Value =
         serde_json::from_str(&ok(&run(&sam, &url, &["--json", "status"]).await)).unwrap();
-    // Sam's two, and Ruth's first, received at Sam's last sync.
-    assert_eq!(status["records"], 3, "{status}");
-    assert_eq!(status["unsynced_records"], 1, "{status}");
+    assert_eq!(status["records"], 0, "{status}");
     let text = ok(&a(&["admin", "devices"]).await);
     assert!(
         text.contains("REVOKED") && text.contains("USER REMOVED"),

@@ -102,6 +102,12 @@ pub enum DeviceError {
     /// The local store failed.
     #[error("the local store failed: {0}")]
     Store(String),
+
+    /// The server withdrew this device (an admin revoked it or removed its user) and it has
+    /// wiped itself: its records, documents set aside, reports, set-up and credential are gone.
+    /// It must be enrolled again. Carries what was lost, without any field value.
+    #[error("{0}")]
+    Wiped(crate::wipe::Wiped),
 }
 
 impl DeviceError {

@@ -61,11 +61,16 @@ impl Device {
     /// device's credential.
     pub async fn server_history(&self, id: Uuid, project: &str) -> Result<serde_json::Value> {
         let identity = self.require_identity().await?;
-        self.api(&identity.server)?
+        let answer = self
+            .api(&identity.server)?
             .get_json(
                 &format!("/api/v1/projects/{project}/records/{id}/history"),
                 Some(&identity.token),
             )
-            .await
+            .await;
+        match answer {
+            Err(e) if crate::wipe::is_order(&e) => Err(self.wipe(&identity).await),
+            other => other,
+        }
     }
 }

@@ -392,7 +392,10 @@ impl Device {
     /// user to a project, say). One small request with the device token.
     pub async fn refresh_memberships(&self) -> Result<Vec<Membership>> {
         let id = self.require_identity().await?;
-        let me = self.api(&id.server)?.me(&id.token).await?;
+        let me = match self.api(&id.server)?.me(&id.token).await {
+            Err(e) if crate::wipe::is_order(&e) => return Err(self.wipe(&id).await),
+            other => other?,
+        };
         let default = pick_default(id.default_project.as_deref(), &me.memberships);
         let mut tx = store::begin_write(&self.pool).await?;
         store::meta_set(&mut tx, key::USER, &json(&me.user)).await?;

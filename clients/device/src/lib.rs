@@ -22,7 +22,11 @@
 //! * [`Device::sync`] sends every unacknowledged change in one request and applies the answer
 //!   in one transaction. Nothing is marked acknowledged unless the server acknowledged it, and
 //!   nothing is deleted: a record the server refuses is set aside, not dropped. Only erasure
-//!   (a legal duty) removes data from the device.
+//!   (a legal duty) and a wipe (below) remove data from the device.
+//! * A device withdrawn by an admin (revoked, or its user removed) is told so at its next
+//!   request and wipes itself: every record, report and its credential leave the store, and
+//!   the server is told which records held changes it never received
+//!   ([`DeviceError::Wiped`]).
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), bothy_device::DeviceError> {
@@ -57,6 +61,7 @@ mod read;
 mod setup;
 mod store;
 mod sync;
+mod wipe;
 
 pub use api::{Enrolment, Login, Membership, ServerApi, User};
 pub use capture::{AttendanceMark, NewParticipant, WellbeingForm};
@@ -68,6 +73,7 @@ pub use read::{
 };
 pub use setup::{FormItem, InstrumentForm, ProjectForms};
 pub use sync::SyncSummary;
+pub use wipe::{LostRecord, WipeConfirmation, Wiped};
 
 /// Re-exported so callers name records, fields and conflicts with the same types.
 pub use bothy_sync_core;

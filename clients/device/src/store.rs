@@ -37,6 +37,9 @@ pub(crate) mod key {
     /// An enrolment sent but not yet answered (JSON: server, code, enrolment id), so asking
     /// again reuses its id and the server recognises the same device.
     pub const PENDING_ENROLMENT: &str = "pending_enrolment";
+    /// A wipe confirmation not yet sent (JSON: server, withdrawn credential, what was lost);
+    /// the only thing a wiped store keeps.
+    pub const PENDING_WIPE: &str = "pending_wipe";
 }
 
 /// Opens (creating if missing) the store at `path` and brings its tables up to date.

@@ -124,13 +124,24 @@ impl Device {
     /// Makes one sync request and applies its answer.
     #[tracing::instrument(skip_all)]
     pub async fn sync_once(&self) -> Result<SyncSummary> {
+        // A wiped device's confirmation not yet sent goes first (crate::wipe).
+        if let Some(wiped) = self.retry_wipe_confirmation().await?
+            && self.identity().await?.is_none()
+        {
+            return Err(DeviceError::Wiped(wiped));
+        }
         let identity = self.require_identity().await?;
         let out = self.build_request(&identity).await?;
         let api = self.api(&identity.server)?;
         tracing::debug!(records = out.request.push.len(), "sending sync request");
-        let answer = api
+        let answer = match api
             .sync(&identity.token, protocol::encode(&out.request))
-            .await?;
+            .await
+        {
+            // Withdrawn by an admin: nothing is sent, everything is deleted (crate::wipe).
+            Err(e) if crate::wipe::is_order(&e) => return Err(self.wipe(&identity).await),
+            other => other?,
+        };
         let (response, _version): (SyncResponse, u16) =
             protocol::decode(&answer).map_err(|e| DeviceError::Protocol(e.to_string()))?;
         let mut summary = self.apply_response(&identity, &out, response).await?;

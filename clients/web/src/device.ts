@@ -203,12 +203,12 @@ export function editText(id: string, fieldName: "body" | "notes", text: string) 
 }
 
 export async function unsyncedCount(): Promise<number> {
-  return (await read((tx) => tx.allRecords())).filter(unsynced).length;
+  return (await read((tx) => tx.allRecordStates())).filter(unsynced).length;
 }
 
 /** The heads of every record as held here (for checks against the server and other devices). */
 export async function allHeads(): Promise<Record<string, string[]>> {
-  const rows = await read((tx) => tx.allRecords());
+  const rows = await read((tx) => tx.allRecordStates());
   return Object.fromEntries(rows.map((r) => [r.id, r.heads.slice().sort()]));
 }
 

@@ -14,6 +14,7 @@ import { decodeResponse, encodeRequest, MEDIA_TYPE, uuidBytes, uuidText, type Cu
 import { read, unsynced, write, type Identity, type Tx } from "./store";
 import { view, type Doc } from "./records";
 import { membershipsFrom } from "./roles";
+import { afterWipe, DeviceWiped, isWipeOrder, obeyWipe, sendConfirmation, type RunWrite, type WipeNote } from "./wipe";
 
 const PUSH_BUDGET_BYTES = 4 * 1024 * 1024;
 const MAX_ROUNDS = 10_000;
@@ -94,7 +95,8 @@ export async function buildRequest(tx: SyncStore): Promise<Outgoing> {
   return { identity, cursor, pushedHeads, request, truncated };
 }
 
-async function send(out: Outgoing): Promise<SyncResponse> {
+/** Sends one request; an error answer is thrown as a `SyncError` with the server's code. */
+export async function send(out: Outgoing): Promise<SyncResponse> {
   const body = await encodeRequest(out.request);
   let res: Response;
   try {
@@ -232,7 +234,10 @@ export async function applyAnswer(tx: SyncStore, out: Outgoing, answer: SyncResp
 /** Makes one sync request and applies its answer. `more` says to call it again at once. */
 export async function syncOnce(): Promise<SyncSummary> {
   const out = await read(buildRequest);
-  const answer = await send(out);
+  const answer = await send(out).catch(async (e: unknown) => {
+    // Withdrawn by an admin: nothing is sent, everything is deleted (src/wipe.ts).
+    throw isWipeOrder(e) ? await obeyWipe(out.identity, writeWipe, sendConfirmation) : e;
+  });
   const s = await write((tx) => applyAnswer(tx, out, answer));
   // Stored: the set-up's instrument definitions are now the ones forms and checks use.
   if (answer.setup) useSetup(answer.setup.version ? answer.setup : undefined);
@@ -272,8 +277,12 @@ let running: Promise<SyncSummary> | undefined;
 export function sync(): Promise<SyncSummary> {
   running ??= (async () => {
     try {
+      // A wiped device: a confirmation not yet sent goes first, and the sync ends there.
+      const wiped = await wipeNote();
+      if (wiped) throw new DeviceWiped(wiped);
       return await syncRounds(syncOnce);
     } catch (e) {
+      if (e instanceof DeviceWiped) throw e;
       await write((tx) => tx.setMeta("lastError", e instanceof SyncError ? e.code : "network")).catch(() => undefined);
       throw e;
     } finally {
@@ -281,4 +290,12 @@ export function sync(): Promise<SyncSummary> {
     }
   })();
   return running;
+}
+
+const writeWipe: RunWrite = (fn) => write(fn);
+
+/** After a wipe (src/wipe.ts): its note, with a confirmation not yet sent sent now; nothing once
+ * the device is enrolled again. Called at start and before each sync. */
+export function wipeNote(): Promise<WipeNote | undefined> {
+  return afterWipe(writeWipe, sendConfirmation);
 }

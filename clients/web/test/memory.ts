@@ -1,7 +1,8 @@
-// An in-memory stand-in for the IndexedDB transaction the sync client uses; values are copied
-// in and out with structuredClone, as IndexedDB stores them.
+// In-memory stand-ins for the IndexedDB transaction the sync client uses and for the vault's
+// place in `meta`; values are copied in and out with structuredClone, as IndexedDB stores them.
 import type { Meta, SetAside, StoredRecord, StoredReport } from "../src/store";
 import type { SyncStore } from "../src/sync";
+import type { Failures, VaultRecord, VaultStore } from "../src/vault";
 
 export class MemoryStore implements SyncStore {
   records = new Map<string, StoredRecord>();
@@ -36,5 +37,31 @@ export class MemoryStore implements SyncStore {
   }
   async purge(id: string) {
     return this.records.delete(id);
+  }
+  /** Deletes every record, set-aside copy, report and `meta` value, as a wipe does. */
+  async clearAll() {
+    this.records.clear();
+    this.metas.clear();
+    this.setAside = [];
+    this.reports = [];
+  }
+}
+
+/** The vault and the count of wrong PINs, kept as IndexedDB's `meta` keeps them: a new
+ * `unlock` over the same store is a reload of the page. */
+export class MemoryVaultStore implements VaultStore {
+  vault?: VaultRecord;
+  failures?: Failures;
+  async getVault() {
+    return this.vault && structuredClone(this.vault);
+  }
+  async putVault(v: VaultRecord) {
+    this.vault = structuredClone(v);
+  }
+  async getFailures() {
+    return this.failures && structuredClone(this.failures);
+  }
+  async putFailures(f: Failures) {
+    this.failures = structuredClone(f);
   }
 }

@@ -423,7 +423,7 @@ pub async fn create_enrolment_in(
     tag = "admin",
     security(("user_token" = [])),
     responses(
-        (status = 200, description = "`[{\"device_id\",\"name\",\"username\",\"user_active\",\"app\",\"created_at\",\"last_sync_at\",\"revoked\",\"revoked_at\",\"pending_records\",\"last_pushed\"}]`"),
+        (status = 200, description = "`[{\"device_id\",\"name\",\"username\",\"user_active\",\"app\",\"created_at\",\"last_sync_at\",\"revoked\",\"revoked_at\",\"pending_records\",\"last_pushed\",\"wipe_requested_at\",\"wipe_sent_at\",\"wipe_confirmed_at\",\"lost_records\",\"lost_changes\",\"lost\"}]`: `lost` lists `{\"record_id\",\"kind\",\"project\",\"unsynced_changes\",\"last_edited_at\"}` for each record whose changes a wiped device never delivered (`lost_records` and `lost_changes` are `null` until the wipe is confirmed)"),
         (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
         (status = 403, description = "not a server admin", body = crate::openapi::ErrorBody),
         (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
@@ -434,16 +434,28 @@ pub async fn list_devices(State(state): State<AppState>, user: UserAuth) -> ApiR
     user.require_admin()?;
     let rows = sqlx::query(
         "SELECT d.id, d.name, u.username, u.active, d.app, d.created_at, d.last_sync_at, \
-         d.revoked_at, d.pending_records, d.last_pushed \
+         d.revoked_at, d.pending_records, d.last_pushed, d.wipe_requested_at, d.wipe_sent_at, \
+         d.wipe_confirmed_at \
          FROM devices d JOIN users u ON u.id = d.user_id ORDER BY d.created_at",
     )
     .fetch_all(&state.db.pool)
     .await?;
+    let mut losses = crate::wipe::losses_by_device(&state.db).await?;
     Ok(Json(Value::Array(
         rows.into_iter()
             .map(|r| {
+                let id: String = r.get("id");
+                let confirmed = r.get::<Option<i64>, _>("wipe_confirmed_at");
+                let lost = losses.remove(&id).unwrap_or_default();
+                let (lost_records, lost_changes) = match confirmed {
+                    Some(_) => (
+                        Some(lost.len() as i64),
+                        Some(lost.iter().map(|l| l.unsynced_changes).sum::<i64>()),
+                    ),
+                    None => (None, None),
+                };
                 json!({
-                    "device_id": r.get::<String, _>("id"),
+                    "device_id": id,
                     "name": r.get::<String, _>("name"),
                     "username": r.get::<String, _>("username"),
                     "app": r.get::<Option<String>, _>("app"),
@@ -454,6 +466,12 @@ pub async fn list_devices(State(state): State<AppState>, user: UserAuth) -> ApiR
                     "user_active": r.get::<i64, _>("active") != 0,
                     "pending_records": r.get::<Option<i64>, _>("pending_records"),
                     "last_pushed": r.get::<Option<i64>, _>("last_pushed"),
+                    "wipe_requested_at": r.get::<Option<i64>, _>("wipe_requested_at"),
+                    "wipe_sent_at": r.get::<Option<i64>, _>("wipe_sent_at"),
+                    "wipe_confirmed_at": confirmed,
+                    "lost_records": lost_records,
+                    "lost_changes": lost_changes,
+                    "lost": lost,
                 })
             })
             .collect(),
@@ -480,8 +498,10 @@ fn check_reason(reason: &str) -> ApiResult<String> {
     Ok(reason.trim().to_owned())
 }
 
-/// `POST /api/v1/admin/devices/{id}/revoke`: a lost or retired device stops syncing at once.
-/// Its records stay on it (and what it synced stays on the server).
+/// `POST /api/v1/admin/devices/{id}/revoke`: a lost or retired device stops syncing at once,
+/// and a wipe is ordered: at its next request it is told to delete everything it holds
+/// ([`crate::wipe`]). What it synced stays on the server. A device revoked before wipes
+/// existed, which was never told to wipe, gets its wipe ordered by revoking it again.
 #[utoipa::path(
     post,
     path = "/api/v1/admin/devices/{id}/revoke",
@@ -490,12 +510,12 @@ fn check_reason(reason: &str) -> ApiResult<String> {
     params(("id" = String, Path, description = "The device id")),
     request_body = Reason,
     responses(
-        (status = 200, description = "`{\"device_id\",\"name\",\"username\",\"revoked\":true,\"revoked_at\"}`"),
+        (status = 200, description = "`{\"device_id\",\"name\",\"username\",\"revoked\":true,\"revoked_at\",\"wipe_requested_at\"}`. Audit: `device.revoke` and `device.wipe_ordered`"),
         (status = 400, description = "`invalid_json`, `invalid_reason`, or `invalid_value`: the id is not a UUID in lower case with hyphens", body = crate::openapi::ErrorBody),
         (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
         (status = 403, description = "not a server admin", body = crate::openapi::ErrorBody),
         (status = 404, description = "unknown device", body = crate::openapi::ErrorBody),
-        (status = 409, description = "already revoked", body = crate::openapi::ErrorBody),
+        (status = 409, description = "already revoked (and its wipe ordered)", body = crate::openapi::ErrorBody),
         (status = 415, description = "not sent as `Content-Type: application/json`", body = crate::openapi::ErrorBody),
         (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
         (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
@@ -512,43 +532,65 @@ pub async fn revoke_device(
     crate::error::check_id("id", &id)?;
     let mut tx = state.db.begin_write().await?;
     let row = sqlx::query(
-        "SELECT d.name, d.revoked_at, u.username FROM devices d \
+        "SELECT d.name, d.revoked_at, d.wipe_requested_at, u.username FROM devices d \
          JOIN users u ON u.id = d.user_id WHERE d.id = $1",
     )
     .bind(&id)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("no device `{id}`")))?;
-    if let Some(at) = row.get::<Option<i64>, _>("revoked_at") {
-        return Err(ApiError::Conflict(format!(
-            "device `{id}` was already revoked (at {at})"
-        )));
-    }
     let at = now();
-    sqlx::query("UPDATE devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(at)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
     let name: String = row.get("name");
     let username: String = row.get("username");
-    audit::record(
-        &mut *tx,
+    let revoked_at = match row.get::<Option<i64>, _>("revoked_at") {
+        Some(before) if row.get::<Option<i64>, _>("wipe_requested_at").is_some() => {
+            return Err(ApiError::Conflict(format!(
+                "device `{id}` was already revoked (at {before}) and its wipe ordered"
+            )));
+        }
+        // Revoked before wipes existed: this revocation orders its wipe.
+        Some(before) => before,
+        None => {
+            sqlx::query("UPDATE devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(at)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            audit::record(
+                &mut *tx,
+                &audit::Actor::user(&user),
+                "device.revoke",
+                None,
+                Some(&id),
+                json!({"reason": reason, "device_name": name, "username": username}),
+            )
+            .await?;
+            at
+        }
+    };
+    crate::wipe::order(
+        &mut tx,
         &audit::Actor::user(&user),
+        &id,
         "device.revoke",
-        None,
-        Some(&id),
-        json!({"reason": reason, "device_name": name, "username": username}),
+        at,
     )
     .await?;
+    let wipe_requested_at: Option<i64> =
+        sqlx::query_scalar("SELECT wipe_requested_at FROM devices WHERE id = $1")
+            .bind(&id)
+            .fetch_one(&mut *tx)
+            .await?;
     tx.commit().await?;
     Ok(Json(json!({
-        "device_id": id, "name": name, "username": username, "revoked": true, "revoked_at": at,
+        "device_id": id, "name": name, "username": username, "revoked": true,
+        "revoked_at": revoked_at, "wipe_requested_at": wipe_requested_at,
     })))
 }
 
 /// `POST /api/v1/admin/users/{username}/remove`: the user can no longer log in, refresh a
-/// token, enrol or sync from any of their devices. Nothing they recorded is deleted.
+/// token, enrol or sync from any of their devices, and a wipe is ordered for each of their
+/// devices ([`crate::wipe`]). Nothing they synced is deleted from the server.
 #[utoipa::path(
     post,
     path = "/api/v1/admin/users/{username}/remove",
@@ -557,7 +599,7 @@ pub async fn revoke_device(
     params(("username" = String, Path, description = "The user to remove")),
     request_body = Reason,
     responses(
-        (status = 200, description = "`{\"username\",\"active\":false,\"refresh_tokens_revoked\",\"devices_stopped\"}`"),
+        (status = 200, description = "`{\"username\",\"active\":false,\"refresh_tokens_revoked\",\"devices_stopped\",\"wipes_ordered\"}`. Audit: `user.remove`, and `device.wipe_ordered` for each device"),
         (status = 400, description = "`invalid_json`, `invalid_reason` or `cannot_remove_self`", body = crate::openapi::ErrorBody),
         (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
         (status = 403, description = "not a server admin", body = crate::openapi::ErrorBody),
@@ -618,10 +660,32 @@ pub async fn remove_user(
         json!({"reason": reason, "refresh_tokens_revoked": tokens, "devices_stopped": devices}),
     )
     .await?;
+    // Every device of theirs not yet told to wipe, revoked ones included.
+    let unwiped: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM devices WHERE user_id = $1 AND wipe_requested_at IS NULL ORDER BY id",
+    )
+    .bind(&user_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let at = now();
+    let mut wipes = 0;
+    for device in &unwiped {
+        if crate::wipe::order(
+            &mut tx,
+            &audit::Actor::user(&user),
+            device,
+            "user.remove",
+            at,
+        )
+        .await?
+        {
+            wipes += 1;
+        }
+    }
     tx.commit().await?;
     Ok(Json(json!({
         "username": username, "active": false, "refresh_tokens_revoked": tokens,
-        "devices_stopped": devices,
+        "devices_stopped": devices, "wipes_ordered": wipes,
     })))
 }
 

@@ -376,7 +376,7 @@ pub async fn register(
     security(("user_token" = []), ("device_token" = [])),
     responses(
         (status = 200, description = "Who the token belongs to: `{\"user\",\"memberships\"}` (and `device_id` for a device)"),
-        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential; `wipe` for a device whose wipe was ordered and not yet confirmed", body = crate::openapi::ErrorBody),
         (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
         (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
     )

@@ -52,7 +52,7 @@ impl FromRequestParts<AppState> for Caller {
     params(("slug" = String, Path, description = "The project's slug"), ("id" = String, Path, description = "The record id")),
     responses(
         (status = 200, description = "`{\"id\",\"project\",\"changes\":[...]}`: the record's changes in causal order"),
-        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential; `wipe` for a device whose wipe was ordered and not yet confirmed", body = crate::openapi::ErrorBody),
         (status = 403, description = "not a member of the project", body = crate::openapi::ErrorBody),
         (status = 400, description = "`invalid_value`: the id is not a UUID in lower case with hyphens", body = crate::openapi::ErrorBody),
         (status = 404, description = "the record is not in that project", body = crate::openapi::ErrorBody),

@@ -15,6 +15,7 @@ pub mod review;
 pub mod setup;
 pub mod subjects;
 pub mod webapp;
+pub mod wipe;
 
 use crate::error::ApiError;
 use axum::extract::rejection::JsonRejection;

@@ -1,6 +1,8 @@
 //! A device's life in the field: its clock is wrong, it is offline for two months, it is
 //! revoked, its user is removed, its store is enrolled again. Each gets the documented outcome
-//! with a clear message, and nothing is lost on the device.
+//! with a clear message. Nothing is lost on the device, except by a revoked device or one of a
+//! removed user: it is wiped at its next contact, losing what it had not synced (lost_device.rs
+//! shows that in full).
 //!
 //! Simulating time: the device library and the server read the system clock, which a test
 //! cannot move. Sync never depends on the device's clock (the server orders changes by its own
@@ -21,7 +23,7 @@ use uuid::Uuid;
 on_both_backends!(
     a_wrong_device_clock_does_not_matter,
     sixty_days_offline_still_syncs,
-    revoked_devices_and_removed_users_are_refused_without_loss,
+    revoked_devices_and_removed_users_are_refused_and_wiped,
     a_store_enrolled_again_sends_what_the_server_lacks,
 );
 
@@ -194,7 +196,7 @@ async fn sixty_days_offline_still_syncs(backend: Backend) {
     h.finish().await;
 }
 
-async fn revoked_devices_and_removed_users_are_refused_without_loss(backend: Backend) {
+async fn revoked_devices_and_removed_users_are_refused_and_wiped(backend: Backend) {
     let Some(h) = Harness::start(backend).await else {
         return;
     };
@@ -257,17 +259,14 @@ async fn revoked_devices_and_removed_users_are_refused_without_loss(backend: Bac
         .to_string();
     assert!(err.contains("409"), "{err}");
     match ruth.sync().await {
-        Err(DeviceError::Rejected {
-            status: 401,
-            message,
-            ..
-        }) => assert!(message.contains("revoked"), "{message}"),
-        other => panic!("expected a refusal, got {other:?}"),
+        Err(DeviceError::Wiped(wiped)) => assert_eq!(wiped.lost.len(), 1, "{wiped:?}"),
+        other => panic!("expected the revoked phone to be wiped, got {other:?}"),
     }
     let status = ruth.status().await.unwrap();
-    assert_eq!((status.records, status.unsynced_records), (2, 1));
+    assert_eq!((status.records, status.unsynced_records), (0, 0));
+    assert!(matches!(ruth.sync().await, Err(DeviceError::NotEnrolled)));
 
-    // Remove Sam: his device and his tokens stop working; his records stay on his device.
+    // Remove Sam: his device and his tokens stop working; his device is wiped too.
     let v = h
         .admin(
             "/api/v1/admin/users/sam/remove",
@@ -275,17 +274,13 @@ async fn revoked_devices_and_removed_users_are_refused_without_loss(backend: Bac
         )
         .await;
     assert_eq!(v["devices_stopped"], 1, "{v}");
+    assert_eq!(v["wipes_ordered"], 1, "{v}");
     match sam.sync().await {
-        Err(DeviceError::Rejected {
-            status: 401,
-            message,
-            ..
-        }) => assert!(message.contains("user has been removed"), "{message}"),
-        other => panic!("expected a refusal, got {other:?}"),
+        Err(DeviceError::Wiped(wiped)) => assert_eq!(wiped.lost.len(), 1, "{wiped:?}"),
+        other => panic!("expected the removed user's device to be wiped, got {other:?}"),
     }
     let status = sam.status().await.unwrap();
-    // His two, and Ruth's first, received at his last sync.
-    assert_eq!((status.records, status.unsynced_records), (3, 1));
+    assert_eq!((status.records, status.unsynced_records), (0, 0));
     let err = h
         .login("sam", "sam-password")
         .await
@@ -357,8 +352,8 @@ async fn revoked_devices_and_removed_users_are_refused_without_loss(backend: Bac
     h.finish().await;
 }
 
-/// A phone revoked when it was lost and later found: its user enrols the same store again with
-/// a new code. What it recorded offline under its old credential reaches the server (the same
+/// A phone revoked when it was lost and later found, before its next contact with the server
+/// (which would have wiped it): its user enrols the same store again with a new code. What it recorded offline under its old credential reaches the server (the same
 /// user's other device may be vouched for), authored by the old device and received from the
 /// new one; another user's device cannot do the same.
 async fn a_store_enrolled_again_sends_what_the_server_lacks(backend: Backend) {
@@ -378,12 +373,9 @@ async fn a_store_enrolled_again_sends_what_the_server_lacks(backend: Backend) {
         json!({"reason": "lost on the ferry"}),
     )
     .await;
-    assert!(
-        ruth.sync().await.is_err(),
-        "the revoked credential is refused"
-    );
 
-    // Found again: enrolled anew, keeping its store.
+    // Found again before it reached the server (its next contact would have wiped it):
+    // enrolled anew, keeping its store.
     let code = h.enrolment_code("ruth").await;
     ruth.enrol(&h.url(), &code, "ruth-phone (found)")
         .await

@@ -187,7 +187,9 @@ pub async fn run(a: AdminArgs, store: &Path, out: Output) -> Result<()> {
                 .await?;
             out.emit(&v, || {
                 format!(
-                    "revoked device {} ({} of {}): its next sync is refused; its records stay on it",
+                    "revoked device {} ({} of {}): at its next contact with the server it is \
+                     wiped (every record and its credential deleted) and reports what it had not \
+                     synced; see `bothy admin devices`",
                     s(&v, "device_id"),
                     s(&v, "name"),
                     s(&v, "username")
@@ -217,8 +219,9 @@ pub async fn run(a: AdminArgs, store: &Path, out: Output) -> Result<()> {
                 .await?;
             out.emit(&v, || {
                 format!(
-                    "removed user {username}: no more logins; {} device(s) will be refused at their next sync",
-                    s(&v, "devices_stopped")
+                    "removed user {username}: no more logins; {} device(s) will be wiped at their \
+                     next contact with the server",
+                    s(&v, "wipes_ordered")
                 )
             });
         }
@@ -262,7 +265,7 @@ pub async fn run(a: AdminArgs, store: &Path, out: Output) -> Result<()> {
                 )
             });
         }
-        AdminCommand::Devices => {
+        AdminCommand::Devices | AdminCommand::Device(AdminDeviceCommand::List) => {
             let v: Value = api.get_json("/api/v1/admin/devices", token).await?;
             out.emit(&v, || {
                 rows(
@@ -275,6 +278,7 @@ pub async fn run(a: AdminArgs, store: &Path, out: Output) -> Result<()> {
                         if d["user_active"].as_bool() == Some(false) {
                             state.push_str("  USER REMOVED");
                         }
+                        state.push_str(&wipe_state(d));
                         let pending = match d.get("pending_records").and_then(Value::as_i64) {
                             Some(n) => format!("{n} unsynced"),
                             None => "unsynced ?".into(),
@@ -299,6 +303,42 @@ pub async fn run(a: AdminArgs, store: &Path, out: Output) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A device's wipe, for the device list: when it was ordered, sent and confirmed, and under it
+/// one line per record whose unsynced changes the wipe destroyed.
+fn wipe_state(d: &Value) -> String {
+    let at = |key: &str| d.get(key).and_then(Value::as_i64).map(output::time);
+    let Some(ordered) = at("wipe_requested_at") else {
+        return String::new();
+    };
+    let Some(confirmed) = at("wipe_confirmed_at") else {
+        return match at("wipe_sent_at") {
+            Some(sent) => format!("  WIPE ORDERED {ordered}, SENT {sent}, NOT YET CONFIRMED"),
+            None => format!("  WIPE ORDERED {ordered}, NOT YET SENT (no contact since)"),
+        };
+    };
+    let mut t = format!(
+        "  WIPED: ordered {ordered}, sent {}, confirmed {confirmed}; lost {} records, {} \
+         unsynced changes",
+        at("wipe_sent_at").unwrap_or_else(|| "-".into()),
+        s(d, "lost_records"),
+        s(d, "lost_changes"),
+    );
+    for l in d["lost"].as_array().into_iter().flatten() {
+        let _ = write!(
+            t,
+            "\n    lost {:<11} {}  project {}  {} unsynced changes, last edited {}",
+            s(l, "kind"),
+            s(l, "record_id"),
+            s(l, "project"),
+            s(l, "unsynced_changes"),
+            l.get("last_edited_at")
+                .and_then(Value::as_i64)
+                .map_or("?".into(), output::time),
+        );
+    }
+    t
 }
 
 /// The server this device is enrolled with, if the store exists and is enrolled.

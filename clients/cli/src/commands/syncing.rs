@@ -1,11 +1,12 @@
 //! `bothy status` and `bothy sync`: where the device stands, and exchanging changes with the
 //! server. A sync that cannot reach the server fails with one line (exit code 3) and changes
-//! nothing on the device.
+//! nothing on the device. A sync told that the device was withdrawn lists what its wipe lost
+//! and fails with one line saying so (exit code 4).
 
 use crate::args::StatusArgs;
 use crate::output::{self, Output};
 use anyhow::Result;
-use bothy_device::Device;
+use bothy_device::{Device, DeviceError, Wiped};
 use bothy_sync_core::protocol::ReportKind;
 use std::fmt::Write;
 
@@ -106,7 +107,14 @@ pub async fn status(device: &Device, a: StatusArgs, out: Output) -> Result<()> {
 }
 
 pub async fn sync(device: &Device, out: Output) -> Result<()> {
-    let summary = device.sync().await?;
+    let summary = match device.sync().await {
+        Ok(summary) => summary,
+        Err(DeviceError::Wiped(wiped)) => {
+            print_wiped(&wiped, out);
+            return Err(DeviceError::Wiped(wiped).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let left = device.status().await?.unsynced_records;
     out.emit(&summary, || {
         let mut t = String::new();
@@ -154,6 +162,32 @@ pub async fn sync(device: &Device, out: Output) -> Result<()> {
         t
     });
     Ok(())
+}
+
+/// What a wipe lost, on standard output (the error line on standard error says what happened):
+/// ids, kinds, projects, counts and times only.
+fn print_wiped(wiped: &Wiped, out: Output) {
+    out.emit(wiped, || {
+        let mut t = String::from(
+            "this device was withdrawn by an admin and has been wiped; records whose changes had \
+             not reached the server:",
+        );
+        if wiped.lost.is_empty() {
+            t.push_str(" none");
+        }
+        for l in &wiped.lost {
+            let _ = write!(
+                t,
+                "\n  lost {:<11} {}  project {}  {} unsynced changes, last edited {}",
+                l.kind,
+                l.record_id,
+                l.project,
+                l.unsynced_changes,
+                l.last_edited_at.map_or("?".into(), output::time)
+            );
+        }
+        t
+    });
 }
 
 fn duration(secs: i64) -> String {

@@ -1,11 +1,13 @@
 //! Tests of the on-device replica: capture offline (`capture`), and sync against an in-memory
-//! server that speaks the real protocol (`sync`), and questionnaires beyond WEMWBS
-//! (`instruments`). One test binary with shared helpers.
+//! server that speaks the real protocol (`sync`), questionnaires beyond WEMWBS
+//! (`instruments`), and a device withdrawn by its server wiping itself (`wipe`). One test
+//! binary with shared helpers.
 
 mod capture;
 mod fake_server;
 mod instruments;
 mod sync;
+mod wipe;
 
 use bothy_device::bothy_sync_core::FieldValue;
 use bothy_device::bothy_sync_core::automerge::ActorId;

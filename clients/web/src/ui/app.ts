@@ -9,9 +9,11 @@ import { AGE_BANDS, STORY_CONSENT_SCOPES, TIMEPOINTS } from "../schema";
 import { score, type Score } from "../scoring";
 import { allReports, allSetAside, read, write, type Identity } from "../store";
 import { sync, SyncError } from "../sync";
+import { DeviceWiped, type WipeNote } from "../wipe";
 import { answerLabel, itemText, suppliedWording } from "../wording";
 import { checkbox, choices, clearErrors, control, controlOf, errorText, field, h, showErrors, status, value } from "./dom";
 import { details, readField, sessionForm, SESSION_VIEW, toUtc } from "./fields";
+import { enrolmentPin, saveIdentity, settingsScreen } from "./lock";
 
 const main = () => document.getElementById("main")!;
 
@@ -72,9 +74,11 @@ async function enrolScreen(): Promise<void> {
     field({ label: t("enrol.password"), name: "password", type: "password", required: true, attrs: { autocomplete: "current-password" } }),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "secondary" }, t("enrol.login"))),
   );
+  // The PIN that will encrypt this device's store (none when it has one already).
+  const pin = enrolmentPin();
   const done = async (identity: Identity) => {
     identity.project = dev.defaultProject(identity);
-    await write((tx) => tx.setMeta("identity", identity));
+    await saveIdentity(identity, pin?.pin());
     msg.replaceChildren(status(t("enrol.done", { user: identity.user.username }), "ok"));
     try {
       await sync();
@@ -97,6 +101,7 @@ async function enrolScreen(): Promise<void> {
   codeForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     clearErrors(codeForm);
+    const pinOk = pin?.check() ?? true;
     let code = value(codeForm, "code");
     let server = location.origin;
     const payload = parseEnrolPayload(code);
@@ -115,6 +120,7 @@ async function enrolScreen(): Promise<void> {
       }
     }
     if (!code) return showErrors(codeForm, [{ field: "code", code: "required" }]);
+    if (!pinOk) return;
     msg.replaceChildren(status(t("enrol.working")));
     try {
       await done(await enrol(server, code, value(codeForm, "name") || t("enrol.nameDefault")));
@@ -125,10 +131,12 @@ async function enrolScreen(): Promise<void> {
   loginForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     clearErrors(loginForm);
+    const pinOk = pin?.check() ?? true;
     const errs: FieldError[] = [];
     if (!value(loginForm, "username")) errs.push({ field: "username", code: "required" });
     if (!controlOf(loginForm, "password")?.value) errs.push({ field: "password", code: "required" });
     if (errs.length) return showErrors(loginForm, errs);
+    if (!pinOk) return;
     msg.replaceChildren(status(t("enrol.working")));
     try {
       await done(await loginAndRegister(location.origin, value(loginForm, "username"), controlOf(loginForm, "password")!.value, value(codeForm, "name") || t("enrol.nameDefault")));
@@ -136,7 +144,22 @@ async function enrolScreen(): Promise<void> {
       fail(loginForm, e);
     }
   });
-  screen(t("enrol.title"), h("p", {}, t("enrol.intro")), msg, codeForm, scanArea, loginForm);
+  const wiped = await read((tx) => tx.meta("wipe"));
+  screen(t("enrol.title"), wiped ? wipeNotice(wiped) : null, h("p", {}, t("enrol.intro")), msg, pin?.element, codeForm, scanArea, loginForm);
+}
+
+/** What a withdrawn device says once it has wiped itself (src/wipe.ts). */
+function wipeNotice(note: WipeNote): HTMLElement {
+  const told = note.state === "confirmed" ? t("wipe.confirmed") : note.state === "pending" ? t("wipe.pending") : t("wipe.refused", { message: note.refusal ?? "" });
+  const lost = note.lost.length === 0 ? t("wipe.lostNone") : `${t("wipe.lost", { count: note.lost.length })} ${told}`;
+  return h(
+    "section",
+    { class: "status error", role: "alert", id: "wiped", "aria-labelledby": "wiped-h" },
+    h("h2", { id: "wiped-h" }, t("wipe.title")),
+    h("p", {}, t("wipe.done")),
+    h("p", {}, lost),
+    h("p", {}, t("wipe.enrolAgain")),
+  );
 }
 
 async function scan(area: HTMLElement, form: HTMLElement): Promise<void> {
@@ -632,6 +655,8 @@ async function storyScreen(sid: string, flash?: string): Promise<void> {
     msg,
     form,
   );
+  // The browser's history and tab restore keep page titles on disk in clear: no story's title there.
+  document.title = `${t("story.title")} · ${t("app.name")}`;
 }
 
 // ---------- sync ----------
@@ -664,6 +689,8 @@ async function syncScreen(flash?: HTMLElement): Promise<void> {
       if (s.erased) done.push(t("sync.erased", { count: s.erased }));
       note = status(done.join(" "), "ok");
     } catch (e) {
+      // Wiped: nothing is left to show here; the enrolment screen says what happened.
+      if (e instanceof DeviceWiped) return nav("#/enrol");
       note = status(syncErrorText(e), "error");
     }
     await syncScreen(note);
@@ -719,6 +746,9 @@ export async function route(): Promise<void> {
     case "sync":
       document.querySelector('header nav a[href="#/sync"]')?.setAttribute("aria-current", "page");
       return syncScreen();
+    case "settings":
+      document.querySelector('header nav a[href="#/settings"]')?.setAttribute("aria-current", "page");
+      return settingsScreen();
     default:
       document.querySelector('header nav a[href="#/"]')?.setAttribute("aria-current", "page");
       return homeScreen();

@@ -7,6 +7,8 @@ type Child = Node | string | null | undefined | false;
 
 export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: (Child | Child[])[]): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
+  // The browser keeps no copy of what is typed (session restore would write it to disk in clear).
+  if (tag === "form" && !("autocomplete" in attrs)) el.setAttribute("autocomplete", "off");
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === false) continue;
     if (typeof v === "function") el.addEventListener(k.replace(/^on/, ""), v);
