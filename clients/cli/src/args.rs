@@ -352,7 +352,7 @@ pub struct ParticipantAddArgs {
     /// Ethnic group (ONS 2021 high-level groups).
     #[arg(long, value_parser = PossibleValuesParser::new(schema::ETHNIC_GROUPS))]
     pub ethnic_group: Option<String>,
-    /// Postcode district, e.g. IV26.
+    /// Postcode district, e.g. IV26 (a direct identifier: kept in the contact record).
     #[arg(long)]
     pub postcode_district: Option<String>,
     /// Index of Multiple Deprivation decile, 1 (most deprived) to 10.
@@ -385,12 +385,16 @@ pub struct ParticipantAddArgs {
     /// Version of the consent form.
     #[arg(long)]
     pub consent_version: Option<String>,
-    /// Name (a direct identifier: kept apart, never shown to analysts).
+    /// Name (a direct identifier: kept in the contact record, which peer workers' and analysts'
+    /// devices never receive).
     #[arg(long)]
     pub name: Option<String>,
-    /// Phone number (a direct identifier: kept apart, never shown to analysts).
+    /// Phone number (a direct identifier: kept in the contact record).
     #[arg(long)]
     pub phone: Option<String>,
+    /// How and when to get in touch (kept in the contact record; nothing clinical).
+    #[arg(long)]
+    pub contact_notes: Option<String>,
     /// Any other field, as FIELD=VALUE (repeatable).
     #[arg(long = "set", value_name = "FIELD=VALUE",
           long_help = set_help(RecordKind::Participant, false),
@@ -912,6 +916,13 @@ pub enum AdminMemberCommand {
         #[arg(value_parser = PossibleValuesParser::new(Role::NAMES)
             .map(|name| Role::parse(&name).expect("a role's name")))]
         role: Role,
+    },
+    /// Take a user out of a project: their devices delete its records at their next sync.
+    Remove {
+        /// The project's slug.
+        project: String,
+        /// The user.
+        username: String,
     },
 }
 

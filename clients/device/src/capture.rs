@@ -56,6 +56,9 @@ pub struct NewParticipant {
     pub id: Uuid,
     /// The human-facing code, unique without the device talking to anyone (`K7Q2-0007`).
     pub code: String,
+    /// Their contact record (name, phone, postcode district, contact notes), if any was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Uuid>,
 }
 
 /// A completed (or partly completed) wellbeing questionnaire.
@@ -82,7 +85,10 @@ pub struct WellbeingForm {
 impl Device {
     /// Registers a participant in `project` (the default project if `None`) with `fields`
     /// (paths as in [`Editor::set`]: `age_band`, `consent.data_use`, `referral.source`...). The
-    /// device assigns the participant's code.
+    /// device assigns the participant's code. Their direct identifiers, given as `contact.name`,
+    /// `contact.phone`, `contact.postcode_district` and `contact.notes`, go to a contact record
+    /// of their own (written in the same transaction), which only the roles that may see them
+    /// receive.
     pub async fn create_participant(
         &self,
         project: Option<&str>,
@@ -104,12 +110,32 @@ impl Device {
             .unwrap_or(0)
             + 1;
         let code = crate::code::participant_code(&crate::code::device_prefix(&id.device_id), n);
+        let (contact, own): (Vec<_>, Vec<_>) = fields
+            .iter()
+            .cloned()
+            .partition(|(path, _)| path.starts_with("contact."));
         let mut all: Vec<(&str, FieldValue)> = vec![("code", code.clone().into())];
-        all.extend(fields.iter().cloned());
+        all.extend(own);
         let record = create_in(&mut tx, &id, RecordKind::Participant, &project, &all).await?;
+        let contact = if contact.is_empty() {
+            None
+        } else {
+            id.check_may_record(&project, RecordKind::Contact)?;
+            let record_text = record.to_string();
+            let mut fields: Vec<(&str, FieldValue)> = contact
+                .iter()
+                .map(|(path, v)| (&path["contact.".len()..], v.clone()))
+                .collect();
+            fields.push(("participant", record_text.as_str().into()));
+            Some(create_in(&mut tx, &id, RecordKind::Contact, &project, &fields).await?)
+        };
         store::meta_set(&mut tx, key::PARTICIPANT_COUNTER, &n.to_string()).await?;
         tx.commit().await?;
-        Ok(NewParticipant { id: record, code })
+        Ok(NewParticipant {
+            id: record,
+            code,
+            contact,
+        })
     }
 
     /// Records a session in `project` (the default project if `None`): `site`, `activity`,
@@ -368,7 +394,9 @@ async fn create_in(
     let mut errors = Vec::new();
     for (path, value) in fields {
         let target = match (kind, *path) {
-            (RecordKind::Wellbeing | RecordKind::Story, "participant") => RecordKind::Participant,
+            (RecordKind::Wellbeing | RecordKind::Story | RecordKind::Contact, "participant") => {
+                RecordKind::Participant
+            }
             (RecordKind::Wellbeing | RecordKind::Story, "session") => RecordKind::Session,
             (RecordKind::Session, p) if p.starts_with("attendance.") => RecordKind::Participant,
             _ => continue,

@@ -215,6 +215,24 @@ pub(crate) async fn adopt_roles(
     }
 }
 
+/// The user's role in each of their projects as last heard from the server; `None` when the
+/// store has never held them.
+pub(crate) async fn roles(conn: &mut SqliteConnection) -> Result<Option<BTreeMap<String, String>>> {
+    let Some(stored) = store::meta_get(conn, key::MEMBERSHIPS).await? else {
+        return Ok(None);
+    };
+    let memberships: Vec<Membership> = match serde_json::from_str(&stored) {
+        Ok(m) => m,
+        Err(_) => return Ok(None),
+    };
+    Ok(Some(
+        memberships
+            .into_iter()
+            .map(|m| (m.project, m.role))
+            .collect(),
+    ))
+}
+
 fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("plain data always serialises")
 }

@@ -54,6 +54,10 @@ pub struct RecordDetails {
     pub unsynced: bool,
     /// The document's heads, hex.
     pub heads: Vec<String>,
+    /// For a participant: their contact details, if this device holds them (devices of roles
+    /// that may not see direct identifiers never do).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<(Uuid, bothy_sync_core::record::Contact)>,
 }
 
 /// The true conflicts of one record on this device.
@@ -184,7 +188,12 @@ impl Device {
             RecordData::Wellbeing(w) => Some(w.score_in(&view.project)),
             _ => None,
         };
+        let contact = match view.kind {
+            RecordKind::Participant => contact_of(&mut conn, id).await?,
+            _ => None,
+        };
         Ok(RecordDetails {
+            contact,
             id,
             score,
             conflicts: bothy_sync_core::conflicts(doc.automerge_ref()),
@@ -193,6 +202,15 @@ impl Device {
             heads: doc.heads().iter().map(ToString::to_string).collect(),
             view,
         })
+    }
+
+    /// A participant's contact record on this device, if any: its id and values.
+    pub async fn contact_of(
+        &self,
+        participant: Uuid,
+    ) -> Result<Option<(Uuid, bothy_sync_core::record::Contact)>> {
+        let mut conn = self.pool.acquire().await?;
+        contact_of(&mut conn, participant).await
     }
 
     /// Every record on this device that has true conflicts, as this device sees them (the
@@ -428,4 +446,30 @@ fn parse_id(s: &str) -> Result<Uuid> {
 fn parse_kind(s: &str) -> Result<RecordKind> {
     RecordKind::parse(s)
         .ok_or_else(|| DeviceError::Store(format!("stored record kind {s:?} is unknown")))
+}
+
+/// The first contact record (by id) that names `participant`.
+async fn contact_of(
+    conn: &mut sqlx::SqliteConnection,
+    participant: Uuid,
+) -> Result<Option<(Uuid, bothy_sync_core::record::Contact)>> {
+    let ids: Vec<(String,)> =
+        sqlx::query_as("SELECT id FROM records WHERE kind = 'contact' ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await?;
+    let wanted = participant.to_string();
+    for (id,) in ids {
+        let id = parse_id(&id)?;
+        let Some(row) = store::get_record(conn, id).await? else {
+            continue;
+        };
+        let doc = RecordDoc::load(&row.doc, bothy_sync_core::automerge::ActorId::random())?;
+        if let Ok(view) = doc.view()
+            && let RecordData::Contact(c) = view.data
+            && c.participant == wanted
+        {
+            return Ok(Some((id, c)));
+        }
+    }
+    Ok(None)
 }

@@ -296,5 +296,13 @@ fn label_of(project: &str, data: &RecordData) -> (String, Option<String>) {
             )
         }
         RecordData::Story(s) => (s.title.clone(), None),
+        RecordData::Contact(c) => {
+            let mut parts: Vec<String> = c.name.iter().cloned().collect();
+            parts.extend(c.postcode_district.clone());
+            if parts.is_empty() {
+                parts.push("contact details".to_owned());
+            }
+            (parts.join(" "), None)
+        }
     }
 }

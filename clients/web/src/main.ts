@@ -50,6 +50,13 @@ async function start(): Promise<void> {
     records: async () => (await listRecords()).map((r) => ({ id: r.id, kind: r.view.kind, project: r.view.project, unsynced: r.unsynced })),
     unsynced: unsyncedCount,
     sync,
+    // A saved document as JSON, with every change of its history decoded (for tests that check
+    // what the device holds).
+    inspect: (bytes: Uint8Array) => {
+      const doc = A.load(bytes);
+      const plain = (_: string, v: unknown) => (typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? Array.from(v) : v);
+      return JSON.stringify({ doc: A.toJS(doc), changes: A.getAllChanges(doc).map((c) => A.decodeChange(c)) }, plain);
+    },
     ready: true,
   };
   window.addEventListener("hashchange", () => {

@@ -1,7 +1,8 @@
 // The device's local database (IndexedDB). Every record is kept as a saved Automerge document
 // with its current heads and the heads the server is known to hold (`acked`, null when the
 // server has acknowledged nothing). A record is unsynced while the two differ. Nothing is
-// deleted except on erasure decided by the server.
+// deleted except as the server decides: an erasure, a record the user may no longer hold, or
+// one the server rewrote (src/sync.ts).
 import type { Cursor, Setup } from "./protocol";
 
 export interface StoredRecord {
