@@ -92,6 +92,9 @@ impl Db {
         }
         let db = Db { pool, backend };
         ensure_identity(&db).await?;
+        crate::contacts::migrate(&db)
+            .await
+            .context("cannot move participants' direct identifiers to contact records")?;
         Ok(db)
     }
 

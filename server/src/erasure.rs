@@ -144,6 +144,8 @@ pub struct ErasureCounts {
     pub wellbeing_responses: u64,
     /// Stories about them deleted.
     pub stories: u64,
+    /// Contact records (their direct identifiers) deleted.
+    pub contacts: u64,
     /// Sessions whose attendance mark for them was removed by a server change.
     pub sessions_updated: u64,
     /// Change log rows deleted.
@@ -181,6 +183,7 @@ async fn about(
             "SELECT id FROM wellbeing_responses WHERE participant_id = $1 AND project = $2"
         }
         "stories" => "SELECT id FROM stories WHERE participant_id = $1 AND project = $2",
+        "contacts" => "SELECT id FROM contacts WHERE participant_id = $1 AND project = $2",
         _ => {
             "SELECT DISTINCT session_id AS id FROM attendance WHERE participant_id = $1 AND project = $2"
         }
@@ -242,17 +245,20 @@ pub async fn erase_participant(
     }
     let mut responses = about(tx, "wellbeing_responses", project, participant).await?;
     let mut stories = about(tx, "stories", project, participant).await?;
+    let mut contacts = about(tx, "contacts", project, participant).await?;
     // Refused new responses and stories about them, kept only in quarantine.
     for (_, record, kind) in refused_about(&mut **tx, project, participant).await? {
         if record == participant
             || responses.contains(&record)
             || stories.contains(&record)
+            || contacts.contains(&record)
             || store::load_record(tx, &record).await?.is_some()
         {
             continue;
         }
         match kind.as_deref() {
             Some("story") => stories.push(record),
+            Some("contact") => contacts.push(record),
             _ => responses.push(record),
         }
     }
@@ -261,6 +267,7 @@ pub async fn erase_participant(
     locks.insert(participant);
     locks.extend(responses.iter().map(String::as_str));
     locks.extend(stories.iter().map(String::as_str));
+    locks.extend(contacts.iter().map(String::as_str));
     locks.extend(sessions.iter().map(String::as_str));
     for id in &locks {
         db.lock_record(tx, id).await?;
@@ -307,10 +314,12 @@ pub async fn erase_participant(
     let mut erased: Vec<(&str, &str)> = vec![(participant, "participant")];
     erased.extend(responses.iter().map(|id| (id.as_str(), "wellbeing")));
     erased.extend(stories.iter().map(|id| (id.as_str(), "story")));
+    erased.extend(contacts.iter().map(|id| (id.as_str(), "contact")));
     for (id, kind) in &erased {
         let deleted = delete(tx, "DELETE FROM records WHERE id = $1", id).await?;
         match *kind {
             "participant" => counts.participants += deleted,
+            "contact" => counts.contacts += deleted,
             "wellbeing" => counts.wellbeing_responses += deleted,
             _ => counts.stories += deleted,
         }
@@ -324,7 +333,10 @@ pub async fn erase_participant(
             delete(tx, "DELETE FROM record_flags WHERE record_id = $1", id).await?;
         for sql in [
             "DELETE FROM participants WHERE id = $1",
-            "DELETE FROM participant_identifiers WHERE participant_id = $1",
+            "DELETE FROM contacts WHERE id = $1",
+            // The participant's document from before contact records, with its history.
+            "DELETE FROM retired_documents WHERE record_id = $1",
+            "DELETE FROM withdrawals WHERE record_id = $1",
             "DELETE FROM wellbeing_responses WHERE id = $1",
             "DELETE FROM wellbeing_items WHERE response_id = $1",
             "DELETE FROM stories WHERE id = $1",
@@ -469,7 +481,7 @@ pub async fn refused_about<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
 /// Every table an erasure deletes from or rewrites a row of: on PostgreSQL their dead row
 /// versions (heap, TOAST and index entries) still hold the erased data until rewritten.
 const ERASED_FROM: &str = "records, change_log, quarantine, conflicts, record_flags, \
-     participants, participant_identifiers, wellbeing_responses, wellbeing_items, stories, \
+     participants, contacts, retired_documents, withdrawals, wellbeing_responses, wellbeing_items, stories, \
      attendance, sessions";
 
 /// How many times a SQLite checkpoint is tried while readers hold older snapshots.

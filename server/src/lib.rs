@@ -26,6 +26,7 @@ pub mod backup;
 pub mod charts;
 pub mod cli;
 pub mod config;
+pub mod contacts;
 pub mod db;
 pub mod disclosure;
 pub mod erasure;
@@ -126,6 +127,10 @@ fn router() -> (Router<AppState>, Vec<(Method, String)>) {
         .get("/admin/projects", admin::list_projects)
         .post("/admin/users", admin::create_user)
         .post("/admin/projects/{slug}/members", admin::add_member)
+        .post(
+            "/admin/projects/{slug}/members/{username}/remove",
+            admin::remove_member,
+        )
         .post("/admin/enrolments", admin::create_enrolment)
         .get("/admin/devices", admin::list_devices)
         .post("/admin/devices/{id}/revoke", admin::revoke_device)

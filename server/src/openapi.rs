@@ -208,6 +208,7 @@ impl Modify for Constraints {
         routes::admin::list_projects,
         routes::admin::create_user,
         routes::admin::add_member,
+        routes::admin::remove_member,
         routes::admin::create_enrolment,
         routes::admin::list_devices,
         routes::admin::revoke_device,

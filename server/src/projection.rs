@@ -28,8 +28,9 @@ fn b(v: bool) -> i64 {
 }
 
 /// The kinds whose table gets every plain field of the kind from the schema.
-pub const FROM_SCHEMA: [RecordKind; 3] = [
+pub const FROM_SCHEMA: [RecordKind; 4] = [
     RecordKind::Participant,
+    RecordKind::Contact,
     RecordKind::Session,
     RecordKind::Story,
 ];
@@ -38,6 +39,7 @@ pub const FROM_SCHEMA: [RecordKind; 3] = [
 pub fn table(kind: RecordKind) -> &'static str {
     match kind {
         RecordKind::Participant => "participants",
+        RecordKind::Contact => "contacts",
         RecordKind::Session => "sessions",
         RecordKind::Wellbeing => "wellbeing_responses",
         RecordKind::Story => "stories",
@@ -48,6 +50,7 @@ pub fn table(kind: RecordKind) -> &'static str {
 const RENAMED: &[(RecordKind, &str, &str)] = &[
     (RecordKind::Session, "start", "starts_at"),
     (RecordKind::Session, "end", "ends_at"),
+    (RecordKind::Contact, "participant", "participant_id"),
     (RecordKind::Wellbeing, "participant", "participant_id"),
     (RecordKind::Wellbeing, "date", "response_date"),
     (RecordKind::Wellbeing, "session", "session_id"),
@@ -59,6 +62,7 @@ const RENAMED: &[(RecordKind, &str, &str)] = &[
 /// lack a required field while it waits for review): the empty text or zero.
 const WHEN_ABSENT: &[(RecordKind, &str, Param)] = &[
     (RecordKind::Participant, "code", Param::EMPTY),
+    (RecordKind::Contact, "participant", Param::EMPTY),
     (RecordKind::Session, "site", Param::EMPTY),
     (RecordKind::Session, "activity", Param::EMPTY),
     (RecordKind::Session, "activity_type", Param::EMPTY),
@@ -205,12 +209,10 @@ pub async fn project(
     let project = view.project.as_str();
     match &view.data {
         RecordData::Participant(p) => {
-            for table in [
-                "DELETE FROM participants WHERE id = $1",
-                "DELETE FROM participant_identifiers WHERE participant_id = $1",
-            ] {
-                sqlx::query(table).bind(id).execute(&mut **tx).await?;
-            }
+            sqlx::query("DELETE FROM participants WHERE id = $1")
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
             Insert::new(table(view.kind))
                 .text("id", Some(id))
                 .text("project", Some(project))
@@ -226,18 +228,19 @@ pub async fn project(
                 .int("created_at", view.created)
                 .execute(tx)
                 .await?;
-            if p.name.is_some() || p.phone.is_some() {
-                sqlx::query(
-                    "INSERT INTO participant_identifiers (participant_id, project, name, phone) \
-                     VALUES ($1, $2, $3, $4)",
-                )
+        }
+        RecordData::Contact(_) => {
+            sqlx::query("DELETE FROM contacts WHERE id = $1")
                 .bind(id)
-                .bind(project)
-                .bind(&p.name)
-                .bind(&p.phone)
                 .execute(&mut **tx)
                 .await?;
-            }
+            Insert::new(table(view.kind))
+                .text("id", Some(id))
+                .text("project", Some(project))
+                .plain(view.kind, scalars)
+                .int("created_at", view.created)
+                .execute(tx)
+                .await?;
         }
         RecordData::Session(s) => {
             for table in [
@@ -403,7 +406,6 @@ mod tests {
             (Participant, "age_band", "age_band"),
             (Participant, "gender", "gender"),
             (Participant, "ethnic_group", "ethnic_group"),
-            (Participant, "postcode_district", "postcode_district"),
             (Participant, "imd_decile", "imd_decile"),
             (Participant, "rurality", "rurality"),
             (Session, "site", "site"),

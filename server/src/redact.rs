@@ -47,11 +47,10 @@ const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 10..=15;
 impl Redactor {
     /// Loads the project's direct identifiers (bounded by the number of participants).
     pub async fn load(db: &Db, project: &str) -> Result<Redactor, sqlx::Error> {
-        let rows =
-            sqlx::query("SELECT name, phone FROM participant_identifiers WHERE project = $1")
-                .bind(project)
-                .fetch_all(&db.pool)
-                .await?;
+        let rows = sqlx::query("SELECT name, phone FROM contacts WHERE project = $1")
+            .bind(project)
+            .fetch_all(&db.pool)
+            .await?;
         let mut r = Redactor::default();
         for row in rows {
             let name: Option<String> = row.try_get(0)?;
@@ -315,7 +314,7 @@ pub enum FieldRule {
     Withhold,
 }
 
-/// What analysts get of a field, by its path in the record (`notes`, `identifiers.name`,
+/// What analysts get of a field, by its path in the record (`notes`, `referral.reason`,
 /// `facilitators.<name>`, `consent.version`): the rule the record schema gives the field
 /// ([`schema::analysts`]), so a new field carries its rule with it.
 pub fn analyst_field(kind: RecordKind, path: &str) -> FieldRule {
@@ -348,13 +347,10 @@ pub fn analyst_value(kind: RecordKind, path: &str, value: &str, r: &Redactor) ->
     }
 }
 
-/// The path in the record of a field of [`RecordView`]'s JSON (`name` is `identifiers.name`,
-/// `consent_version` is `consent.version`).
+/// The path in the record of a field of [`RecordView`]'s JSON (`consent_version` is
+/// `consent.version`).
 fn record_path(kind: RecordKind, key: &str) -> String {
     if kind == RecordKind::Participant {
-        if matches!(key, "name" | "phone") {
-            return format!("identifiers.{key}");
-        }
         for map in ["consent", "referral"] {
             if let Some(rest) = key.strip_prefix(map).and_then(|k| k.strip_prefix('_')) {
                 return format!("{map}.{rest}");
@@ -444,11 +440,14 @@ mod tests {
 
     #[test]
     fn analysts_get_no_direct_identifiers() {
-        use RecordKind::{Participant, Session, Story};
-        assert_eq!(
-            analyst_field(Participant, "identifiers.name"),
-            FieldRule::Withhold
-        );
+        use RecordKind::{Contact, Participant, Session, Story};
+        for field in ["name", "phone", "postcode_district", "notes", "participant"] {
+            assert_eq!(
+                analyst_field(Contact, field),
+                FieldRule::Withhold,
+                "{field}"
+            );
+        }
         assert_eq!(analyst_field(Participant, "code"), FieldRule::Withhold);
         assert_eq!(
             analyst_field(Participant, "referral.reason"),
@@ -474,6 +473,6 @@ mod tests {
             record_path(Participant, "consent_version"),
             "consent.version"
         );
-        assert_eq!(record_path(Participant, "phone"), "identifiers.phone");
+        assert_eq!(record_path(Contact, "phone"), "phone");
     }
 }

@@ -16,7 +16,9 @@ use sqlx::Row;
 
 /// The table lives in sync-core, so devices refuse at capture exactly what the server refuses
 /// at sync.
-pub use bothy_sync_core::roles::{Capability, ROLES, Role, may_pull, may_push, may_write};
+pub use bothy_sync_core::roles::{
+    Capability, ROLES, Role, may_pull, may_pull_record, may_push, may_write,
+};
 
 /// Whether a user (a server admin or not, holding `role` in the project, `None` for no
 /// membership) may do this in the project. Server admins may do everything.
@@ -171,18 +173,25 @@ pub fn scope_name(project: &str, role: &str) -> Option<String> {
 }
 
 /// An SQL condition that is true when the user (a parameter) may pull a record, given the SQL
-/// expressions for the record's project and kind. The roles are compared as stored text, so
-/// they are written out here; a test checks every role and kind against [`Role::may_pull`].
+/// expressions for the record's project, kind, `restricted` mark and owner
+/// ([`Role::may_pull_record`]). The roles are compared as stored text, so they are written out
+/// here; a test checks every role, kind and audience against the table.
 macro_rules! pullable_sql {
-    ($user:literal, $project:literal, $kind:literal) => {
+    ($user:literal, $project:literal, $kind:literal, $restricted:literal, $owner:literal) => {
         concat!(
             "EXISTS (SELECT 1 FROM memberships pm WHERE pm.user_id = ",
             $user,
             " AND pm.project = ",
             $project,
-            " AND (pm.role IN ('admin', 'coordinator', 'researcher') OR (pm.role = 'peer_worker' AND ",
+            " AND (pm.role IN ('admin', 'coordinator') OR ((",
+            $restricted,
+            " = 0 OR ",
+            $owner,
+            " = ",
+            $user,
+            ") AND (pm.role = 'researcher' OR (pm.role = 'peer_worker' AND ",
             $kind,
-            " IN ('participant', 'session'))))"
+            " IN ('participant', 'session'))))))"
         )
     };
 }
@@ -393,7 +402,8 @@ mod tests {
         assert_eq!(scope_name("p", "stranger"), None);
     }
 
-    /// Runs the pull condition in SQLite for every (role, kind) and compares it with the table.
+    /// Runs the pull condition in SQLite for every role, kind and audience and compares it with
+    /// the table.
     #[tokio::test]
     async fn pullable_sql_agrees_with_the_table() {
         let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
@@ -411,24 +421,30 @@ mod tests {
         for role in Role::NAMES.iter().chain(&["stranger"]) {
             for kind in RecordKind::ALL {
                 for project in ["p", "other"] {
-                    let row = sqlx::query(concat!(
-                        "SELECT CASE WHEN ",
-                        pullable_sql!("$1", "$2", "$3"),
-                        " THEN 1 ELSE 0 END AS ok"
-                    ))
-                    .bind(role)
-                    .bind(project)
-                    .bind(kind.as_str())
-                    .fetch_one(&pool)
-                    .await
-                    .unwrap();
-                    let expected =
-                        project == "p" && Role::parse(role).is_ok_and(|r| r.may_pull(kind));
-                    assert_eq!(
-                        row.get::<i64, _>("ok") == 1,
-                        expected,
-                        "{role} {kind:?} {project}"
-                    );
+                    for (restricted, owner) in [(0i64, "someone"), (1, "someone"), (1, *role)] {
+                        let row = sqlx::query(concat!(
+                            "SELECT CASE WHEN ",
+                            pullable_sql!("$1", "$2", "$3", "$4", "$5"),
+                            " THEN 1 ELSE 0 END AS ok"
+                        ))
+                        .bind(role)
+                        .bind(project)
+                        .bind(kind.as_str())
+                        .bind(restricted)
+                        .bind(owner)
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                        let expected = project == "p"
+                            && Role::parse(role).is_ok_and(|r| {
+                                r.may_pull_record(kind, restricted == 1, owner == *role)
+                            });
+                        assert_eq!(
+                            row.get::<i64, _>("ok") == 1,
+                            expected,
+                            "{role} {kind:?} {project} restricted {restricted} owner {owner}"
+                        );
+                    }
                 }
             }
         }

@@ -24,19 +24,114 @@ pub struct StoredRecord {
     pub kind: String,
     /// The compacted Automerge document.
     pub doc: Vec<u8>,
+    /// Whether it is restricted to its owner and those who run the project (a private story).
+    pub restricted: bool,
+    /// The user who first stored it, if known.
+    pub owner: Option<String>,
 }
 
 /// Loads a record.
 pub async fn load_record(tx: &mut Tx, id: &str) -> Result<Option<StoredRecord>, sqlx::Error> {
-    let row = sqlx::query("SELECT project, kind, doc FROM records WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let row =
+        sqlx::query("SELECT project, kind, doc, restricted, owner_user FROM records WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
     Ok(row.map(|r| StoredRecord {
         project: r.get("project"),
         kind: r.get("kind"),
         doc: r.get("doc"),
+        restricted: r.get::<i64, _>("restricted") != 0,
+        owner: r.get("owner_user"),
     }))
+}
+
+/// Records who first stored a record (kept if already known).
+pub async fn set_owner(tx: &mut Tx, id: &str, user_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE records SET owner_user = $1 WHERE id = $2 AND owner_user IS NULL")
+        .bind(user_id)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Whether a record's current values restrict it to its owner and those who run the project:
+/// a story whose consent scope is `private`.
+pub fn is_restricted(view: &bothy_sync_core::RecordView) -> bool {
+    matches!(&view.data, bothy_sync_core::RecordData::Story(s) if s.consent_scope == "private")
+}
+
+/// Keeps a record's `restricted` mark in step with its values. When it narrows, devices that
+/// may no longer hold the record are told to delete it (`withdrawals`, at a position of its own
+/// in the change log's numbering); when it widens, the record's whole history is logged again
+/// so devices that now may hold it receive all of it.
+async fn update_audience(
+    tx: &mut Tx,
+    id: &str,
+    project: &str,
+    restricted: bool,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let before: Option<i64> = sqlx::query_scalar("SELECT restricted FROM records WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let was = before.is_some_and(|r| r != 0);
+    if before.is_none() || was == restricted {
+        return Ok(());
+    }
+    sqlx::query("UPDATE records SET restricted = $1 WHERE id = $2")
+        .bind(i64::from(restricted))
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    if restricted {
+        let seq: i64 = sqlx::query("UPDATE log_head SET seq = seq + 1 WHERE id = 1 RETURNING seq")
+            .fetch_one(&mut **tx)
+            .await?
+            .get("seq");
+        sqlx::query(
+            "INSERT INTO withdrawals (seq, record_id, project, withdrawn_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(seq)
+        .bind(id)
+        .bind(project)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    } else {
+        relog(tx, id, now).await?;
+    }
+    Ok(())
+}
+
+/// Logs every change of a record again, at new positions (the rows keep their authors).
+async fn relog(tx: &mut Tx, id: &str, now: i64) -> Result<(), sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT record_id, project, device_id, actor, hash, change, device_time          FROM change_log WHERE record_id = $1 ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let entries: Vec<LogEntry> = rows
+        .iter()
+        .map(|r| LogEntry {
+            record_id: r.get("record_id"),
+            project: r.get("project"),
+            device_id: r.get("device_id"),
+            actor: r.get("actor"),
+            hash: r.get("hash"),
+            change: r.get("change"),
+            device_time: r.get("device_time"),
+        })
+        .collect();
+    sqlx::query("DELETE FROM change_log WHERE record_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    append_log(tx, entries, now).await?;
+    Ok(())
 }
 
 /// Inserts or replaces a record's document.
@@ -410,10 +505,19 @@ pub async fn store_merged(
     let conflicts = bothy_sync_core::conflicts(doc.automerge_ref());
     replace_conflicts_and_flags(tx, id, &env.project, kind, &conflicts, flagged).await?;
     projection::project(tx, id, &view, &doc.scalars(), !flagged.is_empty()).await?;
+    let restricted = is_restricted(&view);
+    update_audience(tx, id, &env.project, restricted, now).await?;
     // Saved without per-column compression: a bootstrap compresses many documents together,
     // which does far better than compressing each on its own.
     let bytes = doc.automerge().save_nocompress();
     save_record(tx, id, &env.project, kind, bytes, now).await?;
+    if restricted {
+        // A record stored for the first time already private.
+        sqlx::query("UPDATE records SET restricted = 1 WHERE id = $1 AND restricted = 0")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 

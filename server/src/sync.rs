@@ -278,6 +278,7 @@ pub async fn run_sync(
     let mut clean: BTreeSet<Uuid> = BTreeSet::new();
     let mut send_back: BTreeSet<Uuid> = BTreeSet::new();
     let mut relayed = (0usize, 0usize);
+    let mut replaced: BTreeSet<Uuid> = BTreeSet::new();
     let pushed_ids: Vec<String> = pushes.keys().map(Uuid::to_string).collect();
     let tombstoned = erasure::erased_among(&mut tx, &pushed_ids).await?;
     for (id, (mut changes, documents)) in pushes {
@@ -321,6 +322,32 @@ pub async fn run_sync(
             response.reports.extend(out.reports);
             continue;
         }
+        // Changes of a participant's document from before contact records are carried over to
+        // its new documents, and the device is told to replace its copy.
+        let may_write =
+            |project: &str, kind: RecordKind| roles.get(project).is_some_and(|r| may_push(r, kind));
+        match crate::contacts::intercept(
+            &mut tx,
+            &id.to_string(),
+            &changes,
+            &device.user_id,
+            &device.actor,
+            &policy.compensating_actor,
+            may_write,
+            &mut log,
+            now,
+        )
+        .await?
+        {
+            crate::contacts::Intercepted::No => {}
+            crate::contacts::Intercepted::Yes { remaining } => {
+                replaced.insert(id);
+                if remaining.is_empty() {
+                    continue;
+                }
+                changes = remaining;
+            }
+        }
         let out = push_record(
             &mut tx,
             device,
@@ -349,7 +376,9 @@ pub async fn run_sync(
     response
         .reports
         .extend(decisions_for(&mut tx, &device.device_id, now).await?);
-    let head = store::append_log(&mut tx, log, now).await? as u64;
+    let head = store::append_log(&mut tx, log, now).await?;
+    crate::contacts::date_retirements(&mut tx, head).await?;
+    let head = head as u64;
 
     // What the device lacks.
     let scopes: Vec<String> = roles
@@ -385,7 +414,15 @@ pub async fn run_sync(
     };
     if let Some(since) = erased_since {
         response.erased = erasure::erased_for(&mut tx, &device.user_id, since, head).await?;
+        response.withdrawn = withdrawn_since(&mut tx, &device.user_id, &roles, since).await?;
+        let projects: Vec<String> = roles
+            .iter()
+            .filter(|(_, role)| may_pull(role, RecordKind::Participant))
+            .map(|(p, _)| p.clone())
+            .collect();
+        replaced.extend(crate::contacts::replaced_since(&mut tx, &projects, since).await?);
     }
+    response.replaced = replaced.into_iter().collect();
     if reset {
         // Either the device has seen a future this database does not have (restored from a
         // backup), or its projects changed since its position was set (records logged before
@@ -449,9 +486,14 @@ pub async fn run_sync(
     for id in &send_back {
         if let Some(rec) = store::load_record(&mut tx, &id.to_string()).await?
             && let Some(kind) = RecordKind::parse(&rec.kind)
-            && roles
-                .get(&rec.project)
-                .is_some_and(|role| may_pull(role, kind))
+            && roles.get(&rec.project).is_some_and(|role| {
+                crate::roles::may_pull_record(
+                    role,
+                    kind,
+                    rec.restricted,
+                    rec.owner.as_deref() == Some(device.user_id.as_str()),
+                )
+            })
         {
             response.records.retain(|r| r.id != *id);
             response.records.push(RecordPull {
@@ -765,6 +807,9 @@ async fn push_record(
             if let Some(change) = &neutralised {
                 log.push(LogEntry::of(&id_text, &env.project, None, change));
             }
+            if acc.created {
+                store::set_owner(tx, &id_text, &device.user_id).await?;
+            }
             let mut reports = Vec::new();
             for q in &quarantined {
                 reports.push(report(
@@ -969,7 +1014,13 @@ async fn snapshot_page(
 ) -> ApiResult<(Vec<RecordPull>, Option<Uuid>, bool)> {
     let rows = sqlx::query(concat!(
         "SELECT id, project, kind, doc FROM records WHERE ",
-        pullable_sql!("$1", "records.project", "records.kind"),
+        pullable_sql!(
+            "$1",
+            "records.project",
+            "records.kind",
+            "records.restricted",
+            "records.owner_user"
+        ),
         " AND id > $2 ORDER BY id LIMIT $3",
     ))
     .bind(user_id)
@@ -1025,7 +1076,7 @@ async fn log_page(
          WHERE c.seq > $1 AND c.seq <= $2 \
            AND (c.device_id IS NULL OR c.device_id <> $3) \
            AND ",
-        pullable_sql!("$4", "c.project", "r.kind"),
+        pullable_sql!("$4", "c.project", "r.kind", "r.restricted", "r.owner_user"),
         " ORDER BY c.seq LIMIT $5",
     ))
     .bind(since as i64)
@@ -1073,10 +1124,52 @@ async fn log_page(
     Ok((pulls, last, more))
 }
 
+/// Records whose audience narrowed after position `since` (0: any time; for a device whose
+/// position was reset, every record restricted from the user) that the user may no longer pull.
+async fn withdrawn_since(
+    tx: &mut Tx,
+    user_id: &str,
+    roles: &HashMap<String, String>,
+    since: u64,
+) -> ApiResult<Vec<Uuid>> {
+    let since = i64::try_from(since).unwrap_or(i64::MAX);
+    let sql = if since == 0 {
+        "SELECT id AS record_id, project, kind, restricted, owner_user FROM records \
+         WHERE restricted = 1 AND $1 = 0 ORDER BY id"
+    } else {
+        "SELECT DISTINCT w.record_id, r.project, r.kind, r.restricted, r.owner_user \
+         FROM withdrawals w JOIN records r ON r.id = w.record_id \
+         WHERE w.seq > $1 ORDER BY w.record_id"
+    };
+    let rows = sqlx::query(sql).bind(since).fetch_all(&mut **tx).await?;
+    let mut out = Vec::new();
+    for row in rows {
+        let project: String = row.get("project");
+        let Some(role) = roles.get(&project) else {
+            continue;
+        };
+        let Some(kind) = RecordKind::parse(&row.get::<String, _>("kind")) else {
+            continue;
+        };
+        let owner: Option<String> = row.get("owner_user");
+        let visible = crate::roles::may_pull_record(
+            role,
+            kind,
+            row.get::<i64, _>("restricted") != 0,
+            owner.as_deref() == Some(user_id),
+        );
+        if !visible && let Ok(id) = Uuid::parse_str(&row.get::<String, _>("record_id")) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
 /// The participant a wellbeing response or story is about.
 fn participant_of(doc: &RecordDoc) -> Option<String> {
     match doc.view().ok()?.data {
         RecordData::Wellbeing(w) => Some(w.participant),
+        RecordData::Contact(c) => Some(c.participant),
         RecordData::Story(s) => s.participant,
         _ => None,
     }

@@ -49,6 +49,7 @@ pub mod roles;
 pub mod schema;
 pub mod schema_export;
 pub mod scoring;
+pub mod split;
 pub mod validate;
 pub mod wording;
 

@@ -244,6 +244,17 @@ pub struct SyncResponse {
     /// Ids the device must purge (erased on the server).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub erased: Vec<Uuid>,
+    /// Records the device may no longer hold (a story made `private` by someone else): it
+    /// deletes its copy, as after an erasure, though the server keeps the record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withdrawn: Vec<Uuid>,
+    /// Records the server has rewritten as new documents (a participant whose direct
+    /// identifiers moved to a contact record): the device deletes its copy, history and all,
+    /// before merging the records of this answer; the server's copy follows, in this answer or a
+    /// later page, if the device may hold it. Changes the device made to its copy and pushed
+    /// have been carried over by the server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaced: Vec<Uuid>,
     /// The device's new position.
     pub cursor: Cursor,
     /// True if the server has more for the device: sync again straight away.

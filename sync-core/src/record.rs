@@ -317,11 +317,9 @@ impl RecordDoc {
             RecordKind::Participant => {
                 let consent = map_obj(d, &r, "consent");
                 let referral = map_obj(d, &r, "referral");
-                let ids = map_obj(d, &r, "identifiers");
                 let cs = |k: &str| consent.as_ref().and_then(|o| str_at(d, o, k));
                 let cb = |k: &str| consent.as_ref().and_then(|o| bool_at(d, o, k));
                 let rs = |k: &str| referral.as_ref().and_then(|o| str_at(d, o, k));
-                let is = |k: &str| ids.as_ref().and_then(|o| str_at(d, o, k));
                 RecordData::Participant(Participant {
                     code: s("code").unwrap_or_default(),
                     consent_data_use: cb("data_use").unwrap_or(false),
@@ -332,17 +330,22 @@ impl RecordDoc {
                     age_band: s("age_band"),
                     gender: s("gender"),
                     ethnic_group: s("ethnic_group"),
-                    postcode_district: s("postcode_district"),
                     imd_decile: int_at(d, &r, "imd_decile"),
                     rurality: s("rurality"),
                     referral_source: rs("source"),
                     referral_date: rs("date"),
                     referral_reason: rs("reason"),
-                    name: is("name"),
-                    phone: is("phone"),
                     more: BTreeMap::new(),
                 })
             }
+            RecordKind::Contact => RecordData::Contact(Contact {
+                participant: s("participant").unwrap_or_default(),
+                name: s("name"),
+                phone: s("phone"),
+                postcode_district: s("postcode_district"),
+                notes: s("notes"),
+                more: BTreeMap::new(),
+            }),
             RecordKind::Session => RecordData::Session(Session {
                 site: s("site").unwrap_or_default(),
                 activity: s("activity").unwrap_or_default(),
@@ -397,6 +400,7 @@ impl RecordDoc {
         let more = self.more_than(&data);
         match &mut data {
             RecordData::Participant(p) => p.more = more,
+            RecordData::Contact(c) => c.more = more,
             RecordData::Session(x) => x.more = more,
             RecordData::Wellbeing(w) => w.more = more,
             RecordData::Story(x) => x.more = more,
@@ -574,6 +578,8 @@ pub struct RecordView {
 pub enum RecordData {
     /// A participant.
     Participant(Participant),
+    /// A participant's contact details.
+    Contact(Contact),
     /// A session with attendance.
     Session(Session),
     /// A wellbeing response.
@@ -582,7 +588,7 @@ pub enum RecordData {
     Story(Story),
 }
 
-/// A participant (pseudonymous; `name` and `phone` never reach analysts).
+/// A participant (pseudonymous: their direct identifiers are in a [`Contact`] record).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub struct Participant {
@@ -595,17 +601,30 @@ pub struct Participant {
     pub age_band: Option<String>,
     pub gender: Option<String>,
     pub ethnic_group: Option<String>,
-    pub postcode_district: Option<String>,
     pub imd_decile: Option<i64>,
     pub rurality: Option<String>,
     pub referral_source: Option<String>,
     pub referral_date: Option<String>,
     pub referral_reason: Option<String>,
-    pub name: Option<String>,
-    pub phone: Option<String>,
     /// Plain fields of the schema this struct does not name (see [`RecordDoc::scalars`]), by
     /// name: a field added to the schema appears here, and in the record's JSON, with no code
     /// of its own.
+    #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub more: BTreeMap<String, FieldValue>,
+}
+
+/// A participant's direct identifiers (never shown to analysts; sent only to the roles that may
+/// see them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct Contact {
+    /// The participant record these details belong to.
+    pub participant: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub postcode_district: Option<String>,
+    pub notes: Option<String>,
+    /// Plain fields of the schema this struct does not name (see [`Participant::more`]).
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub more: BTreeMap<String, FieldValue>,
 }

@@ -5,9 +5,12 @@
 //! * `admin`, `coordinator`: everything a researcher may do, and they run the project: review
 //!   quarantine, read its audit log, manage its sites and activities, answer participants'
 //!   subject-rights requests, read its exports and reports.
-//! * `researcher`: writes and receives every record kind, resolves conflicts.
-//! * `peer_worker`: participants and sessions only (they log sessions and attendance);
-//!   wellbeing questionnaires and stories are neither accepted from nor sent to them.
+//! * `researcher`: writes and receives every record kind, resolves conflicts; receives another
+//!   user's `private` story only if it was theirs ([`Role::may_pull_record`]).
+//! * `peer_worker`: participants and sessions (they log sessions and attendance), and may
+//!   write a new participant's contact details but never receives any: once the server holds
+//!   them the device deletes its copy. Wellbeing questionnaires and stories are neither
+//!   accepted from nor sent to them.
 //! * `analyst`: never writes, and receives nothing by sync; reads the project's merged records
 //!   through the API in the analysts' (redacted) view, and its exports and reports.
 //!
@@ -43,6 +46,8 @@ pub enum Capability {
     Write(RecordKind),
     /// Receive records of a kind by sync.
     Receive(RecordKind),
+    /// Receive records restricted to their author (a `private` story) that another user wrote.
+    ReceiveOthersPrivate,
     /// Read the project's merged records, their histories and conflicts through the API.
     ReadRecords,
     /// Read them whole; without this, in the analysts' view (withheld fields left out, free
@@ -128,12 +133,21 @@ impl Role {
         use Capability as C;
         use Role as R;
         match capability {
-            // A device is sent exactly what it may write.
-            C::Write(kind) | C::Receive(kind) => match self {
+            C::Write(kind) => match self {
+                R::Admin | R::Coordinator | R::Researcher => true,
+                R::PeerWorker => matches!(
+                    kind,
+                    RecordKind::Participant | RecordKind::Contact | RecordKind::Session
+                ),
+                R::Analyst => false,
+            },
+            // A device is sent what it may write, except direct identifiers to peer workers.
+            C::Receive(kind) => match self {
                 R::Admin | R::Coordinator | R::Researcher => true,
                 R::PeerWorker => matches!(kind, RecordKind::Participant | RecordKind::Session),
                 R::Analyst => false,
             },
+            C::ReceiveOthersPrivate => matches!(self, R::Admin | R::Coordinator),
             C::ReadRecords => true,
             C::ReadFullData => !matches!(self, R::Analyst),
             C::ResolveConflicts => matches!(self, R::Admin | R::Coordinator | R::Researcher),
@@ -152,6 +166,13 @@ impl Role {
     /// Whether the role receives records of this kind by sync.
     pub const fn may_pull(self, kind: RecordKind) -> bool {
         self.may(Capability::Receive(kind))
+    }
+
+    /// Whether the role receives one record by sync: one of a kind it receives, and, if the
+    /// record is restricted to its author (a `private` story), only if the user wrote it or the
+    /// role receives others' private records.
+    pub const fn may_pull_record(self, kind: RecordKind, restricted: bool, own: bool) -> bool {
+        self.may_pull(kind) && (!restricted || own || self.may(Capability::ReceiveOthersPrivate))
     }
 
     /// Whether the role may write records of any kind at all.
@@ -205,6 +226,7 @@ impl Capability {
         match self {
             Capability::Write(kind) => format!("record {}", kind_in_words(kind)),
             Capability::Receive(kind) => format!("receive {}", kind_in_words(kind)),
+            Capability::ReceiveOthersPrivate => "receive private stories others wrote".into(),
             Capability::ReadRecords => "read its records".into(),
             Capability::ReadFullData => "read its records unredacted".into(),
             Capability::ResolveConflicts => "resolve conflicts".into(),
@@ -248,6 +270,12 @@ pub fn may_pull(role: &str, kind: RecordKind) -> bool {
     Role::parse(role).is_ok_and(|r| r.may_pull(kind))
 }
 
+/// Whether a role, as stored or sent (text), receives one record by sync (see
+/// [`Role::may_pull_record`]). An unknown role receives nothing.
+pub fn may_pull_record(role: &str, kind: RecordKind, restricted: bool, own: bool) -> bool {
+    Role::parse(role).is_ok_and(|r| r.may_pull_record(kind, restricted, own))
+}
+
 /// Whether a role, as stored or sent (text), may write any record at all.
 pub fn may_write(role: &str) -> bool {
     Role::parse(role).is_ok_and(Role::writes)
@@ -265,6 +293,7 @@ pub fn role_in_words(role: &str) -> String {
 pub fn kind_in_words(kind: RecordKind) -> &'static str {
     match kind {
         RecordKind::Participant => "participants",
+        RecordKind::Contact => "participants' contact details",
         RecordKind::Session => "sessions",
         RecordKind::Wellbeing => "wellbeing questionnaires",
         RecordKind::Story => "stories",
@@ -358,6 +387,7 @@ mod tests {
             (C::ManageSetup, &[R::Admin, R::Coordinator]),
             (C::SubjectRights, &[R::Admin, R::Coordinator]),
             (C::Analyse, &[R::Admin, R::Coordinator, R::Analyst]),
+            (C::ReceiveOthersPrivate, &[R::Admin, R::Coordinator]),
         ];
         for (capability, roles) in cases {
             assert_eq!(capability.roles(), roles.to_vec(), "{capability:?}");
@@ -365,11 +395,36 @@ mod tests {
         let full = [R::Admin, R::Coordinator, R::Researcher];
         for kind in RecordKind::ALL {
             let mut writers = full.to_vec();
+            let mut receivers = full.to_vec();
             if matches!(kind, RecordKind::Participant | RecordKind::Session) {
+                writers.push(R::PeerWorker);
+                receivers.push(R::PeerWorker);
+            }
+            // Peer workers may register a person's contact details but never receive any.
+            if kind == RecordKind::Contact {
                 writers.push(R::PeerWorker);
             }
             assert_eq!(C::Write(kind).roles(), writers, "{kind}");
-            assert_eq!(C::Receive(kind).roles(), writers, "{kind}");
+            assert_eq!(C::Receive(kind).roles(), receivers, "{kind}");
+        }
+        // A private story reaches its author and those who run the project.
+        for role in Role::ALL {
+            let story = RecordKind::Story;
+            assert_eq!(
+                role.may_pull_record(story, true, false),
+                matches!(role, R::Admin | R::Coordinator),
+                "{role}"
+            );
+            assert_eq!(
+                role.may_pull_record(story, true, true),
+                role.may_pull(story),
+                "{role}"
+            );
+            assert_eq!(
+                role.may_pull_record(story, false, false),
+                role.may_pull(story),
+                "{role}"
+            );
         }
         assert_eq!(
             C::ReviewQuarantine.roles_in_words(),

@@ -7,12 +7,15 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The four kinds of record that devices capture.
+/// The five kinds of record that devices capture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     /// A person taking part, by pseudonymous code.
     Participant,
+    /// A participant's direct identifiers (name, phone, postcode district, contact notes): a
+    /// record of its own, so devices whose role may not see them never receive them.
+    Contact,
     /// One run of an activity, with its attendance.
     Session,
     /// One completed (or partly completed) questionnaire.
@@ -23,8 +26,9 @@ pub enum RecordKind {
 
 impl RecordKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [RecordKind; 4] = [
+    pub const ALL: [RecordKind; 5] = [
         RecordKind::Participant,
+        RecordKind::Contact,
         RecordKind::Session,
         RecordKind::Wellbeing,
         RecordKind::Story,
@@ -34,6 +38,7 @@ impl RecordKind {
     pub fn as_str(self) -> &'static str {
         match self {
             RecordKind::Participant => "participant",
+            RecordKind::Contact => "contact",
             RecordKind::Session => "session",
             RecordKind::Wellbeing => "wellbeing",
             RecordKind::Story => "story",
@@ -151,7 +156,6 @@ impl Field {
     }
 
     /// The field with its name on forms and what it holds.
-    #[allow(dead_code)]
     const fn about(self, label: &'static str, help: &'static str) -> Field {
         Field {
             label,
@@ -238,7 +242,6 @@ static REFERRAL: MapSpec = MapSpec::Fields(&[
     f("date", FieldType::Date, false),
     f("reason", LONG, false),
 ]);
-static IDENTIFIERS: MapSpec = MapSpec::Fields(&[f("name", SHORT, false), f("phone", SHORT, false)]);
 static ATTENDANCE: MapSpec = MapSpec::Attendance;
 static ITEMS: MapSpec = MapSpec::Items;
 
@@ -248,11 +251,29 @@ static PARTICIPANT: &[Field] = &[
     f("age_band", FieldType::Choice(AGE_BANDS), false),
     f("gender", FieldType::Choice(GENDERS), false),
     f("ethnic_group", FieldType::Choice(ETHNIC_GROUPS), false),
-    f("postcode_district", FieldType::Str { max: 4 }, false),
     f("imd_decile", FieldType::Int { min: 1, max: 10 }, false),
     f("rurality", FieldType::Choice(RURALITY), false),
     f("referral", FieldType::Map(&REFERRAL), true),
-    f("identifiers", FieldType::Map(&IDENTIFIERS), true).analysts(Analysts::Withhold),
+];
+/// Direct identifiers: never shown to analysts, and sent only to the roles that may see them
+/// ([`crate::roles`]).
+static CONTACT: &[Field] = &[
+    f("participant", FieldType::RecordRef, true)
+        .analysts(Analysts::Withhold)
+        .about(
+            "Participant",
+            "The participant these contact details belong to",
+        ),
+    f("name", SHORT, false),
+    f("phone", SHORT, false),
+    f("postcode_district", FieldType::Str { max: 4 }, false).about(
+        "Postcode district",
+        "The first half of the postcode (e.g. LA9)",
+    ),
+    f("notes", LONG, false).about(
+        "Contact notes",
+        "How and when to get in touch; nothing clinical",
+    ),
 ];
 static SESSION: &[Field] = &[
     f("site", SHORT, true).analysts(Analysts::Redact),
@@ -320,13 +341,14 @@ pub const ENVELOPE_FIELDS: &[&str] = &["kind", "project", "v", "created"];
 pub fn fields(kind: RecordKind) -> &'static [Field] {
     match kind {
         RecordKind::Participant => PARTICIPANT,
+        RecordKind::Contact => CONTACT,
         RecordKind::Session => SESSION,
         RecordKind::Wellbeing => WELLBEING,
         RecordKind::Story => STORY,
     }
 }
 
-/// What analysts see of a field, by its path in a record (`notes`, `identifiers.name`,
+/// What analysts see of a field, by its path in a record (`notes`, `referral.reason`,
 /// `consent.version`, `attendance.<id>`, `facilitators.<name>`): a named field of a group has its
 /// own rule; the members of a set or map of ids have their field's.
 pub fn analysts(kind: RecordKind, path: &str) -> Analysts {
@@ -359,13 +381,17 @@ mod tests {
     #[test]
     fn what_analysts_see_of_each_field() {
         use Analysts::{Redact, Show, Withhold};
-        use RecordKind::{Participant, Session, Story, Wellbeing};
+        use RecordKind::{Contact, Participant, Session, Story, Wellbeing};
         let cases: &[(RecordKind, &str, Analysts)] = &[
             (Participant, "code", Withhold),
+            (Contact, "postcode_district", Withhold),
+            (Contact, "name", Withhold),
+            (Contact, "phone", Withhold),
+            (Contact, "notes", Withhold),
+            (Contact, "participant", Withhold),
+            // Moved to the contact record: no longer a participant's field.
             (Participant, "postcode_district", Withhold),
-            (Participant, "identifiers", Withhold),
             (Participant, "identifiers.name", Withhold),
-            (Participant, "identifiers.phone", Withhold),
             (Participant, "referral.reason", Withhold),
             (Participant, "referral.source", Show),
             (Participant, "referral.date", Show),

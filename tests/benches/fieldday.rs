@@ -122,9 +122,13 @@ fn participants_of(records: &[Value]) -> Vec<String> {
 }
 
 async fn enrol(h: &Harness, proxy: &CountingProxy, name: &str) -> Device {
+    enrol_as(h, proxy, "ruth", name).await
+}
+
+async fn enrol_as(h: &Harness, proxy: &CountingProxy, user: &str, name: &str) -> Device {
     let path = h.db.dir.path().join(format!("{name}.db"));
     let device = Device::open(&path).await.unwrap();
-    let code = h.enrolment_code("ruth").await;
+    let code = h.enrolment_code(user).await;
     device.enrol(&proxy.url(), &code, name).await.unwrap();
     device
 }
@@ -239,6 +243,7 @@ async fn run(backend: Backend) {
     };
     h.project(PROJECT).await;
     h.user("ruth", PROJECT, "researcher").await;
+    h.user("pete", PROJECT, "peer_worker").await;
     let proxy = CountingProxy::start(h.addr).await;
     let label = format!("{backend:?}");
 
@@ -305,6 +310,19 @@ async fn run(backend: Backend) {
         summary.requests,
         up + down,
         ratio(up + down, floor100)
+    );
+    // 4. A peer worker's new device bootstraps the same project: participants and sessions only.
+    let e = enrol_as(&h, &proxy, "pete", "phone-e").await;
+    proxy.take();
+    let t = Instant::now();
+    let summary = e.sync().await.unwrap();
+    let boot_secs = t.elapsed().as_secs_f64();
+    let (up, down) = proxy.take();
+    println!(
+        "[{label}] 100 field days, a peer worker's new-device bootstrap ({} records): {} request(s), {boot_secs:.2} s, {} B",
+        e.status().await.unwrap().records,
+        summary.requests,
+        up + down,
     );
     h.finish().await;
 }

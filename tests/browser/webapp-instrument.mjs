@@ -151,7 +151,8 @@ async function main() {
     const answers = await page.locator("ol.answers li").allInnerTexts();
     check(JSON.stringify(answers) === JSON.stringify(ANSWERS.map((a) => SCALE[a - 1])), `the answers read ${JSON.stringify(answers)}`);
     await screenshot(page, "score");
-    check((await page.evaluate(() => window.__bothy.unsynced())) === 3, "expected 3 unsynced records offline");
+    // The session, the participant, their contact record (the name) and the questionnaire.
+    check((await page.evaluate(() => window.__bothy.unsynced())) === 4, "expected 4 unsynced records offline");
     await context.close();
 
     // 4. A new browser on the same profile, still offline: the answers and their score remain.

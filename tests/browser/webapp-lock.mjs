@@ -290,7 +290,7 @@ async function main() {
     await page.getByRole("button", { name: "Save story" }).click();
     await heading(page, STORY_TITLE);
     out.story = hashId(page);
-    check((await page.evaluate(() => window.__bothy.unsynced())) === 4, "expected 4 unsynced records (session, participant, questionnaire, story)");
+    check((await page.evaluate(() => window.__bothy.unsynced())) === 5, "expected 5 unsynced records (session, participant, their contact details, questionnaire, story)");
     // The probe: the same origin's IndexedDB, a text and bytes written in clear.
     await page.evaluate(
       ({ text, bytes }) =>
@@ -340,7 +340,7 @@ async function main() {
     await screenshot(page, "lock-screen");
     const store = await page.evaluate(inspectStore, [NAME, STORY, STORY_TITLE, "bd1_"]);
     out.store = store;
-    check(store.records === 4, `the store holds ${store.records} records, not 4`);
+    check(store.records === 5, `the store holds ${store.records} records, not 5`);
     check(store.automergeDocs === 0, `${store.automergeDocs} stored values decode as Automerge documents`);
     check(store.unsealed.length === 0, `values stored in clear: ${store.unsealed.join(", ")}`);
     check(store.metaKeys.includes("identity") && store.metaKeys.includes("setup"), `meta holds ${store.metaKeys.join(", ")}`);
@@ -400,7 +400,7 @@ async function main() {
     await page.getByRole("button", { name: "Forgot PIN?" }).click();
     await heading(page, "Forgot your PIN?");
     out.forgot = (await page.locator("main .notice").innerText()).trim();
-    check(out.forgot.includes("changes never synced: 4"), `the forgotten-PIN screen says "${out.forgot}"`);
+    check(out.forgot.includes("changes never synced: 5"), `the forgotten-PIN screen says "${out.forgot}"`);
     await screenshot(page, "forgot");
     await page.getByRole("button", { name: "Clear this device" }).click();
     await heading(page, "Set up this device");
@@ -441,8 +441,8 @@ async function main() {
     check(problems.length === 0, `errors in the page:\n  ${problems.join("\n  ")}`);
     process.stdout.write(`${JSON.stringify(out)}\n`);
   } finally {
-    await rm(profile, { recursive: true, force: true });
-    await rm(legacyProfile, { recursive: true, force: true });
+    await rm(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }).catch(() => undefined);
+    await rm(legacyProfile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }).catch(() => undefined);
   }
 }
 

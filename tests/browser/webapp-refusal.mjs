@@ -4,7 +4,9 @@
 // while the caller makes the user a peer support worker (who may log sessions and attendance,
 // not questionnaires). At the next sync the server stores the session and the participant and
 // refuses the questionnaire; the app must keep its copy aside, say so in plain words on the sync
-// screen and count the copy set aside. A screenshot of the sync screen goes to the output
+// screen and count the copy set aside. The participant's contact record (their name) is sent and
+// then removed from the phone, which says so: a peer worker is never sent contact details. A
+// screenshot of the sync screen goes to the output
 // directory, which is checked against WCAG 2.2 A and AA. Prints a JSON summary on stdout.
 //
 // Usage: node webapp-refusal.mjs <server URL> <enrolment code> <output directory>
@@ -79,6 +81,10 @@ async function main() {
     check(said.includes("Refused by the server"), `the refusal is not explained: "${said}"`);
     check(said.includes(wellbeing), `the refusal does not name the questionnaire ${wellbeing}: "${said}"`);
     check(await page.getByText("Copies set aside after a refusal: 1").isVisible(), "the copy set aside is not counted");
+    // A peer worker is never sent contact details: the one registered here was sent, then removed.
+    const synced = (await page.getByText(/^Synced: sent \d+, received \d+\./).textContent()) ?? "";
+    check(synced.includes("1 record no longer shared with you was removed from this phone."), `the sync said "${synced}"`);
+    check(!(await page.evaluate(() => window.__bothy.records())).some((r) => r.kind === "contact"), "the contact record is still on the phone");
     check((await page.evaluate(() => window.__bothy.unsynced())) === 0, "the refused record is still counted as unsynced");
     const badge = (await page.locator('header a[href="#/sync"]').textContent()) ?? "";
     check(!/\d/.test(badge), `the header still shows unsynced records after the sync: "${badge.trim()}"`);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Checks the mobile web app in a real browser (Debian's Chromium, headless, 360 px wide):
 // enrols with a code and a PIN, syncs, goes offline, reloads (the app must start from its
-// service worker, and asks for the PIN), captures a session, a participant, their attendance, a complete WEMWBS, SWEMWBS and
+// service worker, and asks for the PIN), captures a session, a participant (with their name in a
+// contact record of its own), their attendance, a complete WEMWBS, SWEMWBS and
 // ONS4 (answered with radio buttons) and a story,
 // marks attendance on a session and edits a story made by another device, closes the browser
 // and opens it again on the same profile (nothing may be lost), goes online and syncs. Invalid
@@ -196,6 +197,9 @@ async function main() {
     held = await records(page);
     created.participant = held.find((r) => r.kind === "participant" && !knownBefore.has(r.id))?.id;
     check(created.participant, "the participant was not stored");
+    // The name is not the participant's: it is in a contact record saved with them.
+    created.contact = held.find((r) => r.kind === "contact" && !knownBefore.has(r.id))?.id;
+    check(created.contact, "the participant's contact record was not stored");
 
     // 5. A WEMWBS, answered with radio buttons offering exactly its scale (1 to 5); a date that
     // is not a date must be refused beside the field.
@@ -266,7 +270,7 @@ async function main() {
     await go(page, "#/sync", "Sync");
     await screenshot(page, "sync-offline");
     const unsyncedBefore = await page.evaluate(() => window.__bothy.unsynced());
-    check(unsyncedBefore === 8, `expected 8 unsynced records offline, found ${unsyncedBefore}`);
+    check(unsyncedBefore === 9, `expected 9 unsynced records offline, found ${unsyncedBefore}`);
     const headsBefore = await page.evaluate(() => window.__bothy.heads());
     await context.close();
 
@@ -277,7 +281,7 @@ async function main() {
     await unlock(page);
     const headsAfter = await page.evaluate(() => window.__bothy.heads());
     check(JSON.stringify(headsAfter) === JSON.stringify(headsBefore), "records changed or were lost when the browser was closed and opened again");
-    check((await page.evaluate(() => window.__bothy.unsynced())) === 8, "unsynced changes were lost when the browser was closed");
+    check((await page.evaluate(() => window.__bothy.unsynced())) === 9, "unsynced changes were lost when the browser was closed");
     await go(page, `#/story/${storyId}`);
     check((await page.locator('[data-field="body"] textarea').inputValue()) === edited, "the story edit was lost when the browser was closed");
     await go(page, "#/", "Sessions");

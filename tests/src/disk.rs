@@ -164,8 +164,8 @@ pub async fn identified_participant(
             &[
                 ("consent.data_use", true.into()),
                 ("consent.story_sharing", true.into()),
-                ("identifiers.name", name.into()),
-                ("identifiers.phone", phone.into()),
+                ("contact.name", name.into()),
+                ("contact.phone", phone.into()),
                 ("age_band", "65-74".into()),
             ],
         )

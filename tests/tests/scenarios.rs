@@ -19,6 +19,7 @@ mod scenarios {
     pub mod hostile;
     pub mod instrument_define;
     pub mod instrument_exports;
+    pub mod least_data;
     pub mod login_limits;
     pub mod lost_device;
     pub mod membership;

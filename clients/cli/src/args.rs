@@ -21,7 +21,16 @@ Enrol this device once, in the office, before going to the field:
 (or `bothy login --server URL --user NAME`). Capture is refused until then, because every
 record is signed with the identity the server gives this device. After that, everything works
 offline for as long as it must; `bothy sync` sends and receives when there is signal, and
-nothing is lost if it cannot.";
+nothing is lost if it cannot.
+
+The store is encrypted with a PIN (at least 6 characters; a passphrase is safer) that you choose
+when the store is made (at enrolment), so a lost laptop reveals nobody. A command asks for the
+PIN at a terminal, or takes it from $BOTHY_PIN (for scripts). Once unlocked, the store stays
+unlocked for your user until it has been idle for 15 minutes (--lock-after, $BOTHY_LOCK_AFTER);
+`bothy lock` locks it at once, `bothy pin change` changes the PIN. After 5 wrong PINs in a row
+each further try must wait, longer each time. A forgotten PIN cannot be recovered: enrol again
+with a new store; the server keeps everything that was synced, and changes not yet synced are
+lost.";
 
 /// The `bothy` command line.
 #[derive(Debug, Parser)]
@@ -36,6 +45,13 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// How long an unlocked store stays unlocked without use: seconds, or a number with s, m
+    /// or h (`90s`, `15m`, `1h`; at most 24h); 0 keeps it unlocked for one command only
+    /// [default: 15m].
+    #[arg(long, global = true, env = "BOTHY_LOCK_AFTER", value_name = "DURATION",
+          value_parser = parse_lock_after)]
+    pub lock_after: Option<std::time::Duration>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -47,6 +63,15 @@ pub enum Command {
     Enrol(EnrolArgs),
     /// Log in and register this device for your account (the password is not stored).
     Login(LoginArgs),
+    /// Unlock the store with its PIN (asked for, or $BOTHY_PIN) for a while, so that other
+    /// commands do not ask (see --lock-after). A forgotten PIN cannot be recovered: enrol again
+    /// with a new store (unsynced changes are lost).
+    Unlock,
+    /// Lock the store now: the next command asks for the PIN.
+    Lock,
+    /// The store's PIN.
+    #[command(subcommand)]
+    Pin(PinCommand),
     /// Change your password (also after an admin reset it: give the temporary one as the
     /// current password). Every other login of yours ends; devices keep their credentials.
     Password(PasswordArgs),
@@ -352,7 +377,7 @@ pub struct ParticipantAddArgs {
     /// Ethnic group (ONS 2021 high-level groups).
     #[arg(long, value_parser = PossibleValuesParser::new(schema::ETHNIC_GROUPS))]
     pub ethnic_group: Option<String>,
-    /// Postcode district, e.g. IV26.
+    /// Postcode district, e.g. IV26 (a direct identifier: kept in the contact record).
     #[arg(long)]
     pub postcode_district: Option<String>,
     /// Index of Multiple Deprivation decile, 1 (most deprived) to 10.
@@ -385,12 +410,16 @@ pub struct ParticipantAddArgs {
     /// Version of the consent form.
     #[arg(long)]
     pub consent_version: Option<String>,
-    /// Name (a direct identifier: kept apart, never shown to analysts).
+    /// Name (a direct identifier: kept in the contact record, which peer workers' and analysts'
+    /// devices never receive).
     #[arg(long)]
     pub name: Option<String>,
-    /// Phone number (a direct identifier: kept apart, never shown to analysts).
+    /// Phone number (a direct identifier: kept in the contact record).
     #[arg(long)]
     pub phone: Option<String>,
+    /// How and when to get in touch (kept in the contact record; nothing clinical).
+    #[arg(long)]
+    pub contact_notes: Option<String>,
     /// Any other field, as FIELD=VALUE (repeatable).
     #[arg(long = "set", value_name = "FIELD=VALUE",
           long_help = set_help(RecordKind::Participant, false),
@@ -666,6 +695,39 @@ pub struct StatusArgs {
     pub refresh: bool,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum PinCommand {
+    /// Change the PIN: the current one is asked for (or $BOTHY_PIN), then the new one twice
+    /// (or $BOTHY_NEW_PIN). The records are not rewritten: the store's key is wrapped anew.
+    Change,
+}
+
+/// Parses `--lock-after`: `900`, `90s`, `15m`, `1h`, `0`.
+fn parse_lock_after(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration such as 900, 90s, 15m or 1h"))?;
+    let seconds = match unit.trim() {
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        _ => {
+            return Err(format!(
+                "`{s}` is not a duration such as 900, 90s, 15m or 1h"
+            ));
+        }
+    };
+    if seconds > 24 * 3600 {
+        return Err(format!("`{s}` is longer than 24h"));
+    }
+    Ok(std::time::Duration::from_secs(seconds))
+}
+
 #[derive(Debug, Args)]
 pub struct UseArgs {
     /// The project's slug.
@@ -917,6 +979,13 @@ pub enum AdminMemberCommand {
             .map(|name| Role::parse(&name).expect("a role's name")))]
         role: Role,
     },
+    /// Take a user out of a project: their devices delete its records at their next sync.
+    Remove {
+        /// The project's slug.
+        project: String,
+        /// The user.
+        username: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -958,6 +1027,25 @@ mod tests {
                 ..
             }) => c,
             other => panic!("not `admin instrument`: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_lock_time_is_seconds_minutes_or_hours_up_to_a_day() {
+        let secs = |s: &str| parse_lock_after(s).map(|d| d.as_secs());
+        assert_eq!(secs("900"), Ok(900));
+        assert_eq!(secs("90s"), Ok(90));
+        assert_eq!(secs("15m"), Ok(900));
+        assert_eq!(secs("2h"), Ok(7200));
+        assert_eq!(secs("0"), Ok(0));
+        assert_eq!(secs("24h"), Ok(86_400));
+        assert!(secs("25h").unwrap_err().contains("longer than 24h"));
+        for bad in ["", "m", "15 min", "-5", "1.5h", "3x"] {
+            assert!(secs(bad).is_err(), "{bad:?}");
+        }
+        match parse(&["--lock-after", "5m", "list"]) {
+            Ok(cli) => assert_eq!(cli.lock_after, Some(std::time::Duration::from_secs(300))),
+            Err(e) => panic!("{e}"),
         }
     }
 

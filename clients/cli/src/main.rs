@@ -9,6 +9,7 @@ mod failure;
 mod interact;
 mod output;
 mod qr;
+mod unlock;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -108,7 +108,7 @@ async fn a_coordinator_exports_then_erases_a_participant() {
     .await);
     let export: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    assert_eq!(export["participant"]["record"]["name"], "Morag MacLeod");
+    assert_eq!(export["contacts"][0]["record"]["name"], "Morag MacLeod");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -2,6 +2,8 @@
 //! code (never a panic or a backtrace), and offline capture works once the device has an
 //! identity.
 
+mod common;
+
 use bothy_device::bothy_sync_core::automerge::ActorId;
 use bothy_device::{Device, Enrolment, Membership, User};
 use std::path::Path;
@@ -11,7 +13,7 @@ const PROJECT: &str = "highland-heritage";
 const NOWHERE: &str = "http://127.0.0.1:9";
 
 fn bothy(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bothy"))
+    common::with_pin(&mut Command::new(env!("CARGO_BIN_EXE_bothy")), store)
         .arg("--store")
         .arg(store)
         .args(args)

@@ -26,7 +26,7 @@ fn assert_fails(o: &Output, code: i32, needle: &str) {
 
 /// `bothy --store STORE ARGS` with no server, user or password in the environment.
 fn offline(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bothy"))
+    common::with_pin(&mut Command::new(env!("CARGO_BIN_EXE_bothy")), store)
         .arg("--store")
         .arg(store)
         .args(args)

@@ -1,6 +1,8 @@
 //! The `bothy` binary writing into a pipe whose reader stops early (`bothy --json list | head`):
 //! it ends quietly, with no panic message, whatever it was printing.
 
+mod common;
+
 use bothy_device::bothy_sync_core::automerge::ActorId;
 use bothy_device::{Device, Enrolment, Membership, User};
 use std::io::{BufRead, BufReader, Read};
@@ -49,7 +51,7 @@ fn read_one_line_then_close(
     store: &Path,
     args: &[&str],
 ) -> (String, std::process::ExitStatus, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bothy"))
+    let mut child = common::with_pin(&mut Command::new(env!("CARGO_BIN_EXE_bothy")), store)
         .arg("--store")
         .arg(store)
         .args(args)

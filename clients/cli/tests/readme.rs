@@ -753,6 +753,16 @@ impl Walk {
                 command.env_remove(name);
             }
         }
+        // The reader's runtime directory, where an unlocked store stays unlocked between
+        // commands, is one of the walkthrough's own (so nothing is left in this machine's).
+        let run = self.dir.join("run");
+        let _ = std::fs::create_dir_all(&run);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700));
+        }
+        command.env("XDG_RUNTIME_DIR", &run);
         for name in &self.exported {
             if let Some(value) = self.vars.get(name) {
                 command.env(name, value);

@@ -12,6 +12,7 @@
 use crate::error::{DeviceError, Result};
 use crate::identity::Identity;
 use crate::store::{self, key};
+use crate::vault::Vault;
 use crate::{Device, now};
 use bothy_sync_core::{Editor, FieldError, FieldValue, RecordDoc, RecordKind, instrument};
 use serde::{Deserialize, Serialize};
@@ -56,6 +57,9 @@ pub struct NewParticipant {
     pub id: Uuid,
     /// The human-facing code, unique without the device talking to anyone (`K7Q2-0007`).
     pub code: String,
+    /// Their contact record (name, phone, postcode district, contact notes), if any was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Uuid>,
 }
 
 /// A completed (or partly completed) wellbeing questionnaire.
@@ -82,7 +86,10 @@ pub struct WellbeingForm {
 impl Device {
     /// Registers a participant in `project` (the default project if `None`) with `fields`
     /// (paths as in [`Editor::set`]: `age_band`, `consent.data_use`, `referral.source`...). The
-    /// device assigns the participant's code.
+    /// device assigns the participant's code. Their direct identifiers, given as `contact.name`,
+    /// `contact.phone`, `contact.postcode_district` and `contact.notes`, go to a contact record
+    /// of their own (written in the same transaction), which only the roles that may see them
+    /// receive.
     pub async fn create_participant(
         &self,
         project: Option<&str>,
@@ -104,12 +111,50 @@ impl Device {
             .unwrap_or(0)
             + 1;
         let code = crate::code::participant_code(&crate::code::device_prefix(&id.device_id), n);
+        let (contact, own): (Vec<_>, Vec<_>) = fields
+            .iter()
+            .cloned()
+            .partition(|(path, _)| path.starts_with("contact."));
         let mut all: Vec<(&str, FieldValue)> = vec![("code", code.clone().into())];
-        all.extend(fields.iter().cloned());
-        let record = create_in(&mut tx, &id, RecordKind::Participant, &project, &all).await?;
+        all.extend(own);
+        let record = create_in(
+            &mut tx,
+            &self.vault,
+            &id,
+            RecordKind::Participant,
+            &project,
+            &all,
+        )
+        .await?;
+        let contact = if contact.is_empty() {
+            None
+        } else {
+            id.check_may_record(&project, RecordKind::Contact)?;
+            let record_text = record.to_string();
+            let mut fields: Vec<(&str, FieldValue)> = contact
+                .iter()
+                .map(|(path, v)| (&path["contact.".len()..], v.clone()))
+                .collect();
+            fields.push(("participant", record_text.as_str().into()));
+            Some(
+                create_in(
+                    &mut tx,
+                    &self.vault,
+                    &id,
+                    RecordKind::Contact,
+                    &project,
+                    &fields,
+                )
+                .await?,
+            )
+        };
         store::meta_set(&mut tx, key::PARTICIPANT_COUNTER, &n.to_string()).await?;
         tx.commit().await?;
-        Ok(NewParticipant { id: record, code })
+        Ok(NewParticipant {
+            id: record,
+            code,
+            contact,
+        })
     }
 
     /// Records a session in `project` (the default project if `None`): `site`, `activity`,
@@ -127,7 +172,15 @@ impl Device {
         id.check_may_record(&project, RecordKind::Session)?;
         let mut tx = store::begin_write(&self.pool).await?;
         crate::setup::check_session(&mut tx, &project, fields).await?;
-        let record = create_in(&mut tx, &id, RecordKind::Session, &project, fields).await?;
+        let record = create_in(
+            &mut tx,
+            &self.vault,
+            &id,
+            RecordKind::Session,
+            &project,
+            fields,
+        )
+        .await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -168,7 +221,7 @@ impl Device {
     pub async fn record_wellbeing(&self, form: &WellbeingForm) -> Result<Uuid> {
         let id = self.require_identity().await?;
         let mut tx = store::begin_write(&self.pool).await?;
-        let project = match store::get_record(&mut tx, form.participant).await? {
+        let project = match store::get_record(&mut tx, &self.vault, form.participant).await? {
             Some(r) if r.kind() == Some(RecordKind::Participant) => r.project,
             _ => {
                 return Err(DeviceError::Invalid(vec![unknown(
@@ -220,7 +273,15 @@ impl Device {
             .iter()
             .map(|(p, v)| (p.as_str(), v.clone()))
             .collect();
-        let record = create_in(&mut tx, &id, RecordKind::Wellbeing, &project, &fields).await?;
+        let record = create_in(
+            &mut tx,
+            &self.vault,
+            &id,
+            RecordKind::Wellbeing,
+            &project,
+            &fields,
+        )
+        .await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -237,7 +298,9 @@ impl Device {
         let mut tx = store::begin_write(&self.pool).await?;
         let participant_project = match field_str(fields, "participant") {
             Some(p) => match Uuid::parse_str(p) {
-                Ok(pid) => store::get_record(&mut tx, pid).await?.map(|r| r.project),
+                Ok(pid) => store::get_record(&mut tx, &self.vault, pid)
+                    .await?
+                    .map(|r| r.project),
                 Err(_) => None,
             },
             None => None,
@@ -259,7 +322,8 @@ impl Device {
             };
             all.push(("author", author.into()));
         }
-        let record = create_in(&mut tx, &id, RecordKind::Story, &project, &all).await?;
+        let record =
+            create_in(&mut tx, &self.vault, &id, RecordKind::Story, &project, &all).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -318,7 +382,7 @@ impl Device {
     {
         let identity = self.require_identity().await?;
         let mut tx = store::begin_write(&self.pool).await?;
-        let Some(row) = store::get_record(&mut tx, id).await? else {
+        let Some(row) = store::get_record(&mut tx, &self.vault, id).await? else {
             return Err(not_found(id, kind));
         };
         if let Some(k) = kind
@@ -334,15 +398,22 @@ impl Device {
             None => identity.check_writable(&row.project)?,
         }
         if let Some(r) = reference
-            && let Some(error) =
-                check_reference(&mut tx, &r.path, r.target, r.kind, &row.project).await?
+            && let Some(error) = check_reference(
+                &mut tx,
+                &self.vault,
+                &r.path,
+                r.target,
+                r.kind,
+                &row.project,
+            )
+            .await?
         {
             return Err(DeviceError::Invalid(vec![error]));
         }
         let mut doc = RecordDoc::load(&row.doc, identity.actor.clone())?;
         let changed = doc.edit(now(), edits)?.is_some();
         if changed {
-            store::put_record(&mut tx, id, &mut doc, now()).await?;
+            store::put_record(&mut tx, &self.vault, id, &mut doc, now()).await?;
             tx.commit().await?;
         }
         Ok(changed)
@@ -360,6 +431,7 @@ struct Reference {
 /// Creates a record of `kind` after checking that the records it refers to are known here.
 async fn create_in(
     conn: &mut SqliteConnection,
+    vault: &Vault,
     identity: &Identity,
     kind: RecordKind,
     project: &str,
@@ -368,7 +440,9 @@ async fn create_in(
     let mut errors = Vec::new();
     for (path, value) in fields {
         let target = match (kind, *path) {
-            (RecordKind::Wellbeing | RecordKind::Story, "participant") => RecordKind::Participant,
+            (RecordKind::Wellbeing | RecordKind::Story | RecordKind::Contact, "participant") => {
+                RecordKind::Participant
+            }
             (RecordKind::Wellbeing | RecordKind::Story, "session") => RecordKind::Session,
             (RecordKind::Session, p) if p.starts_with("attendance.") => RecordKind::Participant,
             _ => continue,
@@ -381,7 +455,7 @@ async fn create_in(
         let Ok(target_id) = Uuid::parse_str(raw) else {
             continue; // the format error is reported by validation
         };
-        errors.extend(check_reference(conn, path, target_id, target, project).await?);
+        errors.extend(check_reference(conn, vault, path, target_id, target, project).await?);
     }
     let mut doc = match RecordDoc::create(identity.actor.clone(), kind, project, fields, now()) {
         Ok(doc) if errors.is_empty() => doc,
@@ -395,19 +469,20 @@ async fn create_in(
         Err(e) => return Err(e.into()),
     };
     let id = Uuid::now_v7();
-    store::put_record(conn, id, &mut doc, now()).await?;
+    store::put_record(conn, vault, id, &mut doc, now()).await?;
     Ok(id)
 }
 
 /// Checks that `target` is a known record of `kind` in `project`; the error names `path`.
 async fn check_reference(
     conn: &mut SqliteConnection,
+    vault: &Vault,
     path: &str,
     target: Uuid,
     kind: RecordKind,
     project: &str,
 ) -> Result<Option<FieldError>> {
-    Ok(match store::get_record(conn, target).await? {
+    Ok(match store::get_record(conn, vault, target).await? {
         Some(r) if r.kind() == Some(kind) && r.project == project => None,
         Some(r) if r.kind() == Some(kind) => Some(FieldError::new(
             path,

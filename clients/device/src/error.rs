@@ -108,6 +108,40 @@ pub enum DeviceError {
     /// It must be enrolled again. Carries what was lost, without any field value.
     #[error("{0}")]
     Wiped(crate::wipe::Wiped),
+
+    /// The store has a PIN and has not been unlocked; nothing was read or written.
+    #[error("this store is locked: unlock it with your PIN")]
+    Locked,
+
+    /// The PIN given is not the store's; the attempt was counted.
+    #[error("{}", wrong_pin(*.failures, *.wait_seconds))]
+    WrongPin {
+        /// Wrong PINs in a row, this one included.
+        failures: u32,
+        /// How long the next attempt must wait, in seconds, if it must.
+        wait_seconds: Option<u64>,
+    },
+
+    /// Too many wrong PINs in a row: no attempt is accepted (nor counted) until the wait is
+    /// over, whatever the PIN.
+    #[error(
+        "too many wrong PINs in a row: wait {} before trying again (a forgotten PIN cannot be recovered: enrol again with a new store)",
+        crate::vault::in_words(*.seconds)
+    )]
+    PinWait {
+        /// Seconds left to wait.
+        seconds: u64,
+    },
+}
+
+fn wrong_pin(failures: u32, wait: Option<u64>) -> String {
+    match wait {
+        None => "wrong PIN for this store".to_owned(),
+        Some(w) => format!(
+            "wrong PIN for this store; {failures} wrong PINs in a row: wait {} before the next try",
+            crate::vault::in_words(w)
+        ),
+    }
 }
 
 impl DeviceError {

@@ -159,7 +159,11 @@ fn pick_default(previous: Option<&str>, memberships: &[Membership]) -> Option<St
         .map(|m| m.project.clone())
 }
 
-pub(crate) async fn load_identity(conn: &mut SqliteConnection) -> Result<Option<Identity>> {
+pub(crate) async fn load_identity(
+    conn: &mut SqliteConnection,
+    vault: &crate::vault::Vault,
+) -> Result<Option<Identity>> {
+    vault.check()?;
     let rows = sqlx::query("SELECT key, value FROM meta")
         .fetch_all(&mut *conn)
         .await?;
@@ -176,6 +180,7 @@ pub(crate) async fn load_identity(conn: &mut SqliteConnection) -> Result<Option<
     ) else {
         return Ok(None);
     };
+    let token = store::open_meta(vault, key::DEVICE_TOKEN, token)?;
     let actor = ActorId::try_from(actor.as_str())
         .map_err(|e| DeviceError::Store(format!("stored actor is corrupt: {e}")))?;
     let user = get(key::USER).and_then(|u| serde_json::from_str(&u).ok());
@@ -215,6 +220,24 @@ pub(crate) async fn adopt_roles(
     }
 }
 
+/// The user's role in each of their projects as last heard from the server; `None` when the
+/// store has never held them.
+pub(crate) async fn roles(conn: &mut SqliteConnection) -> Result<Option<BTreeMap<String, String>>> {
+    let Some(stored) = store::meta_get(conn, key::MEMBERSHIPS).await? else {
+        return Ok(None);
+    };
+    let memberships: Vec<Membership> = match serde_json::from_str(&stored) {
+        Ok(m) => m,
+        Err(_) => return Ok(None),
+    };
+    Ok(Some(
+        memberships
+            .into_iter()
+            .map(|m| (m.project, m.role))
+            .collect(),
+    ))
+}
+
 fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("plain data always serialises")
 }
@@ -222,7 +245,7 @@ fn json<T: Serialize>(v: &T) -> String {
 impl Device {
     pub(crate) async fn identity(&self) -> Result<Option<Identity>> {
         let mut conn = self.pool.acquire().await?;
-        load_identity(&mut conn).await
+        load_identity(&mut conn, &self.vault).await
     }
 
     pub(crate) async fn require_identity(&self) -> Result<Identity> {
@@ -268,7 +291,7 @@ impl Device {
     async fn pending_enrolment(&self, server: &str, code: &str) -> Result<String> {
         let code = normalise_code(code);
         let mut tx = store::begin_write(&self.pool).await?;
-        let kept = store::meta_get(&mut tx, key::PENDING_ENROLMENT)
+        let kept = store::meta_get_sealed(&mut tx, &self.vault, key::PENDING_ENROLMENT)
             .await?
             .and_then(|v| serde_json::from_str::<PendingEnrolment>(&v).ok());
         if let Some(p) = kept
@@ -282,7 +305,13 @@ impl Device {
             code,
             enrolment_id: uuid::Uuid::new_v4().to_string(),
         };
-        store::meta_set(&mut tx, key::PENDING_ENROLMENT, &json(&pending)).await?;
+        store::meta_set_sealed(
+            &mut tx,
+            &self.vault,
+            key::PENDING_ENROLMENT,
+            &json(&pending),
+        )
+        .await?;
         tx.commit().await?;
         Ok(pending.enrolment_id)
     }
@@ -351,7 +380,7 @@ impl Device {
                 ))
             })?;
         let mut tx = store::begin_write(&self.pool).await?;
-        let old = load_identity(&mut tx).await?;
+        let old = load_identity(&mut tx, &self.vault).await?;
         let same_user = old.as_ref().is_some_and(|o| {
             o.server == server && o.user.as_ref().map(|u| &u.id) == Some(&enrolment.user.id)
         });
@@ -361,7 +390,13 @@ impl Device {
         );
         store::meta_set(&mut tx, key::SERVER, &server).await?;
         store::meta_set(&mut tx, key::DEVICE_ID, &enrolment.device_id).await?;
-        store::meta_set(&mut tx, key::DEVICE_TOKEN, &enrolment.device_token).await?;
+        store::meta_set_sealed(
+            &mut tx,
+            &self.vault,
+            key::DEVICE_TOKEN,
+            &enrolment.device_token,
+        )
+        .await?;
         store::meta_set(&mut tx, key::ACTOR, &actor.to_hex_string()).await?;
         store::meta_set(&mut tx, key::USER, &json(&enrolment.user)).await?;
         store::meta_set(&mut tx, key::MEMBERSHIPS, &json(&enrolment.memberships)).await?;

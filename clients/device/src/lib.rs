@@ -9,6 +9,11 @@
 //!
 //! * [`Device::open`] opens (or creates) the store and runs its migrations, and makes the
 //!   project instruments of the set-up it holds known (see [`Device::setup`]).
+//! * [`Device::set_pin`] encrypts the store at rest (in place, if it holds records already):
+//!   record data and credentials are sealed with a random data key, which is kept only wrapped
+//!   by a key derived from the PIN. A store with a PIN is opened locked; [`Device::unlock`]
+//!   (or [`Device::open_with_pin`]) unlocks it, and [`Device::change_pin`] changes the PIN.
+//!   A store without a PIN works as before.
 //! * [`Device::enrol`] or [`Device::login`] give the device its identity: a device id and
 //!   token, and the Automerge actor the server expects this device's changes to be authored
 //!   under. Capture before enrolment is refused ([`DeviceError::NotEnrolled`]): enrolment happens
@@ -61,6 +66,7 @@ mod read;
 mod setup;
 mod store;
 mod sync;
+mod vault;
 mod wipe;
 
 pub use api::{Enrolment, Login, Membership, ServerApi, User};
@@ -73,6 +79,7 @@ pub use read::{
 };
 pub use setup::{FormItem, InstrumentForm, ProjectForms};
 pub use sync::SyncSummary;
+pub use vault::{FREE_ATTEMPTS, MIN_PIN_CHARS, PinCost, SessionKey, wait_after};
 pub use wipe::{LostRecord, WipeConfirmation, Wiped};
 
 /// Re-exported so callers name records, fields and conflicts with the same types.
@@ -89,6 +96,8 @@ pub struct Device {
     pool: SqlitePool,
     path: PathBuf,
     app: String,
+    /// Whether the store is encrypted, and the data key once unlocked.
+    vault: vault::Vault,
 }
 
 impl fmt::Debug for Device {
@@ -104,14 +113,24 @@ impl Device {
     /// Opens the store at `path`, creating it (readable by its owner only) if missing, and
     /// brings its tables up to date. The project instrument definitions of the set-up it holds
     /// become known to this process, so responses of them are checked and scored offline.
+    ///
+    /// A store with a PIN opens locked: records and credentials cannot be read or written
+    /// ([`DeviceError::Locked`]) until [`Device::unlock`].
     pub async fn open(path: impl AsRef<Path>) -> Result<Device> {
         let path = path.as_ref().to_path_buf();
         let pool = store::open(&path).await?;
-        setup::register_stored(&mut *pool.acquire().await?).await?;
+        let mut conn = pool.acquire().await?;
+        setup::register_stored(&mut conn).await?;
+        let vault = match store::meta_get(&mut conn, store::key::VAULT).await? {
+            Some(_) => vault::Vault::locked(),
+            None => vault::Vault::plain(),
+        };
+        drop(conn);
         Ok(Device {
             pool,
             path,
             app: format!("bothy-device/{}", env!("CARGO_PKG_VERSION")),
+            vault,
         })
     }
 
@@ -124,6 +143,12 @@ impl Device {
     /// The store's file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The server this device is enrolled with, if it is; readable while the store is locked.
+    pub async fn enrolled_server(&self) -> Result<Option<String>> {
+        let mut conn = self.pool.acquire().await?;
+        store::meta_get(&mut conn, store::key::SERVER).await
     }
 
     /// Closes the store, waiting for pending writes.

@@ -54,6 +54,10 @@ pub struct RecordDetails {
     pub unsynced: bool,
     /// The document's heads, hex.
     pub heads: Vec<String>,
+    /// For a participant: their contact details, if this device holds them (devices of roles
+    /// that may not see direct identifiers never do).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<(Uuid, bothy_sync_core::record::Contact)>,
 }
 
 /// The true conflicts of one record on this device.
@@ -146,34 +150,42 @@ const RECENT: i64 = 10;
 impl Device {
     /// Records on the device, optionally of one kind, by kind then label.
     pub async fn list(&self, kind: Option<RecordKind>) -> Result<Vec<RecordSummary>> {
+        self.vault.check()?;
         let rows = sqlx::query(
             "SELECT id, kind, project, label, heads, acked_heads, updated_at, code FROM records
-             WHERE (?1 IS NULL OR kind = ?1) ORDER BY kind, label, id",
+             WHERE (?1 IS NULL OR kind = ?1)",
         )
         .bind(kind.map(RecordKind::as_str))
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
+        let mut list = rows
+            .into_iter()
             .map(|r| {
+                let sid: String = r.get(0);
                 let heads: Vec<u8> = r.get(4);
                 let acked: Option<Vec<u8>> = r.get(5);
                 Ok(RecordSummary {
-                    id: parse_id(&r.get::<String, _>(0))?,
+                    id: parse_id(&sid)?,
                     kind: parse_kind(&r.get::<String, _>(1))?,
                     project: r.get(2),
-                    label: r.get(3),
+                    label: store::open_label(&self.vault, &sid, r.get(3))?,
                     unsynced: acked.as_deref() != Some(heads.as_slice()),
                     updated_at: r.get(6),
-                    code: r.get(7),
+                    code: store::open_code(&self.vault, &sid, r.get(7))?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        // Labels may be sealed, so they are ordered here rather than by SQL.
+        list.sort_by(|a, b| {
+            (a.kind.as_str(), &a.label, a.id).cmp(&(b.kind.as_str(), &b.label, b.id))
+        });
+        Ok(list)
     }
 
     /// One record in full: fields, derived score, conflicts and problems.
     pub async fn get(&self, id: Uuid) -> Result<RecordDetails> {
         let mut conn = self.pool.acquire().await?;
-        let row = store::get_record(&mut conn, id)
+        let row = store::get_record(&mut conn, &self.vault, id)
             .await?
             .ok_or_else(|| not_found(id, None))?;
         let unsynced = row.unsynced();
@@ -184,7 +196,12 @@ impl Device {
             RecordData::Wellbeing(w) => Some(w.score_in(&view.project)),
             _ => None,
         };
+        let contact = match view.kind {
+            RecordKind::Participant => contact_of(&mut conn, &self.vault, id).await?,
+            _ => None,
+        };
         Ok(RecordDetails {
+            contact,
             id,
             score,
             conflicts: bothy_sync_core::conflicts(doc.automerge_ref()),
@@ -195,30 +212,42 @@ impl Device {
         })
     }
 
+    /// A participant's contact record on this device, if any: its id and values.
+    pub async fn contact_of(
+        &self,
+        participant: Uuid,
+    ) -> Result<Option<(Uuid, bothy_sync_core::record::Contact)>> {
+        let mut conn = self.pool.acquire().await?;
+        contact_of(&mut conn, &self.vault, participant).await
+    }
+
     /// Every record on this device that has true conflicts, as this device sees them (the
     /// server may know of more, or of resolutions this device has not received yet).
     pub async fn conflicts(&self) -> Result<Vec<RecordConflicts>> {
-        let rows = sqlx::query(
-            "SELECT id, kind, project, label, doc FROM records ORDER BY kind, label, id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        self.vault.check()?;
+        let rows = sqlx::query("SELECT id, kind, project, label, doc FROM records")
+            .fetch_all(&self.pool)
+            .await?;
         let mut out = Vec::new();
         for r in rows {
-            let doc: Vec<u8> = r.get(4);
+            let sid: String = r.get(0);
+            let doc = store::open_doc(&self.vault, &sid, r.get(4))?;
             let doc = RecordDoc::load(&doc, bothy_sync_core::automerge::ActorId::random())?;
             let conflicts = bothy_sync_core::conflicts(doc.automerge_ref());
             if conflicts.is_empty() {
                 continue;
             }
             out.push(RecordConflicts {
-                id: parse_id(&r.get::<String, _>(0))?,
+                id: parse_id(&sid)?,
                 kind: parse_kind(&r.get::<String, _>(1))?,
                 project: r.get(2),
-                label: r.get(3),
+                label: store::open_label(&self.vault, &sid, r.get(3))?,
                 conflicts,
             });
         }
+        out.sort_by(|a, b| {
+            (a.kind.as_str(), &a.label, a.id).cmp(&(b.kind.as_str(), &b.label, b.id))
+        });
         Ok(out)
     }
 
@@ -235,7 +264,7 @@ impl Device {
     /// A record's document as stored (compacted Automerge bytes).
     pub async fn document_bytes(&self, id: Uuid) -> Result<Vec<u8>> {
         let mut conn = self.pool.acquire().await?;
-        Ok(store::get_record(&mut conn, id)
+        Ok(store::get_record(&mut conn, &self.vault, id)
             .await?
             .ok_or_else(|| not_found(id, None))?
             .doc)
@@ -244,7 +273,7 @@ impl Device {
     /// A record's current heads. Two replicas that hold the same changes have the same heads.
     pub async fn heads(&self, id: Uuid) -> Result<Vec<ChangeHash>> {
         let mut conn = self.pool.acquire().await?;
-        let row = store::get_record(&mut conn, id)
+        let row = store::get_record(&mut conn, &self.vault, id)
             .await?
             .ok_or_else(|| not_found(id, None))?;
         store::decode_heads(&row.heads)
@@ -253,6 +282,7 @@ impl Device {
     /// Finds a record (of `kind`, if given) by its full id, a unique start or end of its id
     /// (at least 4 characters), or a participant's code.
     pub async fn find(&self, kind: Option<RecordKind>, query: &str) -> Result<Uuid> {
+        self.vault.check()?;
         let q = query.trim().to_ascii_lowercase();
         let what = kind.map_or("record", RecordKind::as_str);
         let kind_str = kind.map(RecordKind::as_str);
@@ -273,11 +303,19 @@ impl Device {
             };
         }
         if matches!(kind, None | Some(RecordKind::Participant)) {
-            let ids: Vec<(String,)> =
-                sqlx::query_as("SELECT id FROM records WHERE code = ? COLLATE NOCASE")
-                    .bind(query.trim())
+            // Codes may be sealed, so they are compared here (ignoring ASCII case).
+            let coded: Vec<(String, String)> =
+                sqlx::query_as("SELECT id, code FROM records WHERE code IS NOT NULL")
                     .fetch_all(&self.pool)
                     .await?;
+            let mut ids: Vec<(String,)> = Vec::new();
+            for (id, code) in coded {
+                let code = store::open_code(&self.vault, &id, Some(code))?.unwrap_or_default();
+                if code.eq_ignore_ascii_case(query.trim()) {
+                    ids.push((id,));
+                }
+            }
+            ids.sort();
             match ids.as_slice() {
                 [(one,)] => return parse_id(one),
                 [] => {}
@@ -321,8 +359,9 @@ impl Device {
     /// Where the device stands: identity, unsynced records, last sync, reports, set-aside
     /// copies.
     pub async fn status(&self) -> Result<Status> {
+        self.vault.check()?;
         let mut conn = self.pool.acquire().await?;
-        let identity = load_identity(&mut conn).await?;
+        let identity = load_identity(&mut conn, &self.vault).await?;
         let (records, unsynced): (i64, i64) = sqlx::query_as(
             "SELECT COUNT(*), COALESCE(SUM(acked_heads IS NULL OR acked_heads != heads), 0)
              FROM records",
@@ -366,8 +405,9 @@ impl Device {
 
     /// The latest `limit` reports from the server, newest first.
     pub async fn reports(&self, limit: i64) -> Result<Vec<StoredReport>> {
+        self.vault.check()?;
         let rows = sqlx::query(
-            "SELECT record_id, kind, code, field, message, at FROM reports
+            "SELECT record_id, kind, code, field, message, at, id FROM reports
              ORDER BY id DESC LIMIT ?",
         )
         .bind(limit)
@@ -380,7 +420,7 @@ impl Device {
                     kind: r.get(1),
                     code: r.get(2),
                     field: r.get(3),
-                    message: r.get(4),
+                    message: store::open_report_message(&self.vault, r.get(6), r.get(4))?,
                     at: r.get(5),
                 })
             })
@@ -389,6 +429,7 @@ impl Device {
 
     /// The latest `limit` local copies of refused records, newest first.
     pub async fn set_aside_records(&self, limit: i64) -> Result<Vec<SetAsideRecord>> {
+        self.vault.check()?;
         let rows = sqlx::query(
             "SELECT id, record_id, kind, project, reason, at FROM set_aside
              ORDER BY id DESC LIMIT ?",
@@ -403,7 +444,7 @@ impl Device {
                     record_id: parse_id(&r.get::<String, _>(1))?,
                     kind: r.get(2),
                     project: r.get(3),
-                    reason: r.get(4),
+                    reason: store::open_set_aside_reason(&self.vault, r.get(0), r.get(4))?,
                     at: r.get(5),
                 })
             })
@@ -412,12 +453,13 @@ impl Device {
 
     /// The document of a set-aside copy, to inspect or recover its values.
     pub async fn set_aside_document(&self, id: i64) -> Result<Vec<u8>> {
+        self.vault.check()?;
         let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT doc FROM set_aside WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|(d,)| d)
-            .ok_or_else(|| DeviceError::NotFound(format!("no set-aside copy {id}")))
+        let (doc,) = row.ok_or_else(|| DeviceError::NotFound(format!("no set-aside copy {id}")))?;
+        store::open_set_aside_doc(&self.vault, id, doc)
     }
 }
 
@@ -428,4 +470,31 @@ fn parse_id(s: &str) -> Result<Uuid> {
 fn parse_kind(s: &str) -> Result<RecordKind> {
     RecordKind::parse(s)
         .ok_or_else(|| DeviceError::Store(format!("stored record kind {s:?} is unknown")))
+}
+
+/// The first contact record (by id) that names `participant`.
+async fn contact_of(
+    conn: &mut sqlx::SqliteConnection,
+    vault: &crate::vault::Vault,
+    participant: Uuid,
+) -> Result<Option<(Uuid, bothy_sync_core::record::Contact)>> {
+    let ids: Vec<(String,)> =
+        sqlx::query_as("SELECT id FROM records WHERE kind = 'contact' ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await?;
+    let wanted = participant.to_string();
+    for (id,) in ids {
+        let id = parse_id(&id)?;
+        let Some(row) = store::get_record(conn, vault, id).await? else {
+            continue;
+        };
+        let doc = RecordDoc::load(&row.doc, bothy_sync_core::automerge::ActorId::random())?;
+        if let Ok(view) = doc.view()
+            && let RecordData::Contact(c) = view.data
+            && c.participant == wanted
+        {
+            return Ok(Some((id, c)));
+        }
+    }
+    Ok(None)
 }

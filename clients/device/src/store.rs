@@ -5,8 +5,15 @@
 //! so finding what to push is one indexed query, not a load of every document. Every write of
 //! a document goes through [`put_record`], which also refreshes the heads and the one-line label
 //! used by lists, so those can never go stale.
+//!
+//! Every value that can carry participant data or a credential is read and written here, and
+//! sealed or opened by the store's [`Vault`] with its table, column and row (see `vault.rs`):
+//! `records.doc`, `records.label`, `records.code`, `set_aside.doc`, `set_aside.reason`,
+//! `reports.message` and the `meta` values listed in [`key::SEALED`]. In a store without a PIN
+//! the vault passes values through as they are.
 
 use crate::error::{DeviceError, Result};
+use crate::vault::{Place, Vault};
 use bothy_sync_core::automerge::ChangeHash;
 use bothy_sync_core::{RecordData, RecordDoc, RecordKind};
 use sqlx::sqlite::{
@@ -40,6 +47,22 @@ pub(crate) mod key {
     /// A wipe confirmation not yet sent (JSON: server, withdrawn credential, what was lost);
     /// the only thing a wiped store keeps.
     pub const PENDING_WIPE: &str = "pending_wipe";
+    /// The store's wrapped data key, salt and PIN cost (JSON), when it has a PIN.
+    pub const VAULT: &str = "vault";
+    /// Wrong PINs in a row.
+    pub const PIN_FAILURES: &str = "pin_failures";
+    /// Until when (Unix seconds) the next PIN attempt must wait.
+    pub const PIN_WAIT_UNTIL: &str = "pin_wait_until";
+    /// The keys whose values are sealed in an encrypted store: credentials.
+    pub const SEALED: &[&str] = &[DEVICE_TOKEN, PENDING_ENROLMENT];
+    /// The keys a wipe keeps: the store's PIN and its count of wrong PINs.
+    pub const KEPT_BY_WIPE: &[&str] = &[VAULT, PIN_FAILURES, PIN_WAIT_UNTIL];
+
+    /// ` WHERE key NOT IN (...)` of [`KEPT_BY_WIPE`], for the wipe's `DELETE FROM meta`.
+    pub fn kept_by_wipe_sql() -> String {
+        let keys: Vec<String> = KEPT_BY_WIPE.iter().map(|k| format!("'{k}'")).collect();
+        format!(" WHERE key NOT IN ({})", keys.join(", "))
+    }
 }
 
 /// Opens (creating if missing) the store at `path` and brings its tables up to date.
@@ -147,6 +170,42 @@ pub(crate) async fn meta_delete(conn: &mut SqliteConnection, key: &str) -> Resul
     Ok(())
 }
 
+fn meta_place(key: &str) -> Place<'_> {
+    Place {
+        table: "meta",
+        column: "value",
+        row: key,
+    }
+}
+
+/// A sealed `meta` value (one of [`key::SEALED`]) as read from its row.
+pub(crate) fn open_meta(vault: &Vault, key: &str, stored: String) -> Result<String> {
+    vault.open_text(meta_place(key), stored)
+}
+
+/// Reads a sealed `meta` value (one of [`key::SEALED`]).
+pub(crate) async fn meta_get_sealed(
+    conn: &mut SqliteConnection,
+    vault: &Vault,
+    key: &str,
+) -> Result<Option<String>> {
+    meta_get(conn, key)
+        .await?
+        .map(|v| open_meta(vault, key, v))
+        .transpose()
+}
+
+/// Writes a sealed `meta` value (one of [`key::SEALED`]).
+pub(crate) async fn meta_set_sealed(
+    conn: &mut SqliteConnection,
+    vault: &Vault,
+    key: &str,
+    value: &str,
+) -> Result<()> {
+    let sealed = vault.seal_text(meta_place(key), value)?;
+    meta_set(conn, key, &sealed).await
+}
+
 /// Heads as stored: sorted, concatenated 32-byte hashes.
 pub(crate) fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
     let mut sorted = heads.to_vec();
@@ -195,26 +254,58 @@ impl StoredRecord {
 
 pub(crate) async fn get_record(
     conn: &mut SqliteConnection,
+    vault: &Vault,
     id: Uuid,
 ) -> Result<Option<StoredRecord>> {
+    vault.check()?;
+    let sid = id.to_string();
     let row =
         sqlx::query("SELECT kind, project, doc, heads, acked_heads FROM records WHERE id = ?")
-            .bind(id.to_string())
+            .bind(&sid)
             .fetch_optional(conn)
             .await?;
-    Ok(row.map(|r| StoredRecord {
-        kind: r.get(0),
-        project: r.get(1),
-        doc: r.get(2),
-        heads: r.get(3),
-        acked: r.get(4),
-    }))
+    row.map(|r| {
+        Ok(StoredRecord {
+            kind: r.get(0),
+            project: r.get(1),
+            doc: open_doc(vault, &sid, r.get(2))?,
+            heads: r.get(3),
+            acked: r.get(4),
+        })
+    })
+    .transpose()
+}
+
+fn record_place<'a>(column: &'static str, id: &'a str) -> Place<'a> {
+    Place {
+        table: "records",
+        column,
+        row: id,
+    }
+}
+
+/// A record's document as read from the `doc` column of its row (`id` as stored).
+pub(crate) fn open_doc(vault: &Vault, id: &str, stored: Vec<u8>) -> Result<Vec<u8>> {
+    vault.open(record_place("doc", id), stored)
+}
+
+/// A record's label as read from the `label` column of its row.
+pub(crate) fn open_label(vault: &Vault, id: &str, stored: String) -> Result<String> {
+    vault.open_text(record_place("label", id), stored)
+}
+
+/// A participant's code as read from the `code` column of its row.
+pub(crate) fn open_code(vault: &Vault, id: &str, stored: Option<String>) -> Result<Option<String>> {
+    stored
+        .map(|c| vault.open_text(record_place("code", id), c))
+        .transpose()
 }
 
 /// Writes a record's document (inserting the row if new), refreshing heads and label. The
 /// acknowledged heads are left as they are (none for a new row).
 pub(crate) async fn put_record(
     conn: &mut SqliteConnection,
+    vault: &Vault,
     id: Uuid,
     doc: &mut RecordDoc,
     now: i64,
@@ -225,14 +316,19 @@ pub(crate) async fn put_record(
         Err(_) => (String::from("(unreadable)"), None),
     };
     let heads = encode_heads(&doc.heads());
-    let bytes = doc.save();
+    let sid = id.to_string();
+    let bytes = vault.seal(record_place("doc", &sid), &doc.save())?;
+    let label = vault.seal_text(record_place("label", &sid), &label)?;
+    let code = code
+        .map(|c| vault.seal_text(record_place("code", &sid), &c))
+        .transpose()?;
     sqlx::query(
         "INSERT INTO records (id, kind, project, doc, heads, acked_heads, label, code, updated_at)
          VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, heads = excluded.heads,
              label = excluded.label, code = excluded.code, updated_at = excluded.updated_at",
     )
-    .bind(id.to_string())
+    .bind(sid)
     .bind(env.kind.as_str())
     .bind(&env.project)
     .bind(bytes)
@@ -267,6 +363,168 @@ pub(crate) async fn delete_record(conn: &mut SqliteConnection, id: Uuid) -> Resu
     Ok(())
 }
 
+fn row_place<'a>(table: &'static str, column: &'static str, id: &'a str) -> Place<'a> {
+    Place {
+        table,
+        column,
+        row: id,
+    }
+}
+
+/// Keeps a local copy of a record the server refused (its document as held, and why).
+/// Returns the copy's number.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn insert_set_aside(
+    conn: &mut SqliteConnection,
+    vault: &Vault,
+    record_id: Uuid,
+    kind: &str,
+    project: &str,
+    doc: &[u8],
+    reason: &str,
+    at: i64,
+) -> Result<i64> {
+    // The values are bound to the copy's number, which exists once the row does.
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO set_aside (record_id, kind, project, doc, reason, at)
+         VALUES (?, ?, ?, X'', '', ?) RETURNING id",
+    )
+    .bind(record_id.to_string())
+    .bind(kind)
+    .bind(project)
+    .bind(at)
+    .fetch_one(&mut *conn)
+    .await?;
+    let sid = id.to_string();
+    sqlx::query("UPDATE set_aside SET doc = ?, reason = ? WHERE id = ?")
+        .bind(vault.seal(row_place("set_aside", "doc", &sid), doc)?)
+        .bind(vault.seal_text(row_place("set_aside", "reason", &sid), reason)?)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(id)
+}
+
+/// A set-aside copy's document as read from its row.
+pub(crate) fn open_set_aside_doc(vault: &Vault, id: i64, stored: Vec<u8>) -> Result<Vec<u8>> {
+    vault.open(row_place("set_aside", "doc", &id.to_string()), stored)
+}
+
+/// A set-aside copy's reason as read from its row.
+pub(crate) fn open_set_aside_reason(vault: &Vault, id: i64, stored: String) -> Result<String> {
+    vault.open_text(row_place("set_aside", "reason", &id.to_string()), stored)
+}
+
+/// Keeps a report the server made about a record.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn insert_report(
+    conn: &mut SqliteConnection,
+    vault: &Vault,
+    record_id: Uuid,
+    kind: &str,
+    code: &str,
+    field: Option<&str>,
+    message: &str,
+    at: i64,
+) -> Result<()> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO reports (record_id, kind, code, field, message, at)
+         VALUES (?, ?, ?, ?, '', ?) RETURNING id",
+    )
+    .bind(record_id.to_string())
+    .bind(kind)
+    .bind(code)
+    .bind(field)
+    .bind(at)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE reports SET message = ? WHERE id = ?")
+        .bind(vault.seal_text(row_place("reports", "message", &id.to_string()), message)?)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A report's message as read from its row.
+pub(crate) fn open_report_message(vault: &Vault, id: i64, stored: String) -> Result<String> {
+    vault.open_text(row_place("reports", "message", &id.to_string()), stored)
+}
+
+/// Seals, in place, every value of a store that had no PIN with `sealing` (an open vault of
+/// the new data key). Part of setting the first PIN, inside its transaction. Returns how many
+/// records were sealed.
+pub(crate) async fn encrypt_everything(
+    conn: &mut SqliteConnection,
+    sealing: &Vault,
+) -> Result<u64> {
+    let plain = Vault::plain();
+    let mut done = 0u64;
+    let mut after = 0i64;
+    loop {
+        let rows = sqlx::query(
+            "SELECT rowid, id, doc, label, code FROM records WHERE rowid > ? ORDER BY rowid LIMIT 256",
+        )
+        .bind(after)
+        .fetch_all(&mut *conn)
+        .await?;
+        let Some(last) = rows.last() else {
+            break;
+        };
+        after = last.get(0);
+        for r in rows {
+            let id: String = r.get(1);
+            let doc: Vec<u8> = r.get(2);
+            let label: String = r.get(3);
+            let code: Option<String> = r.get(4);
+            let code = code
+                .map(|c| sealing.seal_text(record_place("code", &id), &c))
+                .transpose()?;
+            sqlx::query("UPDATE records SET doc = ?, label = ?, code = ? WHERE rowid = ?")
+                .bind(sealing.seal(record_place("doc", &id), &doc)?)
+                .bind(sealing.seal_text(record_place("label", &id), &label)?)
+                .bind(code)
+                .bind(r.get::<i64, _>(0))
+                .execute(&mut *conn)
+                .await?;
+            done += 1;
+        }
+    }
+    let copies = sqlx::query("SELECT id, doc, reason FROM set_aside")
+        .fetch_all(&mut *conn)
+        .await?;
+    for r in copies {
+        let id: i64 = r.get(0);
+        let sid = id.to_string();
+        let doc: Vec<u8> = r.get(1);
+        let reason: String = r.get(2);
+        sqlx::query("UPDATE set_aside SET doc = ?, reason = ? WHERE id = ?")
+            .bind(sealing.seal(row_place("set_aside", "doc", &sid), &doc)?)
+            .bind(sealing.seal_text(row_place("set_aside", "reason", &sid), &reason)?)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let reports = sqlx::query("SELECT id, message FROM reports")
+        .fetch_all(&mut *conn)
+        .await?;
+    for r in reports {
+        let id: i64 = r.get(0);
+        let message: String = r.get(1);
+        sqlx::query("UPDATE reports SET message = ? WHERE id = ?")
+            .bind(sealing.seal_text(row_place("reports", "message", &id.to_string()), &message)?)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for k in key::SEALED {
+        if let Some(value) = meta_get_sealed(conn, &plain, k).await? {
+            meta_set_sealed(conn, sealing, k, &value).await?;
+        }
+    }
+    Ok(done)
+}
+
 /// A one-line description of a record for lists, and a participant's code.
 fn label_of(project: &str, data: &RecordData) -> (String, Option<String>) {
     match data {
@@ -299,5 +557,13 @@ fn label_of(project: &str, data: &RecordData) -> (String, Option<String>) {
             )
         }
         RecordData::Story(s) => (s.title.clone(), None),
+        RecordData::Contact(c) => {
+            let mut parts: Vec<String> = c.name.iter().cloned().collect();
+            parts.extend(c.postcode_district.clone());
+            if parts.is_empty() {
+                parts.push("contact details".to_owned());
+            }
+            (parts.join(" "), None)
+        }
     }
 }

@@ -30,13 +30,16 @@
 use crate::error::{DeviceError, Result};
 use crate::identity::Identity;
 use crate::store::{self, key};
+use crate::vault::Vault;
 use crate::{Device, now};
 use bothy_sync_core::RecordDoc;
+use bothy_sync_core::RecordKind;
 use bothy_sync_core::automerge::{AutoCommit, Change, ChangeHash};
 use bothy_sync_core::protocol::{
     self, Cursor, PullData, RecordPull, RecordPush, RecordReport, ReportKind, SyncRequest,
     SyncResponse,
 };
+use bothy_sync_core::roles::{may_pull, may_push};
 use serde::Serialize;
 use serde_bytes::ByteBuf;
 use sqlx::Row;
@@ -65,6 +68,15 @@ pub struct SyncSummary {
     pub set_aside: u32,
     /// Records erased from the device because they were erased on the server.
     pub erased: u32,
+    /// Records deleted from the device because its user may no longer hold them (a story made
+    /// private by someone else, a project left, a role that does not receive their kind, or
+    /// contact details a peer worker registered, once the server holds them).
+    pub withdrawn: u32,
+    /// Of those, records that still held changes the server did not have (lost).
+    pub withdrawn_unsynced: u32,
+    /// Records replaced by the server's rewritten copy (participants whose direct identifiers
+    /// moved to contact records).
+    pub replaced: u32,
     /// Reports about pushed records.
     pub reports: Vec<RecordReport>,
     /// Whether there is more to do (after [`Device::sync_once`]: call it again).
@@ -84,6 +96,9 @@ impl SyncSummary {
         self.received += round.received;
         self.set_aside += round.set_aside;
         self.erased += round.erased;
+        self.withdrawn += round.withdrawn;
+        self.withdrawn_unsynced += round.withdrawn_unsynced;
+        self.replaced += round.replaced;
         self.reports.extend(round.reports);
         self.more = round.more;
         self.server_time = round.server_time.or(self.server_time);
@@ -179,7 +194,7 @@ impl Device {
             let id: String = row.get(0);
             let id = Uuid::parse_str(&id)
                 .map_err(|_| DeviceError::Store(format!("stored record id {id:?} is corrupt")))?;
-            let doc: Vec<u8> = row.get(1);
+            let doc = store::open_doc(&self.vault, &id.to_string(), row.get(1))?;
             let acked: Option<Vec<u8>> = row.get(2);
             let acked = acked.as_deref().map(store::decode_heads).transpose()?;
             let mut doc = RecordDoc::load(&doc, identity.actor.clone())?;
@@ -271,10 +286,10 @@ impl Device {
         for report in &response.reports {
             match report.kind {
                 ReportKind::Refused => {
-                    if set_aside(&mut tx, report, at).await? {
+                    if set_aside(&mut tx, &self.vault, report, at).await? {
                         summary.set_aside += 1;
                     }
-                    store_report(&mut tx, report, at).await?;
+                    store_report(&mut tx, &self.vault, report, at).await?;
                 }
                 ReportKind::Resend => {
                     tracing::info!(record = %report.id, "server asks for the whole history");
@@ -284,7 +299,7 @@ impl Device {
                 | ReportKind::Flagged
                 | ReportKind::Released
                 | ReportKind::Discarded => {
-                    store_report(&mut tx, report, at).await?;
+                    store_report(&mut tx, &self.vault, report, at).await?;
                 }
                 ReportKind::Erased => {}
             }
@@ -298,11 +313,22 @@ impl Device {
                 crate::identity::adopt_roles(&mut tx, roles).await?;
             }
         }
+        // Records the server rewrote: the old copy goes, history and all, before the new one
+        // comes in (the device's changes to it were acknowledged above, and carried over).
+        for id in &response.replaced {
+            if store::get_record(&mut tx, &self.vault, *id)
+                .await?
+                .is_some()
+            {
+                store::delete_record(&mut tx, *id).await?;
+                summary.replaced += 1;
+            }
+        }
         for pull in &response.records {
             if erased.contains(&pull.id) {
                 continue;
             }
-            match merge_pull(&mut tx, identity, pull, at).await? {
+            match merge_pull(&mut tx, &self.vault, identity, pull, at).await? {
                 Merged::Complete => summary.received += 1,
                 Merged::MissingDependencies => {
                     // The server sent changes whose history we lack: read the log again from
@@ -334,6 +360,14 @@ impl Device {
             }
         }
 
+        // 4b. Records the device's user may no longer hold: named by the server, or of a
+        //     project or kind their roles do not receive.
+        let withdrawn: BTreeSet<Uuid> = response.withdrawn.iter().copied().collect();
+        let roles = crate::identity::roles(&mut tx).await?;
+        let (gone, lost) = purge_unreceivable(&mut tx, &withdrawn, roles.as_ref()).await?;
+        summary.withdrawn += gone;
+        summary.withdrawn_unsynced += lost;
+
         // 5. Reconciling with a restored server: everything held is unacknowledged until sent
         //    again (last, so records this answer acknowledged or brought in go too).
         if response.reconcile {
@@ -360,7 +394,7 @@ impl Device {
             store::meta_set(&mut tx, key::CLOCK_OFFSET, &offset.to_string()).await?;
         }
         tx.commit().await?;
-        if summary.erased > 0 {
+        if summary.erased > 0 || summary.withdrawn > 0 || summary.replaced > 0 {
             // The purged records' earlier page images are still in the write-ahead log.
             // The sync itself has committed: a failure here is logged, not returned.
             if let Err(e) = store::scrub_log(&self.pool).await {
@@ -372,32 +406,102 @@ impl Device {
     }
 }
 
+/// Deletes the records named in `withdrawn`, and those whose project or kind the user's
+/// `roles` (project to role) do not receive: a record with changes the server lacks stays
+/// while the role may still write it (it is sent first). Returns how many were deleted, and
+/// how many of those held unsent changes.
+async fn purge_unreceivable(
+    conn: &mut SqliteConnection,
+    withdrawn: &BTreeSet<Uuid>,
+    roles: Option<&BTreeMap<String, String>>,
+) -> Result<(u32, u32)> {
+    let rows = sqlx::query("SELECT id, kind, project, heads, acked_heads FROM records")
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut gone = Vec::new();
+    let mut lost = 0u32;
+    for row in rows {
+        let Ok(id) = Uuid::parse_str(&row.get::<String, _>(0)) else {
+            continue;
+        };
+        let kind = RecordKind::parse(&row.get::<String, _>(1));
+        let project: String = row.get(2);
+        let heads: Vec<u8> = row.get(3);
+        let acked: Option<Vec<u8>> = row.get(4);
+        let unsynced = acked.as_deref() != Some(heads.as_slice());
+        let role = roles.map(|r| r.get(&project).map(String::as_str));
+        let receives =
+            kind.is_some_and(|k| role.is_some_and(|r| r.is_some_and(|r| may_pull(r, k))));
+        let writes = kind.is_some_and(|k| role.is_some_and(|r| r.is_some_and(|r| may_push(r, k))));
+        let purge = if withdrawn.contains(&id) {
+            true
+        } else if receives || role.is_none() {
+            // Roles never heard: nothing is purged on their account.
+            false
+        } else {
+            // Held back while it still has something to send that the server will take.
+            !(unsynced && writes)
+        };
+        if purge {
+            if unsynced {
+                lost += 1;
+                tracing::warn!(record = %id, "a record this device may no longer hold had unsent changes; they are lost");
+            }
+            gone.push(id);
+        }
+    }
+    for id in &gone {
+        let sid = id.to_string();
+        for statement in [
+            "DELETE FROM records WHERE id = ?",
+            "DELETE FROM set_aside WHERE record_id = ?",
+            "DELETE FROM reports WHERE record_id = ?",
+        ] {
+            sqlx::query(statement)
+                .bind(&sid)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok((u32::try_from(gone.len()).unwrap_or(u32::MAX), lost))
+}
+
 /// Moves the local copy of a refused record to `set_aside`. Returns whether there was one.
-async fn set_aside(conn: &mut SqliteConnection, report: &RecordReport, at: i64) -> Result<bool> {
-    let Some(row) = store::get_record(conn, report.id).await? else {
+async fn set_aside(
+    conn: &mut SqliteConnection,
+    vault: &Vault,
+    report: &RecordReport,
+    at: i64,
+) -> Result<bool> {
+    let Some(row) = store::get_record(conn, vault, report.id).await? else {
         return Ok(false);
     };
     let reason = match &report.field {
         Some(f) => format!("{} ({f}): {}", report.code, report.message),
         None => format!("{}: {}", report.code, report.message),
     };
-    sqlx::query(
-        "INSERT INTO set_aside (record_id, kind, project, doc, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
+    store::insert_set_aside(
+        conn,
+        vault,
+        report.id,
+        &row.kind,
+        &row.project,
+        &row.doc,
+        &reason,
+        at,
     )
-    .bind(report.id.to_string())
-    .bind(&row.kind)
-    .bind(&row.project)
-    .bind(&row.doc)
-    .bind(reason)
-    .bind(at)
-    .execute(&mut *conn)
     .await?;
     store::delete_record(conn, report.id).await?;
     tracing::warn!(record = %report.id, code = %report.code, "record refused by the server; local copy set aside");
     Ok(true)
 }
 
-async fn store_report(conn: &mut SqliteConnection, report: &RecordReport, at: i64) -> Result<()> {
+async fn store_report(
+    conn: &mut SqliteConnection,
+    vault: &Vault,
+    report: &RecordReport,
+    at: i64,
+) -> Result<()> {
     let kind = match report.kind {
         ReportKind::Quarantined => "quarantined",
         ReportKind::Refused => "refused",
@@ -407,18 +511,17 @@ async fn store_report(conn: &mut SqliteConnection, report: &RecordReport, at: i6
         ReportKind::Released => "released",
         ReportKind::Discarded => "discarded",
     };
-    sqlx::query(
-        "INSERT INTO reports (record_id, kind, code, field, message, at) VALUES (?, ?, ?, ?, ?, ?)",
+    store::insert_report(
+        conn,
+        vault,
+        report.id,
+        kind,
+        &report.code,
+        report.field.as_deref(),
+        &report.message,
+        at,
     )
-    .bind(report.id.to_string())
-    .bind(kind)
-    .bind(&report.code)
-    .bind(&report.field)
-    .bind(&report.message)
-    .bind(at)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .await
 }
 
 enum Merged {
@@ -458,12 +561,13 @@ impl Incoming {
 /// acknowledged heads plus everything it just sent.
 async fn merge_pull(
     conn: &mut SqliteConnection,
+    vault: &Vault,
     identity: &Identity,
     pull: &RecordPull,
     at: i64,
 ) -> Result<Merged> {
     let mut incoming = Incoming::decode(pull)?;
-    let existing = store::get_record(conn, pull.id).await?;
+    let existing = store::get_record(conn, vault, pull.id).await?;
     let (mut doc, acked, was_synced) = match &existing {
         Some(row) => (
             RecordDoc::load(&row.doc, identity.actor.clone())?,
@@ -499,7 +603,7 @@ async fn merge_pull(
         incoming.apply_to(&mut server)?;
         server.get_heads()
     };
-    store::put_record(conn, pull.id, &mut doc, at).await?;
+    store::put_record(conn, vault, pull.id, &mut doc, at).await?;
     store::set_acked(conn, pull.id, Some(&server_heads)).await?;
     Ok(Merged::Complete)
 }

@@ -172,7 +172,7 @@ impl Device {
     /// Lists what is lost, deletes everything, keeps the confirmation, then scrubs the file.
     async fn wipe_store(&self, identity: &Identity) -> Result<PendingWipe> {
         let mut tx = store::begin_write(&self.pool).await?;
-        let lost = lost_records(&mut tx, &identity.actor).await?;
+        let lost = lost_records(&mut tx, &self.vault, &identity.actor).await?;
         // Every table but the migrations' own: the records and their copies set aside, the
         // reports, and `meta` (credential, user, cursor, set-up, default project...).
         let tables: Vec<String> = sqlx::query_scalar(
@@ -182,7 +182,11 @@ impl Device {
         .fetch_all(&mut *tx)
         .await?;
         for table in &tables {
-            let statement = format!("DELETE FROM \"{}\"", table.replace('"', "\"\""));
+            let mut statement = format!("DELETE FROM \"{}\"", table.replace('"', "\"\""));
+            if table == "meta" {
+                // A store with a PIN keeps it: it wraps the key of an empty store.
+                statement.push_str(&store::key::kept_by_wipe_sql());
+            }
             sqlx::query(sqlx::AssertSqlSafe(statement))
                 .execute(&mut *tx)
                 .await?;
@@ -265,7 +269,11 @@ impl Device {
 
 /// Each record with changes the server is not known to hold: how many, and when this device
 /// last edited it (its newest such change by this device's actor, else the row's last write).
-async fn lost_records(conn: &mut SqliteConnection, actor: &ActorId) -> Result<Vec<LostRecord>> {
+async fn lost_records(
+    conn: &mut SqliteConnection,
+    vault: &crate::vault::Vault,
+    actor: &ActorId,
+) -> Result<Vec<LostRecord>> {
     let rows = sqlx::query(
         "SELECT id, kind, project, doc, acked_heads, updated_at FROM records
          WHERE acked_heads IS NULL OR acked_heads != heads ORDER BY id",
@@ -279,7 +287,7 @@ async fn lost_records(conn: &mut SqliteConnection, actor: &ActorId) -> Result<Ve
             tracing::warn!(record = %id, "a stored record id is not a UUID: left out of the list");
             continue;
         };
-        let doc: Vec<u8> = row.get(3);
+        let doc = store::open_doc(vault, &id, row.get(3)).map_err(|e| e.to_string());
         let acked: Option<Vec<u8>> = row.get(4);
         let updated_at: i64 = row.get(5);
         let acked = acked
@@ -288,7 +296,8 @@ async fn lost_records(conn: &mut SqliteConnection, actor: &ActorId) -> Result<Ve
             .transpose()
             .unwrap_or(None)
             .unwrap_or_default();
-        let (unsynced_changes, last_edit) = match AutoCommit::load(&doc) {
+        let doc = doc.and_then(|d| AutoCommit::load(&d).map_err(|e| e.to_string()));
+        let (unsynced_changes, last_edit) = match doc {
             Ok(mut doc) => {
                 let changes = doc.get_changes(&acked);
                 if changes.is_empty() {

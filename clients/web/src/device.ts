@@ -13,7 +13,7 @@ import { canWrite, notAllowedError, writableProjects } from "./roles";
 export const APP = "bothy-web/0.1.0";
 export const now = () => Math.floor(Date.now() / 1000);
 
-export { canWrite, notAllowedError, writableProjects } from "./roles";
+export { canReceive, canWrite, notAllowedError, writableProjects } from "./roles";
 export function defaultProject(identity: Identity): string | undefined {
   const w = writableProjects(identity);
   return identity.project && w.includes(identity.project) ? identity.project : w[0];
@@ -94,7 +94,7 @@ function notAllowed(ident: Identity, project: string, kind: RecordKind) {
   return new InvalidRecord([notAllowedError(ident, project, kind)]);
 }
 
-async function create(tx: Tx, ident: Identity, kind: RecordKind, project: string, fields: [string, FieldValue][]): Promise<string> {
+async function create(tx: Tx, ident: Identity, kind: RecordKind, project: string, fields: [string, FieldValue][], id = uuidv7()): Promise<string> {
   if (!canWrite(ident, project, kind)) throw notAllowed(ident, project, kind);
   if (kind === "wellbeing") await knowStoredDefinitions(tx);
   const errors: FieldError[] = [];
@@ -103,6 +103,9 @@ async function create(tx: Tx, ident: Identity, kind: RecordKind, project: string
     let raw: string | undefined;
     if ((kind === "wellbeing" || kind === "story") && (path === "participant" || path === "session")) {
       target = path;
+      raw = typeof value === "string" ? value : undefined;
+    } else if (kind === "contact" && path === "participant") {
+      target = "participant";
       raw = typeof value === "string" ? value : undefined;
     } else if (kind === "session" && path.startsWith("attendance.")) {
       target = "participant";
@@ -121,20 +124,75 @@ async function create(tx: Tx, ident: Identity, kind: RecordKind, project: string
     throw e;
   }
   if (errors.length > 0) throw new InvalidRecord(errors);
-  const id = uuidv7();
   await tx.putRecord(storedFrom(id, doc, null));
   return id;
 }
 
-export async function createParticipant(project: string, fields: [string, FieldValue][]): Promise<{ id: string; code: string }> {
+/** The prefix of a registration's fields that go to the participant's contact record. */
+export const CONTACT_PREFIX = "contact.";
+
+/**
+ * Registers a participant in `project`; the device assigns their code. Their direct identifiers,
+ * given as `contact.name`, `contact.phone`, `contact.postcode_district` and `contact.notes`, go
+ * to a contact record of their own, saved in the same transaction (only the roles that may see
+ * them receive it). Either both are saved or neither; errors name the form's paths
+ * (`contact.postcode_district`).
+ */
+export async function createParticipant(project: string, fields: [string, FieldValue][]): Promise<{ id: string; code: string; contact?: string }> {
   return write(async (tx) => {
     const ident = await requireIdentity(tx);
+    const own = fields.filter(([path]) => !path.startsWith(CONTACT_PREFIX));
+    const contact = fields.filter(([path]) => path.startsWith(CONTACT_PREFIX)).map(([path, v]) => [path.slice(CONTACT_PREFIX.length), v] as [string, FieldValue]);
+    if (contact.length > 0 && !canWrite(ident, project, "contact")) throw notAllowed(ident, project, "contact");
     const n = ((await tx.meta("counter")) ?? 0) + 1;
     const code = participantCode(devicePrefix(ident.deviceId), n);
-    const id = await create(tx, ident, "participant", project, [["code", code], ...fields]);
+    const errors: FieldError[] = [];
+    const refused = (e: unknown): FieldError[] => {
+      if (e instanceof InvalidRecord) return e.errors;
+      throw e;
+    };
+    const id = await create(tx, ident, "participant", project, [["code", code], ...own]).catch((e) => (errors.push(...refused(e)), undefined));
+    let contactId: string | undefined;
+    if (contact.length > 0) {
+      // Checked even when the participant was refused, so every bad field is named at once
+      // (the reference to a participant that was not saved is not one of them).
+      const pid = id ?? uuidv7();
+      contactId = await create(tx, ident, "contact", project, [...contact, ["participant", pid]]).catch((e) => {
+        errors.push(...refused(e).filter((x) => id !== undefined || x.field !== "participant").map((x) => ({ ...x, field: `${CONTACT_PREFIX}${x.field}` })));
+        return undefined;
+      });
+    }
+    if (errors.length > 0 || id === undefined) throw new InvalidRecord(errors);
     await tx.setMeta("counter", n);
-    return { id, code };
+    return { id, code, ...(contactId ? { contact: contactId } : {}) };
   });
+}
+
+/** Participant id to the name their contact record gives them, from contact records sorted by
+ * id: where a participant has several, the first that names them. */
+function namesFrom(contacts: { id: string; view: View }[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const c of contacts.slice().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    const participant = c.view.s("participant");
+    const name = c.view.s("name");
+    if (participant && name && !out.has(participant)) out.set(participant, name);
+  }
+  return out;
+}
+
+/** The names the contact records among `records` give participants (participant id to name):
+ * none for a participant whose contact details this device does not hold. */
+export function contactNamesIn(records: readonly Loaded[]): Map<string, string> {
+  return namesFrom(records.filter((r) => r.view.kind === "contact"));
+}
+
+/** The names the contact records on this device give participants (see `contactNamesIn`). */
+export async function contactNames(): Promise<Map<string, string>> {
+  const rows = (await read((tx) => tx.allRecords())).filter((r) => r.kind === "contact");
+  return namesFrom(rows.flatMap((r) => {
+    const v = view(A.load(r.doc));
+    return v ? [{ id: r.id, view: v }] : [];
+  }));
 }
 
 export async function createSession(project: string, fields: [string, FieldValue][]): Promise<string> {

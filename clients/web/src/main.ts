@@ -59,6 +59,15 @@ async function start(): Promise<void> {
     sync,
     locked: () => !isUnlocked(),
     lock: lockNow,
+    // A saved document as JSON, with every change of its history decoded (for tests that check
+    // what the device holds).
+    inspect: (bytes: Uint8Array) => {
+      const doc = A.load(bytes);
+      const plain = (_: string, v: unknown) => (typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? Array.from(v) : v);
+      return JSON.stringify({ doc: A.toJS(doc), changes: A.getAllChanges(doc).map((c) => A.decodeChange(c)) }, plain);
+    },
+    // Every record the device holds, decrypted (for tests that check what it holds once unlocked).
+    documents: async () => (await read((tx) => tx.allRecords())).map((r) => ({ id: r.id, kind: r.kind, doc: r.doc })),
     ready: true,
   };
   onOpened(opened);

@@ -77,6 +77,13 @@ export interface SyncResponse {
   reports: RecordReport[];
   records: RecordPull[];
   erased: Uint8Array[];
+  /** Records the device may no longer hold (a story made private by someone else): it deletes
+   * its copy, as after an erasure, though the server keeps them. Empty when absent. */
+  withdrawn: Uint8Array[];
+  /** Records the server rewrote as new documents (a participant whose direct identifiers moved
+   * to a contact record): the device deletes its copy, history and all, before merging the
+   * records of the same answer; the server's copy follows. Empty when absent. */
+  replaced: Uint8Array[];
   cursor: Cursor;
   more: boolean;
   server_time: number;
@@ -211,6 +218,13 @@ function bad(what: string): never {
   throw new ProtocolError(`the sync response is malformed: expected ${what}`);
 }
 
+/** A list of record ids (16 bytes each); absent or `null` is empty. */
+function ids(v: unknown, what: string): Uint8Array[] {
+  const out = list<unknown>(v);
+  for (const id of out) if (!(id instanceof Uint8Array) || id.length !== 16) bad(`${what} to hold record ids (16 bytes each)`);
+  return out as Uint8Array[];
+}
+
 function cursorFrom(v: unknown): Cursor {
   if (!v || typeof v !== "object") bad("a cursor");
   const c = v as Record<string, unknown>;
@@ -255,7 +269,9 @@ export function responseFromCbor(cbor: Uint8Array): SyncResponse {
     unacked: list<Uint8Array>(m.unacked),
     reports,
     records,
-    erased: list<Uint8Array>(m.erased),
+    erased: ids(m.erased, "erased"),
+    withdrawn: ids(m.withdrawn, "withdrawn"),
+    replaced: ids(m.replaced, "replaced"),
     cursor: cursorFrom(m.cursor),
     more: m.more,
     server_time: m.server_time,

@@ -1,15 +1,25 @@
-// Which record kinds each project role may record: the same table as sync-core's `roles` module,
-// which the server applies at sync (a Rust test compares the two). The app refuses at capture
-// what the server would refuse, and takes the user's roles from enrolment and from every sync
+// Which record kinds each project role may record, and which it receives by sync: the same
+// tables as sync-core's `roles` module, which the server applies at sync (a Rust test compares
+// them). The app refuses at capture what the server would refuse, deletes after a sync what the
+// user's roles no longer receive, and takes the user's roles from enrolment and from every sync
 // answer that carries them.
 import type { RecordKind } from "./schema";
 import type { Identity, Membership } from "./store";
 import type { FieldError } from "./records";
 
 export const WRITES: Record<string, RecordKind[]> = {
-  admin: ["participant", "session", "wellbeing", "story"],
-  coordinator: ["participant", "session", "wellbeing", "story"],
-  researcher: ["participant", "session", "wellbeing", "story"],
+  admin: ["participant", "contact", "session", "wellbeing", "story"],
+  coordinator: ["participant", "contact", "session", "wellbeing", "story"],
+  researcher: ["participant", "contact", "session", "wellbeing", "story"],
+  peer_worker: ["participant", "contact", "session"],
+};
+
+/** What each role is sent: what it may write, except that a peer worker, who may register a
+ * person's contact details, never receives any. */
+export const RECEIVES: Record<string, RecordKind[]> = {
+  admin: ["participant", "contact", "session", "wellbeing", "story"],
+  coordinator: ["participant", "contact", "session", "wellbeing", "story"],
+  researcher: ["participant", "contact", "session", "wellbeing", "story"],
   peer_worker: ["participant", "session"],
 };
 
@@ -18,8 +28,21 @@ export function roleIn(identity: Identity, project: string): string | undefined 
 }
 
 export function canWrite(identity: Identity, project: string, kind: RecordKind): boolean {
-  const role = roleIn(identity, project);
-  return role !== undefined && (WRITES[role] ?? []).includes(kind);
+  return writes(roleIn(identity, project), kind);
+}
+
+/** Whether `role` (as the server names it) is sent records of `kind`; an unknown role is sent nothing. */
+export function receives(role: string | undefined, kind: string): boolean {
+  return role !== undefined && Object.hasOwn(RECEIVES, role) && RECEIVES[role]!.some((k) => k === kind);
+}
+
+/** Whether `role` may write records of `kind`; an unknown role writes nothing. */
+export function writes(role: string | undefined, kind: string): boolean {
+  return role !== undefined && Object.hasOwn(WRITES, role) && WRITES[role]!.some((k) => k === kind);
+}
+
+export function canReceive(identity: Identity, project: string, kind: RecordKind): boolean {
+  return receives(roleIn(identity, project), kind);
 }
 
 export function writableProjects(identity: Identity): string[] {

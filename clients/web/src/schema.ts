@@ -2,8 +2,9 @@
 
 import generated from "./generated/schema.json";
 
-export type RecordKind = "participant" | "session" | "wellbeing" | "story";
-export const KINDS: RecordKind[] = ["participant", "session", "wellbeing", "story"];
+export type RecordKind = "participant" | "contact" | "session" | "wellbeing" | "story";
+/** Every kind, in sync-core's order (`RecordKind::ALL`). */
+export const KINDS: RecordKind[] = ["participant", "contact", "session", "wellbeing", "story"];
 
 export type FieldType =
   | { t: "str"; max: number }

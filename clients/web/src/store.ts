@@ -1,7 +1,8 @@
 // The device's local database (IndexedDB), encrypted at rest. Every record is kept as a saved
 // Automerge document with its current heads and the heads the server is known to hold (`acked`,
 // null when the server has acknowledged nothing). A record is unsynced while the two differ.
-// Nothing is deleted except on erasure or a wipe decided by the server, or a forgotten PIN.
+// Nothing is deleted except as the server decides (an erasure, a record the user may no longer
+// hold, one the server rewrote, a wipe: src/sync.ts), or on a forgotten PIN.
 //
 // What can carry participant data or a credential is stored sealed (src/vault.ts): each record's
 // document, each set-aside copy and its reason, each report's message, and every value in

@@ -7,13 +7,20 @@
 // applies that answer forgets the acked heads of every record, so the next request, made at
 // once within the same `sync()`, sends each record the device holds with its whole history
 // (other authors' changes too); the server keeps what it lacks and drops the rest.
+//
+// The device holds only what its user may hold. Records the answer names as `withdrawn` (a
+// story made private by someone else) are deleted, and so is every record of a project or kind
+// the user's roles do not receive, except one with changes the server lacks while the role may
+// still write it: a peer worker's new contact record is sent first, then deleted once the
+// server has acknowledged it. Records the answer names as `replaced` (rewritten by the server as
+// new documents) are deleted, history and all, before the answer's records are merged.
 import * as A from "@automerge/automerge/slim";
 import { APP, loadDoc, now, storedFrom } from "./device";
 import { useSetup } from "./instrument";
 import { decodeResponse, encodeRequest, MEDIA_TYPE, uuidBytes, uuidText, type Cursor, type RecordPush, type RecordReport, type SyncRequest, type SyncResponse } from "./protocol";
-import { read, unsynced, write, type Identity, type Tx } from "./store";
+import { read, unsynced, write, type Identity, type Membership, type Tx } from "./store";
 import { view, type Doc } from "./records";
-import { membershipsFrom } from "./roles";
+import { membershipsFrom, receives, writes } from "./roles";
 import { afterWipe, DeviceWiped, isWipeOrder, obeyWipe, sendConfirmation, type RunWrite, type WipeNote } from "./wipe";
 
 const PUSH_BUDGET_BYTES = 4 * 1024 * 1024;
@@ -45,6 +52,14 @@ export interface SyncSummary {
   received: number;
   setAside: number;
   erased: number;
+  /** Records deleted because the user may no longer hold them (named by the server, or of a
+   * project or kind their roles do not receive). */
+  withdrawn: number;
+  /** Records deleted because the server rewrote them; its copy replaces them. */
+  replaced: number;
+  /** Of the records withdrawn or replaced, those that held changes the server never had: those
+   * changes are lost. */
+  lost: number;
   reports: ReportView[];
   more: boolean;
   serverTime?: number;
@@ -128,8 +143,9 @@ function reportView(r: RecordReport): ReportView {
   return { id: uuidText(r.id), kind: r.kind, code: r.code, message: r.message, ...(r.field ? { field: r.field } : {}) };
 }
 
-/** Applies an answer within one transaction: acknowledgements, reports, pulls, erasures, cursor,
- * set-up, and after a restore of the server, forgetting every acked head. */
+/** Applies an answer within one transaction: acknowledgements, reports, replaced records, pulls,
+ * erasures, roles, records the user may no longer hold, cursor, set-up, and after a restore of
+ * the server, forgetting every acked head. */
 export async function applyAnswer(tx: SyncStore, out: Outgoing, answer: SyncResponse, at = now()): Promise<SyncSummary> {
   const summary: SyncSummary = {
     requests: 1,
@@ -138,6 +154,9 @@ export async function applyAnswer(tx: SyncStore, out: Outgoing, answer: SyncResp
     received: 0,
     setAside: 0,
     erased: 0,
+    withdrawn: 0,
+    replaced: 0,
+    lost: 0,
     reports: answer.reports.map(reportView),
     more: answer.more,
     serverTime: answer.server_time,
@@ -176,6 +195,15 @@ export async function applyAnswer(tx: SyncStore, out: Outgoing, answer: SyncResp
       await tx.addReport({ recordId: r.id, kind: r.kind, code: r.code, message: r.message, at, ...(r.field ? { field: r.field } : {}) });
     }
   }
+  // Records the server rewrote: the old copy goes, history and all, before the new one comes in
+  // (changes this device pushed to it were acknowledged above, and carried over by the server).
+  for (const id of new Set(answer.replaced.map(uuidText))) {
+    const row = await tx.getRecord(id);
+    if (!row) continue;
+    if (unsynced(row)) summary.lost++;
+    await tx.deleteRecord(id);
+    summary.replaced++;
+  }
   for (const pull of answer.records) {
     const id = uuidText(pull.id);
     if (erased.has(id)) continue;
@@ -209,6 +237,15 @@ export async function applyAnswer(tx: SyncStore, out: Outgoing, answer: SyncResp
     await tx.putRecord(storedFrom(id, doc, serverHeads, at));
   }
   for (const id of erased) if (await tx.purge(id)) summary.erased++;
+  if (answer.setup?.roles) {
+    // A change of role on the server reaches capture here, and what the device may hold below.
+    const ident = await tx.meta("identity");
+    if (ident) await tx.setMeta("identity", { ...ident, memberships: membershipsFrom(answer.setup.roles) });
+  }
+  // Before a reconciling answer makes every record unsynced.
+  const held = await purgeUnreceivable(tx, new Set(answer.withdrawn.map(uuidText)), (await tx.meta("identity"))?.memberships);
+  summary.withdrawn += held.gone;
+  summary.lost += held.lost;
   if (answer.reconcile) {
     // The server was restored: no acked head is to be trusted, not even one this answer set.
     // Every record (whoever authored its changes) is sent whole by the next request.
@@ -222,13 +259,37 @@ export async function applyAnswer(tx: SyncStore, out: Outgoing, answer: SyncResp
   await tx.setMeta("lastSync", at);
   await tx.setMeta("lastError", undefined);
   if (answer.setup) await tx.setMeta("setup", answer.setup.version ? answer.setup : undefined);
-  if (answer.setup?.roles) {
-    // A change of role on the server reaches capture here.
-    const ident = await tx.meta("identity");
-    if (ident) await tx.setMeta("identity", { ...ident, memberships: membershipsFrom(answer.setup.roles) });
-  }
   if (answer.server_time > 0) await tx.setMeta("serverOffset", answer.server_time - at);
   return summary;
+}
+
+/**
+ * Deletes the records named in `withdrawn`, and those whose project or kind the user's roles
+ * (`memberships`; none known: nothing is deleted on their account) do not receive. A record with
+ * changes the server lacks stays while its role may still write it: it is sent first. Returns
+ * how many were deleted, and how many of those held unsent changes (lost).
+ */
+export async function purgeUnreceivable(tx: SyncStore, withdrawn: ReadonlySet<string>, memberships: readonly Membership[] | undefined): Promise<{ gone: number; lost: number }> {
+  const roles = memberships && new Map(memberships.map((m) => [m.project, m.role]));
+  let gone = 0;
+  let lost = 0;
+  for (const row of await tx.allRecords()) {
+    const pending = unsynced(row);
+    let purge: boolean;
+    if (withdrawn.has(row.id)) purge = true;
+    else if (!roles) purge = false;
+    else {
+      const role = roles.get(row.project);
+      purge = !receives(role, row.kind) && !(pending && writes(role, row.kind));
+    }
+    if (!purge || !(await tx.purge(row.id))) continue;
+    gone++;
+    if (pending) {
+      lost++;
+      console.warn(`record ${row.id}, which this device may no longer hold, had changes the server never received; they are lost`);
+    }
+  }
+  return { gone, lost };
 }
 
 /** Makes one sync request and applies its answer. `more` says to call it again at once. */
@@ -249,7 +310,7 @@ export async function syncOnce(): Promise<SyncSummary> {
 /** Repeats `once` while it has more to do (paging, a split push, a restored server) or once after
  * a `resend` report, up to `maxRounds` requests, adding up what each did. */
 export async function syncRounds(once: () => Promise<SyncSummary>, maxRounds = MAX_ROUNDS): Promise<SyncSummary> {
-  const total: SyncSummary = { requests: 0, pushed: 0, acked: 0, received: 0, setAside: 0, erased: 0, reports: [], more: false, reconciled: false };
+  const total: SyncSummary = { requests: 0, pushed: 0, acked: 0, received: 0, setAside: 0, erased: 0, withdrawn: 0, replaced: 0, lost: 0, reports: [], more: false, reconciled: false };
   let resent = false;
   for (let i = 0; i < maxRounds; i++) {
     const r = await once();
@@ -262,6 +323,9 @@ export async function syncRounds(once: () => Promise<SyncSummary>, maxRounds = M
     total.received += r.received;
     total.setAside += r.setAside;
     total.erased += r.erased;
+    total.withdrawn += r.withdrawn;
+    total.replaced += r.replaced;
+    total.lost += r.lost;
     total.reports.push(...r.reports);
     total.more = r.more;
     total.serverTime = r.serverTime ?? total.serverTime;

@@ -36,7 +36,12 @@ export class MemoryStore implements SyncStore {
     this.reports.push(r);
   }
   async purge(id: string) {
-    return this.records.delete(id);
+    let removed = this.records.delete(id);
+    const before = this.setAside.length + this.reports.length;
+    this.setAside = this.setAside.filter((s) => s.recordId !== id);
+    this.reports = this.reports.filter((r) => r.recordId !== id);
+    removed ||= this.setAside.length + this.reports.length < before;
+    return removed;
   }
   /** Deletes every record, set-aside copy, report and `meta` value, as a wipe does. */
   async clearAll() {

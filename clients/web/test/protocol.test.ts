@@ -48,7 +48,20 @@ test("large integers stay CBOR integers", () => {
 
 test("the smallest response decodes, with every list empty", () => {
   const r = responseFromCbor(fromHex(SMALLEST));
-  assert.deepEqual(r, { unacked: [], reports: [], records: [], erased: [], cursor: { seq: 43 }, more: false, server_time: 1793527200, reconcile: false });
+  assert.deepEqual(r, { unacked: [], reports: [], records: [], erased: [], withdrawn: [], replaced: [], cursor: { seq: 43 }, more: false, server_time: 1793527200, reconcile: false });
+});
+
+test("withdrawn and replaced records decode as lists of ids, empty when absent", () => {
+  const one = uuidBytes(A_ID);
+  const two = uuidBytes("0192f0c4-5e6a-7b3c-8d9e-0123456789ac");
+  const r = responseFromCbor(encode({ erased: [one], withdrawn: [one, two], replaced: [two], cursor: { seq: 3 }, more: false, server_time: 1 }));
+  assert.deepEqual(r.erased.map(uuidText), [A_ID]);
+  assert.deepEqual(r.withdrawn.map(uuidText), [A_ID, uuidText(two)]);
+  assert.deepEqual(r.replaced.map(uuidText), [uuidText(two)]);
+  const older = responseFromCbor(encode({ cursor: { seq: 3 }, more: false, server_time: 1, withdrawn: null }));
+  assert.deepEqual([older.withdrawn, older.replaced], [[], []]);
+  assert.throws(() => responseFromCbor(encode({ cursor: { seq: 3 }, more: false, server_time: 1, withdrawn: [A_ID] })), /withdrawn to hold record ids/);
+  assert.throws(() => responseFromCbor(encode({ cursor: { seq: 3 }, more: false, server_time: 1, replaced: one })), /expected a list/);
 });
 
 test("reconcile decodes as sent, false when absent, and must be a bool", () => {

@@ -62,7 +62,8 @@ test("session: envelope, nested objects created once, scalar strings, ints", () 
 
 test("every kind creates exactly its map, set and text fields", () => {
   const cases: [Parameters<typeof createRecord>[1], [string, string | number | boolean][], string[], string[]][] = [
-    ["participant", [["code", "K7Q2-0001"], ["consent.data_use", true], ["imd_decile", 3], ["identifiers.name", "Ailsa"]], ["consent", "referral", "identifiers"], []],
+    ["participant", [["code", "K7Q2-0001"], ["consent.data_use", true], ["imd_decile", 3]], ["consent", "referral"], []],
+    ["contact", [["participant", P], ["name", "Ailsa"], ["phone", "07700 900123"], ["postcode_district", "IV26"], ["notes", "Mornings only"]], [], []],
     ["wellbeing", [["participant", P], ["instrument", "WEMWBS"], ["timepoint", "baseline"], ["date", "2026-11-01"], ["items.1", 4]], ["items"], []],
     ["story", [["title", "The loom"], ["author", "morag"], ["consent_scope", "private"], ["body", "It began."], ["themes.craft", true]], ["themes"], ["body"]],
   ];
@@ -74,6 +75,24 @@ test("every kind creates exactly its map, set and text fields", () => {
     assert.deepEqual(made("makeText"), texts, kind);
     assert.deepEqual(validate(doc), [], kind);
   }
+});
+
+test("direct identifiers belong to the contact record, not the participant", () => {
+  const bad = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      assert.ok(e instanceof InvalidRecord);
+      return e.errors.map((x) => `${x.field}:${x.code}`);
+    }
+    assert.fail("not refused");
+  };
+  assert.deepEqual(bad(() => createRecord(ACTOR, "participant", "p", [["code", "K7Q2-0001"], ["identifiers.name", "Ailsa"]], NOW)), ["identifiers.name:not_a_field"]);
+  assert.deepEqual(bad(() => createRecord(ACTOR, "participant", "p", [["code", "K7Q2-0001"], ["postcode_district", "IV26"]], NOW)), ["postcode_district:not_a_field"]);
+  assert.deepEqual(bad(() => createRecord(ACTOR, "contact", "p", [["name", "Ailsa"], ["postcode_district", "IV26 8"]], NOW)).sort(), ["participant:required", "postcode_district:too_long"]);
+  const contact = createRecord(ACTOR, "contact", "p", [["participant", P], ["postcode_district", "IV26"]], NOW);
+  assert.equal(view(contact)!.s("participant"), P);
+  assert.equal(view(contact)!.s("postcode_district"), "IV26");
 });
 
 test("a wellbeing item is an int keyed by its number as text", () => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { encode } from "../src/cbor";
 import { responseFromCbor } from "../src/protocol";
-import { canWrite, membershipsFrom, notAllowedError, writableProjects } from "../src/roles";
+import { canReceive, canWrite, membershipsFrom, notAllowedError, RECEIVES, receives, writableProjects, WRITES, writes } from "../src/roles";
 import type { Identity } from "../src/store";
 
 const identity = (memberships: { project: string; role: string }[]): Identity => ({
@@ -30,6 +30,27 @@ test("a peer worker records participants and sessions, not questionnaires or sto
   const ana = identity([{ project: "highland-heritage", role: "analyst" }]);
   assert.deepEqual(writableProjects(ana), []);
   for (const kind of ["participant", "session", "wellbeing", "story"] as const) assert.equal(canWrite(ana, "highland-heritage", kind), false);
+});
+
+test("a peer worker may register contact details but is never sent any; an analyst neither", () => {
+  const ruth = identity([
+    { project: "highland-heritage", role: "peer_worker" },
+    { project: "island-voices", role: "researcher" },
+  ]);
+  assert.equal(canWrite(ruth, "highland-heritage", "contact"), true);
+  assert.equal(canReceive(ruth, "highland-heritage", "contact"), false);
+  assert.equal(canReceive(ruth, "highland-heritage", "participant"), true);
+  assert.equal(canReceive(ruth, "highland-heritage", "story"), false);
+  assert.equal(canReceive(ruth, "island-voices", "contact"), true);
+  assert.equal(canReceive(ruth, "elsewhere", "participant"), false);
+  for (const kind of ["participant", "contact", "session", "wellbeing", "story"]) {
+    assert.equal(receives("analyst", kind), false, kind);
+    assert.equal(writes("analyst", kind), false, kind);
+    assert.equal(receives(undefined, kind), false, kind);
+    assert.equal(receives("toString", kind), false, "an unknown role is sent nothing");
+  }
+  // Every role is sent only what it may write.
+  for (const [role, kinds] of Object.entries(RECEIVES)) for (const kind of kinds) assert.ok(WRITES[role]!.includes(kind), `${role} ${kind}`);
 });
 
 test("the roles in a sync answer's set-up become the memberships", () => {

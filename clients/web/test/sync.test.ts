@@ -34,7 +34,7 @@ const hashes = (changes: Uint8Array[]) => changes.map((c) => A.decodeChange(c).h
 const authors = (changes: Uint8Array[]) => [...new Set(changes.map((c) => A.decodeChange(c).actor))].sort();
 
 function answer(fields: Partial<SyncResponse> & { cursor: Cursor }): SyncResponse {
-  return { unacked: [], reports: [], records: [], erased: [], more: false, server_time: NOW, reconcile: false, ...fields };
+  return { unacked: [], reports: [], records: [], erased: [], withdrawn: [], replaced: [], more: false, server_time: NOW, reconcile: false, ...fields };
 }
 
 /** A device in sync with its server except for one edit of its own, and a doc the restored
@@ -130,7 +130,7 @@ test("an answer without reconcile keeps the acked heads", async () => {
 });
 
 function round(fields: Partial<SyncSummary> = {}): SyncSummary {
-  return { requests: 1, pushed: 0, acked: 0, received: 0, setAside: 0, erased: 0, reports: [], more: false, reconciled: false, ...fields };
+  return { requests: 1, pushed: 0, acked: 0, received: 0, setAside: 0, erased: 0, withdrawn: 0, replaced: 0, lost: 0, reports: [], more: false, reconciled: false, ...fields };
 }
 
 test("a reconciling round is followed by another at once, within the round limit", async () => {

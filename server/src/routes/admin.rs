@@ -286,6 +286,66 @@ pub async fn add_member(
     ))
 }
 
+/// `POST /api/v1/admin/projects/{slug}/members/{username}/remove`: takes a user out of a
+/// project. Their devices stop receiving its records and, at their next sync, delete the ones
+/// they hold (docs/security.md, "What each device holds").
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/projects/{slug}/members/{username}/remove",
+    tag = "admin",
+    security(("user_token" = [])),
+    params(
+        ("slug" = String, Path, description = "The project's slug"),
+        ("username" = String, Path, description = "The user"),
+    ),
+    responses(
+        (status = 200, description = "`{\"project\",\"username\",\"removed\":true,\"role\"}`: the role they had"),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not a server admin", body = crate::openapi::ErrorBody),
+        (status = 404, description = "unknown project or user, or the user is not a member", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path((slug, username)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    user.require_admin()?;
+    let user_id = user_id_of(&state.db, &username).await?;
+    let mut tx = state.db.begin_write().await?;
+    let role: Option<String> =
+        sqlx::query_scalar("SELECT role FROM memberships WHERE project = $1 AND user_id = $2")
+            .bind(&slug)
+            .bind(&user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(role) = role else {
+        return Err(ApiError::NotFound(format!(
+            "`{username}` is not a member of project `{slug}`"
+        )));
+    };
+    sqlx::query("DELETE FROM memberships WHERE project = $1 AND user_id = $2")
+        .bind(&slug)
+        .bind(&user_id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut *tx,
+        &audit::Actor::user(&user),
+        "member.remove",
+        Some(&slug),
+        Some(&username),
+        json!({"role": role}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(
+        json!({"project": slug, "username": username, "removed": true, "role": role}),
+    ))
+}
+
 /// Adds a membership (shared with the server's CLI).
 pub async fn add_member_in(
     db: &crate::db::Db,

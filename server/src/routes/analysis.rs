@@ -167,6 +167,8 @@ pub(crate) async fn analyst_may_read(
     };
     Ok(match &view.data {
         RecordData::Participant(p) => p.consent_data_use,
+        // Direct identifiers never reach analysts.
+        RecordData::Contact(_) => false,
         RecordData::Session(_) => true,
         RecordData::Wellbeing(w) => consented(w.participant.clone(), false).await?,
         RecordData::Story(s) => {

@@ -71,6 +71,19 @@ pub async fn history(
         Caller::Device(device) => ProjectAccess::require(&state, device, &slug, read).await?,
     };
     let mut doc = super::projects::load_record(&state, &slug, &id).await?;
+    let kind = doc
+        .envelope()
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .kind;
+    let user_id = match &caller {
+        Caller::User(user) => user.user_id.as_str(),
+        Caller::Device(device) => device.user_id.as_str(),
+    };
+    if !super::projects::member_may_read(&state, &access, user_id, &id, kind).await? {
+        return Err(ApiError::NotFound(format!(
+            "no record {id} in project `{slug}`"
+        )));
+    }
     // Analysts see the pseudonymous view of every field (crate::redact).
     let analyst = if access.analysts_view() {
         let view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;

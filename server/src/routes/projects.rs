@@ -85,6 +85,37 @@ fn values_json(values: &[ConflictValue], actors: &HashMap<String, (String, Strin
     )
 }
 
+/// Whether a member reads a record through the API in the full view: what their devices may hold
+/// of it (`Role::may_pull_record`: no contact details for peer workers, another user's private
+/// story only for admins and coordinators). Server admins and analysts (who have a view of
+/// their own, `analyst_may_read`) are not decided here.
+pub(crate) async fn member_may_read(
+    state: &AppState,
+    access: &ProjectAccess,
+    user_id: &str,
+    id: &str,
+    kind: RecordKind,
+) -> ApiResult<bool> {
+    let Some(role) = access.role.filter(|_| !access.server_admin) else {
+        return Ok(true);
+    };
+    if access.analysts_view() {
+        return Ok(true);
+    }
+    let row = sqlx::query("SELECT restricted, owner_user FROM records WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&state.db.pool)
+        .await?;
+    Ok(row.is_some_and(|r| {
+        let owner: Option<String> = r.get("owner_user");
+        role.may_pull_record(
+            kind,
+            r.get::<i64, _>("restricted") != 0,
+            owner.as_deref() == Some(user_id),
+        )
+    }))
+}
+
 /// Loads a record of a project, or 404.
 pub(crate) async fn load_record(state: &AppState, slug: &str, id: &str) -> ApiResult<RecordDoc> {
     crate::error::check_id("id", id)?;
@@ -126,6 +157,11 @@ pub async fn record(
     let access = ProjectAccess::require(&state, &user, &slug, Capability::ReadRecords).await?;
     let mut doc = load_record(&state, &slug, &id).await?;
     let view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
+    if !member_may_read(&state, &access, &user.user_id, &id, view.kind).await? {
+        return Err(ApiError::NotFound(format!(
+            "no record {id} in project `{slug}`"
+        )));
+    }
     // Analysts see the pseudonymous view (crate::redact): withheld fields are null and their
     // conflicts and flags left out, free text is redacted.
     let analyst = if access.analysts_view() {
@@ -204,6 +240,23 @@ pub async fn conflicts(
         let record_id: String = r.get("record_id");
         let kind: String = r.get("kind");
         let field: String = r.get("field");
+        let Some(kind_of) = RecordKind::parse(&kind) else {
+            continue;
+        };
+        if analyst.is_none() {
+            let may = match readable.get(&record_id) {
+                Some(may) => *may,
+                None => {
+                    let may = member_may_read(&state, &access, &user.user_id, &record_id, kind_of)
+                        .await?;
+                    readable.insert(record_id.clone(), may);
+                    may
+                }
+            };
+            if !may {
+                continue;
+            }
+        }
         if analyst.is_some() {
             let may = match readable.get(&record_id) {
                 Some(may) => *may,
@@ -223,9 +276,6 @@ pub async fn conflicts(
         }
         let values: Vec<ConflictValue> =
             serde_json::from_str(&r.get::<String, _>("conflict_values")).unwrap_or_default();
-        let Some(kind_of) = RecordKind::parse(&kind) else {
-            continue;
-        };
         if let Some(Value::Object(mut c)) =
             conflict_json(kind_of, &field, &values, &actors, analyst.as_ref())
         {

@@ -874,6 +874,7 @@ async fn refuse_erased_references(tx: &mut crate::db::Tx, record_id: &str) -> Ap
     let view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
     let referenced: Vec<String> = match &view.data {
         RecordData::Wellbeing(w) => vec![w.participant.clone()],
+        RecordData::Contact(c) => vec![c.participant.clone()],
         RecordData::Story(s) => s.participant.iter().cloned().collect(),
         RecordData::Session(s) => s.attendance.keys().cloned().collect(),
         RecordData::Participant(_) => Vec::new(),

@@ -119,7 +119,7 @@ fn quarantine_json(r: &sqlx::any::AnyRow) -> Value {
     security(("user_token" = [])),
     params(("slug" = String, Path, description = "The project's slug"), ("id" = String, Path, description = "The participant's record id")),
     responses(
-        (status = 200, description = "`{\"participant_id\",\"project\",\"exported_at\",\"erased\",\"participant\",\"wellbeing_responses\",\"stories\",\"sessions\",\"quarantine\",\"conflicts\"}`: everything held about the participant, direct identifiers included (after an erasure: the tombstones only)"),
+        (status = 200, description = "`{\"participant_id\",\"project\",\"exported_at\",\"erased\",\"participant\",\"contacts\",\"retired_document\",\"wellbeing_responses\",\"stories\",\"sessions\",\"quarantine\",\"conflicts\"}`: everything held about the participant, direct identifiers (their contact records) included (after an erasure: the tombstones only)"),
         (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
         (status = 403, description = "not an admin or coordinator of the project", body = crate::openapi::ErrorBody),
         (status = 400, description = "`invalid_value`: the id is not a UUID in lower case with hyphens", body = crate::openapi::ErrorBody),
@@ -151,6 +151,17 @@ pub async fn export(
     {
         wellbeing.extend(export_record(&state, &slug, &rid, &authors).await?);
     }
+    let mut contacts = Vec::new();
+    for rid in ids(
+        &state,
+        "SELECT id FROM contacts WHERE participant_id = $1 AND project = $2 ORDER BY id",
+        &slug,
+        &id,
+    )
+    .await?
+    {
+        contacts.extend(export_record(&state, &slug, &rid, &authors).await?);
+    }
     let mut stories = Vec::new();
     for rid in ids(
         &state,
@@ -181,9 +192,11 @@ pub async fn export(
         })
     })
     .collect();
+    // Their document in the format before contact records, kept on the server only.
+    let retired = crate::contacts::retired_values(&state.db, &id).await?;
     // Their records' ids, for quarantine and conflicts.
     let mut own: Vec<String> = vec![id.clone()];
-    for r in wellbeing.iter().chain(&stories) {
+    for r in wellbeing.iter().chain(&stories).chain(&contacts) {
         if let Some(rid) = r["id"].as_str() {
             own.push(rid.to_owned());
         }
@@ -246,6 +259,7 @@ pub async fn export(
     });
     let history_entries: usize = participant
         .iter()
+        .chain(&contacts)
         .chain(&wellbeing)
         .chain(&stories)
         .map(|r| r["history"].as_array().map_or(0, Vec::len))
@@ -257,8 +271,8 @@ pub async fn export(
         Some(&slug),
         Some(&id),
         json!({
-            "participant": u8::from(participant.is_some()), "wellbeing_responses": wellbeing.len(),
-            "stories": stories.len(), "sessions": sessions.len(), "history_entries": history_entries,
+            "participant": u8::from(participant.is_some()), "contacts": contacts.len(),
+            "wellbeing_responses": wellbeing.len(), "stories": stories.len(), "sessions": sessions.len(), "history_entries": history_entries,
             "quarantine_entries": quarantine.len(), "conflicts": conflicts.len(),
             "erased": erased.is_some(),
         }),
@@ -266,7 +280,8 @@ pub async fn export(
     .await?;
     Ok(Json(json!({
         "participant_id": id, "project": slug, "exported_at": now(), "erased": erased,
-        "participant": participant, "wellbeing_responses": wellbeing, "stories": stories,
+        "participant": participant, "contacts": contacts, "retired_document": retired,
+        "wellbeing_responses": wellbeing, "stories": stories,
         "sessions": sessions, "quarantine": quarantine, "conflicts": conflicts,
     })))
 }

@@ -97,12 +97,10 @@ pub fn participant_fields() -> Vec<(&'static str, FieldValue)> {
         ("age_band", "65-74".into()),
         ("gender", "woman".into()),
         ("ethnic_group", "white".into()),
-        ("postcode_district", "IV26".into()),
         ("imd_decile", 2i64.into()),
         ("rurality", "rural".into()),
         ("referral.source", "link_worker".into()),
         ("referral.date", "2026-10-20".into()),
-        ("identifiers.name", "Morag".into()),
     ]
 }
 

@@ -73,15 +73,15 @@ async fn seed(d: &Device, fixture: &Value) -> Seeded {
                 "rurality",
                 if i % 3 == 0 { "urban" } else { "rural" }.into(),
             ),
-            ("postcode_district", "IV26".into()),
+            ("contact.postcode_district", "IV26".into()),
             ("referral.reason", "lonely since moving to the croft".into()),
         ];
         if i % 9 != 0 {
             fields.push(("referral.source", sources[i % sources.len()].into()));
         }
         if let Some((name, phone)) = NAMES.get(i.wrapping_sub(1)) {
-            fields.push(("identifiers.name", (*name).into()));
-            fields.push(("identifiers.phone", (*phone).into()));
+            fields.push(("contact.name", (*name).into()));
+            fields.push(("contact.phone", (*phone).into()));
         }
         people.push(d.create_participant(Some(P), &fields).await.unwrap().id);
     }
@@ -93,7 +93,7 @@ async fn seed(d: &Device, fixture: &Value) -> Seeded {
                 Some(P),
                 &[
                     ("consent.data_use", false.into()),
-                    ("identifiers.name", "Alasdair Nocontent".into()),
+                    ("contact.name", "Alasdair Nocontent".into()),
                 ],
             )
             .await

@@ -470,10 +470,10 @@ async fn identifiers_in_analyst_views_are_redacted(backend: Backend) {
             &[
                 ("consent.data_use", true.into()),
                 ("consent.story_sharing", true.into()),
-                ("postcode_district", "IV27".into()),
+                ("contact.postcode_district", "IV27".into()),
                 ("referral.reason", "her neighbour asked".into()),
-                ("identifiers.name", "Morag MacLeod".into()),
-                ("identifiers.phone", "07700 900123".into()),
+                ("contact.name", "Morag MacLeod".into()),
+                ("contact.phone", "07700 900123".into()),
             ],
         )
         .await
@@ -587,9 +587,13 @@ async fn identifiers_in_analyst_views_are_redacted(backend: Backend) {
         assert_pseudonymous(&format!("the {what} record"), &v.to_string(), code);
     }
     // The people who run the project still see everything.
-    let full = h.record(P, morag.id).await;
+    let contact = morag.contact.expect("a contact record");
+    let full = h.record(P, contact).await;
     assert_eq!(full["record"]["postcode_district"], "IV27");
     assert_eq!(full["record"]["name"], "Morag MacLeod");
+    assert_eq!(full["record"]["participant"], morag.id.to_string());
+    // Analysts are never given a contact record.
+    assert!(h.get_as(&record(contact), &ana).await.is_err());
     assert_eq!(
         h.record(P, croft).await["record"]["facilitators"],
         json!(["Jo Bloggs"])

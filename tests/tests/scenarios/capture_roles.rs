@@ -39,7 +39,7 @@ async fn set_role(h: &Harness, username: &str, role: &str) {
 /// A peer worker's device refuses a questionnaire and a story at capture, naming the project,
 /// the role and what it may not record; writes nothing; and sync then refuses nothing. Made a
 /// researcher on the server, the same device records both after its next sync; made a peer
-/// worker again, it refuses them again, edits of what it already holds included.
+/// worker again, it refuses them again and deletes those it held.
 async fn role_the_device_ignores_is_refused_at_capture(backend: Backend) {
     let Some(h) = Harness::start(backend).await else {
         return;
@@ -103,17 +103,24 @@ async fn role_the_device_ignores_is_refused_at_capture(backend: Backend) {
     let stored = h.record("highland-heritage", response).await;
     assert_eq!(stored["kind"], "wellbeing", "{stored}");
 
-    // A peer worker again: questionnaires and stories are refused at capture once more, and so
-    // is an edit of the story the device still holds.
+    // A peer worker again: questionnaires and stories are refused at capture once more, and the
+    // ones the device held leave it (a peer worker's device holds none).
     set_role(&h, "ruth", "peer_worker").await;
-    ruth.sync().await.unwrap();
+    let summary = ruth.sync().await.unwrap();
+    assert_eq!(summary.withdrawn, 2, "{summary:?}");
+    assert_eq!(summary.withdrawn_unsynced, 0);
+    assert!(ruth.get(written).await.is_err());
+    assert!(ruth.get(response).await.is_err());
     let err = ruth.record_wellbeing(&wemwbs(person.id)).await.unwrap_err();
     assert!(
         err.to_string()
             .contains("(peer worker) may not record wellbeing questionnaires"),
         "{err}"
     );
-    let err = ruth.edit_story_body(written, "more").await.unwrap_err();
+    let err = ruth
+        .create_story(None, &story(person.id))
+        .await
+        .unwrap_err();
     assert!(
         err.to_string()
             .contains("(peer worker) may not record stories"),
@@ -126,36 +133,44 @@ async fn role_the_device_ignores_is_refused_at_capture(backend: Backend) {
     h.finish().await;
 }
 
-/// The web app's table of what each role may record (clients/web/src/roles.ts) is sync-core's.
+/// The web app's tables of what each role may record and what it is sent
+/// (clients/web/src/roles.ts) are sync-core's.
 #[test]
 fn web_app_role_table_matches_sync_core() {
     use bothy_sync_core::RecordKind;
-    use bothy_sync_core::roles::{ROLES, may_push};
+    use bothy_sync_core::roles::{ROLES, may_pull, may_push};
     let path = bothy_tests::workspace_root().join("clients/web/src/roles.ts");
     let source = std::fs::read_to_string(&path).expect("the web app's roles.ts");
-    let table = source
-        .split("export const WRITES")
-        .nth(1)
-        .and_then(|rest| rest.split("};").next())
-        .expect("roles.ts declares `export const WRITES = {...};`");
-    for role in ROLES {
-        let line = table
-            .lines()
-            .find(|l| l.trim_start().starts_with(&format!("{role}:")));
-        let web: Vec<&str> = line
-            .map(|l| {
-                l.split('"')
-                    .enumerate()
-                    .filter(|(i, _)| i % 2 == 1)
-                    .map(|(_, s)| s)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let core: Vec<&str> = RecordKind::ALL
-            .iter()
-            .filter(|k| may_push(role, **k))
-            .map(|k| k.as_str())
-            .collect();
-        assert_eq!(web, core, "what a {role} may record, in {}", path.display());
+    type Rule = fn(&str, RecordKind) -> bool;
+    let tables: [(&str, Rule, &str); 2] = [
+        ("WRITES", may_push, "may record"),
+        ("RECEIVES", may_pull, "is sent"),
+    ];
+    for (name, core_may, what) in tables {
+        let table = source
+            .split(&format!("export const {name}"))
+            .nth(1)
+            .and_then(|rest| rest.split("};").next())
+            .unwrap_or_else(|| panic!("roles.ts declares `export const {name} = {{...}};`"));
+        for role in ROLES {
+            let line = table
+                .lines()
+                .find(|l| l.trim_start().starts_with(&format!("{role}:")));
+            let web: Vec<&str> = line
+                .map(|l| {
+                    l.split('"')
+                        .enumerate()
+                        .filter(|(i, _)| i % 2 == 1)
+                        .map(|(_, s)| s)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let core: Vec<&str> = RecordKind::ALL
+                .iter()
+                .filter(|k| core_may(role, **k))
+                .map(|k| k.as_str())
+                .collect();
+            assert_eq!(web, core, "what a {role} {what}, in {}", path.display());
+        }
     }
 }

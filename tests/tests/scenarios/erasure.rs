@@ -67,7 +67,7 @@ async fn nothing_left(h: &Harness, x: &str, ids: &[String]) {
         }
     }
     for sql in [
-        "SELECT COUNT(*) AS n FROM participant_identifiers WHERE participant_id = $1",
+        "SELECT COUNT(*) AS n FROM contacts WHERE participant_id = $1",
         "SELECT COUNT(*) AS n FROM wellbeing_responses WHERE participant_id = $1",
         "SELECT COUNT(*) AS n FROM stories WHERE participant_id = $1",
         "SELECT COUNT(*) AS n FROM attendance WHERE participant_id = $1",
@@ -76,7 +76,7 @@ async fn nothing_left(h: &Harness, x: &str, ids: &[String]) {
     }
     let everywhere = h
         .sql(
-            "SELECT COUNT(*) AS n FROM participant_identifiers WHERE name = $1",
+            "SELECT COUNT(*) AS n FROM contacts WHERE name = $1",
             &[NAME],
         )
         .await;
@@ -118,8 +118,8 @@ async fn export_then_erase_reaches_every_device(backend: Backend) {
             &[
                 ("consent.data_use", true.into()),
                 ("consent.story_sharing", true.into()),
-                ("identifiers.name", NAME.into()),
-                ("identifiers.phone", PHONE.into()),
+                ("contact.name", NAME.into()),
+                ("contact.phone", PHONE.into()),
                 ("age_band", "65-74".into()),
                 ("referral.source", "gp".into()),
             ],
@@ -233,9 +233,10 @@ async fn export_then_erase_reaches_every_device(backend: Backend) {
 
     // The coordinator's export holds everything, direct identifiers included.
     let export = h.get_as(&export_path, &cora).await.unwrap();
+    let contact = &export["contacts"][0]["record"];
+    assert_eq!(contact["name"], NAME, "{export}");
+    assert_eq!(contact["phone"], PHONE);
     let record = &export["participant"]["record"];
-    assert_eq!(record["name"], NAME, "{export}");
-    assert_eq!(record["phone"], PHONE);
     assert_eq!(record["age_band"], "65-74");
     assert_eq!(record["referral_source"], "gp");
     assert_eq!(record["consent_data_use"], true);
@@ -276,8 +277,12 @@ async fn export_then_erase_reaches_every_device(backend: Backend) {
     assert_eq!(counts["participants"], 1, "{erased}");
     assert_eq!(counts["wellbeing_responses"], 1);
     assert_eq!(counts["stories"], 1);
+    assert_eq!(counts["contacts"], 1);
     assert_eq!(counts["sessions_updated"], 1);
-    assert_eq!(counts["tombstones"], 4, "X, W1, T1 and the refused W3");
+    assert_eq!(
+        counts["tombstones"], 5,
+        "X, their contact record, W1, T1 and the refused W3"
+    );
     assert_eq!(counts["quarantine_entries"], 1);
     assert!(counts["change_log_rows"].as_u64().unwrap() >= 3);
     let again = h
@@ -296,7 +301,8 @@ async fn export_then_erase_reaches_every_device(backend: Backend) {
             &[&xs],
         )
         .await;
-    assert_eq!(tombstones.len(), 4, "{tombstones:?}");
+    assert_eq!(tombstones.len(), 5, "{tombstones:?}");
+    assert_eq!(tombstones[0]["kind"], "contact");
     for id in [x, w1, t1] {
         let err = h
             .get_as(&format!("/api/v1/projects/{P}/records/{id}"), &cora)
@@ -307,7 +313,8 @@ async fn export_then_erase_reaches_every_device(backend: Backend) {
     // After the erasure the export shows the tombstones only.
     let export = h.get_as(&export_path, &cora).await.unwrap();
     assert!(export["participant"].is_null(), "{export}");
-    assert_eq!(export["erased"]["records"].as_array().unwrap().len(), 4);
+    assert_eq!(export["erased"]["records"].as_array().unwrap().len(), 5);
+    assert_eq!(export["contacts"], json!([]));
     assert!(!export.to_string().contains(NAME));
     // The session stays, with Y only.
     let session = h.record(P, s).await;
@@ -326,9 +333,10 @@ async fn export_then_erase_reaches_every_device(backend: Backend) {
     assert_eq!(attendance.len(), 1);
     assert_eq!(attendance[0]["participant_id"], y.to_string());
 
-    // A syncs: X, the response and the story leave it; the session loses X's mark.
+    // A syncs: X, their contact record, the response and the story leave it; the session loses
+    // X's mark.
     let summary = a.sync().await.unwrap();
-    assert_eq!(summary.erased, 3, "{summary:?}");
+    assert_eq!(summary.erased, 4, "{summary:?}");
     for id in [x, w1, t1] {
         assert!(matches!(a.get(id).await, Err(DeviceError::NotFound(_))));
     }
@@ -424,6 +432,6 @@ async fn export_then_erase_reaches_every_device(backend: Backend) {
         );
     }
     let erase_details: Value = serde_json::from_str(audit[1]["details"].as_str().unwrap()).unwrap();
-    assert_eq!(erase_details["counts"]["tombstones"], 4);
+    assert_eq!(erase_details["counts"]["tombstones"], 5);
     h.finish().await;
 }

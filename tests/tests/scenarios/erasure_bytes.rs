@@ -82,8 +82,8 @@ async fn erasure_leaves_no_bytes_behind(backend: Backend) {
     for (name, device) in [("A", &a), ("B", &b)] {
         let summary = device.sync().await.unwrap();
         assert_eq!(
-            summary.erased, 2,
-            "{name} purges the participant and the story"
+            summary.erased, 3,
+            "{name} purges the participant, their contact record and the story"
         );
         assert!(device.get(x).await.is_err(), "{name} no longer holds {x}");
     }

@@ -621,7 +621,10 @@ async fn restore_makes_again_erasures_made_after_the_backup(backend: Backend) {
     assert_eq!(erased["already_erased"], false, "{erased}");
     for d in [&a, &c] {
         let summary = sync(d).await;
-        assert_eq!(summary.erased, 3, "x, w and t purged: {summary:?}");
+        assert_eq!(
+            summary.erased, 4,
+            "x, their contact record, w and t purged: {summary:?}"
+        );
         for id in [x, w, t] {
             assert!(d.get(id).await.is_err(), "{id} purged");
         }
@@ -678,7 +681,10 @@ async fn restore_makes_again_erasures_made_after_the_backup(backend: Backend) {
         &[&x.to_string()],
     )
     .await;
-    assert_eq!(tombstones, 3, "x, w and t are tombstoned");
+    assert_eq!(
+        tombstones, 4,
+        "x, their contact record, w and t are tombstoned"
+    );
     let marks = count(
         &server,
         "SELECT COUNT(*) AS n FROM attendance WHERE participant_id = $1",
@@ -704,7 +710,10 @@ async fn restore_makes_again_erasures_made_after_the_backup(backend: Backend) {
     let summary = sync(&b).await;
     assert!(summary.reconciled, "{summary:?}");
     assert_eq!(summary.set_aside, 0, "{summary:?}");
-    assert_eq!(summary.erased, 4, "x, w, t and w2 purged: {summary:?}");
+    assert_eq!(
+        summary.erased, 5,
+        "x, their contact record, w, t and w2 purged: {summary:?}"
+    );
     for id in [x, w2] {
         assert!(
             summary

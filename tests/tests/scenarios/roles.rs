@@ -34,10 +34,10 @@ const ROLES: [&str; 5] = [
 
 fn new_record(actor: &ActorId, kind: RecordKind, project: &str) -> RecordDoc {
     let fields: Vec<(&str, FieldValue)> = match kind {
-        RecordKind::Participant => vec![
-            ("code", "T-1".into()),
-            ("identifiers.name", "Ann".into()),
-            ("consent.data_use", true.into()),
+        RecordKind::Participant => vec![("code", "T-1".into()), ("consent.data_use", true.into())],
+        RecordKind::Contact => vec![
+            ("participant", Uuid::nil().to_string().into()),
+            ("name", "Ann".into()),
         ],
         RecordKind::Session => vec![
             ("site", "hall".into()),
@@ -537,13 +537,16 @@ async fn role_matrix(backend: Backend) {
     let people_and_sessions: BTreeSet<RecordKind> = [RecordKind::Participant, RecordKind::Session]
         .into_iter()
         .collect();
-    for (user, may) in [
-        ("admin", all.clone()),
-        ("coordinator", all.clone()),
-        ("researcher", all.clone()),
-        ("peer_worker", people_and_sessions.clone()),
-        ("analyst", BTreeSet::new()),
-        ("outsider", BTreeSet::new()),
+    // Peer workers may register a person's contact details, and never receive any.
+    let mut peer_writes = people_and_sessions.clone();
+    peer_writes.insert(RecordKind::Contact);
+    for (user, writes, may) in [
+        ("admin", all.clone(), all.clone()),
+        ("coordinator", all.clone(), all.clone()),
+        ("researcher", all.clone(), all.clone()),
+        ("peer_worker", peer_writes, people_and_sessions.clone()),
+        ("analyst", BTreeSet::new(), BTreeSet::new()),
+        ("outsider", BTreeSet::new(), BTreeSet::new()),
     ] {
         let (token, actor) = h
             .raw_device(&if user == "outsider" {
@@ -570,7 +573,7 @@ async fn role_matrix(backend: Backend) {
             .await;
         for (kind, id) in &ids {
             let refused: Vec<_> = r.reports.iter().filter(|x| x.id == *id).collect();
-            if may.contains(kind) {
+            if writes.contains(kind) {
                 assert!(
                     !r.unacked.contains(id) && refused.is_empty(),
                     "{user} {kind:?}: {refused:?}"
@@ -729,11 +732,17 @@ async fn peer_worker_crafted_pushes_are_quarantined(backend: Backend) {
         .login(&member("analyst"), "analyst-of-p-password")
         .await
         .unwrap();
+    let contact = seeded
+        .p
+        .iter()
+        .find(|(k, _, _)| *k == RecordKind::Contact)
+        .unwrap()
+        .1;
     let participant_history = |token: String| {
         let h = &h;
         async move {
             h.get_as(
-                &format!("/api/v1/projects/p/records/{participant}/history"),
+                &format!("/api/v1/projects/p/records/{contact}/history"),
                 &token,
             )
             .await
@@ -741,7 +750,7 @@ async fn peer_worker_crafted_pushes_are_quarantined(backend: Backend) {
                 .as_array()
                 .unwrap()
                 .iter()
-                .find(|f| f["field"] == "identifiers.name")
+                .find(|f| f["field"] == "name")
                 .cloned()
                 .unwrap()
         }
@@ -750,7 +759,15 @@ async fn peer_worker_crafted_pushes_are_quarantined(backend: Backend) {
         participant_history(h.admin_token.clone()).await["value"],
         "Ann"
     );
-    assert!(participant_history(analyst).await["value"].is_null());
+    // Analysts are given no contact record at all.
+    assert!(
+        h.get_as(
+            &format!("/api/v1/projects/p/records/{contact}/history"),
+            &analyst
+        )
+        .await
+        .is_err()
+    );
 
     // Audit: newest first, filtered by action family, paged forward by id.
     let all = h.get("/api/v1/admin/audit").await;

@@ -7,6 +7,11 @@
 //! online and sync, while the Rust device edits the same story and session offline. Afterwards
 //! the web app, the Rust device and the server hold identical documents and the projection
 //! tables are right. Screenshots go to target/artifacts/webapp/<backend>/.
+//!
+//! Each phone holds only what its user's role may see (tests/browser/webapp-scope.mjs): a peer
+//! worker's phone never holds a name, phone, postcode district or story, and a contact record
+//! it registers leaves it once the server has it; a researcher's phone shows the names, and
+//! loses a story made private by its author.
 
 use bothy_device::AttendanceMark;
 use bothy_sync_core::FieldValue;
@@ -19,7 +24,8 @@ on_both_backends!(
     web_app_is_served,
     web_app_offline_and_merging_in_a_browser,
     web_app_explains_a_refusal,
-    web_app_records_a_project_instrument_offline
+    web_app_records_a_project_instrument_offline,
+    web_app_holds_only_what_its_role_may_see
 );
 
 const PROJECT: &str = "highland-heritage";
@@ -262,9 +268,15 @@ async fn web_app_offline_and_merging_in_a_browser(backend: Backend) {
     let summary = next_json().await;
     cli.sync().await.unwrap();
     // Identical documents everywhere: the web app's heads (after its sync), the Rust
-    // device's and the server's.
+    // device's and the server's. The story written on the phone is `private` (the form's
+    // default): the other researcher's device is not sent it.
     let web = summary["heads"].as_object().unwrap();
     assert!(web.len() >= 8, "{summary}");
+    let private_story: Uuid = summary["created"]["story"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     for (id, heads) in web {
         let id: Uuid = id.parse().unwrap();
         let mut web_heads: Vec<String> = heads
@@ -276,9 +288,16 @@ async fn web_app_offline_and_merging_in_a_browser(backend: Backend) {
         web_heads.sort();
         let mut server = server_heads(&h.record(PROJECT, id).await);
         server.sort();
+        assert_eq!(web_heads, server, "record {id}: web app and server differ");
+        if id == private_story {
+            assert!(
+                cli.get(id).await.is_err(),
+                "another user's private story {id} reached the Rust device"
+            );
+            continue;
+        }
         let mut rust = device_heads(&cli, id).await;
         rust.sort();
-        assert_eq!(web_heads, server, "record {id}: web app and server differ");
         assert_eq!(rust, server, "record {id}: Rust device and server differ");
     }
 
@@ -379,6 +398,7 @@ async fn web_app_offline_and_merging_in_a_browser(backend: Backend) {
         )
         .await;
     assert_eq!(erased["counts"]["wellbeing_responses"], 3, "{erased}");
+    assert_eq!(erased["counts"]["contacts"], 1, "{erased}");
     stdin.write_all(b"go\n").await.unwrap();
     stdin.flush().await.unwrap();
     let after = next_json().await;
@@ -394,7 +414,7 @@ async fn web_app_offline_and_merging_in_a_browser(backend: Backend) {
     );
     let held = after["after_erasure"]["heads"].as_object().unwrap();
     assert!(!held.contains_key(&web_person), "{after}");
-    for key in ["wellbeing", "swemwbs", "ons4"] {
+    for key in ["contact", "wellbeing", "swemwbs", "ons4"] {
         let id = created[key].as_str().unwrap();
         assert!(!held.contains_key(id), "{key} {id} still held: {after}");
     }
@@ -430,7 +450,8 @@ async fn web_app_offline_and_merging_in_a_browser(backend: Backend) {
 /// A researcher's phone records a session, a participant and a questionnaire; before it syncs,
 /// the user is made a peer worker (who may not push questionnaires). The server keeps the
 /// session and the participant and refuses the questionnaire, which the app sets aside and
-/// explains.
+/// explains. The participant's contact record is sent too, then removed from the phone (a peer
+/// worker is never sent contact details).
 async fn web_app_explains_a_refusal(backend: Backend) {
     let Some(browser_dir) = bothy_tests::browser_dir("web app browser check") else {
         return;
@@ -657,6 +678,203 @@ async fn web_app_records_a_project_instrument_offline(backend: Backend) {
     );
     assert!(
         std::fs::read_dir(&out).unwrap().count() >= 3,
+        "screenshots in {}",
+        out.display()
+    );
+    h.finish().await;
+}
+
+/// A researcher's device registers two participants with names, phones and postcode districts,
+/// marks them present at a session, and writes a private story and a shared one. A peer worker's
+/// phone then enrols: its IndexedDB (every document decoded, its whole history, and the raw
+/// bytes) holds none of the names, phones, districts or stories, and its attendance shows codes.
+/// The peer worker registers a person with contact details: the server stores them, and the
+/// phone deletes its copy once they are acknowledged. Another researcher's phone shows every
+/// name, holds the shared story and not the private one; when the author makes the shared story
+/// private, that phone deletes it at its next sync and says so.
+async fn web_app_holds_only_what_its_role_may_see(backend: Backend) {
+    let Some(browser_dir) = bothy_tests::browser_dir("web app browser check") else {
+        return;
+    };
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    h.project(PROJECT).await;
+    h.user("morag", PROJECT, "researcher").await;
+    h.user("ruth", PROJECT, "peer_worker").await;
+    h.user("iain", PROJECT, "researcher").await;
+    let cli = h.device("morag", "morag-laptop").await;
+    let session = cli
+        .create_session(
+            Some(PROJECT),
+            &[
+                ("site", "ullapool-hall".into()),
+                ("activity", "heritage-crafts".into()),
+                ("activity_type", "heritage".into()),
+                ("start", "2026-11-25T10:00:00Z".into()),
+            ],
+        )
+        .await
+        .unwrap();
+    let mut people = Vec::new();
+    for (name, phone, district) in [
+        ("Catriona Vexley", "07700 900417", "KW17"),
+        ("Alasdair Quenby", "07700 900853", "PA78"),
+    ] {
+        let person = cli
+            .create_participant(
+                Some(PROJECT),
+                &[
+                    ("consent.data_use", true.into()),
+                    ("contact.name", name.into()),
+                    ("contact.phone", phone.into()),
+                    ("contact.postcode_district", district.into()),
+                ],
+            )
+            .await
+            .unwrap();
+        assert!(person.contact.is_some(), "{name}'s contact record");
+        cli.mark_attendance(session, person.id, AttendanceMark::Present)
+            .await
+            .unwrap();
+        people.push(serde_json::json!({
+            "id": person.id, "name": name, "phone": phone, "district": district,
+        }));
+    }
+    let mut stories = Vec::new();
+    let mut shared = None;
+    for (title, body, scope) in [
+        (
+            "The quiet croft",
+            "Only the team may read how she came back to the croft.",
+            "private",
+        ),
+        (
+            "Back at the loom together",
+            "She had not woven since the winter of the big snow.",
+            "project",
+        ),
+    ] {
+        let id = cli
+            .create_story(
+                Some(PROJECT),
+                &[
+                    ("title", title.into()),
+                    ("consent_scope", scope.into()),
+                    ("body", FieldValue::from(body)),
+                ],
+            )
+            .await
+            .unwrap();
+        if scope != "private" {
+            shared = Some(id);
+        }
+        stories.push(serde_json::json!({
+            "id": id, "title": title, "body": body, "private": scope == "private",
+        }));
+    }
+    let shared = shared.unwrap();
+    let summary = cli.sync().await.unwrap();
+    assert!(summary.reports.is_empty(), "{:?}", summary.reports);
+    let held = serde_json::json!({"people": people, "stories": stories, "shared_story": shared});
+
+    let peer_code = h.enrolment_code("ruth").await;
+    let researcher_code = h.enrolment_code("iain").await;
+    let out = bothy_tests::artifacts_dir("webapp-scope", backend);
+    let mut child = tokio::process::Command::new("node")
+        .arg(browser_dir.join("webapp-scope.mjs"))
+        .args([
+            h.url().as_str(),
+            peer_code.as_str(),
+            researcher_code.as_str(),
+            &session.to_string(),
+            &held.to_string(),
+        ])
+        .arg(&out)
+        .current_dir(&browser_dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(std::time::Duration::from_secs(240), lines.next_line())
+        .await
+        .expect("both phones were checked within 4 minutes")
+        .unwrap()
+        .expect("webapp-scope.mjs stopped early (its messages are above)");
+    let checked: Value = serde_json::from_str(
+        line.strip_prefix("SCOPE_CHECKED ")
+            .unwrap_or_else(|| panic!("not SCOPE_CHECKED: {line}")),
+    )
+    .unwrap();
+
+    // The contact details the peer worker registered reached the server before they left the
+    // phone, and name the participant registered with them.
+    let participant = checked["participant"].as_str().unwrap();
+    let contact = checked["contact"].as_str().unwrap();
+    let rows = h
+        .sql(
+            "SELECT participant_id, name, phone, postcode_district, notes FROM contacts WHERE id = $1",
+            &[contact],
+        )
+        .await;
+    assert_eq!(
+        rows.len(),
+        1,
+        "the peer worker's contact record on the server"
+    );
+    assert_eq!(rows[0]["participant_id"], participant, "{:?}", rows[0]);
+    assert_eq!(rows[0]["name"], "Peigi Ruthven-Holm", "{:?}", rows[0]);
+    assert_eq!(rows[0]["phone"], "07700 900288", "{:?}", rows[0]);
+    assert_eq!(rows[0]["postcode_district"], "IV41", "{:?}", rows[0]);
+    assert_eq!(
+        rows[0]["notes"], "Ring after six on weekdays",
+        "{:?}",
+        rows[0]
+    );
+    let marks = h
+        .sql(
+            "SELECT status FROM attendance WHERE session_id = $1 AND participant_id = $2",
+            &[&session.to_string(), participant],
+        )
+        .await;
+    assert_eq!(
+        marks.len(),
+        1,
+        "the peer worker marked their person present"
+    );
+    assert_eq!(marks[0]["status"], "present");
+
+    // The author makes the shared story private: the other researcher's phone loses it.
+    cli.edit(shared, |e| e.set("consent_scope", "private"))
+        .await
+        .unwrap();
+    let summary = cli.sync().await.unwrap();
+    assert!(summary.reports.is_empty(), "{:?}", summary.reports);
+    stdin.write_all(b"go\n").await.unwrap();
+    stdin.flush().await.unwrap();
+    let line = tokio::time::timeout(std::time::Duration::from_secs(120), lines.next_line())
+        .await
+        .expect("the researcher's phone synced within 2 minutes")
+        .unwrap()
+        .expect("webapp-scope.mjs stopped early (its messages are above)");
+    let last: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert!(
+        child.wait().await.unwrap().success(),
+        "webapp-scope.mjs failed (its messages are above)"
+    );
+    assert!(
+        last["withdrawn"]
+            .as_str()
+            .is_some_and(|m| m.contains("no longer shared with you")),
+        "{last}"
+    );
+    // The author still has it.
+    assert!(cli.get(shared).await.is_ok());
+    assert!(
+        std::fs::read_dir(&out).unwrap().count() >= 6,
         "screenshots in {}",
         out.display()
     );

@@ -144,6 +144,15 @@ pub async fn run(a: AdminArgs, store: &Path, out: Output) -> Result<()> {
                 format!("{username} is now {role} in project {project}")
             });
         }
+        AdminCommand::Member(AdminMemberCommand::Remove { project, username }) => {
+            let path = format!("/api/v1/admin/projects/{project}/members/{username}/remove");
+            let v: Value = api.post_json(&path, token, &json!({})).await?;
+            out.emit(&v, || {
+                format!(
+                    "{username} is no longer a member of project {project}; their devices delete its records at their next sync"
+                )
+            });
+        }
         AdminCommand::Enrol(e) => {
             let mut body = json!({"username": e.username});
             if let Some(h) = e.expires_in_hours {
@@ -346,8 +355,9 @@ pub(super) async fn enrolled_server(store: &Path) -> Option<String> {
     if !store.exists() {
         return None;
     }
+    // The server's address is kept in clear: no PIN is needed for it.
     let device = Device::open(store).await.ok()?;
-    let server = device.status().await.ok()?.server;
+    let server = device.enrolled_server().await.ok()?;
     device.close().await;
     server
 }

@@ -99,7 +99,7 @@ pub async fn participant(device: &Device, command: ParticipantCommand, out: Outp
     put(&mut f, "ethnic_group", a.ethnic_group);
     put(
         &mut f,
-        "postcode_district",
+        "contact.postcode_district",
         a.postcode_district.map(|p| p.to_uppercase()),
     );
     put(&mut f, "imd_decile", a.imd_decile);
@@ -122,8 +122,9 @@ pub async fn participant(device: &Device, command: ParticipantCommand, out: Outp
     let consent_date = a.consent_date.or_else(|| consented.then(today));
     put(&mut f, "consent.date", consent_date);
     put(&mut f, "consent.version", a.consent_version);
-    put(&mut f, "identifiers.name", a.name);
-    put(&mut f, "identifiers.phone", a.phone);
+    put(&mut f, "contact.name", a.name);
+    put(&mut f, "contact.phone", a.phone);
+    put(&mut f, "contact.notes", a.contact_notes);
     set_new(RecordKind::Participant, a.set, &mut f)?;
     let p = device
         .create_participant(a.project.as_deref(), &borrowed(&f))

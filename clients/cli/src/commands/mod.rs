@@ -8,10 +8,11 @@ mod capture;
 mod conflicts;
 mod enrolment;
 mod instruments;
+mod locking;
 mod records;
 mod syncing;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, PinCommand};
 use crate::interact;
 use crate::output::Output;
 use anyhow::{Context, Result};
@@ -31,8 +32,11 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Logout(args) => account::logout(args, &store, out).await,
         Command::Export(args) => analysis::export(args, &store).await,
         Command::Report(args) => analysis::report(args, &store).await,
+        Command::Unlock => locking::unlock(&store, cli.lock_after, out).await,
+        Command::Lock => locking::lock(&store, out).await,
+        Command::Pin(PinCommand::Change) => locking::change(&store, out).await,
         command => {
-            let device = open(&store).await?;
+            let device = crate::unlock::open_unlocked(&store, cli.lock_after).await?;
             let result = dispatch(command, &device, out).await;
             device.close().await;
             result
@@ -61,13 +65,17 @@ async fn dispatch(command: Command, device: &Device, out: Output) -> Result<()> 
         | Command::Export(_)
         | Command::Report(_)
         | Command::Password(_)
-        | Command::Logout(_) => {
-            unreachable!("handled without a store")
+        | Command::Logout(_)
+        | Command::Unlock
+        | Command::Lock
+        | Command::Pin(_) => {
+            unreachable!("handled before the store is unlocked")
         }
     }
 }
 
-/// Opens (creating if need be) the device store.
+/// Opens (creating if need be) the device store, locked if it has a PIN (see
+/// [`crate::unlock::open_unlocked`] for a store ready for records).
 pub async fn open(store: &Path) -> Result<Device> {
     let device = Device::open(store)
         .await

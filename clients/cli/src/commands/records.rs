@@ -154,7 +154,6 @@ fn render(d: &RecordDetails, ours: Option<&str>, codes: &BTreeMap<String, String
             line("age band", &opt(&p.age_band));
             line("gender", &opt(&p.gender));
             line("ethnic group", &opt(&p.ethnic_group));
-            line("postcode district", &opt(&p.postcode_district));
             line(
                 "IMD decile",
                 &p.imd_decile.map_or("-".into(), |n| n.to_string()),
@@ -180,12 +179,28 @@ fn render(d: &RecordDetails, ours: Option<&str>, codes: &BTreeMap<String, String
                     opt(&p.referral_reason)
                 ),
             );
-            if p.name.is_some() || p.phone.is_some() {
-                line(
-                    "name / phone",
-                    &format!("{} / {}", opt(&p.name), opt(&p.phone)),
-                );
+            for (label, value) in &more {
+                line(label, value);
             }
+            match &d.contact {
+                Some((cid, c)) => {
+                    line("name", &opt(&c.name));
+                    line("phone", &opt(&c.phone));
+                    line("postcode district", &opt(&c.postcode_district));
+                    if c.notes.is_some() {
+                        line("contact notes", &opt(&c.notes));
+                    }
+                    line("contact record", &cid.to_string());
+                }
+                None => line("contact details", "not on this device"),
+            }
+        }
+        RecordData::Contact(c) => {
+            line("participant", &who(&c.participant));
+            line("name", &opt(&c.name));
+            line("phone", &opt(&c.phone));
+            line("postcode district", &opt(&c.postcode_district));
+            line("contact notes", &opt(&c.notes));
             for (label, value) in &more {
                 line(label, value);
             }
@@ -270,6 +285,7 @@ fn render(d: &RecordDetails, ours: Option<&str>, codes: &BTreeMap<String, String
 fn more_of(data: &RecordData) -> &BTreeMap<String, FieldValue> {
     match data {
         RecordData::Participant(p) => &p.more,
+        RecordData::Contact(c) => &c.more,
         RecordData::Session(s) => &s.more,
         RecordData::Wellbeing(w) => &w.more,
         RecordData::Story(s) => &s.more,
@@ -409,6 +425,7 @@ mod tests {
     fn session(more: BTreeMap<String, FieldValue>) -> RecordDetails {
         RecordDetails {
             id: uuid::Uuid::nil(),
+            contact: None,
             view: RecordView {
                 kind: RecordKind::Session,
                 project: "highland-heritage".into(),

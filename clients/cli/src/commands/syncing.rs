@@ -142,6 +142,25 @@ pub async fn sync(device: &Device, out: Output) -> Result<()> {
             let _ = write!(t, "; {left} records still to sync");
         }
         t.push('\n');
+        if summary.withdrawn > 0 {
+            let _ = writeln!(
+                t,
+                "{} records no longer shared with this device were removed from it{}",
+                summary.withdrawn,
+                match summary.withdrawn_unsynced {
+                    0 => String::new(),
+                    n => format!(" ({n} had changes the server never received: they are lost)"),
+                }
+            );
+        }
+        if summary.replaced > 0 {
+            let _ = writeln!(
+                t,
+                "{} participant records were replaced by the server's new copies (their contact \
+                 details are now kept apart)",
+                summary.replaced
+            );
+        }
         for r in &summary.reports {
             let kind = match r.kind {
                 ReportKind::Quarantined => "quarantined",

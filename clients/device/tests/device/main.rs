@@ -4,6 +4,7 @@
 //! binary with shared helpers.
 
 mod capture;
+mod encryption;
 mod fake_server;
 mod instruments;
 mod sync;

@@ -5,14 +5,14 @@ import { has, t } from "../i18n";
 import { allowed, bounds, groupOf, isBuiltin, itemOf, labelOf, lookup, offered, scoredItems, scoreWith, type Band, type Definition, type Item, type Scoring, type Total } from "../instrument";
 import type { InstrumentWording } from "../protocol";
 import { InvalidRecord, items, type FieldError, type FieldValue } from "../records";
-import { AGE_BANDS, STORY_CONSENT_SCOPES, TIMEPOINTS } from "../schema";
+import { AGE_BANDS, STORY_CONSENT_SCOPES, TIMEPOINTS, type Field } from "../schema";
 import { score, type Score } from "../scoring";
 import { allReports, allSetAside, read, write, type Identity } from "../store";
-import { sync, SyncError } from "../sync";
+import { sync, SyncError, type SyncSummary } from "../sync";
 import { DeviceWiped, type WipeNote } from "../wipe";
 import { answerLabel, itemText, suppliedWording } from "../wording";
 import { checkbox, choices, clearErrors, control, controlOf, errorText, field, h, showErrors, status, value } from "./dom";
-import { details, readField, sessionForm, SESSION_VIEW, toUtc } from "./fields";
+import { controlOpts, details, plainFields, readField, sessionForm, SESSION_VIEW, toUtc } from "./fields";
 import { enrolmentPin, saveIdentity, settingsScreen } from "./lock";
 
 const main = () => document.getElementById("main")!;
@@ -45,9 +45,26 @@ async function requireIdentity(): Promise<Identity | undefined> {
   return id;
 }
 
-function participantName(v: dev.Loaded): string {
-  const ids = v.view.map("identifiers");
-  return typeof ids.name === "string" && ids.name ? `${ids.name} (${v.view.s("code")})` : (v.view.s("code") ?? v.id);
+/** A participant as people know them: the name their contact record gives them, with their
+ * code, when this device holds one (see `dev.contactNames`), else their code. */
+function participantName(v: dev.Loaded, names: ReadonlyMap<string, string>): string {
+  const code = v.view.s("code") ?? v.id;
+  const name = names.get(v.id);
+  return name ? `${name} (${code})` : code;
+}
+
+/** The contact record's fields a registration asks for (all but the participant it names), in
+ * schema order, with controls chosen by their types. */
+const CONTACT_FIELDS = plainFields("contact").filter((f) => f.name !== "participant");
+
+function contactControl(f: Field): HTMLElement {
+  const o = controlOpts("contact", f);
+  const name = `${dev.CONTACT_PREFIX}${f.name}`;
+  const attrs = { ...o.attrs, autocomplete: "off" };
+  if (f.name === "phone") return field({ ...o, name, type: "tel", attrs });
+  if (f.name === "postcode_district") return field({ ...o, name, attrs: { ...attrs, autocapitalize: "characters", spellcheck: "false" } });
+  if (f.name === "notes") return field({ ...o, name, type: "textarea", attrs: { ...attrs, rows: 3 } });
+  return field({ ...o, name, attrs });
 }
 
 // ---------- enrol ----------
@@ -320,14 +337,16 @@ async function sessionScreen(sid: string, flash?: string): Promise<void> {
   const s = await dev.getRecord(sid);
   if (!s || s.view.kind !== "session") return screen(t("session.title"), status(t("common.notFound"), "error"));
   const all = await dev.listRecords();
-  const people = all.filter((r) => r.view.kind === "participant" && r.view.project === s.view.project).sort((a, b) => participantName(a).localeCompare(participantName(b)));
+  const names = dev.contactNamesIn(all);
+  const name = (p: dev.Loaded) => participantName(p, names);
+  const people = all.filter((r) => r.view.kind === "participant" && r.view.project === s.view.project).sort((a, b) => name(a).localeCompare(name(b)));
   const marks = s.view.map("attendance");
   const msg = h("div", { "aria-live": "polite" }, flash ? status(flash, "ok") : null);
   const list = h(
     "ul",
     { class: "checklist" },
     people.map((p) => {
-      const box = checkbox(participantName(p), `attendance.${p.id}`, marks[p.id] === "present", {
+      const box = checkbox(name(p), `attendance.${p.id}`, marks[p.id] === "present", {
         onchange: async (e: Event) => {
           const on = (e.target as HTMLInputElement).checked;
           try {
@@ -339,15 +358,27 @@ async function sessionScreen(sid: string, flash?: string): Promise<void> {
           }
         },
       });
-      return h("li", {}, box, h("a", { href: `#/wellbeing/new/${p.id}/${sid}`, class: "small", "aria-label": t("session.questionnaireFor", { name: participantName(p) }) }, t("session.questionnaire")));
+      return h("li", {}, box, h("a", { href: `#/wellbeing/new/${p.id}/${sid}`, class: "small", "aria-label": t("session.questionnaireFor", { name: name(p) }) }, t("session.questionnaire")));
     }),
   );
   const canRegister = dev.canWrite(id, s.view.project, "participant");
+  // Direct identifiers go to a contact record of their own; a role that may write one but is
+  // never sent any (a peer worker) keeps it only until the server has it.
+  const canContact = dev.canWrite(id, s.view.project, "contact");
+  const contactHint = dev.canReceive(id, s.view.project, "contact") ? t("session.contactHint") : t("session.contactHintLeaves");
   const reg = h(
     "form",
     { novalidate: true, "aria-labelledby": "reg-h" },
     h("h2", { id: "reg-h" }, t("session.register")),
-    field({ label: t("session.participantName"), name: "identifiers.name", hint: t("session.participantNameHint"), attrs: { autocomplete: "off" } }),
+    canContact
+      ? h(
+          "fieldset",
+          { class: "contact", "aria-describedby": "contact-hint" },
+          h("legend", {}, t("session.contactDetails")),
+          h("p", { class: "hint", id: "contact-hint" }, contactHint),
+          CONTACT_FIELDS.map(contactControl),
+        )
+      : null,
     field({ label: t("session.ageBand"), name: "age_band", options: [["", t("common.choose")], ...AGE_BANDS.map((a) => [a, a] as [string, string])] }),
     checkbox(t("session.consent"), "consent.data_use", false),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("session.registerSubmit"))),
@@ -355,7 +386,12 @@ async function sessionScreen(sid: string, flash?: string): Promise<void> {
   reg.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const fields: [string, FieldValue][] = [];
-    if (value(reg, "identifiers.name")) fields.push(["identifiers.name", value(reg, "identifiers.name")]);
+    if (canContact) {
+      for (const f of CONTACT_FIELDS) {
+        const v = value(reg, `${dev.CONTACT_PREFIX}${f.name}`);
+        if (v) fields.push([`${dev.CONTACT_PREFIX}${f.name}`, v]);
+      }
+    }
     if (value(reg, "age_band")) fields.push(["age_band", value(reg, "age_band")]);
     const consent = (controlOf(reg, "consent.data_use") as HTMLInputElement).checked;
     fields.push(["consent.data_use", consent]);
@@ -493,7 +529,7 @@ async function wellbeingNewScreen(pid: string, sid?: string): Promise<void> {
   const form = h(
     "form",
     { novalidate: true },
-    h("p", {}, `${t("wellbeing.participant")}: ${participantName(p)}`),
+    h("p", {}, `${t("wellbeing.participant")}: ${participantName(p, await dev.contactNames())}`),
     field({ label: t("wellbeing.instrument"), name: "instrument", value: def.id, required: true, options: defs.map((d) => [d.id, instrumentLabel(d)] as [string, string]) }),
     field({ label: t("wellbeing.timepoint"), name: "timepoint", value: "baseline", required: true, options: TIMEPOINTS.map((x) => [x, t(`timepoint.${x}`)] as [string, string]) }),
     field({ label: t("wellbeing.date"), name: "date", type: "date", value: localDate(), required: true }),
@@ -574,7 +610,7 @@ async function wellbeingScreen(wid: string): Promise<void> {
   screen(
     t("wellbeing.resultTitle"),
     status(t("common.saved"), "ok"),
-    h("p", {}, `${t("wellbeing.participant")}: ${p ? participantName(p) : (w.view.s("participant") ?? "")}`),
+    h("p", {}, `${t("wellbeing.participant")}: ${p ? participantName(p, await dev.contactNames()) : (w.view.s("participant") ?? "")}`),
     h("p", {}, `${def ? instrumentLabel(def) : instrument}${version !== undefined ? ` · ${t("wellbeing.version", { version })}` : ""} · ${t(`timepoint.${w.view.s("timepoint")}`)} · ${w.view.s("date") ?? ""}`),
     h(
       "div",
@@ -594,13 +630,15 @@ async function newStoryScreen(): Promise<void> {
   const project = dev.defaultProject(id);
   if (!project) return nav("#/");
   if (!dev.canWrite(id, project, "story")) return screen(t("story.newTitle"), status(errorText(dev.notAllowedError(id, project, "story")), "error"));
-  const people = (await dev.listRecords()).filter((r) => r.view.kind === "participant" && r.view.project === project);
+  const all = await dev.listRecords();
+  const names = dev.contactNamesIn(all);
+  const people = all.filter((r) => r.view.kind === "participant" && r.view.project === project);
   const form = h(
     "form",
     { novalidate: true },
     field({ label: t("story.titleField"), name: "title", required: true }),
     field({ label: t("story.consentScope"), name: "consent_scope", value: "private", required: true, options: STORY_CONSENT_SCOPES.map((s) => [s, t(`scope.${s}`)] as [string, string]) }),
-    field({ label: t("story.participant"), name: "participant", options: [["", t("common.none")], ...people.map((p) => [p.id, participantName(p)] as [string, string])] }),
+    field({ label: t("story.participant"), name: "participant", options: [["", t("common.none")], ...people.map((p) => [p.id, participantName(p, names)] as [string, string])] }),
     field({ label: t("story.body"), name: "body", type: "textarea" }),
     field({ label: t("story.themes"), name: "themes", hint: t("story.themesHint") }),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("story.create"))),
@@ -671,6 +709,16 @@ export function syncErrorText(e: unknown): string {
   return t("sync.err.other", { message: String(e) });
 }
 
+/** What a sync removed from the phone besides erasures, in sentences: records no longer shared
+ * with the user, records the server rewrote, and unsent changes lost with them. */
+export function removedText(s: Pick<SyncSummary, "withdrawn" | "replaced" | "lost">): string[] {
+  const out: string[] = [];
+  if (s.withdrawn) out.push(s.withdrawn === 1 ? t("sync.withdrawnOne") : t("sync.withdrawn", { count: s.withdrawn }));
+  if (s.replaced) out.push(s.replaced === 1 ? t("sync.replacedOne") : t("sync.replaced", { count: s.replaced }));
+  if (s.lost) out.push(t("sync.lost", { count: s.lost }));
+  return out;
+}
+
 async function syncScreen(flash?: HTMLElement): Promise<void> {
   const id = await requireIdentity();
   if (!id) return;
@@ -687,6 +735,7 @@ async function syncScreen(flash?: HTMLElement): Promise<void> {
       const done = [t("sync.done", { pushed: s.pushed, received: s.received })];
       if (s.reconciled) done.push(t("sync.reconciled"));
       if (s.erased) done.push(t("sync.erased", { count: s.erased }));
+      done.push(...removedText(s));
       note = status(done.join(" "), "ok");
     } catch (e) {
       // Wiped: nothing is left to show here; the enrolment screen says what happened.
