@@ -32,7 +32,8 @@ def call(base, method, path, body=None, token=None):
 
 def cli(bothy, store, password, *args):
     """Runs the `bothy` command line on the device store `store`; returns its JSON answer."""
-    env = dict(os.environ, BOTHY_PASSWORD=password)
+    # The CLI keeps its store encrypted: the PIN comes from the environment, as in scripts.
+    env = dict(os.environ, BOTHY_PASSWORD=password, BOTHY_PIN="fuzz-pin-2026")
     done = subprocess.run(
         [bothy, "--store", store, "--json", *args], env=env, capture_output=True, text=True
     )

@@ -17,7 +17,8 @@
 //!
 //! Setting the first PIN of a plain store encrypts it in place, in one transaction, then
 //! rebuilds the file (`VACUUM`) and truncates the write-ahead log, so the plaintext pages are
-//! gone from the store's files (`secure_delete` zeroes freed space as well).
+//! gone from the store's files (`secure_delete` zeroes freed space as well). A wipe keeps the
+//! key record ([`key::KEPT_BY_WIPE`]): the PIN then wraps the key of an empty store.
 //!
 //! Every read and write of sealed columns goes through `store.rs`, which passes the row and
 //! column to [`Vault::seal`] and [`Vault::open`]; nothing else in the crate handles ciphertext.
@@ -415,7 +416,7 @@ pub fn wait_after(failures: u32) -> Option<u64> {
     Some(30u64.saturating_mul(1 << past.min(20)).min(3600))
 }
 
-/// A wait in words: `45 seconds`, `2 minutes`, `1 hour`.
+/// A wait in words: `45 seconds`, `4 minutes`, `2 hours`.
 pub(crate) fn in_words(seconds: u64) -> String {
     let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
     match seconds {
@@ -479,8 +480,7 @@ impl Device {
     /// each time ([`DeviceError::PinWait`]). The count is kept in the store, so it survives a
     /// restart, and an attempt is counted before its PIN is checked. A right PIN clears it.
     pub async fn unlock(&self, pin: &str) -> Result<()> {
-        let (record, data) = self.check_pin(pin).await?;
-        drop(record);
+        let (_, data) = self.check_pin(pin).await?;
         self.vault.set(State::Open(Arc::new(data)));
         Ok(())
     }
