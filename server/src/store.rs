@@ -506,7 +506,10 @@ pub async fn store_merged(
     replace_conflicts_and_flags(tx, id, &env.project, kind, &conflicts, flagged).await?;
     projection::project(tx, id, &view, &doc.scalars(), !flagged.is_empty()).await?;
     let restricted = is_restricted(&view);
-    update_audience(tx, id, &env.project, restricted, now).await?;
+    // Only stories are ever restricted: other kinds skip the look-up.
+    if env.kind == bothy_sync_core::RecordKind::Story {
+        update_audience(tx, id, &env.project, restricted, now).await?;
+    }
     // Saved without per-column compression: a bootstrap compresses many documents together,
     // which does far better than compressing each on its own.
     let bytes = doc.automerge().save_nocompress();

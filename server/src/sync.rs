@@ -377,7 +377,10 @@ pub async fn run_sync(
         .reports
         .extend(decisions_for(&mut tx, &device.device_id, now).await?);
     let head = store::append_log(&mut tx, log, now).await?;
-    crate::contacts::date_retirements(&mut tx, head).await?;
+    if !replaced.is_empty() {
+        // Participants this sync retired are dated by the log position their new documents end at.
+        crate::contacts::date_retirements(&mut tx, head).await?;
+    }
     let head = head as u64;
 
     // What the device lacks.
