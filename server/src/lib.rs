@@ -204,7 +204,9 @@ fn router() -> (Router<AppState>, Vec<(Method, String)>) {
         )
         .get("/admin/instruments", routes::setup::list_instruments)
         .put("/projects/{slug}/instruments", routes::instruments::define)
-        .get("/projects/{slug}/instruments", routes::instruments::list);
+        .get("/projects/{slug}/instruments", routes::instruments::list)
+        .get("/projects/{slug}/followups", routes::followups::get)
+        .put("/projects/{slug}/followups", routes::followups::put);
     // Sync bodies are already compressed and limited inside the handler.
     let sync_routes = RouteTable::new("/api/v1").post("/sync", sync::sync);
     // A wipe confirmation lists every record a device lost: it may exceed the usual 1 MiB.

@@ -244,6 +244,8 @@ impl Modify for Constraints {
         routes::setup::list_instruments,
         routes::instruments::define,
         routes::instruments::list,
+        routes::followups::get,
+        routes::followups::put,
         routes::dashboard::login_page,
         routes::dashboard::login_submit,
         routes::dashboard::logout,

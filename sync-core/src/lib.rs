@@ -14,6 +14,7 @@
 //!   true conflicts (one field set to two values concurrently) so they are surfaced.
 //! * [`protocol`]: the versioned, binary, compressed sync messages.
 //! * [`inflate`]: how far Automerge bytes from elsewhere expand, measured before loading them.
+//! * [`followup`]: a project's follow-up schedule (when questionnaires after baseline are due).
 //! * [`roles`]: which record kinds each project role may write and receive, for the server's
 //!   checks and the devices' capture alike.
 //!
@@ -39,6 +40,7 @@
 
 #![warn(missing_docs)]
 
+pub mod followup;
 pub mod history;
 pub mod inflate;
 pub mod instrument;

@@ -13,6 +13,7 @@
 //! reference implementation. Decoding never panics on hostile bytes and never inflates more
 //! than [`MAX_DECODED_BYTES`].
 
+pub use crate::followup::FollowUp;
 use crate::schema::RecordKind;
 use flate2::Compression;
 use flate2::read::{DeflateDecoder, DeflateEncoder};
@@ -311,6 +312,11 @@ pub struct ProjectSetup {
     /// ([`crate::instrument::define`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub definitions: Vec<crate::instrument::Definition>,
+    /// The project's follow-up schedule, in order: when each questionnaire after baseline is
+    /// due, in weeks after the participant's baseline or in sessions attended
+    /// ([`crate::followup`]). Empty: no schedule. Devices that predate it ignore it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub followups: Vec<FollowUp>,
 }
 
 /// A site where sessions take place.
@@ -726,5 +732,46 @@ mod tests {
         ciborium::into_writer(&value, &mut short).unwrap();
         let err = ciborium::from_reader::<Cursor, _>(short.as_slice()).unwrap_err();
         assert!(err.to_string().contains("generation id"), "{err}");
+    }
+
+    #[test]
+    fn a_follow_up_schedule_travels_in_the_setup_and_old_devices_ignore_it() {
+        let setup = Setup {
+            version: "v2".into(),
+            projects: vec![ProjectSetup {
+                project: "p".into(),
+                followups: vec![FollowUp::weeks("interim", 8), FollowUp::sessions("end", 10)],
+                ..ProjectSetup::default()
+            }],
+            roles: None,
+        };
+        let response = SyncResponse {
+            setup: Some(setup.clone()),
+            ..SyncResponse::default()
+        };
+        let (back, _): (SyncResponse, u16) = decode(&encode(&response)).unwrap();
+        assert_eq!(back.setup, Some(setup.clone()));
+        let json = serde_json::to_value(&setup.projects[0]).unwrap();
+        assert_eq!(
+            json["followups"],
+            serde_json::json!([
+                {"timepoint": "interim", "after_weeks": 8},
+                {"timepoint": "end", "after_sessions": 10}
+            ])
+        );
+        // No schedule: the field is left out, as servers that predate it send.
+        let none = serde_json::to_value(ProjectSetup {
+            project: "p".into(),
+            ..ProjectSetup::default()
+        })
+        .unwrap();
+        assert!(none.get("followups").is_none(), "{none}");
+        // A device that predates the field reads a set-up holding it.
+        #[derive(Deserialize)]
+        struct OldProjectSetup {
+            project: String,
+        }
+        let old: OldProjectSetup = serde_json::from_value(json).unwrap();
+        assert_eq!(old.project, "p");
     }
 }

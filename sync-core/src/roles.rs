@@ -59,8 +59,8 @@ pub enum Capability {
     ReviewQuarantine,
     /// Read the project's audit log.
     ReadAudit,
-    /// Create, change and archive the project's sites and activities, and define its own
-    /// instruments.
+    /// Create, change and archive the project's sites and activities, define its own
+    /// instruments, and set its follow-up schedule.
     ManageSetup,
     /// Answer a participant's subject-rights requests: export everything held about them, and
     /// erase them.
@@ -233,7 +233,7 @@ impl Capability {
             Capability::ReviewQuarantine => "review quarantine".into(),
             Capability::ReadAudit => "read its audit log".into(),
             Capability::ManageSetup => {
-                "manage its set-up (sites, activities and instruments)".into()
+                "manage its set-up (sites, activities, instruments and follow-up schedule)".into()
             }
             Capability::SubjectRights => "export or erase a participant".into(),
             Capability::Analyse => "read its exports and reports".into(),

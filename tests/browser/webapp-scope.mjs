@@ -150,7 +150,10 @@ async function syncNow(page) {
   await page.getByRole("button", { name: "Sync now" }).click();
   const said = page.getByText(/^Synced: sent \d+, received \d+\./);
   await said.waitFor({ timeout: 30000 });
-  return (await said.textContent()) ?? "";
+  // What a sync removed from the phone is listed under the message (whichever sync removed it:
+  // the app also syncs by itself).
+  const removed = (await page.locator("#sync-removed").textContent()) ?? "";
+  return `${(await said.textContent()) ?? ""} ${removed}`;
 }
 
 async function main() {

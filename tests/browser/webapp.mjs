@@ -123,6 +123,9 @@ async function unlock(page) {
   await page.waitForFunction(() => document.body.dataset.locked === undefined && !window.__bothy.locked(), null, { timeout: 20000 });
 }
 const esc = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+/** The link to a new questionnaire for a person on a session's screen (named for the timepoint
+ * when one is due). */
+const questionnaireLink = (page, who) => page.locator("ul.checklist li", { hasText: who }).locator('a[href^="#/wellbeing/new/"]');
 const records = (page) => page.evaluate(() => window.__bothy.records());
 const hashId = (page) => new URL(page.url()).hash.split("/").pop();
 
@@ -192,7 +195,7 @@ async function main() {
     const box = page.getByRole("checkbox", { name: new RegExp(`^${esc(person)} `) });
     check(await box.isChecked(), "the new participant is not marked present");
     const tap = await box.locator("xpath=..").boundingBox();
-    check(tap && tap.height >= 44, `attendance tap target is ${tap?.height} px high (want at least 44)`);
+    check(tap && tap.height >= 48, `attendance tap target is ${tap?.height} px high (want at least 48)`);
     await screenshot(page, "session-attendance");
     held = await records(page);
     created.participant = held.find((r) => r.kind === "participant" && !knownBefore.has(r.id))?.id;
@@ -203,7 +206,7 @@ async function main() {
 
     // 5. A WEMWBS, answered with radio buttons offering exactly its scale (1 to 5); a date that
     // is not a date must be refused beside the field.
-    await page.getByRole("link", { name: new RegExp(`^Questionnaire for ${esc(person)} `) }).click();
+    await questionnaireLink(page, person).click();
     await page.getByRole("heading", { level: 1, name: "Questionnaire" }).waitFor();
     const answers = [4, 3, 4, 5, 3, 4, 4, 3, 4, 5, 3, 4, 4, 3];
     const offered = await page.locator('[data-field="items.3"] input[type=radio]').evaluateAll((rs) => rs.map((r) => r.value));
@@ -231,7 +234,7 @@ async function main() {
       ["ONS4", [7, 8, 6, 2], /Life satisfaction: 7 \(high\).*Worthwhile: 8 \(high\).*Happiness: 6 \(medium\).*Anxiety: 2 \(low\)/s],
     ]) {
       await go(page, `#/session/${created.session}`);
-      await page.getByRole("link", { name: new RegExp(`^Questionnaire for ${esc(person)} `) }).click();
+      await questionnaireLink(page, person).click();
       await page.getByRole("heading", { level: 1, name: "Questionnaire" }).waitFor();
       await page.locator('[data-field="instrument"] select').selectOption(instrument);
       for (let i = 1; i <= answers.length; i++) await answer(page, i, answers[i - 1]);
@@ -265,7 +268,7 @@ async function main() {
     const edited = `${before}\nEdited on the web app, offline.`;
     await body.fill(edited);
     await page.getByRole("button", { name: "Save changes" }).click();
-    await page.getByText("Saved on this device.").waitFor();
+    await page.getByText("Changes to the story saved on this device.").waitFor();
     await screenshot(page, "story-edit");
     await go(page, "#/sync", "Sync");
     await screenshot(page, "sync-offline");
@@ -320,7 +323,8 @@ async function main() {
       await page.getByRole("button", { name: "Sync now" }).click();
       const said = page.getByText(/^Synced: sent \d+, received \d+\./);
       await said.waitFor({ timeout: 30000 });
-      const message = await said.textContent();
+      // What a sync removed from the phone is listed under the message (whichever sync did it).
+      const message = `${await said.textContent()} ${await page.locator("#sync-removed").textContent()}`;
       await screenshot(page, "sync-erased");
       const after = await page.evaluate(() => window.__bothy.heads());
       check(problems.length === 0, `errors in the page:\n  ${problems.join("\n  ")}`);

@@ -16,6 +16,7 @@ mod scenarios {
     pub mod enrolment_retry;
     pub mod erasure;
     pub mod erasure_bytes;
+    pub mod followups;
     pub mod hostile;
     pub mod instrument_define;
     pub mod instrument_exports;
@@ -38,6 +39,11 @@ mod scenarios {
     pub mod slow_clients;
     pub mod two_servers;
     pub mod webapp;
+    pub mod webapp_autosync;
+    pub mod webapp_enrol_qr;
+    pub mod webapp_forms;
+    pub mod webapp_i18n;
     pub mod webapp_lock;
+    pub mod webapp_people;
     pub mod worked_example;
 }

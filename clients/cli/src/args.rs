@@ -287,8 +287,8 @@ pub struct EnrolArgs {
         conflicts_with = "qr_payload"
     )]
     pub code: Option<String>,
-    /// What an enrolment QR code holds: `bothy-enrol:?server=URL&code=CODE` (gives both the
-    /// server and the code).
+    /// What an enrolment QR code holds: the link `URL/app/#/enrol?code=CODE`, or the older
+    /// `bothy-enrol:?server=URL&code=CODE` (gives both the server and the code).
     #[arg(long, value_name = "STRING")]
     pub qr_payload: Option<String>,
     /// A name for this device, shown to admins [default: this computer's name].
@@ -782,6 +782,11 @@ pub enum AdminCommand {
     /// A project's activities.
     #[command(subcommand)]
     Activity(AdminSetupCommand),
+    /// A project's follow-up schedule: when questionnaires after baseline are due, in weeks
+    /// after a participant's baseline or in sessions attended (project admins and
+    /// coordinators set it; devices receive it on sync).
+    #[command(subcommand)]
+    Followups(AdminFollowupsCommand),
     /// Instruments: a project's own questionnaires (project admins and coordinators), and
     /// the wording of licensed ones (server admins).
     #[command(subcommand)]
@@ -851,6 +856,31 @@ pub enum AdminSetupCommand {
         project: String,
         /// Its slug.
         slug: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminFollowupsCommand {
+    /// Set (replace) the schedule, in order: each step is TIMEPOINT:Nw (N weeks after the
+    /// participant's baseline, 1-260) or TIMEPOINT:Ns (after N sessions attended, 1-500), for
+    /// timepoints interim, end and follow_up, each at most once. E.g. `interim:8w end:12w`,
+    /// or `end:10s`.
+    Set {
+        /// The project's slug.
+        project: String,
+        /// The steps, in order.
+        #[arg(required = true, value_name = "TIMEPOINT:Nw|Ns")]
+        steps: Vec<String>,
+    },
+    /// Show the schedule.
+    Show {
+        /// The project's slug.
+        project: String,
+    },
+    /// Clear the schedule: no follow-up is due by it any more.
+    Clear {
+        /// The project's slug.
+        project: String,
     },
 }
 
@@ -1018,6 +1048,42 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("bothy").chain(args.iter().copied()))
+    }
+
+    fn followups_command(args: &[&str]) -> AdminFollowupsCommand {
+        match parse(args).unwrap().command {
+            Command::Admin(AdminArgs {
+                command: AdminCommand::Followups(c),
+                ..
+            }) => c,
+            other => panic!("not `admin followups`: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn followups_are_set_shown_and_cleared() {
+        match followups_command(&["admin", "followups", "set", "p", "interim:8w", "end:12w"]) {
+            AdminFollowupsCommand::Set { project, steps } => {
+                assert_eq!(project, "p");
+                assert_eq!(steps, ["interim:8w", "end:12w"]);
+            }
+            other => panic!("not set: {other:?}"),
+        }
+        match followups_command(&["admin", "followups", "set", "p", "end:10s"]) {
+            AdminFollowupsCommand::Set { steps, .. } => assert_eq!(steps, ["end:10s"]),
+            other => panic!("not set: {other:?}"),
+        }
+        assert!(matches!(
+            followups_command(&["admin", "followups", "show", "p"]),
+            AdminFollowupsCommand::Show { project } if project == "p"
+        ));
+        assert!(matches!(
+            followups_command(&["admin", "followups", "clear", "p"]),
+            AdminFollowupsCommand::Clear { project } if project == "p"
+        ));
+        // Setting nothing is not how a schedule is cleared.
+        let err = parse(&["admin", "followups", "set", "p"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
     }
 
     fn instrument_command(args: &[&str]) -> AdminInstrumentCommand {

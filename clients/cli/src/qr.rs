@@ -1,7 +1,10 @@
 //! Enrolment QR codes: what they hold, and how they are drawn (terminal, SVG, PNG).
 //!
-//! The payload is `bothy-enrol:?server=<URL>&code=<CODE>`, with `%`, `&`, `=`, `#`, `+`,
-//! spaces, control and non-ASCII characters in the values percent-encoded (UTF-8).
+//! The payload is a link to the server's web app, `<URL>/app/#/enrol?code=<CODE>`: a phone's
+//! camera opens it, and the web app enrols with the code (which, in the fragment, is never sent
+//! to the server). `%`, `&`, `=`, `#`, `+`, spaces, control and non-ASCII characters in the
+//! code are percent-encoded (UTF-8). The older form, `bothy-enrol:?server=<URL>&code=<CODE>`
+//! (both values encoded so), is still read.
 
 use anyhow::{Context, Result, anyhow, bail};
 use qrcode::render::{svg, unicode};
@@ -44,31 +47,60 @@ fn decode(value: &str) -> Result<String> {
     String::from_utf8(out).map_err(|_| anyhow!("the QR payload is not valid UTF-8"))
 }
 
-/// The text an enrolment QR code holds.
+/// Where the web app's enrolment screen is, after the server's address.
+const LINK_PATH: &str = "/app/#/enrol?";
+
+/// The text an enrolment QR code holds: a link that opens the server's web app on its
+/// enrolment screen with the code filled in.
 pub fn payload(server: &str, code: &str) -> String {
-    format!("{SCHEME}?server={}&code={}", encode(server), encode(code))
+    format!(
+        "{}{LINK_PATH}code={}",
+        server.trim_end_matches('/'),
+        encode(code)
+    )
 }
 
-/// The server and the code in a QR payload.
+/// The server and the code in a QR payload: a link (`<URL>/app/#/enrol?code=<CODE>`) or the
+/// older `bothy-enrol:?server=<URL>&code=<CODE>`.
 pub fn parse_payload(text: &str) -> Result<(String, String)> {
-    let query = text
-        .trim()
-        .strip_prefix(SCHEME)
-        .and_then(|rest| rest.strip_prefix('?'))
-        .ok_or_else(|| {
+    let text = text.trim();
+    if let Some(rest) = text.strip_prefix(SCHEME) {
+        let query = rest.strip_prefix('?').ok_or_else(|| {
             anyhow!("not an enrolment QR payload: it should start with `{SCHEME}?server=`")
         })?;
-    let (mut server, mut code) = (None, None);
+        return parse_query(query, None);
+    }
+    let lower = text.to_ascii_lowercase();
+    if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+        bail!(
+            "not an enrolment QR payload: it should be a link like \
+             `https://bothy.example.org{LINK_PATH}code=CODE` (or start with `{SCHEME}?server=`)"
+        );
+    }
+    let (server, query) = text.split_once(LINK_PATH).ok_or_else(|| {
+        anyhow!("this link is not a Bothy enrolment link: it should end in `{LINK_PATH}code=CODE`")
+    })?;
+    if server.contains('#') || server.contains('?') {
+        bail!("this link is not a Bothy enrolment link: the server's address holds `#` or `?`");
+    }
+    parse_query(query, Some(server.to_owned()))
+}
+
+/// The `server` (unless the link gave it) and `code` parameters of a payload.
+fn parse_query(query: &str, link_server: Option<String>) -> Result<(String, String)> {
+    let from_link = link_server.is_some();
+    let (mut server, mut code) = (link_server, None);
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         match k {
-            "server" => server = Some(decode(v)?),
+            "server" if !from_link => server = Some(decode(v)?),
             "code" => code = Some(decode(v)?),
             _ => {} // Later versions may add fields.
         }
     }
     match (server, code) {
         (Some(s), Some(c)) if !s.is_empty() && !c.is_empty() => Ok((s, c)),
+        _ if from_link => bail!("the enrolment link lacks the code"),
         _ => bail!("the enrolment QR payload lacks the server or the code"),
     }
 }
@@ -137,15 +169,59 @@ mod tests {
     use super::*;
 
     #[test]
-    fn payloads_round_trip() {
-        let p = payload("https://bothy.example.org:8443/a?b=c&d", "TC7ED-GGU3T");
-        assert!(p.starts_with("bothy-enrol:?server=https://bothy.example.org:8443/a?b%3Dc%26d"));
+    fn links_round_trip() {
+        let p = payload("https://bothy.example.org:8443/", "TC7ED-GGU3T");
+        assert_eq!(
+            p,
+            "https://bothy.example.org:8443/app/#/enrol?code=TC7ED-GGU3T"
+        );
         let (server, code) = parse_payload(&p).unwrap();
+        assert_eq!(server, "https://bothy.example.org:8443");
+        assert_eq!(code, "TC7ED-GGU3T");
+        // A server under a path, and a code that needs encoding.
+        let p = payload("http://127.0.0.1:8080/bothy", "A&B=C#D+E F\u{e9}");
+        assert_eq!(
+            p,
+            "http://127.0.0.1:8080/bothy/app/#/enrol?code=A%26B%3DC%23D%2BE%20F%C3%A9"
+        );
+        let (server, code) = parse_payload(&format!("  {p}\n")).unwrap();
+        assert_eq!(server, "http://127.0.0.1:8080/bothy");
+        assert_eq!(code, "A&B=C#D+E F\u{e9}");
+        // Later versions may add parameters; a `server` in the fragment does not override the
+        // link's own address.
+        let (server, code) =
+            parse_payload("https://a.example/app/#/enrol?v=2&server=https://b.example&code=X")
+                .unwrap();
+        assert_eq!((server.as_str(), code.as_str()), ("https://a.example", "X"));
+    }
+
+    #[test]
+    fn old_payloads_are_still_read() {
+        let (server, code) = parse_payload(
+            "bothy-enrol:?server=https://bothy.example.org:8443/a?b%3Dc%26d&code=TC7ED-GGU3T",
+        )
+        .unwrap();
         assert_eq!(server, "https://bothy.example.org:8443/a?b=c&d");
         assert_eq!(code, "TC7ED-GGU3T");
-        assert!(parse_payload("https://example.org").is_err());
         assert!(parse_payload("bothy-enrol:?server=x").is_err());
         assert!(parse_payload("bothy-enrol:?server=x&code=%G1").is_err());
+    }
+
+    #[test]
+    fn other_text_is_refused_with_a_reason() {
+        let e = parse_payload("https://example.org")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a Bothy enrolment link"), "{e}");
+        let e = parse_payload("TC7ED-GGU3T").unwrap_err().to_string();
+        assert!(e.contains("not an enrolment QR payload"), "{e}");
+        let e = parse_payload("https://example.org/app/#/enrol?x=1")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lacks the code"), "{e}");
+        assert!(parse_payload("https://example.org/app/#/enrol?code=").is_err());
+        assert!(parse_payload("https://example.org/app/#/enrol?code=%G1").is_err());
+        assert!(parse_payload("https://example.org/x#y/app/#/enrol?code=A").is_err());
     }
 
     #[test]

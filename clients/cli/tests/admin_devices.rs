@@ -79,7 +79,7 @@ async fn revoked_devices_and_removed_users_are_wiped_at_their_next_sync() {
     let v: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
     let payload = v["qr_payload"].as_str().unwrap().to_owned();
     assert!(
-        payload.starts_with("bothy-enrol:?server=http://127.0.0.1:"),
+        payload.starts_with("http://127.0.0.1:") && payload.contains("/app/#/enrol?code="),
         "{payload}"
     );
     assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));

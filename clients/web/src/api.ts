@@ -27,21 +27,60 @@ export function checkServer(server: string): string {
   return u.origin;
 }
 
-/** Reads `bothy-enrol:?server=...&code=...`. */
-export function parseEnrolPayload(text: string): { server?: string; code?: string } | undefined {
-  const t = text.trim();
-  if (!t.toLowerCase().startsWith("bothy-enrol:")) return undefined;
-  const q = t.slice(t.indexOf("?") + 1);
-  const out: { server?: string; code?: string } = {};
-  for (const part of q.split("&")) {
-    const eq = part.indexOf("=");
-    if (eq < 0) continue;
-    const k = decodeURIComponent(part.slice(0, eq));
-    const v = decodeURIComponent(part.slice(eq + 1).replace(/\+/g, "%2B"));
-    if (k === "server") out.server = v;
-    if (k === "code") out.code = v;
+/** Where the web app's enrolment screen is in an enrolment link, after the server's address. */
+export const ENROL_LINK_PATH = "/app/#/enrol?";
+
+/** The parameters of a query (`a=1&b=2`), percent-decoded; `+` stays `+`. Undefined if one
+ * holds a `%` not followed by two hex digits. */
+function queryParams(q: string): Map<string, string> | undefined {
+  const out = new Map<string, string>();
+  try {
+    for (const part of q.split("&")) {
+      const eq = part.indexOf("=");
+      if (eq < 0) continue;
+      out.set(decodeURIComponent(part.slice(0, eq)), decodeURIComponent(part.slice(eq + 1).replace(/\+/g, "%2B")));
+    }
+  } catch {
+    return undefined;
   }
   return out;
+}
+
+/** Reads what an enrolment QR code holds: the link `<server>/app/#/enrol?code=<code>`, or the
+ * older `bothy-enrol:?server=...&code=...`. Undefined for any other text (a typed code, another
+ * link); a value missing or badly encoded is left out. */
+export function parseEnrolPayload(text: string): { server?: string; code?: string } | undefined {
+  const t = text.trim();
+  const out: { server?: string; code?: string } = {};
+  if (t.toLowerCase().startsWith("bothy-enrol:")) {
+    const q = t.indexOf("?") < 0 ? "" : t.slice(t.indexOf("?") + 1);
+    const params = queryParams(q);
+    if (params?.get("server")) out.server = params.get("server");
+    if (params?.get("code")) out.code = params.get("code");
+    return out;
+  }
+  if (!/^https?:\/\//i.test(t)) return undefined;
+  const at = t.indexOf(ENROL_LINK_PATH);
+  if (at < 0) return undefined;
+  const server = t.slice(0, at);
+  if (/[#?]/.test(server)) return undefined;
+  try {
+    new URL(server);
+  } catch {
+    return undefined;
+  }
+  out.server = server;
+  const code = queryParams(t.slice(at + ENROL_LINK_PATH.length))?.get("code");
+  if (code) out.code = code;
+  return out;
+}
+
+/** The enrolment code an address's fragment carries (`#/enrol?code=...`), if any: what opening
+ * an enrolment link in the app gives. */
+export function enrolLinkCode(hash: string): string | undefined {
+  const m = /^#\/?enrol\?(.*)$/.exec(hash);
+  if (!m) return undefined;
+  return queryParams(m[1]!)?.get("code")?.trim() || undefined;
 }
 
 async function post(url: string, body: unknown, token?: string): Promise<Record<string, unknown>> {

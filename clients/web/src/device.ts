@@ -32,6 +32,13 @@ async function knowStoredDefinitions(tx: Tx): Promise<void> {
   useSetup(await tx.meta("setup"));
 }
 
+/** Told ("saved") after each create or edit made on this device is stored: automatic sync
+ * listens (src/autosync.ts). Syncs do not tell it. */
+export const localChanges = new EventTarget();
+function localWrite<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return write(fn).then((r) => (localChanges.dispatchEvent(new Event("saved")), r));
+}
+
 export async function identity(): Promise<Identity | undefined> {
   return read((tx) => tx.meta("identity"));
 }
@@ -139,7 +146,7 @@ export const CONTACT_PREFIX = "contact.";
  * (`contact.postcode_district`).
  */
 export async function createParticipant(project: string, fields: [string, FieldValue][]): Promise<{ id: string; code: string; contact?: string }> {
-  return write(async (tx) => {
+  return localWrite(async (tx) => {
     const ident = await requireIdentity(tx);
     const own = fields.filter(([path]) => !path.startsWith(CONTACT_PREFIX));
     const contact = fields.filter(([path]) => path.startsWith(CONTACT_PREFIX)).map(([path, v]) => [path.slice(CONTACT_PREFIX.length), v] as [string, FieldValue]);
@@ -165,6 +172,17 @@ export async function createParticipant(project: string, fields: [string, FieldV
     if (errors.length > 0 || id === undefined) throw new InvalidRecord(errors);
     await tx.setMeta("counter", n);
     return { id, code, ...(contactId ? { contact: contactId } : {}) };
+  });
+}
+
+/** Contact details for a participant registered without them: a contact record naming them,
+ * in their project. Errors name the contact record's fields. */
+export async function createContact(participant: string, fields: [string, FieldValue][]): Promise<string> {
+  return write(async (tx) => {
+    const ident = await requireIdentity(tx);
+    const p = await tx.getRecord(participant);
+    if (!p || p.kind !== "participant") throw new InvalidRecord([{ field: "participant", code: "unknown_reference", params: { kind: "participant" } }]);
+    return create(tx, ident, "contact", p.project, [...fields.filter(([f]) => f !== "participant"), ["participant", participant]]);
   });
 }
 
@@ -196,7 +214,7 @@ export async function contactNames(): Promise<Map<string, string>> {
 }
 
 export async function createSession(project: string, fields: [string, FieldValue][]): Promise<string> {
-  return write(async (tx) => {
+  return localWrite(async (tx) => {
     const ident = await requireIdentity(tx);
     const setup = await tx.meta("setup");
     const p = setup?.projects?.find((x) => x.project === project);
@@ -216,7 +234,7 @@ export async function createSession(project: string, fields: [string, FieldValue
 }
 
 export async function createWellbeing(fields: [string, FieldValue][]): Promise<string> {
-  return write(async (tx) => {
+  return localWrite(async (tx) => {
     const ident = await requireIdentity(tx);
     const pid = fields.find(([f]) => f === "participant")?.[1];
     const p = typeof pid === "string" ? await tx.getRecord(pid) : undefined;
@@ -226,7 +244,7 @@ export async function createWellbeing(fields: [string, FieldValue][]): Promise<s
 }
 
 export async function createStory(project: string, fields: [string, FieldValue][]): Promise<string> {
-  return write(async (tx) => {
+  return localWrite(async (tx) => {
     const ident = await requireIdentity(tx);
     const all = fields.some(([f]) => f === "author") ? fields : [...fields, ["author", ident.user.username] as [string, FieldValue]];
     return create(tx, ident, "story", project, all);
@@ -235,7 +253,7 @@ export async function createStory(project: string, fields: [string, FieldValue][
 
 /** Applies an edit as one change; refuses it (nothing written) if it leaves a field invalid. */
 export async function edit(id: string, edits: (ed: Editor) => void, ref?: { path: string; target: string; kind: RecordKind }): Promise<boolean> {
-  return write(async (tx) => {
+  return localWrite(async (tx) => {
     const ident = await requireIdentity(tx);
     const row = await tx.getRecord(id);
     if (!row) throw new Error(`no record ${id} on this device`);

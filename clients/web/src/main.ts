@@ -1,14 +1,24 @@
-// Starts the app: loads Automerge's WebAssembly, registers the service worker, asks for the PIN
-// (or, on a device enrolled before encryption at rest, for a first PIN), routes, and syncs
-// automatically when the browser comes back online. While locked it shows nothing but the lock
-// screen and does not sync.
+// Starts the app: loads Automerge's WebAssembly, registers the service worker (and offers a new
+// version when there is one), asks for the PIN (or, on a device enrolled before encryption at
+// rest, for a first PIN), routes, and syncs by itself (src/autosync.ts): at start, a few seconds
+// after each change, every two minutes, when back online and when the user comes back to the
+// app. The header's status line says where things stand on every screen. While locked it shows
+// nothing but the lock screen and does not sync.
 import * as A from "@automerge/automerge/slim";
-import { allHeads, listRecords, setup, unsyncedCount } from "./device";
-import { setLanguage, t } from "./i18n";
+import { AutoSync } from "./autosync";
+import { allHeads, identity, listRecords, localChanges, setup, unsyncedCount } from "./device";
+import { setLanguage, startLanguage, t } from "./i18n";
+import { usePseudo } from "./i18n/pseudo";
 import { isUnlocked, Locked, read, storeState } from "./store";
-import { sync, wipeNote } from "./sync";
+import { sync, wipeNote, type SyncSummary } from "./sync";
 import { refreshBadge, route } from "./ui/app";
+import { nav } from "./ui/common";
+import { findConflicts } from "./ui/conflicts";
 import { choosePinScreen, lockNow, lockScreen, onOpened, startIdleLock } from "./ui/lock";
+import { StatusLine, statusView } from "./ui/status";
+import { noteRemovals, refreshSyncScreen, useSync } from "./ui/syncscreen";
+import { registerServiceWorker } from "./ui/update";
+import { DeviceWiped } from "./wipe";
 
 declare global {
   interface Window {
@@ -16,47 +26,109 @@ declare global {
   }
 }
 
-let retryDelay = 2000;
-let retryTimer: ReturnType<typeof setTimeout> | undefined;
-let syncWaiting = false;
+/** Two syncs' summaries as one (a sync asked for while another ran gets both). */
+function addSummaries(a: SyncSummary, b: SyncSummary): SyncSummary {
+  return {
+    requests: a.requests + b.requests,
+    pushed: a.pushed + b.pushed,
+    acked: a.acked + b.acked,
+    received: a.received + b.received,
+    setAside: a.setAside + b.setAside,
+    erased: a.erased + b.erased,
+    withdrawn: a.withdrawn + b.withdrawn,
+    replaced: a.replaced + b.replaced,
+    lost: a.lost + b.lost,
+    reports: [...a.reports, ...b.reports],
+    more: b.more,
+    serverTime: b.serverTime ?? a.serverTime,
+    reconciled: a.reconciled || b.reconciled,
+  };
+}
 
-async function autoSync(): Promise<void> {
-  // Locked: the sync waits for the PIN (it needs the device credential, which is sealed).
-  syncWaiting = !isUnlocked();
-  if (!navigator.onLine || syncWaiting) return;
-  // A wiped device sends the confirmation it could not send before (src/wipe.ts).
-  if (!(await read((tx) => tx.meta("identity")))) return void (await wipeNote().catch(() => undefined));
-  clearTimeout(retryTimer);
-  try {
-    await sync();
-    retryDelay = 2000;
-  } catch (e) {
-    const retry = (e as { retry?: boolean }).retry;
-    if (retry && navigator.onLine) {
-      retryTimer = setTimeout(autoSync, retryDelay * (0.5 + Math.random()));
-      retryDelay = Math.min(retryDelay * 2, 5 * 60 * 1000);
-    }
+const NOTHING: SyncSummary = { requests: 0, pushed: 0, acked: 0, received: 0, setAside: 0, erased: 0, withdrawn: 0, replaced: 0, lost: 0, reports: [], more: false, reconciled: false };
+
+/** One sync; on a device not enrolled, only the confirmation of a wipe still to send. */
+async function runSync(): Promise<SyncSummary> {
+  if (!(await read((tx) => tx.meta("identity")))) {
+    // A wiped device sends the confirmation it could not send before (src/wipe.ts).
+    await wipeNote().catch(() => undefined);
+    auto.stop();
+    return NOTHING;
   }
+  try {
+    return await sync();
+  } catch (e) {
+    if (e instanceof DeviceWiped) {
+      // Withdrawn by an admin: the enrolment screen says what happened.
+      auto.stop();
+      if (isUnlocked()) nav("#/enrol");
+    }
+    throw e;
+  }
+}
+
+const auto: AutoSync<SyncSummary> = new AutoSync<SyncSummary>({
+  run: runSync,
+  canSync: isUnlocked,
+  combine: addSummaries,
+  onState: () => void refreshStatus(),
+  onSynced: (s) => void afterSync(s),
+});
+
+const statusLine = new StatusLine();
+let syncedSinceStart = false;
+let conflictCount = 0;
+
+/** Counts the records with conflicts (reads every record: after a sync brought changes, after
+ * a change while there are conflicts, at start). */
+async function countConflicts(): Promise<void> {
   if (!isUnlocked()) return;
+  conflictCount = (await findConflicts()).length;
+}
+
+/** Draws the status line from the sync's state and what the store holds now. */
+async function refreshStatus(): Promise<void> {
+  try {
+    if (!isUnlocked() || !(await identity())) return statusLine.show(undefined);
+    const [unsynced, lastSync] = await Promise.all([unsyncedCount(), read((tx) => tx.meta("lastSync"))]);
+    statusLine.show(statusView({ state: auto.current, unsynced, conflicts: conflictCount, online: navigator.onLine, syncedSinceStart, ...(lastSync ? { lastSync } : {}) }));
+  } catch (e) {
+    if (!(e instanceof Locked)) console.warn("the sync status could not be read", e);
+  }
+}
+
+/** After a sync: the badge, the status line, the sync screen in place, and the home screen's
+ * "not yet synced" marks when anything changed. */
+async function afterSync(s: SyncSummary): Promise<void> {
+  syncedSinceStart = true;
+  noteRemovals(s);
+  if (!isUnlocked()) return;
+  const changed = s.acked + s.received + s.erased + s.withdrawn + s.replaced + s.setAside > 0;
+  if (s.received + s.erased + s.withdrawn + s.replaced > 0 || conflictCount > 0) await countConflicts();
+  await refreshStatus();
   await refreshBadge();
-  if (location.hash === "" || location.hash === "#/") await route();
+  await refreshSyncScreen();
+  const typing = document.activeElement?.closest("input, select, textarea");
+  if (changed && !typing && (location.hash === "" || location.hash === "#/")) await route();
 }
 
 async function start(): Promise<void> {
-  document.documentElement.lang = setLanguage("en");
+  setLanguage(startLanguage());
   const main = document.getElementById("main")!;
   main.textContent = t("app.loading");
   document.querySelectorAll<HTMLElement>("[data-i18n]").forEach((el) => (el.textContent = t(el.dataset.i18n!)));
   document.querySelectorAll<HTMLElement>("[data-i18n-label]").forEach((el) => el.setAttribute("aria-label", t(el.dataset.i18nLabel!)));
   await A.initializeWasm(new URL("automerge.wasm", document.baseURI).href);
-  if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register("sw.js", { scope: "./" }).catch(() => undefined);
-  }
+  const checkForUpdate = registerServiceWorker();
+  useSync(() => auto.now(), () => auto.current);
   window.__bothy = {
     heads: allHeads,
     records: async () => (await listRecords()).map((r) => ({ id: r.id, kind: r.view.kind, project: r.view.project, unsynced: r.unsynced })),
     unsynced: unsyncedCount,
-    sync,
+    sync: () => auto.now(),
+    // The automatic sync's state and how many syncs it ran; the records with conflicts.
+    autosync: () => ({ ...auto.current, error: auto.current.error === undefined ? undefined : String(auto.current.error), runs: auto.runs, busy: auto.busy }),
+    conflicts: async () => (await findConflicts()).map((r) => ({ id: r.id, kind: r.kind, fields: r.fields.map((f) => f.path) })),
     locked: () => !isUnlocked(),
     lock: lockNow,
     // A saved document as JSON, with every change of its history decoded (for tests that check
@@ -68,15 +140,44 @@ async function start(): Promise<void> {
     },
     // Every record the device holds, decrypted (for tests that check what it holds once unlocked).
     documents: async () => (await read((tx) => tx.allRecords())).map((r) => ({ id: r.id, kind: r.kind, doc: r.doc })),
+    // Shows the app in a pseudo-language ("en-XA", or "ar-XB" right to left) for the i18n checks.
+    pseudo: usePseudo,
     ready: true,
   };
   onOpened(opened);
   window.addEventListener("hashchange", () => {
     if (document.body.dataset.locked) return;
-    route().then(refreshBadge).catch(showFatal);
+    route()
+      .then(refreshBadge)
+      .then(async () => {
+        // Just enrolled (or enrolled again after a wipe): the automatic sync starts now.
+        if (!auto.active) await startSyncing();
+        else await refreshStatus();
+      })
+      .catch(showFatal);
   });
-  window.addEventListener("online", () => void autoSync());
-  window.addEventListener("offline", () => void (isUnlocked() && refreshBadge()));
+  window.addEventListener("online", () => {
+    auto.request("online");
+    void refreshStatus();
+  });
+  window.addEventListener("offline", () => void (isUnlocked() && refreshBadge().then(refreshStatus)));
+  // Back to the app: a sync, and a look for a new version.
+  const back = () => {
+    auto.request("visible");
+    void checkForUpdate.then((check) => check());
+  };
+  document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && back());
+  window.addEventListener("pageshow", (e) => e.persisted && back());
+  // A change saved on this device: sent a few seconds after the last one.
+  localChanges.addEventListener("saved", () => {
+    auto.changed();
+    void (async () => {
+      if (conflictCount > 0) await countConflicts();
+      await refreshStatus();
+      await refreshBadge();
+    })();
+  });
+  document.addEventListener("bothy:conflicts", () => void countConflicts().then(refreshStatus));
   const state = await storeState();
   if (state === "locked") lockScreen();
   else if (state === "clear") choosePinScreen();
@@ -94,7 +195,16 @@ async function opened(): Promise<void> {
   await route();
   await refreshBadge();
   performance.mark("bothy:listed");
-  if (syncWaiting) void autoSync();
+  await startSyncing();
+}
+
+/** Syncing by itself starts once the store is open and the device enrolled (at start, after
+ * the PIN, after enrolment). */
+async function startSyncing(): Promise<void> {
+  if (!isUnlocked() || !(await identity())) return void statusLine.show(undefined);
+  await countConflicts();
+  await refreshStatus();
+  auto.start();
 }
 
 function showFatal(e: unknown): void {

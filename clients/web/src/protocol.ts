@@ -65,6 +65,9 @@ export interface ProjectSetup {
   /** The project's own instrument definitions, every version (the JSON of sync-core's
    * `instrument::Definition`): forms show them, and responses are checked and scored, offline. */
   definitions?: Definition[];
+  /** The follow-up schedule: when each questionnaire after baseline is due, in weeks after the
+   * participant's baseline or in sessions attended (exactly one of the two per step). */
+  followups?: { timepoint: string; after_weeks?: number; after_sessions?: number }[];
 }
 export interface Setup {
   version: string;

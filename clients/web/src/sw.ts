@@ -1,5 +1,7 @@
 // The service worker: keeps the app shell and Automerge's WebAssembly in a cache so the app
-// starts with no connection. API calls always go to the network.
+// starts with no connection. API calls always go to the network. A new version installs beside
+// the old one and waits: the page offers to reload (src/ui/update.ts) and, when the user says so,
+// asks it to take over. The first version takes over at once.
 /// <reference lib="webworker" />
 export {};
 declare const self: ServiceWorkerGlobalScope;
@@ -14,8 +16,13 @@ self.addEventListener("install", (event) => {
     caches
       .open(CACHE)
       .then((c) => c.addAll(SHELL.map((f) => new Request(f, { cache: "no-cache" }))))
-      .then(() => self.skipWaiting()),
+      // Nothing to replace: the first version serves at once. A new one waits for the page.
+      .then(() => (self.registration.active ? undefined : self.skipWaiting())),
   );
+});
+
+self.addEventListener("message", (event) => {
+  if ((event.data as { type?: string } | null)?.type === "skipWaiting") void self.skipWaiting();
 });
 
 self.addEventListener("activate", (event) => {

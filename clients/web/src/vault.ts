@@ -76,9 +76,9 @@ export function duration(ms: number): string {
   const m = Math.floor((s % 3600) / 60);
   const sec = s % 60;
   const parts: string[] = [];
-  if (h) parts.push(t(h === 1 ? "time.hour" : "time.hours", { n: h }));
-  if (m) parts.push(t(m === 1 ? "time.minute" : "time.minutes", { n: m }));
-  if (sec && !h) parts.push(t(sec === 1 ? "time.second" : "time.seconds", { n: sec }));
+  if (h) parts.push(t("time.hours", { count: h }));
+  if (m) parts.push(t("time.minutes", { count: m }));
+  if (sec && !h) parts.push(t("time.seconds", { count: sec }));
   return parts.join(" ");
 }
 

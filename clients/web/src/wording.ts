@@ -1,9 +1,23 @@
 // Instrument wording: the project's own when the set-up supplies it; else the public wording an
 // instrument's definition carries (ONS4's questions, a project's own instrument's items, for
 // example); else neutral labels ("WEMWBS item 1") for licensed wording, which a deploying
-// organisation supplies.
+// organisation supplies. The neutral labels and the built-in instruments' names are messages
+// (`wellbeing.neutralItem`, `instrument.<ID>.name`); a project's own instrument's name is the
+// project's.
+import { has, t } from "./i18n";
 import type { InstrumentWording, Setup } from "./protocol";
-import { allowed, labelOf, type Definition, type Item } from "./instrument";
+import { allowed, isBuiltin, labelOf, type Definition, type Item } from "./instrument";
+
+/** An instrument's name for people: a built-in's in the app's language
+ * (`instrument.<ID>.name`), a project's own as the project wrote it. */
+export function instrumentName(def: Definition): string {
+  const key = `instrument.${def.id}.name`;
+  return isBuiltin(def) && has(key) ? t(key) : def.name;
+}
+
+/** The neutral label of an item whose wording the app does not have: "WEMWBS item 1". */
+export const neutralItem = (def: Definition, item: Item | number): string =>
+  t("wellbeing.neutralItem", { instrument: def.id, n: typeof item === "number" ? item : item.number });
 
 /** The public wording of a definition, when every item carries its `text` (English). */
 export function publicWording(def: Definition): InstrumentWording | undefined {
@@ -35,7 +49,7 @@ export function fallback(def: Definition): InstrumentWording {
   const own = publicWording(def);
   if (own) return own;
   const items: Record<string, string> = {};
-  for (const i of def.items) items[String(i.number)] = (!def.licensed_wording && i.text) || `${def.id} item ${i.number}`;
+  for (const i of def.items) items[String(i.number)] = (!def.licensed_wording && i.text) || neutralItem(def, i);
   const anyText = !def.licensed_wording && def.items.some((i) => i.text);
   return { instrument: def.id, language: anyText ? "en" : "", version: 0, items, responses: responsesOf(def) };
 }
@@ -56,7 +70,7 @@ export function wordingFor(setup: Setup | undefined, project: string, def: Defin
 /** The question for an item: the supplied wording's, else the item's own text, else a neutral
  * label ("WEMWBS item 1"). */
 export function itemText(supplied: InstrumentWording | undefined, def: Definition, item: Item): string {
-  return supplied?.items[String(item.number)] ?? ((!def.licensed_wording && item.text) || `${def.id} item ${item.number}`);
+  return supplied?.items[String(item.number)] ?? ((!def.licensed_wording && item.text) || neutralItem(def, item));
 }
 
 /** The label of answer `v` to an item, if it has one other than the number itself: the supplied

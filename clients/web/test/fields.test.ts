@@ -35,7 +35,10 @@ const render = (c: SessionFormContext) => controls(sessionForm(c).controls.map(c
 function assertControlFor(f: Field, r: Rendered): void {
   const ty: FieldType = f.ty;
   const what = `${f.name} (${ty.t})`;
-  assert.equal(r.label.replace(/ \(optional\)$/, ""), f.label, `${what} is labelled with its schema label`);
+  // A time is entered in UK time, and says so.
+  const label = r.label.replace(/ \(optional\)$/, "");
+  assert.equal(ty.t === "datetime" ? label.replace(/ \(UK time\)$/, "") : label, f.label, `${what} is labelled with its schema label`);
+  if (ty.t === "datetime") assert.match(label, / \(UK time\)$/, `${what} says it is UK time`);
   assert.equal(r.hint, f.help, `${what}'s hint is its schema help`);
   switch (ty.t) {
     case "str":

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod dashboard;
 pub mod devices;
+pub mod followups;
 pub mod health;
 pub mod history;
 pub mod input;

@@ -683,9 +683,11 @@ pub async fn list_instruments(
 }
 
 /// The set-up of the projects in `roles` (project slug to the user's role) as devices receive
-/// it, with the roles and its version: sites, activities, instrument wording and every version
-/// of the project's own instrument definitions. Projects with nothing set up are left out of
-/// `projects`; when the user has no project at all, the version is empty.
+/// it, with the roles and its version: sites, activities, instrument wording, every version
+/// of the project's own instrument definitions, and its follow-up schedule
+/// ([`super::followups`]). The version is a hash of all of it, so any change reaches devices.
+/// Projects with nothing set up are left out of `projects`; when the user has no project at
+/// all, the version is empty.
 pub async fn setup_for(db: &Db, roles: &BTreeMap<String, String>) -> Result<Setup, sqlx::Error> {
     let sorted: Vec<&String> = roles.keys().collect();
     let mut out = Vec::new();
@@ -760,10 +762,12 @@ pub async fn setup_for(db: &Db, roles: &BTreeMap<String, String>) -> Result<Setu
                 bothy_sync_core::instrument::define(project, def.clone());
             }
         }
+        let followups = super::followups::stored(db, project).await?;
         if !(sites.is_empty()
             && activities.is_empty()
             && instruments.is_empty()
-            && definitions.is_empty())
+            && definitions.is_empty()
+            && followups.is_empty())
         {
             out.push(ProjectSetup {
                 project: project.clone(),
@@ -771,6 +775,7 @@ pub async fn setup_for(db: &Db, roles: &BTreeMap<String, String>) -> Result<Setu
                 activities,
                 instruments,
                 definitions,
+                followups,
             });
         }
     }

@@ -315,6 +315,18 @@ async fn role_matrix(backend: Backend) {
                 json!(null),
                 reviewers,
             ),
+            (
+                "GET",
+                "/api/v1/projects/p/followups".into(),
+                json!(null),
+                members,
+            ),
+            (
+                "GET",
+                "/api/v1/projects/q/followups".into(),
+                json!(null),
+                &["non-member", "server-admin"],
+            ),
             // Another project: only its own members and the server admin.
             (
                 "GET",
@@ -413,6 +425,18 @@ async fn role_matrix(backend: Backend) {
                 "/api/v1/admin/projects/p/sites".into(),
                 json!(null),
                 reviewers,
+            ),
+            (
+                "PUT",
+                "/api/v1/projects/p/followups".into(),
+                json!({"followups": []}),
+                reviewers,
+            ),
+            (
+                "PUT",
+                "/api/v1/projects/q/followups".into(),
+                json!({"followups": []}),
+                server_admin,
             ),
             (
                 "PATCH",

@@ -23,6 +23,10 @@ pub async fn run(a: AdminArgs, store: &Path, out: Output) -> Result<()> {
         ),
         _ => None,
     };
+    let schedule = match &a.command {
+        AdminCommand::Followups(c) => super::followups::precheck(c)?,
+        _ => None,
+    };
     let server = match a.server {
         Some(s) => s,
         None => enrolled_server(store)
@@ -51,6 +55,9 @@ pub async fn run(a: AdminArgs, store: &Path, out: Output) -> Result<()> {
         AdminCommand::Participant(c) => participant_command(&api, token, c, out).await?,
         AdminCommand::Site(c) => setup_command(&api, token, "sites", c, out).await?,
         AdminCommand::Activity(c) => setup_command(&api, token, "activities", c, out).await?,
+        AdminCommand::Followups(c) => {
+            super::followups::run(&api, token, c, schedule, out).await?;
+        }
         AdminCommand::Instrument(AdminInstrumentCommand::Load {
             file,
             instrument,
@@ -174,7 +181,8 @@ pub async fn run(a: AdminArgs, store: &Path, out: Output) -> Result<()> {
             }
             if !out.json {
                 eprintln!(
-                    "single-use enrolment code for {}, valid until {}; on the device run:\n  \
+                    "single-use enrolment code for {}, valid until {}; on a phone, open the QR \
+                     code's link with the camera:\n  {payload}\nor on a computer run:\n  \
                      bothy enrol --server {} --code {code}",
                     e.username,
                     match v.get("expires_at") {

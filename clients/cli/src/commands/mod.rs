@@ -7,6 +7,7 @@ mod analysis;
 mod capture;
 mod conflicts;
 mod enrolment;
+mod followups;
 mod instruments;
 mod locking;
 mod records;

@@ -6,15 +6,21 @@ import { type Identity } from "../store";
 import { field, h } from "./dom";
 import { controlOpts, plainFields } from "./fields";
 import * as dev from "../device";
+import { ukDate, utcToUkLocal } from "../time";
+import { formatDateTime } from "../i18n/format";
 
 export const main = () => document.getElementById("main")!;
 
 // ---------- helpers ----------
 
 export const pad = (n: number) => String(n).padStart(2, "0");
-export const localDate = (d = new Date()) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-export const localDateTime = (d: Date) => `${localDate(d)}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-export const show = (iso: string | undefined) => (iso ? new Date(iso).toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "short" }) : "");
+// Dates and times are the UK's (Europe/London, whatever zone the phone is set to): see ../time.
+/** The UK date of an instant, as a `date` value ("2026-06-01"). */
+export const localDate = (d = new Date()) => ukDate(d);
+/** An instant as a UK `datetime-local` value ("2026-06-01T10:00"). */
+export const localDateTime = (d: Date) => utcToUkLocal(d);
+/** A UTC time for people, in UK time, as the app's language writes it ("1 Jun 2026, 10:00"). */
+export const show = (iso: string | undefined) => formatDateTime(iso);
 export const nav = (hash: string) => {
   location.hash = hash;
 };
@@ -49,8 +55,8 @@ export function participantName(v: dev.Loaded, names: ReadonlyMap<string, string
  * schema order, with controls chosen by their types. */
 export const CONTACT_FIELDS = plainFields("contact").filter((f) => f.name !== "participant");
 
-export function contactControl(f: Field): HTMLElement {
-  const o = controlOpts("contact", f);
+export function contactControl(f: Field, value?: string): HTMLElement {
+  const o = controlOpts("contact", f, value);
   const name = `${dev.CONTACT_PREFIX}${f.name}`;
   const attrs = { ...o.attrs, autocomplete: "off" };
   if (f.name === "phone") return field({ ...o, name, type: "tel", attrs });

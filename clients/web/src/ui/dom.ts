@@ -19,6 +19,9 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = 
     if (c === null || c === undefined || c === false) continue;
     el.append(typeof c === "string" ? document.createTextNode(c) : c);
   }
+  // "(optional)" tells a field apart from required ones: in a form where nothing is required
+  // (a registration's details, a setting) it is only noise.
+  if (tag === "form" && !el.querySelector('[aria-required="true"]')) for (const o of el.querySelectorAll(".opt")) o.remove();
   return el;
 }
 
@@ -33,7 +36,28 @@ export interface FieldOpts {
   hint?: string;
   required?: boolean;
   options?: [string, string][];
+  /** No "(optional)" beside the label even though an answer is not required: for a form whose
+   * every answer may be left out (a questionnaire's items) or that edits one field alone. */
+  quiet?: boolean;
   attrs?: Attrs;
+}
+
+/** Whether a field's label says "(optional)": only where leaving it empty is a choice the user
+ * makes among required fields; never for a list that always holds one of its values. */
+const marksOptional = (o: FieldOpts) => !o.required && !o.quiet && !(o.options && !o.options.some(([v]) => v === ""));
+
+/** A corrected answer loses its error at once: on input or change inside the field, its own
+ * message and aria-invalid go, and the form's summary too once no field has an error. */
+function clearsOwnError(wrap: HTMLElement): HTMLElement {
+  const clear = () => {
+    if (wrap.querySelector(".error")?.hasAttribute("hidden") !== false) return;
+    setError(wrap, undefined);
+    const form = wrap.closest("form");
+    if (form && !form.querySelector(".error:not([hidden])")) form.querySelector(".form-alert")?.remove();
+  };
+  wrap.addEventListener("input", clear);
+  wrap.addEventListener("change", clear);
+  return wrap;
 }
 
 /** A labelled control with a hint and an error slot (aria-describedby / aria-invalid). */
@@ -56,26 +80,26 @@ export function field(o: FieldOpts): HTMLElement {
   const wrap = h(
     "div",
     { class: "field", "data-field": o.name },
-    h("label", { for: id }, o.label, o.required ? null : h("span", { class: "opt" }, ` ${t("common.optional")}`)),
+    h("label", { for: id }, o.label, marksOptional(o) ? h("span", { class: "opt" }, ` ${t("common.optional")}`) : null),
     o.hint ? h("p", { class: "hint", id: hintId }, o.hint) : null,
     control,
     h("p", { class: "error", id: `${id}-error`, hidden: true }),
   );
-  return wrap;
+  return clearsOwnError(wrap);
 }
 
 export function checkbox(label: string, name: string, checked = false, attrs: Attrs = {}, hint?: string): HTMLElement {
   const id = nextId(name.replace(/[^a-z0-9]/gi, "-"));
   const hintId = hint ? `${id}-hint` : undefined;
   const input = h("input", { type: "checkbox", id, name, checked, "aria-describedby": hintId, ...attrs });
-  return h(
+  return clearsOwnError(h(
     "div",
     { class: "field check", "data-field": name },
     input,
     h("label", { for: id }, label),
     hint ? h("p", { class: "hint", id: hintId }, hint) : null,
     h("p", { class: "error", id: `${id}-error`, hidden: true }),
-  );
+  ));
 }
 
 /** A field's control as `FieldOpts` describe it: a tick box for `type: "checkbox"` (ticked when
@@ -88,37 +112,50 @@ export function control(o: FieldOpts): HTMLElement {
 export interface ChoicesOpts {
   legend: string;
   name: string;
-  /** Value and label of each choice, in order. */
-  options: [string, string][];
+  /** Value and label of each choice, in order; a third element is the part of the label shown
+   * on its tile (the rest is read out, not shown: "0" of "0 Not at all"). */
+  options: ([string, string] | [string, string, string])[];
   hint?: string;
   value?: string;
-  /** Lay the choices out in a column (long labels) rather than a wrapping row. */
+  /** Lay the choices out in a column of full-width tiles (long labels) rather than a grid of
+   * tiles side by side (at most 6 a row). */
   column?: boolean;
+  /** Shown under the tiles, for sighted users only (the labels already say it): the meaning of
+   * the scale's ends ("0 Not at all · 10 Completely"). */
+  ends?: string;
   attrs?: Attrs;
 }
 
 /**
  * A group of radio buttons: a fieldset (role radiogroup) whose legend is the question, with a
  * hint and an error slot; `aria-describedby` and `aria-invalid` go on the group, and the choices
- * are labelled one by one.
+ * are labelled one by one. Each choice is a tile at least 48 px high that a tap anywhere on
+ * selects; the radio buttons stay real ones, so arrow keys and screen readers work as usual.
  */
 export function choices(o: ChoicesOpts): HTMLElement {
   const id = nextId(o.name.replace(/[^a-z0-9]/gi, "-"));
   const hintId = o.hint ? `${id}-hint` : undefined;
-  return h(
+  const cols = Math.min(o.options.length, 6);
+  return clearsOwnError(h(
     "fieldset",
     { class: "field choices", "data-field": o.name, role: "radiogroup", id, "aria-describedby": hintId },
     h("legend", {}, o.legend),
     o.hint ? h("p", { class: "hint", id: hintId }, o.hint) : null,
     h(
       "div",
-      { class: o.column ? "options column" : "options" },
-      o.options.map(([v, label], k) =>
-        h("div", { class: "option" }, h("input", { type: "radio", id: `${id}-${k}`, name: o.name, value: v, checked: v === o.value, ...o.attrs }), h("label", { for: `${id}-${k}` }, label)),
+      { class: o.column ? "options column" : `options grid cols-${cols}` },
+      o.options.map(([v, label, shown], k) =>
+        h(
+          "div",
+          { class: "option" },
+          h("input", { type: "radio", id: `${id}-${k}`, name: o.name, value: v, checked: v === o.value, ...o.attrs }),
+          h("label", { for: `${id}-${k}` }, shown !== undefined && label.startsWith(shown) ? [shown, h("span", { class: "sr-only" }, label.slice(shown.length))] : label),
+        ),
       ),
     ),
+    o.ends ? h("p", { class: "ends", "aria-hidden": "true" }, o.ends) : null,
     h("p", { class: "error", id: `${id}-error`, hidden: true }),
-  );
+  ));
 }
 
 const wrapOf = (form: HTMLElement, name: string) => form.querySelector<HTMLElement>(`[data-field="${CSS.escape(name)}"]`);

@@ -1,5 +1,6 @@
-// The enrolment screen: a code (typed, pasted or scanned) or a login, and the PIN.
-import { checkServer, enrol, loginAndRegister, parseEnrolPayload, ApiError } from "../api";
+// The enrolment screen: a code (typed, pasted, scanned, or from an enrolment link the phone's
+// camera opened) or a login, and the PIN.
+import { checkServer, enrol, enrolLinkCode, loginAndRegister, parseEnrolPayload, ApiError } from "../api";
 import { t } from "../i18n";
 import { type FieldError } from "../records";
 import { read, type Identity } from "../store";
@@ -9,21 +10,23 @@ import { clearErrors, controlOf, field, h, showErrors, status, value } from "./d
 import { enrolmentPin, saveIdentity } from "./lock";
 import * as dev from "../device";
 import { nav, screen } from "./common";
+import { cameraProblem, qrReader, type QrSource } from "../scan";
 
 export async function enrolScreen(): Promise<void> {
+  // An enrolment link (`<server>/app/#/enrol?code=...`): the code fills the form, and leaves the
+  // address bar and the history at once.
+  const linkCode = enrolLinkCode(location.hash);
+  if (linkCode !== undefined) history.replaceState(history.state, "", "#/enrol");
   const msg = h("div", { "aria-live": "polite" });
   const codeForm = h(
     "form",
     { novalidate: true, "aria-labelledby": "enrol-code-h" },
     h("h2", { id: "enrol-code-h" }, t("enrol.submit")),
-    field({ label: t("enrol.code"), name: "code", hint: t("enrol.codeHint"), required: true, attrs: { autocomplete: "off", autocapitalize: "characters", spellcheck: "false" } }),
+    field({ label: t("enrol.code"), name: "code", hint: t("enrol.codeHint"), required: true, value: linkCode, attrs: { autocomplete: "off", autocapitalize: "characters", spellcheck: "false" } }),
     field({ label: t("enrol.name"), name: "name", value: t("enrol.nameDefault"), required: true }),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("enrol.submit"))),
   );
   const scanArea = h("div", { class: "scan" });
-  if ("BarcodeDetector" in window) {
-    codeForm.querySelector(".actions")!.append(h("button", { type: "button", class: "secondary", onclick: () => scan(scanArea, codeForm) }, t("enrol.scan")));
-  }
   const loginForm = h(
     "form",
     { novalidate: true, "aria-labelledby": "enrol-login-h" },
@@ -34,6 +37,25 @@ export async function enrolScreen(): Promise<void> {
   );
   // The PIN that will encrypt this device's store (none when it has one already).
   const pin = enrolmentPin();
+  // A QR code read by the camera or from a photo: the form is sent at once if the PIN is
+  // chosen, else the PIN is asked for first.
+  const scanned = (text: string) => {
+    controlOf(codeForm, "code")!.value = text;
+    const pinInput = pin?.element.querySelector("input");
+    if (pinInput && !pinInput.value) {
+      msg.replaceChildren(status(t("enrolQr.readChoosePin")));
+      pinInput.focus();
+    } else codeForm.requestSubmit();
+  };
+  codeForm.querySelector(".actions")!.append(h("button", { type: "button", class: "secondary", onclick: () => scanCamera(scanArea, scanned) }, t("enrol.scan")));
+  const photo = h("input", { type: "file", id: "enrol-photo", accept: "image/*", capture: "environment" });
+  photo.addEventListener("change", () => {
+    const file = photo.files?.[0];
+    photo.value = "";
+    if (file) void scanPhoto(file, scanArea, scanned);
+  });
+  const photoField = h("div", { class: "field" }, h("label", { for: "enrol-photo" }, t("enrolQr.photo")), h("p", { class: "hint", id: "enrol-photo-hint" }, t("enrolQr.photoHint")), photo);
+  photo.setAttribute("aria-describedby", "enrol-photo-hint");
   const done = async (identity: Identity) => {
     identity.project = dev.defaultProject(identity);
     await saveIdentity(identity, pin?.pin());
@@ -103,7 +125,19 @@ export async function enrolScreen(): Promise<void> {
     }
   });
   const wiped = await read((tx) => tx.meta("wipe"));
-  screen(t("enrol.title"), wiped ? wipeNotice(wiped) : null, h("p", {}, t("enrol.intro")), msg, pin?.element, codeForm, scanArea, loginForm);
+  if (linkCode !== undefined) msg.replaceChildren(status(pin ? t("enrolQr.fromLink") : t("enrolQr.fromLinkNoPin")));
+  screen(t("enrol.title"), wiped ? wipeNotice(wiped) : null, h("p", {}, t("enrol.intro")), msg, pin?.element, codeForm, scanArea, photoField, loginForm);
+}
+
+/** An enrolment link opened on a device that is enrolled already: it says so, and the code is
+ * not used (it still works on another device until it expires). */
+export function alreadyEnrolledScreen(username: string): void {
+  history.replaceState(history.state, "", "#/enrol");
+  screen(
+    t("enrolQr.alreadyTitle"),
+    h("p", { class: "status info", role: "status" }, t("enrolQr.already", { user: username })),
+    h("p", {}, h("a", { href: "#/" }, t("enrolQr.home"))),
+  );
 }
 
 /** What a withdrawn device says once it has wiped itself (src/wipe.ts). */
@@ -120,36 +154,101 @@ function wipeNotice(note: WipeNote): HTMLElement {
   );
 }
 
-async function scan(area: HTMLElement, form: HTMLElement): Promise<void> {
-  type Detector = { detect(v: HTMLVideoElement): Promise<{ rawValue: string }[]> };
-  const Ctor = (window as unknown as { BarcodeDetector: new (o: unknown) => Detector }).BarcodeDetector;
+/** The text of a QR code if it is a Bothy enrolment (a link or the older `bothy-enrol:`). */
+const enrolment = (texts: string[]) => texts.find((x) => parseEnrolPayload(x)?.code);
+
+/** The message for QR codes that are not Bothy enrolments (their text, cut short). */
+const notEnrolment = (texts: string[]) => t("enrolQr.notBothy", { text: texts[0]!.length > 80 ? `${texts[0]!.slice(0, 80)}…` : texts[0]! });
+
+/** Why the QR reader could not be had (it is fetched from the server the first time). */
+const readerFailed = (e: unknown) => status(t("enrolQr.readerFailed", { message: e instanceof Error ? e.message : String(e) }), "error");
+
+let stopCamera: (() => void) | undefined;
+
+/** Scans with the camera, reading frames until one holds an enrolment QR code. */
+async function scanCamera(area: HTMLElement, found: (text: string) => void): Promise<void> {
+  stopCamera?.();
+  if (!navigator.mediaDevices?.getUserMedia) {
+    area.replaceChildren(status(t("enrolQr.noCamera"), "error"));
+    return;
+  }
+  area.replaceChildren(status(t("enrolQr.starting")));
   let stream: MediaStream;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
-  } catch {
-    area.replaceChildren(status(t("enrol.scanUnsupported"), "error"));
+    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+  } catch (e) {
+    const problem = cameraProblem(e);
+    area.replaceChildren(status(problem === "failed" ? t("enrolQr.cameraFailed", { message: e instanceof Error ? e.message : String(e) }) : t(`enrolQr.${problem}`), "error"));
     return;
   }
   const video = h("video", { "aria-label": t("enrol.scanVideo"), playsinline: true, muted: true });
   video.srcObject = stream;
   let stopped = false;
-  const stop = () => {
+  const note = h("div", {});
+  const stop = (clear = true) => {
     stopped = true;
+    stopCamera = undefined;
     stream.getTracks().forEach((tr) => tr.stop());
-    area.replaceChildren();
+    if (clear) area.replaceChildren();
   };
-  area.replaceChildren(video, h("button", { type: "button", class: "secondary", onclick: stop }, t("enrol.scanStop")));
-  await video.play();
-  const detector = new Ctor({ formats: ["qr_code"] });
+  stopCamera = stop;
+  area.replaceChildren(status(t("enrolQr.pointCamera")), video, note, h("button", { type: "button", class: "secondary", onclick: () => stop() }, t("enrol.scanStop")));
+  let read: (source: QrSource) => Promise<string[]>;
+  try {
+    await video.play();
+    read = await qrReader();
+  } catch (e) {
+    stop(false);
+    area.replaceChildren(readerFailed(e));
+    return;
+  }
   const tick = async () => {
+    if (stopped || !video.isConnected) return stop(false);
+    let texts: string[] = [];
+    try {
+      texts = video.readyState >= 2 ? await read(video) : [];
+    } catch (e) {
+      stop(false);
+      area.replaceChildren(readerFailed(e));
+      return;
+    }
     if (stopped) return;
-    const found = await detector.detect(video).catch(() => []);
-    const hit = found.find((f) => f.rawValue.startsWith("bothy-enrol:"));
+    const hit = enrolment(texts);
     if (hit) {
-      controlOf(form, "code")!.value = hit.rawValue;
       stop();
-      (form as HTMLFormElement).requestSubmit();
-    } else setTimeout(tick, 300);
+      found(hit);
+      return;
+    }
+    // Another QR code in view: say so (once, not at every frame), and keep looking.
+    if (texts.length && note.textContent !== notEnrolment(texts)) note.replaceChildren(status(notEnrolment(texts), "error"));
+    setTimeout(tick, 250);
   };
-  tick();
+  void tick();
+}
+
+/** Reads an enrolment QR code from a photo, by the same reader as the camera's frames. */
+async function scanPhoto(file: File, area: HTMLElement, found: (text: string) => void): Promise<void> {
+  stopCamera?.();
+  area.replaceChildren(status(t("enrolQr.reading")));
+  let image: ImageBitmap;
+  try {
+    image = await createImageBitmap(file);
+  } catch {
+    area.replaceChildren(status(t("enrolQr.notImage"), "error"));
+    return;
+  }
+  let texts: string[];
+  try {
+    texts = await (await qrReader())(image);
+  } catch (e) {
+    area.replaceChildren(readerFailed(e));
+    return;
+  } finally {
+    image.close();
+  }
+  const hit = enrolment(texts);
+  if (hit) {
+    area.replaceChildren();
+    found(hit);
+  } else area.replaceChildren(status(texts.length ? notEnrolment(texts) : t("enrolQr.noQr"), "error"));
 }

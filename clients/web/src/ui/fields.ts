@@ -1,12 +1,17 @@
 // Fields of the schema that the screens do not name one by one. Every plain field of a record
 // kind (text, a choice, a date, a time, a number, yes/no, a record id) gets a control chosen by
-// its type and labelled with the schema's label and help, is read back typed for its field, and
-// is shown on the record's screen; so a field added to sync-core's schema reaches the app by
-// regenerating src/generated/schema.json, with no code of its own.
+// its type and labelled with its messages (`field.<kind>.<name>`, its `.hint`, and
+// `choice.<kind>.<name>.<value>`; the schema's English label and help only if a message is
+// missing, which test/schema-messages.test.ts refuses), is read back typed for its field, and is
+// shown on the record's screen; so a field added to sync-core's schema reaches the app by
+// regenerating src/generated/schema.json and adding its words to src/i18n/en.ts, with no code
+// of its own.
 import { has, t } from "../i18n";
 import type { FieldError, FieldValue, View } from "../records";
 import { ACTIVITY_TYPES, SCHEMA, type Field, type RecordKind } from "../schema";
 import type { FieldOpts } from "./dom";
+import { ukLocalToUtc } from "../time";
+import { formatDateTime } from "../i18n/format";
 
 /** Types of the fields that hold one plain value. */
 const PLAIN: ReadonlySet<string> = new Set(["str", "choice", "date", "datetime", "int", "bool", "ref"]);
@@ -46,13 +51,20 @@ const CHOICE_WORDS: Record<string, string> = {
   "story.consent_scope": "scope",
 };
 
-/** A choice in words: the app's own (`choice.<kind>.<name>.<value>`), else the value with spaces. */
+/** The message that names a choice: `choice.<kind>.<name>.<value>`, else the older key of the
+ * fields in CHOICE_WORDS (`activityType.arts`); undefined when en.ts has neither. `name` may be a
+ * map's field by its path (`referral.source`). */
+export function choiceKey(kind: RecordKind, name: string, v: string): string | undefined {
+  const own = `choice.${kind}.${name}.${v}`;
+  if (has(own)) return own;
+  const prefix = CHOICE_WORDS[`${kind}.${name}`];
+  return prefix && has(`${prefix}.${v}`) ? `${prefix}.${v}` : undefined;
+}
+
+/** A choice in words: the app's own (`choiceKey`), else the value with spaces. */
 export function choiceLabel(kind: RecordKind, f: Field, v: string): string {
-  const own = `choice.${kind}.${f.name}.${v}`;
-  if (has(own)) return t(own);
-  const prefix = CHOICE_WORDS[`${kind}.${f.name}`];
-  if (prefix && has(`${prefix}.${v}`)) return t(`${prefix}.${v}`);
-  return humanise(v);
+  const key = choiceKey(kind, f.name, v);
+  return key ? t(key) : humanise(v);
 }
 
 /** The control of a field, by its type: text with its longest length, a list of its choices, a
@@ -70,7 +82,7 @@ export function controlOpts(kind: RecordKind, f: Field, value?: string): FieldOp
     case "date":
       return { ...base, type: "date" };
     case "datetime":
-      return { ...base, type: "datetime-local" };
+      return { ...base, label: t("time.ukLabel", { label: base.label }), type: "datetime-local" };
     case "bool":
       return { ...base, type: "checkbox" };
     case "ref":
@@ -80,10 +92,10 @@ export function controlOpts(kind: RecordKind, f: Field, value?: string): FieldOp
   }
 }
 
-/** `datetime-local` value to RFC 3339 UTC, or the raw text if it is not a date and time. */
+/** `datetime-local` value, read as UK time (Europe/London, whatever the phone's zone), to
+ * RFC 3339 UTC; or the raw text if it is not a date and time. */
 export function toUtc(local: string): string {
-  const d = new Date(local);
-  return Number.isNaN(d.getTime()) ? local : d.toISOString().replace(/\.\d{3}Z$/, "Z");
+  return ukLocalToUtc(local);
 }
 
 /**
@@ -124,8 +136,7 @@ export function shown(kind: RecordKind, f: Field, value: FieldValue): string {
   if (typeof value === "boolean") return t(value ? "common.yes" : "common.no");
   if (typeof value === "number") return String(value);
   if (f.ty.t === "datetime") {
-    const d = new Date(value);
-    return Number.isNaN(d.getTime()) ? value : d.toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "short" });
+    return formatDateTime(value);
   }
   if (f.ty.t === "choice") return choiceLabel(kind, f, value);
   return value;
@@ -156,8 +167,8 @@ export function sessionForm(c: SessionFormContext): { controls: FieldOpts[]; oth
     c.sites.length ? { label: t("session.site"), name: "site", required: true, options: pick(c.sites) } : { label: t("session.site"), name: "site", required: true },
     c.activities.length ? { label: t("session.activity"), name: "activity", required: true, options: pick(c.activities) } : { label: t("session.activity"), name: "activity", required: true },
     { label: t("session.activityType"), name: "activity_type", required: true, options: [["", t("common.choose")], ...ACTIVITY_TYPES.map((a) => [a, t(`activityType.${a}`)] as [string, string])] },
-    { label: t("session.start"), name: "start", type: "datetime-local", value: c.start, required: true },
-    { label: t("session.end"), name: "end", type: "datetime-local" },
+    { label: t("time.ukLabel", { label: t("session.start") }), name: "start", type: "datetime-local", value: c.start, required: true },
+    { label: t("time.ukLabel", { label: t("session.end") }), name: "end", type: "datetime-local" },
     { label: t("session.facilitators"), name: "facilitators", hint: t("session.facilitatorsHint"), value: c.facilitator },
     { label: t("session.location"), name: "location" },
   ];

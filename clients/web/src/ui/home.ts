@@ -3,9 +3,12 @@ import { t } from "../i18n";
 import { write } from "../store";
 import { field, h, status } from "./dom";
 import * as dev from "../device";
+import type { Setup } from "../protocol";
+import { sessionTitle } from "./names";
 import { localDate, show, screen, requireIdentity } from "./common";
+import { dueSection } from "./followups";
 
-function sessionItem(s: dev.Loaded): HTMLElement {
+function sessionItem(s: dev.Loaded, setup: Setup | undefined): HTMLElement {
   const present = Object.values(s.view.map("attendance")).filter((m) => m === "present").length;
   return h(
     "li",
@@ -13,7 +16,7 @@ function sessionItem(s: dev.Loaded): HTMLElement {
     h(
       "a",
       { href: `#/session/${s.id}`, class: "card" },
-      h("strong", {}, `${s.view.s("activity") ?? ""} · ${s.view.s("site") ?? ""}`),
+      h("strong", {}, sessionTitle(s.view, setup)),
       h("span", {}, show(s.view.s("start"))),
       h("span", {}, t("home.attendees", { count: present }), s.unsynced ? ` · ${t("common.unsyncedMark")}` : ""),
     ),
@@ -42,6 +45,8 @@ export async function homeScreen(): Promise<void> {
           homeScreen();
         } } })
       : h("p", {}, `${t("home.project")}: ${project ?? t("common.none")}`);
+  const setup = await dev.setup();
+  const item = (s: dev.Loaded) => sessionItem(s, setup);
   const todayList = sessions.filter(isToday);
   const recent = sessions.filter((s) => !isToday(s)).slice(0, 20);
   screen(
@@ -51,10 +56,11 @@ export async function homeScreen(): Promise<void> {
     project ? null : status(t("enrol.noProject"), "error"),
     h("form", { onsubmit: (e: Event) => e.preventDefault() }, projectPicker),
     h("div", { class: "actions" }, h("a", { href: "#/session/new", class: "button primary" }, t("home.newSession")), h("a", { href: "#/story/new", class: "button secondary" }, t("home.newStory"))),
+    project ? await dueSection(all, project) : null,
     h("h2", {}, t("home.today")),
-    todayList.length ? h("ul", { class: "cards" }, todayList.map(sessionItem)) : h("p", {}, t("home.noToday")),
+    todayList.length ? h("ul", { class: "cards" }, todayList.map(item)) : h("p", {}, t("home.noToday")),
     h("h2", {}, t("home.recent")),
-    recent.length ? h("ul", { class: "cards" }, recent.map(sessionItem)) : h("p", {}, t("home.noRecent")),
+    recent.length ? h("ul", { class: "cards" }, recent.map(item)) : h("p", {}, t("home.noRecent")),
     h("h2", {}, t("home.stories")),
     stories.length
       ? h("ul", { class: "cards" }, stories.map((s) => h("li", {}, h("a", { href: `#/story/${s.id}`, class: "card" }, h("strong", {}, s.view.s("title") ?? ""), h("span", {}, s.view.s("author") ?? "", s.unsynced ? ` · ${t("common.unsyncedMark")}` : "")))))

@@ -2,7 +2,7 @@
 // forgotten PIN (clear the device and enrol again), the first PIN of a device enrolled before
 // encryption at rest (its store is encrypted in place), the PIN chosen at enrolment, the idle
 // lock, and the settings (idle time, lock now, change the PIN).
-import { t } from "../i18n";
+import { chooseLanguage, language, languages, redraw, t } from "../i18n";
 import type { FieldError } from "../records";
 import { changeStorePin, forgetEverything, isUnlocked, lock, read, setPin, unlockWith, unsyncedWhileLocked, write, type Identity } from "../store";
 import { duration, MIN_PIN_LENGTH, MustWait, pinProblem, Tampered, WrongPin } from "../vault";
@@ -233,9 +233,39 @@ export async function startIdleLock(): Promise<void> {
 
 // ---------- settings ----------
 
+/** What the settings screen says once it is drawn again (in the language just chosen). */
+let settingsFlash: HTMLElement | undefined;
+
+/** The language picker: every language the app has a message file for, each named in itself
+ * (and marked as that language, so screen readers say it right). Saving shows the app in it at
+ * once and keeps the choice on this device. */
+function languageForm(): HTMLElement {
+  const langs = languages();
+  const form = h(
+    "form",
+    { novalidate: true, "aria-labelledby": "lang-h" },
+    h("h2", { id: "lang-h" }, t("settings.languageTitle")),
+    field({ label: t("settings.language"), name: "language", value: language(), options: langs.map((l) => [l.code, l.name] as [string, string]) }),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("settings.languageSave"))),
+  );
+  form.querySelectorAll("option").forEach((o, i) => {
+    o.setAttribute("lang", langs[i]!.code);
+    o.setAttribute("dir", langs[i]!.dir);
+  });
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const code = chooseLanguage(controlOf(form, "language")!.value);
+    const chosen = langs.find((l) => l.code === code);
+    settingsFlash = status(t("settings.languageSaved", { language: chosen?.name ?? code }), "ok");
+    redraw();
+  });
+  return form;
+}
+
 export async function settingsScreen(): Promise<void> {
   const current = (await read((tx) => tx.meta("lockAfter"))) ?? DEFAULT_LOCK_AFTER;
-  const msg = h("div", { "aria-live": "polite" });
+  const msg = h("div", { "aria-live": "polite" }, settingsFlash ?? null);
+  settingsFlash = undefined;
   const idleForm = h(
     "form",
     { novalidate: true, "aria-labelledby": "idle-h" },
@@ -280,5 +310,5 @@ export async function settingsScreen(): Promise<void> {
     pinForm.querySelectorAll("input").forEach((i) => (i.value = ""));
     msg.replaceChildren(status(t("settings.pinChanged"), "ok"));
   });
-  screen(t("settings.title"), msg, idleForm, pinForm);
+  screen(t("settings.title"), msg, languageForm(), idleForm, pinForm);
 }

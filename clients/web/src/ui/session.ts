@@ -1,12 +1,14 @@
 // Sessions: a new one, and one session's attendance and registration.
 import { t } from "../i18n";
 import { type FieldError, type FieldValue } from "../records";
-import { AGE_BANDS } from "../schema";
 import { read } from "../store";
-import { checkbox, control, controlOf, errorText, field, h, showErrors, status, value } from "./dom";
+import { checkbox, control, controlOf, errorText, h, showErrors, status, value } from "./dom";
 import { details, readField, sessionForm, SESSION_VIEW, toUtc } from "./fields";
 import * as dev from "../device";
-import { localDate, localDateTime, show, nav, screen, fieldErrors, requireIdentity, participantName, CONTACT_FIELDS, contactControl, conflictNotice } from "./common";
+import { sessionTitle } from "./names";
+import { contactHintFor, personControls, readPerson, registrationFields } from "./participants";
+import { dueStep, dueText, questionnaireHref, standingsIn } from "./followups";
+import { localDateTime, show, nav, screen, fieldErrors, requireIdentity, participantName, conflictNotice } from "./common";
 
 export async function newSessionScreen(): Promise<void> {
   const id = await requireIdentity();
@@ -75,6 +77,7 @@ export async function sessionScreen(sid: string, flash?: string): Promise<void> 
   const name = (p: dev.Loaded) => participantName(p, names);
   const people = all.filter((r) => r.view.kind === "participant" && r.view.project === s.view.project).sort((a, b) => name(a).localeCompare(name(b)));
   const marks = s.view.map("attendance");
+  const standings = await standingsIn(all, s.view.project);
   const msg = h("div", { "aria-live": "polite" }, flash ? status(flash, "ok") : null);
   const list = h(
     "ul",
@@ -92,6 +95,9 @@ export async function sessionScreen(sid: string, flash?: string): Promise<void> 
           }
         },
       });
+      // Who is due a questionnaire is marked, and their link opens it at the timepoint due.
+      const due = dueStep(standings.get(p.id));
+      if (due) return h("li", {}, box, h("a", { href: questionnaireHref(p.id, due.timepoint, sid), class: due.overdue ? "small due overdue" : "small due", "aria-label": t("due.questionnaireFor", { due: dueText(due), name: name(p) }) }, dueText(due)));
       return h("li", {}, box, h("a", { href: `#/wellbeing/new/${p.id}/${sid}`, class: "small", "aria-label": t("session.questionnaireFor", { name: name(p) }) }, t("session.questionnaire")));
     }),
   );
@@ -99,37 +105,20 @@ export async function sessionScreen(sid: string, flash?: string): Promise<void> 
   // Direct identifiers go to a contact record of their own; a role that may write one but is
   // never sent any (a peer worker) keeps it only until the server has it.
   const canContact = dev.canWrite(id, s.view.project, "contact");
-  const contactHint = dev.canReceive(id, s.view.project, "contact") ? t("session.contactHint") : t("session.contactHintLeaves");
+  // Every field of the participant and contact records, as on the people screens.
+  const regOpts = { contact: canContact, contactHint: contactHintFor(id, s.view.project) };
   const reg = h(
     "form",
     { novalidate: true, "aria-labelledby": "reg-h" },
     h("h2", { id: "reg-h" }, t("session.register")),
-    canContact
-      ? h(
-          "fieldset",
-          { class: "contact", "aria-describedby": "contact-hint" },
-          h("legend", {}, t("session.contactDetails")),
-          h("p", { class: "hint", id: "contact-hint" }, contactHint),
-          CONTACT_FIELDS.map(contactControl),
-        )
-      : null,
-    field({ label: t("session.ageBand"), name: "age_band", options: [["", t("common.choose")], ...AGE_BANDS.map((a) => [a, a] as [string, string])] }),
-    checkbox(t("session.consent"), "consent.data_use", false),
+    personControls(regOpts),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("session.registerSubmit"))),
   );
   reg.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const fields: [string, FieldValue][] = [];
-    if (canContact) {
-      for (const f of CONTACT_FIELDS) {
-        const v = value(reg, `${dev.CONTACT_PREFIX}${f.name}`);
-        if (v) fields.push([`${dev.CONTACT_PREFIX}${f.name}`, v]);
-      }
-    }
-    if (value(reg, "age_band")) fields.push(["age_band", value(reg, "age_band")]);
-    const consent = (controlOf(reg, "consent.data_use") as HTMLInputElement).checked;
-    fields.push(["consent.data_use", consent]);
-    if (consent) fields.push(["consent.date", localDate()]);
+    const input = readPerson(reg, regOpts);
+    if (input.errors.length) return showErrors(reg, input.errors);
+    const fields = registrationFields(input);
     try {
       const p = await dev.createParticipant(s.view.project, fields);
       await dev.markAttendance(sid, p.id, "present");
@@ -143,11 +132,16 @@ export async function sessionScreen(sid: string, flash?: string): Promise<void> 
   const end = s.view.s("end");
   // Every other field the session holds, by its label.
   const more = details(s.view, SESSION_VIEW);
+  const canEdit = dev.canWrite(id, s.view.project, "session");
+  const canStory = dev.canWrite(id, s.view.project, "story");
   screen(
-    `${s.view.s("activity") ?? ""} · ${s.view.s("site") ?? ""}`,
+    sessionTitle(s.view, await dev.setup()),
     h("p", {}, end ? t("session.when", { start: show(s.view.s("start")), end: show(end) }) : t("session.whenOpen", { start: show(s.view.s("start")) })),
     more.length ? h("dl", { class: "details" }, more.map(([label, v]) => h("div", {}, h("dt", {}, label), h("dd", {}, v)))) : null,
     await conflictNotice(sid),
+    canEdit || canStory
+      ? h("div", { class: "actions" }, canEdit ? h("a", { href: `#/session/${sid}/edit`, class: "button secondary" }, t("sessionEdit.link")) : null, canStory ? h("a", { href: `#/story/new/${sid}`, class: "button secondary" }, t("session.writeStory")) : null)
+      : null,
     h("h2", {}, t("session.attendance")),
     h("p", { class: "hint" }, t("session.attendanceHint")),
     msg,

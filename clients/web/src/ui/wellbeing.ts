@@ -1,14 +1,17 @@
 // Questionnaires: a new one for a participant, and one saved, with its score.
-import { has, t } from "../i18n";
+import { has, language, t } from "../i18n";
+import { formatDate } from "../i18n/format";
 import { allowed, bounds, groupOf, isBuiltin, itemOf, labelOf, lookup, offered, scoredItems, scoreWith, type Band, type Definition, type Item, type Scoring, type Total } from "../instrument";
 import type { InstrumentWording } from "../protocol";
 import { items, type FieldError, type FieldValue } from "../records";
 import { TIMEPOINTS } from "../schema";
 import { score, type Score } from "../scoring";
-import { answerLabel, itemText, suppliedWording } from "../wording";
+import { answerLabel, instrumentName, itemText, suppliedWording } from "../wording";
 import { choices, controlOf, errorText, field, h, showErrors, status, value } from "./dom";
 import * as dev from "../device";
+import { questionTrack } from "./stepper";
 import { localDate, nav, screen, fieldErrors, requireIdentity, participantName } from "./common";
+import { baselineGuard, defaultTimepoint } from "./followups";
 
 /** Radio buttons for a scale of at most this many answers (ONS4's 0 to 10); a wider range is typed. */
 const MAX_CHOICES = 11;
@@ -72,7 +75,10 @@ function scoreLines(def: Definition, answers: Record<number, number>): string[] 
 }
 
 /** The instrument's name for the picker: its name, with its id unless the name holds it. */
-const instrumentLabel = (def: Definition) => (def.name.includes(def.id) ? def.name : `${def.name} (${def.id})`);
+const instrumentLabel = (def: Definition) => {
+  const name = instrumentName(def);
+  return name.includes(def.id) ? name : `${name} (${def.id})`;
+};
 
 /** One question of a form: radio buttons for each answer (labelled where the wording or the
  * scale labels it), or a number field for a scale too wide to list. */
@@ -82,19 +88,27 @@ function itemControl(def: Definition, item: Item, supplied: InstrumentWording | 
   const answers = allowed(item.scale);
   if (answers.length <= MAX_CHOICES) {
     const labels = answers.map((v) => answerLabel(supplied, item, v));
+    // Every answer labelled ("1 None of the time"...): a column of full-width tiles. Else a grid
+    // of number tiles, the labels of the ends (ONS4's "0 Not at all") read out with their
+    // number and shown once under the grid.
+    const column = labels.every((l) => l !== undefined);
+    const ends = answers.flatMap((v, k) => (labels[k] ? [`${v} ${labels[k]}`] : []));
     return choices({
       legend: question,
       name,
-      options: answers.map((v, k) => [String(v), labels[k] ? `${v} ${labels[k]}` : String(v)]),
-      column: labels.every((l) => l !== undefined),
+      options: answers.map((v, k): [string, string, string] | [string, string] =>
+        labels[k] ? (column ? [String(v), `${v} ${labels[k]}`] : [String(v), `${v} ${labels[k]}`, String(v)]) : [String(v), String(v)],
+      ),
+      column,
+      ends: !column && ends.length ? ends.join(" · ") : undefined,
       attrs: { onchange: onChange },
     });
   }
   const [lo, hi] = bounds(item.scale)!;
-  return field({ label: question, name, type: "number", hint: t("wellbeing.answerRange", { lo, hi }), attrs: { inputmode: "numeric", min: lo, max: hi, step: 1, oninput: onChange } });
+  return field({ label: question, name, type: "number", hint: t("wellbeing.answerRange", { lo, hi }), quiet: true, attrs: { inputmode: "numeric", min: lo, max: hi, step: 1, oninput: onChange } });
 }
 
-export async function wellbeingNewScreen(pid: string, sid?: string): Promise<void> {
+export async function wellbeingNewScreen(pid: string, sid?: string, timepoint?: string): Promise<void> {
   const id = await requireIdentity();
   if (!id) return;
   const p = await dev.getRecord(pid);
@@ -107,12 +121,14 @@ export async function wellbeingNewScreen(pid: string, sid?: string): Promise<voi
   let def: Definition = defs.find((d) => d.id === "WEMWBS") ?? defs[0]!;
   const itemsBox = h("fieldset", { class: "items" });
   const live = h("div", { class: "score", "aria-live": "polite" });
+  // How many questions have an answer, between Previous and Next, announced politely.
+  const progress = h("p", { class: "progress", "aria-live": "polite" });
   const form = h(
     "form",
     { novalidate: true },
     h("p", {}, `${t("wellbeing.participant")}: ${participantName(p, await dev.contactNames())}`),
     field({ label: t("wellbeing.instrument"), name: "instrument", value: def.id, required: true, options: defs.map((d) => [d.id, instrumentLabel(d)] as [string, string]) }),
-    field({ label: t("wellbeing.timepoint"), name: "timepoint", value: "baseline", required: true, options: TIMEPOINTS.map((x) => [x, t(`timepoint.${x}`)] as [string, string]) }),
+    field({ label: t("wellbeing.timepoint"), name: "timepoint", value: await defaultTimepoint(p, timepoint, TIMEPOINTS), required: true, options: TIMEPOINTS.map((x) => [x, t(`timepoint.${x}`)] as [string, string]) }),
     field({ label: t("wellbeing.date"), name: "date", type: "date", value: localDate(), required: true }),
     itemsBox,
     live,
@@ -131,14 +147,16 @@ export async function wellbeingNewScreen(pid: string, sid?: string): Promise<voi
     return { out, errs };
   };
   const updateLive = () => {
-    live.replaceChildren(h("h2", {}, t("wellbeing.liveScore")), ...scoreLines(def, readItems().out).map((l) => h("p", {}, l)));
+    const answered = readItems().out;
+    live.replaceChildren(h("h2", {}, t("wellbeing.liveScore")), ...scoreLines(def, answered).map((l) => h("p", {}, l)));
+    progress.textContent = t("forms.progress", { answered: Object.keys(answered).length, count: def.items.length });
   };
   const renderItems = () => {
-    const supplied = suppliedWording(setup, p.view.project, def.id);
+    const supplied = suppliedWording(setup, p.view.project, def.id, language());
     const items = [...def.items].sort((a, b) => a.number - b.number);
     itemsBox.replaceChildren(
-      h("legend", {}, def.name),
-      ...items.map((item) => itemControl(def, item, supplied, updateLive)),
+      h("legend", {}, instrumentName(def)),
+      questionTrack(items.map((item) => itemControl(def, item, supplied, updateLive)), progress),
     );
     updateLive();
   };
@@ -147,10 +165,13 @@ export async function wellbeingNewScreen(pid: string, sid?: string): Promise<voi
     renderItems();
   });
   renderItems();
+  // A second baseline of the same instrument is saved only once the warning is ticked.
+  const guard = await baselineGuard(form, pid);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const { out, errs } = readItems();
     if (errs.length) return showErrors(form, errs);
+    if (!guard.ok()) return;
     const fields: [string, FieldValue][] = [
       ["participant", pid],
       ["instrument", def.id],
@@ -192,7 +213,7 @@ export async function wellbeingScreen(wid: string): Promise<void> {
     t("wellbeing.resultTitle"),
     status(t("common.saved"), "ok"),
     h("p", {}, `${t("wellbeing.participant")}: ${p ? participantName(p, await dev.contactNames()) : (w.view.s("participant") ?? "")}`),
-    h("p", {}, `${def ? instrumentLabel(def) : instrument}${version !== undefined ? ` · ${t("wellbeing.version", { version })}` : ""} · ${t(`timepoint.${w.view.s("timepoint")}`)} · ${w.view.s("date") ?? ""}`),
+    h("p", {}, `${def ? instrumentLabel(def) : instrument}${version !== undefined ? ` · ${t("wellbeing.version", { version })}` : ""} · ${t(`timepoint.${w.view.s("timepoint")}`)} · ${formatDate(w.view.s("date"))}`),
     h(
       "div",
       { class: "score", id: "score" },
