@@ -20,55 +20,18 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
-import { chromium } from "playwright-core";
-import { violations } from "./a11y.mjs";
+import { Failure, appUrlOf, args, check, enrol, go, hashId, heading, openPersistent, ready, run, screenshotter, unlock as unlockWith } from "./common.mjs";
 
-const [aUrl, code, sessionId, attendee, outDir] = process.argv.slice(2);
-if (!aUrl || !code || !sessionId || !attendee || !outDir) {
-  console.error("usage: node webapp-autosync.mjs <server URL> <enrolment code> <session id> <attendee id> <output directory>");
-  process.exit(2);
-}
-const appUrl = `${aUrl.replace(/\/+$/, "")}/app/`;
-const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-class Failure extends Error {}
-const check = (ok, message) => {
-  if (!ok) throw new Failure(message);
-};
-const log = (m) => console.error(`webapp-autosync.mjs: ${m}`);
+const [aUrl, code, sessionId, attendee, outDir] = args("webapp-autosync.mjs", ["server URL", "enrolment code", "session id", "attendee id", "output directory"]);
+const appUrl = appUrlOf(aUrl);
 const problems = [];
-let shot = 0;
 const PIN = "bracken-2026";
 const tag = Date.now().toString(36).toUpperCase();
 const PERSON = `Seonaid Quern-${tag}`;
 const LATER = `Calum Brough-${tag}`;
 
-async function screenshot(page, name) {
-  shot += 1;
-  await page.screenshot({ path: path.join(outDir, `autosync-${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
-  for (const v of await violations(page)) problems.push(`${name}: ${v}`);
-}
-
-async function open(profile) {
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath,
-    headless: true,
-    viewport: { width: 360, height: 780 },
-    deviceScaleFactor: 1,
-    locale: "en-GB",
-    args: ["--no-sandbox"],
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && !/Failed to load resource|ERR_INTERNET_DISCONNECTED/.test(msg.text())) problems.push(`console error: ${msg.text()}`);
-  });
-  return { context, page };
-}
-
-const ready = (page) => page.waitForSelector("body[data-ready=true]", { timeout: 20000 });
-const heading = (page, name, timeout = 10000) => page.getByRole("heading", { level: 1, name }).waitFor({ timeout });
-const go = (page, hash) => page.evaluate((h) => (location.hash = h), hash);
-const hashId = (page) => new URL(page.url()).hash.split("/").pop();
+const screenshot = screenshotter(outDir, "autosync", problems);
+const open = (profile) => openPersistent(profile, problems);
 const statusText = async (page) => ((await page.locator("#sync-status-text").textContent()) ?? "").trim();
 const unsynced = (page) => page.evaluate(() => window.__bothy.unsynced());
 const autosync = (page) => page.evaluate(() => window.__bothy.autosync());
@@ -85,12 +48,7 @@ async function waitStatus(page, re, what, timeout = 30000) {
   throw new Failure(`${what}: the status line says "${said}", not ${re}`);
 }
 
-async function unlock(page) {
-  await heading(page, "Enter your PIN");
-  await page.getByLabel("PIN", { exact: true }).fill(PIN);
-  await page.getByRole("button", { name: "Unlock" }).click();
-  await page.waitForFunction(() => document.body.dataset.locked === undefined && !window.__bothy.locked(), null, { timeout: 20000 });
-}
+const unlock = (page) => unlockWith(page, PIN);
 
 async function main() {
   await mkdir(outDir, { recursive: true });
@@ -99,15 +57,7 @@ async function main() {
   try {
     // 1. Enrol online: the first sync, made by the app itself, brings the other device's session.
     let { context, page } = await open(profile);
-    await page.goto(appUrl);
-    await ready(page);
-    await heading(page, "Set up this device");
-    await page.getByLabel("Enrolment code or QR text").fill(code);
-    await page.getByLabel("Name for this device").fill("Autosync phone");
-    await page.getByLabel("Choose a PIN").fill(PIN);
-    await page.getByLabel("Type the PIN again").fill(PIN);
-    await page.getByRole("button", { name: "Enrol this device" }).click();
-    await heading(page, "Sessions", 30000);
+    await enrol(page, { appUrl, code, device: "Autosync phone", pin: PIN });
     out.status = { enrolled: await waitStatus(page, /^All synced · last sync \d\d:\d\d$/, "after enrolment") };
     check((await page.evaluate(() => window.__bothy.records())).some((r) => r.id === sessionId), "the other device's session did not arrive");
     await screenshot(page, "home-synced");
@@ -223,11 +173,4 @@ async function main() {
 }
 
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    log(e instanceof Failure ? e.message : e.stack ?? String(e));
-    if (problems.length) log(`also:\n  ${problems.join("\n  ")}`);
-    process.exit(1);
-  },
-);
+run("webapp-autosync.mjs", main, problems);

@@ -29,50 +29,29 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
-import { chromium } from "playwright-core";
 import QRCode from "qrcode";
-import { violations } from "./a11y.mjs";
+import { PHONE, args, check, collectErrors, heading, launch, ready, run, screenshotter } from "./common.mjs";
 
-const [aUrl, linkCode, againCode, photoCode, cameraCode, outDir] = process.argv.slice(2);
-if (!aUrl || !linkCode || !againCode || !photoCode || !cameraCode || !outDir) {
-  console.error("usage: node webapp-enrol-qr.mjs <server URL> <code: link> <code: already enrolled> <code: photo> <code: camera> <output directory>");
-  process.exit(2);
-}
+const [aUrl, linkCode, againCode, photoCode, cameraCode, outDir] = args("webapp-enrol-qr.mjs", ["server URL", "code: link", "code: already enrolled", "code: photo", "code: camera", "output directory"]);
 const server = aUrl.replace(/\/+$/, "");
 const origin = new URL(server).origin;
 const appUrl = `${server}/app/`;
 const link = (code) => `${server}/app/#/enrol?code=${encodeURIComponent(code)}`;
-const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-class Failure extends Error {}
-const check = (ok, message) => {
-  if (!ok) throw new Failure(message);
-};
-const log = (m) => console.error(`webapp-enrol-qr.mjs: ${m}`);
 const problems = [];
-let shot = 0;
 const PIN = "bothy-qr-731";
 
-async function screenshot(page, name) {
-  shot += 1;
-  await page.screenshot({ path: path.join(outDir, `qr-${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
-  for (const v of await violations(page)) problems.push(`${name}: ${v}`);
-}
+const screenshot = screenshotter(outDir, "qr", problems);
 
 /** A fresh phone: a new browser context, every request it makes recorded. */
 async function phone(browser, options = {}) {
-  const context = await browser.newContext({ viewport: { width: 360, height: 780 }, deviceScaleFactor: 1, locale: "en-GB", ...options });
+  const context = await browser.newContext({ ...PHONE, ...options });
   const page = await context.newPage();
   const requests = [];
   context.on("request", (r) => requests.push(r.url()));
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && !/Failed to load resource/.test(msg.text())) problems.push(`console error: ${msg.text()}`);
-  });
+  collectErrors(page, problems, /Failed to load resource/);
   return { context, page, requests };
 }
 
-const ready = (page) => page.waitForSelector("body[data-ready=true]", { timeout: 20000 });
-const heading = (page, name, timeout = 10000) => page.getByRole("heading", { level: 1, name }).waitFor({ timeout });
 const text = async (locator) => ((await locator.textContent()) ?? "").trim();
 const codeField = (page) => page.getByLabel("Enrolment code or QR text");
 const photoInput = (page) => page.getByLabel("Use a photo of the code");
@@ -120,7 +99,7 @@ async function main() {
   await mkdir(outDir, { recursive: true });
   const tmp = await mkdtemp(path.join(os.tmpdir(), "bothy-qr-"));
   const out = {};
-  const browser = await chromium.launch({ executablePath, headless: true, args: ["--no-sandbox"] });
+  const browser = await launch();
   try {
     // 1. The enrolment link, opened as the camera app opens it.
     {
@@ -222,11 +201,7 @@ async function main() {
   // 3. Live scanning with Chromium's fake camera showing the enrolment link's QR code.
   const video = path.join(tmp, "qr.y4m");
   await qrVideo(link(cameraCode), video);
-  const cameraBrowser = await chromium.launch({
-    executablePath,
-    headless: true,
-    args: ["--no-sandbox", "--use-fake-device-for-media-stream", `--use-file-for-fake-video-capture=${video}`],
-  });
+  const cameraBrowser = await launch({ args: ["--no-sandbox", "--use-fake-device-for-media-stream", `--use-file-for-fake-video-capture=${video}`] });
   try {
     const { context, page } = await phone(cameraBrowser, { permissions: ["camera"] });
     await page.goto(appUrl);
@@ -247,8 +222,4 @@ async function main() {
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
-main().catch((e) => {
-  log(e instanceof Failure ? e.message : (e?.stack ?? String(e)));
-  if (problems.length) log(`also:\n  ${problems.join("\n  ")}`);
-  process.exit(1);
-});
+run("webapp-enrol-qr.mjs", main, problems);

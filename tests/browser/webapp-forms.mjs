@@ -29,59 +29,23 @@ import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
-import { chromium } from "playwright-core";
-import { violations } from "./a11y.mjs";
+import { Failure, appUrlOf, check, enrol as enrolWith, esc, go, hashId, heading, openPersistent, run, screenshotter } from "./common.mjs";
 
 const [aUrl, code, code2, outDir] = process.argv.slice(2);
 if (!aUrl || !code || !code2 || !outDir) {
   console.error("usage: node webapp-forms.mjs <server URL> <enrolment code> <second enrolment code> <output directory>");
   process.exit(2);
 }
-const appUrl = `${aUrl.replace(/\/+$/, "")}/app/`;
-const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-class Failure extends Error {}
-const check = (ok, message) => {
-  if (!ok) throw new Failure(message);
-};
+const appUrl = appUrlOf(aUrl);
 const log = (m) => console.error(`webapp-forms.mjs: ${m}`);
 const problems = [];
-let shot = 0;
 const PIN = "rowan-2026";
 const PERSON = `Eilidh ${Date.now().toString(36).toUpperCase()}`;
 
-async function screenshot(page, name) {
-  shot += 1;
-  await page.screenshot({ path: path.join(outDir, `forms-${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
-  for (const v of await violations(page)) problems.push(`${name}: ${v}`);
-}
+const screenshot = screenshotter(outDir, "forms", problems);
 
-async function open(profile, extra = {}) {
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath,
-    headless: true,
-    viewport: { width: 360, height: 780 },
-    deviceScaleFactor: 1,
-    hasTouch: true,
-    isMobile: true,
-    locale: "en-GB",
-    // The phone's clock is set to another zone: the app must still speak UK time.
-    timezoneId: "America/New_York",
-    args: ["--no-sandbox"],
-    ...extra,
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && !/Failed to load resource|ERR_INTERNET_DISCONNECTED/.test(msg.text())) problems.push(`console error: ${msg.text()}`);
-  });
-  return { context, page };
-}
-
-const ready = (page) => page.waitForSelector("body[data-ready=true]", { timeout: 20000 });
-const heading = (page, name, timeout = 10000) => page.getByRole("heading", { level: 1, name }).waitFor({ timeout });
-const go = (page, hash) => page.evaluate((h) => (location.hash = h), hash);
-const hashId = (page) => new URL(page.url()).hash.split("/").pop();
-const esc = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+/** A touch phone whose clock is set to another zone: the app must still speak UK time. */
+const open = (profile, extra = {}) => openPersistent(profile, problems, { hasTouch: true, isMobile: true, timezoneId: "America/New_York", ...extra });
 
 /** A record's document as the device holds it, decoded. */
 async function doc(page, id) {
@@ -111,17 +75,7 @@ async function errorCleared(page, name) {
   check((await control.getAttribute("aria-invalid")) === null, `${name} is still marked invalid after it was corrected`);
 }
 
-async function enrol(page, enrolCode, device) {
-  await page.goto(appUrl);
-  await ready(page);
-  await heading(page, "Set up this device");
-  await page.getByLabel("Enrolment code or QR text").fill(enrolCode);
-  await page.getByLabel("Name for this device").fill(device);
-  await page.getByLabel("Choose a PIN").fill(PIN);
-  await page.getByLabel("Type the PIN again").fill(PIN);
-  await page.getByRole("button", { name: "Enrol this device" }).click();
-  await heading(page, "Sessions", 30000);
-}
+const enrol = (page, enrolCode, device) => enrolWith(page, { appUrl, code: enrolCode, device, pin: PIN });
 
 /** The new-session form once the set-up (its sites) has arrived with a sync. */
 async function newSessionWithSetup(page) {
@@ -346,7 +300,4 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error(`webapp-forms.mjs: FAILED: ${e instanceof Failure ? e.message : (e.stack ?? e)}`);
-  process.exit(1);
-});
+run("webapp-forms.mjs", main, problems);

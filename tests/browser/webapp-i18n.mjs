@@ -30,21 +30,11 @@ import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
-import process from "node:process";
-import { chromium } from "playwright-core";
 import { violations } from "./a11y.mjs";
+import { appUrlOf, args, check, enrol, esc, go, hashId, heading, openPersistent, ready, run } from "./common.mjs";
 
-const [aUrl, code, project, outDir, username = ""] = process.argv.slice(2);
-if (!aUrl || !code || !project || !outDir) {
-  console.error("usage: node webapp-i18n.mjs <server URL> <enrolment code> <project slug> <output directory> [<user name>]");
-  process.exit(2);
-}
-const appUrl = `${aUrl.replace(/\/+$/, "")}/app/`;
-const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-class Failure extends Error {}
-const check = (ok, message) => {
-  if (!ok) throw new Failure(message);
-};
+const [aUrl, code, project, outDir, username = ""] = args("webapp-i18n.mjs", ["server URL", "enrolment code", "project slug", "output directory", "user name"], { optional: ["user name"] });
+const appUrl = appUrlOf(aUrl);
 const log = (m) => console.error(`webapp-i18n.mjs: ${m}`);
 const problems = [];
 
@@ -72,11 +62,6 @@ async function mainViolations(page) {
   return found;
 }
 
-const ready = (page) => page.waitForSelector("body[data-ready=true]", { timeout: 20000 });
-const heading = (page, name, timeout = 10000) => page.getByRole("heading", { level: 1, name }).waitFor({ timeout });
-const go = (page, hash) => page.evaluate((h) => (location.hash = h), hash);
-const hashId = (page) => new URL(page.url()).hash.split("/").pop();
-const esc = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** Waits until the screen's heading is pseudo-translated (the app redraws after a switch). */
 async function pseudoHeading(page) {
@@ -179,20 +164,8 @@ async function inspect(page, name, { rtl = false, a11y = false } = {}) {
 async function main() {
   await mkdir(outDir, { recursive: true });
   const profile = await mkdtemp(path.join(os.tmpdir(), "bothy-i18n-"));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath,
-    headless: true,
-    viewport: { width: 360, height: 780 },
-    deviceScaleFactor: 1,
-    // A Welsh phone: the app has no Welsh yet, so it starts in English.
-    locale: "cy-GB",
-    args: ["--no-sandbox"],
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && !/Failed to load resource/.test(msg.text())) problems.push(`console error: ${msg.text()}`);
-  });
+  // A Welsh phone: the app has no Welsh yet, so it starts in English.
+  const { context, page } = await openPersistent(profile, problems, { locale: "cy-GB", ignore: /Failed to load resource/ });
   const ids = {};
   try {
     // 1. The enrolment screen in the pseudo-language.
@@ -209,13 +182,7 @@ async function main() {
     await ready(page);
 
     // 2. In English: enrol, a session with a participant, a questionnaire, a story.
-    await heading(page, "Set up this device");
-    await page.getByLabel("Enrolment code or QR text").fill(code);
-    await page.getByLabel("Name for this device").fill(DEVICE);
-    await page.getByLabel("Choose a PIN").fill(PIN);
-    await page.getByLabel("Type the PIN again").fill(PIN);
-    await page.getByRole("button", { name: "Enrol this device" }).click();
-    await heading(page, "Sessions", 30000);
+    await enrol(page, { code, device: DEVICE, pin: PIN });
     await go(page, "#/session/new");
     await heading(page, "New session");
     await page.getByLabel("Site").fill(SITE);
@@ -316,7 +283,4 @@ async function main() {
   console.log(JSON.stringify(summary));
 }
 
-main().catch((e) => {
-  console.error(e instanceof Failure ? `webapp-i18n.mjs: ${e.message}` : e);
-  process.exit(1);
-});
+run("webapp-i18n.mjs", main, problems);

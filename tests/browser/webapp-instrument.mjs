@@ -19,50 +19,15 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
-import { chromium } from "playwright-core";
-import { violations } from "./a11y.mjs";
+import { Failure, appUrlOf, args, check, enrol, hashId, openPersistent, ready, run, screenshotter, unlock as unlockWith } from "./common.mjs";
 
-const [aUrl, code, outDir] = process.argv.slice(2);
-if (!aUrl || !code || !outDir) {
-  console.error("usage: node webapp-instrument.mjs <server URL> <enrolment code> <output directory>");
-  process.exit(2);
-}
-const appUrl = `${aUrl.replace(/\/+$/, "")}/app/`;
-const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-class Failure extends Error {}
-const check = (ok, message) => {
-  if (!ok) throw new Failure(message);
-};
+const [aUrl, code, outDir] = args("webapp-instrument.mjs", ["server URL", "enrolment code", "output directory"]);
+const appUrl = appUrlOf(aUrl);
 const log = (m) => console.error(`webapp-instrument.mjs: ${m}`);
 const problems = [];
-let shot = 0;
 
-async function screenshot(page, name) {
-  shot += 1;
-  await page.screenshot({ path: path.join(outDir, `instrument-${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
-  for (const v of await violations(page)) problems.push(`${name}: ${v}`);
-}
-
-async function open(profile, offline) {
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath,
-    headless: true,
-    viewport: { width: 360, height: 780 },
-    deviceScaleFactor: 1,
-    locale: "en-GB",
-    args: ["--no-sandbox"],
-  });
-  if (offline) await context.setOffline(true);
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && !/Failed to load resource|ERR_INTERNET_DISCONNECTED/.test(msg.text())) problems.push(`console error: ${msg.text()}`);
-  });
-  return { context, page };
-}
-
-const ready = (page) => page.waitForSelector("body[data-ready=true]", { timeout: 20000 });
-const hashId = (page) => new URL(page.url()).hash.split("/").pop();
+const screenshot = screenshotter(outDir, "instrument", problems);
+const open = (profile, offline) => openPersistent(profile, problems, { offline });
 const QUESTIONS = ["I feel I belong in my community", "I have someone to talk to", "I feel welcome at the group", "I feel left out", "I feel useful to others in the group"];
 const SCALE = ["1 Never", "2 Rarely", "3 Sometimes", "4 Often", "5 Always"];
 const ANSWERS = [4, 5, 3, 2, 4];
@@ -70,12 +35,7 @@ const SCORE = /^CONNECT score 20\. Band: High\.$/;
 const PIN = "connect-2026";
 
 /** The lock screen after a reload or a new browser: the PIN opens the app. */
-async function unlock(page) {
-  await page.getByRole("heading", { level: 1, name: "Enter your PIN" }).waitFor({ timeout: 10000 });
-  await page.getByLabel("PIN", { exact: true }).fill(PIN);
-  await page.getByRole("button", { name: "Unlock" }).click();
-  await page.waitForFunction(() => document.body.dataset.locked === undefined && !window.__bothy.locked(), null, { timeout: 20000 });
-}
+const unlock = (page) => unlockWith(page, PIN);
 
 async function main() {
   await mkdir(outDir, { recursive: true });
@@ -84,14 +44,7 @@ async function main() {
   try {
     // 1. Enrol and sync online: the set-up brings the project's definitions.
     let { context, page } = await open(profile, false);
-    await page.goto(appUrl);
-    await ready(page);
-    await page.getByLabel("Enrolment code or QR text").fill(code);
-    await page.getByLabel("Name for this device").fill("Group phone");
-    await page.getByLabel("Choose a PIN").fill(PIN);
-    await page.getByLabel("Type the PIN again").fill(PIN);
-    await page.getByRole("button", { name: "Enrol this device" }).click();
-    await page.getByRole("heading", { level: 1, name: "Sessions" }).waitFor({ timeout: 20000 });
+    await enrol(page, { appUrl, code, device: "Group phone", pin: PIN, timeout: 20000 });
     await page.waitForFunction(() => navigator.serviceWorker && navigator.serviceWorker.controller !== null, null, { timeout: 20000 });
 
     // 2. Offline from here: the app starts from its service worker with the set-up it kept.
@@ -184,7 +137,4 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error(`webapp-instrument.mjs: FAILED: ${e instanceof Failure ? e.message : (e.stack ?? e)}`);
-  process.exit(1);
-});
+run("webapp-instrument.mjs", main, problems);

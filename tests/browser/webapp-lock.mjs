@@ -39,23 +39,12 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
-import { chromium } from "playwright-core";
-import { violations } from "./a11y.mjs";
+import { appUrlOf, args, check, esc, go, hashId, heading, openPersistent, ready, run, screenshotter, tryPin, unlock as unlockWith } from "./common.mjs";
 
-const [aUrl, code, project, outDir] = process.argv.slice(2);
-if (!aUrl || !code || !project || !outDir) {
-  console.error("usage: node webapp-lock.mjs <server URL> <enrolment code> <project slug> <output directory>");
-  process.exit(2);
-}
-const appUrl = `${aUrl.replace(/\/+$/, "")}/app/`;
-const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-class Failure extends Error {}
-const check = (ok, message) => {
-  if (!ok) throw new Failure(message);
-};
+const [aUrl, code, project, outDir] = args("webapp-lock.mjs", ["server URL", "enrolment code", "project slug", "output directory"]);
+const appUrl = appUrlOf(aUrl);
 const log = (m) => console.error(`webapp-lock.mjs: ${m}`);
 const problems = [];
-let shot = 0;
 
 const tag = Date.now().toString(36).toUpperCase();
 const PIN = "heather-417";
@@ -65,36 +54,8 @@ const STORY_TITLE = `Orange lichen ${tag}`;
 const PROBE_TEXT = `Probe Fernaig-${tag}: a text as long as a story, written in clear to show the search works.`;
 const PROBE_BYTES = `Probe Dornie-${tag} bytes`;
 
-async function screenshot(page, name) {
-  shot += 1;
-  await page.screenshot({ path: path.join(outDir, `lock-${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
-  for (const v of await violations(page)) problems.push(`${name}: ${v}`);
-}
-
-async function open(profile, { offline = false, clock = false } = {}) {
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath,
-    headless: true,
-    viewport: { width: 360, height: 780 },
-    deviceScaleFactor: 1,
-    locale: "en-GB",
-    args: ["--no-sandbox"],
-  });
-  if (clock) await context.clock.install();
-  if (offline) await context.setOffline(true);
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && !/Failed to load resource|ERR_INTERNET_DISCONNECTED/.test(msg.text())) problems.push(`console error: ${msg.text()}`);
-  });
-  return { context, page };
-}
-
-const ready = (page) => page.waitForSelector("body[data-ready=true]", { timeout: 20000 });
-const hashId = (page) => new URL(page.url()).hash.split("/").pop();
-const heading = (page, name, timeout = 10000) => page.getByRole("heading", { level: 1, name }).waitFor({ timeout });
-const go = (page, hash) => page.evaluate((h) => (location.hash = h), hash);
-const esc = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const screenshot = screenshotter(outDir, "lock", problems);
+const open = (profile, options) => openPersistent(profile, problems, options);
 
 async function fieldError(page, name) {
   const error = page.locator(`[data-field="${name}"] .error`);
@@ -104,16 +65,7 @@ async function fieldError(page, name) {
   return ((await error.textContent()) ?? "").trim();
 }
 
-async function tryPin(page, pin) {
-  await page.getByLabel("PIN", { exact: true }).fill(pin);
-  await page.getByRole("button", { name: "Unlock" }).click();
-}
-
-async function unlock(page) {
-  await heading(page, "Enter your PIN");
-  await tryPin(page, PIN);
-  await page.waitForFunction(() => document.body.dataset.locked === undefined && !window.__bothy.locked(), null, { timeout: 20000 });
-}
+const unlock = (page) => unlockWith(page, PIN);
 
 /** The alert the lock screen shows after a refused PIN. */
 async function refusal(page) {
@@ -456,7 +408,4 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error(`webapp-lock.mjs: FAILED: ${e instanceof Failure ? e.message : (e.stack ?? e)}`);
-  process.exit(1);
-});
+run("webapp-lock.mjs", main, problems);

@@ -29,10 +29,8 @@
 // 1 with a message on the first failure, 2 on bad usage.
 
 import { mkdir } from "node:fs/promises";
-import path from "node:path";
 import process from "node:process";
-import { chromium } from "playwright-core";
-import { violations } from "./a11y.mjs";
+import { appUrlOf, check, collectErrors, go, heading as headingWithin, launch, ready as readyWithin, run, screenshotter, unlock as unlockWith } from "./common.mjs";
 
 const [aUrl, code, project, outDir, scheduleArg] = process.argv.slice(2);
 if (!aUrl || !code || !project || !outDir || !["schedule", "no-schedule"].includes(scheduleArg)) {
@@ -40,15 +38,9 @@ if (!aUrl || !code || !project || !outDir || !["schedule", "no-schedule"].includ
   process.exit(2);
 }
 const withSchedule = scheduleArg === "schedule";
-const appUrl = `${aUrl.replace(/\/+$/, "")}/app/`;
-const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-class Failure extends Error {}
-const check = (ok, message) => {
-  if (!ok) throw new Failure(message);
-};
+const appUrl = appUrlOf(aUrl);
 const log = (m) => console.error(`webapp-people.mjs: ${m}`);
 const problems = [];
-let shot = 0;
 
 const PIN = "rowan-2026";
 const DAY = 86_400_000;
@@ -59,11 +51,8 @@ const PEOPLE = [
   { name: `Shona Balmacara ${tag}`, phone: "07700 900203", postcode: "IV40", age: "25-34", gender: "prefer_not_to_say", ethnic: "prefer_not_to_say", imd: "8", rurality: "urban", source: "self", reason: "Wants to meet people", consentVersion: "v2" },
 ];
 
-async function screenshot(page, name) {
-  shot += 1;
-  await page.screenshot({ path: path.join(outDir, `people-${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
-  for (const v of await violations(page)) problems.push(`${name}: ${v}`);
-  // Content wider than the screen, named by its innermost elements that stick out.
+// Content wider than the screen, named by its innermost elements that stick out.
+async function tooWide(page, name) {
   const wide = await page.evaluate(() => {
     const out = [...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > 361 && ![...e.children].some((c) => c.getBoundingClientRect().right > 361));
     const name = (e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ""}${e.className && typeof e.className === "string" ? `.${e.className.trim().split(/\s+/).join(".")}` : ""}`;
@@ -71,20 +60,15 @@ async function screenshot(page, name) {
   });
   if (wide.width > 360) problems.push(`${name}: the page is ${wide.width} px wide on a 360 px screen (${wide.out.join(", ")})`);
 }
+const screenshot = screenshotter(outDir, "people", problems, tooWide);
 
-const ready = (page) => page.waitForSelector("body[data-ready=true]", { timeout: 30000 });
-const heading = (page, name, timeout = 15000) => page.getByRole("heading", { level: 1, name }).waitFor({ timeout });
-const go = (page, hash) => page.evaluate((h) => (location.hash = h), hash);
+const ready = (page) => readyWithin(page, 30000);
+const heading = (page, name, timeout = 15000) => headingWithin(page, name, timeout);
 const hashId = (page) => new URL(page.url()).hash.split("?")[0].split("/").pop();
 const records = (page) => page.evaluate(() => window.__bothy.records());
 const mainText = async (page) => ((await page.locator("main").textContent()) ?? "").replace(/\s+/g, " ");
 
-async function unlock(page) {
-  await heading(page, "Enter your PIN");
-  await page.getByLabel("PIN", { exact: true }).fill(PIN);
-  await page.getByRole("button", { name: "Unlock" }).click();
-  await page.waitForFunction(() => document.body.dataset.locked === undefined && !window.__bothy.locked(), null, { timeout: 30000 });
-}
+const unlock = (page) => unlockWith(page, PIN, { heading: 15000, timeout: 30000 });
 
 /** Unlocks if the app locked itself (its idle lock counts on the page's clock, which jumps). */
 async function awake(page) {
@@ -128,16 +112,13 @@ async function answerWemwbs(page) {
 
 async function main() {
   await mkdir(outDir, { recursive: true });
-  const browser = await chromium.launch({ executablePath, headless: true, args: ["--no-sandbox"] });
+  const browser = await launch();
   const summary = { schedule: withSchedule, people: [] };
   try {
     const context = await browser.newContext({ viewport: { width: 360, height: 780 }, deviceScaleFactor: 1, locale: "en-GB", timezoneId: "Europe/London" });
     const page = await context.newPage();
     await page.clock.install();
-    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-    page.on("console", (msg) => {
-      if (msg.type() === "error" && !/Failed to load resource|ERR_INTERNET_DISCONNECTED/.test(msg.text())) problems.push(`console error: ${msg.text()}`);
-    });
+    collectErrors(page, problems);
 
     // 1. Enrol.
     await page.goto(appUrl);
@@ -362,8 +343,4 @@ async function main() {
   console.log(JSON.stringify(summary));
 }
 
-main().catch((e) => {
-  console.error(`webapp-people.mjs: ${e instanceof Failure ? e.message : e.stack}`);
-  if (problems.length) console.error(problems.join("\n"));
-  process.exit(1);
-});
+run("webapp-people.mjs", main, problems);

@@ -13,7 +13,7 @@
 
 import path from "node:path";
 import process from "node:process";
-import { chromium } from "playwright-core";
+import { PHONE, collectErrors, launch } from "./common.mjs";
 import { violations } from "./a11y.mjs";
 
 const [baseUrl, code, outDir] = process.argv.slice(2);
@@ -27,14 +27,11 @@ const check = (ok, message) => {
 };
 
 async function main() {
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium" });
+  const browser = await launch();
   try {
-    const context = await browser.newContext({ viewport: { width: 360, height: 780 }, locale: "en-GB" });
+    const context = await browser.newContext(PHONE);
     const page = await context.newPage();
-    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-    page.on("console", (msg) => {
-      if (msg.type() === "error" && !/Failed to load resource/.test(msg.text())) problems.push(`console error: ${msg.text()}`);
-    });
+    collectErrors(page, problems, /Failed to load resource/);
     const audit = async (name) => {
       for (const v of await violations(page)) problems.push(`${name}: ${v}`);
     };

@@ -33,51 +33,17 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
-import { chromium } from "playwright-core";
-import { violations } from "./a11y.mjs";
+import { appUrlOf, args, check, enrol as enrolWith, esc, openPersistent, run, screenshotter } from "./common.mjs";
 
-const [aUrl, peerCode, researcherCode, sessionId, heldJson, outDir] = process.argv.slice(2);
-if (!aUrl || !peerCode || !researcherCode || !sessionId || !heldJson || !outDir) {
-  console.error("usage: node webapp-scope.mjs <server URL> <peer worker's enrolment code> <researcher's enrolment code> <session id> <held JSON> <output directory>");
-  process.exit(2);
-}
+const [aUrl, peerCode, researcherCode, sessionId, heldJson, outDir] = args("webapp-scope.mjs", ["server URL", "peer worker's enrolment code", "researcher's enrolment code", "session id", "held JSON", "output directory"]);
 const held = JSON.parse(heldJson);
-const appUrl = `${aUrl.replace(/\/+$/, "")}/app/`;
-const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-class Failure extends Error {}
-const check = (ok, message) => {
-  if (!ok) throw new Failure(message);
-};
+const appUrl = appUrlOf(aUrl);
 const log = (m) => console.error(`webapp-scope.mjs: ${m}`);
 const problems = [];
-let shot = 0;
 
-async function screenshot(page, name) {
-  shot += 1;
-  await page.screenshot({ path: path.join(outDir, `scope-${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
-  for (const v of await violations(page)) problems.push(`${name}: ${v}`);
-}
-
-async function open(profile) {
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath,
-    headless: true,
-    viewport: { width: 360, height: 780 },
-    deviceScaleFactor: 1,
-    locale: "en-GB",
-    args: ["--no-sandbox"],
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && !/Failed to load resource/.test(msg.text())) problems.push(`console error: ${msg.text()}`);
-  });
-  return { context, page };
-}
-
-const ready = (page) => page.waitForSelector("body[data-ready=true]", { timeout: 20000 });
+const screenshot = screenshotter(outDir, "scope", problems);
+const open = (profile) => openPersistent(profile, problems, { ignore: /Failed to load resource/ });
 const records = (page) => page.evaluate(() => window.__bothy.records());
-const esc = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /**
  * Everything the app keeps in its IndexedDB (`bothy`), as text to search: every entry of every
@@ -127,17 +93,7 @@ const attendanceLabels = (page) => page.locator("ul.checklist input[type=checkbo
 
 const PIN = "heather-2026";
 
-async function enrol(page, code, device) {
-  await page.goto(appUrl);
-  await ready(page);
-  await page.getByLabel("Enrolment code or QR text").fill(code);
-  await page.getByLabel("Name for this device").fill(device);
-  await page.getByLabel("Choose a PIN").fill(PIN);
-  await page.getByLabel("Type the PIN again").fill(PIN);
-  await page.getByRole("button", { name: "Enrol this device" }).click();
-  // The first sync runs as part of enrolment, before the home screen shows.
-  await page.getByRole("heading", { level: 1, name: "Sessions" }).waitFor({ timeout: 30000 });
-}
+const enrol = (page, code, device) => enrolWith(page, { appUrl, code, device, pin: PIN });
 
 async function openSession(page) {
   await page.evaluate((id) => (location.hash = `#/session/${id}`), sessionId);
@@ -271,7 +227,4 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error(`webapp-scope.mjs: FAILED: ${e instanceof Failure ? e.message : (e.stack ?? e)}`);
-  process.exit(1);
-});
+run("webapp-scope.mjs", main, problems);

@@ -12,7 +12,7 @@
 
 import path from "node:path";
 import process from "node:process";
-import { chromium } from "playwright-core";
+import { PHONE, collectErrors, launch } from "./common.mjs";
 import { violations } from "./a11y.mjs";
 
 const [baseUrl, code, outDir] = process.argv.slice(2);
@@ -63,14 +63,11 @@ async function held(page) {
 }
 
 async function main() {
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium" });
+  const browser = await launch();
   try {
-    const context = await browser.newContext({ viewport: { width: 360, height: 780 }, locale: "en-GB" });
+    const context = await browser.newContext(PHONE);
     const page = await context.newPage();
-    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-    page.on("console", (msg) => {
-      if (msg.type() === "error" && !/Failed to load resource|ERR_INTERNET_DISCONNECTED/.test(msg.text())) problems.push(`console error: ${msg.text()}`);
-    });
+    collectErrors(page, problems);
     await page.goto(`${baseUrl.replace(/\/+$/, "")}/app/`);
     await page.waitForSelector("body[data-ready=true]", { timeout: 20000 });
     await page.getByLabel("Enrolment code or QR text").fill(code);

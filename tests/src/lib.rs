@@ -1046,3 +1046,117 @@ pub async fn server_command(
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// `node <script> <args…>` in `browser_dir` (see [`browser_dir`]), killed with the test.
+fn browser_command(
+    browser_dir: &std::path::Path,
+    script: &str,
+    args: &[&dyn AsRef<std::ffi::OsStr>],
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(browser_dir.join(script))
+        .args(args.iter().map(|a| a.as_ref()))
+        .current_dir(browser_dir)
+        .kill_on_drop(true);
+    command
+}
+
+/// Runs the browser check `script` (a file of `tests/browser/`) with `args` and gives the JSON
+/// summary it prints on stdout. What it says on stderr is printed; the test fails, naming the
+/// script, if it does not finish within `timeout`, exits with a failure, or prints no JSON.
+pub async fn run_browser_script(
+    browser_dir: &std::path::Path,
+    script: &str,
+    args: &[&dyn AsRef<std::ffi::OsStr>],
+    timeout: std::time::Duration,
+) -> Value {
+    let output = tokio::time::timeout(timeout, browser_command(browser_dir, script, args).output())
+        .await
+        .unwrap_or_else(|_| panic!("{script} did not finish within {timeout:?}"))
+        .unwrap_or_else(|e| panic!("`node {script}` could not run: {e}"));
+    let said = String::from_utf8_lossy(&output.stderr);
+    eprint!("{said}");
+    assert!(
+        output.status.success(),
+        "{script} failed ({}): {said}",
+        output.status
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{script} printed no JSON summary ({e}): {stdout}"))
+}
+
+/// A browser check that takes turns with the test: it prints lines on stdout (a step reached,
+/// then its JSON summary) and waits for a line on stdin to go on. Its stderr goes straight to
+/// the test's.
+pub struct BrowserScript {
+    script: String,
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+}
+
+impl BrowserScript {
+    /// Starts `node <script> <args…>` in `browser_dir` with the environment `envs` added.
+    pub fn spawn(
+        browser_dir: &std::path::Path,
+        script: &str,
+        args: &[&dyn AsRef<std::ffi::OsStr>],
+        envs: &[(&str, &str)],
+    ) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = browser_command(browser_dir, script, args)
+            .envs(envs.iter().copied())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("`node {script}` could not run: {e}"));
+        let stdin = child.stdin.take().expect("piped stdin");
+        let lines = tokio::io::BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        Self {
+            script: script.to_owned(),
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    /// The next line the script prints, within `timeout`; `step` says what it was doing, for
+    /// the message when it takes longer or stops early.
+    pub async fn next_line(&mut self, timeout: std::time::Duration, step: &str) -> String {
+        let script = &self.script;
+        tokio::time::timeout(timeout, self.lines.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("{script} did not finish {step} within {timeout:?}"))
+            .unwrap_or_else(|e| panic!("reading what {script} prints: {e}"))
+            .unwrap_or_else(|| {
+                panic!("{script} stopped before finishing {step} (its messages are above)")
+            })
+    }
+
+    /// The next line the script prints, within `timeout`, as JSON (its summary).
+    pub async fn next_json(&mut self, timeout: std::time::Duration, step: &str) -> Value {
+        let line = self.next_line(timeout, step).await;
+        serde_json::from_str(&line).unwrap_or_else(|e| {
+            panic!("{} printed no JSON after {step} ({e}): {line}", self.script)
+        })
+    }
+
+    /// Tells the script to go on: a line on its stdin.
+    pub async fn go_on(&mut self) {
+        use tokio::io::AsyncWriteExt;
+        self.stdin.write_all(b"go\n").await.unwrap();
+        self.stdin.flush().await.unwrap();
+    }
+
+    /// Waits for the script to exit; fails, naming it and `summary`, unless it succeeded.
+    pub async fn finish(mut self, summary: &Value) {
+        let status = self.child.wait().await.unwrap();
+        assert!(
+            status.success(),
+            "{} failed ({status}): {summary}",
+            self.script
+        );
+    }
+}

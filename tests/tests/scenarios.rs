@@ -45,5 +45,6 @@ mod scenarios {
     pub mod webapp_i18n;
     pub mod webapp_lock;
     pub mod webapp_people;
+    pub mod webapp_programme;
     pub mod worked_example;
 }

@@ -5,7 +5,9 @@ import * as A from "@automerge/automerge/slim";
 import { devicePrefix, participantCode } from "./code";
 import { createRecord, editRecord, InvalidRecord, view, type Doc, type Editor, type FieldError, type FieldValue, type View } from "./records";
 import type { RecordKind } from "./schema";
-import { read, write, unsynced, type Identity, type StoredRecord, type Tx } from "./store";
+import { isUnlocked, keyEvents, read, write, writeCount, unsynced, type Identity, type RecordState, type Snapshot, type StoredRecord, type Tx } from "./store";
+import { conflictsOf } from "./competing";
+import { decodeState, encodeState, plainState, viewOfState } from "./snapshot";
 import { useSetup } from "./instrument";
 import { uuidv7, type Setup } from "./protocol";
 import { canWrite, notAllowedError, writableProjects } from "./roles";
@@ -52,6 +54,8 @@ export function loadDoc(r: StoredRecord, actor: string): Doc {
   return A.load(r.doc, { actor });
 }
 
+/** A record as stored: its document, heads, and the snapshot of its current values with
+ * whether it has conflicts (src/snapshot.ts), which the lists read instead of the document. */
 export function storedFrom(id: string, doc: Doc, acked: string[] | null, at = now()): StoredRecord {
   const v = view(doc);
   return {
@@ -62,6 +66,8 @@ export function storedFrom(id: string, doc: Doc, acked: string[] | null, at = no
     heads: A.getHeads(doc),
     acked,
     updated: at,
+    state: encodeState(plainState(doc)),
+    conflicts: conflictsOf(doc).length > 0,
   };
 }
 
@@ -72,21 +78,87 @@ export interface Loaded {
   unsynced: boolean;
 }
 
-/** Every record on the device with a typed view. */
-export async function listRecords(): Promise<Loaded[]> {
-  const rows = await read((tx) => tx.allRecords());
+/** A stored record's typed view: from its snapshot, or (stored before snapshots were kept)
+ * from its document. */
+function viewOfRow(r: Snapshot): View | undefined {
+  if (r.state) return viewOfState(decodeState(r.state));
+  return r.doc ? view(A.load(r.doc)) : undefined;
+}
+
+/** The views read so far, by id with the heads they were read at: a list read again after a
+ * write (by this page, another tab or a sync) decrypts and decodes only the records written
+ * since. Dropped when the app locks. */
+const views = new Map<string, { heads: string; view: View | undefined }>();
+/** The last list and the records' states, while nothing was written since they were read
+ * (`writeCount`): one read serves every screen and the badge until the next write. */
+let listed: { writes: number; list: Promise<Loaded[]> } | undefined;
+let states: { writes: number; rows: Promise<RecordState[]> } | undefined;
+keyEvents.addEventListener("locked", () => {
+  views.clear();
+  listed = states = undefined;
+});
+const headsKey = (heads: readonly string[]) => heads.slice().sort().join();
+
+/** Every record's state (id, kind, project, heads, whether it has conflicts: what is in clear),
+ * as last read if nothing was written since. */
+export function recordStates(): Promise<RecordState[]> {
+  const writes = writeCount();
+  if (states?.writes !== writes) {
+    const rows = read((tx) => tx.allRecordStates());
+    states = { writes, rows };
+    rows.catch(() => states?.rows === rows && (states = undefined));
+  }
+  return states.rows.then((r) => r.slice());
+}
+
+/** Every record on the device with a typed view, in the order they are stored; as last listed
+ * if nothing was written since. */
+export function listRecords(): Promise<Loaded[]> {
+  const writes = writeCount();
+  if (listed?.writes !== writes) {
+    const list = readList(writes);
+    listed = { writes, list };
+    list.catch(() => listed?.list === list && (listed = undefined));
+  }
+  return listed.list.then((l) => l.slice());
+}
+
+async function readList(writes: number): Promise<Loaded[]> {
+  // The views still good, taken as the rows are read: the app may lock (and forget them) before
+  // this goes on.
+  const known = new Map<string, View | undefined>();
+  const rows = await read((tx) =>
+    tx.snapshots((r) => {
+      const v = views.get(r.id);
+      if (v?.heads !== headsKey(r.heads)) return true;
+      known.set(r.id, v.view);
+      return false;
+    }),
+  );
+  // Locked meanwhile: the list is given to whoever asked, but nothing decrypted is kept.
+  const keep = isUnlocked();
+  if (keep && states?.writes !== writes) {
+    const clear = rows.map(({ doc: _d, state: _s, ...rest }: Snapshot | RecordState & { doc?: unknown; state?: unknown }) => rest);
+    states = { writes, rows: Promise.resolve(clear) };
+  }
+  const held = new Set<string>();
   const out: Loaded[] = [];
   for (const r of rows) {
-    const v = view(A.load(r.doc));
+    held.add(r.id);
+    const opened = "state" in r || "doc" in r;
+    const v = opened ? viewOfRow(r as Snapshot) : known.get(r.id);
+    if (opened && keep) views.set(r.id, { heads: headsKey(r.heads), view: v });
     if (v) out.push({ id: r.id, view: v, heads: r.heads, unsynced: unsynced(r) });
   }
+  for (const id of views.keys()) if (!held.has(id)) views.delete(id);
+  if (!keep && listed?.writes === writes) listed = undefined;
   return out;
 }
 
 export async function getRecord(id: string): Promise<Loaded | undefined> {
   const r = await read((tx) => tx.getRecord(id));
   if (!r) return undefined;
-  const v = view(A.load(r.doc));
+  const v = viewOfRow(r);
   return v && { id, view: v, heads: r.heads, unsynced: unsynced(r) };
 }
 
@@ -206,11 +278,7 @@ export function contactNamesIn(records: readonly Loaded[]): Map<string, string> 
 
 /** The names the contact records on this device give participants (see `contactNamesIn`). */
 export async function contactNames(): Promise<Map<string, string>> {
-  const rows = (await read((tx) => tx.allRecords())).filter((r) => r.kind === "contact");
-  return namesFrom(rows.flatMap((r) => {
-    const v = view(A.load(r.doc));
-    return v ? [{ id: r.id, view: v }] : [];
-  }));
+  return contactNamesIn(await listRecords());
 }
 
 export async function createSession(project: string, fields: [string, FieldValue][]): Promise<string> {
@@ -279,12 +347,12 @@ export function editText(id: string, fieldName: "body" | "notes", text: string) 
 }
 
 export async function unsyncedCount(): Promise<number> {
-  return (await read((tx) => tx.allRecordStates())).filter(unsynced).length;
+  return (await recordStates()).filter(unsynced).length;
 }
 
 /** The heads of every record as held here (for checks against the server and other devices). */
 export async function allHeads(): Promise<Record<string, string[]>> {
-  const rows = await read((tx) => tx.allRecordStates());
+  const rows = await recordStates();
   return Object.fromEntries(rows.map((r) => [r.id, r.heads.slice().sort()]));
 }
 

@@ -7,8 +7,9 @@
 // What can carry participant data or a credential is stored sealed (src/vault.ts): each record's
 // document, each set-aside copy and its reason, each report's message, and every value in
 // `meta` (the identity with the device credential, the set-up, the cursor...) except the vault
-// itself and the count of wrong PINs. Ids, kinds, projects, heads and times stay in clear: the
-// app counts unsynced records and finds a record's notes by them without the key.
+// itself and the count of wrong PINs; each record's snapshot of its current values too
+// (src/snapshot.ts). Ids, kinds, projects, heads, times and whether a record has conflicts stay
+// in clear: the app counts unsynced records and finds a record's notes by them without the key.
 //
 // A transaction (`read`, `write`) reads through IndexedDB and decrypts as it goes; a write is
 // staged, sealed when `fn` is done, and stored in one IndexedDB transaction. WebCrypto's
@@ -27,6 +28,13 @@ export interface StoredRecord {
   heads: string[];
   acked: string[] | null;
   updated: number;
+  /** The document's current values in plain form (src/snapshot.ts), sealed like the document:
+   * the lists read it instead of loading every document. Absent on a record stored before
+   * snapshots were kept (it is read from the document until the record is next stored). */
+  state?: Uint8Array;
+  /** Whether the document has fields with competing values (src/competing.ts): only those
+   * documents are loaded to list conflicts. Absent where `state` is. */
+  conflicts?: boolean;
 }
 export interface SetAside {
   n?: number;
@@ -127,6 +135,28 @@ export class Locked extends Error {
 
 export const isUnlocked = () => key !== undefined;
 
+// ---------- what changed ----------
+
+/** How many times the store's records were written, by this page or (told through a BroadcastChannel) by
+ * another tab of the app: what is read and kept in memory (src/device.ts) is read again once
+ * this moves. Another tab's write is known here a moment after it is stored. */
+let writes = 0;
+const others = typeof BroadcastChannel !== "undefined" ? new BroadcastChannel("bothy-store") : undefined;
+if (others) {
+  others.onmessage = () => void writes++;
+  // Node (the unit tests) would otherwise wait on the channel for ever.
+  (others as { unref?: () => void }).unref?.();
+}
+export const writeCount = () => writes;
+function written(): void {
+  writes++;
+  others?.postMessage("written");
+}
+
+/** Told ("locked") when the key leaves memory (locking, a forgotten PIN): what was decrypted
+ * and kept in memory (the list of records, src/device.ts) is dropped then. */
+export const keyEvents = new EventTarget();
+
 function dataKey(): CryptoKey {
   if (!key) throw new Locked();
   return key;
@@ -186,8 +216,24 @@ const fromUtf8 = new TextDecoder();
 const notePlace = (store: "setAside" | "reports", n: { recordId: string; at: number }, field: string) => placeOf(store, `${n.recordId}@${n.at}`, field);
 const metaPlace = (k: string) => placeOf("meta", k, "value");
 
-const sealRecord = async (k: CryptoKey, r: StoredRecord): Promise<StoredRecord> => ({ ...r, doc: await seal(k, r.doc, placeOf("records", r.id, "doc")) });
-const openRecord = async (k: CryptoKey, r: StoredRecord): Promise<StoredRecord> => ({ ...r, doc: await unseal(k, r.doc, placeOf("records", r.id, "doc")) });
+async function sealRecord(k: CryptoKey, r: StoredRecord): Promise<StoredRecord> {
+  const [doc, state] = await Promise.all([seal(k, r.doc, placeOf("records", r.id, "doc")), r.state && seal(k, r.state, placeOf("records", r.id, "state"))]);
+  return { ...r, doc, ...(state ? { state } : {}) };
+}
+async function openRecord(k: CryptoKey, r: StoredRecord): Promise<StoredRecord> {
+  const [doc, state] = await Promise.all([unseal(k, r.doc, placeOf("records", r.id, "doc")), r.state && unseal(k, r.state, placeOf("records", r.id, "state"))]);
+  return { ...r, doc, ...(state ? { state } : {}) };
+}
+/** A record for the lists: its snapshot opened, its document only where it has no snapshot. */
+async function openSnapshot(k: CryptoKey, r: StoredRecord): Promise<Snapshot> {
+  if (!r.state) return openRecord(k, r);
+  const { doc: _doc, ...rest } = r;
+  return { ...rest, state: await unseal(k, r.state, placeOf("records", r.id, "state")) };
+}
+
+/** A stored record as the lists read it: the snapshot of its values, or (stored before
+ * snapshots were kept) its document. */
+export type Snapshot = Omit<StoredRecord, "doc"> & { doc?: Uint8Array };
 
 async function sealSetAside(k: CryptoKey, s: SetAside): Promise<unknown> {
   const [doc, reason] = await Promise.all([seal(k, s.doc, notePlace("setAside", s, "doc")), seal(k, utf8.encode(s.reason), notePlace("setAside", s, "reason"))]);
@@ -204,7 +250,10 @@ const sealMeta = (k: CryptoKey, name: string, v: unknown) => seal(k, encode(v), 
 const openMeta = async (k: CryptoKey, name: string, stored: unknown) => decode(await unseal(k, stored, metaPlace(name)));
 
 const copy = (r: StoredRecord): StoredRecord => ({ ...r, heads: [...r.heads], acked: r.acked && [...r.acked] });
-const stateOf = ({ doc: _doc, ...state }: StoredRecord): Omit<StoredRecord, "doc"> => state;
+const stateOf = ({ doc: _doc, state: _state, ...rest }: StoredRecord): RecordState => rest;
+
+/** What is in clear of a stored record: no document, no snapshot. */
+export type RecordState = Omit<StoredRecord, "doc" | "state">;
 
 // ---------- transactions ----------
 
@@ -253,8 +302,18 @@ export class Tx {
     for (const r of this.records.values()) if (r) out.push(copy(r));
     return this.records.size ? out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) : out;
   }
+  /** Every record for the lists: those `wanted` picks by what is in clear with their snapshot
+   * decrypted (their document only where they have none, see `Snapshot`); the others as
+   * `RecordState`, nothing decrypted. */
+  async snapshots(wanted: (r: RecordState) => boolean): Promise<(Snapshot | RecordState)[]> {
+    const rows = this.cleared ? [] : await raw("records", (s) => s.getAll() as IDBRequest<StoredRecord[]>);
+    const mine = rows.filter((r) => !this.records.has(r.id));
+    const out: (Snapshot | RecordState)[] = await Promise.all(mine.map((r) => (wanted(r) ? openSnapshot(dataKey(), r) : stateOf(r))));
+    for (const r of this.records.values()) if (r) out.push(copy(r));
+    return this.records.size ? out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) : out;
+  }
   /** Every record's id, kind, project, heads and times, without its document: no decryption. */
-  async allRecordStates(): Promise<Omit<StoredRecord, "doc">[]> {
+  async allRecordStates(): Promise<RecordState[]> {
     const rows = this.cleared ? [] : await raw("records", (s) => s.getAll() as IDBRequest<StoredRecord[]>);
     const out = rows.filter((r) => !this.records.has(r.id)).map(stateOf);
     for (const r of this.records.values()) if (r) out.push(stateOf(copy(r)));
@@ -347,6 +406,7 @@ export class Tx {
         }
       });
     });
+    if (this.ops.some((o) => o.op === "putRecord" || o.op === "deleteRecord" || o.op === "clear")) written();
   }
 }
 
@@ -434,6 +494,7 @@ export async function setPin(pin: string, identity?: Identity): Promise<void> {
       w.objectStore("meta").put({ count: 0, until: 0 } satisfies Failures, FAILURES);
       w.objectStore("meta").put(record, VAULT);
     });
+    written();
     key = k;
   });
 }
@@ -448,6 +509,7 @@ export async function lock(): Promise<void> {
   await locked("exclusive", async () => {
     key = undefined;
   });
+  keyEvents.dispatchEvent(new Event("locked"));
 }
 
 /** Wraps the data key under a new PIN; the current PIN is checked as at unlocking. */
@@ -466,6 +528,8 @@ export async function unsyncedWhileLocked(): Promise<number> {
 export async function forgetEverything(): Promise<void> {
   await locked("exclusive", async () => {
     await writeAll((t) => STORES.forEach((s) => t.objectStore(s).clear()));
+    written();
     key = undefined;
   });
+  keyEvents.dispatchEvent(new Event("locked"));
 }

@@ -89,9 +89,23 @@ export function utcToUkLocal(when: string | Date | number): string {
   return `${w.y}-${pad(w.mo)}-${pad(w.d)}T${pad(w.h)}:${pad(w.mi)}`;
 }
 
+// UK dates by UTC hour: the UK's offset is a whole number of hours and changes on the hour (01:00
+// UTC), so every instant of one UTC hour has the same UK date. Lists work out thousands of them
+// (who is due); reading the wall clock through `Intl` for each is what costs.
+const datesByHour = new Map<number, string>();
+
 /** The UK date of an instant ("2026-06-01"); empty if it is not a time. */
 export function ukDate(when: string | Date | number = Date.now()): string {
-  return utcToUkLocal(when).slice(0, 10);
+  const ms = toMs(when);
+  if (ms === undefined) return "";
+  const hour = Math.floor(ms / 3_600_000);
+  let day = datesByHour.get(hour);
+  if (day === undefined) {
+    if (datesByHour.size >= 50_000) datesByHour.clear();
+    day = utcToUkLocal(ms).slice(0, 10);
+    datesByHour.set(hour, day);
+  }
+  return day;
 }
 
 /** An instant for people, in UK time and the app's language ("1 Jun 2026, 10:00" in English,

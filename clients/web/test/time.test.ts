@@ -79,3 +79,19 @@ test("the phone's own time zone does not change anything", { skip: process.env.B
     }
   }
 });
+
+test("a UK date read from the hour it falls in is the wall clock's date, around both clock changes", () => {
+  // Every 7 minutes over the days of the clock changes of 2026 (29 March, 25 October) and the
+  // turn of the year: each instant twice, the second from the dates kept by hour.
+  for (const start of [Date.UTC(2026, 2, 28), Date.UTC(2026, 9, 24), Date.UTC(2026, 11, 31)]) {
+    for (let ms = start; ms < start + 3 * 86_400_000; ms += 7 * 60_000) {
+      const wall = utcToUkLocal(ms).slice(0, 10);
+      assert.equal(ukDate(ms), wall, new Date(ms).toISOString());
+      assert.equal(ukDate(new Date(ms)), wall, `${new Date(ms).toISOString()} again`);
+    }
+  }
+  assert.equal(ukDate("2026-03-29T00:59:59Z"), "2026-03-29");
+  assert.equal(ukDate("2026-10-24T23:00:00Z"), "2026-10-25", "midnight BST");
+  assert.equal(ukDate("2026-10-24T22:59:59Z"), "2026-10-24");
+  assert.equal(ukDate("not a time"), "");
+});

@@ -18,7 +18,6 @@ use serde_json::{Value, json};
 use sqlx::Connection;
 use std::collections::BTreeMap;
 use std::path::Path;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use uuid::Uuid;
 
 on_both_backends!(
@@ -509,27 +508,15 @@ async fn the_web_app_is_wiped_when_withdrawn(backend: Backend) {
     h.user("morag", P, "researcher").await;
     let code = h.enrolment_code("morag").await;
     let out = bothy_tests::artifacts_dir("webapp-wipe", backend);
-    let mut child = tokio::process::Command::new("node")
-        .arg(browser_dir.join("webapp-wipe.mjs"))
-        .args([h.url().as_str(), code.as_str()])
-        .arg(&out)
-        .current_dir(&browser_dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs");
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut next = async || {
-        tokio::time::timeout(std::time::Duration::from_secs(180), lines.next_line())
-            .await
-            .expect("the web app answered within 3 minutes")
-            .unwrap()
-            .expect("webapp-wipe.mjs stopped early (its messages are above)")
-    };
-    assert_eq!(next().await, "CAPTURED");
-    let ids: Value = serde_json::from_str(&next().await).unwrap();
+    let mut script = bothy_tests::BrowserScript::spawn(
+        &browser_dir,
+        "webapp-wipe.mjs",
+        &[&h.url(), &code, &out],
+        &[],
+    );
+    let wait = std::time::Duration::from_secs(180);
+    assert_eq!(script.next_line(wait, "the capture").await, "CAPTURED");
+    let ids = script.next_json(wait, "the capture").await;
     let (synced, offline) = (
         ids["synced"].as_str().unwrap().to_owned(),
         ids["offline"].as_str().unwrap().to_owned(),
@@ -551,10 +538,9 @@ async fn the_web_app_is_wiped_when_withdrawn(backend: Backend) {
         json!({"reason": "left on the bus"}),
     )
     .await;
-    stdin.write_all(b"go\n").await.unwrap();
-    stdin.flush().await.unwrap();
-    let summary: Value = serde_json::from_str(&next().await).unwrap();
-    assert!(child.wait().await.unwrap().success(), "{summary}");
+    script.go_on().await;
+    let summary = script.next_json(wait, "the wipe").await;
+    script.finish(&summary).await;
 
     // The admin sees the wipe confirmed, and exactly the offline story lost.
     let row = listed(&h, &device_id).await;

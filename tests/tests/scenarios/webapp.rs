@@ -17,7 +17,6 @@ use bothy_device::AttendanceMark;
 use bothy_sync_core::FieldValue;
 use bothy_tests::{Backend, Harness, device_heads, on_both_backends, server_heads};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use uuid::Uuid;
 
 on_both_backends!(
@@ -213,35 +212,26 @@ async fn web_app_offline_and_merging_in_a_browser(backend: Backend) {
 
     let code = h.enrolment_code("morag").await;
     let out = bothy_tests::artifacts_dir("webapp", backend);
-    let mut child = tokio::process::Command::new("node")
-        .arg(browser_dir.join("webapp.mjs"))
-        .args([
-            h.url().as_str(),
-            code.as_str(),
-            PROJECT,
+    let mut script = bothy_tests::BrowserScript::spawn(
+        &browser_dir,
+        "webapp.mjs",
+        &[
+            &h.url(),
+            &code,
+            &PROJECT,
             &story.to_string(),
             &session.to_string(),
-        ])
-        .arg(&out)
-        .env("BOTHY_PAUSE_BEFORE_SYNC", "1")
-        .env("BOTHY_PAUSE_AFTER_SYNC", "1")
-        .current_dir(&browser_dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs");
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(std::time::Duration::from_secs(240), lines.next_line())
-        .await
-        .expect("the web app finished its offline work within 4 minutes")
-        .unwrap();
-    assert_eq!(
-        first.as_deref(),
-        Some("OFFLINE_WORK_DONE"),
-        "webapp.mjs stopped early (its messages are above)"
+            &out,
+        ],
+        &[
+            ("BOTHY_PAUSE_BEFORE_SYNC", "1"),
+            ("BOTHY_PAUSE_AFTER_SYNC", "1"),
+        ],
     );
+    let first = script
+        .next_line(std::time::Duration::from_secs(240), "its offline work")
+        .await;
+    assert_eq!(first, "OFFLINE_WORK_DONE", "webapp.mjs said");
 
     // Meanwhile, offline on the Rust device: the same story and session edited, then synced.
     cli.edit_story_body(
@@ -254,18 +244,9 @@ async fn web_app_offline_and_merging_in_a_browser(backend: Backend) {
         .await
         .unwrap();
     cli.sync().await.unwrap();
-    stdin.write_all(b"go\n").await.unwrap();
-    stdin.flush().await.unwrap();
-
-    let mut next_json = async || -> Value {
-        let line = tokio::time::timeout(std::time::Duration::from_secs(120), lines.next_line())
-            .await
-            .expect("the web app answered within 2 minutes")
-            .unwrap()
-            .expect("webapp.mjs stopped early (its messages are above)");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
-    };
-    let summary = next_json().await;
+    script.go_on().await;
+    let wait = std::time::Duration::from_secs(120);
+    let summary = script.next_json(wait, "its sync").await;
     cli.sync().await.unwrap();
     // Identical documents everywhere: the web app's heads (after its sync), the Rust
     // device's and the server's. The story written on the phone is `private` (the form's
@@ -399,14 +380,9 @@ async fn web_app_offline_and_merging_in_a_browser(backend: Backend) {
         .await;
     assert_eq!(erased["counts"]["wellbeing_responses"], 3, "{erased}");
     assert_eq!(erased["counts"]["contacts"], 1, "{erased}");
-    stdin.write_all(b"go\n").await.unwrap();
-    stdin.flush().await.unwrap();
-    let after = next_json().await;
-    let status = child.wait().await.unwrap();
-    assert!(
-        status.success(),
-        "webapp.mjs failed (its messages are above)"
-    );
+    script.go_on().await;
+    let after = script.next_json(wait, "the erasure").await;
+    script.finish(&after).await;
     let message = after["after_erasure"]["message"].as_str().unwrap();
     assert!(
         message.contains("erased at a participant's request"),
@@ -463,35 +439,22 @@ async fn web_app_explains_a_refusal(backend: Backend) {
     h.user("iain", PROJECT, "researcher").await;
     let code = h.enrolment_code("iain").await;
     let out = bothy_tests::artifacts_dir("webapp-refusal", backend);
-    let mut child = tokio::process::Command::new("node")
-        .arg(browser_dir.join("webapp-refusal.mjs"))
-        .args([h.url().as_str(), code.as_str()])
-        .arg(&out)
-        .current_dir(&browser_dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs");
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut next = async || {
-        tokio::time::timeout(std::time::Duration::from_secs(180), lines.next_line())
-            .await
-            .expect("the web app answered within 3 minutes")
-            .unwrap()
-            .expect("webapp-refusal.mjs stopped early (its messages are above)")
-    };
-    assert_eq!(next().await, "CAPTURED");
+    let mut script = bothy_tests::BrowserScript::spawn(
+        &browser_dir,
+        "webapp-refusal.mjs",
+        &[&h.url(), &code, &out],
+        &[],
+    );
+    let wait = std::time::Duration::from_secs(180);
+    assert_eq!(script.next_line(wait, "the capture").await, "CAPTURED");
     h.admin(
         &format!("/api/v1/admin/projects/{PROJECT}/members"),
         serde_json::json!({"username": "iain", "role": "peer_worker"}),
     )
     .await;
-    stdin.write_all(b"go\n").await.unwrap();
-    stdin.flush().await.unwrap();
-    let summary: Value = serde_json::from_str(&next().await).unwrap();
-    assert!(child.wait().await.unwrap().success());
+    script.go_on().await;
+    let summary = script.next_json(wait, "the sync").await;
+    script.finish(&summary).await;
     let wellbeing = summary["wellbeing"].as_str().unwrap();
     let session = summary["session"].as_str().unwrap();
     assert_eq!(
@@ -593,28 +556,13 @@ async fn web_app_records_a_project_instrument_offline(backend: Backend) {
 
     let code = h.enrolment_code("mairi").await;
     let out = bothy_tests::artifacts_dir("webapp-instrument", backend);
-    let output = tokio::time::timeout(
+    let summary = bothy_tests::run_browser_script(
+        &browser_dir,
+        "webapp-instrument.mjs",
+        &[&h.url(), &code, &out],
         std::time::Duration::from_secs(240),
-        tokio::process::Command::new("node")
-            .arg(browser_dir.join("webapp-instrument.mjs"))
-            .args([h.url().as_str(), code.as_str()])
-            .arg(&out)
-            .current_dir(&browser_dir)
-            .kill_on_drop(true)
-            .output(),
     )
-    .await
-    .expect("the web app finished within 4 minutes")
-    .expect("node runs");
-    let said = String::from_utf8_lossy(&output.stderr);
-    eprint!("{said}");
-    assert!(
-        output.status.success(),
-        "webapp-instrument.mjs failed: {said}"
-    );
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    let summary: Value =
-        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    .await;
     assert_eq!(
         summary["score"], "CONNECT score 20. Band: High.",
         "{summary}"
@@ -781,29 +729,22 @@ async fn web_app_holds_only_what_its_role_may_see(backend: Backend) {
     let peer_code = h.enrolment_code("ruth").await;
     let researcher_code = h.enrolment_code("iain").await;
     let out = bothy_tests::artifacts_dir("webapp-scope", backend);
-    let mut child = tokio::process::Command::new("node")
-        .arg(browser_dir.join("webapp-scope.mjs"))
-        .args([
-            h.url().as_str(),
-            peer_code.as_str(),
-            researcher_code.as_str(),
+    let mut script = bothy_tests::BrowserScript::spawn(
+        &browser_dir,
+        "webapp-scope.mjs",
+        &[
+            &h.url(),
+            &peer_code,
+            &researcher_code,
             &session.to_string(),
             &held.to_string(),
-        ])
-        .arg(&out)
-        .current_dir(&browser_dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs");
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(std::time::Duration::from_secs(240), lines.next_line())
-        .await
-        .expect("both phones were checked within 4 minutes")
-        .unwrap()
-        .expect("webapp-scope.mjs stopped early (its messages are above)");
+            &out,
+        ],
+        &[],
+    );
+    let line = script
+        .next_line(std::time::Duration::from_secs(240), "checking both phones")
+        .await;
     let checked: Value = serde_json::from_str(
         line.strip_prefix("SCOPE_CHECKED ")
             .unwrap_or_else(|| panic!("not SCOPE_CHECKED: {line}")),
@@ -853,18 +794,14 @@ async fn web_app_holds_only_what_its_role_may_see(backend: Backend) {
         .unwrap();
     let summary = cli.sync().await.unwrap();
     assert!(summary.reports.is_empty(), "{:?}", summary.reports);
-    stdin.write_all(b"go\n").await.unwrap();
-    stdin.flush().await.unwrap();
-    let line = tokio::time::timeout(std::time::Duration::from_secs(120), lines.next_line())
-        .await
-        .expect("the researcher's phone synced within 2 minutes")
-        .unwrap()
-        .expect("webapp-scope.mjs stopped early (its messages are above)");
-    let last: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
-    assert!(
-        child.wait().await.unwrap().success(),
-        "webapp-scope.mjs failed (its messages are above)"
-    );
+    script.go_on().await;
+    let last = script
+        .next_json(
+            std::time::Duration::from_secs(120),
+            "the researcher's phone's sync",
+        )
+        .await;
+    script.finish(&last).await;
     assert!(
         last["withdrawn"]
             .as_str()

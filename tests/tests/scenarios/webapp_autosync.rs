@@ -10,8 +10,6 @@
 
 use bothy_device::AttendanceMark;
 use bothy_tests::{Backend, Harness, device_heads, on_both_backends, server_heads};
-use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use uuid::Uuid;
 
 on_both_backends!(web_app_syncs_by_itself_and_resolves_a_conflict);
@@ -54,32 +52,22 @@ async fn web_app_syncs_by_itself_and_resolves_a_conflict(backend: Backend) {
 
     let code = h.enrolment_code("eilidh").await;
     let out = bothy_tests::artifacts_dir("webapp-autosync", backend);
-    let mut child = tokio::process::Command::new("node")
-        .arg(browser_dir.join("webapp-autosync.mjs"))
-        .args([
-            h.url().as_str(),
-            code.as_str(),
+    let mut script = bothy_tests::BrowserScript::spawn(
+        &browser_dir,
+        "webapp-autosync.mjs",
+        &[
+            &h.url(),
+            &code,
             &session.to_string(),
             &attendee.to_string(),
-        ])
-        .arg(&out)
-        .current_dir(&browser_dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs");
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(std::time::Duration::from_secs(240), lines.next_line())
-        .await
-        .expect("the web app finished its offline work within 4 minutes")
-        .unwrap();
-    assert_eq!(
-        first.as_deref(),
-        Some("OFFLINE_WORK_DONE"),
-        "webapp-autosync.mjs stopped early (its messages are above)"
+            &out,
+        ],
+        &[],
     );
+    let first = script
+        .next_line(std::time::Duration::from_secs(240), "its offline work")
+        .await;
+    assert_eq!(first, "OFFLINE_WORK_DONE", "webapp-autosync.mjs said");
 
     // Nothing the phone recorded offline reached the server yet.
     let held = h
@@ -98,17 +86,11 @@ async fn web_app_syncs_by_itself_and_resolves_a_conflict(backend: Backend) {
         .await
         .unwrap();
     cli.sync().await.unwrap();
-    stdin.write_all(b"go\n").await.unwrap();
-    stdin.flush().await.unwrap();
-
-    let line = tokio::time::timeout(std::time::Duration::from_secs(180), lines.next_line())
-        .await
-        .expect("the web app answered within 3 minutes")
-        .unwrap()
-        .expect("webapp-autosync.mjs stopped early (its messages are above)");
-    let summary: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
-    let status = child.wait().await.unwrap();
-    assert!(status.success(), "webapp-autosync.mjs failed: {summary}");
+    script.go_on().await;
+    let summary = script
+        .next_json(std::time::Duration::from_secs(180), "its online work")
+        .await;
+    script.finish(&summary).await;
     eprintln!(
         "webapp-autosync: status {} syncs {}",
         summary["status"], summary["syncs"]

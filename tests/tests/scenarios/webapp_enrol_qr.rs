@@ -9,7 +9,6 @@
 //! three devices, each for its user. Screenshots go to target/artifacts/webapp-enrol-qr/<backend>/.
 
 use bothy_tests::{Backend, Harness, on_both_backends};
-use serde_json::Value;
 
 on_both_backends!(web_app_enrols_from_a_qr_code);
 
@@ -31,28 +30,13 @@ async fn web_app_enrols_from_a_qr_code(backend: Backend) {
     let photo = h.enrolment_code("brodie").await;
     let camera = h.enrolment_code("catriona").await;
     let out = bothy_tests::artifacts_dir("webapp-enrol-qr", backend);
-    let output = tokio::time::timeout(
+    let summary = bothy_tests::run_browser_script(
+        &browser_dir,
+        "webapp-enrol-qr.mjs",
+        &[&h.url(), &link, &again, &photo, &camera, &out],
         std::time::Duration::from_secs(300),
-        tokio::process::Command::new("node")
-            .arg(browser_dir.join("webapp-enrol-qr.mjs"))
-            .args([h.url().as_str(), &link, &again, &photo, &camera])
-            .arg(&out)
-            .current_dir(&browser_dir)
-            .kill_on_drop(true)
-            .output(),
     )
-    .await
-    .expect("the web app finished within 5 minutes")
-    .expect("node runs");
-    let said = String::from_utf8_lossy(&output.stderr);
-    eprint!("{said}");
-    assert!(
-        output.status.success(),
-        "webapp-enrol-qr.mjs failed: {said}"
-    );
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    let summary: Value =
-        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    .await;
     assert_eq!(
         summary["noPin"], "The PIN must be at least 6 characters.",
         "{summary}"

@@ -11,7 +11,7 @@
 //! target/artifacts/webapp-forms/<backend>/.
 
 use bothy_tests::{Backend, Harness, on_both_backends};
-use serde_json::{Value, json};
+use serde_json::json;
 
 on_both_backends!(web_app_forms_are_field_ready);
 
@@ -39,25 +39,13 @@ async fn web_app_forms_are_field_ready(backend: Backend) {
     let code = h.enrolment_code("isla").await;
     let code2 = h.enrolment_code("isla").await;
     let out = bothy_tests::artifacts_dir("webapp-forms", backend);
-    let output = tokio::time::timeout(
+    let summary = bothy_tests::run_browser_script(
+        &browser_dir,
+        "webapp-forms.mjs",
+        &[&h.url(), &code, &code2, &out],
         std::time::Duration::from_secs(300),
-        tokio::process::Command::new("node")
-            .arg(browser_dir.join("webapp-forms.mjs"))
-            .args([h.url().as_str(), code.as_str(), code2.as_str()])
-            .arg(&out)
-            .current_dir(&browser_dir)
-            .kill_on_drop(true)
-            .output(),
     )
-    .await
-    .expect("the web app finished within 5 minutes")
-    .expect("node runs");
-    let said = String::from_utf8_lossy(&output.stderr);
-    eprint!("{said}");
-    assert!(output.status.success(), "webapp-forms.mjs failed: {said}");
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    let summary: Value =
-        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    .await;
     eprintln!("webapp-forms summary: {summary}");
     if let (Some(before), Some(after)) = (
         summary["before"]["form"].as_u64(),

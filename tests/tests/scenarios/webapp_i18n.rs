@@ -10,7 +10,6 @@
 //! Screenshots go to target/artifacts/webapp-i18n/<backend>/.
 
 use bothy_tests::{Backend, Harness, on_both_backends};
-use serde_json::Value;
 
 on_both_backends!(web_app_shows_only_messages_and_fits_right_to_left);
 
@@ -51,26 +50,13 @@ async fn web_app_shows_only_messages_and_fits_right_to_left(backend: Backend) {
     h.user("eilidh", PROJECT, "researcher").await;
     let code = h.enrolment_code("eilidh").await;
     let out = bothy_tests::artifacts_dir("webapp-i18n", backend);
-    let output = tokio::time::timeout(
+    let summary = bothy_tests::run_browser_script(
+        &browser_dir,
+        "webapp-i18n.mjs",
+        &[&h.url(), &code, &PROJECT, &out, &"eilidh"],
         std::time::Duration::from_secs(300),
-        tokio::process::Command::new("node")
-            .arg(browser_dir.join("webapp-i18n.mjs"))
-            .args([h.url().as_str(), code.as_str(), PROJECT])
-            .arg(&out)
-            .arg("eilidh")
-            .current_dir(&browser_dir)
-            .kill_on_drop(true)
-            .output(),
     )
-    .await
-    .expect("the web app finished within 5 minutes")
-    .expect("node runs");
-    let said = String::from_utf8_lossy(&output.stderr);
-    eprint!("{said}");
-    assert!(output.status.success(), "webapp-i18n.mjs failed: {said}");
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    let summary: Value =
-        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    .await;
     eprintln!("{}", serde_json::to_string_pretty(&summary).unwrap());
 
     // Every screen was walked both ways.

@@ -12,7 +12,6 @@
 //! Screenshots go to target/artifacts/webapp-lock/<backend>/.
 
 use bothy_tests::{Backend, Harness, on_both_backends};
-use serde_json::Value;
 
 on_both_backends!(web_app_keeps_its_store_encrypted_and_locked);
 
@@ -29,25 +28,13 @@ async fn web_app_keeps_its_store_encrypted_and_locked(backend: Backend) {
     h.user("morven", PROJECT, "researcher").await;
     let code = h.enrolment_code("morven").await;
     let out = bothy_tests::artifacts_dir("webapp-lock", backend);
-    let output = tokio::time::timeout(
+    let summary = bothy_tests::run_browser_script(
+        &browser_dir,
+        "webapp-lock.mjs",
+        &[&h.url(), &code, &PROJECT, &out],
         std::time::Duration::from_secs(300),
-        tokio::process::Command::new("node")
-            .arg(browser_dir.join("webapp-lock.mjs"))
-            .args([h.url().as_str(), code.as_str(), PROJECT])
-            .arg(&out)
-            .current_dir(&browser_dir)
-            .kill_on_drop(true)
-            .output(),
     )
-    .await
-    .expect("the web app finished within 5 minutes")
-    .expect("node runs");
-    let said = String::from_utf8_lossy(&output.stderr);
-    eprint!("{said}");
-    assert!(output.status.success(), "webapp-lock.mjs failed: {said}");
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    let summary: Value =
-        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    .await;
     assert_eq!(
         summary["wrongPin"], "Wrong PIN. Tries left before the app makes you wait: 4.",
         "{summary}"

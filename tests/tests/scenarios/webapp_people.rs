@@ -11,7 +11,7 @@
 //! target/artifacts/webapp-people/<backend>/.
 
 use bothy_tests::{Backend, Harness, on_both_backends};
-use serde_json::{Value, json};
+use serde_json::json;
 
 on_both_backends!(web_app_lists_people_and_who_is_due);
 
@@ -54,26 +54,19 @@ async fn web_app_lists_people_and_who_is_due(backend: Backend) {
     }
     let code = h.enrolment_code("catriona").await;
     let out = bothy_tests::artifacts_dir("webapp-people", backend);
-    let output = tokio::time::timeout(
+    let summary = bothy_tests::run_browser_script(
+        &browser_dir,
+        "webapp-people.mjs",
+        &[
+            &h.url(),
+            &code,
+            &PROJECT,
+            &out,
+            &if schedule { "schedule" } else { "no-schedule" },
+        ],
         std::time::Duration::from_secs(300),
-        tokio::process::Command::new("node")
-            .arg(browser_dir.join("webapp-people.mjs"))
-            .args([h.url().as_str(), code.as_str(), PROJECT])
-            .arg(&out)
-            .arg(if schedule { "schedule" } else { "no-schedule" })
-            .current_dir(&browser_dir)
-            .kill_on_drop(true)
-            .output(),
     )
-    .await
-    .expect("the web app finished within 5 minutes")
-    .expect("node runs");
-    let said = String::from_utf8_lossy(&output.stderr);
-    eprint!("{said}");
-    assert!(output.status.success(), "webapp-people.mjs failed: {said}");
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    let summary: Value =
-        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    .await;
     assert_eq!(
         summary["people"].as_array().map(Vec::len),
         Some(3),

@@ -120,6 +120,14 @@ function pluralRules(locale: string): Intl.PluralRules {
   return r;
 }
 
+// One number format per language: making one costs more than the lists' many counts.
+const numbers = new Map<string, Intl.NumberFormat>();
+function numberFormat(locale: string): Intl.NumberFormat {
+  let f = numbers.get(locale);
+  if (!f) numbers.set(locale, (f = new Intl.NumberFormat(locale)));
+  return f;
+}
+
 /** The form of a plural message for `count` in `locale`: its CLDR category, else `other`. */
 export function pluralForm(message: Plural, count: number, locale: string): string {
   const category = pluralRules(locale).select(count) as keyof Plural;
@@ -144,7 +152,7 @@ export function t(key: MessageKey | string, params: Params = {}): string {
     const count = Number(params.count);
     message = pluralForm(message, Number.isFinite(count) ? count : 0, lang.locale);
     // The count as the language writes numbers ("1,000" in English).
-    if (typeof params.count === "number") params = { ...params, count: new Intl.NumberFormat(lang.locale).format(params.count) };
+    if (typeof params.count === "number") params = { ...params, count: numberFormat(lang.locale).format(params.count) };
   }
   return fill(message, params);
 }

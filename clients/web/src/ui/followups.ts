@@ -87,10 +87,10 @@ export const questionnaireHref = (pid: string, timepoint?: string, sid?: string)
 export const dueStep = (s: Standing | undefined) => (s ? dueNow(s) : undefined);
 
 /** The timepoint a new questionnaire starts at: the one asked for, else the participant's next
- * step (the baseline if they have none), else the baseline. */
-export async function defaultTimepoint(p: dev.Loaded, asked: string | undefined, allowed: readonly string[]): Promise<string> {
+ * step (the baseline if they have none, from the device's `records`), else the baseline. */
+export async function defaultTimepoint(p: dev.Loaded, asked: string | undefined, allowed: readonly string[], records: readonly dev.Loaded[]): Promise<string> {
   if (asked && allowed.includes(asked)) return asked;
-  const s = (await standingsIn(await dev.listRecords(), p.view.project, p.id)).get(p.id);
+  const s = (await standingsIn(records, p.view.project, p.id)).get(p.id);
   const next = s?.next?.timepoint;
   return next && allowed.includes(next) ? next : BASELINE;
 }
@@ -103,8 +103,8 @@ export const CONFIRM_BASELINE = "confirm_baseline";
  * the participant already has a baseline of the chosen instrument, a warning with a tick box
  * shows above the form's buttons; `ok()` is false (and says why beside the box) until it is ticked.
  */
-export async function baselineGuard(form: HTMLFormElement, pid: string): Promise<{ ok: () => boolean }> {
-  const earlier = (await dev.listRecords()).filter((r) => r.view.kind === "wellbeing" && r.view.s("participant") === pid && r.view.s("timepoint") === BASELINE);
+export function baselineGuard(form: HTMLFormElement, pid: string, records: readonly dev.Loaded[]): { ok: () => boolean } {
+  const earlier = records.filter((r) => r.view.kind === "wellbeing" && r.view.s("participant") === pid && r.view.s("timepoint") === BASELINE);
   const box = h("div", { class: "notice baseline-warning", hidden: true });
   form.querySelector(".actions")?.before(box);
   // A select's value, or the ticked radio button's.

@@ -116,6 +116,8 @@ export async function wellbeingNewScreen(pid: string, sid?: string, timepoint?: 
   // Refused before any answer is typed when the user's role may not record questionnaires.
   if (!dev.canWrite(id, p.view.project, "wellbeing")) return screen(t("wellbeing.title"), status(errorText(dev.notAllowedError(id, p.view.project, "wellbeing")), "error"));
   const setup = await dev.setup();
+  // One list for the participant's name, their next step and earlier baselines.
+  const all = await dev.listRecords();
   // Every built-in, then the newest version of each of the project's own instruments.
   const defs = offered(p.view.project);
   let def: Definition = defs.find((d) => d.id === "WEMWBS") ?? defs[0]!;
@@ -126,9 +128,9 @@ export async function wellbeingNewScreen(pid: string, sid?: string, timepoint?: 
   const form = h(
     "form",
     { novalidate: true },
-    h("p", {}, `${t("wellbeing.participant")}: ${participantName(p, await dev.contactNames())}`),
+    h("p", {}, `${t("wellbeing.participant")}: ${participantName(p, dev.contactNamesIn(all))}`),
     field({ label: t("wellbeing.instrument"), name: "instrument", value: def.id, required: true, options: defs.map((d) => [d.id, instrumentLabel(d)] as [string, string]) }),
-    field({ label: t("wellbeing.timepoint"), name: "timepoint", value: await defaultTimepoint(p, timepoint, TIMEPOINTS), required: true, options: TIMEPOINTS.map((x) => [x, t(`timepoint.${x}`)] as [string, string]) }),
+    field({ label: t("wellbeing.timepoint"), name: "timepoint", value: await defaultTimepoint(p, timepoint, TIMEPOINTS, all), required: true, options: TIMEPOINTS.map((x) => [x, t(`timepoint.${x}`)] as [string, string]) }),
     field({ label: t("wellbeing.date"), name: "date", type: "date", value: localDate(), required: true }),
     itemsBox,
     live,
@@ -166,7 +168,7 @@ export async function wellbeingNewScreen(pid: string, sid?: string, timepoint?: 
   });
   renderItems();
   // A second baseline of the same instrument is saved only once the warning is ticked.
-  const guard = await baselineGuard(form, pid);
+  const guard = baselineGuard(form, pid, all);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const { out, errs } = readItems();
