@@ -17,7 +17,9 @@ use bothy_sync_core::followup::{self, FollowUp};
 use serde_json::{Value, json};
 use sqlx::Row;
 use std::borrow::Cow;
-use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, ObjectBuilder, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, ObjectBuilder, SchemaType, Type,
+};
 use utoipa::openapi::{RefOr, Schema};
 
 /// The body of `PUT /api/v1/projects/{slug}/followups`: `{"followups":[step...]}`.
@@ -25,9 +27,10 @@ pub struct ScheduleBody;
 
 impl utoipa::PartialSchema for ScheduleBody {
     fn schema() -> RefOr<Schema> {
+        // `null` is read as absent, as the schema says.
         let count = |max: u32, description: &str| {
             ObjectBuilder::new()
-                .schema_type(Type::Integer)
+                .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
                 .minimum(Some(1))
                 .maximum(Some(max))
                 .description(Some(description))
