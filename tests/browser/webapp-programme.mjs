@@ -320,8 +320,11 @@ async function main() {
     await heading(page, "Sessions");
     await page.getByRole("heading", { name: "Due for a questionnaire" }).waitFor({ timeout: 15000 });
     const dueList = page.locator("main section, main div").filter({ has: page.getByRole("heading", { name: "Due for a questionnaire" }) }).last();
+    // Waited for, not counted once: a sync the app runs by itself may redraw the home screen.
     for (const p of PEOPLE) {
-      check((await dueList.getByRole("link", { name: new RegExp(esc(p.name)) }).count()) > 0, `the due list does not name ${p.name}: "${(await dueList.innerText()).replace(/\s+/g, " ")}"`);
+      await dueList.getByRole("link", { name: new RegExp(esc(p.name)) }).first().waitFor({ timeout: 15000 }).catch(async () => {
+        throw new Failure(`the due list does not name ${p.name}: "${(await dueList.innerText()).replace(/\s+/g, " ")}"`);
+      });
     }
     await screenshot(page, "home-due");
     for (const [i, p] of PEOPLE.entries()) {

@@ -72,7 +72,7 @@ const auto: AutoSync<SyncSummary> = new AutoSync<SyncSummary>({
   canSync: isUnlocked,
   combine: addSummaries,
   onState: () => void refreshStatus(),
-  onSynced: (s) => void afterSync(s),
+  onSynced: (s) => void afterSync(s).catch(unlessLocked),
 });
 
 const statusLine = new StatusLine();
@@ -112,7 +112,17 @@ async function afterSync(s: SyncSummary): Promise<void> {
   if (changed && !typing && (location.hash === "" || location.hash === "#/")) await route();
 }
 
+/** Work in the background (after a sync, after a save) that finds the app locked meanwhile
+ * stops there: the lock screen is showing and nothing is lost. Anything else is shown. */
+function unlessLocked(e: unknown): void {
+  if (!(e instanceof Locked)) showFatal(e);
+}
+
 async function start(): Promise<void> {
+  // The same for any other background work the lock interrupts.
+  window.addEventListener("unhandledrejection", (e) => {
+    if (e.reason instanceof Locked) e.preventDefault();
+  });
   setLanguage(startLanguage());
   const main = document.getElementById("main")!;
   main.textContent = t("app.loading");
@@ -160,7 +170,7 @@ async function start(): Promise<void> {
     auto.request("online");
     void refreshStatus();
   });
-  window.addEventListener("offline", () => void (isUnlocked() && refreshBadge().then(refreshStatus)));
+  window.addEventListener("offline", () => void (isUnlocked() && refreshBadge().then(refreshStatus).catch(unlessLocked)));
   // Back to the app: a sync, and a look for a new version.
   const back = () => {
     auto.request("visible");
@@ -175,9 +185,9 @@ async function start(): Promise<void> {
       if (conflictCount > 0) await countConflicts();
       await refreshStatus();
       await refreshBadge();
-    })();
+    })().catch(unlessLocked);
   });
-  document.addEventListener("bothy:conflicts", () => void countConflicts().then(refreshStatus));
+  document.addEventListener("bothy:conflicts", () => void countConflicts().then(refreshStatus).catch(unlessLocked));
   const state = await storeState();
   if (state === "locked") lockScreen();
   else if (state === "clear") choosePinScreen();
