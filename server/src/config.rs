@@ -116,6 +116,23 @@ pub struct ServeArgs {
     /// Connections served at once; more are answered `503` and closed.
     #[arg(long, global = true, env = "BOTHY_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Syncs handled at once; more wait for a turn. Default: twice the database pool's
+    /// connections.
+    #[arg(long, global = true, env = "BOTHY_MAX_SYNCS_IN_FLIGHT")]
+    pub max_syncs_in_flight: Option<usize>,
+    /// Seconds a sync waits for a turn before it is answered `503 busy` with `Retry-After`
+    /// (0: answer at once).
+    #[arg(long, global = true, env = "BOTHY_SYNC_QUEUE_TIMEOUT")]
+    pub sync_queue_timeout: Option<u64>,
+    /// Bearer token that `GET /metrics` requires (at least 16 characters). Unset, the
+    /// endpoint answers 404.
+    #[arg(
+        long,
+        global = true,
+        env = "BOTHY_METRICS_TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -143,6 +160,9 @@ struct FileConfig {
     body_timeout: Option<u64>,
     idle_timeout: Option<u64>,
     max_connections: Option<usize>,
+    max_syncs_in_flight: Option<usize>,
+    sync_queue_timeout: Option<u64>,
+    metrics_token: Option<String>,
 }
 
 /// The resolved configuration.
@@ -198,6 +218,12 @@ pub struct Config {
     pub idle_timeout: u64,
     /// Connections served at once (default 512).
     pub max_connections: usize,
+    /// Syncs handled at once (default: twice the database pool's connections).
+    pub max_syncs_in_flight: Option<usize>,
+    /// Seconds a sync waits for a turn before `503 busy` (default 5).
+    pub sync_queue_timeout: u64,
+    /// The bearer token `GET /metrics` requires; without one the endpoint is off (404).
+    pub metrics_token: Option<Secret>,
 }
 
 impl Config {
@@ -227,6 +253,9 @@ impl Config {
             body_timeout: 60,
             idle_timeout: 60,
             max_connections: 512,
+            max_syncs_in_flight: None,
+            sync_queue_timeout: 5,
+            metrics_token: None,
         }
     }
 
@@ -410,6 +439,27 @@ impl Config {
             );
             cfg.max_connections = n;
         }
+        if let Some(n) = args.max_syncs_in_flight.or(file.max_syncs_in_flight) {
+            anyhow::ensure!(
+                (1..=100_000).contains(&n),
+                "max_syncs_in_flight must be 1 to 100000"
+            );
+            cfg.max_syncs_in_flight = Some(n);
+        }
+        if let Some(t) = args.sync_queue_timeout.or(file.sync_queue_timeout) {
+            anyhow::ensure!(t <= 600, "sync_queue_timeout must be 0 to 600 seconds");
+            cfg.sync_queue_timeout = t;
+        }
+        cfg.metrics_token = args
+            .metrics_token
+            .or(file.metrics_token)
+            .filter(|t| !t.is_empty())
+            .map(Secret);
+        if let Some(t) = &cfg.metrics_token
+            && t.expose().len() < 16
+        {
+            anyhow::bail!("BOTHY_METRICS_TOKEN must be at least 16 characters long");
+        }
         Ok(cfg)
     }
 }
@@ -500,6 +550,54 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("enrol_max_failures_per_address"), "{err}");
+    }
+
+    #[test]
+    fn sync_admission_and_the_metrics_token_resolve() {
+        let cfg = Config::resolve(ServeArgs::default()).unwrap();
+        assert_eq!(cfg.max_syncs_in_flight, None);
+        assert_eq!(cfg.sync_queue_timeout, 5);
+        assert!(cfg.metrics_token.is_none());
+        let cfg = Config::resolve(ServeArgs {
+            max_syncs_in_flight: Some(4),
+            sync_queue_timeout: Some(0),
+            metrics_token: Some("sixteen-characters".into()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(cfg.max_syncs_in_flight, Some(4));
+        assert_eq!(cfg.sync_queue_timeout, 0);
+        assert_eq!(
+            cfg.metrics_token.as_ref().map(Secret::expose),
+            Some("sixteen-characters")
+        );
+        assert!(!format!("{cfg:?}").contains("sixteen-characters"));
+        for (args, name) in [
+            (
+                ServeArgs {
+                    max_syncs_in_flight: Some(0),
+                    ..ServeArgs::default()
+                },
+                "max_syncs_in_flight",
+            ),
+            (
+                ServeArgs {
+                    sync_queue_timeout: Some(601),
+                    ..ServeArgs::default()
+                },
+                "sync_queue_timeout",
+            ),
+            (
+                ServeArgs {
+                    metrics_token: Some("short".into()),
+                    ..ServeArgs::default()
+                },
+                "BOTHY_METRICS_TOKEN",
+            ),
+        ] {
+            let err = Config::resolve(args).unwrap_err().to_string();
+            assert!(err.contains(name), "{err}");
+        }
     }
 
     #[test]

@@ -265,6 +265,32 @@ fn partition(old: &mut AutoCommit, changes: Vec<Change>) -> (Vec<Change>, Vec<Ch
     (mine, pending)
 }
 
+/// The pushed ids that name a participant's document retired at the move to contact records.
+pub async fn retired_among(
+    tx: &mut Tx,
+    ids: &[String],
+) -> Result<std::collections::BTreeSet<String>, sqlx::Error> {
+    crate::db::present_among(tx, "retired_documents", "record_id", ids).await
+}
+
+/// Whether changes for a record the server does not hold create, by `sender` alone, a
+/// participant in the format from before contact records (the check [`intercept`] makes, with
+/// no database: the caller knows the record is new).
+pub fn created_in_old_format_by(changes: &[ByteBuf], sender: &ActorId) -> bool {
+    let Ok(decoded) = bothy_sync_core::merge::decode_changes(changes) else {
+        return false;
+    };
+    if decoded.iter().any(|c| c.actor_id() != sender) {
+        return false;
+    }
+    let mut doc = AutoCommit::new();
+    if doc.apply_changes(decoded).is_err() {
+        return false;
+    }
+    let doc = RecordDoc::from_automerge(doc);
+    split::is_legacy(&doc) && doc.envelope().is_ok()
+}
+
 /// A participant pushed whole in the old format by a device that created it offline: split on
 /// arrival.
 #[allow(clippy::too_many_arguments)]

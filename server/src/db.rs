@@ -30,6 +30,83 @@ pub struct Db {
     pub pool: AnyPool,
     /// The backend.
     pub backend: Backend,
+    /// Project set-ups computed for each set of roles (see [`SetupCache`]).
+    pub setup_cache: std::sync::Arc<SetupCache>,
+}
+
+/// Project set-ups this process computed, by the set of roles they were computed for, each
+/// with the database generation and `setup_epoch` it was computed at: a set-up is used again
+/// only while both are unchanged (triggers move the epoch whenever a table a set-up is made of
+/// changes, whichever process writes it).
+#[derive(Debug, Default)]
+pub struct SetupCache {
+    entries: std::sync::Mutex<
+        std::collections::HashMap<String, (String, i64, bothy_sync_core::protocol::Setup)>,
+    >,
+}
+
+/// Most set-ups kept (one per distinct set of roles; few in practice).
+const SETUP_CACHE_ENTRIES: usize = 1024;
+
+impl SetupCache {
+    /// The set-up kept for `key`, if it was computed at `generation` and `epoch`.
+    pub fn get(
+        &self,
+        key: &str,
+        generation: &str,
+        epoch: i64,
+    ) -> Option<bothy_sync_core::protocol::Setup> {
+        let entries = self.entries.lock().ok()?;
+        match entries.get(key) {
+            Some((g, e, setup)) if g == generation && *e == epoch => Some(setup.clone()),
+            _ => None,
+        }
+    }
+
+    /// Keeps a set-up computed at `generation` and `epoch` (read before computing it).
+    pub fn put(
+        &self,
+        key: String,
+        generation: String,
+        epoch: i64,
+        setup: bothy_sync_core::protocol::Setup,
+    ) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= SETUP_CACHE_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(key, (generation, epoch, setup));
+        }
+    }
+}
+
+/// The `ids` found in `column` of `table` (names fixed by the caller), in statements of at
+/// most 500 ids.
+pub async fn present_among(
+    tx: &mut Tx,
+    table: &'static str,
+    column: &'static str,
+    ids: &[String],
+) -> Result<std::collections::BTreeSet<String>, sqlx::Error> {
+    use sqlx::Row;
+    let mut out = std::collections::BTreeSet::new();
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        // Only the caller's fixed names and numbered placeholders are formatted into the
+        // text; the ids are bound.
+        let sql = format!(
+            "SELECT {column} AS id FROM {table} WHERE {column} IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            query = query.bind(id);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            out.insert(row.get::<String, _>("id"));
+        }
+    }
+    Ok(out)
 }
 
 /// A transaction on either backend.
@@ -90,7 +167,11 @@ impl Db {
         if backend == Backend::Sqlite {
             restrict_sqlite_files(url);
         }
-        let db = Db { pool, backend };
+        let db = Db {
+            pool,
+            backend,
+            setup_cache: Default::default(),
+        };
         ensure_identity(&db).await?;
         crate::contacts::migrate(&db)
             .await
@@ -106,6 +187,12 @@ impl Db {
         }
     }
 
+    /// Begins a transaction that only reads: on SQLite a deferred one, which runs beside the
+    /// writer (write-ahead log) instead of waiting for it.
+    pub async fn begin_read(&self) -> Result<Tx, sqlx::Error> {
+        self.pool.begin().await
+    }
+
     /// Serialises writers of one record until the transaction ends. Call in ascending id order.
     pub async fn lock_record(&self, tx: &mut Tx, id: &str) -> Result<(), sqlx::Error> {
         if self.backend == Backend::Postgres {
@@ -113,6 +200,31 @@ impl Db {
                 .bind(id)
                 .execute(&mut **tx)
                 .await?;
+        }
+        Ok(())
+    }
+
+    /// [`Db::lock_record`] for many records at once, in ascending id order (`ids` sorted as
+    /// byte strings), in few statements.
+    pub async fn lock_records(&self, tx: &mut Tx, ids: &[String]) -> Result<(), sqlx::Error> {
+        if self.backend != Backend::Postgres {
+            return Ok(());
+        }
+        for chunk in ids.chunks(500) {
+            let values: Vec<String> = (1..=chunk.len()).map(|i| format!("(${i})")).collect();
+            // The sorted subquery hands rows to the aggregate in order, so the locks are taken
+            // in byte order ("C" collation), as one at a time would; only placeholders are
+            // formatted into the text.
+            let sql = format!(
+                "SELECT count(pg_advisory_xact_lock(hashtextextended(id, 7)))::text \
+                 FROM (SELECT id FROM (VALUES {}) AS t(id) ORDER BY id COLLATE \"C\") s",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(id);
+            }
+            query.execute(&mut **tx).await?;
         }
         Ok(())
     }

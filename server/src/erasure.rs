@@ -413,23 +413,7 @@ pub fn remove_marks(
 
 /// The ids among `ids` that are tombstoned, looked up a few hundred at a time.
 pub async fn erased_among(tx: &mut Tx, ids: &[String]) -> Result<BTreeSet<String>, sqlx::Error> {
-    let mut out = BTreeSet::new();
-    for chunk in ids.chunks(500) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        // Only numbered placeholders are formatted into the text; the ids are bound.
-        let sql = format!(
-            "SELECT record_id FROM erasures WHERE record_id IN ({})",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for id in chunk {
-            query = query.bind(id);
-        }
-        for row in query.fetch_all(&mut **tx).await? {
-            out.insert(row.get::<String, _>("record_id"));
-        }
-    }
-    Ok(out)
+    crate::db::present_among(tx, "erasures", "record_id", ids).await
 }
 
 /// The participant a set of changes names (a new wellbeing response or story), and the kind

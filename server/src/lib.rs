@@ -17,6 +17,8 @@
 //!   database).
 //! * [`backup`]: consistent online backups and restores that start a new data generation.
 //! * [`listener`]: the accept loop, with header, body and idle timeouts and a connection limit.
+//! * [`metrics`]: counts and timings for operators at `/metrics` (Prometheus), and the sync
+//!   admission that answers `503 busy` rather than queueing without end ([`state`]).
 //! * [`wipe`]: a revoked device, or one of a removed user, is told to wipe itself at its next
 //!   request and confirms what it lost.
 
@@ -34,6 +36,7 @@ pub mod error;
 pub mod export;
 pub mod instruments;
 pub mod listener;
+pub mod metrics;
 pub mod openapi;
 pub mod projection;
 pub mod redact;
@@ -56,7 +59,6 @@ use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::handler::Handler;
 use axum::http::{Method, Request};
 use axum::routing::{MethodRouter, get, post};
-use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::{CompressionLayer, Predicate};
 use tower_http::trace::TraceLayer;
@@ -214,6 +216,7 @@ fn router() -> (Router<AppState>, Vec<(Method, String)>) {
     let top = RouteTable::new("")
         .get("/healthz", health::healthz)
         .get("/openapi.json", openapi::openapi_json)
+        .get("/metrics", metrics::metrics)
         .get("/dashboard", routes::dashboard::home)
         .get("/dashboard/login", routes::dashboard::login_page)
         .post("/dashboard/login", routes::dashboard::login_submit)
@@ -301,11 +304,11 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     ensure_first_admin(&db, &config).await?;
     // Responses of a project's own instruments are checked and scored from these.
     instruments::load_all(&db).await?;
-    Ok(AppState {
+    Ok(AppState::new(
         db,
-        keys: JwtKeys::from_secret(secret.as_bytes()),
-        config: Arc::new(config),
-    })
+        JwtKeys::from_secret(secret.as_bytes()),
+        config,
+    ))
 }
 
 /// The signing secret kept in the database (made on first start), shared by every process.

@@ -45,6 +45,8 @@ pub struct SyncBody(pub Vec<u8>);
 pub const USER_TOKEN: &str = "user_token";
 /// The name of the device credential's security scheme.
 pub const DEVICE_TOKEN: &str = "device_token";
+/// The name of the metrics token's security scheme (`GET /metrics`).
+pub const METRICS_TOKEN: &str = "metrics_token";
 /// The name of the dashboard's session cookie scheme (HTML pages under `/dashboard`).
 pub const DASHBOARD_COOKIE: &str = "dashboard_cookie";
 
@@ -73,6 +75,17 @@ impl Modify for SecuritySchemes {
                     .bearer_format("bd1_<device id, 32 hex>_<secret>")
                     .description(Some(
                         "The long-lived, revocable credential of one enrolled device.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            METRICS_TOKEN,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The operator's metrics token (`BOTHY_METRICS_TOKEN`), for the scraper.",
                     ))
                     .build(),
             ),
@@ -195,6 +208,7 @@ impl Modify for Constraints {
         routes::health::healthz,
         routes::health::info,
         openapi_json,
+        crate::metrics::metrics,
         routes::auth::login,
         routes::auth::refresh,
         routes::auth::logout,

@@ -19,10 +19,6 @@ use bothy_sync_core::FieldValue;
 use bothy_sync_core::record::{RecordData, RecordView};
 use bothy_sync_core::schema::{self, FieldType, RecordKind};
 
-/// Item rows written by one statement (five parameters each, well within every backend's
-/// limit on parameters).
-const ITEM_ROWS_PER_INSERT: usize = 100;
-
 fn b(v: bool) -> i64 {
     i64::from(v)
 }
@@ -111,40 +107,81 @@ pub fn plain_columns(
 
 /// A value bound to a column.
 #[derive(Debug, Clone, PartialEq)]
-enum Param {
+pub(crate) enum Param {
     Text(Option<String>),
     Int(Option<i64>),
+    /// A number that may be absent: written as `CASE WHEN <flag> = 1 THEN <value> END`, with the
+    /// number always bound. sqlx's `Any` driver sends a NULL `f64` to PostgreSQL typed as
+    /// `real`, and a statement first prepared with that refuses a number later on the same
+    /// connection.
+    Real(Option<f64>),
+    /// Raw bytes (a document, a change).
+    Bytes(Vec<u8>),
 }
 
 impl Param {
     const EMPTY: Param = Param::Text(Some(String::new()));
+
+    /// How many placeholders the value takes.
+    fn width(&self) -> usize {
+        match self {
+            Param::Real(_) => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// One row to insert, its columns in the order they are added.
-struct Insert {
+pub(crate) struct Insert {
     table: &'static str,
     columns: Vec<&'static str>,
     params: Vec<Param>,
+    /// What follows the values (`ON CONFLICT ...`); the same for every row of a statement.
+    suffix: &'static str,
 }
 
 impl Insert {
-    fn new(table: &'static str) -> Self {
+    pub(crate) fn new(table: &'static str) -> Self {
         Insert {
             table,
             columns: Vec::new(),
             params: Vec::new(),
+            suffix: "",
         }
     }
 
-    fn text(mut self, column: &'static str, value: Option<&str>) -> Self {
+    pub(crate) fn text(mut self, column: &'static str, value: Option<&str>) -> Self {
         self.columns.push(column);
         self.params.push(Param::Text(value.map(str::to_owned)));
         self
     }
 
-    fn int(mut self, column: &'static str, value: i64) -> Self {
+    pub(crate) fn int(mut self, column: &'static str, value: i64) -> Self {
         self.columns.push(column);
         self.params.push(Param::Int(Some(value)));
+        self
+    }
+
+    pub(crate) fn opt_int(mut self, column: &'static str, value: Option<i64>) -> Self {
+        self.columns.push(column);
+        self.params.push(Param::Int(value));
+        self
+    }
+
+    pub(crate) fn real(mut self, column: &'static str, value: Option<f64>) -> Self {
+        self.columns.push(column);
+        self.params.push(Param::Real(value));
+        self
+    }
+
+    pub(crate) fn bytes(mut self, column: &'static str, value: Vec<u8>) -> Self {
+        self.columns.push(column);
+        self.params.push(Param::Bytes(value));
+        self
+    }
+
+    pub(crate) fn suffix(mut self, suffix: &'static str) -> Self {
+        self.suffix = suffix;
         self
     }
 
@@ -175,112 +212,257 @@ impl Insert {
         self
     }
 
-    async fn execute(self, tx: &mut Tx) -> Result<(), sqlx::Error> {
-        let placeholders: Vec<String> = (1..=self.params.len()).map(|i| format!("${i}")).collect();
-        // The table and column names come from the schema and the tables above, never from
-        // a record; values are bound.
-        let sql = format!(
-            "INSERT INTO {} ({}) VALUES ({})",
+    /// What rows may share one statement: the same table, columns, kinds of value and suffix.
+    fn shape(&self) -> String {
+        let kinds: String = self
+            .params
+            .iter()
+            .map(|p| {
+                if matches!(p, Param::Real(_)) {
+                    'r'
+                } else {
+                    'v'
+                }
+            })
+            .collect();
+        format!(
+            "{}|{}|{}|{}",
             self.table,
-            self.columns.join(", "),
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for p in self.params {
-            query = match p {
-                Param::Text(v) => query.bind(v),
-                Param::Int(v) => query.bind(v),
-            };
-        }
-        query.execute(&mut **tx).await?;
-        Ok(())
+            self.columns.join(","),
+            kinds,
+            self.suffix
+        )
     }
 }
 
-/// Rewrites the projection rows of one record, from its typed view and its plain fields
-/// ([`RecordDoc::scalars`](bothy_sync_core::RecordDoc::scalars)).
-pub async fn project(
+/// Rows written per statement, largest first: a batch is cut into statements of these sizes,
+/// so each table's inserts use a handful of statement texts (and prepared statements) however
+/// many rows there are.
+const ROWS_PER_STATEMENT: [usize; 4] = [512, 64, 8, 1];
+/// Most placeholders in one statement (SQLite allows 32,766, PostgreSQL 65,535).
+const MAX_PARAMS: usize = 30_000;
+
+/// How many rows of `width` placeholders each the next statement takes out of `left`.
+fn statement_rows(left: usize, width: usize) -> usize {
+    ROWS_PER_STATEMENT
+        .into_iter()
+        .find(|&n| n <= left && n * width.max(1) <= MAX_PARAMS)
+        .unwrap_or(1)
+}
+
+/// Placeholders for `n` values in order: `?` on SQLite, whose driver looks a numbered
+/// placeholder up by name among all of a statement's (slow in a statement of thousands), and
+/// `$1`, `$2`... on PostgreSQL.
+struct Placeholders {
+    positional: bool,
+    next: usize,
+}
+
+impl Placeholders {
+    fn new(tx: &mut Tx) -> Self {
+        Placeholders {
+            positional: tx.backend_name() == "SQLite",
+            next: 1,
+        }
+    }
+
+    fn next(&mut self) -> String {
+        let n = self.next;
+        self.next += 1;
+        if self.positional {
+            "?".to_owned()
+        } else {
+            format!("${n}")
+        }
+    }
+
+    fn restart(&mut self) {
+        self.next = 1;
+    }
+}
+
+/// Inserts rows that share one shape, in as few statements as [`ROWS_PER_STATEMENT`] allows.
+pub(crate) async fn insert_all(tx: &mut Tx, rows: Vec<Insert>) -> Result<(), sqlx::Error> {
+    let mut rows = rows.into_iter().peekable();
+    let Some(first) = rows.peek() else {
+        return Ok(());
+    };
+    let (table, columns, suffix) = (first.table, first.columns.join(", "), first.suffix);
+    let kinds: Vec<bool> = first
+        .params
+        .iter()
+        .map(|p| matches!(p, Param::Real(_)))
+        .collect();
+    let width: usize = first.params.iter().map(Param::width).sum();
+    let mut left = rows.len();
+    let mut marks = Placeholders::new(tx);
+    while left > 0 {
+        let n = statement_rows(left, width);
+        let mut values = Vec::with_capacity(n);
+        marks.restart();
+        for _ in 0..n {
+            let mut row = Vec::with_capacity(kinds.len());
+            for real in &kinds {
+                if *real {
+                    let (flag, value) = (marks.next(), marks.next());
+                    row.push(format!("CASE WHEN {flag} = 1 THEN {value} END"));
+                } else {
+                    row.push(marks.next());
+                }
+            }
+            values.push(format!("({})", row.join(", ")));
+        }
+        // The table and column names come from the schema and the tables here, never from a
+        // record; values are bound.
+        let sql = format!(
+            "INSERT INTO {table} ({columns}) VALUES {}{}{suffix}",
+            values.join(", "),
+            if suffix.is_empty() { "" } else { " " }
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for row in rows.by_ref().take(n) {
+            for p in row.params {
+                query = match p {
+                    Param::Text(v) => query.bind(v),
+                    Param::Int(v) => query.bind(v),
+                    Param::Real(v) => query
+                        .bind(i64::from(v.is_some()))
+                        .bind(v.unwrap_or_default()),
+                    Param::Bytes(v) => query.bind(v),
+                };
+            }
+        }
+        query.execute(&mut **tx).await?;
+        left -= n;
+    }
+    Ok(())
+}
+
+/// Deletes the rows of `table` whose `column` is one of `ids`, in few statements.
+pub(crate) async fn delete_all(
     tx: &mut Tx,
+    table: &'static str,
+    column: &'static str,
+    ids: &[&str],
+) -> Result<(), sqlx::Error> {
+    let mut rest = ids;
+    let mut marks = Placeholders::new(tx);
+    while !rest.is_empty() {
+        let n = statement_rows(rest.len(), 1);
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        marks.restart();
+        let placeholders: Vec<String> = (0..n).map(|_| marks.next()).collect();
+        // Table and column names are fixed by the caller; the ids are bound.
+        let sql = format!(
+            "DELETE FROM {table} WHERE {column} IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Groups rows by shape and inserts each group with [`insert_all`], groups in first-seen order.
+pub(crate) async fn insert_grouped(tx: &mut Tx, rows: Vec<Insert>) -> Result<(), sqlx::Error> {
+    let mut order: Vec<String> = Vec::new();
+    let mut groups: std::collections::HashMap<String, Vec<Insert>> =
+        std::collections::HashMap::new();
+    for row in rows {
+        let shape = row.shape();
+        if !groups.contains_key(&shape) {
+            order.push(shape.clone());
+        }
+        groups.entry(shape).or_default().push(row);
+    }
+    for shape in order {
+        if let Some(group) = groups.remove(&shape) {
+            insert_all(tx, group).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The projection rows of one record: the tables (and key columns) its old rows are deleted
+/// from, and the rows that replace them.
+pub struct Rows {
+    /// `(table, column)` pairs: rows whose `column` is the record's id are deleted.
+    pub deletes: &'static [(&'static str, &'static str)],
+    pub(crate) inserts: Vec<Insert>,
+}
+
+/// The projection rows of one record, from its typed view and its plain fields
+/// ([`RecordDoc::scalars`](bothy_sync_core::RecordDoc::scalars)). Computed without the
+/// database, so a batch of records can be projected off the request's async threads and
+/// written together.
+pub fn rows(
     id: &str,
     view: &RecordView,
     scalars: &[(&'static str, FieldValue)],
     needs_review: bool,
-) -> Result<(), sqlx::Error> {
+) -> Rows {
     let project = view.project.as_str();
     match &view.data {
-        RecordData::Participant(p) => {
-            sqlx::query("DELETE FROM participants WHERE id = $1")
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
-            Insert::new(table(view.kind))
-                .text("id", Some(id))
-                .text("project", Some(project))
-                .plain(view.kind, scalars)
-                .int("consent_data_use", b(p.consent_data_use))
-                .int("consent_story_sharing", b(p.consent_story_sharing))
-                .int("consent_contact", b(p.consent_contact))
-                .text("consent_date", p.consent_date.as_deref())
-                .text("consent_version", p.consent_version.as_deref())
-                .text("referral_source", p.referral_source.as_deref())
-                .text("referral_date", p.referral_date.as_deref())
-                .text("referral_reason", p.referral_reason.as_deref())
-                .int("created_at", view.created)
-                .execute(tx)
-                .await?;
-        }
-        RecordData::Contact(_) => {
-            sqlx::query("DELETE FROM contacts WHERE id = $1")
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
-            Insert::new(table(view.kind))
-                .text("id", Some(id))
-                .text("project", Some(project))
-                .plain(view.kind, scalars)
-                .int("created_at", view.created)
-                .execute(tx)
-                .await?;
-        }
+        RecordData::Participant(p) => Rows {
+            deletes: &[("participants", "id")],
+            inserts: vec![
+                Insert::new(table(view.kind))
+                    .text("id", Some(id))
+                    .text("project", Some(project))
+                    .plain(view.kind, scalars)
+                    .int("consent_data_use", b(p.consent_data_use))
+                    .int("consent_story_sharing", b(p.consent_story_sharing))
+                    .int("consent_contact", b(p.consent_contact))
+                    .text("consent_date", p.consent_date.as_deref())
+                    .text("consent_version", p.consent_version.as_deref())
+                    .text("referral_source", p.referral_source.as_deref())
+                    .text("referral_date", p.referral_date.as_deref())
+                    .text("referral_reason", p.referral_reason.as_deref())
+                    .int("created_at", view.created),
+            ],
+        },
+        RecordData::Contact(_) => Rows {
+            deletes: &[("contacts", "id")],
+            inserts: vec![
+                Insert::new(table(view.kind))
+                    .text("id", Some(id))
+                    .text("project", Some(project))
+                    .plain(view.kind, scalars)
+                    .int("created_at", view.created),
+            ],
+        },
         RecordData::Session(s) => {
-            for table in [
-                "DELETE FROM sessions WHERE id = $1",
-                "DELETE FROM attendance WHERE session_id = $1",
-            ] {
-                sqlx::query(table).bind(id).execute(&mut **tx).await?;
-            }
-            Insert::new(table(view.kind))
-                .text("id", Some(id))
-                .text("project", Some(project))
-                .plain(view.kind, scalars)
-                .text(
-                    "facilitators",
-                    Some(&s.facilitators.iter().cloned().collect::<Vec<_>>().join(";")),
-                )
-                .text("notes", Some(&s.notes))
-                .int("needs_review", b(needs_review))
-                .execute(tx)
-                .await?;
+            let mut inserts = vec![
+                Insert::new(table(view.kind))
+                    .text("id", Some(id))
+                    .text("project", Some(project))
+                    .plain(view.kind, scalars)
+                    .text(
+                        "facilitators",
+                        Some(&s.facilitators.iter().cloned().collect::<Vec<_>>().join(";")),
+                    )
+                    .text("notes", Some(&s.notes))
+                    .int("needs_review", b(needs_review)),
+            ];
             for (participant, status) in &s.attendance {
-                sqlx::query(
-                    "INSERT INTO attendance (session_id, participant_id, project, status) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(id)
-                .bind(participant)
-                .bind(project)
-                .bind(status)
-                .execute(&mut **tx)
-                .await?;
+                inserts.push(
+                    Insert::new("attendance")
+                        .text("session_id", Some(id))
+                        .text("participant_id", Some(participant))
+                        .text("project", Some(project))
+                        .text("status", Some(status)),
+                );
+            }
+            Rows {
+                deletes: &[("sessions", "id"), ("attendance", "session_id")],
+                inserts,
             }
         }
         RecordData::Wellbeing(w) => {
-            for table in [
-                "DELETE FROM wellbeing_responses WHERE id = $1",
-                "DELETE FROM wellbeing_items WHERE response_id = $1",
-            ] {
-                sqlx::query(table).bind(id).execute(&mut **tx).await?;
-            }
             let score = w.score_in(&view.project);
             let (swemwbs_raw, incomplete_reason) = match &score {
                 bothy_sync_core::Score::Wemwbs { swemwbs_raw, .. } => (Some(*swemwbs_raw), None),
@@ -295,103 +477,69 @@ pub async fn project(
                 .iter()
                 .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
                 .collect();
-            // The two scores that may be absent are bound as numbers, always, with a flag for
-            // NULL: sqlx's `Any` driver sends a NULL `f64` to PostgreSQL typed as `real`, and a
-            // statement first prepared with that refuses a number later on the same connection.
-            sqlx::query(
-                "INSERT INTO wellbeing_responses (id, project, participant_id, instrument, \
-                 timepoint, response_date, session_id, complete, items_answered, raw_score, \
-                 swemwbs_raw, metric_score, incomplete_reason, items, instrument_version, \
-                 score, band) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-                 CASE WHEN $18 = 1 THEN $12 END, $13, $14, $15, CASE WHEN $19 = 1 THEN $16 END, \
-                 $17)",
-            )
-            .bind(id)
-            .bind(project)
-            .bind(&w.participant)
-            .bind(&w.instrument)
-            .bind(&w.timepoint)
-            .bind(&w.date)
-            .bind(&w.session)
-            .bind(b(score.is_complete()))
-            .bind(w.items.len() as i64)
-            .bind(score.raw())
-            .bind(swemwbs_raw)
-            .bind(score.metric().unwrap_or_default())
-            .bind(incomplete_reason)
-            .bind(serde_json::Value::Object(items).to_string())
-            .bind(i64::from(w.instrument_version.unwrap_or(1)))
-            .bind(score.value().unwrap_or_default())
-            .bind(score.band())
-            .bind(b(score.metric().is_some()))
-            .bind(b(score.value().is_some()))
-            .execute(&mut **tx)
-            .await?;
+            let mut inserts = vec![
+                Insert::new("wellbeing_responses")
+                    .text("id", Some(id))
+                    .text("project", Some(project))
+                    .text("participant_id", Some(&w.participant))
+                    .text("instrument", Some(&w.instrument))
+                    .text("timepoint", Some(&w.timepoint))
+                    .text("response_date", Some(&w.date))
+                    .text("session_id", w.session.as_deref())
+                    .int("complete", b(score.is_complete()))
+                    .int("items_answered", w.items.len() as i64)
+                    .opt_int("raw_score", score.raw())
+                    .opt_int("swemwbs_raw", swemwbs_raw)
+                    .real("metric_score", score.metric())
+                    .text("incomplete_reason", incomplete_reason.as_deref())
+                    .text("items", Some(&serde_json::Value::Object(items).to_string()))
+                    .int(
+                        "instrument_version",
+                        i64::from(w.instrument_version.unwrap_or(1)),
+                    )
+                    .real("score", score.value())
+                    .text("band", score.band()),
+            ];
             // One row per answer, with the value it is scored as (reversed where the item is
             // reverse-scored; as given when the definition is not known here).
             let definition = w.definition(project);
-            let rows: Vec<(i64, i64, i64)> = w
-                .items
-                .iter()
-                .map(|(number, answer)| {
-                    let scored = definition
-                        .as_ref()
-                        .and_then(|d| d.item(*number))
-                        .map_or(*answer, |item| item.scored_value(*answer));
-                    (i64::from(*number), *answer, scored)
-                })
-                .collect();
-            for chunk in rows.chunks(ITEM_ROWS_PER_INSERT) {
-                let values: Vec<String> = (0..chunk.len())
-                    .map(|i| {
-                        let p = 5 * i;
-                        format!(
-                            "(${}, ${}, ${}, ${}, ${})",
-                            p + 1,
-                            p + 2,
-                            p + 3,
-                            p + 4,
-                            p + 5
-                        )
-                    })
-                    .collect();
-                let sql = format!(
-                    "INSERT INTO wellbeing_items (response_id, project, item, answer, scored) \
-                     VALUES {}",
-                    values.join(", ")
+            for (number, answer) in &w.items {
+                let scored = definition
+                    .as_ref()
+                    .and_then(|d| d.item(*number))
+                    .map_or(*answer, |item| item.scored_value(*answer));
+                inserts.push(
+                    Insert::new("wellbeing_items")
+                        .text("response_id", Some(id))
+                        .text("project", Some(project))
+                        .int("item", i64::from(*number))
+                        .int("answer", *answer)
+                        .int("scored", scored),
                 );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for (item, answer, scored) in chunk {
-                    query = query
-                        .bind(id)
-                        .bind(project)
-                        .bind(*item)
-                        .bind(*answer)
-                        .bind(*scored);
-                }
-                query.execute(&mut **tx).await?;
+            }
+            Rows {
+                deletes: &[
+                    ("wellbeing_responses", "id"),
+                    ("wellbeing_items", "response_id"),
+                ],
+                inserts,
             }
         }
-        RecordData::Story(s) => {
-            sqlx::query("DELETE FROM stories WHERE id = $1")
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
-            Insert::new(table(view.kind))
-                .text("id", Some(id))
-                .text("project", Some(project))
-                .plain(view.kind, scalars)
-                .text("body", Some(&s.body))
-                .text(
-                    "themes",
-                    Some(&s.themes.iter().cloned().collect::<Vec<_>>().join(";")),
-                )
-                .execute(tx)
-                .await?;
-        }
+        RecordData::Story(s) => Rows {
+            deletes: &[("stories", "id")],
+            inserts: vec![
+                Insert::new(table(view.kind))
+                    .text("id", Some(id))
+                    .text("project", Some(project))
+                    .plain(view.kind, scalars)
+                    .text("body", Some(&s.body))
+                    .text(
+                        "themes",
+                        Some(&s.themes.iter().cloned().collect::<Vec<_>>().join(";")),
+                    ),
+            ],
+        },
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -254,11 +254,11 @@ mod tests {
     /// A server on a fresh SQLite database.
     async fn state(dir: &tempfile::TempDir) -> AppState {
         let url = crate::config::sqlite_url(&dir.path().join("bothy.db"));
-        AppState {
-            db: crate::db::Db::connect(&url).await.unwrap(),
-            keys: crate::auth::JwtKeys::from_secret(b"a secret of thirty-two characters"),
-            config: std::sync::Arc::new(crate::config::Config::for_database(url)),
-        }
+        AppState::new(
+            crate::db::Db::connect(&url).await.unwrap(),
+            crate::auth::JwtKeys::from_secret(b"a secret of thirty-two characters"),
+            crate::config::Config::for_database(url),
+        )
     }
 
     /// A user, a server admin or not, with a role in a project or none.

@@ -46,6 +46,39 @@ pub async fn load_record(tx: &mut Tx, id: &str) -> Result<Option<StoredRecord>, 
     }))
 }
 
+/// Loads records by id, in few statements; absent ids are left out.
+pub async fn load_records(
+    tx: &mut Tx,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, StoredRecord>, sqlx::Error> {
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        // Only numbered placeholders are formatted into the text; the ids are bound.
+        let sql = format!(
+            "SELECT id, project, kind, doc, restricted, owner_user FROM records WHERE id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            query = query.bind(id);
+        }
+        for r in query.fetch_all(&mut **tx).await? {
+            out.insert(
+                r.get("id"),
+                StoredRecord {
+                    project: r.get("project"),
+                    kind: r.get("kind"),
+                    doc: r.get("doc"),
+                    restricted: r.get::<i64, _>("restricted") != 0,
+                    owner: r.get("owner_user"),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// Records who first stored a record (kept if already known).
 pub async fn set_owner(tx: &mut Tx, id: &str, user_id: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE records SET owner_user = $1 WHERE id = $2 AND owner_user IS NULL")
@@ -66,19 +99,28 @@ pub fn is_restricted(view: &bothy_sync_core::RecordView) -> bool {
 /// may no longer hold the record are told to delete it (`withdrawals`, at a position of its own
 /// in the change log's numbering); when it widens, the record's whole history is logged again
 /// so devices that now may hold it receive all of it.
-async fn update_audience(
+/// `before` is the record's stored mark when the caller already read it (`Some(None)`: not
+/// stored yet); `None` reads it.
+pub async fn update_audience(
     tx: &mut Tx,
     id: &str,
     project: &str,
     restricted: bool,
+    before: Option<Option<bool>>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let before: Option<i64> = sqlx::query_scalar("SELECT restricted FROM records WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    let was = before.is_some_and(|r| r != 0);
-    if before.is_none() || was == restricted {
+    let before = match before {
+        Some(known) => known,
+        None => sqlx::query_scalar::<_, i64>("SELECT restricted FROM records WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r != 0),
+    };
+    let Some(was) = before else {
+        return Ok(());
+    };
+    if was == restricted {
         return Ok(());
     }
     sqlx::query("UPDATE records SET restricted = $1 WHERE id = $2")
@@ -190,26 +232,24 @@ pub async fn append_log(tx: &mut Tx, entries: Vec<LogEntry>, now: i64) -> Result
         .await?
         .get("seq");
     let mut seq = head - n;
-    for e in entries {
-        seq += 1;
-        sqlx::query(
-            "INSERT INTO change_log \
-             (seq, record_id, project, device_id, actor, hash, change, device_time, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (record_id, hash) DO NOTHING",
-        )
-        .bind(seq)
-        .bind(e.record_id)
-        .bind(e.project)
-        .bind(e.device_id)
-        .bind(e.actor)
-        .bind(e.hash)
-        .bind(e.change)
-        .bind(e.device_time)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    }
+    let rows: Vec<projection::Insert> = entries
+        .into_iter()
+        .map(|e| {
+            seq += 1;
+            projection::Insert::new("change_log")
+                .int("seq", seq)
+                .text("record_id", Some(&e.record_id))
+                .text("project", Some(&e.project))
+                .text("device_id", e.device_id.as_deref())
+                .text("actor", Some(&e.actor))
+                .text("hash", Some(&e.hash))
+                .bytes("change", e.change)
+                .int("device_time", e.device_time)
+                .int("received_at", now)
+                .suffix("ON CONFLICT (record_id, hash) DO NOTHING")
+        })
+        .collect();
+    projection::insert_all(tx, rows).await?;
     Ok(head)
 }
 
@@ -427,51 +467,6 @@ pub async fn quarantine(tx: &mut Tx, q: QuarantineEntry<'_>, now: i64) -> Result
     Ok(())
 }
 
-/// Replaces a record's conflicts and review flags with the current ones.
-pub async fn replace_conflicts_and_flags(
-    tx: &mut Tx,
-    record_id: &str,
-    project: &str,
-    kind: &str,
-    conflicts: &[Conflict],
-    flags: &[bothy_sync_core::FieldError],
-) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM conflicts WHERE record_id = $1")
-        .bind(record_id)
-        .execute(&mut **tx)
-        .await?;
-    for c in conflicts {
-        sqlx::query(
-            "INSERT INTO conflicts (record_id, project, kind, field, conflict_values) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(record_id)
-        .bind(project)
-        .bind(kind)
-        .bind(&c.field)
-        .bind(serde_json::to_string(&c.values).unwrap_or_default())
-        .execute(&mut **tx)
-        .await?;
-    }
-    sqlx::query("DELETE FROM record_flags WHERE record_id = $1")
-        .bind(record_id)
-        .execute(&mut **tx)
-        .await?;
-    for f in flags {
-        sqlx::query(
-            "INSERT INTO record_flags (record_id, project, field, message) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(record_id)
-        .bind(project)
-        .bind(&f.field)
-        .bind(&f.message)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
-}
-
 impl LogEntry {
     /// The log row for one change of a record; `device_id` is `None` for a change the server
     /// authored or wrote on a reviewer's behalf, which every device then receives.
@@ -488,6 +483,170 @@ impl LogEntry {
     }
 }
 
+/// What storing one merged record writes: its document, conflicts, review flags and
+/// projection rows. Computed from the document alone (no database), so the records of a push
+/// are prepared in parallel, off the request's async threads, and written together by a
+/// [`Batch`].
+pub struct RecordWrite {
+    id: String,
+    /// The record's project.
+    pub project: String,
+    /// The record's kind.
+    pub kind: bothy_sync_core::RecordKind,
+    doc: Vec<u8>,
+    /// Whether its current values restrict it (a private story).
+    pub restricted: bool,
+    owner: Option<String>,
+    conflicts: Vec<Conflict>,
+    flags: Vec<bothy_sync_core::FieldError>,
+    rows: projection::Rows,
+}
+
+impl RecordWrite {
+    /// Prepares the writes for a merged record.
+    pub fn of(
+        id: &str,
+        doc: &mut RecordDoc,
+        flagged: &[bothy_sync_core::FieldError],
+    ) -> ApiResult<RecordWrite> {
+        Ok(Self::with_view(id, doc, flagged)?.0)
+    }
+
+    /// [`RecordWrite::of`], with the record's view it was made from.
+    pub fn with_view(
+        id: &str,
+        doc: &mut RecordDoc,
+        flagged: &[bothy_sync_core::FieldError],
+    ) -> ApiResult<(RecordWrite, bothy_sync_core::RecordView)> {
+        let view = doc
+            .view()
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("merged record unreadable: {e}")))?;
+        let conflicts = bothy_sync_core::conflicts(doc.automerge_ref());
+        let rows = projection::rows(id, &view, &doc.scalars(), !flagged.is_empty());
+        // Saved without per-column compression: a bootstrap compresses many documents together,
+        // which does far better than compressing each on its own.
+        let bytes = doc.automerge().save_nocompress();
+        let write = RecordWrite {
+            id: id.to_owned(),
+            project: view.project.clone(),
+            kind: view.kind,
+            doc: bytes,
+            restricted: is_restricted(&view),
+            owner: None,
+            conflicts,
+            flags: flagged.to_vec(),
+            rows,
+        };
+        Ok((write, view))
+    }
+
+    /// Records `user_id` as the record's owner if it has none yet.
+    pub fn owned_by(mut self, user_id: &str) -> Self {
+        self.owner = Some(user_id.to_owned());
+        self
+    }
+
+    /// The record's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Merged records waiting to be written, at most one write per record (a later write of a
+/// record replaces an earlier one). [`Batch::flush`] writes them all in a few multi-row
+/// statements per table: old rows deleted by record id, then the new ones inserted.
+#[derive(Default)]
+pub struct Batch {
+    writes: std::collections::BTreeMap<String, RecordWrite>,
+}
+
+impl Batch {
+    /// Adds (or replaces) a record's write.
+    pub fn add(&mut self, write: RecordWrite) {
+        self.writes.insert(write.id.clone(), write);
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+
+    /// Writes everything in the transaction.
+    pub async fn flush(self, tx: &mut Tx, now: i64) -> Result<(), sqlx::Error> {
+        if self.writes.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = self.writes.keys().map(String::as_str).collect();
+        projection::delete_all(tx, "conflicts", "record_id", &ids).await?;
+        projection::delete_all(tx, "record_flags", "record_id", &ids).await?;
+        let mut by_table: std::collections::BTreeMap<(&str, &str), Vec<&str>> =
+            std::collections::BTreeMap::new();
+        for w in self.writes.values() {
+            for key in w.rows.deletes {
+                by_table.entry(*key).or_default().push(&w.id);
+            }
+        }
+        for ((table, column), ids) in &by_table {
+            projection::delete_all(tx, table, column, ids).await?;
+        }
+        let mut conflicts = Vec::new();
+        let mut flags = Vec::new();
+        let mut rows = Vec::new();
+        let mut records = Vec::new();
+        for w in self.writes.into_values() {
+            for c in &w.conflicts {
+                conflicts.push(
+                    projection::Insert::new("conflicts")
+                        .text("record_id", Some(&w.id))
+                        .text("project", Some(&w.project))
+                        .text("kind", Some(w.kind.as_str()))
+                        .text("field", Some(&c.field))
+                        .text(
+                            "conflict_values",
+                            Some(&serde_json::to_string(&c.values).unwrap_or_default()),
+                        ),
+                );
+            }
+            for f in &w.flags {
+                flags.push(
+                    projection::Insert::new("record_flags")
+                        .text("record_id", Some(&w.id))
+                        .text("project", Some(&w.project))
+                        .text("field", Some(&f.field))
+                        .text("message", Some(&f.message))
+                        .suffix("ON CONFLICT DO NOTHING"),
+                );
+            }
+            rows.extend(w.rows.inserts);
+            records.push(
+                projection::Insert::new("records")
+                    .text("id", Some(&w.id))
+                    .text("project", Some(&w.project))
+                    .text("kind", Some(w.kind.as_str()))
+                    .bytes("doc", w.doc)
+                    .int("created_at", now)
+                    .int("updated_at", now)
+                    .text("owner_user", w.owner.as_deref())
+                    .int("restricted", i64::from(w.restricted))
+                    // A record stored for the first time already private is restricted; for
+                    // one that existed, `update_audience` has already set the mark.
+                    .suffix(
+                        "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, \
+                         updated_at = excluded.updated_at, \
+                         owner_user = COALESCE(records.owner_user, excluded.owner_user), \
+                         restricted = CASE WHEN excluded.restricted = 1 THEN 1 \
+                         ELSE records.restricted END",
+                    ),
+            );
+        }
+        projection::insert_all(tx, conflicts).await?;
+        projection::insert_all(tx, flags).await?;
+        projection::insert_grouped(tx, rows).await?;
+        projection::insert_all(tx, records).await?;
+        Ok(())
+    }
+}
+
 /// Stores a merged record: rewrites its conflicts, review flags and projections, then saves the
 /// document. The caller holds the record's lock and appends the new changes to the log.
 pub async fn store_merged(
@@ -497,29 +656,54 @@ pub async fn store_merged(
     flagged: &[bothy_sync_core::FieldError],
     now: i64,
 ) -> ApiResult<()> {
-    let env = doc
-        .envelope()
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("merged record lost its envelope: {e}")))?;
-    let kind = env.kind.as_str();
-    let view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
-    let conflicts = bothy_sync_core::conflicts(doc.automerge_ref());
-    replace_conflicts_and_flags(tx, id, &env.project, kind, &conflicts, flagged).await?;
-    projection::project(tx, id, &view, &doc.scalars(), !flagged.is_empty()).await?;
-    let restricted = is_restricted(&view);
+    let write = RecordWrite::of(id, doc, flagged)?;
     // Only stories are ever restricted: other kinds skip the look-up.
-    if env.kind == bothy_sync_core::RecordKind::Story {
-        update_audience(tx, id, &env.project, restricted, now).await?;
+    if write.kind == bothy_sync_core::RecordKind::Story {
+        update_audience(tx, id, &write.project, write.restricted, None, now).await?;
     }
-    // Saved without per-column compression: a bootstrap compresses many documents together,
-    // which does far better than compressing each on its own.
-    let bytes = doc.automerge().save_nocompress();
-    save_record(tx, id, &env.project, kind, bytes, now).await?;
-    if restricted {
-        // A record stored for the first time already private.
-        sqlx::query("UPDATE records SET restricted = 1 WHERE id = $1 AND restricted = 0")
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
+    let mut batch = Batch::default();
+    batch.add(write);
+    batch.flush(tx, now).await?;
+    Ok(())
+}
+
+/// Logs what an accepted merge brought (the new changes as sent by `log_device`, any
+/// compensation as the server's) and files each neutralised value in quarantine under
+/// `sender_device`.
+#[allow(clippy::too_many_arguments)]
+pub async fn log_accepted(
+    tx: &mut Tx,
+    id: &str,
+    project: &str,
+    sender_device: &str,
+    log_device: Option<&str>,
+    acc: &Accepted,
+    log: &mut Vec<LogEntry>,
+    now: i64,
+) -> ApiResult<()> {
+    for c in &acc.new_changes {
+        log.push(LogEntry::of(id, project, log_device, c));
+    }
+    if let Some(c) = &acc.compensation {
+        log.push(LogEntry::of(id, project, None, c));
+    }
+    for q in &acc.quarantined {
+        quarantine(
+            tx,
+            QuarantineEntry {
+                record_id: id,
+                project: Some(project),
+                device_id: sender_device,
+                action: "compensated",
+                code: "invalid_value",
+                field: Some(&q.field),
+                value: Some(&q.value),
+                message: &q.message,
+                changes: None,
+            },
+            now,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -541,30 +725,17 @@ pub async fn store_accepted(
         .doc
         .envelope()
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("merged record lost its envelope: {e}")))?;
-    for c in &acc.new_changes {
-        log.push(LogEntry::of(id, &env.project, log_device, c));
-    }
-    if let Some(c) = &acc.compensation {
-        log.push(LogEntry::of(id, &env.project, None, c));
-    }
-    for q in &acc.quarantined {
-        quarantine(
-            tx,
-            QuarantineEntry {
-                record_id: id,
-                project: Some(&env.project),
-                device_id: sender_device,
-                action: "compensated",
-                code: "invalid_value",
-                field: Some(&q.field),
-                value: Some(&q.value),
-                message: &q.message,
-                changes: None,
-            },
-            now,
-        )
-        .await?;
-    }
+    log_accepted(
+        tx,
+        id,
+        &env.project,
+        sender_device,
+        log_device,
+        acc,
+        log,
+        now,
+    )
+    .await?;
     store_merged(tx, id, &mut acc.doc, &acc.flagged, now).await?;
     Ok(acc.quarantined.clone())
 }

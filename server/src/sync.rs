@@ -1,16 +1,26 @@
 //! The sync endpoint: one request, one response, whatever the number of records.
 //!
 //! A device sends its unacknowledged changes and its cursor in the server's change log; the
-//! server, in one transaction per request, authorises and merges every pushed record (load,
-//! merge, store, drop: no document outlives the request), appends the new changes to the log,
-//! rewrites projections, then reads back what the device lacks and commits. The response is
-//! sent only after the commit, so an acknowledged change is durable (sync contract 1); any
-//! request may be repeated, because changes are deduplicated by hash (contract 2).
+//! server, in one transaction per request, authorises and merges every pushed record, appends
+//! the new changes to the log, rewrites projections, then reads back what the device lacks and
+//! commits. The response is sent only after the commit, so an acknowledged change is durable
+//! (sync contract 1); any request may be repeated, because changes are deduplicated by hash
+//! (contract 2).
+//!
+//! A push is handled in chunks of [`MERGE_CHUNK`] records, in id order: each chunk's records are
+//! loaded in one query, merged and prepared for storage (documents saved, projection rows
+//! built) on blocking threads, in parallel across records, then checked against erasures in
+//! one query and written together ([`store::Batch`]: a few multi-row statements per table). No
+//! merged document outlives its chunk. A sync that pushes nothing reads in a read transaction
+//! (on SQLite beside the one writer) and writes afterwards, in a short transaction of its own,
+//! only what changed: reviewers' decisions it reported, and the device's row (its
+//! `last_sync_at` at most [`LAST_SYNC_RESOLUTION`] seconds stale).
 
 use crate::auth::DeviceAuth;
 use crate::db::{Db, Tx, now};
 use crate::erasure;
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::{BusyCause, SyncTally};
 use crate::state::AppState;
 use crate::store::{self, Filed, Kept, LogEntry, QuarantineEntry, QuarantineQuota};
 use axum::body::Body;
@@ -37,6 +47,14 @@ const PAGE_SNAPSHOTS: i64 = 20_000;
 const PAGE_BYTES: usize = 8 * 1024 * 1024;
 /// Most records in one push.
 const MAX_PUSH_RECORDS: usize = 50_000;
+/// Log rows behind the head past which a sync may answer with a large page.
+const BIG_PAGE_BEHIND: u64 = 2_000;
+/// Large pages built at once (each at most [`PAGE_BYTES`] of documents and changes, held with
+/// their encoded answer until it is sent).
+pub const BIG_PAGES_AT_ONCE: usize = 4;
+/// Records of a push merged together (in parallel) and written together; bounds the merged
+/// documents held at once.
+const MERGE_CHUNK: usize = 512;
 
 /// `POST /api/v1/sync`.
 #[utoipa::path(
@@ -53,14 +71,50 @@ const MAX_PUSH_RECORDS: usize = 50_000;
         (status = 415, description = "not `application/vnd.bothy.sync`", body = crate::openapi::ErrorBody),
         (status = 426, description = "`unsupported_protocol_version`", body = crate::openapi::ErrorBody),
         (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
-        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+        (status = 503, description = "`busy`: the server has more syncs than it takes at once, or no database connection came free in time; the answer has a `Retry-After` header (seconds) and the device tries again after it, its records safe meanwhile (docs/protocol.md, \"Errors\"). `unavailable`: the database cannot be reached", body = crate::openapi::ErrorBody,
+            headers(("Retry-After" = u64, description = "With `busy`: seconds to wait before trying again"))),
     )
 )]
 pub async fn sync(
     State(state): State<AppState>,
-    device: DeviceAuth,
+    device: Result<DeviceAuth, ApiError>,
     headers: HeaderMap,
     body: Body,
+) -> Response {
+    let started = std::time::Instant::now();
+    let mut tally = SyncTally::default();
+    let answer = match device {
+        Ok(device) => answer_sync(&state, &device, &headers, body, &mut tally).await,
+        Err(e) => Err(e),
+    };
+    let metrics = &state.metrics;
+    match answer {
+        Ok(response) => {
+            metrics.sync_answered(StatusCode::OK, "ok", started.elapsed(), &tally);
+            response
+        }
+        Err(e) => {
+            let (status, code) = e.status_and_code();
+            if e.is_busy() {
+                metrics.sync_busy(if tally.turned_away {
+                    BusyCause::Queue
+                } else {
+                    BusyCause::Pool
+                });
+            }
+            metrics.sync_answered(status, code, started.elapsed(), &tally);
+            e.into_response()
+        }
+    }
+}
+
+/// One sync of an authenticated device, counting in `tally` what it carries.
+async fn answer_sync(
+    state: &AppState,
+    device: &DeviceAuth,
+    headers: &HeaderMap,
+    body: Body,
+    tally: &mut SyncTally,
 ) -> ApiResult<Response> {
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("");
@@ -80,6 +134,7 @@ pub async fn sync(
                 state.config.max_sync_bytes
             ))
         })?;
+    tally.bytes_in = bytes.len() as u64;
     let (request, version): (SyncRequest, u16) = protocol::decode(&bytes).map_err(|e| match e {
         ProtocolError::UnsupportedVersion { .. } => {
             ApiError::UpgradeRequired(format!("{e}: update the app"))
@@ -92,12 +147,32 @@ pub async fn sync(
             "at most {MAX_PUSH_RECORDS} records may be pushed at once"
         )));
     }
+    tally.pushed = request.push.len() as u64;
+    // A turn is taken only now: a slow upload holds none.
+    let Some(_turn) = state.admission.admit().await else {
+        tally.turned_away = true;
+        return Err(ApiError::busy());
+    };
     let quota = QuarantineQuota {
         max_entries: state.config.quarantine_max_entries_per_device,
         max_bytes: state.config.quarantine_max_bytes_per_device,
     };
-    let response = run_sync(&state.db, &device, request, quota).await?;
-    let body = protocol::encode_with(&response, version, protocol::peek_encoding(&bytes));
+    let (response, _page) = run_sync(&state.db, device, request, quota, &state.pages).await?;
+    tally.answered(&response);
+    let encoding = protocol::peek_encoding(&bytes);
+    drop(bytes);
+    // Compressing an answer that carries records is CPU work: off the async threads, like the
+    // merge. An empty answer takes microseconds and is encoded in place.
+    let body = if response.records.is_empty() && response.setup.is_none() {
+        protocol::encode_response(&response, version, encoding)
+    } else {
+        tokio::task::spawn_blocking(move || protocol::encode_response(&response, version, encoding))
+            .await
+            .map_err(|e| {
+                ApiError::Internal(anyhow::anyhow!("encoding a sync answer failed: {e}"))
+            })?
+    };
+    tally.bytes_out = body.len() as u64;
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, protocol::MEDIA_TYPE)],
@@ -195,7 +270,12 @@ pub async fn run_sync(
     device: &DeviceAuth,
     request: SyncRequest,
     quota: QuarantineQuota,
-) -> ApiResult<SyncResponse> {
+    pages: &std::sync::Arc<tokio::sync::Semaphore>,
+) -> ApiResult<(SyncResponse, Option<tokio::sync::OwnedSemaphorePermit>)> {
+    let sync_started = std::time::Instant::now();
+    let mut merging = std::time::Duration::ZERO;
+    let mut flushing = std::time::Duration::ZERO;
+    let mut finishing = std::time::Duration::ZERO;
     let roles = memberships(db, &device.user_id).await?;
     let now = now();
     let generation = crate::db::generation(db).await?;
@@ -207,14 +287,10 @@ pub async fn run_sync(
         }
         _ => None,
     };
+    let device_before = DeviceRow::load(db, &device.device_id).await?;
     let relay_from: Option<String> = match from_superseded {
         Some(g) => Some(g.to_string()),
-        None => {
-            sqlx::query_scalar("SELECT relay_from FROM devices WHERE id = $1")
-                .bind(&device.device_id)
-                .fetch_one(&db.pool)
-                .await?
-        }
+        None => device_before.relay_from.clone(),
     };
     // Several server processes may share one PostgreSQL database, and another may have stored
     // an instrument definition since this one last read them: pushed responses are checked
@@ -235,13 +311,31 @@ pub async fn run_sync(
         now,
         relay,
     };
+    // A sync that may answer with a large page (a bootstrap, or a device far behind) waits for
+    // one of a few turns to build one, held until the answer is encoded: the memory big answers
+    // take at once stays bounded however many devices bootstrap together.
+    let behind = if request.cursor.seq == 0 || request.cursor.snapshot.is_some() {
+        u64::MAX
+    } else {
+        let head: i64 = sqlx::query_scalar("SELECT seq FROM log_head WHERE id = 1")
+            .fetch_one(&db.pool)
+            .await?;
+        (head as u64).saturating_sub(request.cursor.seq)
+    };
+    let page =
+        if behind > BIG_PAGE_BEHIND {
+            Some(pages.clone().acquire_owned().await.map_err(|e| {
+                ApiError::Internal(anyhow::anyhow!("the page turns were closed: {e}"))
+            })?)
+        } else {
+            None
+        };
     let closes_relay = request
         .pending
         .is_none_or(|p| request.push.len() >= p as usize);
 
-    // Merge duplicate pushes of one record, then handle records in id order (lock order).
-    // Whole documents are opened one record at a time, inside the loop, so no more than one
-    // record's expanded bytes are held at once.
+    // Merge duplicate pushes of one record, then handle records in id order (lock order), a
+    // chunk at a time, so no more than a chunk's merged documents are held at once.
     let mut pushes: BTreeMap<Uuid, (Vec<ByteBuf>, Vec<ByteBuf>)> = BTreeMap::new();
     for RecordPush {
         id,
@@ -257,9 +351,15 @@ pub async fn run_sync(
         roles: &roles,
         quota,
     };
-
     let pushed_count = pushes.len();
-    let mut tx = db.begin_write().await?;
+    // A sync that pushes nothing reads in a read transaction (on SQLite, beside the one writer)
+    // and writes only what changed afterwards, in a short transaction of its own.
+    let read_only = pushed_count == 0;
+    let mut tx = if read_only {
+        db.begin_read().await?
+    } else {
+        db.begin_write().await?
+    };
     // An erasure does not run while this sync stores records (see `erasure`).
     db.lock_erasures(&mut tx, false).await?;
     // Syncs of one device take turns, so two at once cannot both fill its quarantine quota.
@@ -274,108 +374,145 @@ pub async fn run_sync(
         server_time: now,
         ..SyncResponse::default()
     };
-    let mut log = Vec::new();
-    let mut clean: BTreeSet<Uuid> = BTreeSet::new();
-    let mut send_back: BTreeSet<Uuid> = BTreeSet::new();
-    let mut relayed = (0usize, 0usize);
-    let mut replaced: BTreeSet<Uuid> = BTreeSet::new();
+    let mut out = PushOutcome::default();
     let pushed_ids: Vec<String> = pushes.keys().map(Uuid::to_string).collect();
+    // Every pushed record's lock, in id order, before any is read.
+    db.lock_records(&mut tx, &pushed_ids).await?;
     let tombstoned = erasure::erased_among(&mut tx, &pushed_ids).await?;
-    for (id, (mut changes, documents)) in pushes {
-        db.lock_record(&mut tx, &id.to_string()).await?;
-        if tombstoned.contains(&id.to_string()) {
+    let retired = crate::contacts::retired_among(&mut tx, &pushed_ids).await?;
+    let mut fast: Vec<(Uuid, Vec<ByteBuf>, Vec<ByteBuf>)> = Vec::new();
+    for (id, (changes, documents)) in pushes {
+        let text = id.to_string();
+        if tombstoned.contains(&text) {
             // Erased: refused, and kept nowhere (the data is personal). The device purges it.
             response.unacked.push(id);
             response.reports.push(erased_report(id, None));
-            continue;
-        }
-        let mut unreadable = None;
-        for doc in documents {
-            match merge::document_changes(&doc) {
-                Ok(list) => changes.extend(list.into_iter().map(ByteBuf::from)),
-                Err(e) => {
-                    unreadable = Some((e, doc));
-                    break;
-                }
-            }
-        }
-        if let Some((why, document)) = unreadable {
-            drop(changes);
-            let stored = store::load_record(&mut tx, &id.to_string()).await?;
-            let out = refused(
-                &mut tx,
+        } else if retired.contains(&text) {
+            // A participant's document from before contact records: its own, slower path.
+            let ctx = PushContext {
                 device,
-                &quarantine,
-                id,
-                stored.as_ref().map(|s| s.project.as_str()),
-                RefusalCode::Malformed,
-                why,
-                Kept::sample_of(&document),
-                stored.is_some(),
+                quarantine: &quarantine,
+                policy: &policy,
+                roles: &roles,
                 now,
+            };
+            push_one(
+                &mut tx,
+                &ctx,
+                id,
+                changes,
+                documents,
+                &mut response,
+                &mut out,
             )
             .await?;
-            if out.send_back {
-                send_back.insert(id);
-            }
-            response.unacked.push(id);
-            response.reports.extend(out.reports);
-            continue;
+        } else {
+            fast.push((id, changes, documents));
         }
-        // Changes of a participant's document from before contact records are carried over to
-        // its new documents, and the device is told to replace its copy.
-        let may_write =
-            |project: &str, kind: RecordKind| roles.get(project).is_some_and(|r| may_push(r, kind));
-        match crate::contacts::intercept(
-            &mut tx,
-            &id.to_string(),
-            &changes,
-            &device.user_id,
-            &device.actor,
-            &policy.compensating_actor,
-            may_write,
-            &mut log,
-            now,
-        )
-        .await?
-        {
-            crate::contacts::Intercepted::No => {}
-            crate::contacts::Intercepted::Yes { remaining } => {
-                replaced.insert(id);
-                if remaining.is_empty() {
-                    continue;
-                }
-                changes = remaining;
-            }
-        }
-        let out = push_record(
-            &mut tx,
-            device,
-            &quarantine,
-            &policy,
-            id,
-            &changes,
-            &mut log,
-            now,
-        )
-        .await?;
-        if !out.acked {
-            response.unacked.push(id);
-        }
-        if out.relayed > 0 {
-            relayed.0 += 1;
-            relayed.1 += out.relayed;
-        }
-        if out.send_back {
-            send_back.insert(id);
-        } else if out.created_as_sent {
-            clean.insert(id);
-        }
-        response.reports.extend(out.reports);
     }
-    response
-        .reports
-        .extend(decisions_for(&mut tx, &device.device_id, now).await?);
+    // The rest in chunks: each chunk's records are loaded in one query, merged in parallel off
+    // the async threads, and written together; a chunk bounds the documents held at once.
+    let policy_arc = std::sync::Arc::new(policy.clone());
+    let roles_arc = std::sync::Arc::new(roles.clone());
+    let mut fast = fast.into_iter().peekable();
+    while fast.peek().is_some() {
+        let chunk: Vec<(Uuid, Vec<ByteBuf>, Vec<ByteBuf>)> =
+            fast.by_ref().take(MERGE_CHUNK).collect();
+        let ids: Vec<String> = chunk.iter().map(|(id, _, _)| id.to_string()).collect();
+        let mut stored = store::load_records(&mut tx, &ids).await?;
+        let inputs: Vec<Prepare> = chunk
+            .into_iter()
+            .map(|(id, changes, documents)| {
+                let stored = stored.get_mut(&id.to_string()).map(|s| StoredBrief {
+                    project: s.project.clone(),
+                    kind: RecordKind::parse(&s.kind),
+                    restricted: s.restricted,
+                    doc: std::mem::take(&mut s.doc),
+                });
+                Prepare {
+                    id,
+                    changes,
+                    documents,
+                    stored,
+                }
+            })
+            .collect();
+        let (p, r) = (policy_arc.clone(), roles_arc.clone());
+        let device_actor = device.actor.clone();
+        let merge_started = std::time::Instant::now();
+        let prepared = tokio::task::spawn_blocking(move || {
+            in_parallel(inputs, |input| prepare(input, &p, &r, Some(&device_actor)))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("merging a push failed: {e}")))?;
+        merging += merge_started.elapsed();
+        // Participants the merged records name, checked against erasures in one query.
+        let mut named: Vec<String> = Vec::new();
+        for p in &prepared {
+            if let Prepared::Merged { ready: Some(r), .. } = p {
+                named.extend(r.participant.iter().cloned());
+                named.extend(r.attendance.iter().cloned());
+            }
+        }
+        named.sort();
+        named.dedup();
+        let erased = erasure::erased_among(&mut tx, &named).await?;
+        let ctx = PushContext {
+            device,
+            quarantine: &quarantine,
+            policy: &policy,
+            roles: &roles,
+            now,
+        };
+        let mut batch = store::Batch::default();
+        let mut slow = Vec::new();
+        let finish_started = std::time::Instant::now();
+        for p in prepared {
+            slow.extend(
+                finish(
+                    &mut tx,
+                    &ctx,
+                    p,
+                    &erased,
+                    &mut batch,
+                    &mut response,
+                    &mut out,
+                )
+                .await?,
+            );
+        }
+        finishing += finish_started.elapsed();
+        let flush_started = std::time::Instant::now();
+        batch.flush(&mut tx, now).await?;
+        flushing += flush_started.elapsed();
+        // Participants created in the old format, after the chunk is written (their move may
+        // touch other records).
+        for (id, changes) in slow {
+            push_one(
+                &mut tx,
+                &ctx,
+                id,
+                changes,
+                Vec::new(),
+                &mut response,
+                &mut out,
+            )
+            .await?;
+        }
+    }
+    let pushed_in = sync_started.elapsed();
+    let PushOutcome {
+        log,
+        clean,
+        send_back,
+        relayed,
+        mut replaced,
+    } = out;
+    let (decisions, decided) = decisions_for(&mut tx, &device.device_id).await?;
+    response.reports.extend(decisions);
+    if !read_only {
+        mark_decisions(&mut tx, &decided, now).await?;
+    }
     let head = store::append_log(&mut tx, log, now).await?;
     if !replaced.is_empty() {
         // Participants this sync retired are dated by the log position their new documents end at.
@@ -540,24 +677,38 @@ pub async fn run_sync(
         )
         .await?;
     }
-    sqlx::query(
-        "UPDATE devices SET last_sync_at = $1, app = COALESCE($2, app), \
-         pending_records = $3, last_pushed = $4, relay_from = $5 WHERE id = $6",
-    )
-    .bind(now)
-    .bind(request.app.map(|a| a.chars().take(100).collect::<String>()))
-    .bind(pending)
-    .bind(i64::try_from(pushed_count).unwrap_or(i64::MAX))
-    .bind(relay_from)
-    .bind(&device.device_id)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    let device_after = DeviceRow {
+        last_sync_at: Some(now),
+        app: request
+            .app
+            .map(|a| a.chars().take(100).collect::<String>())
+            .or_else(|| device_before.app.clone()),
+        pending_records: pending,
+        last_pushed: Some(i64::try_from(pushed_count).unwrap_or(i64::MAX)),
+        relay_from,
+    };
+    let write_device = device_after.differs(&device_before, now);
+    if read_only {
+        tx.commit().await?;
+        if write_device || !decided.is_empty() {
+            let mut tx = db.begin_write().await?;
+            mark_decisions(&mut tx, &decided, now).await?;
+            if write_device {
+                device_after.save(&mut tx, &device.device_id).await?;
+            }
+            tx.commit().await?;
+        }
+    } else {
+        device_after.save(&mut tx, &device.device_id).await?;
+        tx.commit().await?;
+    }
     // The project set-up with the user's roles, only when it differs from what the device
     // holds (a device that holds none, as on its first sync, always gets it).
     let roles: BTreeMap<String, String> =
         roles.iter().map(|(p, r)| (p.clone(), r.clone())).collect();
+    let setup_started = std::time::Instant::now();
     let setup = crate::routes::setup::setup_for(db, &roles).await?;
+    let setup_us = setup_started.elapsed().as_micros() as u64;
     if request.setup.as_deref().unwrap_or("") != setup.version {
         response.setup = Some(setup);
     }
@@ -569,9 +720,628 @@ pub async fn run_sync(
         pulled = response.records.len(),
         more = response.more,
         reconcile = response.reconcile,
+        merge_ms = merging.as_millis() as u64,
+        finish_ms = finishing.as_millis() as u64,
+        flush_ms = flushing.as_millis() as u64,
+        push_ms = pushed_in.as_millis() as u64,
+        setup_us,
+        total_ms = sync_started.elapsed().as_millis() as u64,
         "sync"
     );
-    Ok(response)
+    Ok((response, page))
+}
+
+/// What a push did so far, across its records.
+#[derive(Default)]
+struct PushOutcome {
+    log: Vec<LogEntry>,
+    /// Created by this push and stored exactly as sent.
+    clean: BTreeSet<Uuid>,
+    /// Records whose server copy is sent back.
+    send_back: BTreeSet<Uuid>,
+    /// Records with relayed changes, and how many changes.
+    relayed: (usize, usize),
+    /// Participants' documents the device must replace.
+    replaced: BTreeSet<Uuid>,
+}
+
+impl PushOutcome {
+    /// Takes in what happened to one record.
+    fn note(&mut self, response: &mut SyncResponse, id: Uuid, pushed: Pushed) {
+        if !pushed.acked {
+            response.unacked.push(id);
+        }
+        if pushed.relayed > 0 {
+            self.relayed.0 += 1;
+            self.relayed.1 += pushed.relayed;
+        }
+        if pushed.send_back {
+            self.send_back.insert(id);
+        } else if pushed.created_as_sent {
+            self.clean.insert(id);
+        }
+        response.reports.extend(pushed.reports);
+    }
+}
+
+/// Who pushes, under what rules.
+struct PushContext<'a> {
+    device: &'a DeviceAuth,
+    quarantine: &'a Quarantine<'a>,
+    policy: &'a MergePolicy,
+    roles: &'a HashMap<String, String>,
+    now: i64,
+}
+
+/// Pushes one record the slow way, one statement at a time: for participants' documents from
+/// before contact records (and records that turn out to be created in that old format), whose
+/// changes are carried over to new documents.
+async fn push_one(
+    tx: &mut Tx,
+    ctx: &PushContext<'_>,
+    id: Uuid,
+    mut changes: Vec<ByteBuf>,
+    documents: Vec<ByteBuf>,
+    response: &mut SyncResponse,
+    out: &mut PushOutcome,
+) -> ApiResult<()> {
+    let mut unreadable = None;
+    for doc in documents {
+        match merge::document_changes(&doc) {
+            Ok(list) => changes.extend(list.into_iter().map(ByteBuf::from)),
+            Err(e) => {
+                unreadable = Some((e, doc));
+                break;
+            }
+        }
+    }
+    if let Some((why, document)) = unreadable {
+        let stored = store::load_record(tx, &id.to_string()).await?;
+        let pushed = refused(
+            tx,
+            ctx.device,
+            ctx.quarantine,
+            id,
+            stored.as_ref().map(|s| s.project.as_str()),
+            RefusalCode::Malformed,
+            why,
+            Kept::sample_of(&document),
+            stored.is_some(),
+            ctx.now,
+        )
+        .await?;
+        out.note(response, id, pushed);
+        return Ok(());
+    }
+    // Changes of a participant's document from before contact records are carried over to
+    // its new documents, and the device is told to replace its copy.
+    let roles = ctx.roles;
+    let may_write =
+        |project: &str, kind: RecordKind| roles.get(project).is_some_and(|r| may_push(r, kind));
+    match crate::contacts::intercept(
+        tx,
+        &id.to_string(),
+        &changes,
+        &ctx.device.user_id,
+        &ctx.device.actor,
+        &ctx.policy.compensating_actor,
+        may_write,
+        &mut out.log,
+        ctx.now,
+    )
+    .await?
+    {
+        crate::contacts::Intercepted::No => {}
+        crate::contacts::Intercepted::Yes { remaining } => {
+            out.replaced.insert(id);
+            if remaining.is_empty() {
+                return Ok(());
+            }
+            changes = remaining;
+        }
+    }
+    push_record(tx, ctx, id, changes, response, out).await
+}
+
+/// What the server holds of a pushed record, for the merge.
+struct StoredBrief {
+    project: String,
+    kind: Option<RecordKind>,
+    restricted: bool,
+    doc: Vec<u8>,
+}
+
+/// One pushed record, with what the server holds of it.
+struct Prepare {
+    id: Uuid,
+    changes: Vec<ByteBuf>,
+    documents: Vec<ByteBuf>,
+    stored: Option<StoredBrief>,
+}
+
+/// A merged record's writes and what must be checked against the database before they are
+/// made.
+struct Ready {
+    project: String,
+    kind: RecordKind,
+    /// The participant it names (a response, a story, a contact record).
+    participant: Option<String>,
+    /// The participants a session marks.
+    attendance: Vec<String>,
+    write: store::RecordWrite,
+}
+
+/// A pushed record after the work that needs no database.
+enum Prepared {
+    /// A saved document in the push could not be read.
+    Unreadable {
+        id: Uuid,
+        why: String,
+        document: ByteBuf,
+        stored_project: Option<String>,
+    },
+    /// The sender may not write the stored record.
+    NotAllowed {
+        id: Uuid,
+        changes: Vec<ByteBuf>,
+        project: String,
+        kind: Option<RecordKind>,
+    },
+    /// A participant created in the format from before contact records: the slow path.
+    OldFormat { id: Uuid, changes: Vec<ByteBuf> },
+    /// Merged.
+    Merged {
+        id: Uuid,
+        changes: Vec<ByteBuf>,
+        existed: bool,
+        stored_project: Option<String>,
+        stored_restricted: Option<bool>,
+        participant_before: Option<String>,
+        verdict: Verdict,
+        ready: Option<Box<Ready>>,
+    },
+    /// The stored document could not be loaded or the merged one read.
+    Failed(String),
+}
+
+/// Runs `f` on every input on all cores (the calling thread and scoped helpers), keeping the
+/// inputs' order. For CPU work only: call it from a blocking thread.
+fn in_parallel<I: Send, O: Send>(inputs: Vec<I>, f: impl Fn(I) -> O + Sync) -> Vec<O> {
+    let threads = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .min(inputs.len());
+    if threads <= 1 {
+        return inputs.into_iter().map(f).collect();
+    }
+    let n = inputs.len();
+    let queue = std::sync::Mutex::new(inputs.into_iter().enumerate());
+    let results = std::sync::Mutex::new(Vec::with_capacity(n));
+    let work = || {
+        loop {
+            let next = queue.lock().map(|mut q| q.next()).ok().flatten();
+            let Some((i, input)) = next else { break };
+            let output = f(input);
+            if let Ok(mut r) = results.lock() {
+                r.push((i, output));
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(work);
+        }
+        work();
+    });
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, o)| o).collect()
+}
+
+/// The work on one pushed record that needs no database: read any saved documents, check the
+/// sender may write the stored record, merge, and prepare the writes.
+fn prepare(
+    input: Prepare,
+    policy: &MergePolicy,
+    roles: &HashMap<String, String>,
+    old_format_from: Option<&bothy_sync_core::automerge::ActorId>,
+) -> Prepared {
+    let Prepare {
+        id,
+        mut changes,
+        documents,
+        stored,
+    } = input;
+    for doc in documents {
+        match merge::document_changes(&doc) {
+            Ok(list) => changes.extend(list.into_iter().map(ByteBuf::from)),
+            Err(why) => {
+                return Prepared::Unreadable {
+                    id,
+                    why,
+                    document: doc,
+                    stored_project: stored.map(|s| s.project),
+                };
+            }
+        }
+    }
+    let may_write = |project: &str, kind: Option<RecordKind>| {
+        roles.get(project).is_some_and(|r| match kind {
+            Some(kind) => may_push(r, kind),
+            None => crate::roles::may_write(r),
+        })
+    };
+    let existed = stored.is_some();
+    let (doc, stored_project, stored_restricted) = match stored {
+        Some(s) => {
+            if !may_write(&s.project, s.kind) {
+                return Prepared::NotAllowed {
+                    id,
+                    changes,
+                    project: s.project,
+                    kind: s.kind,
+                };
+            }
+            match RecordDoc::load(&s.doc, policy.compensating_actor.clone()) {
+                Ok(d) => (Some(d), Some(s.project), Some(s.restricted)),
+                Err(e) => {
+                    return Prepared::Failed(format!("stored record {id} cannot be loaded: {e}"));
+                }
+            }
+        }
+        None => (None, None, None),
+    };
+    let participant_before = doc.as_ref().and_then(participant_of);
+    let mut verdict = merge::merge_incoming(doc, &changes, policy);
+    // A new participant in the format from before contact records takes the slow path. Only a
+    // participant can be one: a record merged as another kind skips the check (which replays
+    // the changes again).
+    if !existed && let Some(sender) = old_format_from {
+        let maybe = match &verdict {
+            Verdict::Accepted(acc) => acc
+                .doc
+                .envelope()
+                .map_or(true, |e| e.kind == RecordKind::Participant),
+            _ => true,
+        };
+        if maybe && crate::contacts::created_in_old_format_by(&changes, sender) {
+            return Prepared::OldFormat { id, changes };
+        }
+    }
+    let ready = match &mut verdict {
+        Verdict::Accepted(acc) => {
+            match store::RecordWrite::with_view(&id.to_string(), &mut acc.doc, &acc.flagged) {
+                Ok((write, view)) => Some(Box::new(Ready {
+                    project: view.project.clone(),
+                    kind: view.kind,
+                    participant: participant_in(&view),
+                    attendance: match &view.data {
+                        RecordData::Session(session) => {
+                            session.attendance.keys().cloned().collect()
+                        }
+                        _ => Vec::new(),
+                    },
+                    write,
+                })),
+                Err(e) => return Prepared::Failed(e.to_string()),
+            }
+        }
+        _ => None,
+    };
+    Prepared::Merged {
+        id,
+        changes,
+        existed,
+        stored_project,
+        stored_restricted,
+        participant_before,
+        verdict,
+        ready,
+    }
+}
+
+/// Finishes one prepared record in the transaction: refusals, erasure checks against `erased`
+/// (the erased participants among those the chunk's records name), quarantine, and its writes
+/// into `batch`.
+async fn finish(
+    tx: &mut Tx,
+    ctx: &PushContext<'_>,
+    prepared: Prepared,
+    erased: &BTreeSet<String>,
+    batch: &mut store::Batch,
+    response: &mut SyncResponse,
+    out: &mut PushOutcome,
+) -> ApiResult<Option<(Uuid, Vec<ByteBuf>)>> {
+    let now = ctx.now;
+    let device = ctx.device;
+    let roles = ctx.roles;
+    let not_allowed = |project: &str, kind: Option<RecordKind>| match (roles.get(project), kind) {
+        (Some(role), Some(kind)) if crate::roles::may_write(role) => format!(
+            "a {role} may not write {} records in project `{project}`",
+            kind.as_str()
+        ),
+        _ => format!("you may not write records in project `{project}`"),
+    };
+    let refuse = |code: RefusalCode, changes: &[ByteBuf]| {
+        if code == RefusalCode::Malformed {
+            Kept::sample_of_all(changes)
+        } else {
+            Kept::Changes(changes.to_vec())
+        }
+    };
+    let (id, pushed) = match prepared {
+        Prepared::Failed(why) => return Err(ApiError::Internal(anyhow::anyhow!(why))),
+        Prepared::OldFormat { id, changes } => return Ok(Some((id, changes))),
+        Prepared::Unreadable {
+            id,
+            why,
+            document,
+            stored_project,
+        } => {
+            let pushed = refused(
+                tx,
+                device,
+                ctx.quarantine,
+                id,
+                stored_project.as_deref(),
+                RefusalCode::Malformed,
+                why,
+                Kept::sample_of(&document),
+                stored_project.is_some(),
+                now,
+            )
+            .await?;
+            (id, pushed)
+        }
+        Prepared::NotAllowed {
+            id,
+            changes,
+            project,
+            kind,
+        } => {
+            let pushed = refused(
+                tx,
+                device,
+                ctx.quarantine,
+                id,
+                Some(&project),
+                RefusalCode::NotAllowed,
+                not_allowed(&project, kind),
+                refuse(RefusalCode::NotAllowed, &changes),
+                true,
+                now,
+            )
+            .await?;
+            (id, pushed)
+        }
+        Prepared::Merged {
+            id,
+            changes,
+            existed,
+            stored_project,
+            stored_restricted,
+            participant_before,
+            verdict,
+            ready,
+        } => {
+            let pushed = match verdict {
+                Verdict::AlreadyHave => Pushed {
+                    acked: true,
+                    relayed: 0,
+                    created_as_sent: false,
+                    reports: vec![],
+                    send_back: false,
+                },
+                Verdict::MissingDependencies(missing) => Pushed {
+                    acked: false,
+                    relayed: 0,
+                    created_as_sent: false,
+                    reports: vec![missing_dependencies(id, missing.len())],
+                    send_back: false,
+                },
+                Verdict::Refused { code, message } => {
+                    if !existed && let Some(p) = erased_participant(tx, &changes).await? {
+                        erased_push(id, Some(&p))
+                    } else {
+                        let project = stored_project.or_else(|| merge::claimed_project(&changes));
+                        refused(
+                            tx,
+                            device,
+                            ctx.quarantine,
+                            id,
+                            project.as_deref(),
+                            code,
+                            message,
+                            refuse(code, &changes),
+                            existed,
+                            now,
+                        )
+                        .await?
+                    }
+                }
+                Verdict::Accepted(acc) => {
+                    let Some(ready) = ready else {
+                        return Err(ApiError::Internal(anyhow::anyhow!(
+                            "merged record {id} was not prepared"
+                        )));
+                    };
+                    accepted(
+                        tx,
+                        ctx,
+                        id,
+                        *acc,
+                        *ready,
+                        participant_before,
+                        stored_restricted,
+                        &changes,
+                        erased,
+                        batch,
+                        &mut out.log,
+                    )
+                    .await?
+                }
+            };
+            (id, pushed)
+        }
+    };
+    out.note(response, id, pushed);
+    Ok(None)
+}
+
+/// The report asking a device to send a record whole.
+fn missing_dependencies(id: Uuid, missing: usize) -> RecordReport {
+    report(
+        id,
+        ReportKind::Resend,
+        "missing_dependencies",
+        None,
+        format!(
+            "the server lacks {missing} earlier change(s) of this record; the whole record will be sent next time"
+        ),
+    )
+}
+
+/// Stores a record whose push was accepted: erased participants are neutralised, the writes go
+/// into `batch` and the new changes into `log`.
+#[allow(clippy::too_many_arguments)]
+async fn accepted(
+    tx: &mut Tx,
+    ctx: &PushContext<'_>,
+    id: Uuid,
+    mut acc: merge::Accepted,
+    ready: Ready,
+    participant_before: Option<String>,
+    stored_restricted: Option<bool>,
+    changes: &[ByteBuf],
+    erased: &BTreeSet<String>,
+    batch: &mut store::Batch,
+    log: &mut Vec<LogEntry>,
+) -> ApiResult<Pushed> {
+    let now = ctx.now;
+    let device = ctx.device;
+    let id_text = id.to_string();
+    let Ready {
+        project,
+        kind,
+        participant,
+        attendance,
+        mut write,
+    } = ready;
+    // About an erased participant: a new record is refused and kept nowhere; an existing one
+    // pointed at them gets its participant back by a server change.
+    let mut neutralised = None;
+    if let Some(p) = &participant
+        && erased.contains(p)
+    {
+        if acc.created {
+            return Ok(erased_push(id, Some(p)));
+        }
+        neutralised = restore_participant(&mut acc.doc, participant_before, now)?;
+    }
+    // Attendance marks for erased participants: merged, then removed by a server change, so no
+    // replica keeps the mark.
+    let marked: Vec<String> = attendance
+        .into_iter()
+        .filter(|p| erased.contains(p))
+        .collect();
+    if !marked.is_empty() {
+        neutralised = erasure::remove_marks(&mut acc.doc, &marked, now)?;
+    }
+    let may_write = ctx.roles.get(&project).is_some_and(|r| may_push(r, kind));
+    if acc.created && !may_write {
+        let message = match ctx.roles.get(&project) {
+            Some(role) if crate::roles::may_write(role) => format!(
+                "a {role} may not write {} records in project `{project}`",
+                kind.as_str()
+            ),
+            _ => format!("you may not write records in project `{project}`"),
+        };
+        return refused(
+            tx,
+            device,
+            ctx.quarantine,
+            id,
+            Some(&project),
+            RefusalCode::NotAllowed,
+            message,
+            Kept::Changes(changes.to_vec()),
+            false,
+            now,
+        )
+        .await;
+    }
+    store::log_accepted(
+        tx,
+        &id_text,
+        &project,
+        &device.device_id,
+        Some(&device.device_id),
+        &acc,
+        log,
+        now,
+    )
+    .await?;
+    if let Some(change) = &neutralised {
+        // The document changed after it was prepared: prepare its writes again.
+        write = store::RecordWrite::of(&id_text, &mut acc.doc, &acc.flagged)?;
+        log.push(LogEntry::of(&id_text, &project, None, change));
+    }
+    if kind == RecordKind::Story {
+        store::update_audience(
+            tx,
+            &id_text,
+            &project,
+            write.restricted,
+            Some(stored_restricted),
+            now,
+        )
+        .await?;
+    }
+    if acc.created {
+        write = write.owned_by(&device.user_id);
+    }
+    batch.add(write);
+    Ok(Pushed {
+        acked: true,
+        relayed: acc
+            .new_changes
+            .iter()
+            .filter(|c| c.actor_id() != &device.actor)
+            .count(),
+        created_as_sent: acc.created && acc.compensation.is_none() && neutralised.is_none(),
+        reports: accepted_reports(id, &acc),
+        send_back: acc.compensation.is_some() || neutralised.is_some(),
+    })
+}
+
+/// The reports on values an accepted push had set aside or flagged.
+fn accepted_reports(id: Uuid, acc: &merge::Accepted) -> Vec<RecordReport> {
+    let mut reports = Vec::new();
+    for q in &acc.quarantined {
+        reports.push(report(
+            id,
+            ReportKind::Quarantined,
+            "invalid_value",
+            Some(q.field.clone()),
+            format!(
+                "{}: {} (value {:?} was set aside for review and the last valid value kept)",
+                q.field, q.message, q.value
+            ),
+        ));
+    }
+    for f in &acc.flagged {
+        reports.push(report(
+            id,
+            ReportKind::Flagged,
+            "needs_review",
+            Some(f.field.clone()),
+            format!(
+                "{}: {} (kept; flagged for a coordinator to review)",
+                f.field, f.message
+            ),
+        ));
+    }
+    reports
 }
 
 /// The report for a record that was erased on the server (or is about an erased participant).
@@ -632,225 +1402,48 @@ fn report(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Pushes one record on its own (the slow path's records, after their old-format changes were
+/// carried over): loaded, merged and written as the chunks of [`run_sync`] are.
 async fn push_record(
     tx: &mut Tx,
-    device: &DeviceAuth,
-    quarantine: &Quarantine<'_>,
-    policy: &MergePolicy,
+    ctx: &PushContext<'_>,
     id: Uuid,
-    changes: &[ByteBuf],
-    log: &mut Vec<LogEntry>,
-    now: i64,
-) -> ApiResult<Pushed> {
-    let id_text = id.to_string();
-    let roles = quarantine.roles;
-    let stored = store::load_record(tx, &id_text).await?;
-    let may_write = |project: &str, kind: Option<RecordKind>| {
-        roles.get(project).is_some_and(|r| match kind {
-            Some(kind) => may_push(r, kind),
-            None => crate::roles::may_write(r),
-        })
+    changes: Vec<ByteBuf>,
+    response: &mut SyncResponse,
+    out: &mut PushOutcome,
+) -> ApiResult<()> {
+    let text = id.to_string();
+    let stored = store::load_records(tx, std::slice::from_ref(&text))
+        .await?
+        .remove(&text)
+        .map(|s| StoredBrief {
+            project: s.project,
+            kind: RecordKind::parse(&s.kind),
+            restricted: s.restricted,
+            doc: s.doc,
+        });
+    let input = Prepare {
+        id,
+        changes,
+        documents: Vec::new(),
+        stored,
     };
-    let not_allowed = |project: &str, kind: Option<RecordKind>| match (roles.get(project), kind) {
-        (Some(role), Some(kind)) if crate::roles::may_write(role) => format!(
-            "a {role} may not write {} records in project `{project}`",
-            kind.as_str()
-        ),
-        _ => format!("you may not write records in project `{project}`"),
-    };
-    let existed = stored.is_some();
-    let stored_project = stored.as_ref().map(|s| s.project.clone());
-    let stored_kind = stored.as_ref().and_then(|s| RecordKind::parse(&s.kind));
-
-    // Unreadable changes leave only a sample; any others are kept whole for review.
-    let refuse = |code: RefusalCode, message: String| {
-        let kept = if code == RefusalCode::Malformed {
-            Kept::sample_of_all(changes)
-        } else {
-            Kept::Changes(changes.to_vec())
-        };
-        (code, message, kept)
-    };
-
-    if let Some(project) = &stored_project
-        && !may_write(project, stored_kind)
-    {
-        let (code, message, encoded) =
-            refuse(RefusalCode::NotAllowed, not_allowed(project, stored_kind));
-        return refused(
-            tx,
-            device,
-            quarantine,
-            id,
-            Some(project),
-            code,
-            message,
-            encoded,
-            existed,
-            now,
-        )
-        .await;
+    let prepared = prepare(input, ctx.policy, ctx.roles, None);
+    let mut named = Vec::new();
+    if let Prepared::Merged { ready: Some(r), .. } = &prepared {
+        named.extend(r.participant.iter().cloned());
+        named.extend(r.attendance.iter().cloned());
     }
-
-    let doc = match stored {
-        Some(s) => match RecordDoc::load(&s.doc, policy.compensating_actor.clone()) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                return Err(ApiError::Internal(anyhow::anyhow!(
-                    "stored record {id} cannot be loaded: {e}"
-                )));
-            }
-        },
-        None => None,
-    };
-    let participant_before = doc.as_ref().and_then(participant_of);
-    match merge::merge_incoming(doc, changes, policy) {
-        Verdict::AlreadyHave => Ok(Pushed {
-            acked: true,
-            relayed: 0,
-            created_as_sent: false,
-            reports: vec![],
-            send_back: false,
-        }),
-        Verdict::MissingDependencies(missing) => Ok(Pushed {
-            acked: false,
-            relayed: 0,
-            created_as_sent: false,
-            reports: vec![report(
-                id,
-                ReportKind::Resend,
-                "missing_dependencies",
-                None,
-                format!(
-                    "the server lacks {} earlier change(s) of this record; the whole record will be sent next time",
-                    missing.len()
-                ),
-            )],
-            send_back: false,
-        }),
-        Verdict::Refused { code, message } => {
-            if !existed && let Some(p) = erased_participant(tx, changes).await? {
-                return Ok(erased_push(id, Some(&p)));
-            }
-            let (code, message, encoded) = refuse(code, message);
-            let project = stored_project.or_else(|| merge::claimed_project(changes));
-            refused(
-                tx,
-                device,
-                quarantine,
-                id,
-                project.as_deref(),
-                code,
-                message,
-                encoded,
-                existed,
-                now,
-            )
-            .await
-        }
-        Verdict::Accepted(acc) => {
-            let mut acc = *acc;
-            let env = acc.doc.envelope().map_err(|e| {
-                ApiError::Internal(anyhow::anyhow!("merged record lost its envelope: {e}"))
-            })?;
-            let view = acc.doc.view().map_err(|e| {
-                ApiError::Internal(anyhow::anyhow!("merged record unreadable: {e}"))
-            })?;
-            // About an erased participant: a new record is refused and kept nowhere; an
-            // existing one pointed at them gets its participant back by a server change.
-            let mut neutralised = None;
-            if let Some(p) = participant_of(&acc.doc)
-                && erasure::is_erased(tx, &p).await?
-            {
-                if acc.created {
-                    return Ok(erased_push(id, Some(&p)));
-                }
-                neutralised = restore_participant(&mut acc.doc, participant_before, now)?;
-            }
-            // Attendance marks for erased participants: merged, then removed by a server
-            // change, so no replica keeps the mark.
-            if let RecordData::Session(session) = &view.data {
-                let marked: Vec<String> = session.attendance.keys().cloned().collect();
-                let erased = erasure::erased_among(tx, &marked).await?;
-                if !erased.is_empty() {
-                    let erased: Vec<String> = erased.into_iter().collect();
-                    neutralised = erasure::remove_marks(&mut acc.doc, &erased, now)?;
-                }
-            }
-            if acc.created && !may_write(&env.project, Some(env.kind)) {
-                let (code, message, encoded) = refuse(
-                    RefusalCode::NotAllowed,
-                    not_allowed(&env.project, Some(env.kind)),
-                );
-                return refused(
-                    tx,
-                    device,
-                    quarantine,
-                    id,
-                    Some(&env.project),
-                    code,
-                    message,
-                    encoded,
-                    false,
-                    now,
-                )
-                .await;
-            }
-            let quarantined = store::store_accepted(
-                tx,
-                &id_text,
-                &device.device_id,
-                Some(&device.device_id),
-                &mut acc,
-                log,
-                now,
-            )
-            .await?;
-            if let Some(change) = &neutralised {
-                log.push(LogEntry::of(&id_text, &env.project, None, change));
-            }
-            if acc.created {
-                store::set_owner(tx, &id_text, &device.user_id).await?;
-            }
-            let mut reports = Vec::new();
-            for q in &quarantined {
-                reports.push(report(
-                    id,
-                    ReportKind::Quarantined,
-                    "invalid_value",
-                    Some(q.field.clone()),
-                    format!(
-                        "{}: {} (value {:?} was set aside for review and the last valid value kept)",
-                        q.field, q.message, q.value
-                    ),
-                ));
-            }
-            for f in &acc.flagged {
-                reports.push(report(
-                    id,
-                    ReportKind::Flagged,
-                    "needs_review",
-                    Some(f.field.clone()),
-                    format!(
-                        "{}: {} (kept; flagged for a coordinator to review)",
-                        f.field, f.message
-                    ),
-                ));
-            }
-            Ok(Pushed {
-                acked: true,
-                relayed: acc
-                    .new_changes
-                    .iter()
-                    .filter(|c| c.actor_id() != &device.actor)
-                    .count(),
-                created_as_sent: acc.created && acc.compensation.is_none() && neutralised.is_none(),
-                reports,
-                send_back: acc.compensation.is_some() || neutralised.is_some(),
-            })
-        }
+    let erased = erasure::erased_among(tx, &named).await?;
+    let mut batch = store::Batch::default();
+    let slow = finish(tx, ctx, prepared, &erased, &mut batch, response, out).await?;
+    batch.flush(tx, ctx.now).await?;
+    if slow.is_some() {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "record {id} was sent back to the old-format path twice"
+        )));
     }
+    Ok(())
 }
 
 /// Who may file refused pushes in quarantine, and how much each device may keep there.
@@ -960,8 +1553,9 @@ async fn refused(
 }
 
 /// Reviewers' decisions on this device's quarantined changes that it has not been told of, as
-/// reports; each is sent once (marked in the same transaction as the rest of the sync).
-async fn decisions_for(tx: &mut Tx, device_id: &str, now: i64) -> ApiResult<Vec<RecordReport>> {
+/// reports, with their quarantine ids: each is sent once (marked by [`mark_decisions`] in the
+/// sync's write transaction).
+async fn decisions_for(tx: &mut Tx, device_id: &str) -> ApiResult<(Vec<RecordReport>, Vec<i64>)> {
     let rows = sqlx::query(
         "SELECT id, record_id, status, field, value, decision_reason FROM quarantine \
          WHERE device_id = $1 AND status IN ('released', 'discarded') AND notified_at IS NULL \
@@ -971,6 +1565,7 @@ async fn decisions_for(tx: &mut Tx, device_id: &str, now: i64) -> ApiResult<Vec<
     .fetch_all(&mut **tx)
     .await?;
     let mut reports = Vec::new();
+    let mut ids = Vec::new();
     for row in rows {
         let Ok(record) = Uuid::parse_str(&row.get::<String, _>("record_id")) else {
             continue;
@@ -999,13 +1594,81 @@ async fn decisions_for(tx: &mut Tx, device_id: &str, now: i64) -> ApiResult<Vec<
             None => message,
         };
         reports.push(report(record, kind, &status, field, message));
-        sqlx::query("UPDATE quarantine SET notified_at = $1 WHERE id = $2")
+        ids.push(row.get::<i64, _>("id"));
+    }
+    Ok((reports, ids))
+}
+
+/// Marks reviewers' decisions as told to their device.
+async fn mark_decisions(tx: &mut Tx, ids: &[i64], now: i64) -> ApiResult<()> {
+    for id in ids {
+        sqlx::query("UPDATE quarantine SET notified_at = $1 WHERE id = $2 AND notified_at IS NULL")
             .bind(now)
-            .bind(row.get::<i64, _>("id"))
+            .bind(id)
             .execute(&mut **tx)
             .await?;
     }
-    Ok(reports)
+    Ok(())
+}
+
+/// A device's row as a sync leaves it.
+#[derive(PartialEq)]
+struct DeviceRow {
+    last_sync_at: Option<i64>,
+    app: Option<String>,
+    pending_records: Option<i64>,
+    last_pushed: Option<i64>,
+    relay_from: Option<String>,
+}
+
+/// How stale `last_sync_at` may get before a sync that changes nothing else rewrites it: a
+/// sync that pushes nothing then needs no write at all.
+const LAST_SYNC_RESOLUTION: i64 = 30;
+
+impl DeviceRow {
+    async fn load(db: &Db, device_id: &str) -> ApiResult<DeviceRow> {
+        let row = sqlx::query(
+            "SELECT last_sync_at, app, pending_records, last_pushed, relay_from \
+             FROM devices WHERE id = $1",
+        )
+        .bind(device_id)
+        .fetch_one(&db.pool)
+        .await?;
+        Ok(DeviceRow {
+            last_sync_at: row.get("last_sync_at"),
+            app: row.get("app"),
+            pending_records: row.get("pending_records"),
+            last_pushed: row.get("last_pushed"),
+            relay_from: row.get("relay_from"),
+        })
+    }
+
+    /// Whether `self` (the new row) must be written over `before`.
+    fn differs(&self, before: &DeviceRow, now: i64) -> bool {
+        self.app != before.app
+            || self.pending_records != before.pending_records
+            || self.last_pushed != before.last_pushed
+            || self.relay_from != before.relay_from
+            || before
+                .last_sync_at
+                .is_none_or(|at| now - at >= LAST_SYNC_RESOLUTION || at > now)
+    }
+
+    async fn save(&self, tx: &mut Tx, device_id: &str) -> ApiResult<()> {
+        sqlx::query(
+            "UPDATE devices SET last_sync_at = $1, app = $2, \
+             pending_records = $3, last_pushed = $4, relay_from = $5 WHERE id = $6",
+        )
+        .bind(self.last_sync_at)
+        .bind(&self.app)
+        .bind(self.pending_records)
+        .bind(self.last_pushed)
+        .bind(&self.relay_from)
+        .bind(device_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
 }
 
 async fn snapshot_page(
@@ -1015,8 +1678,14 @@ async fn snapshot_page(
     skip: &BTreeSet<Uuid>,
     budget: &mut usize,
 ) -> ApiResult<(Vec<RecordPull>, Option<Uuid>, bool)> {
+    // With each record, its change-log row when the log holds exactly one (see `only_change`).
     let rows = sqlx::query(concat!(
-        "SELECT id, project, kind, doc FROM records WHERE ",
+        "SELECT records.id, records.project, records.kind, records.doc, \
+                c.hash AS only_hash, c.change AS only_change \
+         FROM records LEFT JOIN change_log c ON c.record_id = records.id \
+           AND NOT EXISTS (SELECT 1 FROM change_log o \
+                           WHERE o.record_id = c.record_id AND o.seq <> c.seq) \
+         WHERE ",
         pullable_sql!(
             "$1",
             "records.project",
@@ -1024,7 +1693,7 @@ async fn snapshot_page(
             "records.restricted",
             "records.owner_user"
         ),
-        " AND id > $2 ORDER BY id LIMIT $3",
+        " AND records.id > $2 ORDER BY records.id LIMIT $3",
     ))
     .bind(user_id)
     .bind(if after.is_nil() {
@@ -1044,7 +1713,22 @@ async fn snapshot_page(
             continue;
         };
         let doc: Vec<u8> = row.get("doc");
-        if *budget < doc.len() && !out.is_empty() {
+        // A record whose whole history is one change goes as that change: smaller.
+        let (data, size) = match only_change(
+            &doc,
+            row.get::<Option<String>, _>("only_hash").as_deref(),
+            row.get("only_change"),
+        ) {
+            Some(change) => {
+                let size = change.len();
+                (PullData::Changes(vec![ByteBuf::from(change)]), size)
+            }
+            None => {
+                let size = doc.len();
+                (PullData::Snapshot(ByteBuf::from(doc)), size)
+            }
+        };
+        if *budget < size && !out.is_empty() {
             return Ok((out, last, true));
         }
         last = Some(id);
@@ -1054,12 +1738,12 @@ async fn snapshot_page(
         let Some(kind) = RecordKind::parse(&row.get::<String, _>("kind")) else {
             continue;
         };
-        *budget = budget.saturating_sub(doc.len());
+        *budget = budget.saturating_sub(size);
         out.push(RecordPull {
             id,
             kind,
             project: row.get("project"),
-            data: PullData::Snapshot(ByteBuf::from(doc)),
+            data,
         });
     }
     Ok((out, last, full))
@@ -1170,10 +1854,15 @@ async fn withdrawn_since(
 
 /// The participant a wellbeing response or story is about.
 fn participant_of(doc: &RecordDoc) -> Option<String> {
-    match doc.view().ok()?.data {
-        RecordData::Wellbeing(w) => Some(w.participant),
-        RecordData::Contact(c) => Some(c.participant),
-        RecordData::Story(s) => s.participant,
+    participant_in(&doc.view().ok()?)
+}
+
+/// The participant a record's view names (a response, a contact record, a story).
+fn participant_in(view: &bothy_sync_core::RecordView) -> Option<String> {
+    match &view.data {
+        RecordData::Wellbeing(w) => Some(w.participant.clone()),
+        RecordData::Contact(c) => Some(c.participant.clone()),
+        RecordData::Story(s) => s.participant.clone(),
         _ => None,
     }
 }
@@ -1196,5 +1885,174 @@ fn restore_participant(
         Err(e) => Err(ApiError::Internal(anyhow::anyhow!(
             "restoring the participant failed: {e}"
         ))),
+    }
+}
+
+/// The magic bytes that begin every Automerge chunk.
+const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+/// The chunk type of a saved document.
+const CHUNK_DOCUMENT: u8 = 0;
+/// The chunk type of an uncompressed change (what the change log holds).
+const CHUNK_CHANGE: u8 = 1;
+
+/// A record's only change, to send in a snapshot page in place of its saved document when that
+/// is provably the same document and smaller. `doc` is the record's saved document; `hash` and
+/// `change` are its change-log row when the log holds exactly one for it. The proof reads only
+/// chunk headers (nothing is loaded): the saved document is one chunk whose header names a
+/// single head, that head is the logged change's hash (its checksum agrees), and the change
+/// depends on nothing, so the document holds that change and no other. A record whose history
+/// was rewritten (a migrated participant), or whose log lacks part of its history, fails the
+/// proof and goes as its document.
+fn only_change(doc: &[u8], hash: Option<&str>, change: Option<Vec<u8>>) -> Option<Vec<u8>> {
+    let (hash, change) = (hash?, change?);
+    if change.len() >= doc.len() {
+        return None;
+    }
+    let hash: bothy_sync_core::automerge::ChangeHash = hash.parse().ok()?;
+    let (_, saved) = single_chunk(doc, CHUNK_DOCUMENT)?;
+    if saved_heads(saved)? != [hash.0] {
+        return None;
+    }
+    let (checksum, mut body) = single_chunk(&change, CHUNK_CHANGE)?;
+    // A change begins with its dependencies: a count, then their hashes.
+    if checksum != &hash.0[..4] || uleb(&mut body)? != 0 {
+        return None;
+    }
+    Some(change)
+}
+
+/// The checksum and body of `bytes` when they are exactly one chunk of type `kind`.
+fn single_chunk(bytes: &[u8], kind: u8) -> Option<(&[u8], &[u8])> {
+    let (magic, rest) = bytes.split_at_checked(4)?;
+    let (checksum, rest) = rest.split_at_checked(4)?;
+    let (&chunk, mut rest) = rest.split_first()?;
+    if magic != CHUNK_MAGIC || chunk != kind {
+        return None;
+    }
+    let len = usize::try_from(uleb(&mut rest)?).ok()?;
+    (rest.len() == len).then_some((checksum, rest))
+}
+
+/// The heads a document chunk's body names (after its actors, before its columns).
+fn saved_heads(mut body: &[u8]) -> Option<Vec<[u8; 32]>> {
+    for _ in 0..uleb(&mut body)? {
+        let len = usize::try_from(uleb(&mut body)?).ok()?;
+        body = body.get(len..)?;
+    }
+    let n = usize::try_from(uleb(&mut body)?).ok()?;
+    let hashes = body.get(..n.checked_mul(32)?)?;
+    Some(
+        hashes
+            .chunks_exact(32)
+            .map(|h| <[u8; 32]>::try_from(h).expect("32 bytes"))
+            .collect(),
+    )
+}
+
+/// Reads an unsigned LEB128 number off the front of `bytes`.
+fn uleb(bytes: &mut &[u8]) -> Option<u64> {
+    let mut value: u64 = 0;
+    for (i, &b) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(b & 0x7f).checked_shl(7 * i as u32)?;
+        if b & 0x80 == 0 {
+            *bytes = &bytes[i + 1..];
+            return Some(value);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod only_change_tests {
+    use super::only_change;
+    use bothy_sync_core::automerge::{AutoCommit, Change, ROOT, transaction::Transactable};
+
+    fn logged(doc: &mut AutoCommit, i: usize) -> (String, Vec<u8>) {
+        let changes: Vec<Change> = doc.get_changes(&[]);
+        let c = &changes[i];
+        (c.hash().to_string(), c.raw_bytes().to_vec())
+    }
+
+    fn one_change() -> AutoCommit {
+        let mut doc = AutoCommit::new();
+        doc.put(ROOT, "kind", "participant").unwrap();
+        doc.put(ROOT, "code", "ABC-0001").unwrap();
+        doc.put(ROOT, "note", "a walk up the brae").unwrap();
+        doc.commit();
+        doc
+    }
+
+    #[test]
+    fn a_single_change_document_is_its_change() {
+        let mut doc = one_change();
+        let saved = doc.save();
+        let (hash, change) = logged(&mut doc, 0);
+        let sent =
+            only_change(&saved, Some(&hash), Some(change.clone())).expect("sent as a change");
+        assert_eq!(sent, change);
+        assert!(sent.len() < saved.len());
+        let mut rebuilt = AutoCommit::new();
+        rebuilt
+            .apply_changes([Change::from_bytes(sent.clone()).unwrap()])
+            .unwrap();
+        assert_eq!(rebuilt.get_heads(), doc.get_heads());
+        // Loading the change's bytes gives the same document too.
+        assert_eq!(
+            AutoCommit::load(&sent).unwrap().get_heads(),
+            doc.get_heads()
+        );
+        // Uncompressed saves (what the server stores) name the same heads.
+        assert!(only_change(&doc.save_nocompress(), Some(&hash), Some(change.clone())).is_some());
+        // A document that compresses to less than its change goes as the document.
+        let mut long = AutoCommit::new();
+        long.put(ROOT, "note", "the tide was out ".repeat(40))
+            .unwrap();
+        long.commit();
+        let (long_hash, long_change) = logged(&mut long, 0);
+        let compressed = long.save();
+        assert!(compressed.len() <= long_change.len());
+        assert!(only_change(&compressed, Some(&long_hash), Some(long_change.clone())).is_none());
+        let plain = long.save_nocompress();
+        assert!(only_change(&plain, Some(&long_hash), Some(long_change)).is_some());
+        // Without a log row, or with another change's hash, it stays a document.
+        assert!(only_change(&saved, None, Some(change.clone())).is_none());
+        assert!(only_change(&saved, Some(&hash), None).is_none());
+        let (other, _) = logged(&mut one_change(), 0);
+        assert!(only_change(&saved, Some(&other), Some(change)).is_none());
+    }
+
+    #[test]
+    fn a_document_with_more_history_than_its_log_row_stays_a_document() {
+        let mut doc = one_change();
+        doc.put(ROOT, "code", "ABC-0002").unwrap();
+        doc.commit();
+        let saved = doc.save();
+        // The log lost the first change: the second (the only head) depends on it.
+        let (hash, change) = logged(&mut doc, 1);
+        assert!(only_change(&saved, Some(&hash), Some(change)).is_none());
+        // The log lost the second change: the first is not the head.
+        let (hash, change) = logged(&mut doc, 0);
+        assert!(only_change(&saved, Some(&hash), Some(change)).is_none());
+        // A saved document with a change appended after it: more than one chunk.
+        let mut single = one_change();
+        let (hash, change) = logged(&mut single, 0);
+        let mut grown = single.save();
+        let mut fork = single.fork();
+        fork.put(ROOT, "code", "ABC-0003").unwrap();
+        fork.commit();
+        grown.extend(fork.save_after(&single.get_heads()));
+        assert!(only_change(&grown, Some(&hash), Some(change)).is_none());
+    }
+
+    #[test]
+    fn concurrent_first_changes_make_two_heads() {
+        let mut a = one_change();
+        let mut b = one_change();
+        a.merge(&mut b).unwrap();
+        let saved = a.save();
+        for i in 0..2 {
+            let (hash, change) = logged(&mut a, i);
+            assert!(only_change(&saved, Some(&hash), Some(change)).is_none());
+        }
     }
 }

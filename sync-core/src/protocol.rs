@@ -9,7 +9,9 @@
 //! The body is the CBOR encoding of [`SyncRequest`] or [`SyncResponse`], compressed with
 //! Brotli (RFC 7932; encoding 2, what Bothy's own clients send) or raw DEFLATE (RFC 1951;
 //! encoding 1, for clients whose platform has DEFLATE built in, such as browsers). A server
-//! answers in the encoding and version of the request. docs/protocol.md is the normative description; this module is its
+//! answers in the encoding and version of the request ([`encode_response`], which compresses
+//! less hard than a request's [`encode_with`]: it runs for every sync of every device).
+//! docs/protocol.md is the normative description; this module is its
 //! reference implementation. Decoding never panics on hostile bytes and never inflates more
 //! than [`MAX_DECODED_BYTES`].
 
@@ -395,9 +397,25 @@ pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
     encode_with(msg, PROTOCOL_VERSION, ENCODING_BROTLI)
 }
 
-/// Encodes a message with a given version header and body encoding (servers answer in the
-/// request's).
+/// Encodes a message with a given version header and body encoding, compressing as hard as a
+/// request deserves (see [`encode_response`] for a server's answers).
 pub fn encode_with<T: Serialize>(msg: &T, version: u16, encoding: u8) -> Vec<u8> {
+    encode_as(msg, version, encoding, Sender::Request)
+}
+
+/// Encodes a server's answer in the request's version and body encoding.
+pub fn encode_response<T: Serialize>(msg: &T, version: u16, encoding: u8) -> Vec<u8> {
+    encode_as(msg, version, encoding, Sender::Response)
+}
+
+/// Which side a body is compressed for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sender {
+    Request,
+    Response,
+}
+
+fn encode_as<T: Serialize>(msg: &T, version: u16, encoding: u8, sender: Sender) -> Vec<u8> {
     let mut cbor = Vec::new();
     ciborium::into_writer(msg, &mut cbor).expect("serialising to memory cannot fail");
     let mut out = Vec::with_capacity(cbor.len() / 2 + HEADER_LEN);
@@ -406,23 +424,57 @@ pub fn encode_with<T: Serialize>(msg: &T, version: u16, encoding: u8) -> Vec<u8>
     if encoding == ENCODING_DEFLATE {
         out.push(ENCODING_DEFLATE);
         out.push(0);
-        DeflateEncoder::new(cbor.as_slice(), Compression::best())
+        DeflateEncoder::new(cbor.as_slice(), deflate_level(cbor.len(), sender))
             .read_to_end(&mut out)
             .expect("compressing in memory cannot fail");
     } else {
         out.push(ENCODING_BROTLI);
         out.push(0);
-        // Best compression for the small messages of a field day; faster for big bootstraps.
-        let quality = match cbor.len() {
-            0..=262_143 => 11,
-            262_144..=2_097_151 => 9,
-            _ => 5,
-        };
-        let mut w = brotli::CompressorWriter::new(&mut out, 64 * 1024, quality, 22);
+        let (quality, lgwin) = brotli_params(cbor.len(), sender);
+        let mut w = brotli::CompressorWriter::new(&mut out, 64 * 1024, quality, lgwin);
         std::io::Write::write_all(&mut w, &cbor).expect("compressing in memory cannot fail");
         drop(w);
     }
     out
+}
+
+/// The DEFLATE level for a body of `len` bytes of CBOR. A request is compressed once, on a
+/// phone that may be on a weak link: best compression. A server answers every sync, so its
+/// responses use level 5, past which a level costs more than a millisecond of CPU per
+/// kilobyte it saves (docs/benchmarks.md, "Sync body compression: cost per byte saved").
+fn deflate_level(_len: usize, sender: Sender) -> Compression {
+    match sender {
+        Sender::Request => Compression::best(),
+        Sender::Response => Compression::new(5),
+    }
+}
+
+/// The Brotli quality and window (`lgwin`) for a body of `len` bytes of CBOR.
+///
+/// Requests: quality 11 below 256 KiB (a field day's push: about 10% smaller than quality 9),
+/// 9 below 2 MiB, 5 above, with a 22-bit window. Responses, the server's hot path: quality 5,
+/// past which a quality costs more than a millisecond of CPU per kilobyte it saves (quality 11
+/// saves 5-15% for 20 to 200 times the time), and quality 1 below 128 bytes (an empty answer,
+/// the commonest), where every quality makes the same bytes and quality 1 is the quickest; the
+/// window is the smallest that holds the body (at least 18 bits, below which qualities 5 to 9
+/// turn slow), which makes the same bytes with less memory and a little less time.
+fn brotli_params(len: usize, sender: Sender) -> (u32, u32) {
+    match sender {
+        Sender::Request => {
+            let quality = match len {
+                0..=262_143 => 11,
+                262_144..=2_097_151 => 9,
+                _ => 5,
+            };
+            (quality, 22)
+        }
+        Sender::Response => {
+            let quality = if len < 128 { 1 } else { 5 };
+            // Brotli's window holds 2^lgwin - 16 bytes.
+            let lgwin = (usize::BITS - (len + 16).leading_zeros()).clamp(18, 22);
+            (quality, lgwin)
+        }
+    }
 }
 
 /// The body encoding named in a message header (check the header with [`peek_version`] first).
@@ -570,6 +622,125 @@ mod tests {
             decode::<SyncRequest>(&unknown).unwrap_err(),
             ProtocolError::UnknownEncoding(9)
         );
+    }
+
+    /// A response whose CBOR is about `len` bytes: records whose changes are text-like bytes
+    /// (words from a small vocabulary, as in notes and stories) and a random id each.
+    fn response_of_about(len: usize) -> SyncResponse {
+        const WORDS: [&str; 12] = [
+            "the ", "walk ", "to ", "broch ", "rain ", "held ", "off ", "we ", "sang ", "at ",
+            "hall ", "tea ",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut records = Vec::new();
+        let mut size = 80;
+        while size < len {
+            let mut change = Vec::new();
+            while change.len() < 600.min(len - size + 1) {
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                change.extend_from_slice(WORDS[(seed >> 60) as usize % WORDS.len()].as_bytes());
+            }
+            size += change.len() + 60;
+            records.push(RecordPull {
+                id: Uuid::new_v4(),
+                kind: RecordKind::Story,
+                project: "highland-heritage".into(),
+                data: PullData::Changes(vec![serde_bytes::ByteBuf::from(change)]),
+            });
+        }
+        SyncResponse {
+            records,
+            cursor: Cursor {
+                seq: 48_213,
+                ..Cursor::default()
+            },
+            server_time: 1_793_527_200,
+            ..SyncResponse::default()
+        }
+    }
+
+    #[test]
+    fn every_size_class_round_trips_as_request_and_response_in_both_encodings() {
+        // Each class of both rules: an empty answer (under 128 bytes), a small answer, a field
+        // day's size, past 256 KiB and past 2 MiB (the request's quality steps).
+        for len in [0, 300, 12_000, 300_000, 2_200_000] {
+            let msg = response_of_about(len);
+            let mut cbor = Vec::new();
+            ciborium::into_writer(&msg, &mut cbor).unwrap();
+            assert!(
+                cbor.len() >= len && cbor.len() <= len + len / 8 + 700,
+                "{} bytes of CBOR for {len}",
+                cbor.len()
+            );
+            for encoding in [ENCODING_BROTLI, ENCODING_DEFLATE] {
+                let request = encode_with(&msg, PROTOCOL_VERSION, encoding);
+                let response = encode_response(&msg, PROTOCOL_VERSION, encoding);
+                for (what, bytes) in [("request", &request), ("response", &response)] {
+                    assert_eq!(peek_encoding(bytes), encoding, "{what} of {len}");
+                    let (back, v): (SyncResponse, u16) = decode(bytes).unwrap();
+                    assert_eq!(back, msg, "{what} of {len} in encoding {encoding}");
+                    assert_eq!(v, PROTOCOL_VERSION);
+                    if len >= 12_000 {
+                        assert!(
+                            bytes.len() < cbor.len() / 3,
+                            "{what} of {len} in encoding {encoding}: {} bytes",
+                            bytes.len()
+                        );
+                    }
+                }
+                // A request is compressed at least as hard as a response.
+                assert!(
+                    request.len() <= response.len() + 8,
+                    "{len} in encoding {encoding}: request {}, response {}",
+                    request.len(),
+                    response.len()
+                );
+            }
+        }
+        // `encode` is the request's Brotli.
+        let msg = response_of_about(12_000);
+        assert_eq!(
+            encode(&msg),
+            encode_with(&msg, PROTOCOL_VERSION, ENCODING_BROTLI)
+        );
+    }
+
+    #[test]
+    fn compression_settings_follow_the_size_rules() {
+        use Sender::{Request, Response};
+        for (len, request, response) in [
+            (0, (11, 22), (1, 18)),
+            (127, (11, 22), (1, 18)),
+            (128, (11, 22), (5, 18)),
+            (12_000, (11, 22), (5, 18)),
+            (262_127, (11, 22), (5, 18)),
+            (262_128, (11, 22), (5, 19)),
+            (262_144, (9, 22), (5, 19)),
+            (1_048_560, (9, 22), (5, 21)),
+            (2_097_151, (9, 22), (5, 22)),
+            (2_097_152, (5, 22), (5, 22)),
+            (64 << 20, (5, 22), (5, 22)),
+        ] {
+            assert_eq!(brotli_params(len, Request), request, "request of {len}");
+            assert_eq!(brotli_params(len, Response), response, "response of {len}");
+            // A response's window holds the whole body, up to Brotli's largest (22 bits).
+            let lgwin = response.1;
+            assert!(
+                (1usize << lgwin) - 16 >= len || lgwin == 22,
+                "window {lgwin} for {len}"
+            );
+        }
+        assert_eq!(deflate_level(10, Request), Compression::best());
+        assert_eq!(deflate_level(10, Response), Compression::new(5));
+        // The Brotli stream says its window in its first bits (RFC 7932, section 9.1): 18 bits
+        // for a small response ("0011"), 22 for a request ("1011").
+        let msg = response_of_about(12_000);
+        let response = encode_response(&msg, PROTOCOL_VERSION, ENCODING_BROTLI);
+        let request = encode_with(&msg, PROTOCOL_VERSION, ENCODING_BROTLI);
+        assert_eq!(response[HEADER_LEN] & 0x0f, 0b0011);
+        assert_eq!(request[HEADER_LEN] & 0x0f, 0b1011);
     }
 
     #[test]

@@ -12,6 +12,16 @@
 //!
 //! and compares bytes with the same records as compact JSON compressed by gzip -9.
 //! PostgreSQL runs when `BOTHY_TEST_POSTGRES_URL` is set.
+//!
+//! Beside Bothy it measures, in the same run:
+//!
+//! * the in-process ceiling: how fast Automerge itself, on one core and with no storage, loads
+//!   the exact records the 100-day push sends into fresh documents, and Bothy's rate of
+//!   records merged and durably stored as a fraction of it;
+//! * automerge-repo on the same workload (`ops/bench/peer/`, Node.js): its sync server behind
+//!   the same byte-counting proxy, a client pushing one field day and 100 field days (one
+//!   document per record), and a new client fetching the 1,800 documents. Skipped, with the
+//!   reason printed, when `node` or the packages (`npm ci --prefix ops/bench/peer`) are missing.
 
 use bothy_device::{AttendanceMark, Device, WellbeingForm};
 use bothy_sync_core::{FieldValue, Instrument};
@@ -21,10 +31,11 @@ use flate2::write::GzEncoder;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use uuid::Uuid;
 
 const PROJECT: &str = "highland-heritage";
@@ -34,6 +45,8 @@ struct CountingProxy {
     addr: std::net::SocketAddr,
     up: Arc<AtomicU64>,
     down: Arc<AtomicU64>,
+    /// Connections open through the proxy.
+    open: Arc<AtomicU64>,
 }
 
 impl CountingProxy {
@@ -42,23 +55,41 @@ impl CountingProxy {
         let addr = listener.local_addr().unwrap();
         let up = Arc::new(AtomicU64::new(0));
         let down = Arc::new(AtomicU64::new(0));
-        let (u, d) = (up.clone(), down.clone());
+        let open = Arc::new(AtomicU64::new(0));
+        let (u, d, o) = (up.clone(), down.clone(), open.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (u, d) = (u.clone(), d.clone());
+                let (u, d, o) = (u.clone(), d.clone(), o.clone());
+                o.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
-                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
-                        return;
-                    };
-                    let (mut cr, mut cw) = client.into_split();
-                    let (mut sr, mut sw) = server.into_split();
-                    let a = pump(&mut cr, &mut sw, &u);
-                    let b = pump(&mut sr, &mut cw, &d);
-                    tokio::join!(a, b);
+                    if let Ok(server) = tokio::net::TcpStream::connect(upstream).await {
+                        let (mut cr, mut cw) = client.into_split();
+                        let (mut sr, mut sw) = server.into_split();
+                        let a = pump(&mut cr, &mut sw, &u);
+                        let b = pump(&mut sr, &mut cw, &d);
+                        tokio::join!(a, b);
+                    }
+                    o.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         });
-        CountingProxy { addr, up, down }
+        CountingProxy {
+            addr,
+            up,
+            down,
+            open,
+        }
+    }
+
+    /// Waits until every connection through the proxy has closed both ways, so that the
+    /// counts hold everything either side sent (at most 10 s).
+    async fn closed(&self) {
+        for _ in 0..1000 {
+            if self.open.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     fn url(&self) -> String {
@@ -237,10 +268,78 @@ fn ratio(bytes: u64, floor: usize) -> String {
     format!("{:.2}x", bytes as f64 / floor as f64)
 }
 
-async fn run(backend: Backend) {
-    let Some(h) = Harness::start(backend).await else {
-        return;
-    };
+/// One record as a push sends it: its changes, or its whole saved document.
+enum Pushed {
+    Changes(Vec<Vec<u8>>),
+    Document(Vec<u8>),
+}
+
+/// The records a device's next push sends, built as the device builds them for records the
+/// server has never acknowledged: the record's changes or, when it has several and its saved
+/// document is smaller, that document.
+async fn unsynced_as_pushed(device: &Device) -> Vec<Pushed> {
+    let mut out = Vec::new();
+    for r in device.list(None).await.unwrap() {
+        if !r.unsynced {
+            continue;
+        }
+        let bytes = device.document_bytes(r.id).await.unwrap();
+        let doc = automerge::Automerge::load(&bytes).unwrap();
+        let changes: Vec<Vec<u8>> = doc
+            .get_changes(&[])
+            .iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect();
+        let document = doc.save_nocompress();
+        if changes.len() > 1 && document.len() < changes.iter().map(Vec::len).sum() {
+            out.push(Pushed::Document(document));
+        } else {
+            out.push(Pushed::Changes(changes));
+        }
+    }
+    out
+}
+
+/// The in-process ceiling: records per second at which Automerge, on this thread and with no
+/// storage, decodes `records` and loads each into a fresh document (the best of 5 passes).
+fn ceiling(records: &[Pushed]) -> f64 {
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        for r in records {
+            let mut doc = automerge::Automerge::new();
+            match r {
+                Pushed::Document(d) => {
+                    doc.load_incremental(d).unwrap();
+                }
+                Pushed::Changes(raw) => {
+                    let changes = raw
+                        .iter()
+                        .map(|c| automerge::Change::from_bytes(c.clone()).unwrap())
+                        .collect::<Vec<_>>();
+                    doc.apply_changes(changes).unwrap();
+                }
+            }
+            assert!(!doc.get_heads().is_empty());
+            std::hint::black_box(&doc);
+        }
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    records.len() as f64 / best
+}
+
+/// Bothy's figures from one backend, to set beside automerge-repo's.
+struct BothyRun {
+    label: String,
+    day_bytes: u64,
+    days_bytes: u64,
+    push_secs: f64,
+    boot_secs: f64,
+    boot_bytes: u64,
+}
+
+async fn run(backend: Backend) -> Option<BothyRun> {
+    let h = Harness::start(backend).await?;
     h.project(PROJECT).await;
     h.user("ruth", PROJECT, "researcher").await;
     h.user("pete", PROJECT, "peer_worker").await;
@@ -263,6 +362,7 @@ async fn run(backend: Backend) {
         up + down,
         ratio(up + down, floor1)
     );
+    let day_bytes = up + down;
 
     // 2. A new device bootstraps that day (and its 15 participants).
     let b = enrol(&h, &proxy, "phone-b").await;
@@ -285,6 +385,9 @@ async fn run(backend: Backend) {
     let t = Instant::now();
     capture(&c, &days, &people).await;
     let capture_secs = t.elapsed().as_secs_f64();
+    let pushed = unsynced_as_pushed(&c).await;
+    assert_eq!(pushed.len(), 1800, "the push holds the 1,800 records");
+    let ceiling = ceiling(&pushed);
     proxy.take();
     let t = Instant::now();
     let summary = c.sync().await.unwrap();
@@ -297,6 +400,20 @@ async fn run(backend: Backend) {
         up + down,
         ratio(up + down, floor100),
         1800.0 / push_secs
+    );
+    let days_bytes = up + down;
+    let documents = pushed
+        .iter()
+        .filter(|p| matches!(p, Pushed::Document(_)))
+        .count();
+    // From sending the request to having the answer: the link and the server's merge and store.
+    let wire_secs = summary.on_wire.as_secs_f64();
+    println!(
+        "[{label}] in-process ceiling: Automerge alone loads the same 1,800 pushed records ({documents} as saved documents, {} as changes) into fresh documents at {ceiling:.0} records/s (one core, no storage); Bothy's merged-and-stored rate is {:.0}% of it over the whole push, {:.0}% over the {wire_secs:.2} s waiting for the server's answer ({:.0} records/s)",
+        pushed.len() - documents,
+        100.0 * (1800.0 / push_secs) / ceiling,
+        100.0 * (1800.0 / wire_secs) / ceiling,
+        1800.0 / wire_secs
     );
     let d = enrol(&h, &proxy, "phone-d").await;
     proxy.take();
@@ -311,6 +428,7 @@ async fn run(backend: Backend) {
         up + down,
         ratio(up + down, floor100)
     );
+    let (boot, boot_bytes) = (boot_secs, up + down);
     // 4. A peer worker's new device bootstraps the same project: participants and sessions only.
     let e = enrol_as(&h, &proxy, "pete", "phone-e").await;
     proxy.take();
@@ -325,15 +443,203 @@ async fn run(backend: Backend) {
         up + down,
     );
     h.finish().await;
+    Some(BothyRun {
+        label,
+        day_bytes,
+        days_bytes,
+        push_secs,
+        boot_secs: boot,
+        boot_bytes,
+    })
+}
+
+/// The peer measured beside Bothy.
+const PEER: &str = "automerge-repo 2.5.6";
+
+/// automerge-repo's figures on the same workload.
+struct PeerRun {
+    day_bytes: u64,
+    days_bytes: u64,
+    push_secs: f64,
+    boot_secs: f64,
+    boot_bytes: u64,
+}
+
+fn peer_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../ops/bench/peer")
+}
+
+fn workload_path(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../ops/bench/data")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Runs the peer's client script and returns its line of JSON results.
+async fn peer_client(dir: &Path, args: &[&str]) -> Result<Value, String> {
+    let out = tokio::process::Command::new("node")
+        .arg("client.mjs")
+        .args(args)
+        .current_dir(dir)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| format!("node could not run the client: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "the client failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or_default();
+    serde_json::from_str(line).map_err(|e| format!("the client printed {line:?}: {e}"))
+}
+
+fn ms(v: &Value, key: &str) -> Result<f64, String> {
+    v[key]
+        .as_f64()
+        .map(|m| m / 1000.0)
+        .ok_or_else(|| format!("the client's results lack {key}: {v}"))
+}
+
+/// automerge-repo's sync server behind the byte-counting proxy: one field day pushed, 100 field
+/// days pushed, and a new client fetching the 1,800 documents.
+async fn peer(floor1: usize, floor100: usize) -> Result<PeerRun, String> {
+    let dir = peer_dir();
+    match std::process::Command::new("node").arg("--version").output() {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => return Err(format!("`node --version` failed ({})", o.status)),
+        Err(e) => return Err(format!("node is not available ({e})")),
+    }
+    if !dir
+        .join("node_modules/@automerge/automerge-repo/package.json")
+        .exists()
+    {
+        return Err("its packages are not installed (npm ci --prefix ops/bench/peer)".into());
+    }
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let at = |name: &str| tmp.path().join(name).display().to_string();
+    let mut server = tokio::process::Command::new("node")
+        .arg("server.mjs")
+        .arg(at("server"))
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("node could not start the server: {e}"))?;
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let ports: Value = match lines.next_line().await {
+        Ok(Some(line)) => serde_json::from_str(&line).map_err(|e| format!("{line:?}: {e}"))?,
+        other => return Err(format!("the server did not start: {other:?}")),
+    };
+    let (Some(ws), Some(control)) = (ports["ws"].as_u64(), ports["control"].as_u64()) else {
+        return Err(format!("the server printed {ports}"));
+    };
+    let proxy = CountingProxy::start(([127, 0, 0, 1], ws as u16).into()).await;
+    let ws = format!("ws://{}", proxy.addr);
+    let control = format!("http://127.0.0.1:{control}");
+
+    proxy.take();
+    let day1 = workload_path("fieldday-1.json");
+    let (store1, manifest1) = (at("client-1"), at("manifest-1.json"));
+    peer_client(&dir, &["push", &ws, &control, &day1, &store1, &manifest1]).await?;
+    proxy.closed().await;
+    let (up, down) = proxy.take();
+    let day_bytes = up + down;
+    println!(
+        "[{PEER}] one field day, push (18 documents): {up} B up + {down} B down = {day_bytes} B; gzip JSON floor {floor1} B; {}",
+        ratio(day_bytes, floor1)
+    );
+
+    let days = workload_path("fieldday-100.json");
+    let (store100, manifest100) = (at("client-100"), at("manifest-100.json"));
+    let pushed = peer_client(
+        &dir,
+        &["push", &ws, &control, &days, &store100, &manifest100],
+    )
+    .await?;
+    proxy.closed().await;
+    let (up, down) = proxy.take();
+    let days_bytes = up + down;
+    let push_secs = ms(&pushed, "sync_ms")?;
+    println!(
+        "[{PEER}] 100 field days (1,800 documents) captured in {:.2} s; push: {push_secs:.2} s, {days_bytes} B; gzip JSON floor {floor100} B; {}; server stored {:.0} records/s; server memory {} MB",
+        ms(&pushed, "capture_ms")?,
+        ratio(days_bytes, floor100),
+        1800.0 / push_secs,
+        pushed["server_rss"].as_u64().unwrap_or(0) / 1_000_000
+    );
+
+    let fetched = peer_client(
+        &dir,
+        &["fetch", &ws, &control, &manifest100, &at("client-new")],
+    )
+    .await?;
+    proxy.closed().await;
+    let (up, down) = proxy.take();
+    let boot_bytes = up + down;
+    let boot_secs = ms(&fetched, "fetch_ms")?;
+    println!(
+        "[{PEER}] 100 field days, a new client fetching the 1,800 documents: {boot_secs:.2} s, {boot_bytes} B; {}; client memory {} MB",
+        ratio(boot_bytes, floor100),
+        fetched["client_rss"].as_u64().unwrap_or(0) / 1_000_000
+    );
+    let _ = server.kill().await;
+    Ok(PeerRun {
+        day_bytes,
+        days_bytes,
+        push_secs,
+        boot_secs,
+        boot_bytes,
+    })
 }
 
 fn main() {
+    // `RUST_LOG=warn,bothy_server::sync=info` prints each sync's phase times (merge, writes).
+    if std::env::var_os("RUST_LOG").is_some() {
+        bothy_server::telemetry::init("pretty");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        run(Backend::Sqlite).await;
-        run(Backend::Postgres).await;
+        let mut runs = Vec::new();
+        runs.extend(run(Backend::Sqlite).await);
+        runs.extend(run(Backend::Postgres).await);
+        let floor1 = gzip_floor(&load("fieldday-1.json"));
+        let floor100 = gzip_floor(&load("fieldday-100.json"));
+        let p = match peer(floor1, floor100).await {
+            Ok(p) => p,
+            Err(why) => {
+                println!("[{PEER}] skipped: {why}");
+                return;
+            }
+        };
+        for b in &runs {
+            println!(
+                "[{} / {PEER}] one field day: {} B / {} B = {:.2}; 100 field days: {} B / {} B = {:.2}, push {:.2} s / {:.2} s = {:.2}; new-device bootstrap: {:.2} s / {:.2} s = {:.2}, {} B / {} B = {:.2} (Bothy's includes the participants)",
+                b.label,
+                b.day_bytes,
+                p.day_bytes,
+                b.day_bytes as f64 / p.day_bytes as f64,
+                b.days_bytes,
+                p.days_bytes,
+                b.days_bytes as f64 / p.days_bytes as f64,
+                b.push_secs,
+                p.push_secs,
+                b.push_secs / p.push_secs,
+                b.boot_secs,
+                p.boot_secs,
+                b.boot_secs / p.boot_secs,
+                b.boot_bytes,
+                p.boot_bytes,
+                b.boot_bytes as f64 / p.boot_bytes as f64,
+            );
+        }
     });
 }

@@ -7,6 +7,7 @@ mod scenarios {
     pub mod analyst_views;
     pub mod auth;
     pub mod backup_restore;
+    pub mod bootstrap_changes;
     pub mod canonical_ids;
     pub mod capture_roles;
     pub mod compressed_bodies;
@@ -24,6 +25,7 @@ mod scenarios {
     pub mod login_limits;
     pub mod lost_device;
     pub mod membership;
+    pub mod metrics;
     pub mod offline_merge;
     pub mod openapi;
     pub mod quarantine_quota;

@@ -308,6 +308,12 @@ impl ServerApi {
         if status.is_success() {
             return Ok(resp);
         }
+        // Seconds only: the server never sends an HTTP date.
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
         let bytes = resp.bytes().await.unwrap_or_default();
         let parsed = serde_json::from_slice::<ErrorBody>(&bytes).ok();
         let reason = status.canonical_reason().unwrap_or("error").to_lowercase();
@@ -326,6 +332,7 @@ impl ServerApi {
                 server: self.base.clone(),
                 status: status.as_u16(),
                 message,
+                retry_after,
             })
         } else {
             Err(DeviceError::Protocol(format!(

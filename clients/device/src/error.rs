@@ -93,6 +93,9 @@ pub enum DeviceError {
         status: u16,
         /// The server's message, if it sent one.
         message: String,
+        /// Seconds the server asked to wait before trying again (`Retry-After`, sent with a
+        /// `503 busy`), if it said.
+        retry_after: Option<u64>,
     },
 
     /// The server's answer could not be understood; nothing changed on the device.
@@ -159,6 +162,18 @@ impl DeviceError {
 }
 
 impl DeviceError {
+    /// How long the server asked to wait before this is tried again (its `Retry-After`, as
+    /// with `503 busy`): whoever retries waits at least this long.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            DeviceError::ServerFault {
+                retry_after: Some(s),
+                ..
+            } => Some(std::time::Duration::from_secs(*s)),
+            _ => None,
+        }
+    }
+
     /// The same failure, told as one of enrolment: an unreachable or failing server leaves the
     /// enrolment code usable by this device (there are no records yet to speak of).
     pub(crate) fn during_enrolment(self) -> Self {
@@ -170,6 +185,7 @@ impl DeviceError {
                 server,
                 status,
                 message,
+                ..
             } => DeviceError::EnrolmentServerFault {
                 server,
                 status,

@@ -45,6 +45,7 @@ use serde_bytes::ByteBuf;
 use sqlx::Row;
 use sqlx::sqlite::SqliteConnection;
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// Above this many bytes of changes, the rest of the push waits for the next request, so one
@@ -86,6 +87,13 @@ pub struct SyncSummary {
     /// The server was restored from a backup since the last sync: every record this device
     /// holds was sent to it again.
     pub reconciled: bool,
+    /// Time spent waiting for answers: from sending a request to having the whole answer (the
+    /// network and the server's work).
+    #[serde(skip)]
+    pub on_wire: Duration,
+    /// Time spent on the device: reading what to send, then decoding and storing answers.
+    #[serde(skip)]
+    pub on_device: Duration,
 }
 
 impl SyncSummary {
@@ -103,6 +111,8 @@ impl SyncSummary {
         self.more = round.more;
         self.server_time = round.server_time.or(self.server_time);
         self.reconciled |= round.reconciled;
+        self.on_wire += round.on_wire;
+        self.on_device += round.on_device;
     }
 }
 
@@ -145,22 +155,26 @@ impl Device {
         {
             return Err(DeviceError::Wiped(wiped));
         }
+        let started = Instant::now();
         let identity = self.require_identity().await?;
         let out = self.build_request(&identity).await?;
         let api = self.api(&identity.server)?;
         tracing::debug!(records = out.request.push.len(), "sending sync request");
-        let answer = match api
-            .sync(&identity.token, protocol::encode(&out.request))
-            .await
-        {
+        let body = protocol::encode(&out.request);
+        let sent = Instant::now();
+        let answer = match api.sync(&identity.token, body).await {
             // Withdrawn by an admin: nothing is sent, everything is deleted (crate::wipe).
             Err(e) if crate::wipe::is_order(&e) => return Err(self.wipe(&identity).await),
             other => other?,
         };
+        let received = Instant::now();
         let (response, _version): (SyncResponse, u16) =
             protocol::decode(&answer).map_err(|e| DeviceError::Protocol(e.to_string()))?;
+        drop(answer);
         let mut summary = self.apply_response(&identity, &out, response).await?;
         summary.more |= out.truncated || summary.reconciled;
+        summary.on_wire = received - sent;
+        summary.on_device = (sent - started) + received.elapsed();
         Ok(summary)
     }
 

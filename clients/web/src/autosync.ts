@@ -62,6 +62,12 @@ const realTimers: Timers = {
 /** Whether a failure may pass by itself (no connection, a server busy or down). */
 export const retryable = (e: unknown): boolean => !!(e && typeof e === "object" && (e as { retry?: boolean }).retry);
 
+/** The wait a failure's server asked for (`Retry-After`, in ms), or 0. */
+const waitAsked = (e: unknown): number => {
+  const ms = e && typeof e === "object" ? (e as { retryAfterMs?: unknown }).retryAfterMs : undefined;
+  return typeof ms === "number" && Number.isFinite(ms) && ms > 0 ? ms : 0;
+};
+
 interface Waiter<R> {
   resolve: (r: R) => void;
   reject: (e: unknown) => void;
@@ -198,7 +204,8 @@ export class AutoSync<R> {
       } catch (e) {
         for (const w of waiters) w.reject(e);
         if (retryable(e) && !this.stopped) {
-          const delay = this.retryDelay * (0.5 + this.timers.random());
+          // Never sooner than the server asked (a busy server says when to come back).
+          const delay = Math.max(this.retryDelay * (0.5 + this.timers.random()), waitAsked(e));
           this.retryDelay = Math.min(this.retryDelay * 2, this.maxRetryMs);
           this.retryTimer = this.timers.setTimeout(() => {
             this.retryTimer = undefined;

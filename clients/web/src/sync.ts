@@ -32,6 +32,9 @@ export class SyncError extends Error {
     public status: number,
     public code: string,
     public retry: boolean,
+    /** How long the server asked to wait before the next try (its `Retry-After`, as with
+     * `503 busy`), in milliseconds. */
+    public retryAfterMs?: number,
   ) {
     super(message);
   }
@@ -134,7 +137,9 @@ export async function send(out: Outgoing): Promise<SyncResponse> {
     } catch {
       /* not JSON */
     }
-    throw new SyncError(message, res.status, code, res.status >= 500 || res.status === 408 || res.status === 429);
+    const after = Number(res.headers.get("Retry-After") ?? "");
+    const retryAfterMs = Number.isFinite(after) && after > 0 ? after * 1000 : undefined;
+    throw new SyncError(message, res.status, code, res.status >= 500 || res.status === 408 || res.status === 429, retryAfterMs);
   }
   return decodeResponse(new Uint8Array(await res.arrayBuffer()));
 }

@@ -45,7 +45,10 @@ const settle = async () => {
 };
 
 class Failure extends Error {
-  constructor(public retry: boolean) {
+  constructor(
+    public retry: boolean,
+    public retryAfterMs?: number,
+  ) {
     super(retry ? "network" : "refused");
   }
 }
@@ -57,7 +60,7 @@ function setUp(o: { latency?: number } = {}) {
   const states: AutoSyncState[] = [];
   let running = 0;
   let most = 0;
-  const server = { down: false as false | "retry" | "fatal", unlocked: true };
+  const server = { down: false as false | "retry" | "fatal" | "busy", unlocked: true };
   const auto = new AutoSync<number>({
     run: () =>
       new Promise<number>((resolve, reject) => {
@@ -66,7 +69,8 @@ function setUp(o: { latency?: number } = {}) {
         calls.push(clock.t);
         clock.setTimeout(() => {
           running--;
-          if (server.down) reject(new Failure(server.down === "retry"));
+          if (server.down === "busy") reject(new Failure(true, 4000));
+          else if (server.down) reject(new Failure(server.down === "retry"));
           else resolve(calls.length);
         }, o.latency ?? 100);
       }),
@@ -154,6 +158,23 @@ test("failures that may pass back off, doubling, and other requests wait for the
   const gaps = calls.slice(5).map((t, i, a) => (i ? t - a[i - 1]! : 0)).slice(1);
   assert.ok(gaps.length >= 8, `retries: ${gaps}`);
   assert.ok(gaps.every((g) => g <= 5 * 60 * 1000 + 10), `gaps: ${gaps}`);
+});
+
+test("a busy server's Retry-After is waited out, never less", async () => {
+  const { clock, calls, auto, server, states } = setUp({ latency: 10 });
+  server.down = "busy";
+  auto.start();
+  await clock.advance(10);
+  // The back-off would try again after 2 s; the server asked for 4 s.
+  assert.equal(states.at(-1)?.retryAt, 10 + 4000);
+  auto.request("saved");
+  await clock.advance(3900);
+  assert.deepEqual(calls, [0]);
+  server.down = false;
+  await clock.advance(100);
+  assert.deepEqual(calls, [0, 4010]);
+  await clock.advance(10);
+  assert.equal(states.at(-1)?.phase, "idle");
 });
 
 test("a failure that will not pass is not retried by itself, and the user's sync is told", async () => {

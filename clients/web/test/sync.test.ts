@@ -153,3 +153,36 @@ test("a reconciling round is followed by another at once, within the round limit
   assert.equal(calls, 3);
   assert.equal(bounded.requests, 3);
 });
+
+test("a bootstrap page may send a record as its only change: the device creates the record from it", async () => {
+  const store = new MemoryStore();
+  store.metas.set("identity", {
+    server: "https://bothy.example.org",
+    deviceId: "d2",
+    deviceToken: "bd2_x",
+    actor: ME,
+    user: { id: "u1", username: "morag" },
+    memberships: [{ project: PROJECT, role: "coordinator" }],
+  });
+  const once = participant(OTHER, "ZZ11-0009");
+  const twice = edited(participant(OTHER, "ZZ11-0010"), 4);
+  assert.equal(A.getAllChanges(once).length, 1, "written once: one change");
+  const out = await buildRequest(store);
+  const page = answer({
+    cursor: { seq: 12, generation: NEW_GENERATION },
+    records: [
+      { id: uuidBytes(ID.pulled), kind: "participant", project: PROJECT, data: { changes: A.getAllChanges(once) } },
+      { id: uuidBytes(ID.theirs), kind: "participant", project: PROJECT, data: { snapshot: A.save(twice) } },
+    ],
+  });
+  const summary = await applyAnswer(store, out, page, NOW + 2);
+  assert.equal(summary.received, 2);
+  for (const [id, doc] of [[ID.pulled, once], [ID.theirs, twice]] as const) {
+    const stored = store.records.get(id)!;
+    const want = A.getHeads(doc).slice().sort();
+    assert.deepEqual(A.getHeads(A.load(stored.doc)).slice().sort(), want, `the document of ${id}`);
+    assert.deepEqual(stored.heads.slice().sort(), want, `the heads of ${id}`);
+    assert.deepEqual(stored.acked?.slice().sort(), want, `what the server holds of ${id}`);
+  }
+  assert.deepEqual(store.metas.get("cursor"), { seq: 12, generation: NEW_GENERATION });
+});

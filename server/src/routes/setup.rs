@@ -689,6 +689,31 @@ pub async fn list_instruments(
 /// Projects with nothing set up are left out of `projects`; when the user has no project at
 /// all, the version is empty.
 pub async fn setup_for(db: &Db, roles: &BTreeMap<String, String>) -> Result<Setup, sqlx::Error> {
+    // Read before computing: a change made meanwhile moves the epoch past what is kept.
+    let row = sqlx::query(
+        "SELECT n, (SELECT generation_id FROM database_generation WHERE id = 1) AS generation \
+         FROM setup_epoch WHERE id = 1",
+    )
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some(row) = row else {
+        return compute_setup(db, roles).await;
+    };
+    let epoch: i64 = row.get("n");
+    let generation: String = row
+        .get::<Option<String>, _>("generation")
+        .unwrap_or_default();
+    let key = serde_json::to_string(roles).unwrap_or_default();
+    if let Some(setup) = db.setup_cache.get(&key, &generation, epoch) {
+        return Ok(setup);
+    }
+    let setup = compute_setup(db, roles).await?;
+    db.setup_cache.put(key, generation, epoch, setup.clone());
+    Ok(setup)
+}
+
+/// Computes the set-up for a user with `roles`, from the database.
+async fn compute_setup(db: &Db, roles: &BTreeMap<String, String>) -> Result<Setup, sqlx::Error> {
     let sorted: Vec<&String> = roles.keys().collect();
     let mut out = Vec::new();
     let wording = sqlx::query(

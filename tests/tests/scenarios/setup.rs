@@ -280,7 +280,14 @@ async fn project_setup(backend: Backend) {
         setup: None,
         ..second.clone()
     };
-    assert_eq!(bytes, bothy_sync_core::protocol::encode(&without));
+    assert_eq!(
+        bytes,
+        bothy_sync_core::protocol::encode_response(
+            &without,
+            bothy_sync_core::protocol::PROTOCOL_VERSION,
+            bothy_sync_core::protocol::ENCODING_BROTLI
+        )
+    );
 
     // A change reaches the device on its next sync, and a raw device sees a new version.
     let (s, v) = call(
