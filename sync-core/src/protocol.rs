@@ -530,8 +530,13 @@ pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<(T, u16), Pr
 }
 
 /// Reads a UUID in its one wire form: a byte string of exactly 16 bytes. (The `uuid` crate
-/// would also take an array of 16 integers, a second spelling of the same id.)
+/// would also take an array of 16 integers, a second spelling of the same id.) A
+/// human-readable format (JSON, in which a device keeps its cursor between syncs) writes a
+/// UUID as text, and is read as text; CBOR, the wire, never is.
 fn wire_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Uuid, D::Error> {
+    if d.is_human_readable() {
+        return Uuid::deserialize(d);
+    }
     struct WireId;
     impl serde::de::Visitor<'_> for WireId {
         type Value = Uuid;
@@ -586,6 +591,32 @@ fn first_tag(cbor: &[u8]) -> Option<(u64, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cursor_kept_as_json_reads_back_with_its_snapshot_position() {
+        // A device keeps its cursor as JSON between syncs; one taken mid-bootstrap must read
+        // back as it was, or the bootstrap starts again from the first page at every request.
+        let cursor = Cursor {
+            seq: 0,
+            snapshot: Some(SnapshotCursor {
+                at: 46_800,
+                after: Uuid::parse_str("72191f69-4c19-4aae-8029-c461483ed5d1").unwrap(),
+            }),
+            scope: 3_672_722_536,
+            generation: Some(Uuid::new_v4()),
+        };
+        let json = serde_json::to_string(&cursor).unwrap();
+        let back: Cursor = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, cursor);
+        // On the wire the id is still only ever a 16-byte string: text is refused.
+        let mut cbor = Vec::new();
+        ciborium::into_writer(
+            &serde_json::json!({"at": 1, "after": "72191f69-4c19-4aae-8029-c461483ed5d1"}),
+            &mut cbor,
+        )
+        .unwrap();
+        assert!(ciborium::from_reader::<SnapshotCursor, _>(cbor.as_slice()).is_err());
+    }
 
     fn sample() -> SyncRequest {
         SyncRequest {
