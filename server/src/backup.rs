@@ -10,8 +10,8 @@
 //! replaces the `public` schema in one transaction.
 
 use crate::config::Config;
-use crate::db::{self, Backend, Db, Generation, Superseded};
-use crate::erasure::{self, Erasure};
+use crate::review::erasure::{self, Erasure};
+use crate::storage::{self, Backend, Db, Generation, Superseded};
 use anyhow::{Context, bail};
 use sqlx::{Connection, Row};
 use std::io::Write;
@@ -89,7 +89,7 @@ pub async fn backup(config: &Config, file: &Path, force: bool) -> anyhow::Result
         );
     }
     let db = Db::connect(&config.database_url).await?;
-    let generation = db::generation(&db).await?;
+    let generation = storage::generation(&db).await?;
     let (migration,): (i64,) = sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations")
         .fetch_one(&db.pool)
         .await?;
@@ -164,7 +164,7 @@ pub async fn restore(config: &Config, file: &Path, yes: bool) -> anyhow::Result<
         Backend::Sqlite => inspect_sqlite_backup(file).await?,
         Backend::Postgres => inspect_postgres_backup(file)?,
     };
-    let latest = db::latest_migration(backend);
+    let latest = storage::latest_migration(backend);
     if migration > latest {
         bail!(
             "{} was taken by a newer bothy-server (migration {migration}; this binary knows \
@@ -176,7 +176,7 @@ pub async fn restore(config: &Config, file: &Path, yes: bool) -> anyhow::Result<
         bail!(
             "restore replaces the database at {} with {}: stop every bothy-server using it, \
              then run again with --yes",
-            db::redact(url),
+            storage::redact(url),
             file.display()
         );
     }
@@ -210,7 +210,7 @@ pub async fn restore(config: &Config, file: &Path, yes: bool) -> anyhow::Result<
         generation_id: g.generation_id,
         generation: g.generation,
     }));
-    let (_, new) = db::start_new_generation(
+    let (_, new) = storage::start_new_generation(
         &db,
         "server.restore",
         "restored from a backup",
@@ -246,7 +246,7 @@ pub async fn restore(config: &Config, file: &Path, yes: bool) -> anyhow::Result<
 /// purge and their re-sends are refused.
 async fn carry_erasures(db: &Db, erased: &[ErasedRecord]) -> anyhow::Result<CarriedErasures> {
     let mut carried = CarriedErasures::default();
-    let now = db::now();
+    let now = storage::now();
     let mut scrub_for = None;
     for p in erased.iter().filter(|r| r.kind == "participant") {
         let mut tx = db.begin_write().await?;
@@ -261,9 +261,9 @@ async fn carry_erasures(db: &Db, erased: &[ErasedRecord]) -> anyhow::Result<Carr
         .await;
         match outcome {
             Ok(Erasure::Done { counts, seq }) => {
-                crate::audit::record(
+                crate::access::audit::record(
                     &mut *tx,
-                    &crate::audit::Actor::system(),
+                    &crate::access::audit::Actor::system(),
                     "participant.erase",
                     Some(&p.project),
                     Some(&p.participant_id),
@@ -465,7 +465,7 @@ async fn read_generation(conn: &mut sqlx::AnyConnection) -> Option<Generation> {
 /// and puts a copy of the backup in place. Returns what the replaced database knew and where the old
 /// files went.
 async fn restore_sqlite(url: &str, file: &Path) -> anyhow::Result<(Replaced, PathBuf)> {
-    let path = db::sqlite_path(url)
+    let path = storage::sqlite_path(url)
         .with_context(|| format!("cannot tell the database file from {url:?}"))?;
     let mut replaced = Replaced::default();
     if path.exists() {
@@ -607,7 +607,7 @@ async fn restore_postgres(url: &str, file: &Path) -> anyhow::Result<Replaced> {
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(url)
         .await
-        .with_context(|| format!("cannot connect to the database at {}", db::redact(url)))?;
+        .with_context(|| format!("cannot connect to the database at {}", storage::redact(url)))?;
     let others: i64 = sqlx::query(
         "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
          AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
@@ -620,7 +620,7 @@ async fn restore_postgres(url: &str, file: &Path) -> anyhow::Result<Replaced> {
         bail!(
             "the database at {} is in use ({others} other connection(s)): stop every \
              bothy-server using it, then restore",
-            db::redact(url)
+            storage::redact(url)
         );
     }
     let replaced = read_replaced(&mut conn).await;

@@ -111,7 +111,7 @@ pub fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Command::DataDictionary) = cli.command {
-        print!("{}", crate::export::dictionary_markdown());
+        print!("{}", crate::analysis::export::dictionary_markdown());
         return Ok(());
     }
     let config = Config::resolve(cli.serve)?;
@@ -179,7 +179,7 @@ async fn restore(config: Config, file: &std::path::Path, yes: bool) -> anyhow::R
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
-    let db_url = crate::db::redact(&config.database_url);
+    let db_url = crate::storage::redact(&config.database_url);
     // Bind before preparing the database, so a start that cannot listen creates no first admin
     // (and the next start still prints the one-time password).
     let listener = tokio::net::TcpListener::bind(listen)
@@ -218,8 +218,8 @@ async fn shutdown_signal() {
 async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
     use crate::routes::admin as a;
     if let AdminCommand::Generation = command {
-        let db = crate::db::Db::connect(&config.database_url).await?;
-        let g = crate::db::generation(&db).await?;
+        let db = crate::storage::Db::connect(&config.database_url).await?;
+        let g = crate::storage::generation(&db).await?;
         println!("database_id:   {}", g.database_id);
         println!("generation:    {}", g.generation);
         println!("generation_id: {}", g.generation_id);
@@ -249,7 +249,7 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
         } => {
             let generated = password.is_none();
             let password =
-                password.unwrap_or_else(|| crate::auth::random_secret()[..16].to_owned());
+                password.unwrap_or_else(|| crate::access::auth::random_secret()[..16].to_owned());
             a::create_user_in(db, &username, &password, admin)
                 .await
                 .map_err(fail)?;
@@ -277,9 +277,9 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Generation => {}
     }
-    crate::audit::record(
+    crate::access::audit::record(
         &db.pool,
-        &crate::audit::Actor::system(),
+        &crate::access::audit::Actor::system(),
         action,
         project.as_deref(),
         target.as_deref(),

@@ -10,9 +10,9 @@
 //! [`compatible_change`] (wording, labels, codes, sources) and refuses anything that would
 //! reinterpret stored answers, asking for a new version instead.
 
-use crate::audit;
-use crate::db::{Db, now};
+use crate::access::audit;
 use crate::error::ApiError;
+use crate::storage::{Db, now};
 use bothy_sync_core::instrument::{self, Definition, DefinitionError, compatible_change};
 use serde::Serialize;
 use sqlx::Row;

@@ -3,15 +3,23 @@
 //! The central server of Bothy. Devices that were offline for days push their record changes
 //! here in one request and receive what they lack; analysts and coordinators read merged data.
 //!
-//! A guided tour:
-//! * [`config`]: flags, environment and file; sane defaults (SQLite in `./data`).
-//! * [`db`]: one way to talk to SQLite and PostgreSQL; migrations run at start-up.
-//! * [`auth`]: argon2id passwords, short-lived JWTs, rotating refresh tokens, device credentials.
-//! * [`sync`]: the sync endpoint, the heart of the server (see docs/protocol.md).
-//! * [`store`] and [`projection`]: the SQL behind a merge, all in one transaction.
+//! A guided tour, by capability:
+//! * [`sync`]: the sync endpoint, the heart of the server (see docs/protocol.md): pushes merged
+//!   in parallel off the async threads, pulls and bootstraps paged, and the project set-up a
+//!   device is sent.
+//! * [`storage`]: every SQL statement, behind functions whose types say what is stored; one
+//!   way to talk to SQLite and PostgreSQL; migrations run at start-up; batched writes of
+//!   records, projections and the change log ([`storage::records`], [`storage::projection`]).
+//! * [`access`]: argon2id passwords, short-lived JWTs, rotating refresh tokens, device
+//!   credentials, roles, device wipes and the audit log.
+//! * [`review`]: participants' contact records and erasure, conflicts and quarantine settled
+//!   by coordinators.
+//! * [`analysis`]: exports, reports, disclosure control, statistics and charts.
 //! * [`instruments`]: a project's own questionnaire definitions, stored, checked for compatible
 //!   changes and made known to the process that scores responses.
-//! * [`routes`]: login, devices, admin API, project reads, health.
+//! * [`routes`]: thin HTTP handlers, one module per area: they read the request, check who
+//!   asks, call the capability and answer.
+//! * [`config`]: flags, environment and file; sane defaults (SQLite in `./data`).
 //! * [`openapi`]: the OpenAPI document, generated from the handlers, at `/openapi.json`.
 //! * [`cli`]: the `bothy-server` command (serve, backup, restore, and admin commands on the
 //!   database).
@@ -19,41 +27,28 @@
 //! * [`listener`]: the accept loop, with header, body and idle timeouts and a connection limit.
 //! * [`metrics`]: counts and timings for operators at `/metrics` (Prometheus), and the sync
 //!   admission that answers `503 busy` rather than queueing without end ([`state`]).
-//! * [`wipe`]: a revoked device, or one of a removed user, is told to wipe itself at its next
-//!   request and confirms what it lost.
 
-pub mod audit;
-pub mod auth;
+pub mod access;
+pub mod analysis;
 pub mod backup;
-pub mod charts;
 pub mod cli;
 pub mod config;
-pub mod contacts;
-pub mod db;
-pub mod disclosure;
-pub mod erasure;
 pub mod error;
-pub mod export;
 pub mod instruments;
 pub mod listener;
 pub mod metrics;
 pub mod openapi;
-pub mod projection;
-pub mod redact;
-pub mod reports;
-pub mod roles;
+pub mod review;
 pub mod routes;
 pub mod state;
-pub mod stats;
-pub mod store;
+pub mod storage;
 pub mod sync;
 pub mod telemetry;
-pub mod wipe;
 
-use crate::auth::JwtKeys;
+use crate::access::auth::JwtKeys;
 use crate::config::Config;
-use crate::db::Db;
 use crate::state::AppState;
+use crate::storage::Db;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::handler::Handler;
@@ -316,7 +311,7 @@ async fn stored_secret(db: &Db) -> anyhow::Result<String> {
     sqlx::query(
         "INSERT INTO settings (key, value) VALUES ('jwt_secret', $1) ON CONFLICT DO NOTHING",
     )
-    .bind(auth::random_secret())
+    .bind(access::auth::random_secret())
     .execute(&db.pool)
     .await?;
     let row: (String,) = sqlx::query_as("SELECT value FROM settings WHERE key = 'jwt_secret'")
@@ -336,7 +331,7 @@ async fn ensure_first_admin(db: &Db, config: &Config) -> anyhow::Result<()> {
     }
     let (password, generated) = match &config.admin_password {
         Some(p) => (p.expose().to_owned(), false),
-        None => (auth::random_secret()[..20].to_owned(), true),
+        None => (access::auth::random_secret()[..20].to_owned(), true),
     };
     match routes::admin::create_user_in(db, "admin", &password, true).await {
         Ok(_) => {}

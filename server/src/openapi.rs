@@ -133,7 +133,11 @@ fn path_parameter(path: &str, name: &str) -> Option<Object> {
     Some(match name {
         "slug" | "site" | "activity" => input::slug_schema(),
         "username" => input::username_schema(),
-        "dataset" => enumeration(crate::export::Dataset::ALL.iter().map(|d| d.as_str())),
+        "dataset" => enumeration(
+            crate::analysis::export::Dataset::ALL
+                .iter()
+                .map(|d| d.as_str()),
+        ),
         "instrument" => ObjectBuilder::new()
             .schema_type(Type::String)
             .pattern(Some(INSTRUMENT_PATTERN))

@@ -1,9 +1,9 @@
 //! Shared state: one cloneable struct of cheap handles, passed to every handler.
 
-use crate::auth::JwtKeys;
+use crate::access::auth::JwtKeys;
 use crate::config::Config;
-use crate::db::Db;
 use crate::metrics::Metrics;
+use crate::storage::Db;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

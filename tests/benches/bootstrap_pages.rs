@@ -17,7 +17,7 @@
 //! 3. the same pages encoded (CBOR and Brotli, as the server answers) with every record as its
 //!    saved document against as sent: bytes and time.
 
-use bothy_server::store::{self, LogEntry};
+use bothy_server::storage::records::{self, LogEntry};
 use bothy_sync_core::automerge::ActorId;
 use bothy_sync_core::protocol::{
     self, Cursor, ENCODING_BROTLI, PROTOCOL_VERSION, PullData, SyncRequest, SyncResponse,
@@ -153,7 +153,7 @@ fn make_record(n: usize, actor: &ActorId, participants: &[Uuid]) -> (RecordKind,
 }
 
 /// Writes `records` records as sync stores them: documents and their change-log rows.
-async fn seed(db: &bothy_server::db::Db, records: usize) -> Duration {
+async fn seed(db: &bothy_server::storage::Db, records: usize) -> Duration {
     let started = Instant::now();
     let actor = ActorId::random();
     let participants: Vec<Uuid> = (0..1_000).map(|_| Uuid::now_v7()).collect();
@@ -165,7 +165,7 @@ async fn seed(db: &bothy_server::db::Db, records: usize) -> Duration {
         for i in done..done + n {
             let (kind, mut doc) = make_record(i, &actor, &participants);
             let id = Uuid::now_v7().to_string();
-            store::save_record(
+            records::save_record(
                 &mut tx,
                 &id,
                 P,
@@ -179,7 +179,7 @@ async fn seed(db: &bothy_server::db::Db, records: usize) -> Duration {
                 log.push(LogEntry::of(&id, P, None, &c));
             }
         }
-        store::append_log(&mut tx, log, 1_790_000_000)
+        records::append_log(&mut tx, log, 1_790_000_000)
             .await
             .expect("log rows");
         tx.commit().await.expect("commit");
@@ -216,7 +216,7 @@ async fn bootstrap(h: &Harness, token: &str) -> (Vec<SyncResponse>, Duration, us
 }
 
 /// Runs a bootstrap page statement over every page (20,000 records each): its time.
-async fn statement_time(db: &bothy_server::db::Db, sql: &'static str) -> Duration {
+async fn statement_time(db: &bothy_server::storage::Db, sql: &'static str) -> Duration {
     let started = Instant::now();
     let mut after = String::new();
     loop {
@@ -249,7 +249,7 @@ async fn measure(backend: Backend, records: usize) {
     let label = format!("{backend:?}");
     h.project(P).await;
     h.user("ruth", P, "researcher").await;
-    let db = bothy_server::db::Db::connect(&h.db.url)
+    let db = bothy_server::storage::Db::connect(&h.db.url)
         .await
         .expect("the database");
     let seeded = seed(&db, records).await;

@@ -1443,7 +1443,7 @@ fn chart() -> String {
         .into_iter()
         .map(|(d, row)| (format!("{d} devices"), row))
         .collect();
-    bothy_server::charts::grouped_bar_chart(
+    bothy_server::analysis::charts::grouped_bar_chart(
         "Sync latency against devices syncing at once (ms)",
         &format!(
             "Median (p50) and 99th percentile (p99) latency of a sync request, in milliseconds, \

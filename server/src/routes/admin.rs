@@ -1,12 +1,12 @@
 //! The admin API: projects, users, memberships, enrolment codes and devices.
 
 use super::JsonBody;
-use crate::audit;
-use crate::auth::{UserAuth, hash_password, random_secret, sha256_hex};
-use crate::db::now;
+use crate::access::audit;
+use crate::access::auth::{UserAuth, hash_password, random_secret, sha256_hex};
+use crate::access::roles::Role;
 use crate::error::{ApiError, ApiResult};
-use crate::roles::Role;
 use crate::state::AppState;
+use crate::storage::now;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -69,7 +69,7 @@ pub async fn create_project(
 }
 
 /// Creates a project (shared by the API and the server's own CLI).
-pub async fn create_project_in(db: &crate::db::Db, slug: &str, name: &str) -> ApiResult<()> {
+pub async fn create_project_in(db: &crate::storage::Db, slug: &str, name: &str) -> ApiResult<()> {
     check_project_slug(slug).map_err(|e| ApiError::bad("invalid_slug", e.to_string()))?;
     let name = &super::input::text("project name", "invalid_name", name, super::input::NAME_MAX)?;
     let res = sqlx::query(
@@ -182,7 +182,7 @@ pub async fn create_user(
 
 /// Creates a user (shared by the API, first start and the server's CLI). Returns the id.
 pub async fn create_user_in(
-    db: &crate::db::Db,
+    db: &crate::storage::Db,
     username: &str,
     password: &str,
     is_admin: bool,
@@ -348,7 +348,7 @@ pub async fn remove_member(
 
 /// Adds a membership (shared with the server's CLI).
 pub async fn add_member_in(
-    db: &crate::db::Db,
+    db: &crate::storage::Db,
     slug: &str,
     username: &str,
     role: &str,
@@ -374,7 +374,7 @@ pub async fn add_member_in(
     Ok(())
 }
 
-async fn user_id_of(db: &crate::db::Db, username: &str) -> ApiResult<String> {
+async fn user_id_of(db: &crate::storage::Db, username: &str) -> ApiResult<String> {
     sqlx::query("SELECT id FROM users WHERE username = $1")
         .bind(username)
         .fetch_optional(&db.pool)
@@ -446,7 +446,7 @@ pub async fn create_enrolment(
 
 /// Makes a single-use enrolment code (shared with the server's CLI).
 pub async fn create_enrolment_in(
-    db: &crate::db::Db,
+    db: &crate::storage::Db,
     username: &str,
     created_by: Option<&str>,
     hours: i64,
@@ -500,7 +500,7 @@ pub async fn list_devices(State(state): State<AppState>, user: UserAuth) -> ApiR
     )
     .fetch_all(&state.db.pool)
     .await?;
-    let mut losses = crate::wipe::losses_by_device(&state.db).await?;
+    let mut losses = crate::access::wipe::losses_by_device(&state.db).await?;
     Ok(Json(Value::Array(
         rows.into_iter()
             .map(|r| {
@@ -560,7 +560,7 @@ fn check_reason(reason: &str) -> ApiResult<String> {
 
 /// `POST /api/v1/admin/devices/{id}/revoke`: a lost or retired device stops syncing at once,
 /// and a wipe is ordered: at its next request it is told to delete everything it holds
-/// ([`crate::wipe`]). What it synced stays on the server. A device revoked before wipes
+/// ([`crate::access::wipe`]). What it synced stays on the server. A device revoked before wipes
 /// existed, which was never told to wipe, gets its wipe ordered by revoking it again.
 #[utoipa::path(
     post,
@@ -628,7 +628,7 @@ pub async fn revoke_device(
             at
         }
     };
-    crate::wipe::order(
+    crate::access::wipe::order(
         &mut tx,
         &audit::Actor::user(&user),
         &id,
@@ -650,7 +650,7 @@ pub async fn revoke_device(
 
 /// `POST /api/v1/admin/users/{username}/remove`: the user can no longer log in, refresh a
 /// token, enrol or sync from any of their devices, and a wipe is ordered for each of their
-/// devices ([`crate::wipe`]). Nothing they synced is deleted from the server.
+/// devices ([`crate::access::wipe`]). Nothing they synced is deleted from the server.
 #[utoipa::path(
     post,
     path = "/api/v1/admin/users/{username}/remove",
@@ -730,7 +730,7 @@ pub async fn remove_user(
     let at = now();
     let mut wipes = 0;
     for device in &unwiped {
-        if crate::wipe::order(
+        if crate::access::wipe::order(
             &mut tx,
             &audit::Actor::user(&user),
             device,

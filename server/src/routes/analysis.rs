@@ -3,12 +3,12 @@
 //! Open to a project's admins, coordinators and analysts, and to server admins; every export
 //! and report is recorded in the audit log.
 
-use crate::audit::{self, Actor};
-use crate::auth::UserAuth;
+use crate::access::audit::{self, Actor};
+use crate::access::auth::UserAuth;
+use crate::access::roles::{Capability, ProjectAccess};
+use crate::analysis::export::{self, Dataset, Filters, Format, Redactor, RowMaker, Thresholds};
+use crate::analysis::reports;
 use crate::error::{ApiError, ApiResult};
-use crate::export::{self, Dataset, Filters, Format, Redactor, RowMaker, Thresholds};
-use crate::reports;
-use crate::roles::{Capability, ProjectAccess};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Body;
@@ -304,7 +304,7 @@ fn stream_rows(
 ) -> tokio::sync::mpsc::Receiver<Result<Vec<u8>, sqlx::Error>> {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(async move {
-        let postgres = state.db.backend == crate::db::Backend::Postgres;
+        let postgres = state.db.backend == crate::storage::Backend::Postgres;
         let fetch = |(sql, binds): (String, Vec<String>)| {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(export::for_backend(&sql, postgres)));
             for b in binds {

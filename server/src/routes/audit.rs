@@ -1,9 +1,9 @@
 //! Reading the audit log. There is deliberately no route that changes or deletes an entry, and
 //! the database refuses updates and deletes of `audit_log` rows.
 
-use crate::auth::UserAuth;
+use crate::access::auth::UserAuth;
+use crate::access::roles::{Capability, ProjectAccess};
 use crate::error::{ApiError, ApiResult};
-use crate::roles::{Capability, ProjectAccess};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;

@@ -1,13 +1,13 @@
 //! Login, token refresh, logout and password changes, and the rate limits on failed attempts.
 
 use super::JsonBody;
-use crate::audit;
-use crate::auth::{
+use crate::access::audit;
+use crate::access::auth::{
     UserAuth, hash_password, issue_access_token, random_secret, sha256_hex, verify_password,
 };
-use crate::db::now;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::storage::now;
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;

@@ -14,11 +14,11 @@
 //!   project's admins and coordinators. A refusal shows the form again with every problem, each
 //!   naming its field.
 
-use crate::auth::UserAuth;
-use crate::charts::escape;
+use crate::access::auth::UserAuth;
+use crate::access::roles::{Capability, ProjectAccess, Role};
+use crate::analysis::charts::escape;
+use crate::analysis::redact::Redactor;
 use crate::error::ApiError;
-use crate::redact::Redactor;
-use crate::roles::{Capability, ProjectAccess, Role};
 use crate::routes::auth::ClientAddr;
 use crate::state::AppState;
 use axum::extract::rejection::{FormRejection, QueryRejection};
@@ -389,7 +389,7 @@ pub async fn login_submit(
     // made is revoked at once, so no unheld credential stays valid.
     if let Some(refresh) = tokens["refresh_token"].as_str()
         && let Err(e) = sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE token_hash = $1")
-            .bind(crate::auth::sha256_hex(refresh))
+            .bind(crate::access::auth::sha256_hex(refresh))
             .execute(&state.db.pool)
             .await
     {
@@ -452,7 +452,7 @@ async fn analysable_projects(
             )
         })
         .filter(|(_, _, role)| {
-            crate::roles::allows(user.is_admin, Role::parse(role).ok(), Capability::Analyse)
+            crate::access::roles::allows(user.is_admin, Role::parse(role).ok(), Capability::Analyse)
         })
         .collect())
 }
@@ -661,9 +661,9 @@ async fn project_page_body(
     }
     body.push_str(&filter_form(&project, &filters, &options, &mut problems));
     body.push_str(&sections(state, &project, &filters).await?);
-    crate::audit::record(
+    crate::access::audit::record(
         &state.db.pool,
-        &crate::audit::Actor::user(user),
+        &crate::access::audit::Actor::user(user),
         "report",
         Some(&project.slug),
         Some("dashboard"),
@@ -872,7 +872,7 @@ pub async fn instruments_submit(
     let refusal = match parsed {
         Err(problems) => problems,
         Ok(def) => {
-            let actor = crate::audit::Actor::user(&user);
+            let actor = crate::access::audit::Actor::user(&user);
             match crate::instruments::try_define(&state.db, &slug, def, &actor).await {
                 Ok(done) => {
                     return see_other(&format!(
@@ -1081,7 +1081,7 @@ struct FilterOptions {
 }
 
 /// The names of a project's sites or activities by code, both as analysts see them (codes of
-/// sessions are typed in the field: see [`crate::redact`]).
+/// sessions are typed in the field: see [`crate::analysis::redact`]).
 async fn names(
     state: &AppState,
     table: &str,
@@ -1213,7 +1213,7 @@ fn filter_form(
 
 /// **The dashboard's figures.** Renders the project page's sections, in this order and with
 /// these `<h2>` headings: "Wellbeing change", "Attendance over time", "Retention", "Equity".
-/// Every figure comes from [`crate::reports`], the same computations as the JSON reports, with
+/// Every figure comes from [`crate::analysis::reports`], the same computations as the JSON reports, with
 /// the same disclosure control: counts below 5 and the cells that would reveal them are shown
 /// as suppressed. All text from the database goes through [`escape`] (the charts escape their
 /// own inputs).
@@ -1222,20 +1222,20 @@ pub async fn sections(
     project: &Project,
     filters: &Filters,
 ) -> Result<String, ApiError> {
-    use crate::charts::{Bar, bar_chart, grouped_bar_chart, histogram, line_chart};
-    use crate::reports;
+    use crate::analysis::charts::{Bar, bar_chart, grouped_bar_chart, histogram, line_chart};
+    use crate::analysis::reports;
     let date = |s: &Option<String>| {
         s.as_deref()
             .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
     };
-    let f = crate::export::Filters {
+    let f = crate::analysis::export::Filters {
         site: filters.site.clone(),
         activity: filters.activity.clone(),
         from: date(&filters.from),
         to: date(&filters.to),
         timepoint: None,
     };
-    let thresholds = crate::export::Thresholds {
+    let thresholds = crate::analysis::export::Thresholds {
         wemwbs: state.config.wemwbs_threshold,
         swemwbs: state.config.swemwbs_threshold,
     };

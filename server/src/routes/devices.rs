@@ -3,11 +3,11 @@
 
 use super::JsonBody;
 use super::auth::{ClientAddr, Limit, Throttle, memberships_json};
-use crate::audit;
-use crate::auth::{DeviceAuth, UserAuth, device_token, random_secret, sha256_hex};
-use crate::db::now;
+use crate::access::audit;
+use crate::access::auth::{DeviceAuth, UserAuth, device_token, random_secret, sha256_hex};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::storage::now;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -96,7 +96,7 @@ pub fn normalise_code(code: &str) -> String {
 
 async fn create_device(
     state: &AppState,
-    tx: &mut crate::db::Tx,
+    tx: &mut crate::storage::Tx,
     user_id: &str,
     name: String,
     app: Option<String>,
@@ -266,7 +266,7 @@ fn invalid_code(why: &str) -> ApiError {
 /// replaces the one in the lost answer. Anyone else is refused.
 async fn enrol_again(
     state: &AppState,
-    mut tx: crate::db::Tx,
+    mut tx: crate::storage::Tx,
     code_hash: &str,
     id_hash: Option<&str>,
     user_id: &str,
@@ -388,7 +388,7 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     if token.starts_with("bd1_") {
-        let d: DeviceAuth = crate::auth::authenticate_device(&state.db, token).await?;
+        let d: DeviceAuth = crate::access::auth::authenticate_device(&state.db, token).await?;
         return Ok(Json(json!({
             "user": {"id": d.user_id, "username": d.username},
             "device_id": d.device_id,

@@ -5,12 +5,12 @@
 //! in the project's set-up ([`super::setup::setup_for`]), whose version changes with it.
 
 use super::JsonBody;
-use crate::audit;
-use crate::auth::UserAuth;
-use crate::db::{Db, now};
+use crate::access::audit;
+use crate::access::auth::UserAuth;
+use crate::access::roles::{Capability, ProjectAccess};
 use crate::error::{ApiError, ApiResult};
-use crate::roles::{Capability, ProjectAccess};
 use crate::state::AppState;
+use crate::storage::{Db, now};
 use axum::Json;
 use axum::extract::{Path, State};
 use bothy_sync_core::followup::{self, FollowUp};

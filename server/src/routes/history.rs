@@ -1,9 +1,9 @@
 //! A record's provenance: who changed which field, when, from which device.
 
-use crate::auth::{UserAuth, authenticate_device};
+use crate::access::auth::{UserAuth, authenticate_device};
+use crate::access::roles::{Capability, ProjectAccess};
+use crate::analysis::redact::{self, Redactor};
 use crate::error::{ApiError, ApiResult};
-use crate::redact::{self, Redactor};
-use crate::roles::{Capability, ProjectAccess};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
@@ -17,7 +17,7 @@ pub enum Caller {
     /// A user access token.
     User(UserAuth),
     /// A device credential: the rights of the device's user, through memberships only.
-    Device(crate::auth::DeviceAuth),
+    Device(crate::access::auth::DeviceAuth),
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -42,7 +42,7 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// `GET /api/v1/projects/{slug}/records/{id}/history`: every member, a server admin, or a device
-/// of a member. Analysts get the pseudonymous view ([`crate::redact`]): withheld fields without
+/// of a member. Analysts get the pseudonymous view ([`crate::analysis::redact`]): withheld fields without
 /// their values (and a set's members unnamed), free text redacted.
 #[utoipa::path(
     get,
@@ -84,7 +84,7 @@ pub async fn history(
             "no record {id} in project `{slug}`"
         )));
     }
-    // Analysts see the pseudonymous view of every field (crate::redact).
+    // Analysts see the pseudonymous view of every field (crate::analysis::redact).
     let analyst = if access.analysts_view() {
         let view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
         if !super::analysis::analyst_may_read(&state, &view).await? {
@@ -146,7 +146,7 @@ pub(crate) struct Authors(HashMap<String, (String, String, String)>);
 
 impl Authors {
     /// Every device's actor, with its id, name and user.
-    pub(crate) async fn load(db: &crate::db::Db) -> Result<Authors, sqlx::Error> {
+    pub(crate) async fn load(db: &crate::storage::Db) -> Result<Authors, sqlx::Error> {
         Ok(Authors(
             sqlx::query(
                 "SELECT d.actor, d.id, d.name, u.username FROM devices d \

@@ -183,7 +183,7 @@ pub fn password_schema() -> Object {
 /// A project role.
 pub fn role_schema() -> Object {
     string()
-        .enum_values(Some(crate::roles::Role::NAMES))
+        .enum_values(Some(crate::access::roles::Role::NAMES))
         .build()
 }
 

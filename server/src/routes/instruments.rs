@@ -5,11 +5,11 @@
 //! describes the format.
 
 use super::JsonBody;
-use crate::audit;
-use crate::auth::UserAuth;
+use crate::access::audit;
+use crate::access::auth::UserAuth;
+use crate::access::roles::{Capability, ProjectAccess};
 use crate::error::{ApiError, ApiResult};
 use crate::instruments;
-use crate::roles::{Capability, ProjectAccess};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};

@@ -1,9 +1,9 @@
 //! Read access to a project's merged records, conflicts and quarantine for its members.
 
-use crate::auth::UserAuth;
+use crate::access::auth::UserAuth;
+use crate::access::roles::{Capability, ProjectAccess};
+use crate::analysis::redact::{self, FieldRule, Redactor};
 use crate::error::{ApiError, ApiResult};
-use crate::redact::{self, FieldRule, Redactor};
-use crate::roles::{Capability, ProjectAccess};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -162,7 +162,7 @@ pub async fn record(
             "no record {id} in project `{slug}`"
         )));
     }
-    // Analysts see the pseudonymous view (crate::redact): withheld fields are null and their
+    // Analysts see the pseudonymous view (crate::analysis::redact): withheld fields are null and their
     // conflicts and flags left out, free text is redacted.
     let analyst = if access.analysts_view() {
         if !super::analysis::analyst_may_read(&state, &view).await? {
@@ -227,7 +227,7 @@ pub async fn conflicts(
     .fetch_all(&state.db.pool)
     .await?;
     let actors = actors(&state).await?;
-    // Analysts get the pseudonymous view (crate::redact), and only the conflicts of records
+    // Analysts get the pseudonymous view (crate::analysis::redact), and only the conflicts of records
     // they may read.
     let analyst = if access.analysts_view() {
         Some(Redactor::load(&state.db, &slug).await?)

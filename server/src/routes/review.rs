@@ -3,15 +3,15 @@
 //! locks the record, changes it like a sync would (so the result reaches every device through
 //! the change log), and writes its audit entry.
 
-use crate::audit::{self, Actor};
-use crate::auth::UserAuth;
-use crate::db::{Tx, now};
+use crate::access::audit::{self, Actor};
+use crate::access::auth::UserAuth;
+use crate::access::roles::{Capability, ProjectAccess, may_push};
 use crate::error::{ApiError, ApiResult};
-use crate::roles::{Capability, ProjectAccess, may_push};
 use crate::routes::projects::actors;
 use crate::routes::{JsonBody, PathParams};
 use crate::state::AppState;
-use crate::store::{self, LogEntry};
+use crate::storage::records::{self, LogEntry};
+use crate::storage::{Tx, now};
 use crate::sync::memberships;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -51,7 +51,7 @@ async fn load_locked(
 ) -> ApiResult<RecordDoc> {
     crate::error::check_id("record_id", id)?;
     state.db.lock_record(tx, id).await?;
-    let stored = store::load_record(tx, id)
+    let stored = records::load_record(tx, id)
         .await?
         .filter(|r| r.project == project)
         .ok_or_else(|| ApiError::NotFound(format!("no record {id} in project `{project}`")))?;
@@ -87,8 +87,8 @@ async fn write_value(
         .get_change_by_hash(&hash)
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the new change is missing")))?;
     let flagged = doc.validate();
-    store::store_merged(tx, id, doc, &flagged, now).await?;
-    store::append_log(tx, vec![LogEntry::of(id, &project, None, &change)], now).await?;
+    records::store_merged(tx, id, doc, &flagged, now).await?;
+    records::append_log(tx, vec![LogEntry::of(id, &project, None, &change)], now).await?;
     Ok(Ok(true))
 }
 
@@ -220,14 +220,14 @@ impl Entry {
     }
 
     fn changes(&self) -> Option<Vec<ByteBuf>> {
-        store::Kept::changes(self.changes.as_deref()?)
+        records::Kept::changes(self.changes.as_deref()?)
     }
 
     /// For an entry that kept only a sample of unreadable bytes: how many bytes it kept.
     fn sample_len(&self) -> Option<usize> {
-        match store::Kept::unpack(self.changes.as_deref()?)? {
-            store::Kept::Sample(bytes) => Some(bytes.len()),
-            store::Kept::Changes(_) => None,
+        match records::Kept::unpack(self.changes.as_deref()?)? {
+            records::Kept::Sample(bytes) => Some(bytes.len()),
+            records::Kept::Changes(_) => None,
         }
     }
 }
@@ -599,7 +599,7 @@ async fn release_changes(
             .get(project)
             .is_some_and(|r| kind.is_some_and(|k| may_push(r, k)))
     };
-    let stored = store::load_record(tx, &entry.record_id).await?;
+    let stored = records::load_record(tx, &entry.record_id).await?;
     if let Some(s) = &stored
         && !may_write(&s.project, RecordKind::parse(&s.kind))
     {
@@ -650,7 +650,7 @@ async fn release_changes(
             let mut log = Vec::new();
             // Logged without a sending device, so the device that set its copy aside receives
             // the record back too.
-            let quarantined = store::store_accepted(
+            let quarantined = records::store_accepted(
                 tx,
                 &entry.record_id,
                 &device_id,
@@ -660,7 +660,7 @@ async fn release_changes(
                 now,
             )
             .await?;
-            store::append_log(tx, log, now).await?;
+            records::append_log(tx, log, now).await?;
             Ok(json!({
                 "merged": acc.new_changes.len(),
                 "neutralised": quarantined.iter().map(|q| json!({"field": q.field, "value": q.value, "message": q.message})).collect::<Vec<_>>(),
@@ -857,7 +857,7 @@ pub async fn admin_discard(
 
 /// Refuses (and so rolls back) a review decision that would leave a record pointing at an
 /// erased participant: a response or story about them, or an attendance mark.
-async fn refuse_erased_references(tx: &mut crate::db::Tx, record_id: &str) -> ApiResult<()> {
+async fn refuse_erased_references(tx: &mut crate::storage::Tx, record_id: &str) -> ApiResult<()> {
     use bothy_sync_core::record::RecordData;
     let Some(row) = sqlx::query("SELECT doc FROM records WHERE id = $1")
         .bind(record_id)
@@ -880,7 +880,7 @@ async fn refuse_erased_references(tx: &mut crate::db::Tx, record_id: &str) -> Ap
         RecordData::Participant(_) => Vec::new(),
     };
     for id in referenced {
-        if crate::erasure::is_erased(tx, &id).await? {
+        if crate::review::erasure::is_erased(tx, &id).await? {
             return Err(ApiError::Conflict(format!(
                 "this would refer to participant {id}, who was erased; discard it instead"
             )));

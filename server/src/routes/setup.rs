@@ -5,15 +5,15 @@
 //!
 //! Server admins and a project's admins and coordinators manage its sites and activities
 //! ([`Capability::ManageSetup`]); only server admins load instrument wording, which is licensed
-//! text ([`crate::roles::may_load_wording`]). Every change is audited.
+//! text ([`crate::access::roles::may_load_wording`]). Every change is audited.
 
 use super::JsonBody;
-use crate::audit;
-use crate::auth::UserAuth;
-use crate::db::{Db, now};
+use crate::access::audit;
+use crate::access::auth::UserAuth;
+use crate::access::roles::{Capability, ProjectAccess};
 use crate::error::{ApiError, ApiResult};
-use crate::roles::{Capability, ProjectAccess};
 use crate::state::AppState;
+use crate::storage::{Db, now};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -544,7 +544,7 @@ pub async fn put_instrument(
     Query(scope): Query<WordingScope>,
     JsonBody(body): JsonBody<WordingFile>,
 ) -> ApiResult<Json<Value>> {
-    if !crate::roles::may_load_wording(user.is_admin) {
+    if !crate::access::roles::may_load_wording(user.is_admin) {
         return Err(ApiError::Forbidden(
             "only a server admin may load instrument wording".into(),
         ));
@@ -654,7 +654,7 @@ pub async fn list_instruments(
     State(state): State<AppState>,
     user: UserAuth,
 ) -> ApiResult<Json<Value>> {
-    if !crate::roles::may_load_wording(user.is_admin) {
+    if !crate::access::roles::may_load_wording(user.is_admin) {
         return Err(ApiError::Forbidden(
             "only a server admin may list instrument wording".into(),
         ));
@@ -808,7 +808,7 @@ async fn compute_setup(db: &Db, roles: &BTreeMap<String, String>) -> Result<Setu
         String::new()
     } else {
         let canonical = serde_json::to_string(&(&out, roles)).unwrap_or_default();
-        crate::auth::sha256_hex(&canonical)[..16].to_owned()
+        crate::access::auth::sha256_hex(&canonical)[..16].to_owned()
     };
     Ok(Setup {
         version,

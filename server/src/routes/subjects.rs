@@ -1,17 +1,17 @@
 //! Participants' subject rights: an export of everything held about one participant (access),
-//! and their erasure (sync contract 8; the work is done in [`crate::erasure`]). Project admins
+//! and their erasure (sync contract 8; the work is done in [`crate::review::erasure`]). Project admins
 //! and coordinators, and server admins, may do both; each is written to the audit log with
 //! counts only.
 
-use crate::audit::{self, Actor};
-use crate::auth::UserAuth;
-use crate::db::now;
-use crate::erasure::{self, Erasure, ErasureCounts};
+use crate::access::audit::{self, Actor};
+use crate::access::auth::UserAuth;
+use crate::access::roles::{Capability, ProjectAccess};
 use crate::error::{ApiError, ApiResult};
-use crate::roles::{Capability, ProjectAccess};
+use crate::review::erasure::{self, Erasure, ErasureCounts};
 use crate::routes::PathParams;
 use crate::routes::history::Authors;
 use crate::state::AppState;
+use crate::storage::now;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -193,7 +193,7 @@ pub async fn export(
     })
     .collect();
     // Their document in the format before contact records, kept on the server only.
-    let retired = crate::contacts::retired_values(&state.db, &id).await?;
+    let retired = crate::review::contacts::retired_values(&state.db, &id).await?;
     // Their records' ids, for quarantine and conflicts.
     let mut own: Vec<String> = vec![id.clone()];
     for r in wellbeing.iter().chain(&stories).chain(&contacts) {

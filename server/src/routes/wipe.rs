@@ -1,13 +1,13 @@
 //! `POST /api/v1/devices/wipe`: a withdrawn device confirms that it wiped itself and lists what
-//! it lost. The work is in [`crate::wipe`].
+//! it lost. The work is in [`crate::access::wipe`].
 //!
 //! The list may be long (a device that was offline for weeks), so this route takes bodies of up
 //! to [`BODY_MAX`] bytes rather than the API's usual 1 MiB, and reads its JSON itself.
 
-use crate::auth::PresentedDevice;
+use crate::access::auth::PresentedDevice;
+use crate::access::wipe::{self, Confirmation};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::wipe::{self, Confirmation};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;

@@ -318,7 +318,7 @@ async fn an_older_binary_on_a_newer_database_says_what_to_do(backend: Backend) {
     let Some(db) = TestDb::new(backend).await else {
         return;
     };
-    let made = bothy_server::db::Db::connect(&db.url).await.unwrap();
+    let made = bothy_server::storage::Db::connect(&db.url).await.unwrap();
     let checksum = match backend {
         Backend::Sqlite => "X'00'",
         Backend::Postgres => "'\\x00'::bytea",
@@ -331,7 +331,7 @@ async fn an_older_binary_on_a_newer_database_says_what_to_do(backend: Backend) {
     .await
     .unwrap();
     made.pool.close().await;
-    let err = bothy_server::db::Db::connect(&db.url)
+    let err = bothy_server::storage::Db::connect(&db.url)
         .await
         .expect_err("an older binary must refuse a newer database")
         .to_string();

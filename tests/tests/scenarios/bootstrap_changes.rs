@@ -5,7 +5,7 @@
 //! format, or held with a change log that lacks part of their history.
 
 use bothy_device::{AttendanceMark, WellbeingForm};
-use bothy_server::store::{self, LogEntry};
+use bothy_server::storage::records::{self, LogEntry};
 use bothy_sync_core::automerge::transaction::Transactable;
 use bothy_sync_core::automerge::{ActorId, AutoCommit, ChangeHash, ObjType, ROOT, ReadDoc};
 use bothy_sync_core::protocol::{
@@ -51,7 +51,7 @@ struct Held {
     logged: i64,
 }
 
-async fn server_records(db: &bothy_server::db::Db) -> BTreeMap<Uuid, Held> {
+async fn server_records(db: &bothy_server::storage::Db) -> BTreeMap<Uuid, Held> {
     let rows = sqlx::query(
         "SELECT r.id, r.doc, (SELECT COUNT(*) FROM change_log c WHERE c.record_id = r.id) AS n \
          FROM records r",
@@ -84,14 +84,19 @@ async fn server_records(db: &bothy_server::db::Db) -> BTreeMap<Uuid, Held> {
 
 /// Writes a record straight into the database with only the change at `logged` of its
 /// history in the change log (as a log that lost rows would hold it).
-async fn with_partial_log(db: &bothy_server::db::Db, id: Uuid, doc: &mut RecordDoc, logged: usize) {
+async fn with_partial_log(
+    db: &bothy_server::storage::Db,
+    id: Uuid,
+    doc: &mut RecordDoc,
+    logged: usize,
+) {
     let mut tx = db.begin_write().await.unwrap();
     let saved = doc.save();
-    store::save_record(&mut tx, &id.to_string(), P, "wellbeing", saved, NOW)
+    records::save_record(&mut tx, &id.to_string(), P, "wellbeing", saved, NOW)
         .await
         .unwrap();
     let change = doc.automerge().get_changes(&[])[logged].clone();
-    store::append_log(
+    records::append_log(
         &mut tx,
         vec![LogEntry::of(&id.to_string(), P, None, &change)],
         NOW,
@@ -216,12 +221,12 @@ async fn bootstrap_sends_single_changes(backend: Backend) {
     // Migrated participants: one stored in the old format and moved at start-up (its log rows
     // deleted, new documents written by the server), one an old device pushes in the old
     // format, split on arrival.
-    let db = bothy_server::db::Db::connect(&h.db.url).await.unwrap();
+    let db = bothy_server::storage::Db::connect(&h.db.url).await.unwrap();
     let moved = Uuid::now_v7();
     {
         let mut old = old_format(ActorId::random(), "Morag Seonag Stornoway");
         let mut tx = db.begin_write().await.unwrap();
-        store::save_record(
+        records::save_record(
             &mut tx,
             &moved.to_string(),
             P,
@@ -236,14 +241,17 @@ async fn bootstrap_sends_single_changes(backend: Backend) {
             .iter()
             .map(|c| LogEntry::of(&moved.to_string(), P, None, c))
             .collect();
-        store::append_log(&mut tx, log, NOW).await.unwrap();
+        records::append_log(&mut tx, log, NOW).await.unwrap();
         sqlx::query("INSERT INTO pending_data_migrations (name) VALUES ('contacts')")
             .execute(&mut *tx)
             .await
             .unwrap();
         tx.commit().await.unwrap();
     }
-    assert_eq!(bothy_server::contacts::migrate(&db).await.unwrap(), 1);
+    assert_eq!(
+        bothy_server::review::contacts::migrate(&db).await.unwrap(),
+        1
+    );
     let split_on_arrival = Uuid::now_v7();
     let mut fresh_old = RecordDoc::from_automerge(old_format(actor, "Donald Iain Benbecula"));
     let answer = h

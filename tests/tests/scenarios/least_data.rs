@@ -12,7 +12,7 @@
 //!   pushes one, and devices holding the old documents replace them.
 
 use bothy_device::Device;
-use bothy_server::store::{self, LogEntry};
+use bothy_server::storage::records::{self, LogEntry};
 use bothy_sync_core::automerge::transaction::Transactable;
 use bothy_sync_core::automerge::{ActorId, AutoCommit, ObjType, ROOT, ReadDoc};
 use bothy_sync_core::protocol::{RecordPush, SyncRequest};
@@ -354,11 +354,11 @@ async fn old_participants_are_split_and_replaced(backend: Backend) {
     // older server did), which both devices then receive whole.
     const OLD_NAME: &str = "Morag Seonag Stornoway";
     let old_id = Uuid::now_v7();
-    let db = bothy_server::db::Db::connect(&h.db.url).await.unwrap();
+    let db = bothy_server::storage::Db::connect(&h.db.url).await.unwrap();
     let mut old = old_format(ActorId::random(), OLD_NAME);
     {
         let mut tx = db.begin_write().await.unwrap();
-        store::save_record(
+        records::save_record(
             &mut tx,
             &old_id.to_string(),
             P,
@@ -373,7 +373,7 @@ async fn old_participants_are_split_and_replaced(backend: Backend) {
             .iter()
             .map(|c| LogEntry::of(&old_id.to_string(), P, None, c))
             .collect();
-        store::append_log(&mut tx, log, 1_790_000_000)
+        records::append_log(&mut tx, log, 1_790_000_000)
             .await
             .unwrap();
         sqlx::query("INSERT INTO pending_data_migrations (name) VALUES ('contacts')")
@@ -391,9 +391,12 @@ async fn old_participants_are_split_and_replaced(backend: Backend) {
     );
 
     // The move (as at start-up): the participant without identifiers, a contact record.
-    assert_eq!(bothy_server::contacts::migrate(&db).await.unwrap(), 1);
     assert_eq!(
-        bothy_server::contacts::migrate(&db).await.unwrap(),
+        bothy_server::review::contacts::migrate(&db).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        bothy_server::review::contacts::migrate(&db).await.unwrap(),
         0,
         "once"
     );

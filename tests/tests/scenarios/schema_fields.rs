@@ -6,8 +6,8 @@
 //! export of each has a column for every field analysts may see, holding the value pushed
 //! (or the columns that already carry it), and none for a field withheld from analysts.
 
-use bothy_server::export::{self, Dataset};
-use bothy_server::projection;
+use bothy_server::analysis::export::{self, Dataset};
+use bothy_server::storage::projection;
 use bothy_sync_core::automerge::ActorId;
 use bothy_sync_core::protocol::SyncRequest;
 use bothy_sync_core::schema::{self, Analysts, Field, FieldType, RecordKind};

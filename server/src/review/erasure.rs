@@ -19,9 +19,9 @@
 //! `secure_delete`, so the freed space in the database file is already zeroed), or rewrites
 //! PostgreSQL's tables that held the rows (`VACUUM (FULL)`).
 
-use crate::db::{Backend, Db, Tx};
 use crate::error::{ApiError, ApiResult};
-use crate::store::{self, LogEntry};
+use crate::storage::records::{self, LogEntry};
+use crate::storage::{Backend, Db, Tx};
 use bothy_sync_core::{RecordDoc, RecordError};
 use serde::Serialize;
 use sqlx::Row;
@@ -252,7 +252,7 @@ pub async fn erase_participant(
             || responses.contains(&record)
             || stories.contains(&record)
             || contacts.contains(&record)
-            || store::load_record(tx, &record).await?.is_some()
+            || records::load_record(tx, &record).await?.is_some()
         {
             continue;
         }
@@ -279,19 +279,19 @@ pub async fn erase_participant(
     let mut log = Vec::new();
     let actor = crate::sync::server_actor(&mut **tx).await?;
     for session in &sessions {
-        let Some(stored) = store::load_record(tx, session).await? else {
+        let Some(stored) = records::load_record(tx, session).await? else {
             continue;
         };
         let mut doc = RecordDoc::load(&stored.doc, actor.clone())
             .map_err(|e| ApiError::Internal(e.into()))?;
         if let Some(change) = remove_marks(&mut doc, &[participant.to_owned()], now)? {
             let flagged = doc.validate();
-            store::store_merged(tx, session, &mut doc, &flagged, now).await?;
+            records::store_merged(tx, session, &mut doc, &flagged, now).await?;
             log.push(LogEntry::of(session, &stored.project, None, &change));
             counts.sessions_updated += 1;
         }
     }
-    store::append_log(tx, log, now).await?;
+    records::append_log(tx, log, now).await?;
     delete(
         tx,
         "DELETE FROM attendance WHERE participant_id = $1",
@@ -413,7 +413,7 @@ pub fn remove_marks(
 
 /// The ids among `ids` that are tombstoned, looked up a few hundred at a time.
 pub async fn erased_among(tx: &mut Tx, ids: &[String]) -> Result<BTreeSet<String>, sqlx::Error> {
-    crate::db::present_among(tx, "erasures", "record_id", ids).await
+    crate::storage::present_among(tx, "erasures", "record_id", ids).await
 }
 
 /// The participant a set of changes names (a new wellbeing response or story), and the kind
@@ -450,7 +450,7 @@ pub async fn refused_about<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     let mut out = Vec::new();
     for row in rows {
         let bytes: Vec<u8> = row.get("changes");
-        let Some(changes) = store::Kept::changes(&bytes) else {
+        let Some(changes) = records::Kept::changes(&bytes) else {
             continue;
         };
         if let Some((p, kind)) = claimed_participant(&changes)

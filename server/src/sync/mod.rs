@@ -10,19 +10,19 @@
 //! A push is handled in chunks of [`MERGE_CHUNK`] records, in id order: each chunk's records are
 //! loaded in one query, merged and prepared for storage (documents saved, projection rows
 //! built) on blocking threads, in parallel across records, then checked against erasures in
-//! one query and written together ([`store::Batch`]: a few multi-row statements per table). No
+//! one query and written together ([`records::Batch`]: a few multi-row statements per table). No
 //! merged document outlives its chunk. A sync that pushes nothing reads in a read transaction
 //! (on SQLite beside the one writer) and writes afterwards, in a short transaction of its own,
 //! only what changed: reviewers' decisions it reported, and the device's row (its
 //! `last_sync_at` at most [`LAST_SYNC_RESOLUTION`] seconds stale).
 
-use crate::auth::DeviceAuth;
-use crate::db::{Db, Tx, now};
-use crate::erasure;
+use crate::access::auth::DeviceAuth;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::{BusyCause, SyncTally};
+use crate::review::erasure;
 use crate::state::AppState;
-use crate::store::{self, Filed, Kept, LogEntry, QuarantineEntry, QuarantineQuota};
+use crate::storage::records::{self, Filed, Kept, LogEntry, QuarantineEntry, QuarantineQuota};
+use crate::storage::{Db, Tx, now};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -38,7 +38,7 @@ use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use uuid::Uuid;
 
-use crate::roles::{may_pull, may_push, pullable_sql};
+use crate::access::roles::{may_pull, may_push, pullable_sql};
 /// Most log rows sent in one response.
 const PAGE_ROWS: i64 = 20_000;
 /// Most snapshots sent in one response.
@@ -278,13 +278,13 @@ pub async fn run_sync(
     let mut finishing = std::time::Duration::ZERO;
     let roles = memberships(db, &device.user_id).await?;
     let now = now();
-    let generation = crate::db::generation(db).await?;
+    let generation = crate::storage::generation(db).await?;
     // A cursor naming a generation a restore replaced comes from a device that synced with the
     // lost timeline: it reconciles, and may vouch for what it received there.
     let from_superseded = match request.cursor.generation {
-        Some(g) if g != generation.generation_id => {
-            crate::db::is_superseded(&db.pool, g).await?.then_some(g)
-        }
+        Some(g) if g != generation.generation_id => crate::storage::is_superseded(&db.pool, g)
+            .await?
+            .then_some(g),
         _ => None,
     };
     let device_before = DeviceRow::load(db, &device.device_id).await?;
@@ -295,7 +295,7 @@ pub async fn run_sync(
     // Several server processes may share one PostgreSQL database, and another may have stored
     // an instrument definition since this one last read them: pushed responses are checked
     // against the definitions the database holds.
-    if !request.push.is_empty() && db.backend == crate::db::Backend::Postgres {
+    if !request.push.is_empty() && db.backend == crate::storage::Backend::Postgres {
         for project in roles.keys() {
             crate::instruments::refresh(db, project).await?;
         }
@@ -364,7 +364,7 @@ pub async fn run_sync(
     db.lock_erasures(&mut tx, false).await?;
     // Syncs of one device take turns, so two at once cannot both fill its quarantine quota.
     // (SQLite's single writer already does.) Taken before any record's lock.
-    if db.backend == crate::db::Backend::Postgres && pushed_count > 0 {
+    if db.backend == crate::storage::Backend::Postgres && pushed_count > 0 {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 9))::text")
             .bind(&device.device_id)
             .execute(&mut *tx)
@@ -379,7 +379,7 @@ pub async fn run_sync(
     // Every pushed record's lock, in id order, before any is read.
     db.lock_records(&mut tx, &pushed_ids).await?;
     let tombstoned = erasure::erased_among(&mut tx, &pushed_ids).await?;
-    let retired = crate::contacts::retired_among(&mut tx, &pushed_ids).await?;
+    let retired = crate::review::contacts::retired_among(&mut tx, &pushed_ids).await?;
     let mut fast: Vec<(Uuid, Vec<ByteBuf>, Vec<ByteBuf>)> = Vec::new();
     for (id, (changes, documents)) in pushes {
         let text = id.to_string();
@@ -419,7 +419,7 @@ pub async fn run_sync(
         let chunk: Vec<(Uuid, Vec<ByteBuf>, Vec<ByteBuf>)> =
             fast.by_ref().take(MERGE_CHUNK).collect();
         let ids: Vec<String> = chunk.iter().map(|(id, _, _)| id.to_string()).collect();
-        let mut stored = store::load_records(&mut tx, &ids).await?;
+        let mut stored = records::load_records(&mut tx, &ids).await?;
         let inputs: Vec<Prepare> = chunk
             .into_iter()
             .map(|(id, changes, documents)| {
@@ -464,7 +464,7 @@ pub async fn run_sync(
             roles: &roles,
             now,
         };
-        let mut batch = store::Batch::default();
+        let mut batch = records::Batch::default();
         let mut slow = Vec::new();
         let finish_started = std::time::Instant::now();
         for p in prepared {
@@ -513,17 +513,17 @@ pub async fn run_sync(
     if !read_only {
         mark_decisions(&mut tx, &decided, now).await?;
     }
-    let head = store::append_log(&mut tx, log, now).await?;
+    let head = records::append_log(&mut tx, log, now).await?;
     if !replaced.is_empty() {
         // Participants this sync retired are dated by the log position their new documents end at.
-        crate::contacts::date_retirements(&mut tx, head).await?;
+        crate::review::contacts::date_retirements(&mut tx, head).await?;
     }
     let head = head as u64;
 
     // What the device lacks.
     let scopes: Vec<String> = roles
         .iter()
-        .filter_map(|(p, role)| crate::roles::scope_name(p, role))
+        .filter_map(|(p, role)| crate::access::roles::scope_name(p, role))
         .collect();
     let scope = protocol::scope_of(&scopes);
     let mut cursor = request.cursor;
@@ -560,7 +560,7 @@ pub async fn run_sync(
             .filter(|(_, role)| may_pull(role, RecordKind::Participant))
             .map(|(p, _)| p.clone())
             .collect();
-        replaced.extend(crate::contacts::replaced_since(&mut tx, &projects, since).await?);
+        replaced.extend(crate::review::contacts::replaced_since(&mut tx, &projects, since).await?);
     }
     response.replaced = replaced.into_iter().collect();
     if reset {
@@ -624,10 +624,10 @@ pub async fn run_sync(
     // Records the device must replace or rebase (refused, compensated) get the server's whole
     // copy, replacing any changes already listed for them.
     for id in &send_back {
-        if let Some(rec) = store::load_record(&mut tx, &id.to_string()).await?
+        if let Some(rec) = records::load_record(&mut tx, &id.to_string()).await?
             && let Some(kind) = RecordKind::parse(&rec.kind)
             && roles.get(&rec.project).is_some_and(|role| {
-                crate::roles::may_pull_record(
+                crate::access::roles::may_pull_record(
                     role,
                     kind,
                     rec.restricted,
@@ -659,9 +659,9 @@ pub async fn run_sync(
         _ => relay_from,
     };
     if relayed.1 > 0 {
-        crate::audit::record(
+        crate::access::audit::record(
             &mut *tx,
-            &crate::audit::Actor {
+            &crate::access::audit::Actor {
                 user_id: Some(&device.user_id),
                 username: Some(&device.username),
                 device_id: Some(&device.device_id),
@@ -796,7 +796,7 @@ async fn push_one(
         }
     }
     if let Some((why, document)) = unreadable {
-        let stored = store::load_record(tx, &id.to_string()).await?;
+        let stored = records::load_record(tx, &id.to_string()).await?;
         let pushed = refused(
             tx,
             ctx.device,
@@ -818,7 +818,7 @@ async fn push_one(
     let roles = ctx.roles;
     let may_write =
         |project: &str, kind: RecordKind| roles.get(project).is_some_and(|r| may_push(r, kind));
-    match crate::contacts::intercept(
+    match crate::review::contacts::intercept(
         tx,
         &id.to_string(),
         &changes,
@@ -831,8 +831,8 @@ async fn push_one(
     )
     .await?
     {
-        crate::contacts::Intercepted::No => {}
-        crate::contacts::Intercepted::Yes { remaining } => {
+        crate::review::contacts::Intercepted::No => {}
+        crate::review::contacts::Intercepted::Yes { remaining } => {
             out.replaced.insert(id);
             if remaining.is_empty() {
                 return Ok(());
@@ -868,7 +868,7 @@ struct Ready {
     participant: Option<String>,
     /// The participants a session marks.
     attendance: Vec<String>,
-    write: store::RecordWrite,
+    write: records::RecordWrite,
 }
 
 /// A pushed record after the work that needs no database.
@@ -968,7 +968,7 @@ fn prepare(
     let may_write = |project: &str, kind: Option<RecordKind>| {
         roles.get(project).is_some_and(|r| match kind {
             Some(kind) => may_push(r, kind),
-            None => crate::roles::may_write(r),
+            None => crate::access::roles::may_write(r),
         })
     };
     let existed = stored.is_some();
@@ -1004,13 +1004,13 @@ fn prepare(
                 .map_or(true, |e| e.kind == RecordKind::Participant),
             _ => true,
         };
-        if maybe && crate::contacts::created_in_old_format_by(&changes, sender) {
+        if maybe && crate::review::contacts::created_in_old_format_by(&changes, sender) {
             return Prepared::OldFormat { id, changes };
         }
     }
     let ready = match &mut verdict {
         Verdict::Accepted(acc) => {
-            match store::RecordWrite::with_view(&id.to_string(), &mut acc.doc, &acc.flagged) {
+            match records::RecordWrite::with_view(&id.to_string(), &mut acc.doc, &acc.flagged) {
                 Ok((write, view)) => Some(Box::new(Ready {
                     project: view.project.clone(),
                     kind: view.kind,
@@ -1048,7 +1048,7 @@ async fn finish(
     ctx: &PushContext<'_>,
     prepared: Prepared,
     erased: &BTreeSet<String>,
-    batch: &mut store::Batch,
+    batch: &mut records::Batch,
     response: &mut SyncResponse,
     out: &mut PushOutcome,
 ) -> ApiResult<Option<(Uuid, Vec<ByteBuf>)>> {
@@ -1056,7 +1056,7 @@ async fn finish(
     let device = ctx.device;
     let roles = ctx.roles;
     let not_allowed = |project: &str, kind: Option<RecordKind>| match (roles.get(project), kind) {
-        (Some(role), Some(kind)) if crate::roles::may_write(role) => format!(
+        (Some(role), Some(kind)) if crate::access::roles::may_write(role) => format!(
             "a {role} may not write {} records in project `{project}`",
             kind.as_str()
         ),
@@ -1214,7 +1214,7 @@ async fn accepted(
     stored_restricted: Option<bool>,
     changes: &[ByteBuf],
     erased: &BTreeSet<String>,
-    batch: &mut store::Batch,
+    batch: &mut records::Batch,
     log: &mut Vec<LogEntry>,
 ) -> ApiResult<Pushed> {
     let now = ctx.now;
@@ -1250,7 +1250,7 @@ async fn accepted(
     let may_write = ctx.roles.get(&project).is_some_and(|r| may_push(r, kind));
     if acc.created && !may_write {
         let message = match ctx.roles.get(&project) {
-            Some(role) if crate::roles::may_write(role) => format!(
+            Some(role) if crate::access::roles::may_write(role) => format!(
                 "a {role} may not write {} records in project `{project}`",
                 kind.as_str()
             ),
@@ -1270,7 +1270,7 @@ async fn accepted(
         )
         .await;
     }
-    store::log_accepted(
+    records::log_accepted(
         tx,
         &id_text,
         &project,
@@ -1283,11 +1283,11 @@ async fn accepted(
     .await?;
     if let Some(change) = &neutralised {
         // The document changed after it was prepared: prepare its writes again.
-        write = store::RecordWrite::of(&id_text, &mut acc.doc, &acc.flagged)?;
+        write = records::RecordWrite::of(&id_text, &mut acc.doc, &acc.flagged)?;
         log.push(LogEntry::of(&id_text, &project, None, change));
     }
     if kind == RecordKind::Story {
-        store::update_audience(
+        records::update_audience(
             tx,
             &id_text,
             &project,
@@ -1413,7 +1413,7 @@ async fn push_record(
     out: &mut PushOutcome,
 ) -> ApiResult<()> {
     let text = id.to_string();
-    let stored = store::load_records(tx, std::slice::from_ref(&text))
+    let stored = records::load_records(tx, std::slice::from_ref(&text))
         .await?
         .remove(&text)
         .map(|s| StoredBrief {
@@ -1435,7 +1435,7 @@ async fn push_record(
         named.extend(r.attendance.iter().cloned());
     }
     let erased = erasure::erased_among(tx, &named).await?;
-    let mut batch = store::Batch::default();
+    let mut batch = records::Batch::default();
     let slow = finish(tx, ctx, prepared, &erased, &mut batch, response, out).await?;
     batch.flush(tx, ctx.now).await?;
     if slow.is_some() {
@@ -1457,7 +1457,7 @@ impl Quarantine<'_> {
     /// Why nothing of a push refused in `project` (or naming none) is kept: only a user with a
     /// writing role there (anywhere, when the push names no project) files quarantine entries.
     fn not_kept_because(&self, project: Option<&str>) -> Option<String> {
-        let writes = |role: &String| crate::roles::may_write(role);
+        let writes = |role: &String| crate::access::roles::may_write(role);
         match project {
             Some(p) if !self.roles.get(p).is_some_and(writes) => Some(format!(
                 "you have no role that records data in project `{p}`"
@@ -1497,7 +1497,7 @@ async fn refused(
     let outcome = match quarantine.not_kept_because(project) {
         Some(why) => format!("The server kept nothing of it ({why})"),
         None => {
-            let filed = store::quarantine_refused(
+            let filed = records::quarantine_refused(
                 tx,
                 QuarantineEntry {
                     record_id: &id_text,
@@ -1839,7 +1839,7 @@ async fn withdrawn_since(
             continue;
         };
         let owner: Option<String> = row.get("owner_user");
-        let visible = crate::roles::may_pull_record(
+        let visible = crate::access::roles::may_pull_record(
             role,
             kind,
             row.get::<i64, _>("restricted") != 0,

@@ -18,7 +18,7 @@ pub struct Actor<'a> {
 
 impl<'a> Actor<'a> {
     /// A signed-in user.
-    pub fn user(user: &'a crate::auth::UserAuth) -> Self {
+    pub fn user(user: &'a crate::access::auth::UserAuth) -> Self {
         Actor {
             user_id: Some(&user.user_id),
             username: Some(&user.username),
@@ -53,7 +53,7 @@ pub async fn record<'e, E: Executor<'e, Database = Any>>(
         "INSERT INTO audit_log (at, actor_user_id, actor_username, device_id, action, project, target, details) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
-    .bind(crate::db::now())
+    .bind(crate::storage::now())
     .bind(actor.user_id)
     .bind(actor.username)
     .bind(actor.device_id)

@@ -9,7 +9,7 @@
 //! * Server admins may do everything a project's `admin` may, on every project, whatever their
 //!   membership; through a device credential they have their memberships' rights only.
 
-use crate::auth::{DeviceAuth, UserAuth};
+use crate::access::auth::{DeviceAuth, UserAuth};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use sqlx::Row;
@@ -142,7 +142,7 @@ impl ProjectAccess {
     }
 
     /// Whether the caller reads the project's records in the analysts' view (withheld fields
-    /// left out, free text redacted: [`crate::redact`]).
+    /// left out, free text redacted: [`crate::analysis::redact`]).
     pub fn analysts_view(&self) -> bool {
         !self.may(Capability::ReadFullData)
     }
@@ -255,8 +255,8 @@ mod tests {
     async fn state(dir: &tempfile::TempDir) -> AppState {
         let url = crate::config::sqlite_url(&dir.path().join("bothy.db"));
         AppState::new(
-            crate::db::Db::connect(&url).await.unwrap(),
-            crate::auth::JwtKeys::from_secret(b"a secret of thirty-two characters"),
+            crate::storage::Db::connect(&url).await.unwrap(),
+            crate::access::auth::JwtKeys::from_secret(b"a secret of thirty-two characters"),
             crate::config::Config::for_database(url),
         )
     }

@@ -11,9 +11,9 @@
 //!   written to the new documents as the server's edit. A device that pushes a participant it
 //!   created in the old format has it split on arrival.
 
-use crate::db::{Db, Tx};
 use crate::error::{ApiError, ApiResult};
-use crate::store::{self, LogEntry};
+use crate::storage::records::{self, LogEntry};
+use crate::storage::{Db, Tx};
 use bothy_sync_core::automerge::{ActorId, AutoCommit, Change, ChangeHash};
 use bothy_sync_core::split::{self, changed_values, legacy_values};
 use bothy_sync_core::{FieldValue, RecordDoc, RecordKind};
@@ -65,7 +65,7 @@ pub async fn migrate(db: &Db) -> anyhow::Result<u64> {
         let actor = crate::sync::server_actor(&mut *tx)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let now = crate::db::now();
+        let now = crate::storage::now();
         let mut log = Vec::new();
         for row in &rows {
             let id: String = row.get("id");
@@ -82,7 +82,7 @@ pub async fn migrate(db: &Db) -> anyhow::Result<u64> {
                     "a participant in the old format could not be split; it is left as it is"),
             }
         }
-        let head = store::append_log(&mut tx, log, now).await?;
+        let head = records::append_log(&mut tx, log, now).await?;
         date_retirements(&mut tx, head)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -152,9 +152,9 @@ async fn store_new(
     now: i64,
 ) -> ApiResult<()> {
     let flagged = doc.validate();
-    store::store_merged(tx, id, doc, &flagged, now).await?;
+    records::store_merged(tx, id, doc, &flagged, now).await?;
     if let Some(owner) = owner {
-        store::set_owner(tx, id, owner).await?;
+        records::set_owner(tx, id, owner).await?;
     }
     for c in doc.automerge().get_changes(&[]) {
         log.push(LogEntry::of(id, project, None, &c));
@@ -270,7 +270,7 @@ pub async fn retired_among(
     tx: &mut Tx,
     ids: &[String],
 ) -> Result<std::collections::BTreeSet<String>, sqlx::Error> {
-    crate::db::present_among(tx, "retired_documents", "record_id", ids).await
+    crate::storage::present_among(tx, "retired_documents", "record_id", ids).await
 }
 
 /// Whether changes for a record the server does not hold create, by `sender` alone, a
@@ -406,7 +406,7 @@ async fn edit_stored(
     log: &mut Vec<LogEntry>,
     now: i64,
 ) -> ApiResult<()> {
-    let Some(stored) = store::load_record(tx, id).await? else {
+    let Some(stored) = records::load_record(tx, id).await? else {
         return Ok(());
     };
     let mut doc =
@@ -427,7 +427,7 @@ async fn edit_stored(
         return Ok(());
     }
     let flagged = doc.validate();
-    store::store_merged(tx, id, &mut doc, &flagged, now).await?;
+    records::store_merged(tx, id, &mut doc, &flagged, now).await?;
     for c in &changes {
         log.push(LogEntry::of(id, project, None, c));
     }
@@ -435,7 +435,7 @@ async fn edit_stored(
 }
 
 /// Dates the retirements written in this transaction by the log's new head (call after
-/// [`store::append_log`]).
+/// [`records::append_log`]).
 pub async fn date_retirements(tx: &mut Tx, head: i64) -> ApiResult<()> {
     sqlx::query("UPDATE retired_documents SET retired_seq = $1 WHERE retired_seq = 0")
         .bind(head)

@@ -8,17 +8,17 @@
 //! the follow-up timepoint (`end` by default) dated on or after it; `from`/`to` select pairs by
 //! the follow-up date.
 //!
-//! Disclosure control ([`crate::disclosure`]): every published count of people is at least 5;
+//! Disclosure control ([`crate::analysis::disclosure`]): every published count of people is at least 5;
 //! smaller counts and the cells that would let them be recovered from totals are suppressed
 //! (`null`), and shares and statistics are given only where they derive from published counts.
-//! Statistics ([`crate::stats`]) are withheld for groups whose count of pairs is suppressed.
+//! Statistics ([`crate::analysis::stats`]) are withheld for groups whose count of pairs is suppressed.
 
-use crate::db::Db;
-use crate::disclosure::{self, MIN_COUNT};
+use crate::analysis::disclosure::{self, MIN_COUNT};
+use crate::analysis::export::{Filters, Thresholds};
+use crate::analysis::redact::Redactor;
+use crate::analysis::stats::{self, PairedStats};
 use crate::error::ApiError;
-use crate::export::{Filters, Thresholds};
-use crate::redact::Redactor;
-use crate::stats::{self, PairedStats};
+use crate::storage::Db;
 use bothy_sync_core::instrument::{self, Complete, Definition, Method};
 use bothy_sync_core::schema;
 use chrono::{Datelike, NaiveDate};
@@ -1697,7 +1697,7 @@ impl QuarterlyReport {
 
     /// Tidy CSV: `project,quarter,section,item,value` (value `suppressed` where withheld).
     /// The text columns are guarded against spreadsheet formulas as the exports are
-    /// ([`crate::export::csv_string_field`]); `value`, a number or `suppressed`, is not (a
+    /// ([`crate::analysis::export::csv_string_field`]); `value`, a number or `suppressed`, is not (a
     /// negative mean change stays `-1.2500`).
     pub fn csv(&self) -> String {
         let mut s = String::from("project,quarter,section,item,value\r\n");
@@ -1705,7 +1705,7 @@ impl QuarterlyReport {
             let mut line = Vec::new();
             for f in [self.project.as_str(), &self.quarter, section, &item] {
                 let mut b = Vec::new();
-                crate::export::csv_string_field(&mut b, f);
+                crate::analysis::export::csv_string_field(&mut b, f);
                 line.push(String::from_utf8(b).expect("utf-8 in, utf-8 out"));
             }
             let mut b = Vec::new();
@@ -1794,7 +1794,7 @@ impl QuarterlyReport {
 
     /// A standalone HTML page (no scripts, inline styles).
     pub fn html(&self) -> String {
-        let e = crate::charts::escape;
+        let e = crate::analysis::charts::escape;
         let mut s = String::new();
         let _ = write!(
             s,
@@ -1881,7 +1881,7 @@ impl QuarterlyReport {
     }
 }
 
-/// Text as literal Markdown, as [`crate::charts::escape`] makes it literal HTML: every ASCII
+/// Text as literal Markdown, as [`crate::analysis::charts::escape`] makes it literal HTML: every ASCII
 /// punctuation character is backslash-escaped (CommonMark shows any of them as itself when
 /// escaped), so a name cannot make emphasis, code, links, images, raw HTML or autolinks, nor
 /// end a table cell; line breaks become spaces, so it cannot end a table row or a heading.

@@ -13,7 +13,7 @@
 //! Redaction is a safety net for text typed in the field, not a guarantee: a nickname, a
 //! misspelt name or a street address is not recognised.
 
-use crate::db::Db;
+use crate::storage::Db;
 use bothy_sync_core::RecordKind;
 use bothy_sync_core::record::RecordView;
 use bothy_sync_core::schema::{self, Analysts};

@@ -23,8 +23,8 @@
 //! Rows are read from the database as a stream and written out in chunks through a bounded
 //! channel, so memory stays flat whatever the number of rows.
 
-use crate::db::{Backend, Db};
-pub use crate::redact::Redactor;
+pub use crate::analysis::redact::Redactor;
+use crate::storage::{Backend, Db};
 use bothy_sync_core::instrument::{self, Method};
 use bothy_sync_core::schema::{self, Analysts, FieldType, RecordKind};
 use chrono::NaiveDate;
@@ -134,13 +134,13 @@ impl Dataset {
     /// of the dataset's kind that analysts may see ([`schema::Analysts::Show`] or
     /// [`schema::Analysts::Redact`]) and that no column written here carries ([`COVERED`]).
     /// Each column is named after its field and read from the field's projection column
-    /// ([`crate::projection::column`]), so a field added to the schema is exported with no
+    /// ([`crate::storage::projection::column`]), so a field added to the schema is exported with no
     /// code of its own.
     pub fn field_columns(self) -> Vec<&'static schema::Field> {
         let Some((kind, _)) = self.kind() else {
             return Vec::new();
         };
-        crate::projection::plain_columns(kind)
+        crate::storage::projection::plain_columns(kind)
             .map(|(field, _)| field)
             .filter(|f| f.analysts != Analysts::Withhold)
             .filter(|f| covering(self, f.name).is_none())
@@ -1189,7 +1189,7 @@ fn field_selects(dataset: Dataset) -> String {
         .map(|f| {
             format!(
                 ", {alias}.{} AS {}",
-                crate::projection::column(kind, f.name),
+                crate::storage::projection::column(kind, f.name),
                 field_alias(f)
             )
         })
@@ -1836,7 +1836,7 @@ pub fn dictionary_markdown() -> String {
     let mut s = String::new();
     s.push_str(
         "# Data dictionary\n\n\
-         <!-- Generated from server/src/export.rs by `bothy-server data-dictionary`; a test \
+         <!-- Generated from server/src/analysis/export.rs by `bothy-server data-dictionary`; a test \
          keeps this file equal to it. Do not edit by hand. -->\n\n\
          Exports are served by `GET /api/v1/projects/{slug}/exports/{dataset}?format=csv|jsonl` \
          (and `bothy export`), to a project's admins, coordinators and analysts. The same \
@@ -1936,7 +1936,7 @@ mod tests {
 
     #[test]
     fn the_committed_dictionary_is_current() {
-        let committed = include_str!("../../docs/data-dictionary.md");
+        let committed = include_str!("../../../docs/data-dictionary.md");
         assert!(
             committed == dictionary_markdown(),
             "docs/data-dictionary.md is out of date: run `cargo run -p bothy-server -- data-dictionary > docs/data-dictionary.md`"
@@ -1968,7 +1968,7 @@ mod tests {
                 continue;
             };
             let names: Vec<&str> = d.columns().iter().map(|c| c.name).collect();
-            for (field, _) in crate::projection::plain_columns(kind) {
+            for (field, _) in crate::storage::projection::plain_columns(kind) {
                 let carried: Vec<&str> = match covering(d, field.name) {
                     Some(columns) => columns.to_vec(),
                     None => vec![field.name],
@@ -1999,7 +1999,7 @@ mod tests {
         for (d, field, columns) in COVERED {
             let (kind, _) = d.kind().expect("a dataset of a record kind");
             assert!(
-                crate::projection::plain_columns(kind).any(|(f, _)| f.name == *field),
+                crate::storage::projection::plain_columns(kind).any(|(f, _)| f.name == *field),
                 "{} lists `{field}`, not a plain {kind} field",
                 d.as_str()
             );

@@ -8,9 +8,9 @@
 //! * A device credential is `bd1_<device id>_<secret>`: one string a device keeps for weeks
 //!   offline, revocable by an admin.
 
-use crate::db::{Db, now};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::storage::{Db, now};
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -328,7 +328,7 @@ pub async fn presented_device(db: &Db, token: &str) -> Result<PresentedDevice, A
 pub async fn authenticate_device(db: &Db, token: &str) -> Result<DeviceAuth, ApiError> {
     let device = presented_device(db, token).await?;
     if device.wipe_pending() {
-        return Err(crate::wipe::instruct(db, &device).await);
+        return Err(crate::access::wipe::instruct(db, &device).await);
     }
     if device.revoked_at.is_some() {
         return Err(ApiError::Unauthorized(

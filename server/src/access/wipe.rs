@@ -9,10 +9,10 @@
 //! projects, with counts and times: never a field value or a name (docs/security.md, "Lost
 //! devices"). Coordinators see it in the admin device list ([`losses_by_device`]).
 
-use crate::audit;
-use crate::auth::PresentedDevice;
-use crate::db::{Db, Tx, now};
+use crate::access::audit;
+use crate::access::auth::PresentedDevice;
 use crate::error::{ApiError, ApiResult};
+use crate::storage::{Db, Tx, now};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;

@@ -175,7 +175,7 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    const FIXTURE: &str = include_str!("../tests/data/paired_outcomes.json");
+    const FIXTURE: &str = include_str!("../../tests/data/paired_outcomes.json");
 
     /// Three decimal places, as the values are reported.
     fn close(what: &str, got: f64, want: f64) {

@@ -9,6 +9,9 @@
 //! in record-id order (so any number of server processes may share one database), on SQLite by
 //! `BEGIN IMMEDIATE`, which takes the database's single write lock up front.
 
+pub mod projection;
+pub mod records;
+
 use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Transaction};
@@ -173,7 +176,7 @@ impl Db {
             setup_cache: Default::default(),
         };
         ensure_identity(&db).await?;
-        crate::contacts::migrate(&db)
+        crate::review::contacts::migrate(&db)
             .await
             .context("cannot move participants' direct identifiers to contact records")?;
         Ok(db)
@@ -415,9 +418,9 @@ pub async fn start_new_generation(
     details.insert("reason".into(), reason.into());
     details.insert("previous_generation".into(), serde_json::json!(before));
     details.insert("new_generation".into(), serde_json::json!(after));
-    crate::audit::record(
+    crate::access::audit::record(
         &mut *tx,
-        &crate::audit::Actor::system(),
+        &crate::access::audit::Actor::system(),
         action,
         None,
         Some(&before.database_id.to_string()),

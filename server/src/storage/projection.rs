@@ -14,7 +14,7 @@
 //! each (consent and referral details, facilitators, notes, themes, a story's body, review
 //! flags) are written here by hand.
 
-use crate::db::Tx;
+use crate::storage::Tx;
 use bothy_sync_core::FieldValue;
 use bothy_sync_core::record::{RecordData, RecordView};
 use bothy_sync_core::schema::{self, FieldType, RecordKind};

@@ -6,9 +6,9 @@
 //! that are not Automerge at all only a short sample is kept. The stored form names itself (a
 //! four-byte tag), so entries written before compression are still read as they were.
 
-use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::projection;
+use crate::storage::Tx;
+use crate::storage::projection;
 use bothy_sync_core::RecordDoc;
 use bothy_sync_core::automerge::Change;
 use bothy_sync_core::merge::{Accepted, Conflict, QuarantinedValue};
