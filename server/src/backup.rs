@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::review::erasure::{self, Erasure};
 use crate::storage::{self, Backend, Db, Generation, Superseded};
 use anyhow::{Context, bail};
-use sqlx::{Connection, Row};
+use sqlx::Connection;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -69,15 +69,7 @@ struct Replaced {
 }
 
 /// One tombstone of the replaced database.
-#[derive(Debug)]
-struct ErasedRecord {
-    record_id: String,
-    project: String,
-    kind: String,
-    participant_id: String,
-    erased_at: i64,
-    erased_by: Option<String>,
-}
+type ErasedRecord = storage::backup::ErasureRow;
 
 /// Writes a consistent copy of the configured database to `file`. Refuses an existing `file`
 /// unless `force`; the copy is written next to it, checked, and only then renamed into place.
@@ -90,9 +82,9 @@ pub async fn backup(config: &Config, file: &Path, force: bool) -> anyhow::Result
     }
     let db = Db::connect(&config.database_url).await?;
     let generation = storage::generation(&db).await?;
-    let (migration,): (i64,) = sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations")
-        .fetch_one(&db.pool)
-        .await?;
+    let migration = storage::backup::newest_migration(&db.pool)
+        .await?
+        .context("the database has no applied migrations")?;
     let partial = partial_path(file);
     let _ = std::fs::remove_file(&partial);
     let written = async {
@@ -100,9 +92,7 @@ pub async fn backup(config: &Config, file: &Path, force: bool) -> anyhow::Result
             Backend::Sqlite => {
                 // VACUUM INTO accepts an existing empty file: make it private first.
                 private_file(&partial)?;
-                sqlx::query("VACUUM INTO $1")
-                    .bind(partial.to_string_lossy().into_owned())
-                    .execute(&db.pool)
+                storage::backup::vacuum_into(&db.pool, &partial.to_string_lossy())
                     .await
                     .context("SQLite could not write the backup")?;
                 check_sqlite_file(&partial).await?;
@@ -291,25 +281,11 @@ async fn carry_erasures(db: &Db, erased: &[ErasedRecord]) -> anyhow::Result<Carr
         }
     }
     let mut tx = db.begin_write().await?;
-    let seq: i64 = sqlx::query("UPDATE log_head SET seq = seq + 1 WHERE id = 1 RETURNING seq")
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
+    let seq = storage::backup::advance_log_head(&mut *tx).await?;
     for r in erased {
-        carried.tombstones_added += sqlx::query(
-            "INSERT INTO erasures (record_id, project, kind, participant_id, seq, erased_at, \
-             erased_by) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (record_id) DO NOTHING",
-        )
-        .bind(&r.record_id)
-        .bind(&r.project)
-        .bind(&r.kind)
-        .bind(&r.participant_id)
-        .bind(seq)
-        .bind(r.erased_at)
-        .bind(r.erased_by.as_deref())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        if storage::backup::add_tombstone(&mut *tx, r, seq).await? {
+            carried.tombstones_added += 1;
+        }
     }
     tx.commit().await?;
     if let Some(participant) = scrub_for
@@ -363,15 +339,10 @@ async fn open_sqlite_read_only(path: &Path) -> anyhow::Result<sqlx::AnyConnectio
 /// `PRAGMA integrity_check` must answer `ok`.
 async fn check_sqlite_file(path: &Path) -> anyhow::Result<()> {
     let mut conn = open_sqlite_read_only(path).await?;
-    let rows = sqlx::query("PRAGMA integrity_check")
-        .fetch_all(&mut conn)
+    let answers = storage::backup::integrity_check(&mut conn)
         .await
         .with_context(|| format!("{} is not a readable SQLite database", path.display()))?;
     let _ = conn.close().await;
-    let answers: Vec<String> = rows
-        .iter()
-        .filter_map(|r| r.try_get::<String, _>(0).ok())
-        .collect();
     if answers != ["ok"] {
         bail!(
             "{} fails SQLite's integrity check: {}",
@@ -388,11 +359,10 @@ async fn inspect_sqlite_backup(file: &Path) -> anyhow::Result<(i64, Option<Gener
         .await
         .with_context(|| format!("{} is not a usable backup", file.display()))?;
     let mut conn = open_sqlite_read_only(file).await?;
-    let migration: Option<i64> = sqlx::query("SELECT MAX(version) FROM _sqlx_migrations")
-        .fetch_one(&mut conn)
+    let migration = storage::backup::newest_migration(&mut conn)
         .await
         .ok()
-        .and_then(|r| r.try_get::<i64, _>(0).ok());
+        .flatten();
     let Some(migration) = migration else {
         bail!(
             "{} is a SQLite database but not a bothy-server backup (it has no migrations table)",
@@ -407,38 +377,18 @@ async fn inspect_sqlite_backup(file: &Path) -> anyhow::Result<(i64, Option<Gener
 /// What a database about to be replaced knows that its backup may not.
 async fn read_replaced(conn: &mut sqlx::AnyConnection) -> Replaced {
     let generation = read_generation(conn).await;
-    let superseded = sqlx::query("SELECT generation_id, generation FROM superseded_generations")
-        .fetch_all(&mut *conn)
+    let superseded = storage::backup::superseded(&mut *conn)
         .await
         .unwrap_or_default()
-        .iter()
+        .into_iter()
         .filter_map(|r| {
             Some(Superseded {
-                generation_id: r.try_get::<String, _>(0).ok()?.parse().ok()?,
-                generation: r.try_get(1).ok()?,
+                generation_id: r.generation_id.parse().ok()?,
+                generation: r.generation,
             })
         })
         .collect();
-    let erasures = sqlx::query(
-        "SELECT record_id, project, kind, participant_id, erased_at, erased_by FROM erasures",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .ok()
-    .map(|rows| {
-        rows.iter()
-            .filter_map(|r| {
-                Some(ErasedRecord {
-                    record_id: r.try_get(0).ok()?,
-                    project: r.try_get(1).ok()?,
-                    kind: r.try_get(2).ok()?,
-                    participant_id: r.try_get(3).ok()?,
-                    erased_at: r.try_get(4).ok()?,
-                    erased_by: r.try_get(5).ok()?,
-                })
-            })
-            .collect()
-    });
+    let erasures = storage::backup::erasures(&mut *conn).await.ok();
     Replaced {
         generation,
         superseded,
@@ -448,16 +398,11 @@ async fn read_replaced(conn: &mut sqlx::AnyConnection) -> Replaced {
 
 /// The generation stored in a database, if it has the table and the row.
 async fn read_generation(conn: &mut sqlx::AnyConnection) -> Option<Generation> {
-    let row = sqlx::query(
-        "SELECT database_id, generation, generation_id FROM database_generation WHERE id = 1",
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .ok()?;
+    let row = storage::backup::generation(&mut *conn).await.ok()?;
     Some(Generation {
-        database_id: row.try_get::<String, _>(0).ok()?.parse().ok()?,
-        generation: row.try_get(1).ok()?,
-        generation_id: row.try_get::<String, _>(2).ok()?.parse().ok()?,
+        database_id: row.database_id.parse().ok()?,
+        generation: row.generation,
+        generation_id: row.generation_id.parse().ok()?,
     })
 }
 
@@ -476,18 +421,7 @@ async fn restore_sqlite(url: &str, file: &Path) -> anyhow::Result<(Replaced, Pat
             sqlx::AnyConnection::connect(&format!("sqlite://{}?mode=rw", path.display()))
                 .await
                 .with_context(|| format!("cannot open the current database {}", path.display()))?;
-        let locked = async {
-            for pragma in [
-                "PRAGMA busy_timeout = 0",
-                "PRAGMA locking_mode = EXCLUSIVE",
-                "BEGIN EXCLUSIVE",
-                "SELECT COUNT(*) FROM sqlite_master",
-            ] {
-                sqlx::query(pragma).execute(&mut conn).await?;
-            }
-            Ok::<_, sqlx::Error>(())
-        }
-        .await;
+        let locked = storage::backup::lock_sqlite_exclusively(&mut conn).await;
         if let Err(e) = locked {
             let _ = conn.close().await;
             bail!(
@@ -496,7 +430,7 @@ async fn restore_sqlite(url: &str, file: &Path) -> anyhow::Result<(Replaced, Pat
             );
         }
         replaced = read_replaced(&mut conn).await;
-        let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
+        let _ = storage::backup::rollback(&mut conn).await;
         conn.close().await?;
     }
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
@@ -608,13 +542,7 @@ async fn restore_postgres(url: &str, file: &Path) -> anyhow::Result<Replaced> {
     let mut conn = sqlx::AnyConnection::connect(url)
         .await
         .with_context(|| format!("cannot connect to the database at {}", storage::redact(url)))?;
-    let others: i64 = sqlx::query(
-        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
-         AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
-    )
-    .fetch_one(&mut conn)
-    .await?
-    .try_get(0)?;
+    let others = storage::backup::other_connections(&mut conn).await?;
     if others > 0 {
         let _ = conn.close().await;
         bail!(
@@ -654,7 +582,7 @@ async fn restore_postgres(url: &str, file: &Path) -> anyhow::Result<Replaced> {
     let mut input = psql.stdin.take().context("psql's input")?;
     let mut script = dump.stdout.take().context("pg_restore's output")?;
     let feeder = std::thread::spawn(move || -> std::io::Result<()> {
-        input.write_all(b"DROP SCHEMA IF EXISTS public CASCADE;\nCREATE SCHEMA public;\n")?;
+        input.write_all(storage::backup::reset_public_schema_script().as_bytes())?;
         std::io::copy(&mut script, &mut input)?;
         Ok(())
     });

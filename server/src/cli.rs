@@ -216,7 +216,7 @@ async fn shutdown_signal() {
 }
 
 async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
-    use crate::routes::admin as a;
+    use crate::access::accounts as a;
     if let AdminCommand::Generation = command {
         let db = crate::storage::Db::connect(&config.database_url).await?;
         let g = crate::storage::generation(&db).await?;

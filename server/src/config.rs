@@ -103,6 +103,10 @@ pub struct ServeArgs {
     /// quarantine for review.
     #[arg(long, global = true, env = "BOTHY_QUARANTINE_MAX_BYTES_PER_DEVICE")]
     pub quarantine_max_bytes_per_device: Option<u64>,
+    /// Most records in one answer of a new device's bootstrap; the device asks again for the
+    /// rest.
+    #[arg(long, global = true, env = "BOTHY_BOOTSTRAP_PAGE_RECORDS")]
+    pub bootstrap_page_records: Option<u32>,
     /// Seconds a client has to send a request's headers (also how long a new connection may
     /// stay silent).
     #[arg(long, global = true, env = "BOTHY_HEADER_TIMEOUT")]
@@ -156,6 +160,7 @@ struct FileConfig {
     swemwbs_threshold: Option<f64>,
     quarantine_max_entries_per_device: Option<u32>,
     quarantine_max_bytes_per_device: Option<u64>,
+    bootstrap_page_records: Option<u32>,
     header_timeout: Option<u64>,
     body_timeout: Option<u64>,
     idle_timeout: Option<u64>,
@@ -210,6 +215,8 @@ pub struct Config {
     /// Most bytes, stored compressed, of one device's refused pushes waiting in quarantine
     /// (default 16 MiB).
     pub quarantine_max_bytes_per_device: u64,
+    /// Most records in one answer of a bootstrap (default 20,000).
+    pub bootstrap_page_records: u32,
     /// Seconds allowed for a request's headers (default 15).
     pub header_timeout: u64,
     /// Seconds allowed for a request's whole body (default 60).
@@ -249,6 +256,7 @@ impl Config {
             swemwbs_threshold: 3.0,
             quarantine_max_entries_per_device: 1000,
             quarantine_max_bytes_per_device: 16 * 1024 * 1024,
+            bootstrap_page_records: 20_000,
             header_timeout: 15,
             body_timeout: 60,
             idle_timeout: 60,
@@ -384,6 +392,10 @@ impl Config {
                 "quarantine_max_bytes_per_device must be at least 65536 bytes"
             );
             cfg.quarantine_max_bytes_per_device = n;
+        }
+        if let Some(n) = args.bootstrap_page_records.or(file.bootstrap_page_records) {
+            anyhow::ensure!(n >= 1, "bootstrap_page_records must be at least 1");
+            cfg.bootstrap_page_records = n;
         }
         for (name, arg, from_file, slot) in [
             (

@@ -4,7 +4,7 @@
 //! known to this process's catalogue ([`bothy_sync_core::instrument::define`]), which is what
 //! sync uses to check and score responses: [`load_all`] loads every stored definition when the
 //! server starts, [`define`] adds or changes one. Devices receive a project's definitions in
-//! their set-up (`crate::routes::setup::setup_for`).
+//! their set-up ([`crate::sync::setup::setup_for`]).
 //!
 //! An id and version that responses use never change meaning: [`define`] then accepts only a
 //! [`compatible_change`] (wording, labels, codes, sources) and refuses anything that would
@@ -12,10 +12,9 @@
 
 use crate::access::audit;
 use crate::error::ApiError;
-use crate::storage::{Db, now};
+use crate::storage::{self, Db, now};
 use bothy_sync_core::instrument::{self, Definition, DefinitionError, compatible_change};
 use serde::Serialize;
-use sqlx::Row;
 use std::fmt::Write;
 
 /// What [`define`] did.
@@ -152,27 +151,23 @@ fn path_or(path: &serde_path_to_error::Path, whole: &str) -> String {
 
 /// Every stored definition of a project, every version, by id then version.
 pub async fn stored(db: &Db, project: &str) -> Result<Vec<Definition>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT instrument, version, definition FROM instrument_definitions \
-         WHERE project = $1 ORDER BY instrument, version",
-    )
-    .bind(project)
-    .fetch_all(&db.pool)
-    .await?;
-    Ok(rows.iter().filter_map(|r| parse_row(project, r)).collect())
+    let rows = storage::instruments::definitions(&db.pool, project).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| parse_row(project, &r.instrument, r.version, &r.definition))
+        .collect())
 }
 
 /// A stored definition, or `None` (logged) if the row cannot be read, which only a hand edit of
 /// the database makes happen.
-fn parse_row(project: &str, r: &sqlx::any::AnyRow) -> Option<Definition> {
-    let text: String = r.get("definition");
-    match serde_json::from_str::<Definition>(&text) {
+fn parse_row(project: &str, instrument: &str, version: i64, text: &str) -> Option<Definition> {
+    match serde_json::from_str::<Definition>(text) {
         Ok(def) => Some(def),
         Err(e) => {
             tracing::error!(
                 project,
-                instrument = %r.get::<String, _>("instrument"),
-                version = r.get::<i64, _>("version"),
+                instrument,
+                version,
                 error = %e,
                 "a stored instrument definition cannot be read; it is ignored"
             );
@@ -193,17 +188,11 @@ pub async fn refresh(db: &Db, project: &str) -> Result<(), sqlx::Error> {
 /// Makes every stored definition known to this process; run when the server starts. Returns
 /// how many there are.
 pub async fn load_all(db: &Db) -> Result<usize, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT project, instrument, version, definition FROM instrument_definitions \
-         ORDER BY project, instrument, version",
-    )
-    .fetch_all(&db.pool)
-    .await?;
+    let rows = storage::instruments::all_definitions(&db.pool).await?;
     let mut loaded = 0;
     for r in &rows {
-        let project: String = r.get("project");
-        if let Some(def) = parse_row(&project, r) {
-            instrument::define(&project, def);
+        if let Some(def) = parse_row(&r.project, &r.instrument, r.version, &r.definition) {
+            instrument::define(&r.project, def);
             loaded += 1;
         }
     }
@@ -250,12 +239,7 @@ pub async fn try_define(
             ),
         }]));
     }
-    if sqlx::query("SELECT 1 AS one FROM projects WHERE slug = $1")
-        .bind(project)
-        .fetch_optional(&db.pool)
-        .await?
-        .is_none()
-    {
+    if !storage::projects::exists(&db.pool, project).await? {
         return Err(Refusal::Other(ApiError::NotFound(format!(
             "no project `{project}`"
         ))));
@@ -267,16 +251,8 @@ pub async fn try_define(
     // Whether a version has responses is checked while no sync stores any: every sync holds
     // this lock shared (on SQLite the single writer already orders them).
     db.lock_erasures(&mut tx, true).await?;
-    let previous: Option<String> = sqlx::query(
-        "SELECT definition FROM instrument_definitions \
-         WHERE project = $1 AND instrument = $2 AND version = $3",
-    )
-    .bind(project)
-    .bind(&def.id)
-    .bind(version)
-    .fetch_optional(&mut *tx)
-    .await?
-    .map(|r| r.get("definition"));
+    let previous =
+        storage::instruments::definition_text(&mut *tx, project, &def.id, version).await?;
     let previous = match previous {
         Some(text) => Some(serde_json::from_str::<Definition>(&text).map_err(|e| {
             Refusal::Other(
@@ -306,35 +282,20 @@ pub async fn try_define(
     }
     let mut responses = 0i64;
     if let Some(old) = &previous {
-        responses = sqlx::query(
-            "SELECT COUNT(*) AS n FROM wellbeing_responses \
-             WHERE project = $1 AND instrument = $2 AND COALESCE(instrument_version, 1) = $3",
-        )
-        .bind(project)
-        .bind(&def.id)
-        .bind(version)
-        .fetch_one(&mut *tx)
-        .await?
-        .get("n");
+        responses =
+            storage::instruments::responses_of_version(&mut *tx, project, &def.id, version).await?;
         if responses > 0 {
             compatible_change(old, &def).map_err(Refusal::Incompatible)?;
         }
     }
-    sqlx::query(
-        "INSERT INTO instrument_definitions (project, instrument, version, definition, \
-         defined_by, defined_at) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (project, instrument, version) DO UPDATE SET \
-         definition = excluded.definition, defined_by = excluded.defined_by, \
-         defined_at = excluded.defined_at",
-    )
-    .bind(project)
-    .bind(&def.id)
-    .bind(version)
-    .bind(&json)
-    .bind(actor.username)
-    .bind(now())
-    .execute(&mut *tx)
-    .await?;
+    let stored = storage::instruments::NewDefinition {
+        project,
+        instrument: &def.id,
+        version,
+        definition: &json,
+        defined_by: actor.username,
+    };
+    storage::instruments::put_definition(&mut *tx, stored, now()).await?;
     audit::record(
         &mut *tx,
         actor,
@@ -371,24 +332,18 @@ pub struct Listed {
 /// Every version of a project's definitions, by id then version, with their responses.
 pub async fn listing(db: &Db, project: &str) -> Result<Vec<Listed>, sqlx::Error> {
     let counts = response_counts(db, project).await?;
-    let rows = sqlx::query(
-        "SELECT instrument, version, definition, defined_by, defined_at \
-         FROM instrument_definitions WHERE project = $1 ORDER BY instrument, version",
-    )
-    .bind(project)
-    .fetch_all(&db.pool)
-    .await?;
+    let rows = storage::instruments::listed_definitions(&db.pool, project).await?;
     Ok(rows
-        .iter()
+        .into_iter()
         .filter_map(|r| {
-            let definition = parse_row(project, r)?;
+            let definition = parse_row(project, &r.instrument, r.version, &r.definition)?;
             let responses = counts
                 .iter()
                 .find(|(id, v, _)| *id == definition.id && *v == definition.version)
                 .map_or(0, |(_, _, n)| *n);
             Some(Listed {
-                defined_by: r.get("defined_by"),
-                defined_at: r.get("defined_at"),
+                defined_by: r.defined_by,
+                defined_at: r.defined_at,
                 responses,
                 definition,
             })
@@ -401,23 +356,10 @@ pub async fn response_counts(
     db: &Db,
     project: &str,
 ) -> Result<Vec<(String, u32, i64)>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT instrument, COALESCE(instrument_version, 1) AS version, COUNT(*) AS n \
-         FROM wellbeing_responses WHERE project = $1 \
-         GROUP BY instrument, COALESCE(instrument_version, 1)",
-    )
-    .bind(project)
-    .fetch_all(&db.pool)
-    .await?;
+    let rows = storage::instruments::response_counts(&db.pool, project).await?;
     Ok(rows
-        .iter()
-        .map(|r| {
-            (
-                r.get::<String, _>("instrument"),
-                u32::try_from(r.get::<i64, _>("version")).unwrap_or(0),
-                r.get::<i64, _>("n"),
-            )
-        })
+        .into_iter()
+        .map(|r| (r.instrument, u32::try_from(r.version).unwrap_or(0), r.n))
         .collect())
 }
 

@@ -19,6 +19,8 @@
 //!   changes and made known to the process that scores responses.
 //! * [`routes`]: thin HTTP handlers, one module per area: they read the request, check who
 //!   asks, call the capability and answer.
+//! * [`input`]: the rules for the values requests carry, each with the JSON Schema the
+//!   OpenAPI document declares for it.
 //! * [`config`]: flags, environment and file; sane defaults (SQLite in `./data`).
 //! * [`openapi`]: the OpenAPI document, generated from the handlers, at `/openapi.json`.
 //! * [`cli`]: the `bothy-server` command (serve, backup, restore, and admin commands on the
@@ -34,6 +36,7 @@ pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod input;
 pub mod instruments;
 pub mod listener;
 pub mod metrics;
@@ -308,32 +311,21 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
 
 /// The signing secret kept in the database (made on first start), shared by every process.
 async fn stored_secret(db: &Db) -> anyhow::Result<String> {
-    sqlx::query(
-        "INSERT INTO settings (key, value) VALUES ('jwt_secret', $1) ON CONFLICT DO NOTHING",
-    )
-    .bind(access::auth::random_secret())
-    .execute(&db.pool)
-    .await?;
-    let row: (String,) = sqlx::query_as("SELECT value FROM settings WHERE key = 'jwt_secret'")
-        .fetch_one(&db.pool)
-        .await?;
-    Ok(row.0)
+    let mut conn = db.pool.acquire().await?;
+    Ok(storage::accounts::signing_secret(&mut conn, &access::auth::random_secret()).await?)
 }
 
 /// Creates the first admin if there are no users: with BOTHY_ADMIN_PASSWORD, or a one-time
 /// password printed once.
 async fn ensure_first_admin(db: &Db, config: &Config) -> anyhow::Result<()> {
-    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
-        .fetch_one(&db.pool)
-        .await?;
-    if count > 0 {
+    if storage::accounts::count_users(&db.pool).await? > 0 {
         return Ok(());
     }
     let (password, generated) = match &config.admin_password {
         Some(p) => (p.expose().to_owned(), false),
         None => (access::auth::random_secret()[..20].to_owned(), true),
     };
-    match routes::admin::create_user_in(db, "admin", &password, true).await {
+    match access::accounts::create_user_in(db, "admin", &password, true).await {
         Ok(_) => {}
         // Another server process on the same database created it first.
         Err(error::ApiError::Conflict(_)) => return Ok(()),

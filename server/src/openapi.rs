@@ -4,12 +4,12 @@
 //! without existing.
 //!
 //! The document declares what the handlers enforce: request bodies' fields carry their rules
-//! from [`crate::routes::input`]; path parameters and the query parameters whose values depend
+//! from [`crate::input`]; path parameters and the query parameters whose values depend
 //! on the operation get theirs from [`Constraints`] here. `ops/fuzz/api` fuzzes the running
 //! server against the document.
 
+use crate::input;
 use crate::routes;
-use crate::routes::input;
 use axum::http::header;
 use axum::response::IntoResponse;
 use std::sync::LazyLock;

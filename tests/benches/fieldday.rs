@@ -11,7 +11,10 @@
 //! 3. 100 field days (1,800 records) pushed from one device, and a new device bootstrapping them;
 //!
 //! and compares bytes with the same records as compact JSON compressed by gzip -9.
-//! PostgreSQL runs when `BOTHY_TEST_POSTGRES_URL` is set.
+//! PostgreSQL runs when `BOTHY_TEST_POSTGRES_URL` is set. The figures also go, as JSON, to
+//! `target/bench-fieldday/result.json` (read by `ops/bench/scale`). With `BOTHY_BENCH_PERF_DIR`
+//! set, `perf record` (with DWARF call graphs) samples this process, device and in-process
+//! server, during each backend's 100-day push only, into `<dir>/push-<backend>.data`.
 //!
 //! Beside Bothy it measures, in the same run:
 //!
@@ -28,7 +31,7 @@ use bothy_sync_core::{FieldValue, Instrument};
 use bothy_tests::{Backend, Harness};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -336,6 +339,50 @@ struct BothyRun {
     push_secs: f64,
     boot_secs: f64,
     boot_bytes: u64,
+    /// Every figure printed, for the JSON result.
+    figures: Value,
+}
+
+/// Starts `perf record` with DWARF call graphs on this process into
+/// `<BOTHY_BENCH_PERF_DIR>/<name>.data`, when that variable is set and `perf` runs; stop it
+/// with [`perf_stop`].
+async fn perf_start(name: &str) -> Option<tokio::process::Child> {
+    let dir = PathBuf::from(std::env::var_os("BOTHY_BENCH_PERF_DIR")?);
+    std::fs::create_dir_all(&dir).ok()?;
+    let child = tokio::process::Command::new("perf")
+        .args(["record", "--call-graph", "dwarf,32768", "-F", "499", "-p"])
+        .arg(std::process::id().to_string())
+        .arg("-o")
+        .arg(dir.join(format!("{name}.data")))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| println!("perf did not start: {e}"))
+        .ok()?;
+    // perf needs a moment to attach to every thread.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    Some(child)
+}
+
+/// Stops a `perf record` started by [`perf_start`] (SIGINT, so it writes its file) and waits.
+async fn perf_stop(perf: Option<tokio::process::Child>) {
+    if let Some(mut child) = perf {
+        if let Some(pid) = child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-INT", &pid.to_string()])
+                .status();
+        }
+        let _ = child.wait().await;
+    }
+}
+
+/// Where the JSON result goes: `target/bench-fieldday/` (or under `CARGO_TARGET_DIR`).
+fn out_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| bothy_tests::workspace_root().join("target"))
+        .join("bench-fieldday")
 }
 
 async fn run(backend: Backend) -> Option<BothyRun> {
@@ -363,6 +410,7 @@ async fn run(backend: Backend) -> Option<BothyRun> {
         ratio(up + down, floor1)
     );
     let day_bytes = up + down;
+    let (day_up, day_down) = (up, down);
 
     // 2. A new device bootstraps that day (and its 15 participants).
     let b = enrol(&h, &proxy, "phone-b").await;
@@ -375,6 +423,7 @@ async fn run(backend: Backend) -> Option<BothyRun> {
         up + down,
         ratio(up + down, floor1)
     );
+    let day_boot_bytes = up + down;
 
     // 3. 100 field days from one device, then a new device bootstraps them.
     let days = load("fieldday-100.json");
@@ -388,10 +437,12 @@ async fn run(backend: Backend) -> Option<BothyRun> {
     let pushed = unsynced_as_pushed(&c).await;
     assert_eq!(pushed.len(), 1800, "the push holds the 1,800 records");
     let ceiling = ceiling(&pushed);
+    let perf = perf_start(&format!("push-{}", label.to_lowercase())).await;
     proxy.take();
     let t = Instant::now();
     let summary = c.sync().await.unwrap();
     let push_secs = t.elapsed().as_secs_f64();
+    perf_stop(perf).await;
     let (up, down) = proxy.take();
     println!(
         "[{label}] 100 field days (1,800 records) captured in {capture_secs:.2} s; push: {} request(s), {:.2} s, {} B; gzip JSON floor {floor100} B; {}; server merged and stored {:.0} records/s",
@@ -429,6 +480,7 @@ async fn run(backend: Backend) -> Option<BothyRun> {
         ratio(up + down, floor100)
     );
     let (boot, boot_bytes) = (boot_secs, up + down);
+    let boot_records = d.status().await.unwrap().records;
     // 4. A peer worker's new device bootstraps the same project: participants and sessions only.
     let e = enrol_as(&h, &proxy, "pete", "phone-e").await;
     proxy.take();
@@ -436,13 +488,49 @@ async fn run(backend: Backend) -> Option<BothyRun> {
     let summary = e.sync().await.unwrap();
     let boot_secs = t.elapsed().as_secs_f64();
     let (up, down) = proxy.take();
+    let peer_records = e.status().await.unwrap().records;
     println!(
-        "[{label}] 100 field days, a peer worker's new-device bootstrap ({} records): {} request(s), {boot_secs:.2} s, {} B",
-        e.status().await.unwrap().records,
+        "[{label}] 100 field days, a peer worker's new-device bootstrap ({peer_records} records): {} request(s), {boot_secs:.2} s, {} B",
         summary.requests,
         up + down,
     );
     h.finish().await;
+    let figures = json!({
+        "backend": label.to_lowercase(),
+        "one_day": {
+            "records": 18,
+            "bytes": day_bytes,
+            "up": day_up,
+            "down": day_down,
+            "floor": floor1,
+            "ratio": day_bytes as f64 / floor1 as f64,
+            "new_device_bootstrap_bytes": day_boot_bytes,
+        },
+        "hundred_days_push": {
+            "records": 1800,
+            "seconds": push_secs,
+            "on_wire_seconds": wire_secs,
+            "bytes": days_bytes,
+            "floor": floor100,
+            "ratio": days_bytes as f64 / floor100 as f64,
+            "records_per_second": 1800.0 / push_secs,
+            "ceiling_records_per_second": ceiling,
+            "share_of_ceiling": (1800.0 / push_secs) / ceiling,
+            "share_of_ceiling_on_wire": (1800.0 / wire_secs) / ceiling,
+        },
+        "hundred_days_bootstrap": {
+            "records": boot_records,
+            "seconds": boot,
+            "bytes": boot_bytes,
+            "floor": floor100,
+            "ratio": boot_bytes as f64 / floor100 as f64,
+        },
+        "peer_worker_bootstrap": {
+            "records": peer_records,
+            "seconds": boot_secs,
+            "bytes": up + down,
+        },
+    });
     Some(BothyRun {
         label,
         day_bytes,
@@ -450,6 +538,7 @@ async fn run(backend: Backend) -> Option<BothyRun> {
         push_secs,
         boot_secs: boot,
         boot_bytes,
+        figures,
     })
 }
 
@@ -598,6 +687,17 @@ async fn peer(floor1: usize, floor100: usize) -> Result<PeerRun, String> {
     })
 }
 
+/// The commit the bench runs on (short hash), or an empty string.
+fn commit() -> String {
+    std::process::Command::new("git")
+        .args(["log", "-1", "--format=%h"])
+        .current_dir(bothy_tests::workspace_root())
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
 fn main() {
     // `RUST_LOG=warn,bothy_server::sync=info` prints each sync's phase times (merge, writes).
     if std::env::var_os("RUST_LOG").is_some() {
@@ -613,7 +713,29 @@ fn main() {
         runs.extend(run(Backend::Postgres).await);
         let floor1 = gzip_floor(&load("fieldday-1.json"));
         let floor100 = gzip_floor(&load("fieldday-100.json"));
-        let p = match peer(floor1, floor100).await {
+        let peer_run = peer(floor1, floor100).await;
+        let peer_json = match &peer_run {
+            Ok(p) => json!({
+                "name": PEER,
+                "one_day_bytes": p.day_bytes,
+                "hundred_days_bytes": p.days_bytes,
+                "hundred_days_push_seconds": p.push_secs,
+                "bootstrap_seconds": p.boot_secs,
+                "bootstrap_bytes": p.boot_bytes,
+            }),
+            Err(why) => json!({"name": PEER, "skipped": why}),
+        };
+        let result = json!({
+            "commit": commit(),
+            "bothy": runs.iter().map(|r| r.figures.clone()).collect::<Vec<_>>(),
+            "peer": peer_json,
+        });
+        let path = out_dir().join("result.json");
+        std::fs::create_dir_all(out_dir()).expect("output directory");
+        std::fs::write(&path, serde_json::to_string_pretty(&result).unwrap())
+            .expect("results written");
+        println!("results in {}", path.display());
+        let p = match peer_run {
             Ok(p) => p,
             Err(why) => {
                 println!("[{PEER}] skipped: {why}");

@@ -19,6 +19,9 @@
 //! `BOTHY_SERVER_BIN` (the server binary; default `target/release/bothy-server`). The server
 //! inherits the environment, so `MALLOC_ARENA_MAX=2` or `BOTHY_MAX_CONNECTIONS=2048` can be
 //! tried without a rebuild.
+//!
+//! The figures also go, as JSON, to `target/bench-memory/<backend>.json` (read by
+//! `ops/bench/scale`).
 
 use bothy_sync_core::automerge::ActorId;
 use bothy_sync_core::protocol::{self, Cursor, RecordPush, SyncRequest, SyncResponse};
@@ -349,6 +352,40 @@ async fn run(backend: Backend, bin: &std::path::Path) {
     );
     assert!(s.is_running(), "the server died under load");
     s.finish().await;
+    let result = json!({
+        "backend": label.to_lowercase(),
+        "records": records,
+        "devices": devices,
+        "load_seconds": load_secs,
+        "seed_seconds": seed_secs,
+        "syncs": syncs,
+        "bootstrapped": c.bootstrapped.load(Ordering::Relaxed),
+        "refused": c.refused.load(Ordering::Relaxed),
+        "failed": c.failed.load(Ordering::Relaxed),
+        "rss_mib": {
+            "idle_empty": kib_to_mib(idle),
+            "after_seed": kib_to_mib(after_seed),
+            "max_sampled": kib_to_mib(max_rss),
+            "peak": kib_to_mib(hwm),
+            "end_of_load": kib_to_mib(end),
+            "idle_10s": kib_to_mib(idle10),
+            "idle_30s": kib_to_mib(idle30),
+            "anonymous_30s": kib_to_mib(anon30),
+        },
+    });
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| bothy_tests::workspace_root().join("target"))
+        .join("bench-memory");
+    std::fs::create_dir_all(&dir).expect("output directory");
+    let path = dir.join(format!("{}.json", label.to_lowercase()));
+    std::fs::write(&path, serde_json::to_string_pretty(&result).unwrap()).expect("results written");
+    println!("[{label}] results in {}", path.display());
+}
+
+/// KiB as MiB, to one decimal place.
+fn kib_to_mib(kib: u64) -> f64 {
+    (kib as f64 / 102.4).round() / 10.0
 }
 
 fn main() {

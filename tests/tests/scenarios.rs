@@ -8,6 +8,7 @@ mod scenarios {
     pub mod auth;
     pub mod backup_restore;
     pub mod bootstrap_changes;
+    pub mod bootstrap_pages;
     pub mod canonical_ids;
     pub mod capture_roles;
     pub mod compressed_bodies;
@@ -39,6 +40,7 @@ mod scenarios {
     pub mod setup;
     pub mod skips;
     pub mod slow_clients;
+    pub mod storage_statements;
     pub mod two_servers;
     pub mod webapp;
     pub mod webapp_autosync;

@@ -3,8 +3,9 @@
 //! Every record row keeps the whole Automerge document, its current heads and the heads the
 //! server is known to hold (`acked_heads`). A record is unsynced exactly when the two differ,
 //! so finding what to push is one indexed query, not a load of every document. Every write of
-//! a document goes through [`put_record`], which also refreshes the heads and the one-line label
-//! used by lists, so those can never go stale.
+//! a document goes through [`ready_row`], which also computes the heads and the one-line label
+//! used by lists, so those can never go stale: [`put_record`] writes one row, and
+//! [`insert_synced`] many new rows of records received from the server at once.
 //!
 //! Every value that can carry participant data or a credential is read and written here, and
 //! sealed or opened by the store's [`Vault`] with its table, column and row (see `vault.rs`):
@@ -301,6 +302,42 @@ pub(crate) fn open_code(vault: &Vault, id: &str, stored: Option<String>) -> Resu
         .transpose()
 }
 
+/// A record row as it is to be written: the document saved and sealed, its heads, and its
+/// label and code computed from the document and sealed. Made by [`ready_row`] alone, so the
+/// heads and label written always match the document.
+pub(crate) struct ReadyRow {
+    id: String,
+    kind: &'static str,
+    project: String,
+    doc: Vec<u8>,
+    heads: Vec<u8>,
+    label: String,
+    code: Option<String>,
+}
+
+/// Readies a record's row from its document: saves it, computes its heads and label, and seals
+/// what is sealed. Needs no connection, so many records can be readied on several threads.
+pub(crate) fn ready_row(vault: &Vault, id: Uuid, doc: &mut RecordDoc) -> Result<ReadyRow> {
+    let env = doc.envelope()?;
+    let (label, code) = label_of(&env.project, &label_data(doc, env.kind));
+    let heads = encode_heads(&doc.heads());
+    let sid = id.to_string();
+    let bytes = vault.seal(record_place("doc", &sid), &doc.save())?;
+    let label = vault.seal_text(record_place("label", &sid), &label)?;
+    let code = code
+        .map(|c| vault.seal_text(record_place("code", &sid), &c))
+        .transpose()?;
+    Ok(ReadyRow {
+        id: sid,
+        kind: env.kind.as_str(),
+        project: env.project,
+        doc: bytes,
+        heads,
+        label,
+        code,
+    })
+}
+
 /// Writes a record's document (inserting the row if new), refreshing heads and label. The
 /// acknowledged heads are left as they are (none for a new row).
 pub(crate) async fn put_record(
@@ -310,34 +347,94 @@ pub(crate) async fn put_record(
     doc: &mut RecordDoc,
     now: i64,
 ) -> Result<()> {
-    let env = doc.envelope()?;
-    let (label, code) = match doc.view() {
-        Ok(view) => label_of(&view.project, &view.data),
-        Err(_) => (String::from("(unreadable)"), None),
-    };
-    let heads = encode_heads(&doc.heads());
-    let sid = id.to_string();
-    let bytes = vault.seal(record_place("doc", &sid), &doc.save())?;
-    let label = vault.seal_text(record_place("label", &sid), &label)?;
-    let code = code
-        .map(|c| vault.seal_text(record_place("code", &sid), &c))
-        .transpose()?;
+    let row = ready_row(vault, id, doc)?;
     sqlx::query(
         "INSERT INTO records (id, kind, project, doc, heads, acked_heads, label, code, updated_at)
          VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, heads = excluded.heads,
              label = excluded.label, code = excluded.code, updated_at = excluded.updated_at",
     )
-    .bind(sid)
-    .bind(env.kind.as_str())
-    .bind(&env.project)
-    .bind(bytes)
-    .bind(heads)
-    .bind(label)
-    .bind(code)
+    .bind(row.id)
+    .bind(row.kind)
+    .bind(row.project)
+    .bind(row.doc)
+    .bind(row.heads)
+    .bind(row.label)
+    .bind(row.code)
     .bind(now)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Rows in one statement of [`insert_synced`]: 9 values a row, well within SQLite's limit of
+/// bound parameters (999 in the oldest versions still met).
+const INSERT_ROWS: usize = 64;
+/// Ids in one `IN` list of [`held_among`].
+const IN_LIST: usize = 500;
+
+/// Which of `ids` the store holds a record row for.
+pub(crate) async fn held_among(
+    conn: &mut SqliteConnection,
+    ids: &[Uuid],
+) -> Result<std::collections::HashSet<Uuid>> {
+    let mut held = std::collections::HashSet::new();
+    for part in ids.chunks(IN_LIST) {
+        let marks = vec!["?"; part.len()].join(", ");
+        let sql = format!("SELECT id FROM records WHERE id IN ({marks})");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in part {
+            query = query.bind(id.to_string());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            if let Ok(id) = Uuid::parse_str(&row.get::<String, _>(0)) {
+                held.insert(id);
+            }
+        }
+    }
+    Ok(held)
+}
+
+/// Inserts rows of records the store does not hold yet, as the server holds them: their
+/// acknowledged heads are their heads. Many rows a statement; a row whose id is already held
+/// fails the statement (the caller has checked with [`held_among`] in the same transaction).
+pub(crate) async fn insert_synced(
+    conn: &mut SqliteConnection,
+    rows: Vec<ReadyRow>,
+    now: i64,
+) -> Result<()> {
+    const COLUMNS: &str = "INSERT INTO records (id, kind, project, doc, heads, acked_heads, label, code, updated_at) VALUES ";
+    let values = |n: usize| {
+        let mut sql = String::from(COLUMNS);
+        sql.push_str(&vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; n].join(", "));
+        sql
+    };
+    // The full-size statement is the same text every time, so it is prepared once.
+    let full = values(INSERT_ROWS);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let part: Vec<ReadyRow> = rows.by_ref().take(INSERT_ROWS).collect();
+        let sql = if part.len() == INSERT_ROWS {
+            full.clone()
+        } else {
+            values(part.len())
+        };
+        // Only placeholders are put together here; every value is bound.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for row in part {
+            query = query
+                .bind(row.id)
+                .bind(row.kind)
+                .bind(row.project)
+                .bind(row.doc)
+                .bind(row.heads.clone())
+                .bind(row.heads)
+                .bind(row.label)
+                .bind(row.code)
+                .bind(now);
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -525,6 +622,120 @@ pub(crate) async fn encrypt_everything(
     Ok(done)
 }
 
+/// The fields of a record that [`label_of`] reads, read straight from its document, the others
+/// left empty: the same label as from the record's whole view, without reading every field.
+fn label_data(doc: &RecordDoc, kind: RecordKind) -> RecordData {
+    use bothy_sync_core::automerge::{ObjId, ObjType, ReadDoc, ScalarValue, Value};
+    use bothy_sync_core::record::{Contact, Participant, Session, Story, Wellbeing};
+    let d = doc.automerge_ref();
+    let root = ObjId::Root;
+    let get = |obj: &ObjId, key: &str| d.get(obj, key).ok().flatten().map(|(v, _)| v);
+    let text = |v: Option<Value<'_>>| match v {
+        Some(Value::Scalar(s)) => match s.as_ref() {
+            ScalarValue::Str(s) => Some(s.to_string()),
+            _ => None,
+        },
+        _ => None,
+    };
+    let int = |v: Option<Value<'_>>| match v {
+        Some(Value::Scalar(s)) => match s.as_ref() {
+            ScalarValue::Int(n) => Some(*n),
+            ScalarValue::Uint(n) => i64::try_from(*n).ok(),
+            _ => None,
+        },
+        _ => None,
+    };
+    let s = |key: &str| text(get(&root, key));
+    let map = |key: &str| match d.get(&root, key).ok().flatten() {
+        Some((Value::Object(ObjType::Map), id)) => Some(id),
+        _ => None,
+    };
+    let entries = |obj: ObjId| -> Vec<(String, Option<Value<'_>>)> {
+        d.keys(&obj)
+            .map(|k| {
+                let v = get(&obj, &k);
+                (k, v)
+            })
+            .collect()
+    };
+    match kind {
+        RecordKind::Participant => RecordData::Participant(Participant {
+            code: s("code").unwrap_or_default(),
+            consent_data_use: false,
+            consent_story_sharing: false,
+            consent_contact: false,
+            consent_date: None,
+            consent_version: None,
+            age_band: s("age_band"),
+            gender: s("gender"),
+            ethnic_group: None,
+            imd_decile: None,
+            rurality: None,
+            referral_source: None,
+            referral_date: None,
+            referral_reason: None,
+            more: Default::default(),
+        }),
+        RecordKind::Contact => RecordData::Contact(Contact {
+            participant: String::new(),
+            name: s("name"),
+            phone: None,
+            postcode_district: s("postcode_district"),
+            notes: None,
+            more: Default::default(),
+        }),
+        RecordKind::Session => RecordData::Session(Session {
+            site: s("site").unwrap_or_default(),
+            activity: s("activity").unwrap_or_default(),
+            activity_type: String::new(),
+            start: s("start").unwrap_or_default(),
+            end: None,
+            facilitators: Default::default(),
+            location: None,
+            attendance: map("attendance")
+                .map(|o| {
+                    entries(o)
+                        .into_iter()
+                        .filter_map(|(k, v)| Some((k, text(v)?)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            unregistered_attendees: 0,
+            notes: String::new(),
+            more: Default::default(),
+        }),
+        RecordKind::Wellbeing => RecordData::Wellbeing(Wellbeing {
+            participant: String::new(),
+            instrument: s("instrument").unwrap_or_default(),
+            instrument_version: int(get(&root, "instrument_version"))
+                .and_then(|v| u32::try_from(v).ok()),
+            timepoint: s("timepoint").unwrap_or_default(),
+            date: s("date").unwrap_or_default(),
+            session: None,
+            items: map("items")
+                .map(|o| {
+                    entries(o)
+                        .into_iter()
+                        .filter_map(|(k, v)| Some((k.parse().ok()?, int(v)?)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            more: Default::default(),
+        }),
+        RecordKind::Story => RecordData::Story(Story {
+            title: s("title").unwrap_or_default(),
+            body: String::new(),
+            participant: None,
+            author: String::new(),
+            consent_scope: String::new(),
+            themes: Default::default(),
+            session: None,
+            language: None,
+            more: Default::default(),
+        }),
+    }
+}
+
 /// A one-line description of a record for lists, and a participant's code.
 fn label_of(project: &str, data: &RecordData) -> (String, Option<String>) {
     match data {
@@ -564,6 +775,108 @@ fn label_of(project: &str, data: &RecordData) -> (String, Option<String>) {
                 parts.push("contact details".to_owned());
             }
             (parts.join(" "), None)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bothy_sync_core::FieldValue;
+    use bothy_sync_core::automerge::ActorId;
+
+    fn doc(kind: RecordKind, fields: &[(&str, FieldValue)]) -> RecordDoc {
+        RecordDoc::create(ActorId::random(), kind, "glen", fields, 1_793_000_000).unwrap()
+    }
+
+    /// The label read from the label's fields alone is the label of the whole view.
+    #[test]
+    fn labels_from_fields_match_labels_from_views() {
+        let participant = "0190a3c2-7e11-7000-8000-000000000001";
+        let mut session = doc(
+            RecordKind::Session,
+            &[
+                ("site", "glen-hall".into()),
+                ("activity", "health-walk".into()),
+                ("activity_type", "walking".into()),
+                ("start", "2026-11-02T10:00:00Z".into()),
+            ],
+        );
+        session
+            .edit(1_793_000_100, |e| {
+                e.set(&format!("attendance.{participant}"), "present");
+                e.set("attendance.0190a3c2-7e11-7000-8000-000000000002", "absent");
+            })
+            .unwrap();
+        let docs = vec![
+            doc(
+                RecordKind::Participant,
+                &[
+                    ("code", "GLN-0001".into()),
+                    ("consent.data_use", true.into()),
+                    ("age_band", "45-54".into()),
+                    ("gender", "woman".into()),
+                ],
+            ),
+            doc(
+                RecordKind::Participant,
+                &[
+                    ("code", "GLN-0002".into()),
+                    ("consent.data_use", true.into()),
+                ],
+            ),
+            session,
+            doc(
+                RecordKind::Wellbeing,
+                &[
+                    ("participant", participant.into()),
+                    ("instrument", "SWEMWBS".into()),
+                    ("timepoint", "baseline".into()),
+                    ("date", "2026-11-02".into()),
+                    ("items.1", 3i64.into()),
+                    ("items.2", 4i64.into()),
+                ],
+            ),
+            doc(
+                RecordKind::Wellbeing,
+                &[
+                    ("participant", participant.into()),
+                    ("instrument", "SWEMWBS".into()),
+                    ("timepoint", "end".into()),
+                    ("date", "2026-12-02".into()),
+                    ("items.1", 3i64.into()),
+                    ("items.2", 4i64.into()),
+                    ("items.3", 2i64.into()),
+                    ("items.4", 5i64.into()),
+                    ("items.5", 1i64.into()),
+                    ("items.6", 3i64.into()),
+                    ("items.7", 4i64.into()),
+                ],
+            ),
+            doc(
+                RecordKind::Story,
+                &[
+                    ("title", "Along the loch".into()),
+                    ("author", "isla".into()),
+                    ("consent_scope", "project".into()),
+                    ("body", "We walked.".into()),
+                ],
+            ),
+            doc(
+                RecordKind::Contact,
+                &[
+                    ("participant", participant.into()),
+                    ("name", "Morag".into()),
+                    ("postcode_district", "IV63".into()),
+                ],
+            ),
+            doc(RecordKind::Contact, &[("participant", participant.into())]),
+        ];
+        for d in &docs {
+            let view = d.view().unwrap();
+            let from_view = label_of(&view.project, &view.data);
+            let from_fields = label_of(&view.project, &label_data(d, view.kind));
+            assert_eq!(from_fields, from_view, "{:?}", view.data);
         }
     }
 }

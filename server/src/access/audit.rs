@@ -49,19 +49,20 @@ pub async fn record<'e, E: Executor<'e, Database = Any>>(
     target: Option<&str>,
     details: serde_json::Value,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, actor_user_id, actor_username, device_id, action, project, target, details) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    let details = details.to_string();
+    crate::storage::audit::append(
+        executor,
+        &crate::storage::audit::NewEntry {
+            at: crate::storage::now(),
+            actor_user_id: actor.user_id,
+            actor_username: actor.username,
+            device_id: actor.device_id,
+            action,
+            project,
+            target,
+            details: &details,
+        },
     )
-    .bind(crate::storage::now())
-    .bind(actor.user_id)
-    .bind(actor.username)
-    .bind(actor.device_id)
-    .bind(action)
-    .bind(project)
-    .bind(target)
-    .bind(details.to_string())
-    .execute(executor)
     .await?;
     Ok(())
 }

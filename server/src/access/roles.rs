@@ -1,6 +1,7 @@
 //! Who may do what on the server, in one place: the project roles' table (shared with devices,
-//! from sync-core's `roles`), what server admins may, the SQL used to scope pulls (which a test
-//! ties to the table), and [`ProjectAccess`], the one check every project route makes.
+//! from sync-core's `roles`), what server admins may, and [`ProjectAccess`], the one check every
+//! project route makes. The SQL that scopes pulls by the table is kept in
+//! [`crate::storage::roles`], with a test that ties it to the table.
 //!
 //! * `admin`, `coordinator`, `researcher`: push and pull every record kind of their projects.
 //! * `peer_worker`: pushes and pulls participants and sessions only (they log sessions and
@@ -12,7 +13,6 @@
 use crate::access::auth::{DeviceAuth, UserAuth};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use sqlx::Row;
 
 /// The table lives in sync-core, so devices refuse at capture exactly what the server refuses
 /// at sync.
@@ -96,13 +96,9 @@ impl ProjectAccess {
         capability: Capability,
     ) -> ApiResult<ProjectAccess> {
         let asker = asker.into();
-        let role = sqlx::query("SELECT role FROM memberships WHERE project = $1 AND user_id = $2")
-            .bind(slug)
-            .bind(asker.user_id)
-            .fetch_optional(&state.db.pool)
+        let role = crate::storage::accounts::role_in(&state.db.pool, slug, asker.user_id)
             .await?
-            .map(|r| {
-                let name: String = r.get("role");
+            .map(|name| {
                 Role::parse(&name).map_err(|_| {
                     ApiError::Internal(anyhow::anyhow!(
                         "the membership of user {} in project {slug} holds `{name}`, which is \
@@ -149,11 +145,7 @@ impl ProjectAccess {
 }
 
 async fn exists(state: &AppState, slug: &str) -> ApiResult<bool> {
-    Ok(sqlx::query("SELECT 1 AS one FROM projects WHERE slug = $1")
-        .bind(slug)
-        .fetch_optional(&state.db.pool)
-        .await?
-        .is_some())
+    Ok(crate::storage::projects::exists(&state.db.pool, slug).await?)
 }
 
 /// A scope name for one project and role (as stored): the device's cursor is tied to the set
@@ -172,30 +164,8 @@ pub fn scope_name(project: &str, role: &str) -> Option<String> {
     }
 }
 
-/// An SQL condition that is true when the user (a parameter) may pull a record, given the SQL
-/// expressions for the record's project, kind, `restricted` mark and owner
-/// ([`Role::may_pull_record`]). The roles are compared as stored text, so they are written out
-/// here; a test checks every role, kind and audience against the table.
-macro_rules! pullable_sql {
-    ($user:literal, $project:literal, $kind:literal, $restricted:literal, $owner:literal) => {
-        concat!(
-            "EXISTS (SELECT 1 FROM memberships pm WHERE pm.user_id = ",
-            $user,
-            " AND pm.project = ",
-            $project,
-            " AND (pm.role IN ('admin', 'coordinator') OR ((",
-            $restricted,
-            " = 0 OR ",
-            $owner,
-            " = ",
-            $user,
-            ") AND (pm.role = 'researcher' OR (pm.role = 'peer_worker' AND ",
-            $kind,
-            " IN ('participant', 'session'))))))"
-        )
-    };
-}
-pub(crate) use pullable_sql;
+/// The SQL condition that scopes pulls to what a user may receive, kept with the other SQL.
+pub(crate) use crate::storage::roles::pullable_sql;
 
 #[cfg(test)]
 mod tests {
@@ -268,7 +238,7 @@ mod tests {
         server_admin: bool,
         role: Option<(&str, Role)>,
     ) -> UserAuth {
-        use crate::routes::admin::{add_member_in, create_user_in};
+        use crate::access::accounts::{add_member_in, create_user_in};
         let id = create_user_in(&state.db, name, "0123456789ab", server_admin)
             .await
             .unwrap();
@@ -293,7 +263,7 @@ mod tests {
 
     #[tokio::test]
     async fn project_access_is_decided_alike_for_every_route() {
-        use crate::routes::admin::create_project_in;
+        use crate::access::accounts::create_project_in;
         let dir = tempfile::tempdir().unwrap();
         let state = state(&dir).await;
         create_project_in(&state.db, "p", "P").await.unwrap();
@@ -400,53 +370,5 @@ mod tests {
         );
         assert_eq!(scope_name("p", "analyst"), None);
         assert_eq!(scope_name("p", "stranger"), None);
-    }
-
-    /// Runs the pull condition in SQLite for every role, kind and audience and compares it with
-    /// the table.
-    #[tokio::test]
-    async fn pullable_sql_agrees_with_the_table() {
-        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
-        sqlx::query("CREATE TABLE memberships (user_id TEXT, project TEXT, role TEXT)")
-            .execute(&pool)
-            .await
-            .unwrap();
-        for role in Role::NAMES {
-            sqlx::query("INSERT INTO memberships VALUES ($1, 'p', $1)")
-                .bind(role)
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
-        for role in Role::NAMES.iter().chain(&["stranger"]) {
-            for kind in RecordKind::ALL {
-                for project in ["p", "other"] {
-                    for (restricted, owner) in [(0i64, "someone"), (1, "someone"), (1, *role)] {
-                        let row = sqlx::query(concat!(
-                            "SELECT CASE WHEN ",
-                            pullable_sql!("$1", "$2", "$3", "$4", "$5"),
-                            " THEN 1 ELSE 0 END AS ok"
-                        ))
-                        .bind(role)
-                        .bind(project)
-                        .bind(kind.as_str())
-                        .bind(restricted)
-                        .bind(owner)
-                        .fetch_one(&pool)
-                        .await
-                        .unwrap();
-                        let expected = project == "p"
-                            && Role::parse(role).is_ok_and(|r| {
-                                r.may_pull_record(kind, restricted == 1, owner == *role)
-                            });
-                        assert_eq!(
-                            row.get::<i64, _>("ok") == 1,
-                            expected,
-                            "{role} {kind:?} {project} restricted {restricted} owner {owner}"
-                        );
-                    }
-                }
-            }
-        }
     }
 }

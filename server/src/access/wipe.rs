@@ -12,10 +12,9 @@
 use crate::access::audit;
 use crate::access::auth::PresentedDevice;
 use crate::error::{ApiError, ApiResult};
-use crate::storage::{Db, Tx, now};
+use crate::storage::{self, Db, Tx, now};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::Row;
 use std::collections::{BTreeSet, HashMap};
 
 /// What a withdrawn device is told, in words for a person as well as the `wipe` code, since an
@@ -33,15 +32,7 @@ pub async fn order(
     because: &str,
     at: i64,
 ) -> Result<bool, sqlx::Error> {
-    let ordered = sqlx::query(
-        "UPDATE devices SET wipe_requested_at = $1 WHERE id = $2 AND wipe_requested_at IS NULL",
-    )
-    .bind(at)
-    .bind(device_id)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected()
-        == 1;
+    let ordered = storage::wipe::order(&mut **tx, device_id, at).await?;
     if ordered {
         audit::record(
             &mut **tx,
@@ -71,14 +62,7 @@ pub async fn instruct(db: &Db, device: &PresentedDevice) -> ApiError {
 
 async fn note_sent(db: &Db, device: &PresentedDevice) -> Result<(), sqlx::Error> {
     let mut tx = db.begin_write().await?;
-    let first =
-        sqlx::query("UPDATE devices SET wipe_sent_at = $1 WHERE id = $2 AND wipe_sent_at IS NULL")
-            .bind(now())
-            .bind(&device.device_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            == 1;
+    let first = storage::wipe::note_sent(&mut *tx, &device.device_id, now()).await?;
     if first {
         audit::record(
             &mut *tx,
@@ -113,7 +97,7 @@ pub struct LostRecord {
     #[schema(schema_with = kind_schema)]
     pub kind: String,
     /// Its project's slug (a project on this server).
-    #[schema(schema_with = crate::routes::input::slug_schema)]
+    #[schema(schema_with = crate::input::slug_schema)]
     pub project: String,
     /// How many of its changes the server was not known to hold (0 when the device could not
     /// read the record to count them).
@@ -171,9 +155,6 @@ pub struct Confirmed {
     pub lost_changes: i64,
 }
 
-/// Rows inserted per statement.
-const LOSS_BATCH: usize = 200;
-
 /// Records a device's wipe confirmation: accepted only from a device whose wipe is pending, and
 /// only once (`409` otherwise). Checks every listed record first (`400 invalid_value`).
 pub async fn confirm(
@@ -185,22 +166,10 @@ pub async fn confirm(
     check_losses(db, &lost).await?;
     let at = now();
     let mut tx = db.begin_write().await?;
-    let claimed = sqlx::query(
-        "UPDATE devices SET wipe_confirmed_at = $1, wipe_sent_at = COALESCE(wipe_sent_at, $1) \
-         WHERE id = $2 AND wipe_requested_at IS NOT NULL AND wipe_confirmed_at IS NULL",
-    )
-    .bind(at)
-    .bind(&device.device_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if claimed == 0 {
-        let row =
-            sqlx::query("SELECT wipe_requested_at, wipe_confirmed_at FROM devices WHERE id = $1")
-                .bind(&device.device_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        return Err(match row.get::<Option<i64>, _>("wipe_confirmed_at") {
+    let claimed = storage::wipe::claim_confirmation(&mut *tx, &device.device_id, at).await?;
+    if !claimed {
+        let state = storage::wipe::state(&mut *tx, &device.device_id).await?;
+        return Err(match state.wipe_confirmed_at {
             Some(when) => ApiError::ConflictWith {
                 code: "wipe_already_confirmed",
                 message: format!("this device's wipe was already confirmed (at {when})"),
@@ -211,38 +180,17 @@ pub async fn confirm(
             },
         });
     }
-    for chunk in lost.chunks(LOSS_BATCH) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let p = i * 6;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5,
-                    p + 6
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO device_wipe_losses \
-             (device_id, record_id, kind, project, unsynced_changes, last_edited_at) VALUES {}",
-            values.join(", ")
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for l in chunk {
-            query = query
-                .bind(&device.device_id)
-                .bind(&l.record_id)
-                .bind(&l.kind)
-                .bind(&l.project)
-                .bind(l.unsynced_changes)
-                .bind(l.last_edited_at);
-        }
-        query.execute(&mut *tx).await?;
-    }
+    let rows: Vec<storage::wipe::NewLoss<'_>> = lost
+        .iter()
+        .map(|l| storage::wipe::NewLoss {
+            record_id: &l.record_id,
+            kind: &l.kind,
+            project: &l.project,
+            unsynced_changes: l.unsynced_changes,
+            last_edited_at: l.last_edited_at,
+        })
+        .collect();
+    storage::wipe::insert_losses(&mut tx, &device.device_id, &rows).await?;
     let lost_records = lost.len() as i64;
     let lost_changes = lost.iter().map(|l| l.unsynced_changes).sum::<i64>();
     audit::record(
@@ -287,11 +235,7 @@ async fn check_losses(db: &Db, lost: &[LostRecord]) -> ApiResult<()> {
         projects.insert(l.project.as_str());
     }
     for project in projects {
-        let known = sqlx::query("SELECT slug FROM projects WHERE slug = $1")
-            .bind(project)
-            .fetch_optional(&db.pool)
-            .await?
-            .is_some();
+        let known = storage::wipe::project_exists(&db.pool, project).await?;
         if !known {
             return Err(ApiError::bad(
                 "invalid_value",
@@ -304,24 +248,15 @@ async fn check_losses(db: &Db, lost: &[LostRecord]) -> ApiResult<()> {
 
 /// The records each device lost to its wipe, by device id, in record id order.
 pub async fn losses_by_device(db: &Db) -> Result<HashMap<String, Vec<LostRecord>>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT device_id, record_id, kind, project, unsynced_changes, last_edited_at \
-         FROM device_wipe_losses ORDER BY device_id, record_id",
-    )
-    .fetch_all(&db.pool)
-    .await?;
     let mut by_device: HashMap<String, Vec<LostRecord>> = HashMap::new();
-    for r in rows {
-        by_device
-            .entry(r.get("device_id"))
-            .or_default()
-            .push(LostRecord {
-                record_id: r.get("record_id"),
-                kind: r.get("kind"),
-                project: r.get("project"),
-                unsynced_changes: r.get("unsynced_changes"),
-                last_edited_at: r.get("last_edited_at"),
-            });
+    for r in storage::wipe::losses(&db.pool).await? {
+        by_device.entry(r.device_id).or_default().push(LostRecord {
+            record_id: r.record_id,
+            kind: r.kind,
+            project: r.project,
+            unsynced_changes: r.unsynced_changes,
+            last_edited_at: r.last_edited_at,
+        });
     }
     Ok(by_device)
 }

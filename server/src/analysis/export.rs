@@ -24,10 +24,11 @@
 //! channel, so memory stays flat whatever the number of rows.
 
 pub use crate::analysis::redact::Redactor;
-use crate::storage::{Backend, Db};
+use crate::storage::Db;
 use bothy_sync_core::instrument::{self, Method};
 use bothy_sync_core::schema::{self, Analysts, FieldType, RecordKind};
 use chrono::NaiveDate;
+use futures_util::StreamExt;
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -119,8 +120,8 @@ impl Dataset {
     }
 
     /// The record kind whose plain fields reach this dataset from the schema, with the alias
-    /// of its table in [`query`].
-    fn kind(self) -> Option<(RecordKind, &'static str)> {
+    /// of its table in [`crate::storage::analysis::export_statement`].
+    pub fn kind(self) -> Option<(RecordKind, &'static str)> {
         match self {
             Dataset::Participants => Some((RecordKind::Participant, "p")),
             Dataset::Sessions => Some((RecordKind::Session, "s")),
@@ -986,241 +987,6 @@ fn opt_text(r: &AnyRow, i: usize) -> Result<Val<'_>, sqlx::Error> {
         .map_or(Val::Null, |s| Val::Text(Cow::Borrowed(s))))
 }
 
-/// The `AND ...` conditions of an export query and their bind values (`$1` is the project).
-struct Conditions<'f> {
-    filters: &'f Filters,
-    binds: Vec<String>,
-    conds: Vec<String>,
-}
-
-impl<'f> Conditions<'f> {
-    fn new(project: &str, filters: &'f Filters) -> Self {
-        Conditions {
-            filters,
-            binds: vec![project.to_owned()],
-            conds: Vec::new(),
-        }
-    }
-
-    /// Binds a value, giving its placeholder.
-    fn bind(&mut self, v: &str) -> String {
-        self.binds.push(v.to_owned());
-        format!("${}", self.binds.len())
-    }
-
-    /// The `from`/`to` filters on a date expression.
-    fn dates(&mut self, expr: &str) {
-        for (op, d) in [(">=", self.filters.from), ("<=", self.filters.to)] {
-            if let Some(d) = d {
-                let p = self.bind(&d.to_string());
-                self.conds.push(format!("{expr} {op} {p}"));
-            }
-        }
-    }
-
-    /// The `site`/`activity` filters on a sessions table alias, as separate conditions.
-    fn session_conditions(&mut self, alias: &str) -> Vec<String> {
-        let f = self.filters;
-        let mut out = Vec::new();
-        for (column, v) in [("site", &f.site), ("activity", &f.activity)] {
-            if let Some(v) = v {
-                let p = self.bind(v);
-                out.push(format!("{alias}.{column} = {p}"));
-            }
-        }
-        out
-    }
-
-    /// The `site`/`activity` filters on a sessions table alias.
-    fn session(&mut self, alias: &str) {
-        let more = self.session_conditions(alias);
-        self.conds.extend(more);
-    }
-
-    /// The filters a session of an export must pass (sessions, attendance, and the sessions
-    /// read alongside attendance: both must select the same sessions).
-    fn sessions(&mut self) {
-        self.dates("substr(s.starts_at, 1, 10)");
-        self.session("s");
-    }
-
-    /// The filters of wellbeing responses `w` (and their session `s`): dates, site and
-    /// activity, timepoint.
-    fn wellbeing(&mut self) {
-        self.dates("w.response_date");
-        self.session("s");
-        if let Some(tp) = &self.filters.timepoint {
-            let p = self.bind(tp);
-            self.conds.push(format!("w.timepoint = {p}"));
-        }
-    }
-
-    /// ` AND c1 AND c2...`.
-    fn sql(&self) -> String {
-        self.conds.iter().map(|c| format!(" AND {c}")).collect()
-    }
-}
-
-/// Builds the SQL of an export and its bind values.
-pub fn query(dataset: Dataset, project: &str, f: &Filters) -> (String, Vec<String>) {
-    let mut w = Conditions::new(project, f);
-    let sql = match dataset {
-        Dataset::Participants => {
-            w.dates("p.registered_on");
-            let attended_at = w.session_conditions("s2");
-            if !attended_at.is_empty() {
-                w.conds.push(format!(
-                    "EXISTS (SELECT 1 FROM attendance a2 JOIN sessions s2 ON s2.id = a2.session_id \
-                     WHERE a2.participant_id = p.id AND a2.status IN ('present', 'left_early') AND {})",
-                    attended_at.join(" AND ")
-                ));
-            }
-            format!(
-                "SELECT p.id, p.project, p.registered_on, p.consent_story_sharing, p.consent_contact, \
-                 p.consent_date, p.consent_version, p.age_band, p.gender, p.ethnic_group, \
-                 p.imd_decile, p.rurality, p.referral_source, p.referral_date, \
-                 COALESCE(x.n, 0) AS n, x.first, x.last{fields} \
-                 FROM (SELECT participants.*, {registered} AS registered_on FROM participants) p \
-                 LEFT JOIN (SELECT a.participant_id, COUNT(*) AS n, \
-                   MIN(substr(s.starts_at, 1, 10)) AS first, MAX(substr(s.starts_at, 1, 10)) AS last \
-                   FROM attendance a JOIN sessions s ON s.id = a.session_id \
-                   WHERE a.project = $1 AND a.status IN ('present', 'left_early') \
-                   GROUP BY a.participant_id) x ON x.participant_id = p.id \
-                 WHERE p.project = $1 AND p.consent_data_use = 1{extra} ORDER BY p.registered_on, p.id",
-                registered = registered_date_sql(),
-                fields = field_selects(dataset),
-                extra = w.sql(),
-            )
-        }
-        Dataset::Sessions => {
-            w.sessions();
-            format!(
-                "SELECT s.id, s.project, s.site, s.activity, s.activity_type, s.starts_at, s.ends_at, \
-                 s.facilitators, s.unregistered_attendees, s.needs_review, \
-                 (SELECT COUNT(*) FROM attendance a WHERE a.session_id = s.id \
-                  AND a.status IN ('present', 'left_early')) AS registered{} \
-                 FROM sessions s WHERE s.project = $1{} ORDER BY s.starts_at, s.id",
-                field_selects(dataset),
-                w.sql()
-            )
-        }
-        Dataset::Attendance => {
-            w.sessions();
-            // Only the marks: the session columns come from [`attendance_sessions_query`],
-            // read alongside in the same order (a merge), so each of a million rows carries
-            // four values, not eight. Sessions in (start, id) order by their index, each
-            // one's marks by the primary key: no sort of the whole result.
-            format!(
-                "SELECT a.session_id, a.participant_id, a.status, s.starts_at \
-                 FROM sessions s JOIN attendance a ON a.session_id = s.id \
-                 JOIN participants p ON p.id = a.participant_id AND p.consent_data_use = 1 \
-                 WHERE s.project = $1 AND a.project = $1{} \
-                 ORDER BY s.starts_at, s.id, a.participant_id",
-                w.sql()
-            )
-        }
-        Dataset::Wellbeing => {
-            w.wellbeing();
-            format!(
-                "SELECT w.id, w.participant_id, w.project, w.instrument, w.timepoint, \
-                 w.response_date, w.session_id, s.site, s.activity, w.complete, w.items_answered, \
-                 w.incomplete_reason, w.raw_score, w.swemwbs_raw, w.metric_score, w.items, \
-                 b.id AS b_id, b.response_date AS b_date, b.raw_score AS b_raw, \
-                 b.metric_score AS b_metric, COALESCE(w.instrument_version, 1) AS version, \
-                 w.score, w.band, b.score AS b_score \
-                 FROM wellbeing_responses w \
-                 JOIN participants p ON p.id = w.participant_id AND p.consent_data_use = 1 \
-                 LEFT JOIN sessions s ON s.id = w.session_id \
-                 LEFT JOIN wellbeing_responses b ON b.id = (SELECT b2.id FROM wellbeing_responses b2 \
-                   WHERE b2.participant_id = w.participant_id AND b2.instrument = w.instrument \
-                   AND COALESCE(b2.instrument_version, 1) = COALESCE(w.instrument_version, 1) \
-                   AND b2.timepoint = 'baseline' AND b2.complete = 1 \
-                   ORDER BY b2.response_date, b2.id LIMIT 1) \
-                 WHERE w.project = $1{} ORDER BY w.participant_id, w.instrument, w.response_date, w.id",
-                w.sql()
-            )
-        }
-        Dataset::WellbeingItems => {
-            w.wellbeing();
-            format!(
-                "SELECT w.id, w.participant_id, w.project, w.instrument, \
-                 COALESCE(w.instrument_version, 1) AS version, w.timepoint, w.response_date, \
-                 i.item, i.answer, i.scored \
-                 FROM wellbeing_responses w \
-                 JOIN participants p ON p.id = w.participant_id AND p.consent_data_use = 1 \
-                 JOIN wellbeing_items i ON i.response_id = w.id \
-                 LEFT JOIN sessions s ON s.id = w.session_id \
-                 WHERE w.project = $1{} \
-                 ORDER BY w.participant_id, w.instrument, w.response_date, w.id, i.item",
-                w.sql()
-            )
-        }
-        Dataset::Stories => {
-            w.dates("r.created_on");
-            w.session("s");
-            format!(
-                "SELECT t.id, t.project, t.participant_id, t.session_id, t.consent_scope, \
-                 t.language, t.themes, t.title, t.body, r.created_on{fields} \
-                 FROM stories t \
-                 JOIN (SELECT id, {created} AS created_on FROM records) r ON r.id = t.id \
-                 LEFT JOIN participants p ON p.id = t.participant_id \
-                 LEFT JOIN sessions s ON s.id = t.session_id \
-                 WHERE t.project = $1 AND t.consent_scope IN ('project', 'public') \
-                 AND (t.participant_id IS NULL OR (p.consent_story_sharing = 1 AND p.consent_data_use = 1)){} \
-                 ORDER BY r.created_on, t.id",
-                w.sql(),
-                created = date_of_millis_sql("records.created_at"),
-                fields = field_selects(dataset),
-            )
-        }
-    };
-    (sql, w.binds)
-}
-
-/// `, s.room AS field_room...`: the projection column of each of a dataset's
-/// [`Dataset::field_columns`], named for [`RowMaker`] to read by name.
-fn field_selects(dataset: Dataset) -> String {
-    let Some((kind, alias)) = dataset.kind() else {
-        return String::new();
-    };
-    dataset
-        .field_columns()
-        .into_iter()
-        .map(|f| {
-            format!(
-                ", {alias}.{} AS {}",
-                crate::storage::projection::column(kind, f.name),
-                field_alias(f)
-            )
-        })
-        .collect()
-}
-
-/// The name a field column is selected as.
-fn field_alias(field: &schema::Field) -> String {
-    format!("field_{}", field.name)
-}
-
-/// The instruments (id, version) of a wellbeing export's responses with the largest item
-/// number answered in each: `instrument, version, max_item`.
-pub fn wellbeing_instruments_query(project: &str, f: &Filters) -> (String, Vec<String>) {
-    let mut w = Conditions::new(project, f);
-    w.wellbeing();
-    (
-        format!(
-            "SELECT w.instrument, COALESCE(w.instrument_version, 1) AS version, \
-             MAX(i.item) AS max_item \
-             FROM wellbeing_responses w \
-             JOIN participants p ON p.id = w.participant_id AND p.consent_data_use = 1 \
-             LEFT JOIN sessions s ON s.id = w.session_id \
-             LEFT JOIN wellbeing_items i ON i.response_id = w.id \
-             WHERE w.project = $1{} GROUP BY w.instrument, COALESCE(w.instrument_version, 1)",
-            w.sql()
-        ),
-        w.binds,
-    )
-}
-
 /// The number of `item_n` columns of a wellbeing export: 14 (WEMWBS's items, the columns the
 /// dictionary lists), or more when an instrument in the export has more items (from its
 /// definition) or a response answered a higher item number.
@@ -1229,22 +995,12 @@ pub async fn wellbeing_item_columns(
     project: &str,
     f: &Filters,
 ) -> Result<u8, sqlx::Error> {
-    let (sql, binds) = wellbeing_instruments_query(project, f);
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(for_backend(
-        &sql,
-        db.backend == Backend::Postgres,
-    )));
-    for b in binds {
-        query = query.bind(b);
-    }
     let mut n = WELLBEING_ITEM_COLUMNS_LISTED;
-    for r in query.fetch_all(&db.pool).await? {
-        let id: String = r.try_get(0)?;
-        let version: i64 = r.try_get(1)?;
-        let answered: Option<i64> = r.try_get(2)?;
-        let defined = u32::try_from(version)
+    for r in crate::storage::analysis::wellbeing_instruments(db, project, f).await? {
+        let answered = r.max_item;
+        let defined = u32::try_from(r.version)
             .ok()
-            .and_then(|v| instrument::lookup(project, &id, Some(v)))
+            .and_then(|v| instrument::lookup(project, &r.instrument, Some(v)))
             .and_then(|d| d.items.iter().map(|i| i.number).max());
         let answered = answered.and_then(|a| u8::try_from(a).ok());
         n = n.max(defined.unwrap_or(0)).max(answered.unwrap_or(0));
@@ -1255,52 +1011,112 @@ pub async fn wellbeing_item_columns(
 /// The `item_n` columns the dictionary lists for the wellbeing dataset.
 pub const WELLBEING_ITEM_COLUMNS_LISTED: u8 = 14;
 
-/// The sessions of an attendance export, in the order of its marks: `id, project, site,
-/// activity, activity_type, starts_at`.
-pub fn attendance_sessions_query(project: &str, f: &Filters) -> (String, Vec<String>) {
-    let mut w = Conditions::new(project, f);
-    w.sessions();
+/// Runs the export query on a task, sending chunks of output through a bounded channel: the
+/// database is read only as fast as the client takes the bytes, so memory stays flat.
+pub fn stream_rows(
+    db: Db,
+    project: String,
+    dataset: Dataset,
+    format: Format,
+    filters: Filters,
+    maker: RowMaker,
+) -> tokio::sync::mpsc::Receiver<Result<Vec<u8>, sqlx::Error>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        let mut rows = crate::storage::analysis::export_rows(&db, dataset, &project, &filters);
+        // Attendance: the sessions, in the marks' order, read alongside.
+        let mut sessions = (dataset == Dataset::Attendance).then(|| SessionCursor {
+            rows: crate::storage::analysis::attendance_session_rows(&db, &project, &filters).fuse(),
+            current: None,
+        });
+        let mut writer = maker.writer(format);
+        let mut sent_header = false;
+        loop {
+            let row = match rows.next().await {
+                Some(Ok(row)) => row,
+                Some(Err(e)) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+                None => break,
+            };
+            let made = match &mut sessions {
+                None => maker.row(&row).map(|values| writer.row(&values)),
+                // A mark whose session the sessions query did not see (a sync committed
+                // between the two reads) is left out, as if read a moment earlier.
+                Some(sessions) => match sessions.seek(order_key(&row, 3), &maker).await {
+                    Ok(Some((s, codes))) => {
+                        RowMaker::attendance_row(s, codes, &row).map(|v| writer.row(&v))
+                    }
+                    Ok(None) => Ok(()),
+                    Err(e) => Err(e),
+                },
+            };
+            if let Err(e) = made {
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+            if writer.ready() || !sent_header {
+                sent_header = true;
+                if tx.send(Ok(writer.take())).await.is_err() {
+                    return; // the client went away
+                }
+            }
+        }
+        let _ = tx.send(Ok(writer.take())).await;
+    });
+    rx
+}
+
+/// The (start, session id) of a row whose session id is column 0 and start column `start`:
+/// the order both streams of an attendance export are read in.
+fn order_key(row: &AnyRow, start: usize) -> (&str, &str) {
     (
-        format!(
-            "SELECT s.id, s.project, s.site, s.activity, s.activity_type, s.starts_at \
-             FROM sessions s WHERE s.project = $1{} ORDER BY s.starts_at, s.id",
-            w.sql()
-        ),
-        w.binds,
+        row.try_get(start).unwrap_or_default(),
+        row.try_get(0).unwrap_or_default(),
     )
 }
 
-/// A placeholder for the `YYYY-MM-DD` (UTC) date of a Unix-seconds column, replaced per
-/// backend by [`for_backend`].
-fn date_of_millis_sql(column: &str) -> String {
-    format!("{{date_of_millis:{column}}}")
+/// The sessions of an attendance export, read alongside its marks; the current one with its
+/// site and activity as analysts see them.
+struct SessionCursor<'a> {
+    rows: futures_util::stream::Fuse<
+        futures_util::stream::BoxStream<'a, Result<AnyRow, sqlx::Error>>,
+    >,
+    current: Option<(AnyRow, (String, String))>,
 }
 
-fn registered_date_sql() -> String {
-    date_of_millis_sql("participants.created_at")
-}
-
-/// Replaces the portable placeholders in export SQL for a backend.
-pub fn for_backend(sql: &str, postgres: bool) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut rest = sql;
-    while let Some(i) = rest.find("{date_of_millis:") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + "{date_of_millis:".len()..];
-        let end = after.find('}').expect("placeholder is closed");
-        let column = &after[..end];
-        if postgres {
-            let _ = write!(
-                out,
-                "to_char(to_timestamp({column}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
-            );
-        } else {
-            let _ = write!(out, "date({column}, 'unixepoch')");
+impl SessionCursor<'_> {
+    /// Advances to the session with this (start, id), if there is one: both streams are in
+    /// that order, so sessions before it are passed and a later one is kept for later marks.
+    async fn seek(
+        &mut self,
+        wanted: (&str, &str),
+        maker: &RowMaker,
+    ) -> Result<Option<(&AnyRow, &(String, String))>, sqlx::Error> {
+        while self
+            .current
+            .as_ref()
+            .is_none_or(|(s, _)| order_key(s, 5) < wanted)
+        {
+            match self.rows.next().await {
+                Some(Ok(s)) => {
+                    let codes = maker.session_codes(&s)?;
+                    self.current = Some((s, codes));
+                }
+                Some(Err(e)) => return Err(e),
+                None => {
+                    self.current = None;
+                    break;
+                }
+            }
         }
-        rest = &after[end + 1..];
+        Ok(self
+            .current
+            .as_ref()
+            .filter(|(s, _)| order_key(s, 5) == wanted)
+            .map(|(s, codes)| (s, codes)))
     }
-    out.push_str(rest);
-    out
 }
 
 /// Turns database rows into output rows; keeps what a row needs (the redaction list).
@@ -1325,7 +1141,7 @@ impl RowMaker {
             fields: dataset
                 .field_columns()
                 .into_iter()
-                .map(|f| (f, field_alias(f)))
+                .map(|f| (f, crate::storage::analysis::field_alias(f)))
                 .collect(),
         }
     }
@@ -1485,7 +1301,7 @@ impl RowMaker {
         }
     }
 
-    /// The (site, activity) of a session row (of [`attendance_sessions_query`]) as analysts
+    /// The (site, activity) of a session row (of [`crate::storage::analysis::attendance_session_rows`]) as analysts
     /// see them: worked out once per session, not once per mark.
     pub fn session_codes(&self, session: &AnyRow) -> Result<(String, String), sqlx::Error> {
         Ok((
@@ -1494,8 +1310,8 @@ impl RowMaker {
         ))
     }
 
-    /// One attendance row from a session row (of [`attendance_sessions_query`]) with its
-    /// [`RowMaker::session_codes`], and a mark row (of [`query`]).
+    /// One attendance row from a session row (of [`crate::storage::analysis::attendance_session_rows`]) with its
+    /// [`RowMaker::session_codes`], and a mark row (of [`crate::storage::analysis::export_rows`]).
     pub fn attendance_row<'r>(
         session: &'r AnyRow,
         (site, activity): &'r (String, String),
@@ -2196,18 +2012,5 @@ mod tests {
         assert!(f.check(Dataset::WellbeingItems).is_ok());
         let err = f.check(Dataset::Sessions).unwrap_err();
         assert!(err.contains("wellbeing_items"), "{err}");
-        let (sql, binds) = query(Dataset::WellbeingItems, "p", &f);
-        assert!(sql.contains("w.timepoint = $2"), "{sql}");
-        assert_eq!(binds, ["p", "end"]);
-        let (sql, _) = wellbeing_instruments_query("p", &f);
-        assert!(sql.contains("w.timepoint = $2"), "{sql}");
-    }
-
-    #[test]
-    fn date_placeholders_become_backend_sql() {
-        let (sql, _) = query(Dataset::Participants, "p", &Filters::default());
-        assert!(for_backend(&sql, false).contains("date(participants.created_at, 'unixepoch')"));
-        assert!(for_backend(&sql, true).contains("to_char(to_timestamp(participants.created_at"));
-        assert!(!for_backend(&sql, true).contains("{date_of_millis"));
     }
 }

@@ -18,7 +18,6 @@ use bothy_sync_core::RecordKind;
 use bothy_sync_core::record::RecordView;
 use bothy_sync_core::schema::{self, Analysts};
 use serde_json::Value;
-use sqlx::Row;
 use std::collections::HashSet;
 
 /// Replaces identifying text: the project's known participant names and phone numbers, and
@@ -47,15 +46,9 @@ const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 10..=15;
 impl Redactor {
     /// Loads the project's direct identifiers (bounded by the number of participants).
     pub async fn load(db: &Db, project: &str) -> Result<Redactor, sqlx::Error> {
-        let rows = sqlx::query("SELECT name, phone FROM contacts WHERE project = $1")
-            .bind(project)
-            .fetch_all(&db.pool)
-            .await?;
         let mut r = Redactor::default();
-        for row in rows {
-            let name: Option<String> = row.try_get(0)?;
-            let phone: Option<String> = row.try_get(1)?;
-            r.add(name.as_deref(), phone.as_deref());
+        for c in crate::storage::analysis::contact_identifiers(&db.pool, project).await? {
+            r.add(c.name.as_deref(), c.phone.as_deref());
         }
         Ok(r)
     }

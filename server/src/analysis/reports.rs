@@ -18,12 +18,11 @@ use crate::analysis::export::{Filters, Thresholds};
 use crate::analysis::redact::Redactor;
 use crate::analysis::stats::{self, PairedStats};
 use crate::error::ApiError;
-use crate::storage::Db;
+use crate::storage::{self, Db};
 use bothy_sync_core::instrument::{self, Complete, Definition, Method};
 use bothy_sync_core::schema;
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
-use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -98,22 +97,11 @@ impl Data {
         let redactor = Redactor::load(db, project).await?;
         let mut sessions = Vec::new();
         let mut session_ids = HashSet::new();
-        let rows = sqlx::query(
-            "SELECT s.id, s.starts_at, s.site, s.activity, s.activity_type, s.unregistered_attendees, \
-             (SELECT COUNT(*) FROM attendance a WHERE a.session_id = s.id \
-              AND a.status IN ('present', 'left_early')) AS registered \
-             FROM sessions s WHERE s.project = $1",
-        )
-        .bind(project)
-        .fetch_all(&db.pool)
-        .await?;
-        for r in rows {
-            let start: String = r.try_get(1)?;
-            let Some(date) = date_of(&start) else {
+        for r in storage::analysis::report_sessions(&db.pool, project).await? {
+            let Some(date) = date_of(&r.starts_at) else {
                 continue;
             };
-            let site: String = r.try_get(2)?;
-            let activity: String = r.try_get(3)?;
+            let (site, activity) = (r.site, r.activity);
             if f.site.as_ref().is_some_and(|s| *s != site)
                 || f.activity.as_ref().is_some_and(|a| *a != activity)
                 || f.from.is_some_and(|d| date < d)
@@ -121,102 +109,74 @@ impl Data {
             {
                 continue;
             }
-            let registered: i64 = r.try_get(6)?;
-            let unregistered: i64 = r.try_get(5)?;
-            session_ids.insert(r.try_get::<String, _>(0)?);
+            session_ids.insert(r.id);
             sessions.push(Session {
                 date,
                 site: redactor.redact(&site),
                 activity: redactor.redact(&activity),
-                activity_type: r.try_get(4)?,
-                attendees: (registered + unregistered).max(0) as u64,
+                activity_type: r.activity_type,
+                attendees: (r.registered + r.unregistered_attendees).max(0) as u64,
             });
         }
         sessions.sort_by_key(|s| s.date);
 
         // Attendance per participant among matching sessions, counted as the rows stream by.
         let mut attended: HashMap<String, u64> = HashMap::new();
-        let rows = sqlx::query(
-            "SELECT a.participant_id, a.session_id FROM attendance a \
-             WHERE a.project = $1 AND a.status IN ('present', 'left_early')",
-        )
-        .bind(project)
-        .fetch(&db.pool);
         use futures_util::TryStreamExt;
-        let mut rows = rows;
+        let mut rows = storage::analysis::attended(db, project);
         while let Some(r) = rows.try_next().await? {
-            let session: String = r.try_get(1)?;
-            if session_ids.contains(&session) {
-                *attended.entry(r.try_get(0)?).or_default() += 1;
+            if session_ids.contains(&r.session_id) {
+                *attended.entry(r.participant_id).or_default() += 1;
             }
         }
 
         let narrowed = f.site.is_some() || f.activity.is_some();
         let mut people = Vec::new();
-        let rows = sqlx::query(
-            "SELECT id, created_at, age_band, gender, ethnic_group, imd_decile, rurality, \
-             referral_source, referral_date FROM participants \
-             WHERE project = $1 AND consent_data_use = 1 ORDER BY id",
-        )
-        .bind(project)
-        .fetch_all(&db.pool)
-        .await?;
-        for r in rows {
-            let id: String = r.try_get(0)?;
-            let n = attended.get(&id).copied().unwrap_or(0);
+        for r in storage::analysis::report_participants(&db.pool, project).await? {
+            let n = attended.get(&r.id).copied().unwrap_or(0);
             if narrowed && n == 0 {
                 continue;
             }
-            let created: i64 = r.try_get(1)?;
             people.push(Person {
-                registered: chrono::DateTime::from_timestamp(created, 0).map(|d| d.date_naive()),
-                id,
-                age_band: r.try_get(2)?,
-                gender: r.try_get(3)?,
-                ethnic_group: r.try_get(4)?,
-                imd_decile: r.try_get(5)?,
-                rurality: r.try_get(6)?,
-                referral_source: r.try_get(7)?,
+                registered: chrono::DateTime::from_timestamp(r.created_at, 0)
+                    .map(|d| d.date_naive()),
+                id: r.id,
+                age_band: r.age_band,
+                gender: r.gender,
+                ethnic_group: r.ethnic_group,
+                imd_decile: r.imd_decile,
+                rurality: r.rurality,
+                referral_source: r.referral_source,
                 attended: n,
             });
         }
         let in_scope: HashSet<&str> = people.iter().map(|p| p.id.as_str()).collect();
 
         let mut responses = Vec::new();
-        let rows = sqlx::query(
-            "SELECT participant_id, instrument, timepoint, response_date, id, raw_score, \
-             metric_score, items, COALESCE(instrument_version, 1), score \
-             FROM wellbeing_responses WHERE project = $1 AND complete = 1",
-        )
-        .bind(project)
-        .fetch_all(&db.pool)
-        .await?;
-        for r in rows {
-            let participant: String = r.try_get(0)?;
-            if !in_scope.contains(participant.as_str()) {
+        for r in storage::analysis::report_responses(&db.pool, project).await? {
+            if !in_scope.contains(r.participant_id.as_str()) {
                 continue;
             }
-            let Some(date) = date_of(&r.try_get::<String, _>(3)?) else {
+            let Some(date) = date_of(&r.response_date) else {
                 continue;
             };
             if f.to.is_some_and(|d| date > d) {
                 continue;
             }
-            let items: String = r.try_get(7)?;
-            let items: BTreeMap<String, i64> = serde_json::from_str(&items).unwrap_or_default();
-            let Ok(version) = u32::try_from(r.try_get::<i64, _>(8)?) else {
+            let items: BTreeMap<String, i64> = serde_json::from_str(&r.items).unwrap_or_default();
+            let Ok(version) = u32::try_from(r.instrument_version) else {
                 continue;
             };
             responses.push(Response {
-                participant,
-                instrument: r.try_get(1)?,
+                participant: r.participant_id,
+                instrument: r.instrument,
                 version,
-                score: r.try_get(9)?,
-                timepoint: r.try_get(2)?,
+                score: r.score,
+                timepoint: r.timepoint,
                 date,
-                id: r.try_get(4)?,
-                raw: r.try_get(5)?,
-                metric: r.try_get(6)?,
+                id: r.id,
+                raw: r.raw_score,
+                metric: r.metric_score,
                 items: items
                     .into_iter()
                     .filter_map(|(k, v)| Some((k.parse().ok()?, v)))
@@ -1567,14 +1527,8 @@ pub async fn quarterly(
     // Site names by code, keyed as the sessions' (redacted) site codes are.
     let redactor = Redactor::load(db, project).await?;
     let mut names: HashMap<String, String> = HashMap::new();
-    for r in sqlx::query("SELECT slug, name FROM sites WHERE project = $1")
-        .bind(project)
-        .fetch_all(&db.pool)
-        .await?
-    {
-        let slug: String = r.try_get(0)?;
-        let name: String = r.try_get(1)?;
-        names.insert(redactor.redact(&slug), redactor.redact(&name));
+    for site in storage::analysis::sites(&db.pool, project).await? {
+        names.insert(redactor.redact(&site.slug), redactor.redact(&site.name));
     }
     let mut sites: BTreeMap<String, u64> = BTreeMap::new();
     for s in &data.sessions {

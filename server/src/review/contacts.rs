@@ -13,12 +13,11 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::storage::records::{self, LogEntry};
-use crate::storage::{Db, Tx};
+use crate::storage::{Db, Tx, contacts as stored};
 use bothy_sync_core::automerge::{ActorId, AutoCommit, Change, ChangeHash};
 use bothy_sync_core::split::{self, changed_values, legacy_values};
 use bothy_sync_core::{FieldValue, RecordDoc, RecordKind};
 use serde_bytes::ByteBuf;
-use sqlx::Row;
 use std::collections::{BTreeMap, HashSet};
 use uuid::Uuid;
 
@@ -32,10 +31,7 @@ fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
 /// Moves every participant in the old format to a participant and a contact record, once
 /// (`pending_data_migrations` says whether it is still to do). Returns how many were moved.
 pub async fn migrate(db: &Db) -> anyhow::Result<u64> {
-    let pending = sqlx::query("SELECT name FROM pending_data_migrations WHERE name = 'contacts'")
-        .fetch_optional(&db.pool)
-        .await?
-        .is_some();
+    let pending = stored::migration_pending(&db.pool).await?;
     if !pending {
         return Ok(0);
     }
@@ -45,20 +41,9 @@ pub async fn migrate(db: &Db) -> anyhow::Result<u64> {
         let mut tx = db.begin_write().await?;
         // No sync stores a record while this runs (syncs share this lock).
         db.lock_erasures(&mut tx, true).await?;
-        let rows = sqlx::query(
-            "SELECT r.id, r.project, r.doc, r.owner_user FROM records r \
-             WHERE r.kind = 'participant' AND r.id > $1 \
-               AND NOT EXISTS (SELECT 1 FROM retired_documents t WHERE t.record_id = r.id) \
-             ORDER BY r.id LIMIT $2",
-        )
-        .bind(&after)
-        .bind(BATCH)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = stored::participants_after(&mut *tx, &after, BATCH).await?;
         if rows.is_empty() {
-            sqlx::query("DELETE FROM pending_data_migrations WHERE name = 'contacts'")
-                .execute(&mut *tx)
-                .await?;
+            stored::migration_done(&mut *tx).await?;
             tx.commit().await?;
             break;
         }
@@ -68,15 +53,24 @@ pub async fn migrate(db: &Db) -> anyhow::Result<u64> {
         let now = crate::storage::now();
         let mut log = Vec::new();
         for row in &rows {
-            let id: String = row.get("id");
-            after.clone_from(&id);
-            let doc = RecordDoc::load(&row.get::<Vec<u8>, _>("doc"), actor.clone())
+            let id = &row.id;
+            after.clone_from(id);
+            let doc = RecordDoc::load(&row.doc, actor.clone())
                 .map_err(|e| anyhow::anyhow!("participant {id} cannot be loaded: {e}"))?;
             if !split::is_legacy(&doc) {
                 continue;
             }
-            let owner: Option<String> = row.get("owner_user");
-            match retire(&mut tx, &id, doc, owner.as_deref(), &actor, &mut log, now).await {
+            match retire(
+                &mut tx,
+                id,
+                doc,
+                row.owner_user.as_deref(),
+                &actor,
+                &mut log,
+                now,
+            )
+            .await
+            {
                 Ok(()) => moved += 1,
                 Err(e) => tracing::warn!(participant = %id, error = %e,
                     "a participant in the old format could not be split; it is left as it is"),
@@ -113,26 +107,8 @@ async fn retire(
         mut participant,
         contact,
     } = split::split(&old, id, actor.clone()).map_err(|e| internal("splitting", e))?;
-    sqlx::query(
-        "INSERT INTO retired_documents (record_id, project, doc, retired_seq, retired_at) \
-         VALUES ($1, $2, $3, 0, $4) \
-         ON CONFLICT (record_id) DO UPDATE SET doc = excluded.doc, retired_seq = 0",
-    )
-    .bind(id)
-    .bind(&env.project)
-    .bind(old.automerge().save_nocompress())
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
     // The old history leaves the log: no device is sent it again.
-    sqlx::query("DELETE FROM change_log WHERE record_id = $1")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("DELETE FROM conflicts WHERE record_id = $1")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
+    stored::retire(tx, id, &env.project, old.automerge().save_nocompress(), now).await?;
     store_new(tx, id, &env.project, &mut participant, owner, log, now).await?;
     if let Some(mut contact) = contact {
         let cid = Uuid::now_v7().to_string();
@@ -188,10 +164,7 @@ pub async fn intercept(
     log: &mut Vec<LogEntry>,
     now: i64,
 ) -> ApiResult<Intercepted> {
-    let retired = sqlx::query("SELECT project, doc FROM retired_documents WHERE record_id = $1")
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let retired = stored::retired(&mut **tx, id).await?;
     let Some(retired) = retired else {
         return created_in_old_format(tx, id, changes, owner, sender, actor, may_write, log, now)
             .await;
@@ -199,9 +172,8 @@ pub async fn intercept(
     let Ok(decoded) = bothy_sync_core::merge::decode_changes(changes) else {
         return Ok(Intercepted::No);
     };
-    let project: String = retired.get("project");
-    let mut old = AutoCommit::load(&retired.get::<Vec<u8>, _>("doc"))
-        .map_err(|e| internal("a retired document", e))?;
+    let project = retired.project;
+    let mut old = AutoCommit::load(&retired.doc).map_err(|e| internal("a retired document", e))?;
     let (mine, remaining) = partition(&mut old, decoded);
     if mine.is_empty() {
         return Ok(Intercepted::No);
@@ -225,11 +197,7 @@ pub async fn intercept(
     old.apply_changes(mine)
         .map_err(|e| internal("merging into a retired document", e))?;
     let after = legacy_values(&RecordDoc::from_automerge(old.clone()));
-    sqlx::query("UPDATE retired_documents SET doc = $1 WHERE record_id = $2")
-        .bind(old.save_nocompress())
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
+    stored::update_retired(&mut **tx, id, old.save_nocompress()).await?;
     let changed = changed_values(&before, &after);
     carry_over(
         tx, id, &project, &changed, owner, actor, &may_write, log, now,
@@ -305,11 +273,7 @@ async fn created_in_old_format(
     log: &mut Vec<LogEntry>,
     now: i64,
 ) -> ApiResult<Intercepted> {
-    let exists = sqlx::query("SELECT 1 AS one FROM records WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .is_some();
+    let exists = stored::record_exists(&mut **tx, id).await?;
     if exists {
         return Ok(Intercepted::No);
     }
@@ -367,13 +331,7 @@ async fn carry_over(
         .into_iter()
         .map(|(k, v)| (k["contact.".len()..].to_owned(), v))
         .collect();
-    let existing: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM contacts WHERE participant_id = $1 AND project = $2 ORDER BY id LIMIT 1",
-    )
-    .bind(id)
-    .bind(project)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let existing = stored::first_contact_of(&mut **tx, id, project).await?;
     match existing {
         Some(cid) => edit_stored(tx, &cid, project, &contact, actor, log, now).await,
         None => {
@@ -437,22 +395,14 @@ async fn edit_stored(
 /// Dates the retirements written in this transaction by the log's new head (call after
 /// [`records::append_log`]).
 pub async fn date_retirements(tx: &mut Tx, head: i64) -> ApiResult<()> {
-    sqlx::query("UPDATE retired_documents SET retired_seq = $1 WHERE retired_seq = 0")
-        .bind(head)
-        .execute(&mut **tx)
-        .await?;
+    stored::date_retirements(&mut **tx, head).await?;
     Ok(())
 }
 
 /// The values of a participant's retired document (from before contact records), if any, by
 /// path: for subject-rights exports.
 pub async fn retired_values(db: &Db, id: &str) -> ApiResult<Option<serde_json::Value>> {
-    let Some(bytes) =
-        sqlx::query_scalar::<_, Vec<u8>>("SELECT doc FROM retired_documents WHERE record_id = $1")
-            .bind(id)
-            .fetch_optional(&db.pool)
-            .await?
-    else {
+    let Some(bytes) = stored::retired_doc(&db.pool, id).await? else {
         return Ok(None);
     };
     let doc = AutoCommit::load(&bytes).map_err(|e| internal("a retired document", e))?;
@@ -466,14 +416,9 @@ pub async fn retired_values(db: &Db, id: &str) -> ApiResult<Option<serde_json::V
 pub async fn replaced_since(tx: &mut Tx, projects: &[String], since: u64) -> ApiResult<Vec<Uuid>> {
     let mut out = Vec::new();
     for project in projects {
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT record_id FROM retired_documents \
-             WHERE project = $1 AND retired_seq > $2 ORDER BY record_id",
-        )
-        .bind(project)
-        .bind(i64::try_from(since).unwrap_or(i64::MAX))
-        .fetch_all(&mut **tx)
-        .await?;
+        let rows =
+            stored::retired_since(&mut **tx, project, i64::try_from(since).unwrap_or(i64::MAX))
+                .await?;
         out.extend(rows.iter().filter_map(|r| Uuid::parse_str(r).ok()));
     }
     Ok(out)

@@ -21,83 +21,35 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::storage::records::{self, LogEntry};
-use crate::storage::{Backend, Db, Tx};
+use crate::storage::{Backend, Db, Tx, erasure as stored};
 use bothy_sync_core::{RecordDoc, RecordError};
 use serde::Serialize;
-use sqlx::Row;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-/// A tombstone as stored.
-#[derive(Debug, Clone, Serialize)]
-pub struct Tombstone {
-    /// The erased record.
-    pub record_id: String,
-    /// Its kind when erased.
-    pub kind: String,
-    /// The participant whose erasure removed it.
-    pub participant_id: String,
-    /// The change log position of the erasure.
-    pub seq: i64,
-    /// When (Unix seconds).
-    pub erased_at: i64,
-    /// The user who erased it.
-    pub erased_by: Option<String>,
-}
-
-fn tombstone_of(row: &sqlx::any::AnyRow) -> Tombstone {
-    Tombstone {
-        record_id: row.get("record_id"),
-        kind: row.get("kind"),
-        participant_id: row.get("participant_id"),
-        seq: row.get("seq"),
-        erased_at: row.get("erased_at"),
-        erased_by: row.get("erased_by"),
-    }
-}
+pub use crate::storage::erasure::Tombstone;
 
 /// The tombstone of one record id, if it was erased.
-pub async fn tombstone<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
-    executor: E,
+pub async fn tombstone(
+    db: impl sqlx::any::AnyExecutor<'_>,
     id: &str,
 ) -> Result<Option<Tombstone>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT record_id, kind, participant_id, seq, erased_at, erased_by FROM erasures \
-         WHERE record_id = $1",
-    )
-    .bind(id)
-    .fetch_optional(executor)
-    .await?;
-    Ok(row.as_ref().map(tombstone_of))
+    stored::tombstone(db, id).await
 }
 
 /// Every tombstone written by erasing `participant` in `project`.
-pub async fn tombstones_of<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
-    executor: E,
+pub async fn tombstones_of(
+    db: impl sqlx::any::AnyExecutor<'_>,
     project: &str,
     participant: &str,
 ) -> Result<Vec<Tombstone>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT record_id, kind, participant_id, seq, erased_at, erased_by FROM erasures \
-         WHERE participant_id = $1 AND project = $2 ORDER BY kind, record_id",
-    )
-    .bind(participant)
-    .bind(project)
-    .fetch_all(executor)
-    .await?;
-    Ok(rows.iter().map(tombstone_of).collect())
+    stored::tombstones_of(db, participant, project).await
 }
 
 /// Whether a record id is tombstoned.
 pub async fn is_erased(tx: &mut Tx, id: &str) -> Result<bool, sqlx::Error> {
-    Ok(
-        sqlx::query("SELECT 1 AS x FROM erasures WHERE record_id = $1")
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?
-            .is_some(),
-    )
+    stored::is_erased(&mut **tx, id).await
 }
 
 /// The erased ids in projects where `user_id` holds a writing role, tombstoned after `since`
@@ -110,28 +62,23 @@ pub async fn erased_for(
     since: u64,
     head: u64,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    // The roles that write (and so hold records on devices), from the one table of rules:
-    // fixed identifiers, so written into the statement rather than bound one by one.
-    let writers: Vec<String> = bothy_sync_core::roles::Role::ALL
+    // The roles that write (and so hold records on devices), from the one table of rules.
+    let writers: Vec<&str> = bothy_sync_core::roles::Role::ALL
         .into_iter()
         .filter(|r| r.writes())
-        .map(|r| format!("'{}'", r.as_str()))
+        .map(|r| r.as_str())
         .collect();
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT record_id FROM erasures WHERE seq > $1 AND seq <= $2 AND EXISTS (\
-           SELECT 1 FROM memberships pm WHERE pm.user_id = $3 AND pm.project = erasures.project \
-           AND pm.role IN ({})) \
-         ORDER BY seq, record_id",
-        writers.join(", ")
-    )))
-    .bind(i64::try_from(since).unwrap_or(i64::MAX))
-    .bind(i64::try_from(head).unwrap_or(i64::MAX))
-    .bind(user_id)
-    .fetch_all(&mut **tx)
+    let ids = stored::erased_in_roles(
+        &mut **tx,
+        user_id,
+        &writers,
+        i64::try_from(since).unwrap_or(i64::MAX),
+        i64::try_from(head).unwrap_or(i64::MAX),
+    )
     .await?;
-    Ok(rows
+    Ok(ids
         .iter()
-        .filter_map(|r| Uuid::parse_str(&r.get::<String, _>("record_id")).ok())
+        .filter_map(|id| Uuid::parse_str(id).ok())
         .collect())
 }
 
@@ -171,41 +118,6 @@ pub enum Erasure {
     AlreadyErased(Tombstone),
 }
 
-/// Ids of `kind` records in `project` whose projection names `participant`.
-async fn about(
-    tx: &mut Tx,
-    table: &str,
-    project: &str,
-    participant: &str,
-) -> Result<Vec<String>, sqlx::Error> {
-    let sql = match table {
-        "wellbeing_responses" => {
-            "SELECT id FROM wellbeing_responses WHERE participant_id = $1 AND project = $2"
-        }
-        "stories" => "SELECT id FROM stories WHERE participant_id = $1 AND project = $2",
-        "contacts" => "SELECT id FROM contacts WHERE participant_id = $1 AND project = $2",
-        _ => {
-            "SELECT DISTINCT session_id AS id FROM attendance WHERE participant_id = $1 AND project = $2"
-        }
-    };
-    Ok(sqlx::query(sql)
-        .bind(participant)
-        .bind(project)
-        .fetch_all(&mut **tx)
-        .await?
-        .iter()
-        .map(|r| r.get::<String, _>("id"))
-        .collect())
-}
-
-async fn delete(tx: &mut Tx, sql: &'static str, id: &str) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(sql)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected())
-}
-
 /// Erases `participant` of `project` inside `tx` (which the caller commits, with its audit
 /// entry). `NotFound` if the project holds no such participant.
 pub async fn erase_participant(
@@ -222,30 +134,19 @@ pub async fn erase_participant(
     {
         return Ok(Erasure::AlreadyErased(t));
     }
-    let record = sqlx::query("SELECT project, kind FROM records WHERE id = $1")
-        .bind(participant)
-        .fetch_optional(&mut **tx)
-        .await?;
-    let exists = match record {
-        Some(r) => {
-            r.get::<String, _>("project") == project && r.get::<String, _>("kind") == "participant"
-        }
+    let exists = match stored::project_kind(&mut **tx, participant).await? {
+        Some(r) => r.project == project && r.kind == "participant",
         // A participant refused at creation exists only in quarantine.
-        None => sqlx::query("SELECT 1 AS x FROM quarantine WHERE record_id = $1 AND project = $2")
-            .bind(participant)
-            .bind(project)
-            .fetch_optional(&mut **tx)
-            .await?
-            .is_some(),
+        None => stored::in_quarantine(&mut **tx, participant, project).await?,
     };
     if !exists {
         return Err(ApiError::NotFound(format!(
             "no participant {participant} in project `{project}`"
         )));
     }
-    let mut responses = about(tx, "wellbeing_responses", project, participant).await?;
-    let mut stories = about(tx, "stories", project, participant).await?;
-    let mut contacts = about(tx, "contacts", project, participant).await?;
+    let mut responses = stored::responses_about(&mut **tx, participant, project).await?;
+    let mut stories = stored::stories_about(&mut **tx, participant, project).await?;
+    let mut contacts = stored::contacts_of(&mut **tx, participant, project).await?;
     // Refused new responses and stories about them, kept only in quarantine.
     for (_, record, kind) in refused_about(&mut **tx, project, participant).await? {
         if record == participant
@@ -262,7 +163,7 @@ pub async fn erase_participant(
             _ => responses.push(record),
         }
     }
-    let sessions = about(tx, "attendance", project, participant).await?;
+    let sessions = stored::sessions_attended(&mut **tx, participant, project).await?;
     let mut locks: BTreeSet<&str> = BTreeSet::new();
     locks.insert(participant);
     locks.extend(responses.iter().map(String::as_str));
@@ -292,23 +193,10 @@ pub async fn erase_participant(
         }
     }
     records::append_log(tx, log, now).await?;
-    delete(
-        tx,
-        "DELETE FROM attendance WHERE participant_id = $1",
-        participant,
-    )
-    .await?;
+    stored::delete_attendance_of(&mut **tx, participant).await?;
     // Quarantined attendance marks for them on sessions (the mark itself is about them).
-    counts.quarantine_entries += sqlx::query("DELETE FROM quarantine WHERE field = $1")
-        .bind(&mark)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    counts.conflicts_and_flags += sqlx::query("DELETE FROM conflicts WHERE field = $1")
-        .bind(&mark)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+    counts.quarantine_entries += stored::delete_quarantine_of_field(&mut **tx, &mark).await?;
+    counts.conflicts_and_flags += stored::delete_conflicts_of_field(&mut **tx, &mark).await?;
 
     // The records themselves, everywhere they are kept.
     let mut erased: Vec<(&str, &str)> = vec![(participant, "participant")];
@@ -316,56 +204,34 @@ pub async fn erase_participant(
     erased.extend(stories.iter().map(|id| (id.as_str(), "story")));
     erased.extend(contacts.iter().map(|id| (id.as_str(), "contact")));
     for (id, kind) in &erased {
-        let deleted = delete(tx, "DELETE FROM records WHERE id = $1", id).await?;
+        let deleted = stored::delete_record(tx, id).await?;
         match *kind {
-            "participant" => counts.participants += deleted,
-            "contact" => counts.contacts += deleted,
-            "wellbeing" => counts.wellbeing_responses += deleted,
-            _ => counts.stories += deleted,
+            "participant" => counts.participants += deleted.records,
+            "contact" => counts.contacts += deleted.records,
+            "wellbeing" => counts.wellbeing_responses += deleted.records,
+            _ => counts.stories += deleted.records,
         }
-        counts.change_log_rows +=
-            delete(tx, "DELETE FROM change_log WHERE record_id = $1", id).await?;
-        counts.quarantine_entries +=
-            delete(tx, "DELETE FROM quarantine WHERE record_id = $1", id).await?;
-        counts.conflicts_and_flags +=
-            delete(tx, "DELETE FROM conflicts WHERE record_id = $1", id).await?;
-        counts.conflicts_and_flags +=
-            delete(tx, "DELETE FROM record_flags WHERE record_id = $1", id).await?;
-        for sql in [
-            "DELETE FROM participants WHERE id = $1",
-            "DELETE FROM contacts WHERE id = $1",
-            // The participant's document from before contact records, with its history.
-            "DELETE FROM retired_documents WHERE record_id = $1",
-            "DELETE FROM withdrawals WHERE record_id = $1",
-            "DELETE FROM wellbeing_responses WHERE id = $1",
-            "DELETE FROM wellbeing_items WHERE response_id = $1",
-            "DELETE FROM stories WHERE id = $1",
-        ] {
-            delete(tx, sql, id).await?;
-        }
+        counts.change_log_rows += deleted.change_log_rows;
+        counts.quarantine_entries += deleted.quarantine_entries;
+        counts.conflicts_and_flags += deleted.conflicts + deleted.flags;
     }
 
     // Tombstones, at a position of their own in the change log's numbering (taken last: it
     // orders this commit among the syncs', as appending to the log does).
-    let seq: i64 = sqlx::query("UPDATE log_head SET seq = seq + 1 WHERE id = 1 RETURNING seq")
-        .fetch_one(&mut **tx)
-        .await?
-        .get("seq");
+    let seq = stored::next_seq(&mut **tx).await?;
     for (id, kind) in &erased {
-        counts.tombstones += sqlx::query(
-            "INSERT INTO erasures (record_id, project, kind, participant_id, seq, erased_at, erased_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (record_id) DO NOTHING",
+        let written = stored::write_tombstone(
+            &mut **tx,
+            id,
+            project,
+            kind,
+            participant,
+            seq,
+            now,
+            erased_by,
         )
-        .bind(*id)
-        .bind(project)
-        .bind(*kind)
-        .bind(participant)
-        .bind(seq)
-        .bind(now)
-        .bind(erased_by)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+        .await?;
+        counts.tombstones += u64::from(written);
     }
     Ok(Erasure::Done { counts, seq })
 }
@@ -440,33 +306,20 @@ pub async fn refused_about<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     project: &str,
     participant: &str,
 ) -> Result<Vec<(i64, String, Option<String>)>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT id, record_id, changes FROM quarantine \
-         WHERE project = $1 AND action = 'refused' AND changes IS NOT NULL ORDER BY id",
-    )
-    .bind(project)
-    .fetch_all(executor)
-    .await?;
+    let rows = stored::refused_in(executor, project).await?;
     let mut out = Vec::new();
     for row in rows {
-        let bytes: Vec<u8> = row.get("changes");
-        let Some(changes) = records::Kept::changes(&bytes) else {
+        let Some(changes) = records::Kept::changes(&row.changes) else {
             continue;
         };
         if let Some((p, kind)) = claimed_participant(&changes)
             && p == participant
         {
-            out.push((row.get("id"), row.get("record_id"), kind));
+            out.push((row.id, row.record_id, kind));
         }
     }
     Ok(out)
 }
-
-/// Every table an erasure deletes from or rewrites a row of: on PostgreSQL their dead row
-/// versions (heap, TOAST and index entries) still hold the erased data until rewritten.
-const ERASED_FROM: &str = "records, change_log, quarantine, conflicts, record_flags, \
-     participants, contacts, retired_documents, withdrawals, wellbeing_responses, wellbeing_items, stories, \
-     attendance, sessions";
 
 /// How many times a SQLite checkpoint is tried while readers hold older snapshots.
 const CHECKPOINT_ATTEMPTS: u32 = 5;
@@ -496,9 +349,7 @@ pub async fn scrub(db: &Db, participant: &str) -> Result<Scrub, sqlx::Error> {
             // Plain VACUUM marks the space reusable but leaves the bytes in the pages; FULL
             // writes each table (and its TOAST table and indexes) to a new file and drops the
             // old one. Each table is locked exclusively while it is rewritten.
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("VACUUM (FULL) {ERASED_FROM}")))
-                .execute(&db.pool)
-                .await?;
+            stored::vacuum_erased(&db.pool).await?;
             Scrub::Done
         }
     };
@@ -522,16 +373,7 @@ pub async fn scrub(db: &Db, participant: &str) -> Result<Scrub, sqlx::Error> {
 async fn wait_for_older_snapshots(db: &Db, participant: &str) -> Result<(), sqlx::Error> {
     let deadline = Instant::now() + SNAPSHOT_WAIT;
     loop {
-        let older: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM pg_stat_activity a, \
-               (SELECT MAX(age(e.xmin)) AS erasure FROM erasures e WHERE e.participant_id = $1) t \
-             WHERE a.pid <> pg_backend_pid() \
-             AND (age(a.backend_xmin) >= t.erasure OR age(a.backend_xid) >= t.erasure)",
-        )
-        .bind(participant)
-        .fetch_one(&db.pool)
-        .await?
-        .try_get("n")?;
+        let older = stored::older_transactions(&db.pool, participant).await?;
         if older == 0 {
             return Ok(());
         }
@@ -555,15 +397,9 @@ async fn checkpoint_sqlite(db: &Db) -> Result<Scrub, sqlx::Error> {
     let mut conn = db.pool.acquire().await?;
     // This connection's busy timeout is changed: it is closed, not returned to the pool.
     conn.close_on_drop();
-    sqlx::query("PRAGMA busy_timeout = 1000")
-        .execute(&mut *conn)
-        .await?;
+    stored::short_busy_timeout(&mut *conn).await?;
     for attempt in 1..=CHECKPOINT_ATTEMPTS {
-        let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .fetch_one(&mut *conn)
-            .await?;
-        let busy: i64 = row.try_get(0)?;
-        if busy == 0 {
+        if !stored::checkpoint_truncate(&mut *conn).await? {
             return Ok(Scrub::Done);
         }
         tracing::info!(attempt, "checkpoint after an erasure waits for readers");

@@ -1,30 +1,26 @@
 //! The admin API: projects, users, memberships, enrolment codes and devices.
 
 use super::JsonBody;
+use crate::access::accounts;
 use crate::access::audit;
-use crate::access::auth::{UserAuth, hash_password, random_secret, sha256_hex};
-use crate::access::roles::Role;
+use crate::access::auth::{UserAuth, random_secret};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::storage::now;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use bothy_sync_core::validate::check_project_slug;
-use rand::Rng;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::Row;
 
 /// New project.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProject {
     /// Its slug, unique on the server.
-    #[schema(schema_with = super::input::slug_schema)]
+    #[schema(schema_with = crate::input::slug_schema)]
     slug: String,
     /// Its name (trimmed).
-    #[schema(schema_with = super::input::name_schema)]
+    #[schema(schema_with = crate::input::name_schema)]
     name: String,
 }
 
@@ -52,7 +48,7 @@ pub async fn create_project(
     JsonBody(body): JsonBody<NewProject>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     user.require_admin()?;
-    create_project_in(&state.db, &body.slug, &body.name).await?;
+    accounts::create_project_in(&state.db, &body.slug, &body.name).await?;
     audit::record(
         &state.db.pool,
         &audit::Actor::user(&user),
@@ -66,26 +62,6 @@ pub async fn create_project(
         StatusCode::CREATED,
         Json(json!({"slug": body.slug, "name": body.name.trim()})),
     ))
-}
-
-/// Creates a project (shared by the API and the server's own CLI).
-pub async fn create_project_in(db: &crate::storage::Db, slug: &str, name: &str) -> ApiResult<()> {
-    check_project_slug(slug).map_err(|e| ApiError::bad("invalid_slug", e.to_string()))?;
-    let name = &super::input::text("project name", "invalid_name", name, super::input::NAME_MAX)?;
-    let res = sqlx::query(
-        "INSERT INTO projects (slug, name, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(slug)
-    .bind(name)
-    .bind(now())
-    .execute(&db.pool)
-    .await?;
-    if res.rows_affected() == 0 {
-        return Err(ApiError::Conflict(format!(
-            "project `{slug}` already exists"
-        )));
-    }
-    Ok(())
 }
 
 /// `GET /api/v1/admin/projects`.
@@ -107,14 +83,11 @@ pub async fn list_projects(
     user: UserAuth,
 ) -> ApiResult<Json<Value>> {
     user.require_admin()?;
-    let rows = sqlx::query("SELECT slug, name FROM projects ORDER BY slug")
-        .fetch_all(&state.db.pool)
-        .await?;
+    let projects = crate::storage::projects::list(&state.db.pool).await?;
     Ok(Json(Value::Array(
-        rows.into_iter()
-            .map(
-                |r| json!({"slug": r.get::<String, _>("slug"), "name": r.get::<String, _>("name")}),
-            )
+        projects
+            .into_iter()
+            .map(|p| json!({"slug": p.slug, "name": p.name}))
             .collect(),
     )))
 }
@@ -124,11 +97,11 @@ pub async fn list_projects(
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// Their username, unique on the server.
-    #[schema(schema_with = super::input::username_schema)]
+    #[schema(schema_with = crate::input::username_schema)]
     username: String,
     /// Their password; left out or `null`, one is generated and answered once.
     #[serde(default)]
-    #[schema(schema_with = super::input::password_schema)]
+    #[schema(schema_with = crate::input::password_schema)]
     password: Option<String>,
     /// A server admin.
     #[serde(default)]
@@ -163,7 +136,7 @@ pub async fn create_user(
     let password = body
         .password
         .unwrap_or_else(|| random_secret()[..16].to_owned());
-    let id = create_user_in(&state.db, &body.username, &password, body.is_admin).await?;
+    let id = accounts::create_user_in(&state.db, &body.username, &password, body.is_admin).await?;
     audit::record(
         &state.db.pool,
         &audit::Actor::user(&user),
@@ -180,68 +153,15 @@ pub async fn create_user(
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
-/// Creates a user (shared by the API, first start and the server's CLI). Returns the id.
-pub async fn create_user_in(
-    db: &crate::storage::Db,
-    username: &str,
-    password: &str,
-    is_admin: bool,
-) -> ApiResult<String> {
-    let ok = !username.is_empty()
-        && username.len() <= super::input::USERNAME_MAX
-        && username
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
-    if !ok {
-        return Err(ApiError::bad(
-            "invalid_username",
-            "username must be 1-64 letters, digits or . _ - @",
-        ));
-    }
-    check_password("password", password)?;
-    let hash = hash_password(password.to_owned()).await?;
-    let id = uuid::Uuid::new_v4().to_string();
-    let res = sqlx::query(
-        "INSERT INTO users (id, username, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(&id)
-    .bind(username)
-    .bind(hash)
-    .bind(i64::from(is_admin))
-    .bind(now())
-    .execute(&db.pool)
-    .await?;
-    if res.rows_affected() == 0 {
-        return Err(ApiError::Conflict(format!(
-            "user `{username}` already exists"
-        )));
-    }
-    Ok(id)
-}
-
-/// The rules of every new password (an account's first, a change, a reset): `400
-/// weak_password` naming `field` otherwise.
-pub fn check_password(field: &str, password: &str) -> ApiResult<()> {
-    let min = super::input::PASSWORD_MIN;
-    if password.chars().count() < min {
-        return Err(ApiError::bad(
-            "weak_password",
-            format!("{field} must be at least {min} characters"),
-        ));
-    }
-    Ok(())
-}
-
 /// Membership.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Member {
     /// The user.
-    #[schema(schema_with = super::input::username_schema)]
+    #[schema(schema_with = crate::input::username_schema)]
     username: String,
     /// Their role in the project.
-    #[schema(schema_with = super::input::role_schema)]
+    #[schema(schema_with = crate::input::role_schema)]
     role: String,
 }
 
@@ -271,7 +191,7 @@ pub async fn add_member(
     JsonBody(body): JsonBody<Member>,
 ) -> ApiResult<Json<Value>> {
     user.require_admin()?;
-    add_member_in(&state.db, &slug, &body.username, &body.role).await?;
+    accounts::add_member_in(&state.db, &slug, &body.username, &body.role).await?;
     audit::record(
         &state.db.pool,
         &audit::Actor::user(&user),
@@ -313,74 +233,11 @@ pub async fn remove_member(
     Path((slug, username)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     user.require_admin()?;
-    let user_id = user_id_of(&state.db, &username).await?;
-    let mut tx = state.db.begin_write().await?;
-    let role: Option<String> =
-        sqlx::query_scalar("SELECT role FROM memberships WHERE project = $1 AND user_id = $2")
-            .bind(&slug)
-            .bind(&user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some(role) = role else {
-        return Err(ApiError::NotFound(format!(
-            "`{username}` is not a member of project `{slug}`"
-        )));
-    };
-    sqlx::query("DELETE FROM memberships WHERE project = $1 AND user_id = $2")
-        .bind(&slug)
-        .bind(&user_id)
-        .execute(&mut *tx)
-        .await?;
-    audit::record(
-        &mut *tx,
-        &audit::Actor::user(&user),
-        "member.remove",
-        Some(&slug),
-        Some(&username),
-        json!({"role": role}),
-    )
-    .await?;
-    tx.commit().await?;
+    let role =
+        accounts::remove_member(&state.db, &audit::Actor::user(&user), &slug, &username).await?;
     Ok(Json(
         json!({"project": slug, "username": username, "removed": true, "role": role}),
     ))
-}
-
-/// Adds a membership (shared with the server's CLI).
-pub async fn add_member_in(
-    db: &crate::storage::Db,
-    slug: &str,
-    username: &str,
-    role: &str,
-) -> ApiResult<()> {
-    let role = Role::parse(role).map_err(|e| ApiError::bad("invalid_role", e.to_string()))?;
-    let project = sqlx::query("SELECT slug FROM projects WHERE slug = $1")
-        .bind(slug)
-        .fetch_optional(&db.pool)
-        .await?;
-    if project.is_none() {
-        return Err(ApiError::NotFound(format!("no project `{slug}`")));
-    }
-    let user_id = user_id_of(db, username).await?;
-    sqlx::query(
-        "INSERT INTO memberships (project, user_id, role) VALUES ($1, $2, $3) \
-         ON CONFLICT (project, user_id) DO UPDATE SET role = excluded.role",
-    )
-    .bind(slug)
-    .bind(user_id)
-    .bind(role.as_str())
-    .execute(&db.pool)
-    .await?;
-    Ok(())
-}
-
-async fn user_id_of(db: &crate::storage::Db, username: &str) -> ApiResult<String> {
-    sqlx::query("SELECT id FROM users WHERE username = $1")
-        .bind(username)
-        .fetch_optional(&db.pool)
-        .await?
-        .map(|r| r.get("id"))
-        .ok_or_else(|| ApiError::NotFound(format!("no user `{username}`")))
 }
 
 /// New enrolment code.
@@ -388,11 +245,11 @@ async fn user_id_of(db: &crate::storage::Db, username: &str) -> ApiResult<String
 #[serde(deny_unknown_fields)]
 pub struct NewEnrolment {
     /// The user the device will belong to.
-    #[schema(schema_with = super::input::username_schema)]
+    #[schema(schema_with = crate::input::username_schema)]
     username: String,
     /// Hours until the code expires: 1 to 720 (default 72).
-    #[serde(default, deserialize_with = "super::input::whole_number")]
-    #[schema(schema_with = super::input::enrolment_hours_schema)]
+    #[serde(default, deserialize_with = "crate::input::whole_number")]
+    #[schema(schema_with = crate::input::enrolment_hours_schema)]
     expires_in_hours: Option<i64>,
 }
 
@@ -421,14 +278,15 @@ pub async fn create_enrolment(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     user.require_admin()?;
     let hours = body.expires_in_hours.unwrap_or(72);
-    if !(1..=super::input::ENROLMENT_HOURS_MAX).contains(&hours) {
+    if !(1..=crate::input::ENROLMENT_HOURS_MAX).contains(&hours) {
         return Err(ApiError::bad(
             "invalid_expiry",
             "expires_in_hours must be 1 to 720",
         ));
     }
     let (code, expires_at) =
-        create_enrolment_in(&state.db, &body.username, Some(&user.user_id), hours).await?;
+        accounts::create_enrolment_in(&state.db, &body.username, Some(&user.user_id), hours)
+            .await?;
     audit::record(
         &state.db.pool,
         &audit::Actor::user(&user),
@@ -442,38 +300,6 @@ pub async fn create_enrolment(
         StatusCode::CREATED,
         Json(json!({"code": code, "username": body.username, "expires_at": expires_at})),
     ))
-}
-
-/// Makes a single-use enrolment code (shared with the server's CLI).
-pub async fn create_enrolment_in(
-    db: &crate::storage::Db,
-    username: &str,
-    created_by: Option<&str>,
-    hours: i64,
-) -> ApiResult<(String, i64)> {
-    let user_id = user_id_of(db, username).await?;
-    // 10 characters from 31 unambiguous ones: about 50 bits, single use, expiring.
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ2345679";
-    let raw: String = {
-        let mut rng = rand::rng();
-        (0..10)
-            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-            .collect()
-    };
-    let code = format!("{}-{}", &raw[..5], &raw[5..]);
-    let expires_at = now() + hours * 3600;
-    sqlx::query(
-        "INSERT INTO enrolments (code_hash, user_id, created_by, expires_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(sha256_hex(&raw))
-    .bind(user_id)
-    .bind(created_by)
-    .bind(expires_at)
-    .bind(now())
-    .execute(&db.pool)
-    .await?;
-    Ok((code, expires_at))
 }
 
 /// `GET /api/v1/admin/devices`.
@@ -492,21 +318,14 @@ pub async fn create_enrolment_in(
 )]
 pub async fn list_devices(State(state): State<AppState>, user: UserAuth) -> ApiResult<Json<Value>> {
     user.require_admin()?;
-    let rows = sqlx::query(
-        "SELECT d.id, d.name, u.username, u.active, d.app, d.created_at, d.last_sync_at, \
-         d.revoked_at, d.pending_records, d.last_pushed, d.wipe_requested_at, d.wipe_sent_at, \
-         d.wipe_confirmed_at \
-         FROM devices d JOIN users u ON u.id = d.user_id ORDER BY d.created_at",
-    )
-    .fetch_all(&state.db.pool)
-    .await?;
+    let devices = crate::storage::devices::listing(&state.db.pool).await?;
     let mut losses = crate::access::wipe::losses_by_device(&state.db).await?;
     Ok(Json(Value::Array(
-        rows.into_iter()
-            .map(|r| {
-                let id: String = r.get("id");
-                let confirmed = r.get::<Option<i64>, _>("wipe_confirmed_at");
-                let lost = losses.remove(&id).unwrap_or_default();
+        devices
+            .into_iter()
+            .map(|d| {
+                let confirmed = d.wipe_confirmed_at;
+                let lost = losses.remove(&d.id).unwrap_or_default();
                 let (lost_records, lost_changes) = match confirmed {
                     Some(_) => (
                         Some(lost.len() as i64),
@@ -515,19 +334,19 @@ pub async fn list_devices(State(state): State<AppState>, user: UserAuth) -> ApiR
                     None => (None, None),
                 };
                 json!({
-                    "device_id": id,
-                    "name": r.get::<String, _>("name"),
-                    "username": r.get::<String, _>("username"),
-                    "app": r.get::<Option<String>, _>("app"),
-                    "created_at": r.get::<i64, _>("created_at"),
-                    "last_sync_at": r.get::<Option<i64>, _>("last_sync_at"),
-                    "revoked": r.get::<Option<i64>, _>("revoked_at").is_some(),
-                    "revoked_at": r.get::<Option<i64>, _>("revoked_at"),
-                    "user_active": r.get::<i64, _>("active") != 0,
-                    "pending_records": r.get::<Option<i64>, _>("pending_records"),
-                    "last_pushed": r.get::<Option<i64>, _>("last_pushed"),
-                    "wipe_requested_at": r.get::<Option<i64>, _>("wipe_requested_at"),
-                    "wipe_sent_at": r.get::<Option<i64>, _>("wipe_sent_at"),
+                    "device_id": d.id,
+                    "name": d.name,
+                    "username": d.username,
+                    "app": d.app,
+                    "created_at": d.created_at,
+                    "last_sync_at": d.last_sync_at,
+                    "revoked": d.revoked_at.is_some(),
+                    "revoked_at": d.revoked_at,
+                    "user_active": d.active != 0,
+                    "pending_records": d.pending_records,
+                    "last_pushed": d.last_pushed,
+                    "wipe_requested_at": d.wipe_requested_at,
+                    "wipe_sent_at": d.wipe_sent_at,
                     "wipe_confirmed_at": confirmed,
                     "lost_records": lost_records,
                     "lost_changes": lost_changes,
@@ -543,12 +362,12 @@ pub async fn list_devices(State(state): State<AppState>, user: UserAuth) -> ApiR
 #[serde(deny_unknown_fields)]
 pub struct Reason {
     /// The reason (trimmed).
-    #[schema(schema_with = super::input::reason_schema)]
+    #[schema(schema_with = crate::input::reason_schema)]
     reason: String,
 }
 
 fn check_reason(reason: &str) -> ApiResult<String> {
-    let max = super::input::REASON_MAX;
+    let max = crate::input::REASON_MAX;
     if reason.trim().is_empty() || reason.chars().count() > max {
         return Err(ApiError::bad(
             "invalid_reason",
@@ -590,61 +409,11 @@ pub async fn revoke_device(
     user.require_admin()?;
     let reason = check_reason(&body.reason)?;
     crate::error::check_id("id", &id)?;
-    let mut tx = state.db.begin_write().await?;
-    let row = sqlx::query(
-        "SELECT d.name, d.revoked_at, d.wipe_requested_at, u.username FROM devices d \
-         JOIN users u ON u.id = d.user_id WHERE d.id = $1",
-    )
-    .bind(&id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| ApiError::NotFound(format!("no device `{id}`")))?;
-    let at = now();
-    let name: String = row.get("name");
-    let username: String = row.get("username");
-    let revoked_at = match row.get::<Option<i64>, _>("revoked_at") {
-        Some(before) if row.get::<Option<i64>, _>("wipe_requested_at").is_some() => {
-            return Err(ApiError::Conflict(format!(
-                "device `{id}` was already revoked (at {before}) and its wipe ordered"
-            )));
-        }
-        // Revoked before wipes existed: this revocation orders its wipe.
-        Some(before) => before,
-        None => {
-            sqlx::query("UPDATE devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(at)
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-            audit::record(
-                &mut *tx,
-                &audit::Actor::user(&user),
-                "device.revoke",
-                None,
-                Some(&id),
-                json!({"reason": reason, "device_name": name, "username": username}),
-            )
-            .await?;
-            at
-        }
-    };
-    crate::access::wipe::order(
-        &mut tx,
-        &audit::Actor::user(&user),
-        &id,
-        "device.revoke",
-        at,
-    )
-    .await?;
-    let wipe_requested_at: Option<i64> =
-        sqlx::query_scalar("SELECT wipe_requested_at FROM devices WHERE id = $1")
-            .bind(&id)
-            .fetch_one(&mut *tx)
-            .await?;
-    tx.commit().await?;
+    let revoked =
+        accounts::revoke_device(&state.db, &audit::Actor::user(&user), &id, &reason).await?;
     Ok(Json(json!({
-        "device_id": id, "name": name, "username": username, "revoked": true,
-        "revoked_at": revoked_at, "wipe_requested_at": wipe_requested_at,
+        "device_id": id, "name": revoked.name, "username": revoked.username, "revoked": true,
+        "revoked_at": revoked.revoked_at, "wipe_requested_at": revoked.wipe_requested_at,
     })))
 }
 
@@ -678,74 +447,18 @@ pub async fn remove_user(
 ) -> ApiResult<Json<Value>> {
     user.require_admin()?;
     let reason = check_reason(&body.reason)?;
-    let mut tx = state.db.begin_write().await?;
-    let row = sqlx::query("SELECT id, active FROM users WHERE username = $1")
-        .bind(&username)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no user `{username}`")))?;
-    let user_id: String = row.get("id");
-    if user_id == user.user_id {
-        return Err(ApiError::bad(
-            "cannot_remove_self",
-            "an admin cannot remove their own account: ask another admin",
-        ));
-    }
-    if row.get::<i64, _>("active") == 0 {
-        return Err(ApiError::Conflict(format!(
-            "user `{username}` was already removed"
-        )));
-    }
-    sqlx::query("UPDATE users SET active = 0 WHERE id = $1")
-        .bind(&user_id)
-        .execute(&mut *tx)
-        .await?;
-    let tokens =
-        sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE user_id = $1 AND revoked = 0")
-            .bind(&user_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-    let (devices,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM devices WHERE user_id = $1 AND revoked_at IS NULL")
-            .bind(&user_id)
-            .fetch_one(&mut *tx)
-            .await?;
-    audit::record(
-        &mut *tx,
+    let removed = accounts::remove_user(
+        &state.db,
         &audit::Actor::user(&user),
-        "user.remove",
-        None,
-        Some(&username),
-        json!({"reason": reason, "refresh_tokens_revoked": tokens, "devices_stopped": devices}),
+        &user.user_id,
+        &username,
+        &reason,
     )
     .await?;
-    // Every device of theirs not yet told to wipe, revoked ones included.
-    let unwiped: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM devices WHERE user_id = $1 AND wipe_requested_at IS NULL ORDER BY id",
-    )
-    .bind(&user_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    let at = now();
-    let mut wipes = 0;
-    for device in &unwiped {
-        if crate::access::wipe::order(
-            &mut tx,
-            &audit::Actor::user(&user),
-            device,
-            "user.remove",
-            at,
-        )
-        .await?
-        {
-            wipes += 1;
-        }
-    }
-    tx.commit().await?;
     Ok(Json(json!({
-        "username": username, "active": false, "refresh_tokens_revoked": tokens,
-        "devices_stopped": devices, "wipes_ordered": wipes,
+        "username": username, "active": false,
+        "refresh_tokens_revoked": removed.refresh_tokens_revoked,
+        "devices_stopped": removed.devices_stopped, "wipes_ordered": removed.wipes_ordered,
     })))
 }
 
@@ -755,7 +468,7 @@ pub async fn remove_user(
 pub struct PasswordReset {
     /// A temporary password (at least 10 characters) to pass on to the user, who must replace
     /// it at their next login.
-    #[schema(schema_with = super::auth::new_password_schema)]
+    #[schema(schema_with = crate::input::new_password_schema)]
     new_password: String,
 }
 
@@ -788,53 +501,14 @@ pub async fn reset_password(
     JsonBody(body): JsonBody<PasswordReset>,
 ) -> ApiResult<Json<Value>> {
     user.require_admin()?;
-    check_password("new_password", &body.new_password)?;
-    let row = sqlx::query("SELECT id, active FROM users WHERE username = $1")
-        .bind(&username)
-        .fetch_optional(&state.db.pool)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no user `{username}`")))?;
-    let user_id: String = row.get("id");
-    if user_id == user.user_id {
-        return Err(ApiError::bad(
-            "cannot_reset_self",
-            "an admin cannot reset their own password: change it with POST \
-             /api/v1/auth/password (`bothy password`), which asks for the current one",
-        ));
-    }
-    if row.get::<i64, _>("active") == 0 {
-        return Err(ApiError::Conflict(format!(
-            "user `{username}` was removed: a password would not let them log in"
-        )));
-    }
-    let hash = hash_password(body.new_password).await?;
-    let mut tx = state.db.begin_write().await?;
-    sqlx::query("UPDATE users SET password_hash = $1, must_change_password = 1 WHERE id = $2")
-        .bind(hash)
-        .bind(&user_id)
-        .execute(&mut *tx)
-        .await?;
-    let tokens =
-        sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE user_id = $1 AND revoked = 0")
-            .bind(&user_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-    // A reset is also how an admin lifts a lock-out: the account's failed logins are forgotten.
-    sqlx::query("DELETE FROM login_failures WHERE key = $1")
-        .bind(super::auth::account_key(&username))
-        .execute(&mut *tx)
-        .await?;
-    audit::record(
-        &mut *tx,
+    let tokens = accounts::reset_password(
+        &state.db,
         &audit::Actor::user(&user),
-        "user.password_reset",
-        None,
-        Some(&username),
-        json!({"refresh_tokens_revoked": tokens}),
+        &user.user_id,
+        &username,
+        body.new_password,
     )
     .await?;
-    tx.commit().await?;
     Ok(Json(json!({
         "username": username, "must_change_password": true, "refresh_tokens_revoked": tokens,
     })))

@@ -10,6 +10,7 @@ use crate::analysis::export::{self, Dataset, Filters, Format, Redactor, RowMaker
 use crate::analysis::reports;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::storage;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
@@ -20,7 +21,6 @@ use chrono::NaiveDate;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::Row;
 
 use super::PathParams;
 
@@ -145,42 +145,6 @@ pub(crate) fn query_params(
     Ok(q)
 }
 
-/// Whether an analyst may read a record through the record and history endpoints: the same
-/// rule as the exports. Participants and their responses only with consent to data use;
-/// stories only when their consent allows sharing. A record refused here is answered as if it
-/// did not exist.
-pub(crate) async fn analyst_may_read(
-    state: &AppState,
-    view: &bothy_sync_core::record::RecordView,
-) -> ApiResult<bool> {
-    use bothy_sync_core::record::RecordData;
-    let consented = |participant: String, story: bool| async move {
-        let row = sqlx::query(
-            "SELECT consent_data_use, consent_story_sharing FROM participants WHERE id = $1",
-        )
-        .bind(participant)
-        .fetch_optional(&state.db.pool)
-        .await?;
-        Ok::<_, ApiError>(
-            row.is_some_and(|r| r.get::<i64, _>(0) == 1 && (!story || r.get::<i64, _>(1) == 1)),
-        )
-    };
-    Ok(match &view.data {
-        RecordData::Participant(p) => p.consent_data_use,
-        // Direct identifiers never reach analysts.
-        RecordData::Contact(_) => false,
-        RecordData::Session(_) => true,
-        RecordData::Wellbeing(w) => consented(w.participant.clone(), false).await?,
-        RecordData::Story(s) => {
-            (s.consent_scope == "project" || s.consent_scope == "public")
-                && match &s.participant {
-                    None => true,
-                    Some(p) => consented(p.clone(), true).await?,
-                }
-        }
-    })
-}
-
 /// `GET /api/v1/projects/{slug}/exports/{dataset}`: one dataset as CSV or JSON Lines.
 #[utoipa::path(
     get,
@@ -254,7 +218,14 @@ pub async fn export(
     )
     .await?;
 
-    let mut chunks = stream_rows(state.clone(), slug.clone(), dataset, format, filters, maker);
+    let mut chunks = export::stream_rows(
+        state.db.clone(),
+        slug.clone(),
+        dataset,
+        format,
+        filters,
+        maker,
+    );
     // The first chunk (the header, or an error before any row) decides the status.
     let first = match chunks.recv().await {
         Some(Ok(c)) => c,
@@ -290,122 +261,6 @@ pub async fn export(
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
-}
-
-/// Runs the export query on a task, sending chunks of output through a bounded channel: the
-/// database is read only as fast as the client takes the bytes, so memory stays flat.
-fn stream_rows(
-    state: AppState,
-    project: String,
-    dataset: Dataset,
-    format: Format,
-    filters: Filters,
-    maker: RowMaker,
-) -> tokio::sync::mpsc::Receiver<Result<Vec<u8>, sqlx::Error>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
-    tokio::spawn(async move {
-        let postgres = state.db.backend == crate::storage::Backend::Postgres;
-        let fetch = |(sql, binds): (String, Vec<String>)| {
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(export::for_backend(&sql, postgres)));
-            for b in binds {
-                query = query.bind(b);
-            }
-            query.fetch(&state.db.pool)
-        };
-        let mut rows = fetch(export::query(dataset, &project, &filters));
-        // Attendance: the sessions, in the marks' order, read alongside.
-        let mut sessions = (dataset == Dataset::Attendance).then(|| SessionCursor {
-            rows: fetch(export::attendance_sessions_query(&project, &filters)).fuse(),
-            current: None,
-        });
-        let mut writer = maker.writer(format);
-        let mut sent_header = false;
-        loop {
-            let row = match rows.next().await {
-                Some(Ok(row)) => row,
-                Some(Err(e)) => {
-                    let _ = tx.send(Err(e)).await;
-                    return;
-                }
-                None => break,
-            };
-            let made = match &mut sessions {
-                None => maker.row(&row).map(|values| writer.row(&values)),
-                // A mark whose session the sessions query did not see (a sync committed
-                // between the two reads) is left out, as if read a moment earlier.
-                Some(sessions) => match sessions.seek(order_key(&row, 3), &maker).await {
-                    Ok(Some((s, codes))) => {
-                        RowMaker::attendance_row(s, codes, &row).map(|v| writer.row(&v))
-                    }
-                    Ok(None) => Ok(()),
-                    Err(e) => Err(e),
-                },
-            };
-            if let Err(e) = made {
-                let _ = tx.send(Err(e)).await;
-                return;
-            }
-            if writer.ready() || !sent_header {
-                sent_header = true;
-                if tx.send(Ok(writer.take())).await.is_err() {
-                    return; // the client went away
-                }
-            }
-        }
-        let _ = tx.send(Ok(writer.take())).await;
-    });
-    rx
-}
-
-/// The (start, session id) of a row whose session id is column 0 and start column `start`:
-/// the order both streams of an attendance export are read in.
-fn order_key(row: &sqlx::any::AnyRow, start: usize) -> (&str, &str) {
-    (
-        row.try_get(start).unwrap_or_default(),
-        row.try_get(0).unwrap_or_default(),
-    )
-}
-
-/// The sessions of an attendance export, read alongside its marks; the current one with its
-/// site and activity as analysts see them.
-struct SessionCursor<'a> {
-    rows: futures_util::stream::Fuse<
-        futures_util::stream::BoxStream<'a, Result<sqlx::any::AnyRow, sqlx::Error>>,
-    >,
-    current: Option<(sqlx::any::AnyRow, (String, String))>,
-}
-
-impl SessionCursor<'_> {
-    /// Advances to the session with this (start, id), if there is one: both streams are in
-    /// that order, so sessions before it are passed and a later one is kept for later marks.
-    async fn seek(
-        &mut self,
-        wanted: (&str, &str),
-        maker: &RowMaker,
-    ) -> Result<Option<(&sqlx::any::AnyRow, &(String, String))>, sqlx::Error> {
-        while self
-            .current
-            .as_ref()
-            .is_none_or(|(s, _)| order_key(s, 5) < wanted)
-        {
-            match self.rows.next().await {
-                Some(Ok(s)) => {
-                    let codes = maker.session_codes(&s)?;
-                    self.current = Some((s, codes));
-                }
-                Some(Err(e)) => return Err(e),
-                None => {
-                    self.current = None;
-                    break;
-                }
-            }
-        }
-        Ok(self
-            .current
-            .as_ref()
-            .filter(|(s, _)| order_key(s, 5) == wanted)
-            .map(|(s, codes)| (s, codes)))
-    }
 }
 
 /// `GET /api/v1/data-dictionary`: the columns of every export, as JSON.
@@ -627,11 +482,9 @@ pub async fn quarterly(
     let (mut filters, thresholds) = report_inputs(&state, &user, &slug, &q).await?;
     filters.from = Some(quarter.first_day());
     filters.to = Some(quarter.last_day());
-    let name: String = sqlx::query("SELECT name FROM projects WHERE slug = $1")
-        .bind(&slug)
-        .fetch_one(&state.db.pool)
+    let name = storage::analysis::project_name(&state.db.pool, &slug)
         .await?
-        .try_get(0)?;
+        .ok_or(sqlx::Error::RowNotFound)?;
     let report = reports::quarterly(&state.db, &slug, &name, quarter, &filters, thresholds).await?;
     audit_report(&state, &user, &slug, "quarterly", &q).await?;
     let (ctype, body) = match format {

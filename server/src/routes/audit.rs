@@ -10,7 +10,6 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::Row;
 
 /// Filters and paging for audit reads.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -97,56 +96,26 @@ async fn entries(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad("invalid_limit", "limit must be 1 to 1000"));
     }
-    let mut sql = String::from(
-        "SELECT id, at, actor_user_id, actor_username, device_id, action, project, target, details \
-         FROM audit_log WHERE 1 = 1",
-    );
-    let mut binds: Vec<String> = Vec::new();
-    let param = |sql: &mut String, binds: &mut Vec<String>, clause: &str, v: String| {
-        binds.push(v);
-        sql.push_str(&clause.replace('?', &format!("${}", binds.len())));
+    let filter = crate::storage::audit::EntryFilter {
+        project,
+        action: q.action,
+        after_id: q.after_id,
+        before_id: q.before_id,
+        limit,
     };
-    if let Some(p) = project {
-        param(&mut sql, &mut binds, " AND project = ?", p);
-    }
-    if let Some(a) = q.action {
-        param(&mut sql, &mut binds, " AND (action = ?", a.clone());
-        param(&mut sql, &mut binds, " OR action LIKE ?)", format!("{a}.%"));
-    }
-    // Ids are compared as numbers: bound as text they would not be on PostgreSQL.
-    let order = match (q.after_id, q.before_id) {
-        (Some(after), _) => {
-            sql.push_str(&format!(" AND id > {after}"));
-            if let Some(before) = q.before_id {
-                sql.push_str(&format!(" AND id < {before}"));
-            }
-            "ASC"
-        }
-        (None, Some(before)) => {
-            sql.push_str(&format!(" AND id < {before}"));
-            "DESC"
-        }
-        (None, None) => "DESC",
-    };
-    sql.push_str(&format!(" ORDER BY id {order} LIMIT {limit}"));
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for b in binds {
-        query = query.bind(b);
-    }
-    let rows = query.fetch_all(&state.db.pool).await?;
+    let rows = crate::storage::audit::entries(&state.db.pool, &filter).await?;
     Ok(Json(Value::Array(
         rows.into_iter()
             .map(|r| {
-                let details: String = r.get("details");
                 json!({
-                    "id": r.get::<i64, _>("id"), "at": r.get::<i64, _>("at"),
-                    "user_id": r.get::<Option<String>, _>("actor_user_id"),
-                    "username": r.get::<Option<String>, _>("actor_username"),
-                    "device_id": r.get::<Option<String>, _>("device_id"),
-                    "action": r.get::<String, _>("action"),
-                    "project": r.get::<Option<String>, _>("project"),
-                    "target": r.get::<Option<String>, _>("target"),
-                    "details": serde_json::from_str::<Value>(&details).unwrap_or(Value::String(details)),
+                    "id": r.id, "at": r.at,
+                    "user_id": r.actor_user_id,
+                    "username": r.actor_username,
+                    "device_id": r.device_id,
+                    "action": r.action,
+                    "project": r.project,
+                    "target": r.target,
+                    "details": serde_json::from_str::<Value>(&r.details).unwrap_or(Value::String(r.details)),
                 })
             })
             .collect(),

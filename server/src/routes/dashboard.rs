@@ -15,21 +15,20 @@
 //!   naming its field.
 
 use crate::access::auth::UserAuth;
-use crate::access::roles::{Capability, ProjectAccess, Role};
+use crate::access::roles::{Capability, ProjectAccess};
 use crate::analysis::charts::escape;
+use crate::analysis::dashboard::{self, FilterOptions};
 use crate::analysis::redact::Redactor;
 use crate::error::ApiError;
-use crate::routes::auth::ClientAddr;
+use crate::routes::ClientAddr;
 use crate::state::AppState;
+use axum::Form;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Form, Json};
 use serde::Deserialize;
-use sqlx::Row;
-use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
 
 /// The name of the dashboard's session cookie.
@@ -349,16 +348,10 @@ pub async fn login_submit(
             &login_form(Some("Enter your username and password."), ""),
         );
     };
-    // The JSON login does the work: the same password check, rate limits and audit entry.
-    let body = super::JsonBody(
-        serde_json::from_value(serde_json::json!({
-            "username": form.username,
-            "password": form.password,
-        }))
-        .expect("login fields"),
-    );
-    let answer = super::auth::login(State(state.clone()), addr, body).await;
-    let Json(tokens) = match answer {
+    // The JSON login's decision: the same password check, rate limits and audit entry.
+    let answer =
+        crate::access::auth::log_in(&state, addr.0, &form.username, &form.password, None).await;
+    let tokens = match answer {
         Ok(t) => t,
         Err(ApiError::Unauthorized(_)) => {
             return page(
@@ -385,22 +378,17 @@ pub async fn login_submit(
         }
         Err(e) => return api_error_page(e, None),
     };
-    // The browser keeps only the short-lived access token; the refresh token the JSON login
-    // made is revoked at once, so no unheld credential stays valid.
-    if let Some(refresh) = tokens["refresh_token"].as_str()
-        && let Err(e) = sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE token_hash = $1")
-            .bind(crate::access::auth::sha256_hex(refresh))
-            .execute(&state.db.pool)
-            .await
+    // The browser keeps only the short-lived access token; the refresh token the login made
+    // is revoked at once, so no unheld credential stays valid.
+    if let Err(e) = crate::storage::accounts::revoke_refresh_token(
+        &state.db.pool,
+        &crate::access::auth::sha256_hex(&tokens.refresh_token),
+    )
+    .await
     {
         return api_error_page(e.into(), None);
     }
-    let Some(access) = tokens["access_token"].as_str() else {
-        return api_error_page(
-            ApiError::Internal(anyhow::anyhow!("login answered no access token")),
-            None,
-        );
-    };
+    let access = tokens.access_token.as_str();
     let mut res = see_other("/dashboard");
     res.headers_mut().insert(
         header::SET_COOKIE,
@@ -429,34 +417,6 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
     res
 }
 
-/// The projects a user may analyse: (slug, name, role), by name.
-async fn analysable_projects(
-    state: &AppState,
-    user: &UserAuth,
-) -> Result<Vec<(String, String, String)>, ApiError> {
-    let rows = sqlx::query(
-        "SELECT p.slug, p.name, m.role FROM projects p \
-         LEFT JOIN memberships m ON m.project = p.slug AND m.user_id = $1 ORDER BY p.name, p.slug",
-    )
-    .bind(&user.user_id)
-    .fetch_all(&state.db.pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let role: Option<String> = r.get("role");
-            (
-                r.get::<String, _>("slug"),
-                r.get::<String, _>("name"),
-                role.unwrap_or_default(),
-            )
-        })
-        .filter(|(_, _, role)| {
-            crate::access::roles::allows(user.is_admin, Role::parse(role).ok(), Capability::Analyse)
-        })
-        .collect())
-}
-
 /// `GET /dashboard`: the projects the user may analyse.
 #[utoipa::path(
     get,
@@ -471,9 +431,9 @@ async fn analysable_projects(
     )
 )]
 pub async fn home(State(state): State<AppState>, DashboardUser(user): DashboardUser) -> Response {
-    let projects = match analysable_projects(&state, &user).await {
+    let projects = match dashboard::analysable_projects(&state.db, &user).await {
         Ok(p) => p,
-        Err(e) => return api_error_page(e, Some(&user.username)),
+        Err(e) => return api_error_page(e.into(), Some(&user.username)),
     };
     let mut body = String::from("<h1>Projects</h1>");
     if projects.is_empty() {
@@ -483,11 +443,12 @@ pub async fn home(State(state): State<AppState>, DashboardUser(user): DashboardU
         );
     } else {
         body.push_str("<ul class=\"projects\">");
-        for (slug, name, role) in &projects {
-            let role = if role.is_empty() {
+        for project in &projects {
+            let (slug, name) = (&project.slug, &project.name);
+            let role = if project.role.is_empty() {
                 "server admin".to_owned()
             } else {
-                role.replace('_', " ")
+                project.role.replace('_', " ")
             };
             let _ = write!(
                 body,
@@ -627,11 +588,7 @@ async fn project_page_body(
         }
         Err(e) => return Err(e),
     };
-    let name: Option<String> = sqlx::query("SELECT name FROM projects WHERE slug = $1")
-        .bind(slug)
-        .fetch_optional(&state.db.pool)
-        .await?
-        .map(|r| r.get("name"));
+    let name = crate::storage::analysis::project_name(&state.db.pool, slug).await?;
     let Some(name) = name else {
         return Err(ApiError::NotFound(format!("There is no project “{slug}”.")));
     };
@@ -646,7 +603,7 @@ async fn project_page_body(
             vec!["The filters could not be read and were ignored.".to_owned()],
         ),
     };
-    let options = filter_options(state, &project.slug).await?;
+    let options = dashboard::filter_options(&state.db, &project.slug).await?;
     let mut body = format!(
         "<h1>{}</h1><p class=\"muted\">Figures from the records synced so far. Counts of fewer \
          than five people are not shown (“suppressed (&lt;5)”).</p>",
@@ -910,11 +867,7 @@ async fn instruments_body(
     saved: &Saved,
     attempt: &Attempt,
 ) -> Result<(String, String), ApiError> {
-    let name: Option<String> = sqlx::query("SELECT name FROM projects WHERE slug = $1")
-        .bind(slug)
-        .fetch_optional(&state.db.pool)
-        .await?
-        .map(|r| r.get("name"));
+    let name = crate::storage::analysis::project_name(&state.db.pool, slug).await?;
     let Some(name) = name else {
         return Err(ApiError::NotFound(format!("There is no project “{slug}”.")));
     };
@@ -1073,70 +1026,6 @@ async fn instruments_body(
     Ok((title, body))
 }
 
-/// Sites and activities to offer in the filter form: (value, name) of each, from the project's
-/// set-up and from the sessions recorded.
-struct FilterOptions {
-    sites: Vec<(String, String)>,
-    activities: Vec<(String, String)>,
-}
-
-/// The names of a project's sites or activities by code, both as analysts see them (codes of
-/// sessions are typed in the field: see [`crate::analysis::redact`]).
-async fn names(
-    state: &AppState,
-    table: &str,
-    project: &str,
-    redactor: &Redactor,
-) -> Result<HashMap<String, String>, ApiError> {
-    let sql = match table {
-        "sites" => "SELECT slug, name FROM sites WHERE project = $1",
-        _ => "SELECT slug, name FROM activities WHERE project = $1",
-    };
-    Ok(sqlx::query(sql)
-        .bind(project)
-        .fetch_all(&state.db.pool)
-        .await?
-        .into_iter()
-        .map(|r| {
-            (
-                redactor.redact(r.get("slug")),
-                redactor.redact(r.get("name")),
-            )
-        })
-        .collect())
-}
-
-async fn filter_options(state: &AppState, project: &str) -> Result<FilterOptions, ApiError> {
-    let redactor = Redactor::load(&state.db, project).await?;
-    let site_names = names(state, "sites", project, &redactor).await?;
-    let activity_names = names(state, "activities", project, &redactor).await?;
-    let rows = sqlx::query("SELECT DISTINCT site, activity FROM sessions WHERE project = $1")
-        .bind(project)
-        .fetch_all(&state.db.pool)
-        .await?;
-    let mut sites: BTreeSet<String> = site_names.keys().cloned().collect();
-    let mut activities: BTreeSet<String> = activity_names.keys().cloned().collect();
-    for r in rows {
-        sites.insert(redactor.redact(r.get("site")));
-        activities.insert(redactor.redact(r.get("activity")));
-    }
-    let named = |set: BTreeSet<String>, names: &HashMap<String, String>| {
-        let mut v: Vec<(String, String)> = set
-            .into_iter()
-            .map(|s| {
-                let n = names.get(&s).cloned().unwrap_or_else(|| s.clone());
-                (s, n)
-            })
-            .collect();
-        v.sort_by_key(|a| a.1.to_lowercase());
-        v
-    };
-    Ok(FilterOptions {
-        sites: named(sites, &site_names),
-        activities: named(activities, &activity_names),
-    })
-}
-
 fn filter_form(
     project: &Project,
     filters: &Filters,
@@ -1244,7 +1133,7 @@ pub async fn sections(
     let attendance = reports::attendance(&data);
     let equity = reports::equity(&data, "end", thresholds);
     let redactor = Redactor::load(&state.db, &project.slug).await?;
-    let activity_names = names(state, "activities", &project.slug, &redactor).await?;
+    let activity_names = dashboard::activity_names(&state.db, &project.slug, &redactor).await?;
     let activity_name = |s: &str| {
         activity_names
             .get(s)

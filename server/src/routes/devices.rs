@@ -2,9 +2,9 @@
 //! Automerge actor, bound on the server to the device and its user.
 
 use super::JsonBody;
-use super::auth::{ClientAddr, Limit, Throttle, memberships_json};
-use crate::access::audit;
-use crate::access::auth::{DeviceAuth, UserAuth, device_token, random_secret, sha256_hex};
+use super::{ClientAddr, user_memberships_json};
+use crate::access::accounts::{self, Enrolled};
+use crate::access::auth::{DeviceAuth, UserAuth};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage::now;
@@ -13,7 +13,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::Row;
 
 /// Enrolment body. Fields a newer device sends that this server does not know are ignored,
 /// so devices can be updated before their server.
@@ -22,11 +21,11 @@ pub struct Enrol {
     /// The single-use enrolment code (case and separators do not matter).
     code: String,
     /// The device's name (trimmed).
-    #[schema(schema_with = super::input::device_name_schema)]
+    #[schema(schema_with = crate::input::device_name_schema)]
     name: String,
     /// The app and its version (`bothy-cli/0.1.0`).
     #[serde(default)]
-    #[schema(schema_with = super::input::app_schema)]
+    #[schema(schema_with = crate::input::app_schema)]
     app: Option<String>,
     /// An id the device made for this enrolment and kept before sending it (16 to 128
     /// letters, digits, `-` or `_`; a random UUID will do). If the answer is lost, the same
@@ -41,25 +40,25 @@ pub struct Enrol {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Register {
     /// The device's name (trimmed).
-    #[schema(schema_with = super::input::device_name_schema)]
+    #[schema(schema_with = crate::input::device_name_schema)]
     name: String,
     /// The app and its version.
     #[serde(default)]
-    #[schema(schema_with = super::input::app_schema)]
+    #[schema(schema_with = crate::input::app_schema)]
     app: Option<String>,
 }
 
 fn check_name(name: &str) -> ApiResult<String> {
-    super::input::text(
+    crate::input::text(
         "device name",
         "invalid_name",
         name,
-        super::input::DEVICE_NAME_MAX,
+        crate::input::DEVICE_NAME_MAX,
     )
 }
 
 fn check_app(app: Option<String>) -> ApiResult<Option<String>> {
-    let max = super::input::APP_MAX;
+    let max = crate::input::APP_MAX;
     if app.as_ref().is_some_and(|a| a.chars().count() > max) {
         return Err(ApiError::bad(
             "invalid_app",
@@ -86,59 +85,20 @@ fn check_enrolment_id(id: Option<String>) -> ApiResult<Option<String>> {
     }
 }
 
-/// Normalises a typed enrolment code: case and separators do not matter.
-pub fn normalise_code(code: &str) -> String {
-    code.chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_uppercase())
-        .collect()
-}
-
-async fn create_device(
-    state: &AppState,
-    tx: &mut crate::storage::Tx,
-    user_id: &str,
-    name: String,
-    app: Option<String>,
-) -> ApiResult<(uuid::Uuid, String, String)> {
-    let device_id = uuid::Uuid::new_v4();
-    let secret = random_secret();
-    let actor = automerge::ActorId::random().to_hex_string();
-    sqlx::query(
-        "INSERT INTO devices (id, user_id, name, actor, token_hash, app, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(device_id.to_string())
-    .bind(user_id)
-    .bind(name)
-    .bind(&actor)
-    .bind(sha256_hex(&secret))
-    .bind(app)
-    .bind(now())
-    .execute(&mut **tx)
-    .await?;
-    let _ = state;
-    Ok((device_id, device_token(&device_id, &secret), actor))
-}
-
 async fn device_answer(
     state: &AppState,
     user_id: &str,
-    (device_id, token, actor): (uuid::Uuid, String, String),
+    device: Enrolled,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let user = sqlx::query("SELECT username, is_admin FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_one(&state.db.pool)
-        .await?;
+    let user = crate::storage::accounts::user_name(&state.db.pool, user_id).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
-            "device_id": device_id.to_string(),
-            "device_token": token,
-            "actor": actor,
-            "user": {"id": user_id, "username": user.get::<String, _>("username"),
-                     "is_admin": user.get::<i64, _>("is_admin") != 0},
-            "memberships": memberships_json(state, user_id).await?,
+            "device_id": device.device_id.to_string(),
+            "device_token": device.device_token,
+            "actor": device.actor,
+            "user": {"id": user_id, "username": user.username, "is_admin": user.is_admin != 0},
+            "memberships": user_memberships_json(state, user_id).await?,
             "server_time": now(),
         })),
     ))
@@ -168,166 +128,9 @@ pub async fn enrol(
     let name = check_name(&body.name)?;
     let app = check_app(body.app)?;
     let enrolment_id = check_enrolment_id(body.enrolment_id)?;
-    // Failed codes are counted per address: past the limit, codes are not even looked up.
-    let limit = Limit::per_address(
-        "enrol-address",
-        state.config.enrol_max_failures_per_address,
-        addr,
-    );
-    let throttle = Throttle::check(&state, limit.into_iter().collect(), addr, |minutes| {
-        format!(
-            "too many failed enrolment attempts from this address: wait up to {minutes} \
-             minutes, check the code and try again"
-        )
-    })
-    .await?;
-    let result = redeem(&state, &body.code, name, app, enrolment_id).await;
-    throttle.settle(&state, &result).await?;
-    result
-}
-
-/// Redeems a code: the work of [`enrol`].
-async fn redeem(
-    state: &AppState,
-    code: &str,
-    name: String,
-    app: Option<String>,
-    enrolment_id: Option<String>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let code_hash = sha256_hex(&normalise_code(code));
-    // Kept hashed: with the code, it is what lets a device take its enrolment up again.
-    let id_hash = enrolment_id.map(|id| sha256_hex(&format!("bothy enrolment {id}")));
-    let mut tx = state.db.begin_write().await?;
-    let row = sqlx::query(
-        "SELECT e.user_id, e.expires_at, e.used_at, u.active FROM enrolments e \
-         JOIN users u ON u.id = e.user_id WHERE e.code_hash = $1",
-    )
-    .bind(&code_hash)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
-        return Err(invalid_code("is not valid"));
-    };
-    if row.get::<i64, _>("expires_at") < now() {
-        return Err(invalid_code("has expired"));
-    }
-    if row.get::<i64, _>("active") == 0 {
-        return Err(invalid_code("belongs to a removed user"));
-    }
-    let user_id: String = row.get("user_id");
-    if row.get::<Option<i64>, _>("used_at").is_some() {
-        return enrol_again(state, tx, &code_hash, id_hash.as_deref(), &user_id, app).await;
-    }
-    // Conditional, so a code redeemed twice at once makes one device, not two.
-    let claimed = sqlx::query(
-        "UPDATE enrolments SET used_at = $1, enrolment_id_hash = $2 \
-         WHERE code_hash = $3 AND used_at IS NULL",
-    )
-    .bind(now())
-    .bind(id_hash.as_deref())
-    .bind(&code_hash)
-    .execute(&mut *tx)
-    .await?;
-    if claimed.rows_affected() == 0 {
-        // Another request claimed it first (perhaps this device's own earlier try).
-        return enrol_again(state, tx, &code_hash, id_hash.as_deref(), &user_id, app).await;
-    }
-    let created = create_device(state, &mut tx, &user_id, name, app).await?;
-    sqlx::query("UPDATE enrolments SET device_id = $1 WHERE code_hash = $2")
-        .bind(created.0.to_string())
-        .bind(&code_hash)
-        .execute(&mut *tx)
-        .await?;
-    audit::record(
-        &mut *tx,
-        &audit::Actor {
-            user_id: Some(&user_id),
-            username: None,
-            device_id: Some(&created.0.to_string()),
-        },
-        "device.enrol",
-        None,
-        Some(&created.0.to_string()),
-        serde_json::json!({"by": "enrolment code"}),
-    )
-    .await?;
-    tx.commit().await?;
-    device_answer(state, &user_id, created).await
-}
-
-fn invalid_code(why: &str) -> ApiError {
-    ApiError::Unauthorized(format!(
-        "enrolment code {why}: ask your coordinator for a new one"
-    ))
-}
-
-/// A used code presented again: the device that used it, asking again with the same
-/// enrolment id (its answer was lost), gets that device back with a fresh token, which
-/// replaces the one in the lost answer. Anyone else is refused.
-async fn enrol_again(
-    state: &AppState,
-    mut tx: crate::storage::Tx,
-    code_hash: &str,
-    id_hash: Option<&str>,
-    user_id: &str,
-    app: Option<String>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let used = sqlx::query(
-        "SELECT e.enrolment_id_hash, e.device_id, d.actor, d.revoked_at FROM enrolments e \
-         LEFT JOIN devices d ON d.id = e.device_id WHERE e.code_hash = $1",
-    )
-    .bind(code_hash)
-    .fetch_one(&mut *tx)
-    .await?;
-    let kept: Option<String> = used.get("enrolment_id_hash");
-    let same = matches!((id_hash, kept.as_deref()), (Some(a), Some(b))
-        if bool::from(subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes())));
-    let (Some(device_id), Some(actor)) = (
-        used.get::<Option<String>, _>("device_id"),
-        used.get::<Option<String>, _>("actor"),
-    ) else {
-        return Err(invalid_code("has already been used"));
-    };
-    if !same {
-        return Err(invalid_code("has already been used by another device"));
-    }
-    if used.get::<Option<i64>, _>("revoked_at").is_some() {
-        return Err(invalid_code(
-            "was used by this device, which has since been revoked",
-        ));
-    }
-    let device = uuid::Uuid::parse_str(&device_id)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored device id {device_id}: {e}")))?;
-    let secret = random_secret();
-    sqlx::query(
-        "UPDATE devices SET token_hash = $1, app = COALESCE($2, app) \
-         WHERE id = $3 AND revoked_at IS NULL",
-    )
-    .bind(sha256_hex(&secret))
-    .bind(app)
-    .bind(&device_id)
-    .execute(&mut *tx)
-    .await?;
-    audit::record(
-        &mut *tx,
-        &audit::Actor {
-            user_id: Some(user_id),
-            username: None,
-            device_id: Some(&device_id),
-        },
-        "device.enrol",
-        None,
-        Some(&device_id),
-        serde_json::json!({"by": "enrolment code", "repeated": true}),
-    )
-    .await?;
-    tx.commit().await?;
-    device_answer(
-        state,
-        user_id,
-        (device, device_token(&device, &secret), actor),
-    )
-    .await
+    let (user_id, device) =
+        accounts::enrol(&state, addr, &body.code, name, app, enrolment_id).await?;
+    device_answer(&state, &user_id, device).await
 }
 
 /// `POST /api/v1/devices/register`: a signed-in user registers the device they are on.
@@ -353,19 +156,8 @@ pub async fn register(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let name = check_name(&body.name)?;
     let app = check_app(body.app)?;
-    let mut tx = state.db.begin_write().await?;
-    let created = create_device(&state, &mut tx, &user.user_id, name, app).await?;
-    audit::record(
-        &mut *tx,
-        &audit::Actor::user(&user),
-        "device.enrol",
-        None,
-        Some(&created.0.to_string()),
-        serde_json::json!({"by": "password login"}),
-    )
-    .await?;
-    tx.commit().await?;
-    device_answer(&state, &user.user_id, created).await
+    let device = accounts::register_device(&state.db, &user, name, app).await?;
+    device_answer(&state, &user.user_id, device).await
 }
 
 /// `GET /api/v1/me`: who a user or device token belongs to.
@@ -392,7 +184,7 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<
         return Ok(Json(json!({
             "user": {"id": d.user_id, "username": d.username},
             "device_id": d.device_id,
-            "memberships": memberships_json(&state, &d.user_id).await?,
+            "memberships": user_memberships_json(&state, &d.user_id).await?,
         })));
     }
     let mut parts = axum::http::Request::builder()
@@ -407,6 +199,6 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<
     .await?;
     Ok(Json(json!({
         "user": {"id": u.user_id, "username": u.username, "is_admin": u.is_admin},
-        "memberships": memberships_json(&state, &u.user_id).await?,
+        "memberships": user_memberships_json(&state, &u.user_id).await?,
     })))
 }

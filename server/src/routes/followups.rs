@@ -2,7 +2,7 @@
 //! ([`bothy_sync_core::followup`]). `GET /api/v1/projects/{slug}/followups` reads it (any
 //! member, and server admins); `PUT` replaces it (the project's admins and coordinators, and
 //! server admins: [`Capability::ManageSetup`]), audited as `followups.set`. Devices receive it
-//! in the project's set-up ([`super::setup::setup_for`]), whose version changes with it.
+//! in the project's set-up ([`crate::sync::setup::setup_for`]), whose version changes with it.
 
 use super::JsonBody;
 use crate::access::audit;
@@ -10,12 +10,11 @@ use crate::access::auth::UserAuth;
 use crate::access::roles::{Capability, ProjectAccess};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::storage::{Db, now};
+use crate::storage::{self, Db, now};
 use axum::Json;
 use axum::extract::{Path, State};
 use bothy_sync_core::followup::{self, FollowUp};
 use serde_json::{Value, json};
-use sqlx::Row;
 use std::borrow::Cow;
 use utoipa::openapi::schema::{
     AdditionalProperties, ArrayBuilder, ObjectBuilder, SchemaType, Type,
@@ -86,40 +85,10 @@ impl utoipa::ToSchema for ScheduleBody {
     }
 }
 
-/// The stored schedule of a project, in order.
-pub async fn stored(db: &Db, project: &str) -> Result<Vec<FollowUp>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT timepoint, after_weeks, after_sessions FROM followup_steps \
-         WHERE project = $1 ORDER BY position",
-    )
-    .bind(project)
-    .fetch_all(&db.pool)
-    .await?;
-    Ok(rows.iter().map(step_of).collect())
-}
-
-fn step_of(r: &sqlx::any::AnyRow) -> FollowUp {
-    let count = |field: &str| {
-        r.get::<Option<i64>, _>(field)
-            .and_then(|n| u32::try_from(n).ok())
-    };
-    FollowUp {
-        timepoint: r.get("timepoint"),
-        after_weeks: count("after_weeks"),
-        after_sessions: count("after_sessions"),
-    }
-}
-
 /// A 404 for a server admin naming a project that does not exist (members get in only to
 /// projects that do; others are refused by [`ProjectAccess::require`]).
 async fn require_project(db: &Db, access: &ProjectAccess, project: &str) -> ApiResult<()> {
-    if access.role.is_none()
-        && sqlx::query("SELECT 1 AS one FROM projects WHERE slug = $1")
-            .bind(project)
-            .fetch_optional(&db.pool)
-            .await?
-            .is_none()
-    {
+    if access.role.is_none() && !storage::projects::exists(&db.pool, project).await? {
         return Err(ApiError::NotFound(format!("no project `{project}`")));
     }
     Ok(())
@@ -153,7 +122,8 @@ pub async fn get(
 ) -> ApiResult<Json<Value>> {
     let access = ProjectAccess::require(&state, &user, &project, Capability::ReadRecords).await?;
     require_project(&state.db, &access, &project).await?;
-    Ok(answer(&project, &stored(&state.db, &project).await?))
+    let steps = storage::setup::followup_schedule(&state.db.pool, &project).await?;
+    Ok(answer(&project, &steps))
 }
 
 /// `PUT /api/v1/projects/{slug}/followups`: replaces the project's follow-up schedule (`[]`
@@ -192,35 +162,12 @@ pub async fn put(
         .db
         .lock_record(&mut tx, &format!("followups/{project}"))
         .await?;
-    let before: Vec<String> = sqlx::query(
-        "SELECT timepoint, after_weeks, after_sessions FROM followup_steps \
-         WHERE project = $1 ORDER BY position",
-    )
-    .bind(&project)
-    .fetch_all(&mut *tx)
-    .await?
-    .iter()
-    .map(|r| step_of(r).to_string())
-    .collect();
-    sqlx::query("DELETE FROM followup_steps WHERE project = $1")
-        .bind(&project)
-        .execute(&mut *tx)
-        .await?;
-    let at = now();
-    for (position, step) in steps.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO followup_steps (project, position, timepoint, after_weeks, \
-             after_sessions, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&project)
-        .bind(i64::try_from(position).unwrap_or(i64::MAX))
-        .bind(&step.timepoint)
-        .bind(step.after_weeks.map(i64::from))
-        .bind(step.after_sessions.map(i64::from))
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-    }
+    let before: Vec<String> = storage::setup::followup_schedule(&mut *tx, &project)
+        .await?
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    storage::setup::replace_followup_schedule(&mut tx, &project, &steps, now()).await?;
     let after: Vec<String> = steps.iter().map(ToString::to_string).collect();
     audit::record(
         &mut *tx,

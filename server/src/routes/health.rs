@@ -18,10 +18,7 @@ use serde_json::{Value, json};
     )
 )]
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let db_ok = sqlx::query("SELECT 1")
-        .execute(&state.db.pool)
-        .await
-        .is_ok();
+    let db_ok = crate::storage::health::ping(&state.db.pool).await.is_ok();
     let status = if db_ok {
         StatusCode::OK
     } else {

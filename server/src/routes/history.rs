@@ -4,12 +4,12 @@ use crate::access::auth::{UserAuth, authenticate_device};
 use crate::access::roles::{Capability, ProjectAccess};
 use crate::analysis::redact::{self, Redactor};
 use crate::error::{ApiError, ApiResult};
+use crate::review::records::{Authors, load_record, member_may_read};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use serde_json::{Value, json};
-use sqlx::Row;
 use std::collections::HashMap;
 
 /// A signed-in user or an enrolled device.
@@ -70,7 +70,7 @@ pub async fn history(
         Caller::User(user) => ProjectAccess::require(&state, user, &slug, read).await?,
         Caller::Device(device) => ProjectAccess::require(&state, device, &slug, read).await?,
     };
-    let mut doc = super::projects::load_record(&state, &slug, &id).await?;
+    let mut doc = load_record(&state.db, &slug, &id).await?;
     let kind = doc
         .envelope()
         .map_err(|e| ApiError::Internal(e.into()))?
@@ -79,7 +79,7 @@ pub async fn history(
         Caller::User(user) => user.user_id.as_str(),
         Caller::Device(device) => device.user_id.as_str(),
     };
-    if !super::projects::member_may_read(&state, &access, user_id, &id, kind).await? {
+    if !member_may_read(&state.db, &access, user_id, &id, kind).await? {
         return Err(ApiError::NotFound(format!(
             "no record {id} in project `{slug}`"
         )));
@@ -87,7 +87,7 @@ pub async fn history(
     // Analysts see the pseudonymous view of every field (crate::analysis::redact).
     let analyst = if access.analysts_view() {
         let view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
-        if !super::analysis::analyst_may_read(&state, &view).await? {
+        if !crate::analysis::access::analyst_may_read(&state.db, &view).await? {
             return Err(ApiError::NotFound(format!(
                 "no record {id} in project `{slug}`"
             )));
@@ -100,12 +100,10 @@ pub async fn history(
 
     let authors = Authors::load(&state.db).await?;
     let received: HashMap<String, (i64, Option<String>)> =
-        sqlx::query("SELECT hash, received_at, device_id FROM change_log WHERE record_id = $1")
-            .bind(&id)
-            .fetch_all(&state.db.pool)
+        crate::storage::reads::received(&state.db.pool, &id)
             .await?
             .into_iter()
-            .map(|r| (r.get("hash"), (r.get("received_at"), r.get("device_id"))))
+            .map(|r| (r.hash, (r.received_at, r.device_id)))
             .collect();
     let changes: Vec<Value> = entries
         .into_iter()
@@ -138,50 +136,4 @@ pub async fn history(
         })
         .collect();
     Ok(Json(json!({"id": id, "project": slug, "changes": changes})))
-}
-
-/// Who wrote each change of a record: the server (under any generation's actor), an enrolled
-/// device (its id, name and user), or an actor the server does not know.
-pub(crate) struct Authors(HashMap<String, (String, String, String)>);
-
-impl Authors {
-    /// Every device's actor, with its id, name and user.
-    pub(crate) async fn load(db: &crate::storage::Db) -> Result<Authors, sqlx::Error> {
-        Ok(Authors(
-            sqlx::query(
-                "SELECT d.actor, d.id, d.name, u.username FROM devices d \
-                 JOIN users u ON u.id = d.user_id",
-            )
-            .fetch_all(&db.pool)
-            .await?
-            .into_iter()
-            .map(|r| {
-                (
-                    r.get("actor"),
-                    (r.get("id"), r.get("name"), r.get("username")),
-                )
-            })
-            .collect(),
-        ))
-    }
-
-    /// `(author, device_id, device_name, username)` of an actor (hex): `author` is `server`,
-    /// `device` or `unknown`.
-    pub(crate) fn of(
-        &self,
-        actor: &str,
-    ) -> (&'static str, Option<&str>, Option<&str>, Option<&str>) {
-        if bothy_sync_core::is_server_actor_hex(actor) {
-            ("server", None, None, None)
-        } else if let Some((d, n, u)) = self.0.get(actor) {
-            (
-                "device",
-                Some(d.as_str()),
-                Some(n.as_str()),
-                Some(u.as_str()),
-            )
-        } else {
-            ("unknown", None, None, None)
-        }
-    }
 }

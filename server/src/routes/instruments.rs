@@ -153,13 +153,7 @@ pub async fn list(
     Path(project): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let access = ProjectAccess::require(&state, &user, &project, Capability::ReadRecords).await?;
-    if access.role.is_none()
-        && sqlx::query("SELECT 1 AS one FROM projects WHERE slug = $1")
-            .bind(&project)
-            .fetch_optional(&state.db.pool)
-            .await?
-            .is_none()
-    {
+    if access.role.is_none() && !crate::storage::projects::exists(&state.db.pool, &project).await? {
         return Err(ApiError::NotFound(format!("no project `{project}`")));
     }
     let own = instruments::stored(&state.db, &project).await?;

@@ -9,7 +9,7 @@ pub mod devices;
 pub mod followups;
 pub mod health;
 pub mod history;
-pub mod input;
+
 pub mod instruments;
 pub mod projects;
 pub mod review;
@@ -18,10 +18,62 @@ pub mod subjects;
 pub mod webapp;
 pub mod wipe;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::storage::accounts::Membership;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+/// The client's address: the TCP peer or, when `trust_proxy` is set, the last address in
+/// `X-Forwarded-For` (the one the trusted proxy appended). `None` when it cannot be known (a
+/// router driven without a socket, as in some tests).
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl axum::extract::FromRequestParts<AppState> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        if state.config.trust_proxy
+            && let Some(ip) = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+                .next_back()
+        {
+            return Ok(ClientAddr(Some(ip)));
+        }
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+/// Memberships as JSON: `[{"project","role"}]`.
+pub fn memberships_json(memberships: &[Membership]) -> Value {
+    Value::Array(
+        memberships
+            .iter()
+            .map(|m| json!({"project": m.project, "role": m.role}))
+            .collect(),
+    )
+}
+
+/// The user's memberships as JSON.
+pub async fn user_memberships_json(state: &AppState, user_id: &str) -> ApiResult<Value> {
+    let memberships = crate::storage::accounts::memberships(&state.db.pool, user_id).await?;
+    Ok(memberships_json(&memberships))
+}
 
 /// Path parameters whose rejection (a quarantine id that is not a number, say) is answered in
 /// Bothy's own error format.

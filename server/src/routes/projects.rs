@@ -4,27 +4,15 @@ use crate::access::auth::UserAuth;
 use crate::access::roles::{Capability, ProjectAccess};
 use crate::analysis::redact::{self, FieldRule, Redactor};
 use crate::error::{ApiError, ApiResult};
+use crate::review::records::{actors, load_record, member_may_read};
 use crate::state::AppState;
+use crate::storage;
 use axum::Json;
 use axum::extract::{Path, State};
 use bothy_sync_core::merge::ConflictValue;
-use bothy_sync_core::{RecordData, RecordDoc, RecordKind};
+use bothy_sync_core::{RecordData, RecordKind};
 use serde_json::{Value, json};
-use sqlx::Row;
 use std::collections::HashMap;
-
-/// Maps actor hex to (device id, username).
-pub(crate) async fn actors(state: &AppState) -> ApiResult<HashMap<String, (String, String)>> {
-    let rows = sqlx::query(
-        "SELECT d.actor, d.id, u.username FROM devices d JOIN users u ON u.id = d.user_id",
-    )
-    .fetch_all(&state.db.pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.get("actor"), (r.get("id"), r.get("username"))))
-        .collect())
-}
 
 /// A conflict as a reader sees it: for an analyst (`Some` redactor), a withheld field's
 /// conflict is left out and the values of free text are redacted.
@@ -85,53 +73,6 @@ fn values_json(values: &[ConflictValue], actors: &HashMap<String, (String, Strin
     )
 }
 
-/// Whether a member reads a record through the API in the full view: what their devices may hold
-/// of it (`Role::may_pull_record`: no contact details for peer workers, another user's private
-/// story only for admins and coordinators). Server admins and analysts (who have a view of
-/// their own, `analyst_may_read`) are not decided here.
-pub(crate) async fn member_may_read(
-    state: &AppState,
-    access: &ProjectAccess,
-    user_id: &str,
-    id: &str,
-    kind: RecordKind,
-) -> ApiResult<bool> {
-    let Some(role) = access.role.filter(|_| !access.server_admin) else {
-        return Ok(true);
-    };
-    if access.analysts_view() {
-        return Ok(true);
-    }
-    let row = sqlx::query("SELECT restricted, owner_user FROM records WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&state.db.pool)
-        .await?;
-    Ok(row.is_some_and(|r| {
-        let owner: Option<String> = r.get("owner_user");
-        role.may_pull_record(
-            kind,
-            r.get::<i64, _>("restricted") != 0,
-            owner.as_deref() == Some(user_id),
-        )
-    }))
-}
-
-/// Loads a record of a project, or 404.
-pub(crate) async fn load_record(state: &AppState, slug: &str, id: &str) -> ApiResult<RecordDoc> {
-    crate::error::check_id("id", id)?;
-    let row = sqlx::query("SELECT doc FROM records WHERE id = $1 AND project = $2")
-        .bind(id)
-        .bind(slug)
-        .fetch_optional(&state.db.pool)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no record {id} in project `{slug}`")))?;
-    RecordDoc::load(
-        &row.get::<Vec<u8>, _>("doc"),
-        crate::sync::server_actor(&state.db.pool).await?,
-    )
-    .map_err(|e| ApiError::Internal(e.into()))
-}
-
 /// `GET /api/v1/projects/{slug}/records/{id}`.
 #[utoipa::path(
     get,
@@ -155,9 +96,9 @@ pub async fn record(
     Path((slug, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let access = ProjectAccess::require(&state, &user, &slug, Capability::ReadRecords).await?;
-    let mut doc = load_record(&state, &slug, &id).await?;
+    let mut doc = load_record(&state.db, &slug, &id).await?;
     let view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
-    if !member_may_read(&state, &access, &user.user_id, &id, view.kind).await? {
+    if !member_may_read(&state.db, &access, &user.user_id, &id, view.kind).await? {
         return Err(ApiError::NotFound(format!(
             "no record {id} in project `{slug}`"
         )));
@@ -165,7 +106,7 @@ pub async fn record(
     // Analysts see the pseudonymous view (crate::analysis::redact): withheld fields are null and their
     // conflicts and flags left out, free text is redacted.
     let analyst = if access.analysts_view() {
-        if !super::analysis::analyst_may_read(&state, &view).await? {
+        if !crate::analysis::access::analyst_may_read(&state.db, &view).await? {
             return Err(ApiError::NotFound(format!(
                 "no record {id} in project `{slug}`"
             )));
@@ -178,7 +119,7 @@ pub async fn record(
         RecordData::Wellbeing(w) => Some(w.score_in(&view.project)),
         _ => None,
     };
-    let actors = actors(&state).await?;
+    let actors = actors(&state.db).await?;
     let conflicts: Vec<Value> = bothy_sync_core::conflicts(doc.automerge_ref())
         .iter()
         .filter_map(|c| conflict_json(view.kind, &c.field, &c.values, &actors, analyst.as_ref()))
@@ -220,13 +161,8 @@ pub async fn conflicts(
     Path(slug): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let access = ProjectAccess::require(&state, &user, &slug, Capability::ReadRecords).await?;
-    let rows = sqlx::query(
-        "SELECT record_id, kind, field, conflict_values FROM conflicts WHERE project = $1 ORDER BY record_id, field",
-    )
-    .bind(&slug)
-    .fetch_all(&state.db.pool)
-    .await?;
-    let actors = actors(&state).await?;
+    let rows = storage::review::conflicts_of_project(&state.db.pool, &slug).await?;
+    let actors = actors(&state.db).await?;
     // Analysts get the pseudonymous view (crate::analysis::redact), and only the conflicts of records
     // they may read.
     let analyst = if access.analysts_view() {
@@ -237,9 +173,12 @@ pub async fn conflicts(
     let mut readable: HashMap<String, bool> = HashMap::new();
     let mut out = Vec::new();
     for r in rows {
-        let record_id: String = r.get("record_id");
-        let kind: String = r.get("kind");
-        let field: String = r.get("field");
+        let storage::review::ConflictRow {
+            record_id,
+            kind,
+            field,
+            conflict_values,
+        } = r;
         let Some(kind_of) = RecordKind::parse(&kind) else {
             continue;
         };
@@ -247,8 +186,9 @@ pub async fn conflicts(
             let may = match readable.get(&record_id) {
                 Some(may) => *may,
                 None => {
-                    let may = member_may_read(&state, &access, &user.user_id, &record_id, kind_of)
-                        .await?;
+                    let may =
+                        member_may_read(&state.db, &access, &user.user_id, &record_id, kind_of)
+                            .await?;
                     readable.insert(record_id.clone(), may);
                     may
                 }
@@ -261,11 +201,11 @@ pub async fn conflicts(
             let may = match readable.get(&record_id) {
                 Some(may) => *may,
                 None => {
-                    let view = load_record(&state, &slug, &record_id)
+                    let view = load_record(&state.db, &slug, &record_id)
                         .await?
                         .view()
                         .map_err(|e| ApiError::Internal(e.into()))?;
-                    let may = super::analysis::analyst_may_read(&state, &view).await?;
+                    let may = crate::analysis::access::analyst_may_read(&state.db, &view).await?;
                     readable.insert(record_id.clone(), may);
                     may
                 }
@@ -274,8 +214,7 @@ pub async fn conflicts(
                 continue;
             }
         }
-        let values: Vec<ConflictValue> =
-            serde_json::from_str(&r.get::<String, _>("conflict_values")).unwrap_or_default();
+        let values: Vec<ConflictValue> = serde_json::from_str(&conflict_values).unwrap_or_default();
         if let Some(Value::Object(mut c)) =
             conflict_json(kind_of, &field, &values, &actors, analyst.as_ref())
         {
@@ -308,25 +247,6 @@ pub async fn quarantine(
     Path(slug): Path<String>,
 ) -> ApiResult<Json<Value>> {
     ProjectAccess::require(&state, &user, &slug, Capability::ReviewQuarantine).await?;
-    let rows = sqlx::query(
-        "SELECT id, record_id, device_id, action, code, field, value, message, status, received_at \
-         FROM quarantine WHERE project = $1 ORDER BY id",
-    )
-    .bind(&slug)
-    .fetch_all(&state.db.pool)
-    .await?;
-    Ok(Json(Value::Array(
-        rows.into_iter()
-            .map(|r| {
-                json!({
-                    "id": r.get::<i64, _>("id"), "record_id": r.get::<String, _>("record_id"),
-                    "device_id": r.get::<Option<String>, _>("device_id"),
-                    "action": r.get::<String, _>("action"), "code": r.get::<String, _>("code"),
-                    "field": r.get::<Option<String>, _>("field"), "value": r.get::<Option<String>, _>("value"),
-                    "message": r.get::<String, _>("message"), "status": r.get::<String, _>("status"),
-                    "received_at": r.get::<i64, _>("received_at"),
-                })
-            })
-            .collect(),
-    )))
+    let rows = storage::review::quarantine_of_project(&state.db.pool, &slug).await?;
+    Ok(Json(json!(rows)))
 }

@@ -1,7 +1,6 @@
-//! Project set-up: sites, activities and instrument wording, managed through the admin API, and
-//! the project's own instrument definitions ([`crate::instruments`]), delivered to devices on
-//! sync ([`setup_for`]) so forms show them offline, together with the user's role in each
-//! project, so devices refuse at capture what that role may not record.
+//! Project set-up: sites, activities and instrument wording, managed through the admin API.
+//! Devices receive them on sync, with the project's own instrument definitions
+//! ([`crate::instruments`]) and its follow-up schedule ([`crate::sync::setup::setup_for`]).
 //!
 //! Server admins and a project's admins and coordinators manage its sites and activities
 //! ([`Capability::ManageSetup`]); only server admins load instrument wording, which is licensed
@@ -13,20 +12,18 @@ use crate::access::auth::UserAuth;
 use crate::access::roles::{Capability, ProjectAccess};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::storage::{Db, now};
+use crate::storage::{self, Db, now};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use bothy_sync_core::Instrument;
-use bothy_sync_core::protocol::{InstrumentWording, ProjectSetup, Setup, SetupActivity, SetupSite};
 use bothy_sync_core::schema::ACTIVITY_TYPES;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::Row;
 use std::collections::BTreeMap;
 
 fn check_slug(what: &'static str, slug: &str) -> ApiResult<()> {
-    if super::input::is_slug(slug) {
+    if crate::input::is_slug(slug) {
         Ok(())
     } else {
         Err(ApiError::bad(
@@ -37,7 +34,7 @@ fn check_slug(what: &'static str, slug: &str) -> ApiResult<()> {
 }
 
 fn check_name(name: &str) -> ApiResult<String> {
-    super::input::text("name", "invalid_name", name, super::input::NAME_MAX)
+    crate::input::text("name", "invalid_name", name, crate::input::NAME_MAX)
 }
 
 fn check_activity_type(t: &str) -> ApiResult<()> {
@@ -59,10 +56,10 @@ fn check_activity_type(t: &str) -> ApiResult<()> {
 #[serde(deny_unknown_fields)]
 pub struct NewSite {
     /// Its slug, unique in the project.
-    #[schema(schema_with = super::input::slug_schema)]
+    #[schema(schema_with = crate::input::slug_schema)]
     slug: String,
     /// Its name (trimmed).
-    #[schema(schema_with = super::input::name_schema)]
+    #[schema(schema_with = crate::input::name_schema)]
     name: String,
 }
 
@@ -73,7 +70,7 @@ pub struct NewSite {
 pub struct SiteChange {
     /// The new name (trimmed).
     #[serde(default)]
-    #[schema(schema_with = super::input::name_change_schema)]
+    #[schema(schema_with = crate::input::name_change_schema)]
     name: Option<String>,
     /// Archived (hidden from new sessions) or restored.
     #[serde(default)]
@@ -87,15 +84,15 @@ pub struct SiteChange {
 pub struct ActivityChange {
     /// The new name (trimmed).
     #[serde(default)]
-    #[schema(schema_with = super::input::name_change_schema)]
+    #[schema(schema_with = crate::input::name_change_schema)]
     name: Option<String>,
     /// The new activity type.
     #[serde(default)]
-    #[schema(schema_with = super::input::activity_type_change_schema)]
+    #[schema(schema_with = crate::input::activity_type_change_schema)]
     activity_type: Option<String>,
     /// The site (`""` clears it); it must exist in the project.
     #[serde(default)]
-    #[schema(schema_with = super::input::site_ref_schema)]
+    #[schema(schema_with = crate::input::site_ref_schema)]
     site: Option<String>,
     /// Archived (hidden from new sessions) or restored.
     #[serde(default)]
@@ -107,29 +104,29 @@ pub struct ActivityChange {
 #[serde(deny_unknown_fields)]
 pub struct NewActivity {
     /// Its slug, unique in the project.
-    #[schema(schema_with = super::input::slug_schema)]
+    #[schema(schema_with = crate::input::slug_schema)]
     slug: String,
     /// Its name (trimmed).
-    #[schema(schema_with = super::input::name_schema)]
+    #[schema(schema_with = crate::input::name_schema)]
     name: String,
     /// Its type.
-    #[schema(schema_with = super::input::activity_type_schema)]
+    #[schema(schema_with = crate::input::activity_type_schema)]
     activity_type: String,
     /// The site it runs at (`""` or `null`: none); it must exist in the project.
     #[serde(default)]
-    #[schema(schema_with = super::input::site_ref_schema)]
+    #[schema(schema_with = crate::input::site_ref_schema)]
     site: Option<String>,
 }
 
 /// Checks an activity's site: a slug of a site of the project (404 when there is none).
 async fn check_site(db: &Db, project: &str, site: &str) -> ApiResult<()> {
-    if !super::input::is_slug(site) {
+    if !crate::input::is_slug(site) {
         return Err(ApiError::bad(
             "invalid_slug",
             "site: a slug is 1-64 lowercase letters, digits and hyphens",
         ));
     }
-    if !site_exists(db, project, site).await? {
+    if !storage::setup::site_exists(&db.pool, project, site).await? {
         return Err(ApiError::NotFound(format!(
             "site: no site `{site}` in project `{project}`"
         )));
@@ -144,17 +141,6 @@ fn conflict_or(e: sqlx::Error, what: &str) -> ApiError {
         }
         _ => e.into(),
     }
-}
-
-async fn site_exists(db: &Db, project: &str, site: &str) -> ApiResult<bool> {
-    Ok(
-        sqlx::query("SELECT 1 AS one FROM sites WHERE project = $1 AND slug = $2")
-            .bind(project)
-            .bind(site)
-            .fetch_optional(&db.pool)
-            .await?
-            .is_some(),
-    )
 }
 
 /// `POST /api/v1/admin/projects/{slug}/sites`.
@@ -187,17 +173,9 @@ pub async fn create_site(
     check_slug("slug", &body.slug)?;
     let name = check_name(&body.name)?;
     let mut tx = state.db.pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO sites (project, slug, name, archived, created_at, updated_at) \
-         VALUES ($1, $2, $3, 0, $4, $4)",
-    )
-    .bind(&project)
-    .bind(&body.slug)
-    .bind(&name)
-    .bind(now())
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| conflict_or(e, &format!("site `{}`", body.slug)))?;
+    storage::setup::insert_site(&mut *tx, &project, &body.slug, &name, now())
+        .await
+        .map_err(|e| conflict_or(e, &format!("site `{}`", body.slug)))?;
     audit::record(
         &mut *tx,
         &audit::Actor::user(&user),
@@ -236,18 +214,14 @@ pub async fn list_sites(
     Path(project): Path<String>,
 ) -> ApiResult<Json<Value>> {
     ProjectAccess::require(&state, &user, &project, Capability::ManageSetup).await?;
-    let rows =
-        sqlx::query("SELECT slug, name, archived FROM sites WHERE project = $1 ORDER BY slug")
-            .bind(&project)
-            .fetch_all(&state.db.pool)
-            .await?;
+    let rows = storage::setup::sites(&state.db.pool, &project).await?;
     Ok(Json(Value::Array(
-        rows.iter()
+        rows.into_iter()
             .map(|r| {
                 json!({
-                    "slug": r.get::<String, _>("slug"),
-                    "name": r.get::<String, _>("name"),
-                    "archived": r.get::<i64, _>("archived") != 0,
+                    "slug": r.slug,
+                    "name": r.name,
+                    "archived": r.archived != 0,
                 })
             })
             .collect(),
@@ -282,18 +256,16 @@ pub async fn update_site(
     ProjectAccess::require(&state, &user, &project, Capability::ManageSetup).await?;
     let name = body.name.as_deref().map(check_name).transpose()?;
     let mut tx = state.db.pool.begin().await?;
-    let done = sqlx::query(
-        "UPDATE sites SET name = COALESCE($1, name), archived = COALESCE($2, archived), \
-         updated_at = $3 WHERE project = $4 AND slug = $5",
+    let found = storage::setup::update_site(
+        &mut *tx,
+        &project,
+        &site,
+        name.as_deref(),
+        body.archived,
+        now(),
     )
-    .bind(name.as_deref())
-    .bind(body.archived.map(i64::from))
-    .bind(now())
-    .bind(&project)
-    .bind(&site)
-    .execute(&mut *tx)
     .await?;
-    if done.rows_affected() == 0 {
+    if !found {
         return Err(ApiError::NotFound(format!(
             "no site `{site}` in project `{project}`"
         )));
@@ -346,19 +318,15 @@ pub async fn create_activity(
         check_site(&state.db, &project, s).await?;
     }
     let mut tx = state.db.pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO activities (project, slug, name, activity_type, site, archived, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 0, $6, $6)",
-    )
-    .bind(&project)
-    .bind(&body.slug)
-    .bind(&name)
-    .bind(&body.activity_type)
-    .bind(site.as_deref())
-    .bind(now())
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| conflict_or(e, &format!("activity `{}`", body.slug)))?;
+    let activity = storage::setup::NewActivity {
+        slug: &body.slug,
+        name: &name,
+        activity_type: &body.activity_type,
+        site: site.as_deref(),
+    };
+    storage::setup::insert_activity(&mut *tx, &project, activity, now())
+        .await
+        .map_err(|e| conflict_or(e, &format!("activity `{}`", body.slug)))?;
     audit::record(
         &mut *tx,
         &audit::Actor::user(&user),
@@ -400,21 +368,16 @@ pub async fn list_activities(
     Path(project): Path<String>,
 ) -> ApiResult<Json<Value>> {
     ProjectAccess::require(&state, &user, &project, Capability::ManageSetup).await?;
-    let rows = sqlx::query(
-        "SELECT slug, name, activity_type, site, archived FROM activities WHERE project = $1 ORDER BY slug",
-    )
-    .bind(&project)
-    .fetch_all(&state.db.pool)
-    .await?;
+    let rows = storage::setup::activities(&state.db.pool, &project).await?;
     Ok(Json(Value::Array(
-        rows.iter()
+        rows.into_iter()
             .map(|r| {
                 json!({
-                    "slug": r.get::<String, _>("slug"),
-                    "name": r.get::<String, _>("name"),
-                    "activity_type": r.get::<String, _>("activity_type"),
-                    "site": r.get::<Option<String>, _>("site"),
-                    "archived": r.get::<i64, _>("archived") != 0,
+                    "slug": r.slug,
+                    "name": r.name,
+                    "activity_type": r.activity_type,
+                    "site": r.site,
+                    "archived": r.archived != 0,
                 })
             })
             .collect(),
@@ -455,22 +418,15 @@ pub async fn update_activity(
         check_site(&state.db, &project, s).await?;
     }
     let mut tx = state.db.pool.begin().await?;
-    let done = sqlx::query(
-        "UPDATE activities SET name = COALESCE($1, name), activity_type = COALESCE($2, activity_type), \
-         site = CASE WHEN $3 = 0 THEN site WHEN $4 = '' THEN NULL ELSE $4 END, \
-         archived = COALESCE($5, archived), updated_at = $6 WHERE project = $7 AND slug = $8",
-    )
-    .bind(name.as_deref())
-    .bind(body.activity_type.as_deref())
-    .bind(i64::from(body.site.is_some()))
-    .bind(body.site.as_deref().unwrap_or(""))
-    .bind(body.archived.map(i64::from))
-    .bind(now())
-    .bind(&project)
-    .bind(&activity)
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() == 0 {
+    let change = storage::setup::ActivityChange {
+        name: name.as_deref(),
+        activity_type: body.activity_type.as_deref(),
+        site: body.site.as_deref(),
+        archived: body.archived,
+    };
+    let found =
+        storage::setup::update_activity(&mut *tx, &project, &activity, change, now()).await?;
+    if !found {
         return Err(ApiError::NotFound(format!(
             "no activity `{activity}` in project `{project}`"
         )));
@@ -494,19 +450,19 @@ pub async fn update_activity(
 #[serde(deny_unknown_fields)]
 pub struct WordingFile {
     /// The language tag (`en`, `cy`).
-    #[schema(schema_with = super::input::language_schema)]
+    #[schema(schema_with = crate::input::language_schema)]
     language: String,
     /// The licence under which the wording is used (trimmed; empty: none).
     #[serde(default)]
-    #[schema(schema_with = super::input::licence_schema)]
+    #[schema(schema_with = crate::input::licence_schema)]
     licence: Option<String>,
     /// Item number (`"1"`...) to its text: every item of the instrument, 1-1000 characters.
-    #[schema(schema_with = super::input::wording_items_schema)]
+    #[schema(schema_with = crate::input::wording_items_schema)]
     items: BTreeMap<String, String>,
     /// Answer value (`"1"`...) to its label, 1-200 characters, for answers in the
     /// instrument's range.
     #[serde(default)]
-    #[schema(schema_with = super::input::wording_responses_schema)]
+    #[schema(schema_with = crate::input::wording_responses_schema)]
     responses: BTreeMap<String, String>,
 }
 
@@ -556,18 +512,12 @@ pub async fn put_instrument(
         )
     })?;
     let project = scope.project.unwrap_or_default();
-    if !project.is_empty()
-        && sqlx::query("SELECT 1 AS one FROM projects WHERE slug = $1")
-            .bind(&project)
-            .fetch_optional(&state.db.pool)
-            .await?
-            .is_none()
-    {
+    if !project.is_empty() && !storage::projects::exists(&state.db.pool, &project).await? {
         return Err(ApiError::NotFound(format!("no project `{project}`")));
     }
     let language = body.language;
     let lang_ok = !language.is_empty()
-        && language.len() <= super::input::LANGUAGE_MAX
+        && language.len() <= crate::input::LANGUAGE_MAX
         && language
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-');
@@ -577,44 +527,30 @@ pub async fn put_instrument(
             "language: give a language tag such as `en` or `cy`",
         ));
     }
-    let licence = super::input::optional_text(
+    let licence = crate::input::optional_text(
         "licence",
         "invalid_wording",
         body.licence.as_deref(),
-        super::input::LICENCE_MAX,
+        crate::input::LICENCE_MAX,
     )?;
     let (items, responses) = bothy_sync_core::wording::check(inst, &body.items, &body.responses)
         .map_err(|e| ApiError::bad("invalid_wording", e))?;
     let items_json = serde_json::to_string(&items).map_err(anyhow::Error::from)?;
     let responses_json = serde_json::to_string(&responses).map_err(anyhow::Error::from)?;
     let mut tx = state.db.begin_write().await?;
-    let previous: Option<i64> = sqlx::query(
-        "SELECT version FROM instrument_wording WHERE project = $1 AND instrument = $2 AND language = $3",
-    )
-    .bind(&project)
-    .bind(inst.as_str())
-    .bind(&language)
-    .fetch_optional(&mut *tx)
-    .await?
-    .map(|r| r.get("version"));
+    let previous =
+        storage::setup::wording_version(&mut *tx, &project, inst.as_str(), &language).await?;
     let version = previous.unwrap_or(0) + 1;
-    sqlx::query(
-        "INSERT INTO instrument_wording (project, instrument, language, licence, items, responses, version, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (project, instrument, language) DO UPDATE SET licence = excluded.licence, \
-         items = excluded.items, responses = excluded.responses, version = excluded.version, \
-         updated_at = excluded.updated_at",
-    )
-    .bind(&project)
-    .bind(inst.as_str())
-    .bind(&language)
-    .bind(licence.as_deref())
-    .bind(&items_json)
-    .bind(&responses_json)
-    .bind(version)
-    .bind(now())
-    .execute(&mut *tx)
-    .await?;
+    let wording = storage::setup::NewWording {
+        project: &project,
+        instrument: inst.as_str(),
+        language: &language,
+        licence: licence.as_deref(),
+        items: &items_json,
+        responses: &responses_json,
+        version,
+    };
+    storage::setup::put_wording(&mut *tx, wording, now()).await?;
     // The wording itself is not copied into the log: it is licensed text, kept in one place.
     audit::record(
         &mut *tx,
@@ -659,160 +595,19 @@ pub async fn list_instruments(
             "only a server admin may list instrument wording".into(),
         ));
     }
-    let rows = sqlx::query(
-        "SELECT project, instrument, language, licence, version, updated_at FROM instrument_wording \
-         ORDER BY instrument, project, language",
-    )
-    .fetch_all(&state.db.pool)
-    .await?;
+    let rows = storage::setup::wording_summaries(&state.db.pool).await?;
     Ok(Json(Value::Array(
-        rows.iter()
+        rows.into_iter()
             .map(|r| {
-                let project: String = r.get("project");
                 json!({
-                    "instrument": r.get::<String, _>("instrument"),
-                    "project": (!project.is_empty()).then_some(project),
-                    "language": r.get::<String, _>("language"),
-                    "licence": r.get::<Option<String>, _>("licence"),
-                    "version": r.get::<i64, _>("version"),
-                    "updated_at": r.get::<i64, _>("updated_at"),
+                    "instrument": r.instrument,
+                    "project": (!r.project.is_empty()).then_some(r.project),
+                    "language": r.language,
+                    "licence": r.licence,
+                    "version": r.version,
+                    "updated_at": r.updated_at,
                 })
             })
             .collect(),
     )))
-}
-
-/// The set-up of the projects in `roles` (project slug to the user's role) as devices receive
-/// it, with the roles and its version: sites, activities, instrument wording, every version
-/// of the project's own instrument definitions, and its follow-up schedule
-/// ([`super::followups`]). The version is a hash of all of it, so any change reaches devices.
-/// Projects with nothing set up are left out of `projects`; when the user has no project at
-/// all, the version is empty.
-pub async fn setup_for(db: &Db, roles: &BTreeMap<String, String>) -> Result<Setup, sqlx::Error> {
-    // Read before computing: a change made meanwhile moves the epoch past what is kept.
-    let row = sqlx::query(
-        "SELECT n, (SELECT generation_id FROM database_generation WHERE id = 1) AS generation \
-         FROM setup_epoch WHERE id = 1",
-    )
-    .fetch_optional(&db.pool)
-    .await?;
-    let Some(row) = row else {
-        return compute_setup(db, roles).await;
-    };
-    let epoch: i64 = row.get("n");
-    let generation: String = row
-        .get::<Option<String>, _>("generation")
-        .unwrap_or_default();
-    let key = serde_json::to_string(roles).unwrap_or_default();
-    if let Some(setup) = db.setup_cache.get(&key, &generation, epoch) {
-        return Ok(setup);
-    }
-    let setup = compute_setup(db, roles).await?;
-    db.setup_cache.put(key, generation, epoch, setup.clone());
-    Ok(setup)
-}
-
-/// Computes the set-up for a user with `roles`, from the database.
-async fn compute_setup(db: &Db, roles: &BTreeMap<String, String>) -> Result<Setup, sqlx::Error> {
-    let sorted: Vec<&String> = roles.keys().collect();
-    let mut out = Vec::new();
-    let wording = sqlx::query(
-        "SELECT project, instrument, language, licence, items, responses, version \
-         FROM instrument_wording ORDER BY instrument, language",
-    )
-    .fetch_all(&db.pool)
-    .await?;
-    for project in sorted {
-        let sites = sqlx::query(
-            "SELECT slug, name FROM sites WHERE project = $1 AND archived = 0 ORDER BY slug",
-        )
-        .bind(project)
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(|r| SetupSite {
-            slug: r.get("slug"),
-            name: r.get("name"),
-        })
-        .collect::<Vec<_>>();
-        let activities = sqlx::query(
-            "SELECT slug, name, activity_type, site FROM activities \
-             WHERE project = $1 AND archived = 0 ORDER BY slug",
-        )
-        .bind(project)
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(|r| SetupActivity {
-            slug: r.get("slug"),
-            name: r.get("name"),
-            activity_type: r.get("activity_type"),
-            site: r.get("site"),
-        })
-        .collect::<Vec<_>>();
-        let mut instruments = Vec::new();
-        for inst in [Instrument::Wemwbs, Instrument::Swemwbs, Instrument::Ons4] {
-            let of = |p: &str| {
-                wording
-                    .iter()
-                    .filter(|r| {
-                        r.get::<String, _>("instrument") == inst.as_str()
-                            && r.get::<String, _>("project") == p
-                    })
-                    .collect::<Vec<_>>()
-            };
-            let mut rows = of(project);
-            if rows.is_empty() {
-                rows = of("");
-            }
-            for r in rows {
-                instruments.push(InstrumentWording {
-                    instrument: inst.as_str().to_owned(),
-                    language: r.get("language"),
-                    licence: r.get("licence"),
-                    version: u32::try_from(r.get::<i64, _>("version")).unwrap_or(u32::MAX),
-                    items: serde_json::from_str(&r.get::<String, _>("items")).unwrap_or_default(),
-                    responses: serde_json::from_str(&r.get::<String, _>("responses"))
-                        .unwrap_or_default(),
-                });
-            }
-        }
-        let definitions = crate::instruments::stored(db, project).await?;
-        // A definition stored by another server process on the same database becomes known to
-        // this one here, at the latest at the next sync of one of the project's devices.
-        for def in &definitions {
-            if bothy_sync_core::instrument::lookup(project, &def.id, Some(def.version)).as_deref()
-                != Some(def)
-            {
-                bothy_sync_core::instrument::define(project, def.clone());
-            }
-        }
-        let followups = super::followups::stored(db, project).await?;
-        if !(sites.is_empty()
-            && activities.is_empty()
-            && instruments.is_empty()
-            && definitions.is_empty()
-            && followups.is_empty())
-        {
-            out.push(ProjectSetup {
-                project: project.clone(),
-                sites,
-                activities,
-                instruments,
-                definitions,
-                followups,
-            });
-        }
-    }
-    let version = if out.is_empty() && roles.is_empty() {
-        String::new()
-    } else {
-        let canonical = serde_json::to_string(&(&out, roles)).unwrap_or_default();
-        crate::access::auth::sha256_hex(&canonical)[..16].to_owned()
-    };
-    Ok(Setup {
-        version,
-        projects: out,
-        roles: Some(roles.clone()),
-    })
 }

@@ -8,23 +8,21 @@ use crate::access::auth::UserAuth;
 use crate::access::roles::{Capability, ProjectAccess};
 use crate::error::{ApiError, ApiResult};
 use crate::review::erasure::{self, Erasure, ErasureCounts};
+use crate::review::records::Authors;
 use crate::routes::PathParams;
-use crate::routes::history::Authors;
 use crate::state::AppState;
-use crate::storage::now;
+use crate::storage::{self, now, reads};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use bothy_sync_core::{RecordData, RecordDoc};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::Row;
 use std::collections::HashMap;
 
 /// Longest erasure reason kept.
 const MAX_REASON: usize = 500;
 
-/// Who authored what: actor hex to (device id, device name, username).
 /// One record as exported: its current values (direct identifiers included), derived score,
 /// open conflicts, review flags and whole history. `None` if the server holds no such record.
 async fn export_record(
@@ -33,21 +31,11 @@ async fn export_record(
     id: &str,
     authors: &Authors,
 ) -> ApiResult<Option<Value>> {
-    let Some(row) = sqlx::query(
-        "SELECT doc, created_at, updated_at FROM records WHERE id = $1 AND project = $2",
-    )
-    .bind(id)
-    .bind(slug)
-    .fetch_optional(&state.db.pool)
-    .await?
-    else {
+    let Some(row) = reads::dated_doc(&state.db.pool, id, slug).await? else {
         return Ok(None);
     };
-    let mut doc = RecordDoc::load(
-        &row.get::<Vec<u8>, _>("doc"),
-        crate::sync::server_actor(&state.db.pool).await?,
-    )
-    .map_err(|e| ApiError::Internal(e.into()))?;
+    let mut doc = RecordDoc::load(&row.doc, crate::sync::server_actor(&state.db.pool).await?)
+        .map_err(|e| ApiError::Internal(e.into()))?;
     let view = doc.view().map_err(|e| ApiError::Internal(e.into()))?;
     let score = match &view.data {
         RecordData::Wellbeing(w) => Some(w.score_in(&view.project)),
@@ -62,14 +50,11 @@ async fn export_record(
         .iter()
         .map(|f| json!({"field": f.field, "message": f.message}))
         .collect();
-    let received: HashMap<String, i64> =
-        sqlx::query("SELECT hash, received_at FROM change_log WHERE record_id = $1")
-            .bind(id)
-            .fetch_all(&state.db.pool)
-            .await?
-            .into_iter()
-            .map(|r| (r.get("hash"), r.get("received_at")))
-            .collect();
+    let received: HashMap<String, i64> = reads::received_at(&state.db.pool, id)
+        .await?
+        .into_iter()
+        .map(|r| (r.hash, r.received_at))
+        .collect();
     let history: Vec<Value> = bothy_sync_core::history::history(doc.automerge())
         .into_iter()
         .map(|e| {
@@ -83,31 +68,10 @@ async fn export_record(
         .collect();
     Ok(Some(json!({
         "id": id, "kind": view.kind, "created": view.created,
-        "stored_at": row.get::<i64, _>("created_at"), "updated_at": row.get::<i64, _>("updated_at"),
+        "stored_at": row.created_at, "updated_at": row.updated_at,
         "record": view.data, "score": score, "conflicts": conflicts, "flags": flags,
         "history": history,
     })))
-}
-
-async fn ids(state: &AppState, sql: &'static str, slug: &str, id: &str) -> ApiResult<Vec<String>> {
-    Ok(sqlx::query(sql)
-        .bind(id)
-        .bind(slug)
-        .fetch_all(&state.db.pool)
-        .await?
-        .iter()
-        .map(|r| r.get::<String, _>("id"))
-        .collect())
-}
-
-fn quarantine_json(r: &sqlx::any::AnyRow) -> Value {
-    json!({
-        "id": r.get::<i64, _>("id"), "record_id": r.get::<String, _>("record_id"),
-        "device_id": r.get::<Option<String>, _>("device_id"), "action": r.get::<String, _>("action"),
-        "code": r.get::<String, _>("code"), "field": r.get::<Option<String>, _>("field"),
-        "value": r.get::<Option<String>, _>("value"), "message": r.get::<String, _>("message"),
-        "status": r.get::<String, _>("status"), "received_at": r.get::<i64, _>("received_at"),
-    })
 }
 
 /// `GET /api/v1/projects/{slug}/participants/{id}/export`: project admins and coordinators,
@@ -141,57 +105,28 @@ pub async fn export(
         .await?
         .filter(|p| p["kind"] == "participant");
     let mut wellbeing = Vec::new();
-    for rid in ids(
-        &state,
-        "SELECT id FROM wellbeing_responses WHERE participant_id = $1 AND project = $2 ORDER BY response_date, id",
-        &slug,
-        &id,
-    )
-    .await?
-    {
+    for rid in reads::responses_about(&state.db.pool, &id, &slug).await? {
         wellbeing.extend(export_record(&state, &slug, &rid, &authors).await?);
     }
     let mut contacts = Vec::new();
-    for rid in ids(
-        &state,
-        "SELECT id FROM contacts WHERE participant_id = $1 AND project = $2 ORDER BY id",
-        &slug,
-        &id,
-    )
-    .await?
-    {
+    for rid in reads::contacts_of(&state.db.pool, &id, &slug).await? {
         contacts.extend(export_record(&state, &slug, &rid, &authors).await?);
     }
     let mut stories = Vec::new();
-    for rid in ids(
-        &state,
-        "SELECT id FROM stories WHERE participant_id = $1 AND project = $2 ORDER BY id",
-        &slug,
-        &id,
-    )
-    .await?
-    {
+    for rid in reads::stories_about(&state.db.pool, &id, &slug).await? {
         stories.extend(export_record(&state, &slug, &rid, &authors).await?);
     }
-    let sessions: Vec<Value> = sqlx::query(
-        "SELECT a.session_id, a.status, s.site, s.activity, s.activity_type, s.starts_at, s.ends_at \
-         FROM attendance a JOIN sessions s ON s.id = a.session_id \
-         WHERE a.participant_id = $1 AND a.project = $2 ORDER BY s.starts_at, a.session_id",
-    )
-    .bind(&id)
-    .bind(&slug)
-    .fetch_all(&state.db.pool)
-    .await?
-    .iter()
-    .map(|r| {
-        json!({
-            "session_id": r.get::<String, _>("session_id"), "mark": r.get::<String, _>("status"),
-            "site": r.get::<String, _>("site"), "activity": r.get::<String, _>("activity"),
-            "activity_type": r.get::<String, _>("activity_type"),
-            "starts_at": r.get::<String, _>("starts_at"), "ends_at": r.get::<Option<String>, _>("ends_at"),
+    let sessions: Vec<Value> = reads::attended(&state.db.pool, &id, &slug)
+        .await?
+        .into_iter()
+        .map(|a| {
+            json!({
+                "session_id": a.session_id, "mark": a.status, "site": a.site,
+                "activity": a.activity, "activity_type": a.activity_type,
+                "starts_at": a.starts_at, "ends_at": a.ends_at,
+            })
         })
-    })
-    .collect();
+        .collect();
     // Their document in the format before contact records, kept on the server only.
     let retired = crate::review::contacts::retired_values(&state.db, &id).await?;
     // Their records' ids, for quarantine and conflicts.
@@ -210,42 +145,17 @@ pub async fn export(
     let mark = format!("attendance.{id}");
     let mut quarantine = Vec::new();
     for rid in &own {
-        let rows = sqlx::query(
-            "SELECT id, record_id, device_id, action, code, field, value, message, status, received_at \
-             FROM quarantine WHERE record_id = $1 AND project = $2 AND status = 'open' ORDER BY id",
-        )
-        .bind(rid)
-        .bind(&slug)
-        .fetch_all(&state.db.pool)
-        .await?;
-        quarantine.extend(rows.iter().map(quarantine_json));
+        quarantine
+            .extend(storage::review::open_quarantine_of_record(&state.db.pool, rid, &slug).await?);
     }
-    let rows = sqlx::query(
-        "SELECT id, record_id, device_id, action, code, field, value, message, status, received_at \
-         FROM quarantine WHERE field = $1 AND project = $2 AND status = 'open' ORDER BY id",
-    )
-    .bind(&mark)
-    .bind(&slug)
-    .fetch_all(&state.db.pool)
-    .await?;
-    quarantine.extend(rows.iter().map(quarantine_json));
+    quarantine
+        .extend(storage::review::open_quarantine_of_field(&state.db.pool, &mark, &slug).await?);
     let mut conflicts = Vec::new();
     for rid in &own {
-        let rows = sqlx::query(
-            "SELECT record_id, kind, field, conflict_values FROM conflicts WHERE record_id = $1 ORDER BY field",
-        )
-        .bind(rid)
-        .fetch_all(&state.db.pool)
-        .await?;
+        let rows = storage::review::conflicts_of_record(&state.db.pool, rid).await?;
         conflicts.extend(rows.iter().map(conflict_json));
     }
-    let rows = sqlx::query(
-        "SELECT record_id, kind, field, conflict_values FROM conflicts WHERE field = $1 AND project = $2 ORDER BY record_id",
-    )
-    .bind(&mark)
-    .bind(&slug)
-    .fetch_all(&state.db.pool)
-    .await?;
+    let rows = storage::review::conflicts_of_field(&state.db.pool, &mark, &slug).await?;
     conflicts.extend(rows.iter().map(conflict_json));
 
     if participant.is_none() && tombstones.is_empty() && quarantine.is_empty() {
@@ -286,11 +196,9 @@ pub async fn export(
     })))
 }
 
-fn conflict_json(r: &sqlx::any::AnyRow) -> Value {
-    let values: Value =
-        serde_json::from_str(&r.get::<String, _>("conflict_values")).unwrap_or(Value::Null);
-    json!({"record_id": r.get::<String, _>("record_id"), "kind": r.get::<String, _>("kind"),
-           "field": r.get::<String, _>("field"), "values": values})
+fn conflict_json(r: &storage::review::ConflictRow) -> Value {
+    let values: Value = serde_json::from_str(&r.conflict_values).unwrap_or(Value::Null);
+    json!({"record_id": r.record_id, "kind": r.kind, "field": r.field, "values": values})
 }
 
 /// An erasure request.
@@ -361,7 +269,7 @@ pub async fn erase(
             }
         }
     };
-    let reason = super::input::optional_text(
+    let reason = crate::input::optional_text(
         "reason",
         "invalid_reason",
         request.reason.as_deref(),

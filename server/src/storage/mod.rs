@@ -9,8 +9,24 @@
 //! in record-id order (so any number of server processes may share one database), on SQLite by
 //! `BEGIN IMMEDIATE`, which takes the database's single write lock up front.
 
+pub mod accounts;
+pub mod analysis;
+pub mod audit;
+pub mod backup;
+pub mod contacts;
+pub mod devices;
+pub mod erasure;
+pub mod health;
+pub mod instruments;
 pub mod projection;
+pub mod projects;
+pub mod reads;
 pub mod records;
+pub mod review;
+pub mod roles;
+pub mod setup;
+pub mod sync;
+pub mod wipe;
 
 use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -143,12 +159,17 @@ impl Db {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         for pragma in [
+                            // sql: sqlite only
                             "PRAGMA journal_mode = WAL",
+                            // sql: sqlite only
                             "PRAGMA synchronous = FULL",
+                            // sql: sqlite only
                             "PRAGMA busy_timeout = 30000",
+                            // sql: sqlite only
                             "PRAGMA foreign_keys = ON",
                             // Deleted content is overwritten with zeros, not left in free
                             // space: an erased participant's data leaves the file.
+                            // sql: sqlite only
                             "PRAGMA secure_delete = ON",
                         ] {
                             sqlx::query(pragma).execute(&mut *conn).await?;
@@ -199,6 +220,7 @@ impl Db {
     /// Serialises writers of one record until the transaction ends. Call in ascending id order.
     pub async fn lock_record(&self, tx: &mut Tx, id: &str) -> Result<(), sqlx::Error> {
         if self.backend == Backend::Postgres {
+            // sql: postgres only
             sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))::text")
                 .bind(id)
                 .execute(&mut **tx)
@@ -239,8 +261,10 @@ impl Db {
     pub async fn lock_erasures(&self, tx: &mut Tx, exclusive: bool) -> Result<(), sqlx::Error> {
         if self.backend == Backend::Postgres {
             let sql = if exclusive {
+                // sql: postgres only
                 "SELECT pg_advisory_xact_lock(hashtextextended('bothy.erasure', 8))::text"
             } else {
+                // sql: postgres only
                 "SELECT pg_advisory_xact_lock_shared(hashtextextended('bothy.erasure', 8))::text"
             };
             sqlx::query(sql).execute(&mut **tx).await?;

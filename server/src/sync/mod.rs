@@ -16,13 +16,16 @@
 //! only what changed: reviewers' decisions it reported, and the device's row (its
 //! `last_sync_at` at most [`LAST_SYNC_RESOLUTION`] seconds stale).
 
+pub mod setup;
+
 use crate::access::auth::DeviceAuth;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::{BusyCause, SyncTally};
 use crate::review::erasure;
 use crate::state::AppState;
 use crate::storage::records::{self, Filed, Kept, LogEntry, QuarantineEntry, QuarantineQuota};
-use crate::storage::{Db, Tx, now};
+use crate::storage::sync::DeviceSyncRow as DeviceRow;
+use crate::storage::{self, Db, Tx, now};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -34,15 +37,12 @@ use bothy_sync_core::protocol::{
 };
 use bothy_sync_core::{RecordData, RecordDoc, RecordKind};
 use serde_bytes::ByteBuf;
-use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use uuid::Uuid;
 
-use crate::access::roles::{may_pull, may_push, pullable_sql};
+use crate::access::roles::{may_pull, may_push};
 /// Most log rows sent in one response.
 const PAGE_ROWS: i64 = 20_000;
-/// Most snapshots sent in one response.
-const PAGE_SNAPSHOTS: i64 = 20_000;
 /// Stop adding to a response past this many bytes of documents and changes.
 const PAGE_BYTES: usize = 8 * 1024 * 1024;
 /// Most records in one push.
@@ -157,7 +157,16 @@ async fn answer_sync(
         max_entries: state.config.quarantine_max_entries_per_device,
         max_bytes: state.config.quarantine_max_bytes_per_device,
     };
-    let (response, _page) = run_sync(&state.db, device, request, quota, &state.pages).await?;
+    let page_records = state.config.bootstrap_page_records.into();
+    let (response, _page) = run_sync(
+        &state.db,
+        device,
+        request,
+        quota,
+        page_records,
+        &state.pages,
+    )
+    .await?;
     tally.answered(&response);
     let encoding = protocol::peek_encoding(&bytes);
     drop(bytes);
@@ -189,10 +198,7 @@ pub async fn server_actor<'c, E>(executor: E) -> ApiResult<bothy_sync_core::auto
 where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
-    let id: String =
-        sqlx::query_scalar("SELECT generation_id FROM database_generation WHERE id = 1")
-            .fetch_one(executor)
-            .await?;
+    let id = storage::sync::generation_id(executor).await?;
     let id = Uuid::parse_str(&id).map_err(|_| {
         ApiError::Internal(anyhow::anyhow!(
             "the database's generation_id {id:?} is not a UUID"
@@ -206,21 +212,13 @@ where
 /// (docs/protocol.md, section 9.6).
 async fn relay_for(db: &Db, device: &DeviceAuth, reconciling: bool) -> ApiResult<Relay> {
     let parse = |hex: String| bothy_sync_core::automerge::ActorId::try_from(hex.as_str()).ok();
-    let always = sqlx::query_scalar::<_, String>(
-        "SELECT actor FROM devices WHERE user_id = $1 AND id <> $2",
-    )
-    .bind(&device.user_id)
-    .bind(&device.device_id)
-    .fetch_all(&db.pool)
-    .await?
-    .into_iter()
-    .filter_map(parse)
-    .collect();
+    let always = storage::sync::other_device_actors(&db.pool, &device.user_id, &device.device_id)
+        .await?
+        .into_iter()
+        .filter_map(parse)
+        .collect();
     let reconciling = if reconciling {
-        let ids: Vec<String> =
-            sqlx::query_scalar("SELECT generation_id FROM superseded_generations")
-                .fetch_all(&db.pool)
-                .await?;
+        let ids = storage::sync::superseded_generation_ids(&db.pool).await?;
         Some(
             ids.iter()
                 .filter_map(|id| Uuid::parse_str(id).ok())
@@ -241,14 +239,8 @@ pub(crate) async fn memberships(
     db: &Db,
     user_id: &str,
 ) -> Result<HashMap<String, String>, sqlx::Error> {
-    let rows = sqlx::query("SELECT project, role FROM memberships WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_all(&db.pool)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.get("project"), r.get("role")))
-        .collect())
+    let rows = storage::sync::project_roles(&db.pool, user_id).await?;
+    Ok(rows.into_iter().map(|r| (r.project, r.role)).collect())
 }
 
 /// What happened to one pushed record.
@@ -264,12 +256,13 @@ struct Pushed {
 }
 
 /// Runs one sync for an authenticated device; what it refuses is kept in quarantine within
-/// `quota`.
+/// `quota`, and a bootstrap sends at most `page_records` records an answer.
 pub async fn run_sync(
     db: &Db,
     device: &DeviceAuth,
     request: SyncRequest,
     quota: QuarantineQuota,
+    page_records: i64,
     pages: &std::sync::Arc<tokio::sync::Semaphore>,
 ) -> ApiResult<(SyncResponse, Option<tokio::sync::OwnedSemaphorePermit>)> {
     let sync_started = std::time::Instant::now();
@@ -287,7 +280,7 @@ pub async fn run_sync(
             .then_some(g),
         _ => None,
     };
-    let device_before = DeviceRow::load(db, &device.device_id).await?;
+    let device_before = storage::sync::device_sync_row(&db.pool, &device.device_id).await?;
     let relay_from: Option<String> = match from_superseded {
         Some(g) => Some(g.to_string()),
         None => device_before.relay_from.clone(),
@@ -317,9 +310,7 @@ pub async fn run_sync(
     let behind = if request.cursor.seq == 0 || request.cursor.snapshot.is_some() {
         u64::MAX
     } else {
-        let head: i64 = sqlx::query_scalar("SELECT seq FROM log_head WHERE id = 1")
-            .fetch_one(&db.pool)
-            .await?;
+        let head = storage::sync::log_head(&db.pool).await?;
         (head as u64).saturating_sub(request.cursor.seq)
     };
     let page =
@@ -365,10 +356,7 @@ pub async fn run_sync(
     // Syncs of one device take turns, so two at once cannot both fill its quarantine quota.
     // (SQLite's single writer already does.) Taken before any record's lock.
     if db.backend == crate::storage::Backend::Postgres && pushed_count > 0 {
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 9))::text")
-            .bind(&device.device_id)
-            .execute(&mut *tx)
-            .await?;
+        storage::sync::lock_device_pushes(&mut *tx, &device.device_id).await?;
     }
     let mut response = SyncResponse {
         server_time: now,
@@ -578,8 +566,15 @@ pub async fn run_sync(
     }
     let mut budget = PAGE_BYTES;
     if let Some(snap) = cursor.snapshot {
-        let (pulls, last, more) =
-            snapshot_page(&mut tx, &device.user_id, snap.after, &clean, &mut budget).await?;
+        let (pulls, last, more) = snapshot_page(
+            &mut tx,
+            &device.user_id,
+            snap.after,
+            &clean,
+            page_records,
+            &mut budget,
+        )
+        .await?;
         response.records = pulls;
         if more {
             response.cursor = Cursor {
@@ -687,19 +682,20 @@ pub async fn run_sync(
         last_pushed: Some(i64::try_from(pushed_count).unwrap_or(i64::MAX)),
         relay_from,
     };
-    let write_device = device_after.differs(&device_before, now);
+    let write_device = must_write(&device_after, &device_before, now);
     if read_only {
         tx.commit().await?;
         if write_device || !decided.is_empty() {
             let mut tx = db.begin_write().await?;
             mark_decisions(&mut tx, &decided, now).await?;
             if write_device {
-                device_after.save(&mut tx, &device.device_id).await?;
+                storage::sync::save_device_sync_row(&mut *tx, &device.device_id, &device_after)
+                    .await?;
             }
             tx.commit().await?;
         }
     } else {
-        device_after.save(&mut tx, &device.device_id).await?;
+        storage::sync::save_device_sync_row(&mut *tx, &device.device_id, &device_after).await?;
         tx.commit().await?;
     }
     // The project set-up with the user's roles, only when it differs from what the device
@@ -707,7 +703,7 @@ pub async fn run_sync(
     let roles: BTreeMap<String, String> =
         roles.iter().map(|(p, r)| (p.clone(), r.clone())).collect();
     let setup_started = std::time::Instant::now();
-    let setup = crate::routes::setup::setup_for(db, &roles).await?;
+    let setup = setup::setup_for(db, &roles).await?;
     let setup_us = setup_started.elapsed().as_micros() as u64;
     if request.setup.as_deref().unwrap_or("") != setup.version {
         response.setup = Some(setup);
@@ -1556,24 +1552,17 @@ async fn refused(
 /// reports, with their quarantine ids: each is sent once (marked by [`mark_decisions`] in the
 /// sync's write transaction).
 async fn decisions_for(tx: &mut Tx, device_id: &str) -> ApiResult<(Vec<RecordReport>, Vec<i64>)> {
-    let rows = sqlx::query(
-        "SELECT id, record_id, status, field, value, decision_reason FROM quarantine \
-         WHERE device_id = $1 AND status IN ('released', 'discarded') AND notified_at IS NULL \
-         ORDER BY id",
-    )
-    .bind(device_id)
-    .fetch_all(&mut **tx)
-    .await?;
+    let rows = storage::sync::untold_decisions(&mut **tx, device_id).await?;
     let mut reports = Vec::new();
     let mut ids = Vec::new();
     for row in rows {
-        let Ok(record) = Uuid::parse_str(&row.get::<String, _>("record_id")) else {
+        let Ok(record) = Uuid::parse_str(&row.record_id) else {
             continue;
         };
-        let status: String = row.get("status");
-        let field: Option<String> = row.get("field");
-        let value: Option<String> = row.get("value");
-        let reason: Option<String> = row.get("decision_reason");
+        let status = row.status;
+        let field = row.field;
+        let value = row.value;
+        let reason = row.decision_reason;
         let what = match (&field, &value) {
             (Some(f), Some(v)) => format!("the value {v:?} for {f}"),
             _ => "the changes to this record".to_owned(),
@@ -1594,81 +1583,30 @@ async fn decisions_for(tx: &mut Tx, device_id: &str) -> ApiResult<(Vec<RecordRep
             None => message,
         };
         reports.push(report(record, kind, &status, field, message));
-        ids.push(row.get::<i64, _>("id"));
+        ids.push(row.id);
     }
     Ok((reports, ids))
 }
 
 /// Marks reviewers' decisions as told to their device.
 async fn mark_decisions(tx: &mut Tx, ids: &[i64], now: i64) -> ApiResult<()> {
-    for id in ids {
-        sqlx::query("UPDATE quarantine SET notified_at = $1 WHERE id = $2 AND notified_at IS NULL")
-            .bind(now)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-    }
+    storage::sync::mark_decisions_told(tx, ids, now).await?;
     Ok(())
-}
-
-/// A device's row as a sync leaves it.
-#[derive(PartialEq)]
-struct DeviceRow {
-    last_sync_at: Option<i64>,
-    app: Option<String>,
-    pending_records: Option<i64>,
-    last_pushed: Option<i64>,
-    relay_from: Option<String>,
 }
 
 /// How stale `last_sync_at` may get before a sync that changes nothing else rewrites it: a
 /// sync that pushes nothing then needs no write at all.
 const LAST_SYNC_RESOLUTION: i64 = 30;
 
-impl DeviceRow {
-    async fn load(db: &Db, device_id: &str) -> ApiResult<DeviceRow> {
-        let row = sqlx::query(
-            "SELECT last_sync_at, app, pending_records, last_pushed, relay_from \
-             FROM devices WHERE id = $1",
-        )
-        .bind(device_id)
-        .fetch_one(&db.pool)
-        .await?;
-        Ok(DeviceRow {
-            last_sync_at: row.get("last_sync_at"),
-            app: row.get("app"),
-            pending_records: row.get("pending_records"),
-            last_pushed: row.get("last_pushed"),
-            relay_from: row.get("relay_from"),
-        })
-    }
-
-    /// Whether `self` (the new row) must be written over `before`.
-    fn differs(&self, before: &DeviceRow, now: i64) -> bool {
-        self.app != before.app
-            || self.pending_records != before.pending_records
-            || self.last_pushed != before.last_pushed
-            || self.relay_from != before.relay_from
-            || before
-                .last_sync_at
-                .is_none_or(|at| now - at >= LAST_SYNC_RESOLUTION || at > now)
-    }
-
-    async fn save(&self, tx: &mut Tx, device_id: &str) -> ApiResult<()> {
-        sqlx::query(
-            "UPDATE devices SET last_sync_at = $1, app = $2, \
-             pending_records = $3, last_pushed = $4, relay_from = $5 WHERE id = $6",
-        )
-        .bind(self.last_sync_at)
-        .bind(&self.app)
-        .bind(self.pending_records)
-        .bind(self.last_pushed)
-        .bind(&self.relay_from)
-        .bind(device_id)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
+/// Whether a device's row as a sync leaves it (`after`) must be written over `before`.
+fn must_write(after: &DeviceRow, before: &DeviceRow, now: i64) -> bool {
+    after.app != before.app
+        || after.pending_records != before.pending_records
+        || after.last_pushed != before.last_pushed
+        || after.relay_from != before.relay_from
+        || before
+            .last_sync_at
+            .is_none_or(|at| now - at >= LAST_SYNC_RESOLUTION || at > now)
 }
 
 async fn snapshot_page(
@@ -1676,49 +1614,26 @@ async fn snapshot_page(
     user_id: &str,
     after: Uuid,
     skip: &BTreeSet<Uuid>,
+    page_records: i64,
     budget: &mut usize,
 ) -> ApiResult<(Vec<RecordPull>, Option<Uuid>, bool)> {
     // With each record, its change-log row when the log holds exactly one (see `only_change`).
-    let rows = sqlx::query(concat!(
-        "SELECT records.id, records.project, records.kind, records.doc, \
-                c.hash AS only_hash, c.change AS only_change \
-         FROM records LEFT JOIN change_log c ON c.record_id = records.id \
-           AND NOT EXISTS (SELECT 1 FROM change_log o \
-                           WHERE o.record_id = c.record_id AND o.seq <> c.seq) \
-         WHERE ",
-        pullable_sql!(
-            "$1",
-            "records.project",
-            "records.kind",
-            "records.restricted",
-            "records.owner_user"
-        ),
-        " AND records.id > $2 ORDER BY records.id LIMIT $3",
-    ))
-    .bind(user_id)
-    .bind(if after.is_nil() {
+    let after = if after.is_nil() {
         String::new()
     } else {
         after.to_string()
-    })
-    .bind(PAGE_SNAPSHOTS)
-    .fetch_all(&mut **tx)
-    .await?;
-    let full = rows.len() as i64 == PAGE_SNAPSHOTS;
+    };
+    let rows = storage::sync::snapshot_rows(&mut **tx, user_id, &after, page_records).await?;
+    let full = rows.len() as i64 == page_records;
     let mut out = Vec::new();
     let mut last = None;
     for row in rows {
-        let id: String = row.get("id");
-        let Ok(id) = Uuid::parse_str(&id) else {
+        let Ok(id) = Uuid::parse_str(&row.id) else {
             continue;
         };
-        let doc: Vec<u8> = row.get("doc");
+        let doc = row.doc;
         // A record whose whole history is one change goes as that change: smaller.
-        let (data, size) = match only_change(
-            &doc,
-            row.get::<Option<String>, _>("only_hash").as_deref(),
-            row.get("only_change"),
-        ) {
+        let (data, size) = match only_change(&doc, row.only_hash.as_deref(), row.only_change) {
             Some(change) => {
                 let size = change.len();
                 (PullData::Changes(vec![ByteBuf::from(change)]), size)
@@ -1735,14 +1650,14 @@ async fn snapshot_page(
         if skip.contains(&id) {
             continue;
         }
-        let Some(kind) = RecordKind::parse(&row.get::<String, _>("kind")) else {
+        let Some(kind) = RecordKind::parse(&row.kind) else {
             continue;
         };
         *budget = budget.saturating_sub(size);
         out.push(RecordPull {
             id,
             kind,
-            project: row.get("project"),
+            project: row.project,
             data,
         });
     }
@@ -1757,46 +1672,40 @@ async fn log_page(
     head: u64,
     budget: &mut usize,
 ) -> ApiResult<(Vec<RecordPull>, u64, bool)> {
-    let rows = sqlx::query(concat!(
-        "SELECT c.seq, c.record_id, c.project, r.kind, c.change FROM change_log c \
-         JOIN records r ON r.id = c.record_id \
-         WHERE c.seq > $1 AND c.seq <= $2 \
-           AND (c.device_id IS NULL OR c.device_id <> $3) \
-           AND ",
-        pullable_sql!("$4", "c.project", "r.kind", "r.restricted", "r.owner_user"),
-        " ORDER BY c.seq LIMIT $5",
-    ))
-    .bind(since as i64)
-    .bind(head as i64)
-    .bind(device_id)
-    .bind(user_id)
-    .bind(PAGE_ROWS)
-    .fetch_all(&mut **tx)
+    let rows = storage::sync::log_rows(
+        &mut **tx,
+        since as i64,
+        head as i64,
+        device_id,
+        user_id,
+        PAGE_ROWS,
+    )
     .await?;
     let mut more = rows.len() as i64 == PAGE_ROWS;
     let mut last = since;
     let mut order: Vec<Uuid> = Vec::new();
     let mut by_record: HashMap<Uuid, RecordPull> = HashMap::new();
     for row in rows {
-        let change: Vec<u8> = row.get("change");
+        let change = row.change;
         if *budget < change.len() && last > since {
             more = true;
             break;
         }
         *budget = budget.saturating_sub(change.len());
-        last = row.get::<i64, _>("seq") as u64;
-        let Ok(id) = Uuid::parse_str(&row.get::<String, _>("record_id")) else {
+        last = row.seq as u64;
+        let Ok(id) = Uuid::parse_str(&row.record_id) else {
             continue;
         };
-        let Some(kind) = RecordKind::parse(&row.get::<String, _>("kind")) else {
+        let Some(kind) = RecordKind::parse(&row.kind) else {
             continue;
         };
+        let project = row.project;
         let entry = by_record.entry(id).or_insert_with(|| {
             order.push(id);
             RecordPull {
                 id,
                 kind,
-                project: row.get("project"),
+                project,
                 data: PullData::Changes(Vec::new()),
             }
         });
@@ -1820,32 +1729,22 @@ async fn withdrawn_since(
     since: u64,
 ) -> ApiResult<Vec<Uuid>> {
     let since = i64::try_from(since).unwrap_or(i64::MAX);
-    let sql = if since == 0 {
-        "SELECT id AS record_id, project, kind, restricted, owner_user FROM records \
-         WHERE restricted = 1 AND $1 = 0 ORDER BY id"
-    } else {
-        "SELECT DISTINCT w.record_id, r.project, r.kind, r.restricted, r.owner_user \
-         FROM withdrawals w JOIN records r ON r.id = w.record_id \
-         WHERE w.seq > $1 ORDER BY w.record_id"
-    };
-    let rows = sqlx::query(sql).bind(since).fetch_all(&mut **tx).await?;
+    let rows = storage::sync::withdrawn_rows(&mut **tx, since).await?;
     let mut out = Vec::new();
     for row in rows {
-        let project: String = row.get("project");
-        let Some(role) = roles.get(&project) else {
+        let Some(role) = roles.get(&row.project) else {
             continue;
         };
-        let Some(kind) = RecordKind::parse(&row.get::<String, _>("kind")) else {
+        let Some(kind) = RecordKind::parse(&row.kind) else {
             continue;
         };
-        let owner: Option<String> = row.get("owner_user");
         let visible = crate::access::roles::may_pull_record(
             role,
             kind,
-            row.get::<i64, _>("restricted") != 0,
-            owner.as_deref() == Some(user_id),
+            row.restricted != 0,
+            row.owner_user.as_deref() == Some(user_id),
         );
-        if !visible && let Ok(id) = Uuid::parse_str(&row.get::<String, _>("record_id")) {
+        if !visible && let Ok(id) = Uuid::parse_str(&row.record_id) {
             out.push(id);
         }
     }

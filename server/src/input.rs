@@ -284,6 +284,14 @@ pub fn conflict_value_schema() -> RefOr<Schema> {
     ))
 }
 
+/// The schema of a new password: text of at least [`PASSWORD_MIN`] characters.
+pub fn new_password_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .min_length(Some(PASSWORD_MIN))
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
