@@ -204,7 +204,7 @@ pub fn merge_incoming(
     };
     let created = stored.is_none();
     let mut before = match stored {
-        Some(d) => d.automerge_ref().clone(),
+        Some(d) => d.into_automerge(),
         None => AutoCommit::new(),
     };
     before.set_actor(policy.compensating_actor.clone());
@@ -272,8 +272,7 @@ pub fn merge_incoming(
             }
         }
     } else {
-        let env = RecordDoc::from_automerge(after.clone()).envelope();
-        if let Err(e) = env {
+        if let Err(e) = crate::record::envelope_of(&after) {
             return refuse(RefusalCode::InvalidRecord, e.to_string());
         }
         for key in ENVELOPE_FIELDS {
@@ -301,43 +300,46 @@ pub fn merge_incoming(
     same_heads.sort_unstable();
     let mut after_heads = after.get_heads();
     after_heads.sort_unstable();
-    // Usually the sender had everything this replica has: its view is the merged record, and
-    // rebuilding it (fork_at replays the history) can be skipped.
-    let view = if same_heads == after_heads {
-        Ok(after.clone())
+    // Usually the sender had everything this replica has: its view is the merged record, read
+    // in place (rebuilding it with fork_at replays the history, and a copy is only needed to
+    // look into faults, which are rare).
+    let sender_saw_all = same_heads == after_heads;
+    let inconsistent = |e: AutomergeError| {
+        refuse(
+            RefusalCode::Malformed,
+            format!("changes are inconsistent: {e}"),
+        )
+    };
+    let sender_view = if sender_saw_all {
+        None
     } else {
-        after.fork_at(&sender_heads)
-    };
-    let faults = match view.and_then(|view| {
-        let errors = validate(&view);
-        if errors.is_empty() {
-            return Ok(Vec::new());
-        }
-        let introduced = introduced_by(&mut after, &new)?;
-        Ok(errors
-            .into_iter()
-            .filter(|e| introduced.contains(&e.field))
-            .map(|e| {
-                let mut fields = vec![e.field.clone()];
-                if let Some(kind) = kind {
-                    fields.extend(cross_field(kind, &e.field).iter().map(|f| f.to_string()));
-                }
-                let values = fields
-                    .iter()
-                    .map(|f| value_at(&view, f).unwrap_or_else(|| "(absent)".into()))
-                    .collect::<Vec<_>>();
-                (e, fields.into_iter().zip(values).collect::<Vec<_>>())
-            })
-            .collect::<Vec<_>>())
-    }) {
-        Ok(f) => f,
-        Err(e) => {
-            return refuse(
-                RefusalCode::Malformed,
-                format!("changes are inconsistent: {e}"),
-            );
+        match after.fork_at(&sender_heads) {
+            Ok(view) => Some(view),
+            Err(e) => return inconsistent(e),
         }
     };
+    let errors = validate(sender_view.as_ref().unwrap_or(&after));
+    // Valid as merged: unless a value is put back below, no need to validate it again.
+    let merged_valid = sender_saw_all && errors.is_empty();
+    let mut faults = Vec::new();
+    if !errors.is_empty() {
+        let view = sender_view.unwrap_or_else(|| after.clone());
+        let introduced = match introduced_by(&mut after, &new) {
+            Ok(fields) => fields,
+            Err(e) => return inconsistent(e),
+        };
+        for e in errors.into_iter().filter(|e| introduced.contains(&e.field)) {
+            let mut fields = vec![e.field.clone()];
+            if let Some(kind) = kind {
+                fields.extend(cross_field(kind, &e.field).iter().map(|f| f.to_string()));
+            }
+            let values = fields
+                .iter()
+                .map(|f| value_at(&view, f).unwrap_or_else(|| "(absent)".into()))
+                .collect::<Vec<_>>();
+            faults.push((e, fields.into_iter().zip(values).collect::<Vec<_>>()));
+        }
+    }
 
     // Where each fault's fields get their last valid value from (read before any value is
     // put back: forking would commit the compensation half-made).
@@ -397,7 +399,11 @@ pub fn merge_incoming(
     if compensation.is_none() {
         quarantined.clear(); // nothing was taken out after all
     }
-    let flagged = validate(&after);
+    let flagged = if merged_valid && compensation.is_none() {
+        Vec::new()
+    } else {
+        validate(&after)
+    };
     if created && !flagged.is_empty() {
         // Say what was wrong with what was sent, not what taking it out left: a required field
         // that held the wrong type is reported as the wrong type, not as missing.

@@ -224,19 +224,14 @@ impl RecordDoc {
         self.doc.get_heads()
     }
 
+    /// The underlying Automerge document, taken out of the record.
+    pub fn into_automerge(self) -> AutoCommit {
+        self.doc
+    }
+
     /// The envelope, or why it is missing or malformed.
     pub fn envelope(&self) -> Result<Envelope, RecordError> {
-        let kind = str_at(&self.doc, &ObjId::Root, "kind")
-            .and_then(|k| RecordKind::parse(&k))
-            .ok_or_else(|| RecordError::Envelope("missing or unknown `kind`".into()))?;
-        let project = str_at(&self.doc, &ObjId::Root, "project")
-            .ok_or_else(|| RecordError::Envelope("missing `project`".into()))?;
-        let created = int_at(&self.doc, &ObjId::Root, "created").unwrap_or(0);
-        Ok(Envelope {
-            kind,
-            project,
-            created,
-        })
+        envelope_of(&self.doc)
     }
 
     /// Checks the whole record against its schema. Empty means valid.
@@ -817,6 +812,22 @@ fn describe_value(v: &FieldValue) -> String {
         FieldValue::Int(n) => format!("a number ({n})"),
         FieldValue::Str(s) => format!("text ({s:?})"),
     }
+}
+
+/// The envelope of a record's document, or why it is missing or malformed (read in place: a
+/// merge checks it without wrapping the document in a [`RecordDoc`]).
+pub fn envelope_of(doc: &impl ReadDoc) -> Result<Envelope, RecordError> {
+    let kind = str_at(doc, &ObjId::Root, "kind")
+        .and_then(|k| RecordKind::parse(&k))
+        .ok_or_else(|| RecordError::Envelope("missing or unknown `kind`".into()))?;
+    let project = str_at(doc, &ObjId::Root, "project")
+        .ok_or_else(|| RecordError::Envelope("missing `project`".into()))?;
+    let created = int_at(doc, &ObjId::Root, "created").unwrap_or(0);
+    Ok(Envelope {
+        kind,
+        project,
+        created,
+    })
 }
 
 #[cfg(test)]

@@ -1105,8 +1105,10 @@ async fn run(backend: Backend, o: &Options, bin: &std::path::Path) -> Option<Val
     for (name, p, role) in USERS {
         s.user(name, PROJECTS[p], role).await;
     }
+    // Below the server's 15 s header timeout, as the device library: an idle connection is
+    // dropped before the server closes it, never reused as it closes.
     let http = reqwest::Client::builder()
-        .pool_idle_timeout(Duration::from_secs(20))
+        .pool_idle_timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(120))
         .build()

@@ -232,6 +232,8 @@ async function main() {
     await page.locator("form[aria-labelledby=lang-h] button[type=submit]").click();
     await page.waitForFunction(() => document.documentElement.dir === "rtl" && document.documentElement.lang === "ar-XB", null, { timeout: 10000 });
     await pseudoHeading(page);
+    // The screen is drawn again in the chosen language with its confirmation: wait for it.
+    await page.waitForFunction(() => document.querySelector("main .status.ok"), null, { timeout: 10000 }).catch(() => {});
     const saved = await page.evaluate(() => ({ stored: localStorage.getItem("bothy.language"), flash: document.querySelector("main .status.ok")?.textContent ?? "", nav: document.querySelector('header a[href="#/sync"]')?.textContent?.trim() }));
     check(saved.stored === "ar-XB", `the choice was not kept on the device: ${JSON.stringify(saved)}`);
     check(/^\[.*\[Ŕţļ\]/.test(saved.flash), `no confirmation in the chosen language: "${saved.flash}"`);

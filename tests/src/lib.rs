@@ -701,6 +701,63 @@ impl Harness {
     }
 }
 
+/// Field days on `device`, as researchers record them: a SWEMWBS baseline for each of the first
+/// `responding` of `people` (dated `{month}-01`), then for each of `days` days a walk at `site`
+/// (starting `{month}-{day}`) with two of `people` present and a story about one of them.
+/// Returns the ids of the records made (`people` needs at least `2 * days` participants).
+pub async fn field_days(
+    device: &bothy_device::Device,
+    people: &[uuid::Uuid],
+    responding: usize,
+    days: usize,
+    site: &str,
+    month: &str,
+) -> std::collections::BTreeSet<uuid::Uuid> {
+    use bothy_device::{AttendanceMark, WellbeingForm};
+    use bothy_sync_core::{FieldValue, Instrument};
+    let mut made = std::collections::BTreeSet::new();
+    let first = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+        .expect("month is YYYY-MM");
+    for (i, p) in people.iter().take(responding).enumerate() {
+        let form = WellbeingForm {
+            participant: *p,
+            instrument: Instrument::Swemwbs.to_string(),
+            timepoint: "baseline".into(),
+            date: first,
+            session: None,
+            items: (1..=7u8)
+                .map(|n| (n, 1 + (i as i64 + n as i64) % 5))
+                .collect(),
+        };
+        made.insert(device.record_wellbeing(&form).await.unwrap());
+    }
+    for day in 0..days {
+        let start = format!("{month}-{:02}T10:00:00Z", day + 1);
+        let fields = [
+            ("site", site.into()),
+            ("activity", "health-walk".into()),
+            ("activity_type", "walking".into()),
+            ("start", start.into()),
+        ];
+        let session = device.create_session(None, &fields).await.unwrap();
+        for p in &people[day * 2..day * 2 + 2] {
+            device
+                .mark_attendance(session, *p, AttendanceMark::Present)
+                .await
+                .unwrap();
+        }
+        made.insert(session);
+        let story: [(&str, FieldValue); 4] = [
+            ("title", format!("Walk {day}").into()),
+            ("consent_scope", "project".into()),
+            ("body", format!("We walked together on day {day}.").into()),
+            ("participant", people[day].to_string().into()),
+        ];
+        made.insert(device.create_story(None, &story).await.unwrap());
+    }
+    made
+}
+
 /// A record's heads on a device, as sorted hex strings.
 pub async fn device_heads(device: &bothy_device::Device, id: uuid::Uuid) -> Vec<String> {
     let mut heads: Vec<String> = device

@@ -137,6 +137,10 @@ pub struct ServerApi {
     app: String,
 }
 
+/// How long an unused connection is kept for the next request (below the server's default
+/// 15 s header timeout).
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl ServerApi {
     /// A client for the server at `server` (`http://` or `https://`, no path needed).
     /// `app` names the calling app and its version for the server's operators.
@@ -145,6 +149,10 @@ impl ServerApi {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
+            // The server closes a kept-alive connection that sends no request for 15 s (its
+            // header timeout): dropping it sooner, the client never sends a request on a
+            // connection the server is closing at that moment.
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()
             .map_err(|e| DeviceError::Usage(format!("cannot set up HTTP: {e}")))?;
         Ok(ServerApi {

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import * as A from "@automerge/automerge/slim";
 import { storedFrom } from "../src/device";
-import { uuidBytes, uuidText, type Cursor, type SyncResponse } from "../src/protocol";
+import { decode, encode } from "../src/cbor";
+import { requestCbor, uuidBytes, uuidText, type Cursor, type SyncResponse } from "../src/protocol";
 import { createRecord, editRecord, type Doc } from "../src/records";
 import { applyAnswer, buildRequest, syncRounds, type Outgoing, type SyncSummary } from "../src/sync";
 import { MemoryStore } from "./memory";
@@ -127,6 +128,19 @@ test("an answer without reconcile keeps the acked heads", async () => {
   assert.equal(summary.reconciled, false);
   for (const r of store.records.values()) assert.deepEqual(r.acked?.slice().sort(), r.heads.slice().sort(), r.id);
   assert.equal(pushOf(await buildRequest(store)).size, 0);
+});
+
+test("a bootstrap's position is kept between syncs and sent back as received", async () => {
+  const { store } = device();
+  const out = await buildRequest(store);
+  const position: Cursor = { seq: 0, snapshot: { at: 41, after: uuidBytes(ID.pulled) }, generation: OLD_GENERATION };
+  await applyAnswer(store, out, answer({ cursor: position, more: true }), NOW + 2);
+  // The app keeps its cursor sealed as CBOR (src/store.ts): the record id stays 16 bytes.
+  assert.deepEqual(decode(encode(await store.meta("cursor"))), position);
+  const next = await buildRequest(store);
+  assert.deepEqual(next.request.cursor, position);
+  const sent = decode(requestCbor(next.request)) as { cursor: Cursor };
+  assert.deepEqual(sent.cursor, position);
 });
 
 function round(fields: Partial<SyncSummary> = {}): SyncSummary {

@@ -235,7 +235,7 @@ async fn check_losses(db: &Db, lost: &[LostRecord]) -> ApiResult<()> {
         projects.insert(l.project.as_str());
     }
     for project in projects {
-        let known = storage::wipe::project_exists(&db.pool, project).await?;
+        let known = storage::projects::exists(&db.pool, project).await?;
         if !known {
             return Err(ApiError::bad(
                 "invalid_value",

@@ -482,7 +482,7 @@ pub async fn quarterly(
     let (mut filters, thresholds) = report_inputs(&state, &user, &slug, &q).await?;
     filters.from = Some(quarter.first_day());
     filters.to = Some(quarter.last_day());
-    let name = storage::analysis::project_name(&state.db.pool, &slug)
+    let name = storage::projects::name(&state.db.pool, &slug)
         .await?
         .ok_or(sqlx::Error::RowNotFound)?;
     let report = reports::quarterly(&state.db, &slug, &name, quarter, &filters, thresholds).await?;

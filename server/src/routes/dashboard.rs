@@ -588,7 +588,7 @@ async fn project_page_body(
         }
         Err(e) => return Err(e),
     };
-    let name = crate::storage::analysis::project_name(&state.db.pool, slug).await?;
+    let name = crate::storage::projects::name(&state.db.pool, slug).await?;
     let Some(name) = name else {
         return Err(ApiError::NotFound(format!("There is no project “{slug}”.")));
     };
@@ -867,7 +867,7 @@ async fn instruments_body(
     saved: &Saved,
     attempt: &Attempt,
 ) -> Result<(String, String), ApiError> {
-    let name = crate::storage::analysis::project_name(&state.db.pool, slug).await?;
+    let name = crate::storage::projects::name(&state.db.pool, slug).await?;
     let Some(name) = name else {
         return Err(ApiError::NotFound(format!("There is no project “{slug}”.")));
     };

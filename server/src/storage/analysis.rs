@@ -586,17 +586,6 @@ pub async fn projects_with_role(
     .await
 }
 
-/// A project's name, if there is a project with this slug.
-pub async fn project_name(
-    db: impl AnyExecutor<'_>,
-    slug: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT name FROM projects WHERE slug = $1")
-        .bind(slug)
-        .fetch_optional(db)
-        .await
-}
-
 /// What a participant consented to.
 #[derive(Debug, Clone, Copy, sqlx::FromRow)]
 pub struct Consents {

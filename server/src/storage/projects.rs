@@ -44,3 +44,11 @@ pub async fn exists(db: impl AnyExecutor<'_>, slug: &str) -> Result<bool, sqlx::
         .await?
         .is_some())
 }
+
+/// A project's name, if there is a project with this slug.
+pub async fn name(db: impl AnyExecutor<'_>, slug: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT name FROM projects WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(db)
+        .await
+}

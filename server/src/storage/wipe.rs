@@ -163,12 +163,3 @@ pub async fn losses(db: impl AnyExecutor<'_>) -> Result<Vec<LossRow>, sqlx::Erro
     .fetch_all(db)
     .await
 }
-
-/// Whether a project with this slug exists.
-pub async fn project_exists(db: impl AnyExecutor<'_>, slug: &str) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query("SELECT slug FROM projects WHERE slug = $1")
-        .bind(slug)
-        .fetch_optional(db)
-        .await?
-        .is_some())
-}

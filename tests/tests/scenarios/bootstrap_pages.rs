@@ -5,9 +5,9 @@
 //! arrive in the same answer: edits it made offline to records another device also edited keep
 //! both sides.
 
-use bothy_device::{AttendanceMark, Device, WellbeingForm};
+use bothy_device::Device;
+use bothy_sync_core::RecordData;
 use bothy_sync_core::protocol::Cursor;
-use bothy_sync_core::{FieldValue, Instrument, RecordData};
 use bothy_tests::{Backend, Harness, device_heads, on_both_backends, server_heads};
 use sqlx::Row;
 use std::collections::BTreeSet;
@@ -95,58 +95,9 @@ async fn bootstrap_over_several_pages(backend: Backend) {
         people.push(p);
         all.insert(p);
     }
-    for (i, p) in people.iter().take(40).enumerate() {
-        let w = a
-            .record_wellbeing(&WellbeingForm {
-                participant: *p,
-                instrument: Instrument::Swemwbs.to_string(),
-                timepoint: "baseline".into(),
-                date: chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
-                session: None,
-                items: (1..=7u8)
-                    .map(|n| (n, 1 + (i as i64 + n as i64) % 5))
-                    .collect(),
-            })
-            .await
-            .unwrap();
-        all.insert(w);
-    }
-    for day in 0..15 {
-        let s = a
-            .create_session(
-                None,
-                &[
-                    ("site", "glen-affric-car-park".into()),
-                    ("activity", "health-walk".into()),
-                    ("activity_type", "walking".into()),
-                    ("start", format!("2026-11-{:02}T10:00:00Z", day + 1).into()),
-                ],
-            )
-            .await
-            .unwrap();
-        for p in &people[day * 2..day * 2 + 2] {
-            a.mark_attendance(s, *p, AttendanceMark::Present)
-                .await
-                .unwrap();
-        }
-        all.insert(s);
-        let story = a
-            .create_story(
-                None,
-                &[
-                    ("title", format!("Walk {day}").into()),
-                    ("consent_scope", "project".into()),
-                    (
-                        "body",
-                        FieldValue::from(format!("Along the loch on day {day}.")),
-                    ),
-                    ("participant", people[day].to_string().into()),
-                ],
-            )
-            .await
-            .unwrap();
-        all.insert(story);
-    }
+    all.extend(
+        bothy_tests::field_days(&a, &people, 40, 15, "glen-affric-car-park", "2026-11").await,
+    );
     assert_eq!(all.len(), 180);
     let pushed = a.sync().await.unwrap();
     assert_eq!(pushed.acked, 180);

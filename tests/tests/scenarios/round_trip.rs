@@ -4,8 +4,8 @@
 //! pulls everything, and leaves the device with exactly the server's documents. The same holds
 //! for a device's very first sync, when it bootstraps from snapshots.
 
-use bothy_device::{AttendanceMark, Device, WellbeingForm};
-use bothy_sync_core::{FieldValue, Instrument, RecordData};
+use bothy_device::{AttendanceMark, Device};
+use bothy_sync_core::RecordData;
 use bothy_tests::{Backend, Harness, SyncProxy, device_heads, on_both_backends, server_heads};
 use std::collections::BTreeSet;
 use uuid::Uuid;
@@ -54,58 +54,9 @@ async fn one_round_trip(backend: Backend) {
     for _ in 0..30 {
         from_b.insert(participant(&b).await);
     }
-    for (i, p) in known.iter().enumerate() {
-        let w = b
-            .record_wellbeing(&WellbeingForm {
-                participant: *p,
-                instrument: Instrument::Swemwbs.to_string(),
-                timepoint: "baseline".into(),
-                date: chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
-                session: None,
-                items: (1..=7u8)
-                    .map(|n| (n, 1 + (i as i64 + n as i64) % 5))
-                    .collect(),
-            })
-            .await
-            .unwrap();
-        from_b.insert(w);
-    }
-    for day in 0..5 {
-        let s = b
-            .create_session(
-                None,
-                &[
-                    ("site", "strathpeffer-square".into()),
-                    ("activity", "health-walk".into()),
-                    ("activity_type", "walking".into()),
-                    ("start", format!("2026-10-0{}T10:00:00Z", day + 1).into()),
-                ],
-            )
-            .await
-            .unwrap();
-        for p in &known[day * 2..day * 2 + 2] {
-            b.mark_attendance(s, *p, AttendanceMark::Present)
-                .await
-                .unwrap();
-        }
-        from_b.insert(s);
-        let story = b
-            .create_story(
-                None,
-                &[
-                    ("title", format!("Walk {day}").into()),
-                    ("consent_scope", "project".into()),
-                    (
-                        "body",
-                        FieldValue::from(format!("We went up the hill on day {day}.")),
-                    ),
-                    ("participant", known[day].to_string().into()),
-                ],
-            )
-            .await
-            .unwrap();
-        from_b.insert(story);
-    }
+    from_b.extend(
+        bothy_tests::field_days(&b, &known, known.len(), 5, "strathpeffer-square", "2026-10").await,
+    );
     for p in &known[..5] {
         b.edit(*p, |e| e.set("gender", "woman")).await.unwrap();
     }

@@ -233,8 +233,10 @@ export async function startIdleLock(): Promise<void> {
 
 // ---------- settings ----------
 
-/** What the settings screen says once it is drawn again (in the language just chosen). */
-let settingsFlash: HTMLElement | undefined;
+/** What the settings screen says once it is drawn again (in the language just chosen), for a
+ * few seconds: a redraw in between (a sync finishing in the background) keeps it. */
+let settingsFlash: { text: string; until: number } | undefined;
+const FLASH_MS = 10_000;
 
 /** The language picker: every language the app has a message file for, each named in itself
  * (and marked as that language, so screen readers say it right). Saving shows the app in it at
@@ -256,7 +258,7 @@ function languageForm(): HTMLElement {
     ev.preventDefault();
     const code = chooseLanguage(controlOf(form, "language")!.value);
     const chosen = langs.find((l) => l.code === code);
-    settingsFlash = status(t("settings.languageSaved", { language: chosen?.name ?? code }), "ok");
+    settingsFlash = { text: t("settings.languageSaved", { language: chosen?.name ?? code }), until: Date.now() + FLASH_MS };
     redraw();
   });
   return form;
@@ -264,8 +266,8 @@ function languageForm(): HTMLElement {
 
 export async function settingsScreen(): Promise<void> {
   const current = (await read((tx) => tx.meta("lockAfter"))) ?? DEFAULT_LOCK_AFTER;
-  const msg = h("div", { "aria-live": "polite" }, settingsFlash ?? null);
-  settingsFlash = undefined;
+  const flash = settingsFlash && Date.now() < settingsFlash.until ? status(settingsFlash.text, "ok") : null;
+  const msg = h("div", { "aria-live": "polite" }, flash);
   const idleForm = h(
     "form",
     { novalidate: true, "aria-labelledby": "idle-h" },
