@@ -37,6 +37,11 @@
 //! that position, as phones that have synced before. A device joining at a later step starts
 //! from the newest position its user's devices reached.
 //!
+//! With `--projects N` (N above 2) the devices are spread over N projects of five users each
+//! (three researchers, two peer workers) and the seeded days round the projects: a programme of
+//! many small teams, where a push reaches the few devices of its own project rather than a
+//! third of all devices. The results then go to `target/bench-load/<backend>-projects-N.json`.
+//!
 //! For each step it prints and writes (`target/bench-load/<backend>.json`): latency of each
 //! sync request (p50, p95, p99, max; by kind in the JSON), syncs per second, answers by HTTP
 //! status (503 apart) and transport errors, bytes of sync bodies up and down, the server's RSS
@@ -66,6 +71,57 @@ const USERS: [(&str, usize, &str); 8] = [
     ("fiona", 1, "researcher"),
     ("donald", 1, "peer_worker"),
 ];
+/// The projects and users of a run: [`PROJECTS`] and [`USERS`] for two projects; for more,
+/// projects `project-01`, `project-02`, ... each with three researchers and two peer workers.
+struct Team {
+    projects: Vec<&'static str>,
+    users: Vec<(&'static str, usize, &'static str)>,
+}
+
+impl Team {
+    fn new(projects: usize) -> Team {
+        if projects == PROJECTS.len() {
+            return Team {
+                projects: PROJECTS.to_vec(),
+                users: USERS.to_vec(),
+            };
+        }
+        // Leaked: a bench run's few hundred names live as long as the run.
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        let mut team = Team {
+            projects: Vec::new(),
+            users: Vec::new(),
+        };
+        for p in 0..projects {
+            team.projects.push(leak(format!("project-{:02}", p + 1)));
+            for (u, role) in [
+                "researcher",
+                "researcher",
+                "researcher",
+                "peer_worker",
+                "peer_worker",
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                team.users
+                    .push((leak(format!("p{:02}u{u}", p + 1)), p, role));
+            }
+        }
+        team
+    }
+
+    /// The project a seeded day goes to: every third day in the second of two projects, else
+    /// round the projects.
+    fn day_project(&self, day: usize) -> usize {
+        if self.projects.len() == PROJECTS.len() {
+            usize::from(day % 3 == 2)
+        } else {
+            day % self.projects.len()
+        }
+    }
+}
+
 /// Chances of each kind of sync, per mille (the rest are pulls only).
 const BOOTSTRAP_PER_MILLE: u64 = 1;
 const FIELDDAY_PER_MILLE: u64 = 19;
@@ -87,6 +143,9 @@ struct Options {
     idle: u64,
     encoding: String,
     chart: bool,
+    /// Projects the devices are spread over: 2 is one programme's two teams (every device of a
+    /// team pulls every other's work); more gives each project five users of its own.
+    projects: usize,
 }
 
 fn options() -> Options {
@@ -99,10 +158,12 @@ fn options() -> Options {
         idle: 10,
         encoding: "brotli".into(),
         chart: false,
+        projects: PROJECTS.len(),
     };
     let mut args = std::env::args().skip(1);
     let usage = "options: --devices 50,100,200,500 --seconds 30 --backend sqlite|postgres|both \
-                 --seed-days 100 --think-ms 1000 --idle 10 --encoding brotli|deflate|mixed --chart";
+                 --seed-days 100 --think-ms 1000 --idle 10 --encoding brotli|deflate|mixed --projects 2 \
+                 --chart";
     while let Some(a) = args.next() {
         let mut value = |name: &str| {
             args.next()
@@ -127,6 +188,10 @@ fn options() -> Options {
             }
             "--think-ms" => o.think_ms = value("--think-ms").parse().expect("--think-ms: a number"),
             "--idle" => o.idle = value("--idle").parse().expect("--idle: a number"),
+            "--projects" => {
+                o.projects = value("--projects").parse().expect("--projects: a number");
+                assert!(o.projects >= 2, "--projects: at least 2");
+            }
             "--encoding" => {
                 o.encoding = value("--encoding");
                 assert!(
@@ -680,6 +745,7 @@ struct Own {
 struct Device {
     user: usize,
     project: usize,
+    slug: &'static str,
     researcher: bool,
     token: String,
     actor: ActorId,
@@ -693,7 +759,7 @@ struct Device {
 
 impl Device {
     fn project_slug(&self) -> &'static str {
-        PROJECTS[self.project]
+        self.slug
     }
 
     fn request(&self, push: Vec<RecordPush>) -> SyncRequest {
@@ -1035,15 +1101,22 @@ async fn push_all(shared: &Shared, token: &str, docs: Vec<(Uuid, RecordDoc)>) ->
     stored
 }
 
-/// Seeds `days` field days of the 100-day workload into the two projects (every third day in
-/// the second); returns each project's participants.
-async fn seed(s: &ProcessServer, shared: &Shared, days: usize) -> (Vec<Vec<Uuid>>, u64) {
-    s.user("seeder", PROJECTS[0], "researcher").await;
-    s.admin(
-        &format!("/api/v1/admin/projects/{}/members", PROJECTS[1]),
-        json!({"username": "seeder", "role": "researcher"}),
-    )
-    .await;
+/// Seeds `days` field days of the 100-day workload into the team's projects
+/// ([`Team::day_project`]); returns each project's participants.
+async fn seed(
+    s: &ProcessServer,
+    shared: &Shared,
+    team: &Team,
+    days: usize,
+) -> (Vec<Vec<Uuid>>, u64) {
+    s.user("seeder", team.projects[0], "researcher").await;
+    for slug in &team.projects[1..] {
+        s.admin(
+            &format!("/api/v1/admin/projects/{slug}/members"),
+            json!({"username": "seeder", "role": "researcher"}),
+        )
+        .await;
+    }
     let (token, actor) = enrol(s, "seeder", "seeder").await;
     let all = workload("fieldday-100.json");
     // Group records by day: a day starts at each session.
@@ -1055,14 +1128,14 @@ async fn seed(s: &ProcessServer, shared: &Shared, days: usize) -> (Vec<Vec<Uuid>
         by_day.last_mut().unwrap().push(r);
     }
     let mut rng = Rng(7);
-    let mut people = vec![Vec::new(), Vec::new()];
+    let mut people = vec![Vec::new(); team.projects.len()];
     let mut stored = 0;
-    for (p, slug) in PROJECTS.iter().enumerate() {
+    for (p, slug) in team.projects.iter().enumerate() {
         let records: Vec<&Value> = by_day
             .iter()
             .take(days)
             .enumerate()
-            .filter(|(i, _)| (i % 3 == 2) == (p == 1))
+            .filter(|(i, _)| team.day_project(*i) == p)
             .flat_map(|(_, d)| d.iter().copied())
             .collect();
         let mut map = HashMap::new();
@@ -1099,11 +1172,12 @@ async fn run(backend: Backend, o: &Options, bin: &std::path::Path) -> Option<Val
     let pid = s.pid().expect("server runs");
     let tick = clock_ticks_per_second();
     let idle_start = now_rss(pid);
-    for slug in PROJECTS {
+    let team = Team::new(o.projects);
+    for slug in &team.projects {
         s.project(slug).await;
     }
-    for (name, p, role) in USERS {
-        s.user(name, PROJECTS[p], role).await;
+    for &(name, p, role) in &team.users {
+        s.user(name, team.projects[p], role).await;
     }
     // Below the server's 15 s header timeout, as the device library: an idle connection is
     // dropped before the server closes it, never reused as it closes.
@@ -1122,13 +1196,14 @@ async fn run(backend: Backend, o: &Options, bin: &std::path::Path) -> Option<Val
         newest: Mutex::new(HashMap::new()),
     };
     let t = Instant::now();
-    let (people, seeded) = seed(&s, &shared, o.seed_days).await;
+    let (people, seeded) = seed(&s, &shared, &team, o.seed_days).await;
     shared.people = people;
     let seed_secs = t.elapsed().as_secs_f64();
     println!(
-        "{label}: seeded {seeded} records ({} and {} participants) in {seed_secs:.1} s; server RSS {:.1} MiB",
-        shared.people[0].len(),
-        shared.people[1].len(),
+        "{label}: seeded {seeded} records ({} participants in {} projects) in {seed_secs:.1} s; \
+         server RSS {:.1} MiB",
+        shared.people.iter().map(Vec::len).sum::<usize>(),
+        team.projects.len(),
         mib(now_rss(pid))
     );
 
@@ -1137,8 +1212,8 @@ async fn run(backend: Backend, o: &Options, bin: &std::path::Path) -> Option<Val
     let t = Instant::now();
     let mut devices = Vec::with_capacity(total);
     for i in 0..total {
-        let user = i % USERS.len();
-        let (name, project, role) = USERS[user];
+        let user = i % team.users.len();
+        let (name, project, role) = team.users[user];
         let (token, actor) = enrol(&s, name, &format!("load-{i}")).await;
         let encoding = match o.encoding.as_str() {
             "deflate" => protocol::ENCODING_DEFLATE,
@@ -1148,6 +1223,7 @@ async fn run(backend: Backend, o: &Options, bin: &std::path::Path) -> Option<Val
         devices.push(Device {
             user,
             project,
+            slug: team.projects[project],
             researcher: role == "researcher",
             token,
             actor,
@@ -1166,13 +1242,13 @@ async fn run(backend: Backend, o: &Options, bin: &std::path::Path) -> Option<Val
     // One device per user bootstraps; the user's other devices start where it ended.
     let shared = Arc::new(shared);
     let mut first_bootstraps = Vec::new();
-    for d in devices.iter_mut().take(USERS.len()) {
+    for d in devices.iter_mut().take(team.users.len()) {
         d.bootstrap(&shared).await;
         let done = shared.stats.lock().unwrap().bootstraps.pop();
         let (pages, records, seconds) = done.expect("a user's first bootstrap finishes");
         first_bootstraps.push(json!({
-            "user": USERS[d.user].0,
-            "role": USERS[d.user].2,
+            "user": team.users[d.user].0,
+            "role": team.users[d.user].2,
             "pages": pages,
             "records": records,
             "seconds": seconds,
@@ -1375,6 +1451,8 @@ async fn run(backend: Backend, o: &Options, bin: &std::path::Path) -> Option<Val
             "think_ms": o.think_ms,
             "seed_days": o.seed_days,
             "encoding": o.encoding,
+            "projects": o.projects,
+            "users": team.users.len(),
             "mix_per_mille": {
                 "bootstrap": BOOTSTRAP_PER_MILLE,
                 "fieldday": FIELDDAY_PER_MILLE,
@@ -1482,7 +1560,13 @@ fn main() {
         std::fs::create_dir_all(out_dir()).expect("output directory");
         for &backend in &o.backends {
             if let Some(result) = run(backend, &o, &bin).await {
-                let path = out_dir().join(format!("{}.json", backend_name(backend)));
+                // The chart and `ops/bench/scale` read the two-project results.
+                let name = if o.projects == PROJECTS.len() {
+                    format!("{}.json", backend_name(backend))
+                } else {
+                    format!("{}-projects-{}.json", backend_name(backend), o.projects)
+                };
+                let path = out_dir().join(name);
                 std::fs::write(&path, serde_json::to_string_pretty(&result).unwrap())
                     .expect("results written");
                 println!("{}: results in {}", backend_label(backend), path.display());

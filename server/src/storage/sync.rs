@@ -258,19 +258,19 @@ const fn holds(text: &str, part: &str) -> bool {
 }
 
 /// The records `user_id` may pull with ids after `after` (`""`: from the first), by id, at most
-/// `limit`.
-pub async fn snapshot_rows(
-    db: impl AnyExecutor<'_>,
-    user_id: &str,
-    after: &str,
+/// `limit`, as they are read: a page that fills its byte budget stops reading without holding
+/// the rest of the rows.
+pub fn snapshot_rows<'e>(
+    db: impl AnyExecutor<'e> + 'e,
+    user_id: &'e str,
+    after: &'e str,
     limit: i64,
-) -> Result<Vec<SnapshotRow>, sqlx::Error> {
+) -> futures_util::stream::BoxStream<'e, Result<SnapshotRow, sqlx::Error>> {
     sqlx::query_as(SNAPSHOT_ROWS)
         .bind(user_id)
         .bind(after)
         .bind(limit)
-        .fetch_all(db)
-        .await
+        .fetch(db)
 }
 
 /// One change-log row a device pulls.

@@ -36,6 +36,7 @@ use bothy_sync_core::protocol::{
     SnapshotCursor, SyncRequest, SyncResponse,
 };
 use bothy_sync_core::{RecordData, RecordDoc, RecordKind};
+use futures_util::TryStreamExt;
 use serde_bytes::ByteBuf;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use uuid::Uuid;
@@ -1623,11 +1624,12 @@ async fn snapshot_page(
     } else {
         after.to_string()
     };
-    let rows = storage::sync::snapshot_rows(&mut **tx, user_id, &after, page_records).await?;
-    let full = rows.len() as i64 == page_records;
+    let mut rows = storage::sync::snapshot_rows(&mut **tx, user_id, &after, page_records);
+    let mut read = 0i64;
     let mut out = Vec::new();
     let mut last = None;
-    for row in rows {
+    while let Some(row) = rows.try_next().await? {
+        read += 1;
         let Ok(id) = Uuid::parse_str(&row.id) else {
             continue;
         };
@@ -1661,7 +1663,7 @@ async fn snapshot_page(
             data,
         });
     }
-    Ok((out, last, full))
+    Ok((out, last, read == page_records))
 }
 
 async fn log_page(
