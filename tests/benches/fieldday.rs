@@ -14,7 +14,8 @@
 //! PostgreSQL runs when `BOTHY_TEST_POSTGRES_URL` is set. The figures also go, as JSON, to
 //! `target/bench-fieldday/result.json` (read by `ops/bench/scale`). With `BOTHY_BENCH_PERF_DIR`
 //! set, `perf record` (with DWARF call graphs) samples this process, device and in-process
-//! server, during each backend's 100-day push only, into `<dir>/push-<backend>.data`.
+//! server, during each backend's 100-day push and its new-device bootstrap, into
+//! `<dir>/push-<backend>.data` and `<dir>/bootstrap-<backend>.data`.
 //!
 //! Beside Bothy it measures, in the same run:
 //!
@@ -468,9 +469,11 @@ async fn run(backend: Backend) -> Option<BothyRun> {
     );
     let d = enrol(&h, &proxy, "phone-d").await;
     proxy.take();
+    let perf = perf_start(&format!("bootstrap-{}", label.to_lowercase())).await;
     let t = Instant::now();
     let summary = d.sync().await.unwrap();
     let boot_secs = t.elapsed().as_secs_f64();
+    perf_stop(perf).await;
     let (up, down) = proxy.take();
     println!(
         "[{label}] 100 field days, new-device bootstrap ({} records): {} request(s), {boot_secs:.2} s, {} B; {}",
