@@ -1,5 +1,6 @@
-//! The `bothy-server` command: `serve` (the default), `backup` and `restore`, and `admin`
-//! commands that work on the database directly, for an operator on the server machine.
+//! The `bothy-server` command: `serve` (the default), `backup` and `restore`, `demo` (a demo
+//! project of synthetic people, and its removal), and `admin` commands that work on the
+//! database directly, for an operator on the server machine.
 
 use crate::config::{Config, ServeArgs};
 use clap::{Parser, Subcommand};
@@ -40,6 +41,26 @@ enum Command {
         /// The backup file (made by `bothy-server backup`).
         file: std::path::PathBuf,
         /// Confirm: the servers are stopped and the database is to be replaced.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Make a demo project filled with a synthetic year of a programme (synthetic people, not
+    /// real data), or remove it with `--remove --yes`.
+    Demo {
+        /// The demo project's slug.
+        #[arg(long, default_value = crate::demo::DEFAULT_SLUG)]
+        slug: String,
+        /// The generator's seed: the same seed gives the same people and figures.
+        #[arg(long, default_value_t = crate::demo::DEFAULT_SEED)]
+        seed: u64,
+        /// How many participants.
+        #[arg(long, default_value_t = crate::demo::DEFAULT_PARTICIPANTS)]
+        participants: usize,
+        /// Remove the demo project and all its data instead (refused for a project that is not
+        /// a demo).
+        #[arg(long)]
+        remove: bool,
+        /// Confirm the removal.
         #[arg(long)]
         yes: bool,
     },
@@ -122,7 +143,61 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::DataDictionary => Ok(()),
         Command::Backup { file, force } => backup(config, &file, force).await,
         Command::Restore { file, yes } => restore(config, &file, yes).await,
+        Command::Demo {
+            slug,
+            seed,
+            participants,
+            remove,
+            yes,
+        } => demo(config, &slug, seed, participants, remove, yes).await,
     }
+}
+
+async fn demo(
+    config: Config,
+    slug: &str,
+    seed: u64,
+    participants: usize,
+    remove: bool,
+    yes: bool,
+) -> anyhow::Result<()> {
+    let fail = |e: crate::error::ApiError| anyhow::anyhow!("{e}");
+    if remove {
+        anyhow::ensure!(
+            yes,
+            "removing deletes the demo project `{slug}` and all its data: add --yes to confirm"
+        );
+        let state = crate::prepare(config).await?;
+        let r = crate::demo::remove(&state.db, slug).await.map_err(fail)?;
+        println!(
+            "removed the demo project {slug}: {} records, {} change log rows, {} memberships",
+            r.records, r.change_log_rows, r.memberships
+        );
+        println!("Members' devices delete its records at their next sync.");
+        return Ok(());
+    }
+    let state = crate::prepare(config).await?;
+    let today = chrono::Utc::now().date_naive();
+    let opts = crate::demo::DemoOptions::ending(slug, seed, participants, today);
+    let started = std::time::Instant::now();
+    let c = crate::demo::create(&state.db, &opts).await.map_err(fail)?;
+    println!(
+        "created the demo project {slug} ({}) in {:.1} s: {} participants, {} contact records, \
+         {} sessions, {} questionnaires, {} stories, from {} (seed {seed})",
+        crate::demo::DEMO_NAME,
+        started.elapsed().as_secs_f64(),
+        c.participants,
+        c.contacts,
+        c.sessions,
+        c.responses,
+        c.stories,
+        opts.start
+    );
+    println!(
+        "Next: give yourself a role in it (bothy-server admin add-member {slug} USERNAME \
+         coordinator) and open the dashboard. Remove it with: bothy-server demo --remove --yes"
+    );
+    Ok(())
 }
 
 async fn backup(config: Config, file: &std::path::Path, force: bool) -> anyhow::Result<()> {

@@ -25,6 +25,8 @@
 //! * [`openapi`]: the OpenAPI document, generated from the handlers, at `/openapi.json`.
 //! * [`cli`]: the `bothy-server` command (serve, backup, restore, and admin commands on the
 //!   database).
+//! * [`demo`]: the demo programme, a project of synthetic people made by a seeded generator
+//!   (`bothy-server demo`), and its removal.
 //! * [`backup`]: consistent online backups and restores that start a new data generation.
 //! * [`listener`]: the accept loop, with header, body and idle timeouts and a connection limit.
 //! * [`metrics`]: counts and timings for operators at `/metrics` (Prometheus), and the sync
@@ -35,6 +37,7 @@ pub mod analysis;
 pub mod backup;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod input;
 pub mod instruments;
@@ -168,6 +171,10 @@ fn router() -> (Router<AppState>, Vec<(Method, String)>) {
             routes::analysis::export,
         )
         .get(
+            "/projects/{slug}/data-package",
+            routes::analysis::data_package,
+        )
+        .get(
             "/projects/{slug}/reports/outcomes",
             routes::analysis::outcomes,
         )
@@ -222,6 +229,14 @@ fn router() -> (Router<AppState>, Vec<(Method, String)>) {
         .get(
             "/dashboard/projects/{slug}",
             routes::dashboard::project_page,
+        )
+        .get(
+            "/dashboard/projects/{slug}/exports/{dataset}",
+            routes::dashboard::export_download,
+        )
+        .get(
+            "/dashboard/projects/{slug}/data-package",
+            routes::dashboard::package_download,
         )
         .get(
             "/dashboard/projects/{slug}/instruments",

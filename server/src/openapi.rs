@@ -157,7 +157,9 @@ fn query_values(path: &str, name: &str) -> Option<Vec<&'static str>> {
     // The quarterly report reads no timepoint: it reports every one.
     let report = path.contains("/reports/") && !path.ends_with("/quarterly");
     match name {
-        "format" if path.ends_with("/exports/{dataset}") => Some(vec!["csv", "jsonl", "ndjson"]),
+        "format" if path.ends_with("/exports/{dataset}") => {
+            Some(vec!["csv", "jsonl", "ndjson", "parquet"])
+        }
         "format" if path.ends_with("/reports/quarterly") => Some(vec!["json", "md", "csv", "html"]),
         "timepoint" if path.ends_with("/exports/{dataset}") => {
             Some(bothy_sync_core::schema::TIMEPOINTS.to_vec())
@@ -248,6 +250,7 @@ impl Modify for Constraints {
         routes::subjects::erase,
         routes::analysis::data_dictionary,
         routes::analysis::export,
+        routes::analysis::data_package,
         routes::analysis::outcomes,
         routes::analysis::attendance,
         routes::analysis::equity,
@@ -269,6 +272,8 @@ impl Modify for Constraints {
         routes::dashboard::logout,
         routes::dashboard::home,
         routes::dashboard::project_page,
+        routes::dashboard::export_download,
+        routes::dashboard::package_download,
         routes::dashboard::instruments_page,
         routes::dashboard::instruments_submit,
         routes::webapp::redirect,

@@ -17,6 +17,8 @@
 //! * [`followup`]: a project's follow-up schedule (when questionnaires after baseline are due).
 //! * [`roles`]: which record kinds each project role may write and receive, for the server's
 //!   checks and the devices' capture alike.
+//! * [`time`]: the UK date of an instant (British Summer Time included), which dates typed on
+//!   a device default to.
 //!
 //! A typical device-side flow:
 //!
@@ -52,6 +54,7 @@ pub mod schema;
 pub mod schema_export;
 pub mod scoring;
 pub mod split;
+pub mod time;
 pub mod validate;
 pub mod wording;
 

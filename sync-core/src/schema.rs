@@ -254,6 +254,10 @@ static PARTICIPANT: &[Field] = &[
     f("imd_decile", FieldType::Int { min: 1, max: 10 }, false),
     f("rurality", FieldType::Choice(RURALITY), false),
     f("referral", FieldType::Map(&REFERRAL), true),
+    f("registered_on", FieldType::Date, false).about(
+        "Registration date",
+        "The day the person joined the programme (UK date)",
+    ),
 ];
 /// Direct identifiers: never shown to analysts, and sent only to the roles that may see them
 /// ([`crate::roles`]).
@@ -400,6 +404,7 @@ mod tests {
             (Participant, "consent.date", Show),
             (Participant, "age_band", Show),
             (Participant, "imd_decile", Show),
+            (Participant, "registered_on", Show),
             (Session, "notes", Withhold),
             (Session, "facilitators", Withhold),
             (Session, "facilitators.Jo", Withhold),
@@ -429,5 +434,16 @@ mod tests {
         for (kind, path, want) in cases {
             assert_eq!(analysts(*kind, path), *want, "{kind} {path}");
         }
+    }
+
+    #[test]
+    fn the_registration_date_is_a_plain_optional_date() {
+        let registered = field(RecordKind::Participant, "registered_on").expect("a field");
+        assert!(matches!(registered.ty, FieldType::Date));
+        assert!(
+            !registered.required,
+            "older records have no registration date"
+        );
+        assert_eq!(registered.label(), "Registration date");
     }
 }

@@ -141,6 +141,13 @@ async function main() {
       await go(page, "#/person/new");
       await heading(page, "Register a participant");
       const form = page.locator("main form").first();
+      // A new person's registration and referral dates show today's UK date, to keep or change.
+      const ukToday = new Intl.DateTimeFormat("en-CA", { timeZone: "Europe/London", year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date(await page.evaluate(() => Date.now())));
+      for (const name of ["registered_on", "referral.date"]) {
+        const shown = await form.locator(`[data-field="${name}"] input`).inputValue();
+        check(shown === ukToday, `a new person's ${name} shows “${shown}”, not today's UK date ${ukToday}`);
+      }
+      if (i === 0) await setField(form, "registered_on", "2026-08-28");
       await setField(form, "contact.name", p.name);
       await setField(form, "contact.phone", p.phone);
       await setField(form, "contact.postcode_district", p.postcode);
@@ -174,7 +181,7 @@ async function main() {
       const text = await mainText(page);
       const gender = { non_binary: "Non-binary", man: "Man", prefer_not_to_say: "Prefer not to say" }[p.gender];
       const source = { gp: "GP", link_worker: "Link worker", self: "Self-referral" }[p.source];
-      for (const want of [p.phone, p.postcode, p.age, gender, source, "IMD decile", p.imd, p.reason, "2026-09-01", "Baseline (start): due"]) {
+      for (const want of [p.phone, p.postcode, p.age, gender, source, "IMD decile", p.imd, p.reason, "2026-09-01", "Registration date", i === 0 ? "2026-08-28" : ukToday, "Baseline (start): due"]) {
         check(text.includes(want), `${p.name}'s page does not show “${want}”: ${text.slice(0, 600)}`);
       }
       for (const slug of ["non_binary", "link_worker", "prefer_not_to_say", "data_use"]) check(!text.includes(slug), `${p.name}'s page shows the raw value “${slug}”`);
@@ -288,7 +295,7 @@ async function main() {
     const sid = hashId(page);
     const reg = page.locator("main form[aria-labelledby=reg-h]");
     await reg.waitFor();
-    for (const name of ["contact.name", "contact.phone", "age_band", "gender", "ethnic_group", "imd_decile", "rurality", "consent.data_use", "consent.story_sharing", "consent.contact", "consent.date", "consent.version", "referral.source", "referral.date", "referral.reason"]) {
+    for (const name of ["contact.name", "contact.phone", "age_band", "gender", "ethnic_group", "imd_decile", "rurality", "registered_on", "consent.data_use", "consent.story_sharing", "consent.contact", "consent.date", "consent.version", "referral.source", "referral.date", "referral.reason"]) {
       check((await reg.locator(`[data-field="${name}"]`).count()) === 1, `the session's registration form has no field ${name}`);
     }
     await setField(reg, "contact.name", `Alasdair Glenfinnan ${tag}`);

@@ -14,6 +14,7 @@ mod scenarios {
     pub mod compressed_bodies;
     pub mod crash;
     pub mod dashboard;
+    pub mod demo;
     pub mod device_life;
     pub mod enrolment_retry;
     pub mod erasure;
@@ -29,8 +30,10 @@ mod scenarios {
     pub mod metrics;
     pub mod offline_merge;
     pub mod openapi;
+    pub mod outcome_pairs;
     pub mod quarantine_quota;
     pub mod raw_input;
+    pub mod registration_dates;
     pub mod restore_drill;
     pub mod restore_reconcile;
     pub mod review;
@@ -42,6 +45,7 @@ mod scenarios {
     pub mod slow_clients;
     pub mod storage_statements;
     pub mod two_servers;
+    pub mod typed_exports;
     pub mod webapp;
     pub mod webapp_autosync;
     pub mod webapp_enrol_qr;

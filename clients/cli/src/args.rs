@@ -112,9 +112,11 @@ pub enum Command {
     Activities(SetupArgs),
     /// Administer the server (projects, users, members, enrolment codes, devices).
     Admin(AdminArgs),
-    /// Export a project's data for analysis as CSV or JSON Lines (analysts, coordinators,
-    /// admins): participants, sessions, attendance, wellbeing (one row per response),
-    /// wellbeing_items (one row per answered item) or stories.
+    /// Export a project's data for analysis as CSV, JSON Lines or Parquet, or every dataset as
+    /// a data package (analysts, coordinators, admins): participants, sessions, attendance,
+    /// wellbeing (one row per response),
+    /// wellbeing_items (one row per answered item), outcome_pairs (the outcomes report's
+    /// baseline and follow-up pairs, one row per participant and measure) or stories.
     Export(ExportArgs),
     /// A project's reports: outcomes, attendance, equity or quarterly.
     Report(ReportArgs),
@@ -226,13 +228,16 @@ pub struct AnalysisArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// The dataset.
-    #[arg(value_parser = PossibleValuesParser::new(["participants", "sessions", "attendance", "wellbeing", "wellbeing_items", "stories"]))]
-    pub dataset: String,
-    /// csv or jsonl.
-    #[arg(long, default_value = "csv", value_parser = PossibleValuesParser::new(["csv", "jsonl"]))]
+    /// The dataset (with `--format datapackage`: only this one; default every dataset).
+    #[arg(value_parser = PossibleValuesParser::new(["participants", "sessions", "attendance", "wellbeing", "wellbeing_items", "outcome_pairs", "stories"]))]
+    pub dataset: Option<String>,
+    /// csv, jsonl, parquet (typed columns), or datapackage (a zip of the CSVs with a
+    /// Frictionless datapackage.json describing them). Parquet and packages are binary: write
+    /// them to a file with `-o` (or pipe them).
+    #[arg(long, default_value = "csv", value_parser = PossibleValuesParser::new(["csv", "jsonl", "parquet", "datapackage"]))]
     pub format: String,
-    /// Wellbeing only: this timepoint.
+    /// Wellbeing and wellbeing_items: only this timepoint. outcome_pairs: the follow-up
+    /// timepoint paired with baseline (end, the default, interim or follow_up).
     #[arg(long, value_parser = PossibleValuesParser::new(schema::TIMEPOINTS))]
     pub timepoint: Option<String>,
     #[command(flatten)]
@@ -386,10 +391,13 @@ pub struct ParticipantAddArgs {
     /// Where the person lives.
     #[arg(long, value_parser = PossibleValuesParser::new(schema::RURALITY))]
     pub rurality: Option<String>,
+    /// The day they registered, YYYY-MM-DD [default: today in the UK].
+    #[arg(long, value_name = "DATE")]
+    pub registered_on: Option<String>,
     /// Who referred them.
     #[arg(long, value_parser = PossibleValuesParser::new(schema::REFERRAL_SOURCES))]
     pub referral_source: Option<String>,
-    /// Referral date, YYYY-MM-DD.
+    /// Referral date, YYYY-MM-DD [default: today in the UK, if a referral source is given].
     #[arg(long, value_name = "DATE")]
     pub referral_date: Option<String>,
     /// Why they were referred.

@@ -1,6 +1,7 @@
 //! `bothy export` and `bothy report` against a real server: a researcher records and syncs a
 //! session from the terminal; an analyst exports CSV and JSON Lines to files and to standard
-//! output and reads the quarterly report; a researcher is refused in one clear line.
+//! output, Parquet and a data package to files, and reads the quarterly report; a researcher is
+//! refused in one clear line.
 
 use std::path::Path;
 use std::process::Output;
@@ -204,6 +205,50 @@ async fn analysts_export_and_report_from_the_terminal() {
     .await))
     .unwrap();
     assert!(outcomes["measures"].is_array());
+
+    // Typed: Parquet, and every dataset as a data package, to files.
+    let parquet = dir.path().join("attendance.parquet");
+    ok(&run(
+        &admin,
+        &url,
+        "ana",
+        &[
+            "export",
+            "attendance",
+            "--project",
+            "isles",
+            "--format",
+            "parquet",
+            "-o",
+            parquet.to_str().unwrap(),
+        ],
+    )
+    .await);
+    let bytes = std::fs::read(&parquet).unwrap();
+    assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"));
+    let package = dir.path().join("data.zip");
+    ok(&run(
+        &admin,
+        &url,
+        "ana",
+        &[
+            "export",
+            "--format",
+            "datapackage",
+            "--project",
+            "isles",
+            "-o",
+            package.to_str().unwrap(),
+        ],
+    )
+    .await);
+    let bytes = std::fs::read(&package).unwrap();
+    assert!(bytes.starts_with(b"PK\x03\x04"));
+    let has = |name: &str| bytes.windows(name.len()).any(|w| w == name.as_bytes());
+    assert!(has("datapackage.json") && has("attendance.csv") && has("stories.csv"));
+    let o = run(&admin, &url, "ana", &["export", "--project", "isles"]).await;
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--format datapackage"));
 
     // Refusals are one clear line, and leave no file behind.
     let refused = dir.path().join("refused.csv");

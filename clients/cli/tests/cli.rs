@@ -439,3 +439,47 @@ async fn set_writes_any_field_by_name_typed_for_the_field() {
         "gd"
     );
 }
+
+/// `participant add` gives the registration date as typed, else today's UK date, and the
+/// referral's date likewise when a referral source is given.
+#[tokio::test]
+async fn participant_add_keeps_typed_dates_and_defaults_to_the_uk_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = enrolled_store(dir.path()).await;
+    let add = |args: &[&str]| -> serde_json::Value {
+        let o = bothy(&store, &[&["--json", "participant", "add"], args].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let o = bothy(&store, &["--json", "show", p["id"].as_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let shown: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        shown["view"]["data"].clone()
+    };
+
+    let data = add(&[
+        "--registered-on",
+        "2026-01-05",
+        "--referral-source",
+        "gp",
+        "--referral-date",
+        "2025-12-19",
+    ]);
+    assert_eq!(data["registered_on"], "2026-01-05", "{data}");
+    assert_eq!(data["referral_date"], "2025-12-19", "{data}");
+
+    let before = bothy_sync_core::time::uk_today().to_string();
+    let data = add(&["--referral-source", "self"]);
+    let after = bothy_sync_core::time::uk_today().to_string();
+    let day = data["registered_on"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(day == before || day == after, "{data}");
+    assert_eq!(data["referral_date"], day.as_str(), "{data}");
+
+    let o = bothy(
+        &store,
+        &["participant", "add", "--registered-on", "5 January"],
+    );
+    assert_fails(&o, 1, "registered_on");
+}

@@ -90,6 +90,9 @@ impl Device {
     /// `contact.phone`, `contact.postcode_district` and `contact.notes`, go to a contact record
     /// of their own (written in the same transaction), which only the roles that may see them
     /// receive.
+    ///
+    /// The day they registered (`registered_on`) is today's UK date unless given; so is the
+    /// day they were referred (`referral.date`) when a referral source is given without one.
     pub async fn create_participant(
         &self,
         project: Option<&str>,
@@ -116,6 +119,14 @@ impl Device {
             .cloned()
             .partition(|(path, _)| path.starts_with("contact."));
         let mut all: Vec<(&str, FieldValue)> = vec![("code", code.clone().into())];
+        let today = bothy_sync_core::time::uk_date(now()).to_string();
+        let given = |path: &str| own.iter().any(|(p, _)| *p == path);
+        if !given("registered_on") {
+            all.push(("registered_on", today.clone().into()));
+        }
+        if given("referral.source") && !given("referral.date") {
+            all.push(("referral.date", today.into()));
+        }
         all.extend(own);
         let record = create_in(
             &mut tx,

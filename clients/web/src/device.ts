@@ -11,6 +11,7 @@ import { decodeState, encodeState, plainState, viewOfState } from "./snapshot";
 import { useSetup } from "./instrument";
 import { uuidv7, type Setup } from "./protocol";
 import { canWrite, notAllowedError, writableProjects } from "./roles";
+import { ukDate } from "./time";
 
 export const APP = "bothy-web/0.1.0";
 export const now = () => Math.floor(Date.now() / 1000);
@@ -215,12 +216,17 @@ export const CONTACT_PREFIX = "contact.";
  * given as `contact.name`, `contact.phone`, `contact.postcode_district` and `contact.notes`, go
  * to a contact record of their own, saved in the same transaction (only the roles that may see
  * them receive it). Either both are saved or neither; errors name the form's paths
- * (`contact.postcode_district`).
+ * (`contact.postcode_district`). The day they registered (`registered_on`) is today's UK date
+ * unless given; so is the day they were referred (`referral.date`) when a referral source is
+ * given without one.
  */
 export async function createParticipant(project: string, fields: [string, FieldValue][]): Promise<{ id: string; code: string; contact?: string }> {
   return localWrite(async (tx) => {
     const ident = await requireIdentity(tx);
     const own = fields.filter(([path]) => !path.startsWith(CONTACT_PREFIX));
+    const given = (path: string) => own.some(([p]) => p === path);
+    if (!given("registered_on")) own.push(["registered_on", ukDate()]);
+    if (given("referral.source") && !given("referral.date")) own.push(["referral.date", ukDate()]);
     const contact = fields.filter(([path]) => path.startsWith(CONTACT_PREFIX)).map(([path, v]) => [path.slice(CONTACT_PREFIX.length), v] as [string, FieldValue]);
     if (contact.length > 0 && !canWrite(ident, project, "contact")) throw notAllowed(ident, project, "contact");
     const n = ((await tx.meta("counter")) ?? 0) + 1;

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import { createRecord, view } from "../src/records";
 import { SCHEMA } from "../src/schema";
-import { personControls, personGroups, registrationFields } from "../src/ui/participants";
+import { newPersonDates, personControls, personGroups, registrationFields } from "../src/ui/participants";
+import { ukDate } from "../src/time";
 import { controls, installFakeDocument, type FakeElement } from "./fakedom";
 import { initAutomerge } from "./wasm";
 
@@ -16,7 +17,7 @@ const NOW = 1795645050;
 
 /** The participant's fields as the CLI's `participant add` flags name them (its checklist). */
 const CLI_FIELDS = [
-  "age_band", "gender", "ethnic_group", "imd_decile", "rurality",
+  "age_band", "gender", "ethnic_group", "imd_decile", "rurality", "registered_on",
   "referral.source", "referral.date", "referral.reason",
   "consent.data_use", "consent.story_sharing", "consent.contact", "consent.date", "consent.version",
 ];
@@ -68,6 +69,41 @@ test("editing shows the person's values, a map's fields included", () => {
   assert.ok(!control("consent.contact").hasAttribute("checked"), "consent to contact is not");
   assert.equal(control("contact.name").value, "Morven");
   assert.equal(control("contact.phone").value, "07700 900123");
+});
+
+test("a new person's registration and referral dates show today's UK date; an edit shows the stored ones", () => {
+  const roots = personControls({ contact: false }) as unknown as FakeElement[];
+  const els = roots.flatMap((r) => [...r.all()]);
+  const control = (name: string) => els.find((e) => e.getAttribute("name") === name)!;
+  assert.equal(control("registered_on").getAttribute("type"), "date");
+  assert.equal(control("registered_on").value, ukDate());
+  assert.equal(control("referral.date").value, ukDate());
+  assert.equal(control("consent.date").value, "", "consent is dated when given, not before");
+
+  const doc = createRecord(ACTOR, "participant", "glen-affric", [["code", "TC7E-0001"], ["registered_on", "2026-03-30"], ["consent.data_use", true]], NOW);
+  const edit = (personControls({ contact: false, participant: view(doc)! }) as unknown as FakeElement[]).flatMap((r) => [...r.all()]);
+  const edited = (name: string) => edit.find((e) => e.getAttribute("name") === name)!;
+  assert.equal(edited("registered_on").value, "2026-03-30");
+  assert.equal(edited("referral.date").value, "", "no referral date was recorded");
+});
+
+test("a new person's dates as saved: today's when left empty, a referral's only with its source", () => {
+  const read = (entries: [string, string | undefined][]) => {
+    const participant: [string, string | undefined][] = entries.map(([p, v]) => [p, v]);
+    newPersonDates(participant, "2026-06-16");
+    return Object.fromEntries(participant);
+  };
+  assert.deepEqual(read([["registered_on", undefined], ["referral.source", undefined], ["referral.date", "2026-06-16"]]), {
+    registered_on: "2026-06-16", "referral.source": undefined, "referral.date": undefined,
+  });
+  assert.deepEqual(read([["registered_on", "2026-03-30"], ["referral.source", "gp"], ["referral.date", undefined]]), {
+    registered_on: "2026-03-30", "referral.source": "gp", "referral.date": "2026-06-16",
+  });
+  assert.deepEqual(read([["registered_on", "2026-03-30"], ["referral.source", "gp"], ["referral.date", "2026-03-02"]]), {
+    registered_on: "2026-03-30", "referral.source": "gp", "referral.date": "2026-03-02",
+  });
+  // A referral date typed without a source is kept unless it is only the one the form showed.
+  assert.deepEqual(read([["registered_on", "2026-03-30"], ["referral.source", undefined], ["referral.date", "2026-03-02"]])["referral.date"], "2026-03-02");
 });
 
 test("a registration's fields: empty ones left out, contact fields prefixed", () => {

@@ -1,6 +1,6 @@
 //! Tidy exports for analysts: one row per participant, session, attendance mark, wellbeing
-//! response, answered wellbeing item or shareable story, as CSV or JSON Lines, with stable
-//! documented columns.
+//! response, answered wellbeing item, outcome pair (a baseline and follow-up as the outcomes
+//! report pairs them) or shareable story, as CSV or JSON Lines, with stable documented columns.
 //!
 //! Wellbeing responses of any instrument (the built-ins and a project's own) are exported from
 //! their definitions ([`bothy_sync_core::instrument`]): `wellbeing` has one row per response
@@ -53,16 +53,20 @@ pub enum Dataset {
     WellbeingItems,
     /// One row per story whose consent allows sharing.
     Stories,
+    /// One row per participant and outcome measure: baseline and follow-up, paired as the
+    /// outcomes report pairs them (computed by [`crate::analysis::reports::outcome_pair_rows`]).
+    OutcomePairs,
 }
 
 impl Dataset {
     /// Every dataset, in dictionary order.
-    pub const ALL: [Dataset; 6] = [
+    pub const ALL: [Dataset; 7] = [
         Dataset::Participants,
         Dataset::Sessions,
         Dataset::Attendance,
         Dataset::Wellbeing,
         Dataset::WellbeingItems,
+        Dataset::OutcomePairs,
         Dataset::Stories,
     ];
 
@@ -75,7 +79,14 @@ impl Dataset {
             Dataset::Wellbeing => "wellbeing",
             Dataset::WellbeingItems => "wellbeing_items",
             Dataset::Stories => "stories",
+            Dataset::OutcomePairs => "outcome_pairs",
         }
+    }
+
+    /// Whether its rows are computed from the report data ([`crate::analysis::reports::Data`])
+    /// rather than read by one query.
+    pub fn is_computed(self) -> bool {
+        self == Dataset::OutcomePairs
     }
 
     /// Parses a dataset name.
@@ -102,6 +113,9 @@ impl Dataset {
             Dataset::Stories => {
                 "one story whose consent scope is `project` or `public` and, when it is about a participant, whose participant consented to story sharing; its text is redacted (see Privacy above)"
             }
+            Dataset::OutcomePairs => {
+                "one participant's baseline and follow-up on one outcome measure, paired as the outcomes report pairs them (docs/reports.md): the rows behind its n, statistics and reliable-change counts, in measure order then participant order. Only consenting participants in scope of the filters; `from`/`to` select pairs by the follow-up date, `timepoint` is the follow-up timepoint (`end` by default), and the reliable-change thresholds are the report's (the same `wemwbs_threshold` and `swemwbs_threshold` parameters)"
+            }
         }
     }
 
@@ -116,6 +130,7 @@ impl Dataset {
             Dataset::Wellbeing => WELLBEING_COLUMNS,
             Dataset::WellbeingItems => WELLBEING_ITEM_COLUMNS,
             Dataset::Stories => &STORY_ALL,
+            Dataset::OutcomePairs => OUTCOME_PAIR_COLUMNS,
         }
     }
 
@@ -126,7 +141,10 @@ impl Dataset {
             Dataset::Participants => Some((RecordKind::Participant, "p")),
             Dataset::Sessions => Some((RecordKind::Session, "s")),
             Dataset::Stories => Some((RecordKind::Story, "t")),
-            Dataset::Attendance | Dataset::Wellbeing | Dataset::WellbeingItems => None,
+            Dataset::Attendance
+            | Dataset::Wellbeing
+            | Dataset::WellbeingItems
+            | Dataset::OutcomePairs => None,
         }
     }
 
@@ -255,6 +273,7 @@ use ColumnType::{Boolean, Date, Datetime, Decimal, Integer, Text};
 /// (by dataset). Every other plain field analysts may see gets a column of its own
 /// ([`Dataset::field_columns`]).
 pub const COVERED: &[(Dataset, &str, &[&str])] = &[
+    (Dataset::Participants, "registered_on", &["registered_on"]),
     (Dataset::Participants, "age_band", &["age_band"]),
     (Dataset::Participants, "gender", &["gender"]),
     (Dataset::Participants, "ethnic_group", &["ethnic_group"]),
@@ -361,7 +380,9 @@ static PARTICIPANT_COLUMNS: &[Column] = &[
         "registered_on",
         Date,
         false,
-        "Date the participant was registered (device clock of the registering device).",
+        "Date the participant registered, as entered on the device (a UK date, today's unless \
+         changed); for records made before that field existed, the date their record was \
+         created by the registering device's clock.",
     ),
     col(
         "consent_story_sharing",
@@ -786,6 +807,133 @@ static WELLBEING_ITEM_COLUMNS: &[Column] = &[
     ),
 ];
 
+/// The columns of the `outcome_pairs` dataset.
+pub static OUTCOME_PAIR_COLUMNS: &[Column] = &[
+    col(
+        "participant_id",
+        Text,
+        false,
+        "The participant (joins participants.participant_id).",
+    ),
+    col("project", Text, false, "Project slug."),
+    col(
+        "measure",
+        Text,
+        false,
+        "The outcome measure, named as in the outcomes report: `wemwbs` (raw score), `swemwbs` (metric score, from SWEMWBS forms and the SWEMWBS items of WEMWBS forms), `ons4_life_satisfaction`, `ons4_worthwhile`, `ons4_happiness`, `ons4_anxiety`, and for any other instrument with a total score its id in lower case (`ucla3`), with `_v2` for its version 2 and so on.",
+    ),
+    col(
+        "instrument",
+        Text,
+        true,
+        "The instrument whose total score the measure is (UCLA3, a project's own). Empty for the built-in measures (WEMWBS, SWEMWBS, ONS4).",
+    ),
+    col(
+        "instrument_version",
+        Integer,
+        true,
+        "The version of that instrument's definition; both responses of a pair are of it. Empty for the built-in measures.",
+    ),
+    cat(
+        "follow_up_timepoint",
+        &["end", "interim", "follow_up"],
+        false,
+        "The timepoint paired with baseline: the `timepoint` filter, `end` by default.",
+    ),
+    col(
+        "baseline_response_id",
+        Text,
+        false,
+        "The baseline (joins wellbeing.response_id): the participant's earliest complete `baseline` response scored on the measure (by date, then id).",
+    ),
+    col(
+        "baseline_instrument",
+        Text,
+        false,
+        "The questionnaire of the baseline: `WEMWBS` on the `swemwbs` measure is a SWEMWBS score from the seven SWEMWBS items of a WEMWBS form.",
+    ),
+    col("baseline_date", Date, false, "Date of the baseline."),
+    col(
+        "follow_up_response_id",
+        Text,
+        false,
+        "The follow-up (joins wellbeing.response_id): the participant's latest complete response at the follow-up timepoint scored on the measure (by date, then id), dated on or after the baseline and within `from`/`to`.",
+    ),
+    col(
+        "follow_up_instrument",
+        Text,
+        false,
+        "The questionnaire of the follow-up, as `baseline_instrument`.",
+    ),
+    col("follow_up_date", Date, false, "Date of the follow-up."),
+    col(
+        "days_between",
+        Integer,
+        false,
+        "Days from the baseline to the follow-up (0 or more).",
+    ),
+    col(
+        "baseline_score",
+        Decimal,
+        false,
+        "The baseline's score on the measure: WEMWBS raw score, SWEMWBS metric score, the ONS4 item's answer (0-10), or the instrument's total score.",
+    ),
+    col(
+        "follow_up_score",
+        Decimal,
+        false,
+        "The follow-up's score on the measure.",
+    ),
+    col(
+        "change",
+        Decimal,
+        false,
+        "follow_up_score - baseline_score, not adjusted for direction (for `ons4_anxiety` and UCLA3 a fall is an improvement). The outcomes report's mean change is the mean of this column over a measure's rows.",
+    ),
+    col(
+        "direction",
+        Integer,
+        false,
+        "`1` when a higher score is better, `-1` when lower is (`ons4_anxiety`, UCLA3 and any instrument whose `higher_is_better` is false).",
+    ),
+    col(
+        "threshold",
+        Decimal,
+        true,
+        "The reliable-change threshold, in points, that `reliable_change` applies: for WEMWBS and SWEMWBS the request's or the server's setting (3 by default), for another instrument the first `reliable_change` of its definition. Empty when the measure has none (ONS4).",
+    ),
+    col(
+        "threshold_source",
+        Text,
+        true,
+        "Where that threshold comes from, as the outcomes report words it.",
+    ),
+    cat(
+        "reliable_change",
+        &["improved", "no_reliable_change", "deteriorated"],
+        true,
+        "`improved`: `change` x `direction` is at least `threshold`; `deteriorated`: at most minus `threshold`; else `no_reliable_change`. The outcomes report's first `reliable_change` counts are the counts of these codes (before suppression). Empty when there is no threshold.",
+    ),
+    col(
+        "threshold_2",
+        Decimal,
+        true,
+        "The second, larger, documented threshold the outcomes report also applies: 9 for WEMWBS (NHS Digital), 2.87 for SWEMWBS (Shah et al. 2018), another instrument's second `reliable_change`. Empty when there is none or it is not larger than `threshold`.",
+    ),
+    col(
+        "threshold_2_source",
+        Text,
+        true,
+        "Where `threshold_2` comes from.",
+    ),
+    cat(
+        "reliable_change_2",
+        &["improved", "no_reliable_change", "deteriorated"],
+        true,
+        "As `reliable_change`, at `threshold_2`.",
+    ),
+];
+
 static STORY_COLUMNS: &[Column] = &[
     col(
         "story_id",
@@ -842,14 +990,17 @@ pub enum Format {
     Csv,
     /// One JSON object per line.
     Jsonl,
+    /// Apache Parquet, typed from the dictionary ([`crate::analysis::typed`]).
+    Parquet,
 }
 
 impl Format {
-    /// Parses `csv` or `jsonl`.
+    /// Parses `csv`, `jsonl` or `parquet`.
     pub fn parse(s: &str) -> Option<Format> {
         match s {
             "csv" => Some(Format::Csv),
             "jsonl" | "ndjson" => Some(Format::Jsonl),
+            "parquet" => Some(Format::Parquet),
             _ => None,
         }
     }
@@ -858,6 +1009,7 @@ impl Format {
         match self {
             Format::Csv => "text/csv; charset=utf-8",
             Format::Jsonl => "application/x-ndjson",
+            Format::Parquet => crate::analysis::typed::MEDIA_TYPE,
         }
     }
     /// The file extension.
@@ -865,6 +1017,7 @@ impl Format {
         match self {
             Format::Csv => "csv",
             Format::Jsonl => "jsonl",
+            Format::Parquet => "parquet",
         }
     }
 }
@@ -888,6 +1041,15 @@ pub struct Filters {
 }
 
 impl Filters {
+    /// The filters as JSON (`null` for those not set), as the audit log and typed exports'
+    /// metadata record them.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "site": self.site, "activity": self.activity,
+            "from": self.from, "to": self.to, "timepoint": self.timepoint,
+        })
+    }
+
     /// Checks the filters make sense for a dataset; the message names the problem.
     pub fn check(&self, dataset: Dataset) -> Result<(), String> {
         if let (Some(f), Some(t)) = (self.from, self.to)
@@ -896,9 +1058,18 @@ impl Filters {
             return Err(format!("`from` ({f}) is after `to` ({t})"));
         }
         if let Some(tp) = &self.timepoint {
+            if dataset == Dataset::OutcomePairs {
+                return crate::analysis::reports::follow_up_timepoint(Some(tp))
+                    .map(|_| ())
+                    .map_err(|_| {
+                        format!(
+                            "`timepoint` for outcome_pairs is the follow-up timepoint: end, interim or follow_up, not `{tp}`"
+                        )
+                    });
+            }
             if !matches!(dataset, Dataset::Wellbeing | Dataset::WellbeingItems) {
                 return Err(
-                    "`timepoint` applies only to the wellbeing and wellbeing_items datasets".into(),
+                    "`timepoint` applies only to the wellbeing, wellbeing_items and outcome_pairs datasets".into(),
                 );
             }
             if !schema::TIMEPOINTS.contains(&tp.as_str()) {
@@ -1023,6 +1194,9 @@ pub fn stream_rows(
 ) -> tokio::sync::mpsc::Receiver<Result<Vec<u8>, sqlx::Error>> {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(async move {
+        if dataset.is_computed() {
+            return send_computed(db, project, dataset, format, filters, maker, tx).await;
+        }
         let mut rows = crate::storage::analysis::export_rows(&db, dataset, &project, &filters);
         // Attendance: the sessions, in the marks' order, read alongside.
         let mut sessions = (dataset == Dataset::Attendance).then(|| SessionCursor {
@@ -1030,6 +1204,7 @@ pub fn stream_rows(
             current: None,
         });
         let mut writer = maker.writer(format);
+        writer.describe_export(dataset, &filters);
         let mut sent_header = false;
         loop {
             let row = match rows.next().await {
@@ -1063,9 +1238,50 @@ pub fn stream_rows(
                 }
             }
         }
-        let _ = tx.send(Ok(writer.take())).await;
+        let last = writer
+            .finish()
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)));
+        let _ = tx.send(last).await;
     });
     rx
+}
+
+/// Writes a computed dataset ([`Dataset::is_computed`]: `outcome_pairs`) into the channel:
+/// its rows come from the report data, loaded and paired as the outcomes report does
+/// ([`crate::analysis::reports::paired`]), so memory is what that report holds.
+async fn send_computed(
+    db: Db,
+    project: String,
+    dataset: Dataset,
+    format: Format,
+    filters: Filters,
+    maker: RowMaker,
+    tx: tokio::sync::mpsc::Sender<Result<Vec<u8>, sqlx::Error>>,
+) {
+    use crate::analysis::reports;
+    let data = match reports::Data::load(&db, &project, &filters).await {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = tx.send(Err(e)).await;
+            return;
+        }
+    };
+    // Checked by `Filters::check`: end, interim or follow_up.
+    let to = reports::follow_up_timepoint(filters.timepoint.as_deref()).unwrap_or("end");
+    let paired = reports::paired(&data, to, &reports::Selection::all());
+    let rows = reports::outcome_pair_rows(&paired, maker.thresholds, &project);
+    let mut writer = maker.writer(format);
+    writer.describe_export(dataset, &filters);
+    for row in &rows {
+        writer.row(row);
+        if writer.ready() && tx.send(Ok(writer.take())).await.is_err() {
+            return; // the client went away
+        }
+    }
+    let last = writer
+        .finish()
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)));
+    let _ = tx.send(last).await;
 }
 
 /// The (start, session id) of a row whose session id is column 0 and start column `start`:
@@ -1153,9 +1369,18 @@ impl RowMaker {
         self
     }
 
+    /// The columns of this row maker's rows.
+    pub fn output_columns(&self) -> Vec<OutputColumn> {
+        output_columns(self.dataset, self.item_columns)
+    }
+
     /// A writer whose columns are this row maker's.
     pub fn writer(&self, format: Format) -> Writer {
-        Writer::with_columns(format, output_columns(self.dataset, self.item_columns))
+        Writer::of_dataset(
+            format,
+            self.dataset,
+            output_columns(self.dataset, self.item_columns),
+        )
     }
 
     /// One output row from one database row, in column order.
@@ -1181,6 +1406,7 @@ impl RowMaker {
     /// The values of the columns written here ([`RowMaker::row`] adds the field columns).
     fn written_row<'r>(&self, r: &'r AnyRow) -> Result<Vec<Val<'r>>, sqlx::Error> {
         Ok(match self.dataset {
+            Dataset::OutcomePairs => unreachable!("outcome_pairs rows are computed, not read"),
             Dataset::Participants => {
                 let decile: Option<i64> = r.try_get(10)?;
                 vec![
@@ -1488,29 +1714,53 @@ pub fn output_columns(dataset: Dataset, item_columns: u8) -> Vec<OutputColumn> {
     out
 }
 
-/// Writes rows in a format, buffering into chunks.
+/// Writes rows in a format, buffering into chunks. CSV and JSON Lines are written here;
+/// Parquet by a [`ParquetSink`](crate::analysis::typed::ParquetSink), which needs
+/// [`Writer::finish`] to write its footer.
 pub struct Writer {
     format: Format,
     columns: Vec<OutputColumn>,
     buf: Vec<u8>,
+    parquet: Option<Box<crate::analysis::typed::ParquetSink>>,
+    /// Why the Parquet writer could not be made, if it could not.
+    failed: Option<crate::analysis::typed::TypedError>,
 }
 
 impl Writer {
     /// A writer of a dataset's documented columns; the CSV header is written at once.
     pub fn new(format: Format, dataset: Dataset) -> Writer {
-        Writer::with_columns(
+        Writer::of_dataset(
             format,
+            dataset,
             output_columns(dataset, WELLBEING_ITEM_COLUMNS_LISTED),
         )
     }
 
+    /// A writer of these columns of a dataset: Parquet types them as its dictionary says.
+    pub fn of_dataset(format: Format, dataset: Dataset, columns: Vec<OutputColumn>) -> Writer {
+        Writer::typed(format, Some(dataset), columns)
+    }
+
     /// A writer of these columns; the CSV header is written at once.
     pub fn with_columns(format: Format, columns: Vec<OutputColumn>) -> Writer {
+        Writer::typed(format, None, columns)
+    }
+
+    fn typed(format: Format, dataset: Option<Dataset>, columns: Vec<OutputColumn>) -> Writer {
         let mut w = Writer {
             format,
             columns,
             buf: Vec::with_capacity(CHUNK + 4096),
+            parquet: None,
+            failed: None,
         };
+        if format == Format::Parquet {
+            use crate::analysis::typed::{ParquetSink, typed_columns};
+            match ParquetSink::new(dataset, typed_columns(dataset, &w.columns)) {
+                Ok(sink) => w.parquet = Some(Box::new(sink)),
+                Err(e) => w.failed = Some(e),
+            }
+        }
         if format == Format::Csv {
             let mut header = Vec::new();
             for (i, c) in w.columns.iter().enumerate() {
@@ -1525,10 +1775,16 @@ impl Writer {
         w
     }
 
-    /// Appends one row.
+    /// Appends one row. (A Parquet value that does not fit its column fails the export at
+    /// [`Writer::finish`].)
     pub fn row(&mut self, row: &[Val]) {
         debug_assert_eq!(row.len(), self.columns.len());
         match self.format {
+            Format::Parquet => {
+                if let Some(sink) = &mut self.parquet {
+                    sink.row(row);
+                }
+            }
             Format::Csv => {
                 let mut num = String::new();
                 for (i, v) in row.iter().enumerate() {
@@ -1593,12 +1849,43 @@ impl Writer {
 
     /// Whether a chunk is ready to send.
     pub fn ready(&self) -> bool {
-        self.buf.len() >= CHUNK
+        match &self.parquet {
+            Some(sink) => sink.ready(),
+            None => self.buf.len() >= CHUNK,
+        }
     }
 
     /// Takes what is buffered.
     pub fn take(&mut self) -> Vec<u8> {
-        std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK + 4096))
+        match &mut self.parquet {
+            Some(sink) => sink.take(),
+            None => std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK + 4096)),
+        }
+    }
+
+    /// Records what the file holds in its own metadata (Parquet only: CSV and JSON Lines have
+    /// nowhere to say it): the dataset, the filters and the time of the export.
+    pub fn describe_export(&mut self, dataset: Dataset, filters: &Filters) {
+        if let Some(sink) = &mut self.parquet {
+            sink.describe("bothy:dataset", dataset.as_str().to_owned());
+            sink.describe("bothy:filters", filters.to_json().to_string());
+            sink.describe(
+                "bothy:exported_at",
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            );
+        }
+    }
+
+    /// Takes the rest: what is buffered and, for Parquet, the last row group and the footer;
+    /// or why the file could not be written.
+    pub fn finish(mut self) -> Result<Vec<u8>, crate::analysis::typed::TypedError> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        match self.parquet.take() {
+            Some(sink) => sink.finish(),
+            None => Ok(self.take()),
+        }
     }
 }
 
@@ -1654,8 +1941,10 @@ pub fn dictionary_markdown() -> String {
         "# Data dictionary\n\n\
          <!-- Generated from server/src/analysis/export.rs by `bothy-server data-dictionary`; a test \
          keeps this file equal to it. Do not edit by hand. -->\n\n\
-         Exports are served by `GET /api/v1/projects/{slug}/exports/{dataset}?format=csv|jsonl` \
-         (and `bothy export`), to a project's admins, coordinators and analysts. The same \
+         Exports are served by \
+         `GET /api/v1/projects/{slug}/exports/{dataset}?format=csv|jsonl|parquet`, and all of \
+         them at once as a data package by `GET /api/v1/projects/{slug}/data-package` (and \
+         `bothy export`), to a project's admins, coordinators and analysts. The same \
          dictionary is served as JSON by `GET /api/v1/data-dictionary`.\n\n\
          - **CSV**: RFC 4180, UTF-8, comma-separated, a header row of the column names below, \
          CRLF line ends, fields quoted when they contain a comma, quote or line break. An empty \
@@ -1668,15 +1957,34 @@ pub fn dictionary_markdown() -> String {
          negative number such as a `change_from_baseline` of `-3` stays `-3`.\n\
          - **JSON Lines**: one object per line with the same names; a missing value is `null`. \
          Values are written as recorded (no leading `'`): it is data, not a spreadsheet.\n\
+         - **Parquet**: the same rows and names, typed from this dictionary so that no reader \
+         guesses: `text` as UTF-8 strings, `integer` as 64-bit integers, `decimal` as doubles, \
+         `boolean` as booleans, `date` as dates, `datetime` as UTC timestamps (microseconds), \
+         `category` as dictionary-encoded strings (R and pandas read them as factors and \
+         categoricals); a missing value is null, and only columns that may be empty are \
+         nullable. Each field's metadata holds its `description` and a category's codes \
+         (`bothy:values`); the file's holds `bothy:dataset`, `bothy:filters` and \
+         `bothy:exported_at`. Written a row group of 65,536 rows at a time, values as recorded \
+         (no leading `'`).\n\
+         - **Data package**: a zip of one CSV per dataset (as above) and a `datapackage.json` \
+         (a Frictionless tabular data package, read by R's and Python's `frictionless`): per \
+         column its type (`string`, `integer`, `number`, `boolean`, `date`, `datetime`), \
+         whether it is required, a category's codes (`enum`) and, where the app names them, \
+         their labels (`categories`); `missingValues` `[\"\"]`; and the filters, thresholds and \
+         export time (`created`, `bothy:filters`, `bothy:thresholds`). Its \
+         `bothy:formula_guard` describes the leading `'` above. `datasets=a,b` chooses \
+         datasets (default all); `timepoint` is refused unless every dataset chosen takes it.\n\
          - **Types**: `text`, `integer`, `decimal` (`.` separator), `boolean` (`true`/`false`), \
          `date` (`YYYY-MM-DD`), `datetime` (RFC 3339), `category` (one of the listed codes).\n\
          - **Filters** (query parameters): `site`, `activity`, `from` and `to` (dates, \
-         inclusive), and `timepoint` (`wellbeing` and `wellbeing_items` only). Dates filter \
+         inclusive), and `timepoint` (`wellbeing` and `wellbeing_items` only; for \
+         `outcome_pairs` the follow-up timepoint). Dates filter \
          the session date (sessions, attendance), the response date (wellbeing, wellbeing \
-         items), the registration date (participants) and the record date (stories). Site and \
+         items), the registration date (participants), the record date (stories) and the \
+         follow-up date (outcome pairs). Site and \
          activity filter sessions and attendance directly, wellbeing responses and their items \
-         through the session a response was taken at, participants by a session they attended, \
-         and stories by their linked session.\n\
+         through the session a response was taken at, participants (and their outcome pairs) by \
+         a session they attended, and stories by their linked session.\n\
          - **Instruments**: wellbeing responses of every instrument are exported, the built-ins \
          (WEMWBS, SWEMWBS, ONS4, UCLA3, ONS_LONELINESS) and a project's own, scored from their \
          definitions (docs/instruments.md). `wellbeing` is the wide form, one row per response; \

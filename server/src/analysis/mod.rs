@@ -8,6 +8,8 @@ pub mod charts;
 pub mod dashboard;
 pub mod disclosure;
 pub mod export;
+pub mod package;
 pub mod redact;
 pub mod reports;
 pub mod stats;
+pub mod typed;

@@ -6,7 +6,8 @@
 //! from the sessions matching the filters. Outcomes pair a participant's baseline (their
 //! earliest complete `baseline` response for a measure) with their latest complete response at
 //! the follow-up timepoint (`end` by default) dated on or after it; `from`/`to` select pairs by
-//! the follow-up date.
+//! the follow-up date. That pairing ([`paired`]) is the only one: the outcomes and equity reports
+//! count its pairs and the `outcome_pairs` export lists them ([`outcome_pair_rows`]).
 //!
 //! Disclosure control ([`crate::analysis::disclosure`]): every published count of people is at least 5;
 //! smaller counts and the cells that would let them be recovered from totals are suppressed
@@ -14,7 +15,7 @@
 //! Statistics ([`crate::analysis::stats`]) are withheld for groups whose count of pairs is suppressed.
 
 use crate::analysis::disclosure::{self, MIN_COUNT};
-use crate::analysis::export::{Filters, Thresholds};
+use crate::analysis::export::{Filters, Thresholds, Val};
 use crate::analysis::redact::Redactor;
 use crate::analysis::stats::{self, PairedStats};
 use crate::error::ApiError;
@@ -31,7 +32,10 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct Person {
     id: String,
+    /// The day they registered: as typed on the device, else their record's creation day.
     registered: Option<NaiveDate>,
+    /// The day they were referred, if given.
+    referred: Option<NaiveDate>,
     age_band: Option<String>,
     gender: Option<String>,
     ethnic_group: Option<String>,
@@ -138,8 +142,10 @@ impl Data {
                 continue;
             }
             people.push(Person {
-                registered: chrono::DateTime::from_timestamp(r.created_at, 0)
-                    .map(|d| d.date_naive()),
+                registered: r.registered_on.as_deref().and_then(date_of).or_else(|| {
+                    chrono::DateTime::from_timestamp(r.created_at, 0).map(|d| d.date_naive())
+                }),
+                referred: r.referral_date.as_deref().and_then(date_of),
                 id: r.id,
                 age_band: r.age_band,
                 gender: r.gender,
@@ -569,21 +575,27 @@ fn other_measures(data: &Data) -> (Vec<Measure>, Vec<NotReported>) {
     (measures, skipped)
 }
 
-/// One participant's baseline and follow-up on a measure.
+/// One participant's baseline and follow-up on a measure: the two responses and their scores.
 #[derive(Debug, Clone)]
-struct Pair {
-    participant: String,
+pub struct Pair<'d> {
+    participant: &'d str,
+    baseline: &'d Response,
+    follow_up: &'d Response,
     before: f64,
     after: f64,
 }
 
-impl Pair {
+impl Pair<'_> {
     fn change(&self) -> f64 {
         self.after - self.before
     }
 }
 
-fn pairs(data: &Data, measure: &Measure, to: &str) -> Vec<Pair> {
+/// The pairs of one measure: each participant's earliest complete baseline (by date, then
+/// id) with their latest complete response at `to` (by date, then id) dated on or after it and
+/// not before the `from` filter; in participant id order. The only pairing: the outcomes and
+/// equity reports and the `outcome_pairs` export all read it ([`paired`]).
+fn pairs<'d>(data: &'d Data, measure: &Measure, to: &str) -> Vec<Pair<'d>> {
     let mut baseline: HashMap<&str, (&Response, f64)> = HashMap::new();
     for r in &data.responses {
         if r.timepoint != "baseline" {
@@ -614,14 +626,156 @@ fn pairs(data: &Data, measure: &Measure, to: &str) -> Vec<Pair> {
     }
     let mut out: Vec<Pair> = follow
         .into_iter()
-        .map(|(p, (_, after))| Pair {
-            participant: p.to_owned(),
-            before: baseline[p].1,
-            after,
+        .map(|(p, (f, after))| {
+            let (b, before) = baseline[p];
+            Pair {
+                participant: p,
+                baseline: b,
+                follow_up: f,
+                before,
+                after,
+            }
         })
         .collect();
-    out.sort_by(|a, b| a.participant.cmp(&b.participant));
+    out.sort_by(|a, b| a.participant.cmp(b.participant));
     out
+}
+
+/// The pairs of every selected measure, in report order: what the outcomes report counts and
+/// the `outcome_pairs` export lists.
+#[derive(Debug, Clone)]
+pub struct Paired<'d> {
+    /// The follow-up timepoint paired with baseline.
+    pub follow_up: &'static str,
+    /// Each measure with its pairs (in participant id order).
+    pub measures: Vec<(Measure, Vec<Pair<'d>>)>,
+    /// Instruments with complete responses in scope that have no measure, and why.
+    pub not_reported: Vec<NotReported>,
+}
+
+/// Pairs baseline and follow-up on the selected measures: WEMWBS, SWEMWBS, the four ONS4
+/// items and the total score of every other instrument with complete responses in scope, or
+/// the selection's.
+pub fn paired<'d>(data: &'d Data, to: &'static str, selection: &Selection) -> Paired<'d> {
+    let (measures, not_reported) = match &selection.0 {
+        Some(list) => (list.clone(), Vec::new()),
+        None => {
+            let (more, skipped) = other_measures(data);
+            (MEASURES.iter().cloned().chain(more).collect(), skipped)
+        }
+    };
+    Paired {
+        follow_up: to,
+        measures: measures
+            .into_iter()
+            .map(|m| {
+                let p = pairs(data, &m, to);
+                (m, p)
+            })
+            .collect(),
+        not_reported,
+    }
+}
+
+/// Reliable change of one pair at one threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeClass {
+    /// Better by at least the threshold.
+    Improved,
+    /// A smaller change either way.
+    NoReliableChange,
+    /// Worse by at least the threshold.
+    Deteriorated,
+}
+
+impl ChangeClass {
+    /// Its code in exports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeClass::Improved => "improved",
+            ChangeClass::NoReliableChange => "no_reliable_change",
+            ChangeClass::Deteriorated => "deteriorated",
+        }
+    }
+}
+
+/// The class of a change already signed so that positive is better (change x direction), at
+/// threshold `t` (points; a change within 1e-9 of it counts as reaching it).
+pub fn change_class(directed_change: f64, t: f64) -> ChangeClass {
+    if directed_change >= t - 1e-9 {
+        ChangeClass::Improved
+    } else if directed_change <= -t + 1e-9 {
+        ChangeClass::Deteriorated
+    } else {
+        ChangeClass::NoReliableChange
+    }
+}
+
+/// A change as written in the `outcome_pairs` export: to 10 decimal places, so that the
+/// difference of two scores shows no floating-point residue (`3.23`, not `3.2300000000000004`).
+fn tidy(v: f64) -> f64 {
+    (v * 1e10).round() / 1e10
+}
+
+/// The rows of the `outcome_pairs` export ([`crate::analysis::export::Dataset::OutcomePairs`]),
+/// one per pair, in measure order then participant id order, with the columns of
+/// [`crate::analysis::export::OUTCOME_PAIR_COLUMNS`]. The thresholds and the classes are the
+/// outcomes report's: its n is the number of rows of a measure, its mean change their mean
+/// `change`, and its reliable-change counts the counts of `reliable_change` (and
+/// `reliable_change_2`), before suppression.
+pub fn outcome_pair_rows<'d>(
+    paired: &Paired<'d>,
+    thresholds: Thresholds,
+    project: &'d str,
+) -> Vec<Vec<Val<'d>>> {
+    let mut rows = Vec::new();
+    for (measure, pairs) in &paired.measures {
+        let name = measure.name();
+        let instrument = measure.instrument();
+        let dir = measure.direction();
+        // As the report: the second threshold only when it is larger than the first.
+        let (first, second) = match measure.thresholds(thresholds) {
+            Some(((t, source), second)) => {
+                (Some((t, source)), second.filter(|(t2, _)| *t2 > t + 1e-9))
+            }
+            None => (None, None),
+        };
+        for p in pairs {
+            let (b, f) = (p.baseline, p.follow_up);
+            let directed = p.change() * dir;
+            let mut row = vec![
+                Val::from(p.participant),
+                Val::from(project),
+                Val::from(name.clone()),
+                Val::from(instrument.as_ref().map(|i| i.0.clone())),
+                Val::from(instrument.as_ref().map(|i| i64::from(i.1))),
+                Val::from(paired.follow_up),
+                Val::from(b.id.as_str()),
+                Val::from(b.instrument.as_str()),
+                Val::from(b.date.to_string()),
+                Val::from(f.id.as_str()),
+                Val::from(f.instrument.as_str()),
+                Val::from(f.date.to_string()),
+                Val::Int((f.date - b.date).num_days()),
+                Val::Num(p.before),
+                Val::Num(p.after),
+                Val::Num(tidy(p.change())),
+                Val::Int(dir as i64),
+            ];
+            for t in [&first, &second] {
+                match t {
+                    Some((t, source)) => row.extend([
+                        Val::Num(*t),
+                        Val::from(source.clone()),
+                        Val::from(change_class(directed, *t).as_str()),
+                    ]),
+                    None => row.extend([Val::Null, Val::Null, Val::Null]),
+                }
+            }
+            rows.push(row);
+        }
+    }
+    rows
 }
 
 /// Shares of reliable change at one threshold.
@@ -744,16 +898,13 @@ fn outcome_of(measure: &Measure, pairs: &[Pair], thresholds: Thresholds) -> Meas
         ];
         let mut counts = [0u64; 5];
         for c in &changes {
-            let bin = if *c <= -t2 + 1e-9 {
-                0
-            } else if *c <= -t + 1e-9 {
-                1
-            } else if *c < t - 1e-9 {
-                2
-            } else if *c < t2 - 1e-9 {
-                3
-            } else {
-                4
+            // The classes of the `outcome_pairs` export, at t and at t2.
+            let bin = match (change_class(*c, t), change_class(*c, t2)) {
+                (_, ChangeClass::Deteriorated) => 0,
+                (ChangeClass::Deteriorated, _) => 1,
+                (ChangeClass::NoReliableChange, _) => 2,
+                (_, ChangeClass::Improved) => 4,
+                _ => 3,
             };
             counts[bin] += 1;
         }
@@ -909,21 +1060,20 @@ pub fn outcomes_of(
     thresholds: Thresholds,
     selection: &Selection,
 ) -> OutcomesReport {
-    let (measures, not_reported) = match &selection.0 {
-        Some(list) => (list.clone(), Vec::new()),
-        None => {
-            let (more, skipped) = other_measures(data);
-            (MEASURES.iter().cloned().chain(more).collect(), skipped)
-        }
-    };
+    outcomes_of_pairs(paired(data, to, selection), thresholds)
+}
+
+/// The outcomes report of pairs already made ([`paired`]).
+pub fn outcomes_of_pairs(paired: Paired, thresholds: Thresholds) -> OutcomesReport {
     OutcomesReport {
-        follow_up: to,
+        follow_up: paired.follow_up,
         thresholds,
-        measures: measures
+        measures: paired
+            .measures
             .iter()
-            .map(|m| outcome_of(m, &pairs(data, m, to), thresholds))
+            .map(|(m, pairs)| outcome_of(m, pairs, thresholds))
             .collect(),
-        not_reported,
+        not_reported: paired.not_reported,
     }
 }
 
@@ -1268,13 +1418,12 @@ pub struct EquityReport {
 
 /// Every figure broken down by IMD quintile, ethnic group, age band, gender and rurality.
 pub fn equity(data: &Data, to: &'static str, thresholds: Thresholds) -> EquityReport {
-    let measure_pairs: Vec<(Measure, Vec<Pair>)> = [Measure::Wemwbs, Measure::Swemwbs]
-        .into_iter()
-        .map(|m| {
-            let p = pairs(data, &m, to);
-            (m, p)
-        })
-        .collect();
+    let measure_pairs = paired(
+        data,
+        to,
+        &Selection(Some(vec![Measure::Wemwbs, Measure::Swemwbs])),
+    )
+    .measures;
     let index = &data.everyone;
     let dimensions = DIMENSIONS
         .iter()
@@ -1299,17 +1448,14 @@ pub fn equity(data: &Data, to: &'static str, thresholds: Thresholds) -> EquityRe
                     let mut counts = vec![vec![0u64; 3]; groups.len()];
                     let mut by_group: Vec<Vec<&Pair>> = vec![Vec::new(); groups.len()];
                     for p in pairs {
-                        let Some(person) = index.get(p.participant.as_str()) else {
+                        let Some(person) = index.get(p.participant) else {
                             continue;
                         };
                         let g = d.group_of(person, &groups);
-                        let c = p.change();
-                        let col = if c >= t - 1e-9 {
-                            0
-                        } else if c <= -t + 1e-9 {
-                            2
-                        } else {
-                            1
+                        let col = match change_class(p.change() * m.direction(), t) {
+                            ChangeClass::Improved => 0,
+                            ChangeClass::NoReliableChange => 1,
+                            ChangeClass::Deteriorated => 2,
                         };
                         counts[g][col] += 1;
                         by_group[g].push(p);
@@ -1484,8 +1630,12 @@ pub struct QuarterlyReport {
     pub sessions: u64,
     /// Attendances (registered and unregistered), `null` if suppressed.
     pub attendances: Option<u64>,
-    /// Participants registered in the quarter (with data-use consent), `null` if suppressed.
+    /// Participants registered in the quarter (with data-use consent), by the registration date
+    /// typed on the device (else their record's creation day), `null` if suppressed.
     pub new_participants: Option<u64>,
+    /// Participants whose referral date is in the quarter (with data-use consent), `null` if
+    /// suppressed.
+    pub new_referrals: Option<u64>,
     /// New participants by referral source, protected.
     pub referral_sources: Vec<(String, Option<u64>)>,
     /// Sites (delivery partners' venues) used.
@@ -1524,6 +1674,13 @@ pub async fn quarterly(
         by_source[group_index(&sources, p.referral_source.as_deref())] += 1;
     }
     let (by_source, new_total) = disclosure::protect_vector(&by_source, MIN_COUNT);
+    // Referred in the quarter: among everyone in scope, whenever they registered.
+    let referred = data
+        .everyone
+        .values()
+        .filter(|p| p.referred.is_some_and(|r| r >= from && r <= to))
+        .count() as u64;
+    let (_, new_referrals) = disclosure::protect_vector(&[referred], MIN_COUNT);
     // Site names by code, keyed as the sessions' (redacted) site codes are.
     let redactor = Redactor::load(db, project).await?;
     let mut names: HashMap<String, String> = HashMap::new();
@@ -1566,6 +1723,7 @@ pub async fn quarterly(
         sessions: att.sessions,
         attendances: att.attendances,
         new_participants: new_total,
+        new_referrals,
         referral_sources: sources.into_iter().zip(by_source).collect(),
         sites: sites
             .into_iter()
@@ -1602,6 +1760,11 @@ impl QuarterlyReport {
                 "summary",
                 "new_participants".to_owned(),
                 cell(self.new_participants),
+            ),
+            (
+                "summary",
+                "new_referrals".to_owned(),
+                cell(self.new_referrals),
             ),
             (
                 "summary",
@@ -1687,11 +1850,12 @@ impl QuarterlyReport {
         );
         let _ = writeln!(
             s,
-            "## Summary\n\n| | |\n|---|---|\n| Activities run | {} |\n| Sessions | {} |\n| Attendances | {} |\n| New participants | {} |\n",
+            "## Summary\n\n| | |\n|---|---|\n| Activities run | {} |\n| Sessions | {} |\n| Attendances | {} |\n| New participants | {} |\n| New referrals | {} |\n",
             self.activities.len(),
             self.sessions,
             cell(self.attendances),
-            cell(self.new_participants)
+            cell(self.new_participants),
+            cell(self.new_referrals)
         );
         s.push_str(
             "## Activities\n\n| Activity | Type | Sessions | Attendances |\n|---|---|---|---|\n",
@@ -1783,11 +1947,13 @@ impl QuarterlyReport {
             s,
             "<h2>Summary</h2><table><tbody><tr><th scope=\"row\">Activities run</th>{}</tr>\
              <tr><th scope=\"row\">Sessions</th>{}</tr><tr><th scope=\"row\">Attendances</th>{}</tr>\
-             <tr><th scope=\"row\">New participants</th>{}</tr></tbody></table>",
+             <tr><th scope=\"row\">New participants</th>{}</tr>\
+             <tr><th scope=\"row\">New referrals</th>{}</tr></tbody></table>",
             td(self.activities.len().to_string()),
             td(self.sessions.to_string()),
             td(cell(self.attendances)),
-            td(cell(self.new_participants))
+            td(cell(self.new_participants)),
+            td(cell(self.new_referrals))
         );
         s.push_str("<h2>Activities</h2><div class=\"wrap\"><table><thead><tr><th scope=\"col\">Activity</th><th scope=\"col\">Type</th><th scope=\"col\">Sessions</th><th scope=\"col\">Attendances</th></tr></thead><tbody>");
         for a in &self.activities {
@@ -1971,9 +2137,24 @@ mod tests {
         assert!(!bands_cover_every_score(&mean));
     }
 
-    fn pair(before: f64, after: f64) -> Pair {
+    static RESPONSE: Response = Response {
+        participant: String::new(),
+        instrument: String::new(),
+        version: 1,
+        timepoint: String::new(),
+        date: NaiveDate::MIN,
+        id: String::new(),
+        raw: None,
+        metric: None,
+        score: None,
+        items: BTreeMap::new(),
+    };
+
+    fn pair(before: f64, after: f64) -> Pair<'static> {
         Pair {
-            participant: format!("{before}-{after}"),
+            participant: "p",
+            baseline: &RESPONSE,
+            follow_up: &RESPONSE,
             before,
             after,
         }
@@ -2107,6 +2288,428 @@ mod tests {
             ["ucla3"]
         );
         assert!(Selection::parse(project, None, None).unwrap().0.is_none());
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn response(
+        participant: &str,
+        instrument: &str,
+        timepoint: &str,
+        date: &str,
+        id: &str,
+        raw: Option<i64>,
+        metric: Option<f64>,
+        score: Option<f64>,
+        items: &[(u8, i64)],
+    ) -> Response {
+        Response {
+            participant: participant.into(),
+            instrument: instrument.into(),
+            version: 1,
+            timepoint: timepoint.into(),
+            date: date.parse().unwrap(),
+            id: id.into(),
+            raw,
+            metric,
+            score,
+            items: items.iter().copied().collect(),
+        }
+    }
+
+    /// WEMWBS forms for a dozen people (their SWEMWBS items give SWEMWBS scores too), SWEMWBS
+    /// forms for four more, ONS4 and UCLA3 for the dozen; one person with two baselines, one
+    /// whose end is dated before their baseline, one whose end is before `from`.
+    fn paired_data() -> Data {
+        let mut responses = Vec::new();
+        for i in 0..12i64 {
+            let p = format!("p{i:02}");
+            let (b, e) = (
+                40 + i,
+                40 + i + [-6, -3, -1, 0, 2, 3, 3, 4, 5, 7, 9, 12][i as usize],
+            );
+            let (mb, me) = (17.0 + i as f64 * 0.43, 17.0 + i as f64 * 0.61);
+            responses.push(response(
+                &p,
+                "WEMWBS",
+                "baseline",
+                "2026-01-10",
+                &format!("{p}-wb"),
+                Some(b),
+                Some(mb),
+                Some(b as f64),
+                &[],
+            ));
+            responses.push(response(
+                &p,
+                "WEMWBS",
+                "end",
+                "2026-04-10",
+                &format!("{p}-we"),
+                Some(e),
+                Some(me),
+                Some(e as f64),
+                &[],
+            ));
+            let ons = |k: i64| {
+                [
+                    (1, (k + i) % 11),
+                    (2, (k + 2 * i) % 11),
+                    (3, 5),
+                    (4, (k * i) % 11),
+                ]
+            };
+            responses.push(response(
+                &p,
+                "ONS4",
+                "baseline",
+                "2026-01-10",
+                &format!("{p}-ob"),
+                None,
+                None,
+                None,
+                &ons(3),
+            ));
+            responses.push(response(
+                &p,
+                "ONS4",
+                "end",
+                "2026-04-11",
+                &format!("{p}-oe"),
+                None,
+                None,
+                None,
+                &ons(5),
+            ));
+            responses.push(response(
+                &p,
+                "UCLA3",
+                "baseline",
+                "2026-01-10",
+                &format!("{p}-ub"),
+                None,
+                None,
+                Some(3.0 + (i % 6) as f64),
+                &[],
+            ));
+            responses.push(response(
+                &p,
+                "UCLA3",
+                "end",
+                "2026-04-12",
+                &format!("{p}-ue"),
+                None,
+                None,
+                Some(3.0 + ((i * 5) % 7) as f64),
+                &[],
+            ));
+        }
+        for i in 0..4 {
+            let p = format!("s{i}");
+            responses.push(response(
+                &p,
+                "SWEMWBS",
+                "baseline",
+                "2026-02-01",
+                &format!("{p}-b"),
+                None,
+                Some(20.0 + i as f64),
+                None,
+                &[],
+            ));
+            responses.push(response(
+                &p,
+                "SWEMWBS",
+                "end",
+                "2026-05-01",
+                &format!("{p}-e"),
+                None,
+                Some(23.21 + i as f64),
+                None,
+                &[],
+            ));
+        }
+        // Two baselines: the earliest counts, whatever the order they come in.
+        responses.push(response(
+            "twice",
+            "WEMWBS",
+            "baseline",
+            "2026-01-20",
+            "twice-late",
+            Some(60),
+            None,
+            None,
+            &[],
+        ));
+        responses.push(response(
+            "twice",
+            "WEMWBS",
+            "baseline",
+            "2026-01-05",
+            "twice-early",
+            Some(30),
+            None,
+            None,
+            &[],
+        ));
+        responses.push(response(
+            "twice",
+            "WEMWBS",
+            "end",
+            "2026-03-01",
+            "twice-end",
+            Some(41),
+            None,
+            None,
+            &[],
+        ));
+        // An end before the baseline is no pair.
+        responses.push(response(
+            "early",
+            "WEMWBS",
+            "baseline",
+            "2026-02-10",
+            "early-b",
+            Some(40),
+            None,
+            None,
+            &[],
+        ));
+        responses.push(response(
+            "early",
+            "WEMWBS",
+            "end",
+            "2026-02-01",
+            "early-e",
+            Some(50),
+            None,
+            None,
+            &[],
+        ));
+        // An end before `from` is no pair.
+        responses.push(response(
+            "old",
+            "WEMWBS",
+            "baseline",
+            "2025-11-01",
+            "old-b",
+            Some(40),
+            None,
+            None,
+            &[],
+        ));
+        responses.push(response(
+            "old",
+            "WEMWBS",
+            "end",
+            "2025-12-01",
+            "old-e",
+            Some(50),
+            None,
+            None,
+            &[],
+        ));
+        Data {
+            project: "reports-pairs".into(),
+            responses,
+            filters: Filters {
+                from: Some("2026-01-01".parse().unwrap()),
+                ..Filters::default()
+            },
+            ..Data::default()
+        }
+    }
+
+    #[test]
+    fn dataset_rows_are_the_report_pairs() {
+        use crate::analysis::export::OUTCOME_PAIR_COLUMNS;
+        let data = paired_data();
+        let thresholds = Thresholds::default();
+        let pairs = paired(&data, "end", &Selection::all());
+        let rows = outcome_pair_rows(&pairs, thresholds, "reports-pairs");
+        let report = outcomes_of_pairs(pairs.clone(), thresholds);
+        assert_eq!(
+            serde_json::to_value(&report).unwrap(),
+            serde_json::to_value(outcomes(&data, "end", thresholds)).unwrap()
+        );
+        let col = |name: &str| {
+            OUTCOME_PAIR_COLUMNS
+                .iter()
+                .position(|c| c.name == name)
+                .unwrap()
+        };
+        let text = |v: &Val| match v {
+            Val::Text(s) => s.to_string(),
+            other => panic!("not text: {other:?}"),
+        };
+        let num = |v: &Val| match v {
+            Val::Num(n) => *n,
+            Val::Int(n) => *n as f64,
+            other => panic!("not a number: {other:?}"),
+        };
+        assert!(rows.iter().all(|r| r.len() == OUTCOME_PAIR_COLUMNS.len()));
+        let names: Vec<&str> = report.measures.iter().map(|m| m.measure.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "wemwbs",
+                "swemwbs",
+                "ons4_life_satisfaction",
+                "ons4_worthwhile",
+                "ons4_happiness",
+                "ons4_anxiety",
+                "ucla3"
+            ]
+        );
+        for m in &report.measures {
+            let mine: Vec<&Vec<Val>> = rows
+                .iter()
+                .filter(|r| text(&r[col("measure")]) == m.measure)
+                .collect();
+            assert_eq!(Some(mine.len() as u64), m.n, "{}", m.measure);
+            let ids: Vec<String> = mine
+                .iter()
+                .map(|r| text(&r[col("participant_id")]))
+                .collect();
+            assert!(
+                ids.windows(2).all(|w| w[0] < w[1]),
+                "{}: {ids:?}",
+                m.measure
+            );
+            let stats = m.stats.as_ref().unwrap();
+            let mean = mine.iter().map(|r| num(&r[col("change")])).sum::<f64>() / mine.len() as f64;
+            assert!((mean - stats.mean_change).abs() < 1e-9, "{}", m.measure);
+            for (k, (t, class, source)) in [
+                ("threshold", "reliable_change", "threshold_source"),
+                ("threshold_2", "reliable_change_2", "threshold_2_source"),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let Some(shares) = m.reliable_change.get(k) else {
+                    assert!(
+                        mine.iter()
+                            .all(|r| r[col(t)] == Val::Null && r[col(class)] == Val::Null)
+                    );
+                    continue;
+                };
+                for r in &mine {
+                    assert_eq!(num(&r[col(t)]), shares.threshold);
+                    assert_eq!(text(&r[col(source)]), shares.source);
+                }
+                let count = |c: ChangeClass| {
+                    Some(
+                        mine.iter()
+                            .filter(|r| text(&r[col(class)]) == c.as_str())
+                            .count() as u64,
+                    )
+                };
+                for (published, c) in [
+                    (shares.improved, ChangeClass::Improved),
+                    (shares.no_reliable_change, ChangeClass::NoReliableChange),
+                    (shares.deteriorated, ChangeClass::Deteriorated),
+                ] {
+                    if published.is_some() {
+                        assert_eq!(published, count(c), "{} {class}", m.measure);
+                    }
+                }
+            }
+        }
+        // The counts before suppression: recomputed from the rows' changes, bin by bin.
+        let wemwbs: Vec<&Vec<Val>> = rows
+            .iter()
+            .filter(|r| text(&r[col("measure")]) == "wemwbs")
+            .collect();
+        let improved = wemwbs
+            .iter()
+            .filter(|r| text(&r[col("reliable_change")]) == "improved")
+            .count();
+        assert_eq!(
+            improved,
+            wemwbs
+                .iter()
+                .filter(|r| num(&r[col("change")]) >= 3.0)
+                .count()
+        );
+        let at9 = wemwbs
+            .iter()
+            .filter(|r| text(&r[col("reliable_change_2")]) == "improved")
+            .count();
+        assert_eq!(
+            at9,
+            wemwbs
+                .iter()
+                .filter(|r| num(&r[col("change")]) >= 9.0)
+                .count()
+        );
+        // The earliest of two baselines; no pair with an end before the baseline or `from`.
+        let twice = wemwbs
+            .iter()
+            .find(|r| text(&r[col("participant_id")]) == "twice")
+            .unwrap();
+        assert_eq!(text(&twice[col("baseline_response_id")]), "twice-early");
+        assert_eq!(
+            (
+                num(&twice[col("baseline_score")]),
+                num(&twice[col("change")])
+            ),
+            (30.0, 11.0)
+        );
+        assert_eq!(num(&twice[col("days_between")]), 55.0);
+        for who in ["early", "old"] {
+            assert!(
+                rows.iter().all(|r| text(&r[col("participant_id")]) != who),
+                "{who}"
+            );
+        }
+        // SWEMWBS from WEMWBS forms and from SWEMWBS forms; changes written without residue.
+        let swemwbs: Vec<&Vec<Val>> = rows
+            .iter()
+            .filter(|r| text(&r[col("measure")]) == "swemwbs")
+            .collect();
+        assert_eq!(swemwbs.len(), 16);
+        assert_eq!(
+            swemwbs
+                .iter()
+                .filter(|r| text(&r[col("baseline_instrument")]) == "WEMWBS")
+                .count(),
+            12
+        );
+        let s0 = swemwbs
+            .iter()
+            .find(|r| text(&r[col("participant_id")]) == "s0")
+            .unwrap();
+        assert_eq!(num(&s0[col("change")]), 3.21);
+        // ONS4 has no thresholds; anxiety and UCLA3 count a fall as better.
+        let anxiety = rows
+            .iter()
+            .find(|r| text(&r[col("measure")]) == "ons4_anxiety")
+            .unwrap();
+        assert_eq!(anxiety[col("threshold")], Val::Null);
+        assert_eq!(anxiety[col("reliable_change")], Val::Null);
+        assert_eq!(anxiety[col("direction")], Val::Int(-1));
+        let ucla = rows
+            .iter()
+            .find(|r| text(&r[col("measure")]) == "ucla3")
+            .unwrap();
+        assert_eq!(ucla[col("instrument")], Val::from("UCLA3"));
+        assert_eq!(ucla[col("instrument_version")], Val::Int(1));
+        assert_eq!(ucla[col("follow_up_timepoint")], Val::from("end"));
+    }
+
+    #[test]
+    fn classes_are_the_report_bins() {
+        for t in [0.5, 2.87, 3.0, 9.0] {
+            for k in -40..=40 {
+                let c = f64::from(k) * 0.25 + 1e-12 * f64::from(k % 3);
+                let class = change_class(c, t);
+                assert_eq!(class == ChangeClass::Improved, c >= t - 1e-9, "{c} {t}");
+                assert_eq!(
+                    class == ChangeClass::Deteriorated,
+                    c <= -t + 1e-9,
+                    "{c} {t}"
+                );
+            }
+        }
     }
 
     #[test]

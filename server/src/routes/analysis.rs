@@ -1,4 +1,5 @@
-//! Analyst access: tidy exports (streamed CSV or JSON Lines), the data dictionary, and reports
+//! Analyst access: tidy exports (streamed CSV, JSON Lines or Parquet, and the zipped data
+//! package of them all), the data dictionary, and reports
 //! (wellbeing outcomes, attendance and retention, equity breakdowns, the quarterly report).
 //! Open to a project's admins, coordinators and analysts, and to server admins; every export
 //! and report is recorded in the audit log.
@@ -7,7 +8,7 @@ use crate::access::audit::{self, Actor};
 use crate::access::auth::UserAuth;
 use crate::access::roles::{Capability, ProjectAccess};
 use crate::analysis::export::{self, Dataset, Filters, Format, Redactor, RowMaker, Thresholds};
-use crate::analysis::reports;
+use crate::analysis::{package, reports};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage;
@@ -29,8 +30,8 @@ use super::PathParams;
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AnalysisQuery {
-    /// `csv` (default) or `jsonl` for exports; `json` (default), `md`, `csv` or `html` for the
-    /// quarterly report.
+    /// `csv` (default), `jsonl` or `parquet` for exports; `json` (default), `md`, `csv` or
+    /// `html` for the quarterly report.
     pub format: Option<String>,
     /// Only this site.
     pub site: Option<String>,
@@ -42,8 +43,8 @@ pub struct AnalysisQuery {
     /// Up to this date (`YYYY-MM-DD`, inclusive; not before `from`).
     #[param(format = Date)]
     pub to: Option<String>,
-    /// Wellbeing export: only this timepoint. Outcomes: the follow-up timepoint paired with
-    /// baseline (`end`, the default, `interim` or `follow_up`).
+    /// Wellbeing export: only this timepoint. Outcomes and the `outcome_pairs` export: the
+    /// follow-up timepoint paired with baseline (`end`, the default, `interim` or `follow_up`).
     pub timepoint: Option<String>,
     /// Reliable-change threshold for WEMWBS, in points (default: the server's setting).
     #[param(exclusive_minimum = 0, maximum = 56)]
@@ -145,7 +146,7 @@ pub(crate) fn query_params(
     Ok(q)
 }
 
-/// `GET /api/v1/projects/{slug}/exports/{dataset}`: one dataset as CSV or JSON Lines.
+/// `GET /api/v1/projects/{slug}/exports/{dataset}`: one dataset as CSV, JSON Lines or Parquet.
 #[utoipa::path(
     get,
     path = "/api/v1/projects/{slug}/exports/{dataset}",
@@ -153,12 +154,12 @@ pub(crate) fn query_params(
     security(("user_token" = [])),
     params(
         ("slug" = String, Path, description = "The project's slug"),
-        ("dataset" = String, Path, description = "`participants`, `sessions`, `attendance`, `wellbeing`, `wellbeing_items` or `stories`"),
+        ("dataset" = String, Path, description = "`participants`, `sessions`, `attendance`, `wellbeing`, `wellbeing_items`, `outcome_pairs` (the outcomes report's baseline and follow-up pairs, one row per participant and measure) or `stories`"),
         AnalysisQuery,
     ),
     responses(
-        (status = 200, description = "The rows, streamed: `text/csv` with a header row, or `application/x-ndjson`. Columns as in the data dictionary."),
-        (status = 400, description = "`invalid_query`: an unknown dataset or format, a bad date, `from` after `to`, `timepoint` outside wellbeing", body = crate::openapi::ErrorBody),
+        (status = 200, description = "The rows, streamed: `text/csv` with a header row, `application/x-ndjson`, or `application/vnd.apache.parquet` (typed columns: categories as dictionaries, dates as dates; the filters and export time in the file's metadata). Columns as in the data dictionary."),
+        (status = 400, description = "`invalid_query`: an unknown dataset or format, a bad date, `from` after `to`, `timepoint` outside wellbeing and outcome_pairs (or `baseline` for outcome_pairs)", body = crate::openapi::ErrorBody),
         (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
         (status = 403, description = "not an admin, coordinator or analyst of the project", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such project (server admins; others get 403)", body = crate::openapi::ErrorBody),
@@ -177,7 +178,7 @@ pub async fn export(
         ApiError::bad(
             "invalid_query",
             format!(
-                "no dataset `{dataset}`: choose participants, sessions, attendance, wellbeing, wellbeing_items or stories"
+                "no dataset `{dataset}`: choose participants, sessions, attendance, wellbeing, wellbeing_items, outcome_pairs or stories"
             ),
         )
     })?;
@@ -186,7 +187,7 @@ pub async fn export(
         Some(f) => Format::parse(f).ok_or_else(|| {
             ApiError::bad(
                 "invalid_query",
-                format!("`format` must be csv or jsonl, not `{f}`"),
+                format!("`format` must be csv, jsonl or parquet, not `{f}`"),
             )
         })?,
     };
@@ -255,6 +256,136 @@ pub async fn export(
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
+    );
+    if let Ok(v) = HeaderValue::from_str(&file) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+/// The datasets of a data package.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PackageQuery {
+    /// Only these datasets, separated by commas (default: every dataset).
+    pub datasets: Option<String>,
+}
+
+/// `GET /api/v1/projects/{slug}/data-package`: every export (or those named) as CSV files in a
+/// zip with a Frictionless `datapackage.json` describing them.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{slug}/data-package",
+    tag = "analysis",
+    security(("user_token" = [])),
+    params(
+        ("slug" = String, Path, description = "The project's slug"),
+        AnalysisQuery,
+        PackageQuery,
+    ),
+    responses(
+        (status = 200, description = "`application/zip`, streamed: `datapackage.json` (a Frictionless tabular data package: each column's type, codes and their labels, missing values, the filters, thresholds and export time), then one CSV per dataset, as `GET …/exports/{dataset}?format=csv` writes it."),
+        (status = 400, description = "`invalid_query`: an unknown dataset, a `format` (the package is always CSV), a bad date, `from` after `to`, `timepoint` with a dataset it does not apply to", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not an admin, coordinator or analyst of the project", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such project (server admins; others get 403)", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn data_package(
+    State(state): State<AppState>,
+    user: UserAuth,
+    PathParams(slug): PathParams<String>,
+    q: Result<Query<AnalysisQuery>, QueryRejection>,
+    datasets: Result<Query<PackageQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let q = query_params(q)?;
+    let datasets = datasets
+        .map(|Query(d)| d)
+        .map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
+    if let Some(f) = &q.format {
+        return Err(ApiError::bad(
+            "invalid_query",
+            format!("a data package is always CSV files: leave out `format` (`{f}`)"),
+        ));
+    }
+    let datasets: Vec<Dataset> = match datasets.datasets.as_deref() {
+        None | Some("") => Dataset::ALL.to_vec(),
+        Some(list) => {
+            let mut chosen = Vec::new();
+            for name in list.split(',').map(str::trim) {
+                let d = Dataset::parse(name).ok_or_else(|| {
+                    ApiError::bad(
+                        "invalid_query",
+                        format!(
+                            "no dataset `{name}` in `datasets`: choose from {}",
+                            Dataset::ALL.map(Dataset::as_str).join(", ")
+                        ),
+                    )
+                })?;
+                if !chosen.contains(&d) {
+                    chosen.push(d);
+                }
+            }
+            chosen
+        }
+    };
+    let filters = q.filters()?;
+    for d in &datasets {
+        filters
+            .check(*d)
+            .map_err(|m| ApiError::bad("invalid_query", format!("{}: {m}", d.as_str())))?;
+    }
+    let thresholds = q.thresholds(&state)?;
+    ProjectAccess::require(&state, &user, &slug, Capability::Analyse).await?;
+
+    let redactor = Redactor::load(&state.db, &slug).await?;
+    let mut parts = Vec::with_capacity(datasets.len());
+    for d in &datasets {
+        let mut maker = RowMaker::new(*d, thresholds, redactor.clone());
+        if *d == Dataset::Wellbeing {
+            maker = maker.with_item_columns(
+                export::wellbeing_item_columns(&state.db, &slug, &filters).await?,
+            );
+        }
+        parts.push((*d, maker));
+    }
+    let now = chrono::Utc::now();
+    let described: Vec<_> = parts
+        .iter()
+        .map(|(d, m)| (*d, m.output_columns()))
+        .collect();
+    let descriptor = package::descriptor(&slug, &described, &filters, thresholds, now);
+    audit::record(
+        &state.db.pool,
+        &Actor::user(&user),
+        "export",
+        Some(&slug),
+        Some("data-package"),
+        json!({
+            "datasets": datasets.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
+            "format": "datapackage",
+            "site": filters.site, "activity": filters.activity,
+            "from": filters.from, "to": filters.to, "timepoint": filters.timepoint,
+        }),
+    )
+    .await?;
+
+    let mut chunks =
+        package::stream_package(state.db.clone(), slug.clone(), parts, filters, descriptor);
+    // A closed channel keeps answering "ended" (see `export`).
+    let body = futures_util::stream::poll_fn(move |cx| chunks.poll_recv(cx)).fuse();
+    let file = format!(
+        "attachment; filename=\"bothy-{slug}-data-package-{}.zip\"",
+        now.format("%Y-%m-%d"),
+    );
+    let mut resp = Body::from_stream(body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(package::MEDIA_TYPE),
     );
     if let Ok(v) = HeaderValue::from_str(&file) {
         h.insert(header::CONTENT_DISPOSITION, v);

@@ -9,6 +9,9 @@
 //! * `GET /dashboard`: the projects the user may analyse.
 //! * `GET /dashboard/projects/{slug}`: a project's figures, filtered by site, activity and
 //!   dates. The figures come from [`sections`].
+//! * `GET /dashboard/projects/{slug}/exports/{dataset}` and `…/data-package`: the project's
+//!   exports and data package, as `/api/v1` serves them (the same checks and audit), linked
+//!   from the project page with its filters ([`downloads`]).
 //! * `GET|POST /dashboard/projects/{slug}/instruments`: the project's own instruments, and forms
 //!   (JSON, or CSV with a JSON sidecar) that define one through [`crate::instruments`], for the
 //!   project's admins and coordinators. A refusal shows the form again with every problem, each
@@ -618,6 +621,7 @@ async fn project_page_body(
     }
     body.push_str(&filter_form(&project, &filters, &options, &mut problems));
     body.push_str(&sections(state, &project, &filters).await?);
+    body.push_str(&downloads(&project, &filters));
     crate::access::audit::record(
         &state.db.pool,
         &crate::access::audit::Actor::user(user),
@@ -634,6 +638,126 @@ async fn project_page_body(
         Some(&user.username),
         &body,
     ))
+}
+
+// ------------------------------------------------------------------------------------------
+// Downloads: the exports and the data package, behind the dashboard's cookie.
+// ------------------------------------------------------------------------------------------
+
+/// The project page's "Download the data" section: each dataset as CSV and Parquet, and the
+/// data package of them all, filtered as the page is.
+fn downloads(project: &Project, filters: &Filters) -> String {
+    use crate::analysis::export::Dataset;
+    let mut query = String::new();
+    for (name, v) in [
+        ("site", &filters.site),
+        ("activity", &filters.activity),
+        ("from", &filters.from),
+        ("to", &filters.to),
+    ] {
+        if let Some(v) = v {
+            let _ = write!(query, "&{name}={}", percent_encode(v));
+        }
+    }
+    let base = format!("/dashboard/projects/{}", percent_encode(&project.slug));
+    let mut html = String::from(
+        "<section aria-labelledby=\"s-downloads\"><h2 id=\"s-downloads\">Download the data</h2>\
+         <p>One row per record, pseudonymous, filtered as above; the columns are described in \
+         the data dictionary. CSV opens in a spreadsheet; Parquet keeps each column's type \
+         for R, Python or Stata; the data package holds every CSV with a description of each \
+         column (Frictionless <code>datapackage.json</code>).</p><ul>",
+    );
+    for d in Dataset::ALL {
+        let name = d.as_str();
+        let _ = write!(
+            html,
+            "<li>{name}: <a href=\"{}\">CSV</a>, <a href=\"{}\">Parquet</a></li>",
+            escape(&format!("{base}/exports/{name}?format=csv{query}")),
+            escape(&format!("{base}/exports/{name}?format=parquet{query}")),
+        );
+    }
+    let _ = write!(
+        html,
+        "</ul><p><a href=\"{}\">Every dataset as a data package (zip)</a></p></section>",
+        escape(&format!(
+            "{base}/data-package?{}",
+            query.trim_start_matches('&')
+        )),
+    );
+    html
+}
+
+/// `GET /dashboard/projects/{slug}/exports/{dataset}`: an export, as
+/// `GET /api/v1/projects/{slug}/exports/{dataset}` serves it, for the dashboard's cookie.
+#[utoipa::path(
+    get,
+    path = "/dashboard/projects/{slug}/exports/{dataset}",
+    tag = "dashboard",
+    security(("dashboard_cookie" = [])),
+    params(
+        ("slug" = String, Path, description = "The project's slug"),
+        ("dataset" = String, Path, description = "As for `GET /api/v1/projects/{slug}/exports/{dataset}`"),
+        crate::routes::analysis::AnalysisQuery,
+    ),
+    responses(
+        (status = 200, description = "The export, as `GET /api/v1/projects/{slug}/exports/{dataset}` streams it"),
+        (status = 303, description = "No valid session cookie: the browser is sent to the login form"),
+        (status = 400, description = "A bad dataset, format or filter (HTML)", content_type = "text/html"),
+        (status = 403, description = "The user may not analyse this project (HTML)", content_type = "text/html"),
+        (status = 404, description = "No such project (HTML; server admins only, others get 403)", content_type = "text/html"),
+        (status = 500, description = "Internal error (HTML)", content_type = "text/html"),
+        (status = 503, description = "The database is unavailable (HTML)", content_type = "text/html"),
+    )
+)]
+pub async fn export_download(
+    State(state): State<AppState>,
+    DashboardUser(user): DashboardUser,
+    Path(params): Path<(String, String)>,
+    q: Result<Query<crate::routes::analysis::AnalysisQuery>, QueryRejection>,
+) -> Response {
+    let who = user.username.clone();
+    let path = crate::routes::PathParams(params);
+    match crate::routes::analysis::export(State(state), user, path, q).await {
+        Ok(r) => r,
+        Err(e) => api_error_page(e, Some(&who)),
+    }
+}
+
+/// `GET /dashboard/projects/{slug}/data-package`: the data package, as
+/// `GET /api/v1/projects/{slug}/data-package` serves it, for the dashboard's cookie.
+#[utoipa::path(
+    get,
+    path = "/dashboard/projects/{slug}/data-package",
+    tag = "dashboard",
+    security(("dashboard_cookie" = [])),
+    params(
+        ("slug" = String, Path, description = "The project's slug"),
+        crate::routes::analysis::AnalysisQuery,
+        crate::routes::analysis::PackageQuery,
+    ),
+    responses(
+        (status = 200, description = "The data package, as `GET /api/v1/projects/{slug}/data-package` streams it"),
+        (status = 303, description = "No valid session cookie: the browser is sent to the login form"),
+        (status = 400, description = "A bad dataset or filter (HTML)", content_type = "text/html"),
+        (status = 403, description = "The user may not analyse this project (HTML)", content_type = "text/html"),
+        (status = 404, description = "No such project (HTML; server admins only, others get 403)", content_type = "text/html"),
+        (status = 500, description = "Internal error (HTML)", content_type = "text/html"),
+        (status = 503, description = "The database is unavailable (HTML)", content_type = "text/html"),
+    )
+)]
+pub async fn package_download(
+    State(state): State<AppState>,
+    DashboardUser(user): DashboardUser,
+    Path(slug): Path<String>,
+    q: Result<Query<crate::routes::analysis::AnalysisQuery>, QueryRejection>,
+    datasets: Result<Query<crate::routes::analysis::PackageQuery>, QueryRejection>,
+) -> Response {
+    let who = user.username.clone();
+    let path = crate::routes::PathParams(slug);
+    match crate::routes::analysis::data_package(State(state), user, path, q, datasets).await {
+        Ok(r) => r,
+        Err(e) => api_error_page(e, Some(&who)),
+    }
 }
 
 // ------------------------------------------------------------------------------------------

@@ -95,7 +95,7 @@ pub fn export_statement(dataset: Dataset, project: &str, f: &Filters) -> (String
     let mut w = Conditions::new(project, f);
     let sql = match dataset {
         Dataset::Participants => {
-            w.dates("p.registered_on");
+            w.dates("p.registered_day");
             let attended_at = w.session_conditions("s2");
             if !attended_at.is_empty() {
                 w.conds.push(format!(
@@ -105,17 +105,17 @@ pub fn export_statement(dataset: Dataset, project: &str, f: &Filters) -> (String
                 ));
             }
             format!(
-                "SELECT p.id, p.project, p.registered_on, p.consent_story_sharing, p.consent_contact, \
+                "SELECT p.id, p.project, p.registered_day, p.consent_story_sharing, p.consent_contact, \
                  p.consent_date, p.consent_version, p.age_band, p.gender, p.ethnic_group, \
                  p.imd_decile, p.rurality, p.referral_source, p.referral_date, \
                  COALESCE(x.n, 0) AS n, x.first, x.last{fields} \
-                 FROM (SELECT participants.*, {registered} AS registered_on FROM participants) p \
+                 FROM (SELECT participants.*, {registered} AS registered_day FROM participants) p \
                  LEFT JOIN (SELECT a.participant_id, COUNT(*) AS n, \
                    MIN(substr(s.starts_at, 1, 10)) AS first, MAX(substr(s.starts_at, 1, 10)) AS last \
                    FROM attendance a JOIN sessions s ON s.id = a.session_id \
                    WHERE a.project = $1 AND a.status IN ('present', 'left_early') \
                    GROUP BY a.participant_id) x ON x.participant_id = p.id \
-                 WHERE p.project = $1 AND p.consent_data_use = 1{extra} ORDER BY p.registered_on, p.id",
+                 WHERE p.project = $1 AND p.consent_data_use = 1{extra} ORDER BY p.registered_day, p.id",
                 registered = registered_date_sql(),
                 fields = field_selects(dataset),
                 extra = w.sql(),
@@ -202,6 +202,9 @@ pub fn export_statement(dataset: Dataset, project: &str, f: &Filters) -> (String
                 fields = field_selects(dataset),
             )
         }
+        Dataset::OutcomePairs => unreachable!(
+            "outcome_pairs is computed from the report data (Dataset::is_computed), never read by one query"
+        ),
     };
     (sql, w.binds)
 }
@@ -271,8 +274,13 @@ fn date_of_millis_sql(column: &str) -> String {
     format!("{{date_of_millis:{column}}}")
 }
 
+/// The day a participant registered: the date typed on the device, else (a record made before
+/// that field existed) the date of the record's creation by the device's clock.
 fn registered_date_sql() -> String {
-    date_of_millis_sql("participants.created_at")
+    format!(
+        "COALESCE(participants.registered_on, {})",
+        date_of_millis_sql("participants.created_at")
+    )
 }
 
 /// Replaces the portable placeholders in export SQL for a backend.
@@ -422,8 +430,11 @@ pub fn attended<'e>(db: &'e Db, project: &str) -> BoxStream<'e, Result<Attended,
 pub struct ReportParticipant {
     /// Their id.
     pub id: String,
-    /// When they were registered (Unix seconds).
+    /// When their record was created, by the registering device's clock (Unix seconds).
     pub created_at: i64,
+    /// The day they registered, as typed on the device (`YYYY-MM-DD`), if given: records made
+    /// before the field existed have none.
+    pub registered_on: Option<String>,
     /// Their age band, if given.
     pub age_band: Option<String>,
     /// Their gender, if given.
@@ -446,8 +457,8 @@ pub async fn report_participants(
     project: &str,
 ) -> Result<Vec<ReportParticipant>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, created_at, age_band, gender, ethnic_group, imd_decile, rurality, \
-         referral_source, referral_date FROM participants \
+        "SELECT id, created_at, registered_on, age_band, gender, ethnic_group, imd_decile, \
+         rurality, referral_source, referral_date FROM participants \
          WHERE project = $1 AND consent_data_use = 1 ORDER BY id",
     )
     .bind(project)

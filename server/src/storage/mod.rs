@@ -14,6 +14,7 @@ pub mod analysis;
 pub mod audit;
 pub mod backup;
 pub mod contacts;
+pub mod demo;
 pub mod devices;
 pub mod erasure;
 pub mod health;

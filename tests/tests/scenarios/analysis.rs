@@ -14,15 +14,15 @@ use uuid::Uuid;
 
 on_both_backends!(exports_reports_and_disclosure);
 
-const P: &str = "highland";
-const FIXTURE: &str = include_str!("../../data/analysis_outcomes.json");
+pub(super) const P: &str = "highland";
+pub(super) const FIXTURE: &str = include_str!("../../data/analysis_outcomes.json");
 const NAMES: [(&str, &str); 3] = [
     ("Catriona Mackenzie", "07700 900461"),
     ("Ewan Fraser", "07700 900462"),
     ("Morag Sinclair", "+44 7700 900463"),
 ];
 
-struct Seeded {
+pub(super) struct Seeded {
     people: Vec<Uuid>,
     no_consent: Vec<Uuid>,
     stories: HashMap<&'static str, Uuid>,
@@ -32,7 +32,7 @@ fn date(s: &str) -> chrono::NaiveDate {
     s.parse().unwrap()
 }
 
-async fn seed(d: &Device, fixture: &Value) -> Seeded {
+pub(super) async fn seed(d: &Device, fixture: &Value) -> Seeded {
     const SITES: [&str; 2] = ["achiltibuie-hall", "ullapool-library"];
     const ACTIVITIES: [(&str, &str); 2] = [("song-circle", "choir"), ("heritage-walk", "walking")];
     let mut sessions = Vec::new();
@@ -196,7 +196,7 @@ async fn seed(d: &Device, fixture: &Value) -> Seeded {
     }
 }
 
-async fn get_text(h: &Harness, path: &str, token: &str) -> (u16, String) {
+pub(super) async fn get_text(h: &Harness, path: &str, token: &str) -> (u16, String) {
     let res = h
         .http
         .get(format!("{}{path}", h.url()))

@@ -256,6 +256,7 @@ async fn openapi_constraints_are_enforced(backend: Backend) {
         ("sessions", "quarter=2026-Q%2B3"),
         ("wellbeing", "timepoint="),
         ("wellbeing", "timepoint=sometime"),
+        ("outcome_pairs", "timepoint="),
         ("sessions", "format="),
     ] {
         let res = http
@@ -343,7 +344,7 @@ async fn openapi_constraints_are_enforced(backend: Backend) {
     assert_eq!(param(export, "get", "from")["format"], "date");
     assert_eq!(
         param(export, "get", "format")["enum"],
-        json!(["csv", "jsonl", "ndjson"])
+        json!(["csv", "jsonl", "ndjson", "parquet"])
     );
     assert_eq!(
         param(export, "get", "dataset")["enum"],
@@ -353,6 +354,7 @@ async fn openapi_constraints_are_enforced(backend: Backend) {
             "attendance",
             "wellbeing",
             "wellbeing_items",
+            "outcome_pairs",
             "stories"
         ])
     );

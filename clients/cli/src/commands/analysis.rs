@@ -84,21 +84,46 @@ async fn download(api: &ServerApi, token: &str, path: &str, output: Option<&Path
     }
 }
 
-/// `bothy export DATASET --project P`.
+/// `bothy export DATASET --project P`, or `bothy export --format datapackage --project P`.
 pub async fn export(a: ExportArgs, store: &Path) -> Result<()> {
+    let binary = matches!(a.format.as_str(), "parquet" | "datapackage");
+    if binary && a.common.output.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return Err(anyhow!(
+            "a {} export is binary: write it to a file with `-o FILE` (or pipe it to a program)",
+            a.format
+        ));
+    }
+    let project = query_value(&a.common.project);
+    let path = match (a.format.as_str(), &a.dataset) {
+        ("datapackage", dataset) => format!(
+            "/api/v1/projects/{project}/data-package{}",
+            query(
+                &a.common,
+                &[
+                    ("datasets", dataset.clone()),
+                    ("timepoint", a.timepoint.clone())
+                ]
+            )
+        ),
+        (format, Some(dataset)) => format!(
+            "/api/v1/projects/{project}/exports/{dataset}{}",
+            query(
+                &a.common,
+                &[
+                    ("format", Some(format.to_owned())),
+                    ("timepoint", a.timepoint.clone())
+                ]
+            )
+        ),
+        (_, None) => {
+            return Err(anyhow!(
+                "name the dataset to export (participants, sessions, attendance, wellbeing, \
+                 wellbeing_items, outcome_pairs or stories), or export them all with \
+                 `--format datapackage -o FILE.zip`"
+            ));
+        }
+    };
     let (api, token) = connect(&a.common, store).await?;
-    let path = format!(
-        "/api/v1/projects/{}/exports/{}{}",
-        query_value(&a.common.project),
-        a.dataset,
-        query(
-            &a.common,
-            &[
-                ("format", Some(a.format.clone())),
-                ("timepoint", a.timepoint.clone())
-            ]
-        )
-    );
     download(&api, &token, &path, a.common.output.as_deref()).await
 }
 

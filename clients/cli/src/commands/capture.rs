@@ -83,11 +83,9 @@ fn once(a: &Assignment, fields: &Fields, clear: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Today's date in the UK, whatever zone this machine's clock is set to.
 fn today() -> String {
-    chrono::Local::now()
-        .date_naive()
-        .format("%Y-%m-%d")
-        .to_string()
+    bothy_sync_core::time::uk_today().to_string()
 }
 
 pub async fn participant(device: &Device, command: ParticipantCommand, out: Output) -> Result<()> {
@@ -104,6 +102,8 @@ pub async fn participant(device: &Device, command: ParticipantCommand, out: Outp
     );
     put(&mut f, "imd_decile", a.imd_decile);
     put(&mut f, "rurality", a.rurality);
+    // Absent: the device gives today's UK date (and the referral's, with a source).
+    put(&mut f, "registered_on", a.registered_on);
     put(&mut f, "referral.source", a.referral_source);
     put(&mut f, "referral.date", a.referral_date);
     put(&mut f, "referral.reason", a.referral_reason);
@@ -283,7 +283,7 @@ async fn record_wellbeing(device: &Device, a: WellbeingRecordArgs, out: Output) 
     let date = match &a.date {
         Some(d) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .with_context(|| format!("--date: {d:?} is not a date like 2026-11-01"))?,
-        None => chrono::Local::now().date_naive(),
+        None => bothy_sync_core::time::uk_today(),
     };
     let participant = device
         .find(Some(RecordKind::Participant), &a.participant)

@@ -372,3 +372,65 @@ async fn every_capture_is_its_own_change_authored_by_the_device() {
     assert_eq!(changes.len(), 2);
     assert!(changes.iter().all(|c| c.actor_id() == &actor));
 }
+
+#[tokio::test]
+async fn registration_and_referral_dates_default_to_the_uk_day_and_given_ones_are_kept() {
+    use bothy_device::bothy_sync_core::{FieldValue, time::uk_today};
+    let (device, _dir) = offline_device().await;
+    let participant = |id| {
+        let device = &device;
+        async move {
+            let RecordData::Participant(p) = device.get(id).await.unwrap().view.data else {
+                panic!("a participant");
+            };
+            p
+        }
+    };
+    // Today is read before and after: a capture across midnight gets either day.
+    let before = uk_today().to_string();
+    let plain = device.create_participant(None, &[]).await.unwrap();
+    let referred = device
+        .create_participant(None, &[("referral.source", "gp".into())])
+        .await
+        .unwrap();
+    let after = uk_today().to_string();
+    let today = |v: Option<&FieldValue>| {
+        let Some(FieldValue::Str(day)) = v else {
+            panic!("a date, not {v:?}");
+        };
+        assert!(*day == before || *day == after, "{day} is not today");
+        day.clone()
+    };
+
+    let p = participant(plain.id).await;
+    today(p.more.get("registered_on"));
+    assert_eq!(p.referral_date, None, "no referral, no referral date");
+    let p = participant(referred.id).await;
+    let day = today(p.more.get("registered_on"));
+    assert_eq!(p.referral_date.as_deref(), Some(day.as_str()));
+
+    let typed = device
+        .create_participant(
+            None,
+            &[
+                ("registered_on", "2026-03-30".into()),
+                ("referral.source", "self".into()),
+                ("referral.date", "2026-03-02".into()),
+            ],
+        )
+        .await
+        .unwrap();
+    let p = participant(typed.id).await;
+    assert_eq!(
+        p.more.get("registered_on"),
+        Some(&FieldValue::Str("2026-03-30".into()))
+    );
+    assert_eq!(p.referral_date.as_deref(), Some("2026-03-02"));
+
+    // A registration date that is not a date is refused, naming the field.
+    let err = device
+        .create_participant(None, &[("registered_on", "30/03/2026".into())])
+        .await
+        .unwrap_err();
+    assert_eq!(fields_named(&err), ["registered_on"]);
+}

@@ -60,8 +60,12 @@ export interface PersonFormOpts {
   contactRecord?: View;
 }
 
+/** The fields a new person's form shows today's UK date in, for the user to keep or change. */
+export const DATED_TODAY = ["registered_on", "referral.date"];
+
 /** Every control of a person's form: contact details (when asked for), the plain fields, then a
- * fieldset for each map (consent, referral). */
+ * fieldset for each map (consent, referral). A new person's registration and referral dates
+ * show today's UK date. */
 export function personControls(o: PersonFormOpts): HTMLElement[] {
   const out: HTMLElement[] = [];
   if (o.contact) {
@@ -76,7 +80,9 @@ export function personControls(o: PersonFormOpts): HTMLElement[] {
     );
   }
   for (const g of personGroups()) {
-    const controls = g.fields.map((f) => control(controlOpts("participant", f, asControlValue(o.participant && personValue(o.participant, f)))));
+    const initial = (f: Field) =>
+      o.participant ? asControlValue(personValue(o.participant, f)) : DATED_TODAY.includes(f.name) ? localDate() : undefined;
+    const controls = g.fields.map((f) => control(controlOpts("participant", f, initial(f))));
     out.push(g.legend ? h("fieldset", { class: "group" }, h("legend", {}, g.legend), controls) : h("div", { class: "group" }, controls));
   }
   return out;
@@ -110,6 +116,7 @@ export function readPerson(form: HTMLElement, o: PersonFormOpts): PersonInput {
   const consentGiven = participant.some(([p, v]) => p.startsWith("consent.") && v === true);
   const date = participant.find(([p]) => p === "consent.date");
   if (consentGiven && date && date[1] === undefined) date[1] = localDate();
+  if (!o.participant) newPersonDates(participant, localDate());
   const contact: [string, FieldValue | undefined][] = [];
   if (o.contact) {
     for (const f of CONTACT_FIELDS) {
@@ -122,6 +129,19 @@ export function readPerson(form: HTMLElement, o: PersonFormOpts): PersonInput {
 }
 
 const value = (form: HTMLElement, name: string) => controlOf(form, name)?.value.trim() ?? "";
+
+/** A new person's dates, as the device gives them: registered today (UK) when the date is left
+ * empty; referred today when a source is given without a date; and no referral date without a
+ * source when it is only the date the form showed. */
+export function newPersonDates(participant: [string, FieldValue | undefined][], today: string): void {
+  const at = (path: string) => participant.find(([p]) => p === path);
+  const registered = at("registered_on");
+  if (registered && registered[1] === undefined) registered[1] = today;
+  const source = at("referral.source")?.[1];
+  const referred = at("referral.date");
+  if (referred && source !== undefined && referred[1] === undefined) referred[1] = today;
+  if (referred && source === undefined && referred[1] === today) referred[1] = undefined;
+}
 
 /** A new person's fields as `dev.createParticipant` takes them (contact fields prefixed). */
 export function registrationFields(x: PersonInput): [string, FieldValue][] {
