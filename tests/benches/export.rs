@@ -1,7 +1,9 @@
-//! Export benchmark: 1,000,000 attendance rows streamed as CSV and as JSON Lines from a real
-//! server process, on SQLite and PostgreSQL: rows per second, and the server's peak resident
-//! memory (VmHWM from `/proc`) after a 100,000-row export and after the 1,000,000-row one, to
-//! show memory does not grow with the row count.
+//! Export benchmark: 1,000,000 attendance rows streamed as CSV, JSON Lines, Parquet and a
+//! Frictionless data package (the attendance dataset alone) from a real server process, on
+//! SQLite and PostgreSQL: rows per second, and the server's peak resident memory (VmHWM from
+//! `/proc`) after a 100,000-row export and after each 1,000,000-row one, to show memory does
+//! not grow with the row count. The Parquet file's rows are read from its footer, and the
+//! package's from its CSV, so every format is checked to hold every row.
 //!
 //! Run with `cargo bench -p bothy-tests --bench export` (or `ops/bench/export`). PostgreSQL runs
 //! when `BOTHY_TEST_POSTGRES_URL` is set. The projection tables are filled directly with SQL
@@ -69,27 +71,59 @@ async fn seed(url: &str) {
     conn.close().await.unwrap();
 }
 
-/// Streams one export, returning (rows, bytes, seconds).
+/// Streams one export, returning (newlines, bytes, seconds).
 async fn export(s: &ProcessServer, query: &str) -> (u64, u64, f64) {
+    let (lines, body, secs) = download(s, &format!("exports/attendance{query}"), false).await;
+    (lines, body.len() as u64, secs)
+}
+
+/// Streams `path` under the project, returning (newlines, the body if `keep`, else as many
+/// bytes as it had but empty, seconds).
+async fn download(s: &ProcessServer, path: &str, keep: bool) -> (u64, Vec<u8>, f64) {
     let start = Instant::now();
     let mut res = s
         .api
         .http
-        .get(format!(
-            "{}/api/v1/projects/{PROJECT}/exports/attendance{query}",
-            s.url()
-        ))
+        .get(format!("{}/api/v1/projects/{PROJECT}/{path}", s.url()))
         .bearer_auth(&s.api.admin_token)
         .send()
         .await
         .unwrap();
     assert!(res.status().is_success(), "{}", res.status());
-    let (mut lines, mut bytes) = (0u64, 0u64);
+    let (mut lines, mut body, mut bytes) = (0u64, Vec::new(), 0usize);
     while let Some(chunk) = res.chunk().await.unwrap() {
-        bytes += chunk.len() as u64;
+        bytes += chunk.len();
         lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+        if keep {
+            body.extend_from_slice(&chunk);
+        }
     }
-    (lines, bytes, start.elapsed().as_secs_f64())
+    let secs = start.elapsed().as_secs_f64();
+    if !keep {
+        body.resize(bytes, 0);
+    }
+    (lines, body, secs)
+}
+
+/// Rows of a Parquet file, from its footer.
+fn parquet_rows(file: Vec<u8>) -> u64 {
+    use parquet::file::reader::FileReader;
+    let reader =
+        parquet::file::serialized_reader::SerializedFileReader::new(bytes::Bytes::from(file))
+            .expect("a Parquet file");
+    reader.metadata().file_metadata().num_rows() as u64
+}
+
+/// Data rows of `attendance.csv` in a data package.
+fn package_rows(file: Vec<u8>) -> u64 {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(file)).expect("a zip");
+    let mut csv = Vec::new();
+    zip.by_name("attendance.csv")
+        .expect("attendance.csv in the package")
+        .read_to_end(&mut csv)
+        .unwrap();
+    csv.iter().filter(|b| **b == b'\n').count() as u64 - 1
 }
 
 async fn run(backend: Backend) {
@@ -139,6 +173,24 @@ async fn run(backend: Backend) {
             "{backend:?}: {label} {data_rows} rows, {bytes} bytes in {secs:.2} s = {:.0} rows/s; peak RSS {} KiB",
             data_rows as f64 / secs,
             peak_kib(pid)
+        );
+    }
+    for (label, path) in [
+        ("Parquet", "exports/attendance?format=parquet"),
+        ("data package", "data-package?datasets=attendance"),
+    ] {
+        let (_, body, secs) = download(&s, path, true).await;
+        let bytes = body.len();
+        let peak = peak_kib(pid);
+        let data_rows = if label == "Parquet" {
+            parquet_rows(body)
+        } else {
+            package_rows(body)
+        };
+        assert_eq!(data_rows, SESSIONS * PER_SESSION, "{label}");
+        println!(
+            "{backend:?}: {label} {data_rows} rows, {bytes} bytes in {secs:.2} s = {:.0} rows/s; peak RSS {peak} KiB",
+            data_rows as f64 / secs,
         );
     }
     s.finish().await;

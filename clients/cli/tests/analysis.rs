@@ -23,6 +23,15 @@ fn json(o: &Output) -> serde_json::Value {
     serde_json::from_str(&ok(o)).unwrap()
 }
 
+/// Runs `bothy export <args> <flag> <file>` as the analyst and returns what it wrote.
+async fn export_to(store: &Path, server: &str, args: &[&str], flag: &str, file: &Path) -> Vec<u8> {
+    let mut all = vec!["export"];
+    all.extend_from_slice(args);
+    all.extend([flag, file.to_str().unwrap()]);
+    ok(&run(store, server, "ana", &all).await);
+    std::fs::read(file).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn analysts_export_and_report_from_the_terminal() {
     let dir = tempfile::tempdir().unwrap();
@@ -134,21 +143,15 @@ async fn analysts_export_and_report_from_the_terminal() {
 
     // To a file: CSV with the documented header and one row per mark.
     let file = dir.path().join("attendance.csv");
-    ok(&run(
+    let csv = export_to(
         &admin,
         &url,
-        "ana",
-        &[
-            "export",
-            "attendance",
-            "--project",
-            "isles",
-            "--output",
-            file.to_str().unwrap(),
-        ],
+        &["attendance", "--project", "isles"],
+        "--output",
+        &file,
     )
-    .await);
-    let csv = std::fs::read_to_string(&file).unwrap();
+    .await;
+    let csv = String::from_utf8(csv).unwrap();
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
@@ -208,41 +211,24 @@ async fn analysts_export_and_report_from_the_terminal() {
 
     // Typed: Parquet, and every dataset as a data package, to files.
     let parquet = dir.path().join("attendance.parquet");
-    ok(&run(
+    let bytes = export_to(
         &admin,
         &url,
-        "ana",
-        &[
-            "export",
-            "attendance",
-            "--project",
-            "isles",
-            "--format",
-            "parquet",
-            "-o",
-            parquet.to_str().unwrap(),
-        ],
+        &["attendance", "--project", "isles", "--format", "parquet"],
+        "-o",
+        &parquet,
     )
-    .await);
-    let bytes = std::fs::read(&parquet).unwrap();
+    .await;
     assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"));
     let package = dir.path().join("data.zip");
-    ok(&run(
+    let bytes = export_to(
         &admin,
         &url,
-        "ana",
-        &[
-            "export",
-            "--format",
-            "datapackage",
-            "--project",
-            "isles",
-            "-o",
-            package.to_str().unwrap(),
-        ],
+        &["--format", "datapackage", "--project", "isles"],
+        "-o",
+        &package,
     )
-    .await);
-    let bytes = std::fs::read(&package).unwrap();
+    .await;
     assert!(bytes.starts_with(b"PK\x03\x04"));
     let has = |name: &str| bytes.windows(name.len()).any(|w| w == name.as_bytes());
     assert!(has("datapackage.json") && has("attendance.csv") && has("stories.csv"));

@@ -1344,6 +1344,8 @@ pub struct RowMaker {
     item_columns: u8,
     /// The dataset's [`Dataset::field_columns`], with the names they are selected as.
     fields: Vec<(&'static schema::Field, String)>,
+    /// A demo programme's rows: Parquet files say so in their metadata.
+    demo: bool,
 }
 
 impl RowMaker {
@@ -1359,7 +1361,15 @@ impl RowMaker {
                 .into_iter()
                 .map(|f| (f, crate::storage::analysis::field_alias(f)))
                 .collect(),
+            demo: false,
         }
+    }
+
+    /// The same, for a demo programme when `demo` (synthetic people): its Parquet files carry
+    /// `bothy:demo` = `"true"`.
+    pub fn for_demo(mut self, demo: bool) -> Self {
+        self.demo = demo;
+        self
     }
 
     /// The same, writing `n` item columns in wellbeing rows ([`wellbeing_item_columns`]);
@@ -1376,11 +1386,17 @@ impl RowMaker {
 
     /// A writer whose columns are this row maker's.
     pub fn writer(&self, format: Format) -> Writer {
-        Writer::of_dataset(
+        let mut w = Writer::of_dataset(
             format,
             self.dataset,
             output_columns(self.dataset, self.item_columns),
-        )
+        );
+        if self.demo
+            && let Some(sink) = &mut w.parquet
+        {
+            sink.mark_demo();
+        }
+        w
     }
 
     /// One output row from one database row, in column order.
@@ -1964,7 +1980,8 @@ pub fn dictionary_markdown() -> String {
          categoricals); a missing value is null, and only columns that may be empty are \
          nullable. Each field's metadata holds its `description` and a category's codes \
          (`bothy:values`); the file's holds `bothy:dataset`, `bothy:filters` and \
-         `bothy:exported_at`. Written a row group of 65,536 rows at a time, values as recorded \
+         `bothy:exported_at`, and a demo programme's (synthetic people) `bothy:demo` = \
+         `true`. Written a row group of 65,536 rows at a time, values as recorded \
          (no leading `'`).\n\
          - **Data package**: a zip of one CSV per dataset (as above) and a `datapackage.json` \
          (a Frictionless tabular data package, read by R's and Python's `frictionless`): per \
@@ -1972,7 +1989,9 @@ pub fn dictionary_markdown() -> String {
          whether it is required, a category's codes (`enum`) and, where the app names them, \
          their labels (`categories`); `missingValues` `[\"\"]`; and the filters, thresholds and \
          export time (`created`, `bothy:filters`, `bothy:thresholds`). Its \
-         `bothy:formula_guard` describes the leading `'` above. `datasets=a,b` chooses \
+         `bothy:formula_guard` describes the leading `'` above; `bothy:demo` is `true` for a \
+         demo programme (synthetic people), else `false`. A demo programme's downloads are \
+         named `bothy-demo-…`. `datasets=a,b` chooses \
          datasets (default all); `timepoint` is refused unless every dataset chosen takes it.\n\
          - **Types**: `text`, `integer`, `decimal` (`.` separator), `boolean` (`true`/`false`), \
          `date` (`YYYY-MM-DD`), `datetime` (RFC 3339), `category` (one of the listed codes).\n\

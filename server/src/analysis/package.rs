@@ -131,13 +131,15 @@ fn field(dataset: Dataset, c: &crate::analysis::typed::TypedColumn) -> Value {
     f
 }
 
-/// The `datapackage.json` of a package holding these datasets with these columns.
+/// The `datapackage.json` of a package holding these datasets with these columns;
+/// `bothy:demo` says whether the project is a demo programme (synthetic people).
 pub fn descriptor(
     slug: &str,
     parts: &[(Dataset, Vec<OutputColumn>)],
     filters: &Filters,
     thresholds: Thresholds,
     exported_at: chrono::DateTime<chrono::Utc>,
+    demo: bool,
 ) -> Value {
     let resources: Vec<Value> = parts
         .iter()
@@ -176,6 +178,7 @@ pub fn descriptor(
         "created": exported_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "resources": resources,
         "bothy:project": slug,
+        "bothy:demo": demo,
         "bothy:filters": filters.to_json(),
         "bothy:thresholds": thresholds,
         "bothy:formula_guard": FORMULA_GUARD,
@@ -325,8 +328,10 @@ mod tests {
             &Filters::default(),
             Thresholds::default(),
             now,
+            true,
         );
         assert_eq!(p["profile"], "tabular-data-package");
+        assert_eq!(p["bothy:demo"], true);
         let resources = p["resources"].as_array().unwrap();
         assert_eq!(resources.len(), Dataset::ALL.len());
         for (d, r) in Dataset::ALL.iter().zip(resources) {

@@ -1644,7 +1644,12 @@ pub struct QuarterlyReport {
     pub wellbeing: Vec<WellbeingLine>,
     /// The smallest published count.
     pub min_count: u64,
+    /// A demo programme's report: synthetic people, not real data (set by the caller).
+    pub demo: bool,
 }
+
+/// The notice a demo programme's quarterly report carries at its head.
+pub const DEMO_NOTICE: &str = "Demo programme: synthetic data, not real people";
 
 /// Builds the quarterly report.
 pub async fn quarterly(
@@ -1735,6 +1740,7 @@ pub async fn quarterly(
             .collect(),
         wellbeing,
         min_count: MIN_COUNT,
+        demo: false,
     })
 }
 
@@ -1818,7 +1824,11 @@ impl QuarterlyReport {
     /// negative mean change stays `-1.2500`).
     pub fn csv(&self) -> String {
         let mut s = String::from("project,quarter,section,item,value\r\n");
-        for (section, item, value) in self.lines() {
+        let mut lines = self.lines();
+        if self.demo {
+            lines.insert(0, ("notice", "demo".to_owned(), DEMO_NOTICE.to_owned()));
+        }
+        for (section, item, value) in lines {
             let mut line = Vec::new();
             for f in [self.project.as_str(), &self.quarter, section, &item] {
                 let mut b = Vec::new();
@@ -1848,6 +1858,9 @@ impl QuarterlyReport {
             self.generated_at,
             self.min_count
         );
+        if self.demo {
+            let _ = writeln!(s, "> **{DEMO_NOTICE}.**\n");
+        }
         let _ = writeln!(
             s,
             "## Summary\n\n| | |\n|---|---|\n| Activities run | {} |\n| Sessions | {} |\n| Attendances | {} |\n| New participants | {} |\n| New referrals | {} |\n",
@@ -1936,6 +1949,9 @@ impl QuarterlyReport {
             e(&self.generated_at),
             self.min_count
         );
+        if self.demo {
+            let _ = write!(s, "<p role=\"note\"><strong>{DEMO_NOTICE}.</strong></p>");
+        }
         let td = |v: String| {
             if v == "suppressed" {
                 "<td class=\"n s\">suppressed</td>".to_owned()

@@ -133,6 +133,9 @@ pub fn arrow_type(ty: ColumnType) -> DataType {
     }
 }
 
+/// The schema and footer metadata key marking a demo programme's file.
+pub const DEMO_KEY: &str = "bothy:demo";
+
 /// The Arrow schema of these columns: a field per column, typed and with the dictionary's
 /// nullability, its description (`description`) and a category's codes (`bothy:values`, a JSON
 /// array) in the field's metadata; `bothy:dataset` in the schema's.
@@ -280,6 +283,13 @@ impl ParquetSink {
             self.schema = Arc::new(self.schema.as_ref().clone().with_metadata(meta));
         }
         self.metadata.push((key.to_owned(), value));
+    }
+
+    /// Marks the file as a demo programme's (synthetic people, not real data): `bothy:demo` =
+    /// `"true"` in the schema's metadata and the footer's. A real project's file has no
+    /// `bothy:demo`.
+    pub fn mark_demo(&mut self) {
+        self.describe(DEMO_KEY, "true".to_owned());
     }
 
     /// The Parquet writer, made on first use with the schema as it is then.

@@ -71,7 +71,7 @@ pub async fn create_project(
     tag = "admin",
     security(("user_token" = [])),
     responses(
-        (status = 200, description = "`[{\"slug\",\"name\"}]`"),
+        (status = 200, description = "`[{\"slug\",\"name\",\"demo\"}]`: `demo` is `true` for a demo programme (synthetic people, made by `bothy-server demo`), else `false`"),
         (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
         (status = 403, description = "not a server admin", body = crate::openapi::ErrorBody),
         (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
@@ -84,10 +84,14 @@ pub async fn list_projects(
 ) -> ApiResult<Json<Value>> {
     user.require_admin()?;
     let projects = crate::storage::projects::list(&state.db.pool).await?;
+    let demos = crate::storage::demo::demo_slugs(&state.db.pool).await?;
     Ok(Json(Value::Array(
         projects
             .into_iter()
-            .map(|p| json!({"slug": p.slug, "name": p.name}))
+            .map(|p| {
+                let demo = demos.contains(&p.slug);
+                json!({"slug": p.slug, "name": p.name, "demo": demo})
+            })
             .collect(),
     )))
 }

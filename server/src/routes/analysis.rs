@@ -146,6 +146,32 @@ pub(crate) fn query_params(
     Ok(q)
 }
 
+/// Whether the project is a demo programme (synthetic people): its reports say so and its
+/// downloads are named `bothy-demo-…`.
+async fn is_demo(state: &AppState, slug: &str) -> ApiResult<bool> {
+    Ok(storage::demo::is_demo(&state.db.pool, slug)
+        .await?
+        .unwrap_or(false))
+}
+
+/// A JSON report with `demo` added: `true` for a demo programme, else `false`.
+fn with_demo(mut report: Value, demo: bool) -> Value {
+    if let Some(fields) = report.as_object_mut() {
+        fields.insert("demo".to_owned(), Value::Bool(demo));
+    }
+    report
+}
+
+/// The start of a download's file name: `bothy-demo-{slug}` for a demo programme, else
+/// `bothy-{slug}`.
+fn file_stem(slug: &str, demo: bool) -> String {
+    if demo {
+        format!("bothy-demo-{slug}")
+    } else {
+        format!("bothy-{slug}")
+    }
+}
+
 /// `GET /api/v1/projects/{slug}/exports/{dataset}`: one dataset as CSV, JSON Lines or Parquet.
 #[utoipa::path(
     get,
@@ -197,9 +223,10 @@ pub async fn export(
         .map_err(|m| ApiError::bad("invalid_query", m))?;
     let thresholds = q.thresholds(&state)?;
     ProjectAccess::require(&state, &user, &slug, Capability::Analyse).await?;
+    let demo = is_demo(&state, &slug).await?;
 
     let redactor = Redactor::load(&state.db, &slug).await?;
-    let mut maker = RowMaker::new(dataset, thresholds, redactor);
+    let mut maker = RowMaker::new(dataset, thresholds, redactor).for_demo(demo);
     if dataset == Dataset::Wellbeing {
         maker = maker
             .with_item_columns(export::wellbeing_item_columns(&state.db, &slug, &filters).await?);
@@ -246,7 +273,8 @@ pub async fn export(
         .chain(rest)
         .fuse();
     let file = format!(
-        "attachment; filename=\"bothy-{slug}-{}-{}.{}\"",
+        "attachment; filename=\"{}-{}-{}.{}\"",
+        file_stem(&slug, demo),
         dataset.as_str(),
         chrono::Utc::now().format("%Y-%m-%d"),
         format.extension()
@@ -286,7 +314,7 @@ pub struct PackageQuery {
     ),
     responses(
         (status = 200, description = "`application/zip`, streamed: `datapackage.json` (a Frictionless tabular data package: each column's type, codes and their labels, missing values, the filters, thresholds and export time), then one CSV per dataset, as `GET …/exports/{dataset}?format=csv` writes it."),
-        (status = 400, description = "`invalid_query`: an unknown dataset, a `format` (the package is always CSV), a bad date, `from` after `to`, `timepoint` with a dataset it does not apply to", body = crate::openapi::ErrorBody),
+        (status = 400, description = "`invalid_query`: an unknown dataset, a `format` other than `csv` (the package is always CSV), a bad date, `from` after `to`, `timepoint` with a dataset it does not apply to", body = crate::openapi::ErrorBody),
         (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
         (status = 403, description = "not an admin, coordinator or analyst of the project", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such project (server admins; others get 403)", body = crate::openapi::ErrorBody),
@@ -305,10 +333,13 @@ pub async fn data_package(
     let datasets = datasets
         .map(|Query(d)| d)
         .map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
-    if let Some(f) = &q.format {
+    // The package is always CSV files: `format` may be left out, empty or `csv`.
+    if let Some(f) = q.format.as_deref().filter(|f| !f.is_empty() && *f != "csv") {
         return Err(ApiError::bad(
             "invalid_query",
-            format!("a data package is always CSV files: leave out `format` (`{f}`)"),
+            format!(
+                "a data package is always CSV files: leave out `format` or give `csv` (not `{f}`)"
+            ),
         ));
     }
     let datasets: Vec<Dataset> = match datasets.datasets.as_deref() {
@@ -332,7 +363,11 @@ pub async fn data_package(
             chosen
         }
     };
-    let filters = q.filters()?;
+    let mut filters = q.filters()?;
+    // A form leaves `timepoint` empty when the package's datasets take none.
+    if filters.timepoint.as_deref() == Some("") {
+        filters.timepoint = None;
+    }
     for d in &datasets {
         filters
             .check(*d)
@@ -340,11 +375,12 @@ pub async fn data_package(
     }
     let thresholds = q.thresholds(&state)?;
     ProjectAccess::require(&state, &user, &slug, Capability::Analyse).await?;
+    let demo = is_demo(&state, &slug).await?;
 
     let redactor = Redactor::load(&state.db, &slug).await?;
     let mut parts = Vec::with_capacity(datasets.len());
     for d in &datasets {
-        let mut maker = RowMaker::new(*d, thresholds, redactor.clone());
+        let mut maker = RowMaker::new(*d, thresholds, redactor.clone()).for_demo(demo);
         if *d == Dataset::Wellbeing {
             maker = maker.with_item_columns(
                 export::wellbeing_item_columns(&state.db, &slug, &filters).await?,
@@ -357,7 +393,7 @@ pub async fn data_package(
         .iter()
         .map(|(d, m)| (*d, m.output_columns()))
         .collect();
-    let descriptor = package::descriptor(&slug, &described, &filters, thresholds, now);
+    let descriptor = package::descriptor(&slug, &described, &filters, thresholds, now, demo);
     audit::record(
         &state.db.pool,
         &Actor::user(&user),
@@ -378,7 +414,8 @@ pub async fn data_package(
     // A closed channel keeps answering "ended" (see `export`).
     let body = futures_util::stream::poll_fn(move |cx| chunks.poll_recv(cx)).fuse();
     let file = format!(
-        "attachment; filename=\"bothy-{slug}-data-package-{}.zip\"",
+        "attachment; filename=\"{}-data-package-{}.zip\"",
+        file_stem(&slug, demo),
         now.format("%Y-%m-%d"),
     );
     let mut resp = Body::from_stream(body).into_response();
@@ -484,9 +521,11 @@ pub async fn outcomes(
         .map_err(|m| ApiError::bad("invalid_query", m))?;
     let data = reports::Data::load(&state.db, &slug, &filters).await?;
     audit_report(&state, &user, &slug, "outcomes", &q).await?;
-    Ok(Json(json!(reports::outcomes_of(
-        &data, to, thresholds, &selection
-    ))))
+    let demo = is_demo(&state, &slug).await?;
+    Ok(Json(with_demo(
+        json!(reports::outcomes_of(&data, to, thresholds, &selection)),
+        demo,
+    )))
 }
 
 /// Whether `s` is written as a quarter: four digits, `-` or a space, `Q` or `q`, and 1 to 4
@@ -515,7 +554,8 @@ async fn json_report(
     let to = reports::follow_up_timepoint(q.timepoint.as_deref())?;
     let data = reports::Data::load(&state.db, &slug, &filters).await?;
     audit_report(&state, &user, &slug, name, &q).await?;
-    Ok(Json(compute(&data, to, thresholds)))
+    let demo = is_demo(&state, &slug).await?;
+    Ok(Json(with_demo(compute(&data, to, thresholds), demo)))
 }
 
 /// `GET /api/v1/projects/{slug}/reports/attendance`: sessions, attendance over time,
@@ -616,7 +656,9 @@ pub async fn quarterly(
     let name = storage::projects::name(&state.db.pool, &slug)
         .await?
         .ok_or(sqlx::Error::RowNotFound)?;
-    let report = reports::quarterly(&state.db, &slug, &name, quarter, &filters, thresholds).await?;
+    let mut report =
+        reports::quarterly(&state.db, &slug, &name, quarter, &filters, thresholds).await?;
+    report.demo = is_demo(&state, &slug).await?;
     audit_report(&state, &user, &slug, "quarterly", &q).await?;
     let (ctype, body) = match format {
         "md" => ("text/markdown; charset=utf-8", report.markdown()),

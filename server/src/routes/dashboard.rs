@@ -79,7 +79,20 @@ figure{margin:.8rem 0 1.2rem}\
 figcaption{color:var(--muted);font-size:.9rem;margin-top:.3rem}\
 svg.chart{display:block;max-width:40rem;height:auto}\
 .muted{color:var(--muted)}\
-ul.projects{padding-left:1.2rem}ul.projects li{margin:.4rem 0}";
+ul.projects{padding-left:1.2rem}ul.projects li{margin:.4rem 0}\
+.demo{border-left:4px solid #8a4b00;background:#fff4e0;padding:.6rem .8rem;margin:1rem 0;font-weight:600}\
+.tag{border:1px solid #8a4b00;color:#6b3a00;border-radius:.3rem;padding:0 .3rem;font-size:.85rem;font-weight:600}";
+
+/// The banner at the head of every page of a demo programme, so that its figures are never
+/// taken for real ones.
+const DEMO_BANNER: &str =
+    "<p class=\"demo\" role=\"note\">Demo programme: synthetic people, not real data.</p>";
+
+/// The demo banner when the project is a demo programme, else nothing.
+async fn demo_banner(state: &AppState, slug: &str) -> Result<&'static str, ApiError> {
+    let demo = crate::storage::demo::is_demo(&state.db.pool, slug).await?;
+    Ok(if demo == Some(true) { DEMO_BANNER } else { "" })
+}
 
 fn html_headers(status: StatusCode, body: String) -> Response {
     let mut res = (status, body).into_response();
@@ -438,6 +451,10 @@ pub async fn home(State(state): State<AppState>, DashboardUser(user): DashboardU
         Ok(p) => p,
         Err(e) => return api_error_page(e.into(), Some(&user.username)),
     };
+    let demos = match crate::storage::demo::demo_slugs(&state.db.pool).await {
+        Ok(d) => d,
+        Err(e) => return api_error_page(e.into(), Some(&user.username)),
+    };
     let mut body = String::from("<h1>Projects</h1>");
     if projects.is_empty() {
         body.push_str(
@@ -453,9 +470,14 @@ pub async fn home(State(state): State<AppState>, DashboardUser(user): DashboardU
             } else {
                 project.role.replace('_', " ")
             };
+            let tag = if demos.contains(slug) {
+                " <span class=\"tag\">Demo programme: synthetic people</span>"
+            } else {
+                ""
+            };
             let _ = write!(
                 body,
-                "<li><a href=\"/dashboard/projects/{}\">{}</a> <span class=\"muted\">({})</span></li>",
+                "<li><a href=\"/dashboard/projects/{}\">{}</a>{tag} <span class=\"muted\">({})</span></li>",
                 escape(&percent_encode(slug)),
                 escape(name),
                 escape(&role)
@@ -607,7 +629,9 @@ async fn project_page_body(
         ),
     };
     let options = dashboard::filter_options(&state.db, &project.slug).await?;
-    let mut body = format!(
+    let mut body = demo_banner(state, slug).await?.to_owned();
+    let _ = write!(
+        body,
         "<h1>{}</h1><p class=\"muted\">Figures from the records synced so far. Counts of fewer \
          than five people are not shown (“suppressed (&lt;5)”).</p>",
         escape(&project.name)
@@ -997,7 +1021,9 @@ async fn instruments_body(
     };
     let listed = crate::instruments::listing(&state.db, slug).await?;
     let title = format!("Instruments: {name}");
-    let mut body = format!(
+    let mut body = demo_banner(state, slug).await?.to_owned();
+    let _ = write!(
+        body,
         "<p><a href=\"/dashboard/projects/{}\">Back to {}</a></p><h1>{}</h1>\
          <p>The questionnaires this project records besides the built-in ones ({}). Devices \
          receive them at their next sync.</p>",

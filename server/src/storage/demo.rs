@@ -24,6 +24,13 @@ pub async fn is_demo(db: impl AnyExecutor<'_>, slug: &str) -> Result<Option<bool
     )
 }
 
+/// The slugs of every demo project, by slug.
+pub async fn demo_slugs(db: impl AnyExecutor<'_>) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT slug FROM projects WHERE demo = 1 ORDER BY slug")
+        .fetch_all(db)
+        .await
+}
+
 /// What removing a demo project deleted.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Removed {

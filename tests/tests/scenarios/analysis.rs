@@ -196,21 +196,56 @@ pub(super) async fn seed(d: &Device, fixture: &Value) -> Seeded {
     }
 }
 
-pub(super) async fn get_text(h: &Harness, path: &str, token: &str) -> (u16, String) {
-    let res = h
-        .http
+/// The answer to a GET of `path` (from the server's root) with `token`.
+pub(super) async fn get_response(h: &Harness, path: &str, token: &str) -> reqwest::Response {
+    h.http
         .get(format!("{}{path}", h.url()))
         .bearer_auth(token)
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+pub(super) async fn get_text(h: &Harness, path: &str, token: &str) -> (u16, String) {
+    let res = get_response(h, path, token).await;
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
-async fn get_json(h: &Harness, path: &str, token: &str) -> Value {
+/// The body of a GET that must answer 200.
+pub(super) async fn get_ok(h: &Harness, path: &str, token: &str) -> String {
     let (status, body) = get_text(h, path, token).await;
     assert_eq!(status, 200, "{path}: {body}");
-    serde_json::from_str(&body).unwrap()
+    body
+}
+
+async fn get_json(h: &Harness, path: &str, token: &str) -> Value {
+    serde_json::from_str(&get_ok(h, path, token).await).unwrap()
+}
+
+/// The rows of a JSON Lines body.
+pub(super) fn jsonl_rows<T: serde::de::DeserializeOwned>(text: &str) -> Vec<T> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The rows of a JSON Lines export that must answer 200.
+pub(super) async fn get_jsonl<T: serde::de::DeserializeOwned>(
+    h: &Harness,
+    path: &str,
+    token: &str,
+) -> Vec<T> {
+    jsonl_rows(&get_ok(h, path, token).await)
+}
+
+/// `project` with a researcher, rita, and an analyst, ana: rita's phone and ana's token.
+pub(super) async fn researcher_and_analyst(h: &Harness, project: &str) -> (Device, String) {
+    h.project(project).await;
+    h.user("rita", project, "researcher").await;
+    h.user("ana", project, "analyst").await;
+    let d = h.device("rita", "rita-phone").await;
+    let analyst = h.login("ana", "ana-password").await.unwrap();
+    (d, analyst)
 }
 
 fn close(got: &Value, want: &Value, what: &str) {
@@ -422,13 +457,9 @@ async fn exports_reports_and_disclosure(backend: Backend) {
         return;
     };
     let fixture: Value = serde_json::from_str(FIXTURE).unwrap();
-    h.project(P).await;
-    h.user("rita", P, "researcher").await;
-    h.user("ana", P, "analyst").await;
+    let (d, analyst) = researcher_and_analyst(&h, P).await;
     h.user("pete", P, "peer_worker").await;
-    let d = h.device("rita", "rita-phone").await;
     let seeded = seed(&d, &fixture).await;
-    let analyst = h.login("ana", "ana-password").await.unwrap();
     let researcher = h.login("rita", "rita-password").await.unwrap();
     let peer = h.login("pete", "pete-password").await.unwrap();
 
@@ -509,17 +540,12 @@ async fn exports_reports_and_disclosure(backend: Backend) {
             ));
         }
         // JSON Lines: the same rows, the same names.
-        let (status, jsonl) = get_text(
+        let lines: Vec<Value> = get_jsonl(
             &h,
             &format!("/api/v1/projects/{P}/exports/{dataset}?format=jsonl"),
             &analyst,
         )
         .await;
-        assert_eq!(status, 200);
-        let lines: Vec<Value> = jsonl
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
         assert_eq!(lines.len(), rows, "{dataset}");
         for l in &lines {
             let keys: Vec<&str> = l.as_object().unwrap().keys().map(String::as_str).collect();
@@ -634,9 +660,8 @@ async fn exports_reports_and_disclosure(backend: Backend) {
             Value::from(e - b)
         })
         .collect();
-    let wemwbs_changes: Vec<i64> = ends
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    let wemwbs_changes: Vec<i64> = jsonl_rows::<Value>(&ends)
+        .iter()
         .filter(|r| r["instrument"] == "WEMWBS")
         .map(|r| r["change_from_baseline"].as_f64().unwrap() as i64)
         .collect();

@@ -5,6 +5,7 @@
 //! `to` and threshold parameters. The figures recomputed from the rows (n, mean change, paired
 //! t, reliable improvement) also agree with SciPy's in the fixture.
 
+use super::analysis::{FIXTURE, get_jsonl, get_ok, researcher_and_analyst};
 use bothy_device::{Device, WellbeingForm};
 use bothy_sync_core::FieldValue;
 use bothy_tests::{Backend, Harness, on_both_backends};
@@ -15,7 +16,6 @@ use uuid::Uuid;
 on_both_backends!(outcome_pairs_match_the_report);
 
 const P: &str = "lochside";
-const FIXTURE: &str = include_str!("../../data/analysis_outcomes.json");
 
 fn date(s: &str) -> chrono::NaiveDate {
     s.parse().unwrap()
@@ -108,17 +108,7 @@ async fn seed(d: &Device, fixture: &Value) {
 }
 
 async fn get(h: &Harness, path: &str, token: &str) -> String {
-    let res = h
-        .http
-        .get(format!("{}/api/v1/projects/{P}/{path}", h.url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let body = res.text().await.unwrap();
-    assert_eq!(status, 200, "{path}: {body}");
-    body
+    get_ok(h, &format!("/api/v1/projects/{P}/{path}"), token).await
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -205,12 +195,8 @@ async fn outcome_pairs_match_the_report(backend: Backend) {
         return;
     };
     let fixture: Value = serde_json::from_str(FIXTURE).unwrap();
-    h.project(P).await;
-    h.user("rita", P, "researcher").await;
-    h.user("ana", P, "analyst").await;
-    let d = h.device("rita", "rita-phone").await;
+    let (d, analyst) = researcher_and_analyst(&h, P).await;
     seed(&d, &fixture).await;
-    let analyst = h.login("ana", "ana-password").await.unwrap();
 
     let mut default_rows = BTreeMap::new();
     for q in [
@@ -226,16 +212,12 @@ async fn outcome_pairs_match_the_report(backend: Backend) {
         let report: Value =
             serde_json::from_str(&get(&h, &format!("reports/outcomes?{q}"), &analyst).await)
                 .unwrap();
-        let jsonl = get(
+        let rows: Vec<Value> = get_jsonl(
             &h,
-            &format!("exports/outcome_pairs?format=jsonl&{q}"),
+            &format!("/api/v1/projects/{P}/exports/outcome_pairs?format=jsonl&{q}"),
             &analyst,
         )
         .await;
-        let rows: Vec<Value> = jsonl
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
         let csv = get(&h, &format!("exports/outcome_pairs?{q}"), &analyst).await;
         assert_eq!(csv.lines().count(), rows.len() + 1, "{q}");
         let by_measure = same_pairs(&report, &rows, q);

@@ -5,6 +5,7 @@
 //! quarter's new referrals; and the participants export's `registered_on` is the typed date
 //! when there is one, in one column.
 
+use super::analysis::{get_jsonl, get_ok, researcher_and_analyst};
 use bothy_sync_core::FieldValue;
 use bothy_tests::{Backend, Harness, on_both_backends};
 use serde_json::Value;
@@ -17,27 +18,14 @@ const P: &str = "strathspey";
 const CAPTURED_AT: i64 = 1_775_131_200;
 
 async fn get(h: &Harness, path: &str, token: &str) -> String {
-    let res = h
-        .http
-        .get(format!("{}/api/v1/projects/{P}/{path}", h.url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let body = res.text().await.unwrap();
-    assert_eq!(status, 200, "{path}: {body}");
-    body
+    get_ok(h, &format!("/api/v1/projects/{P}/{path}"), token).await
 }
 
 async fn typed_registration_dates_count_in_their_quarter(backend: Backend) {
     let Some(h) = Harness::start(backend).await else {
         return;
     };
-    h.project(P).await;
-    h.user("rita", P, "researcher").await;
-    h.user("ana", P, "analyst").await;
-    let d = h.device("rita", "rita-phone").await;
+    let (d, analyst) = researcher_and_analyst(&h, P).await;
 
     // Five people registered on 30 March (typed) and referred on 2 March.
     let mut typed = Vec::new();
@@ -87,7 +75,6 @@ async fn typed_registration_dates_count_in_their_quarter(backend: Backend) {
         assert_eq!(row["registered_on"], want, "{id}");
     }
 
-    let analyst = h.login("ana", "ana-password").await.unwrap();
     let quarter = |q: &'static str| {
         let (h, analyst) = (&h, &analyst);
         async move {
@@ -108,11 +95,12 @@ async fn typed_registration_dates_count_in_their_quarter(backend: Backend) {
     assert!(csv.contains("summary,new_referrals,6"), "{csv}");
 
     // The export's one `registered_on` column: the typed date, else the creation day.
-    let jsonl = get(&h, "exports/participants?format=jsonl", &analyst).await;
-    let rows: Vec<Value> = jsonl
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows: Vec<Value> = get_jsonl(
+        &h,
+        &format!("/api/v1/projects/{P}/exports/participants?format=jsonl"),
+        &analyst,
+    )
+    .await;
     assert_eq!(rows.len(), 11);
     for row in &rows {
         let id: Uuid = row["participant_id"].as_str().unwrap().parse().unwrap();

@@ -4,7 +4,9 @@
 //! pyarrow and frictionless are installed (CI installs them: `BOTHY_REQUIRE_PYTHON=1`), Python
 //! reads the same files with no typing by hand (tests/python/check_typed.py).
 
-use super::analysis::{FIXTURE, P, get_text, seed};
+use super::analysis::{
+    FIXTURE, P, get_response, get_text, jsonl_rows, researcher_and_analyst, seed,
+};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float64Type, Int16Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, DictionaryArray};
@@ -17,13 +19,7 @@ use std::io::Read;
 on_both_backends!(parquet_and_package_match_jsonl);
 
 async fn get_bytes(h: &Harness, path: &str, token: &str) -> (u16, String, Vec<u8>) {
-    let res = h
-        .http
-        .get(format!("{}{path}", h.url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let res = get_response(h, path, token).await;
     let status = res.status().as_u16();
     let ty = res
         .headers()
@@ -32,13 +28,6 @@ async fn get_bytes(h: &Harness, path: &str, token: &str) -> (u16, String, Vec<u8
         .unwrap_or_default()
         .to_owned();
     (status, ty, res.bytes().await.unwrap().to_vec())
-}
-
-fn jsonl(text: &str) -> Vec<serde_json::Map<String, Value>> {
-    text.lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 /// A Parquet cell as the JSON Lines export writes it (times as microseconds, compared apart).
@@ -181,12 +170,8 @@ async fn parquet_and_package_match_jsonl(backend: Backend) {
         return;
     };
     let fixture: Value = serde_json::from_str(FIXTURE).unwrap();
-    h.project(P).await;
-    h.user("rita", P, "researcher").await;
-    h.user("ana", P, "analyst").await;
-    let d = h.device("rita", "rita-phone").await;
+    let (d, analyst) = researcher_and_analyst(&h, P).await;
     seed(&d, &fixture).await;
-    let analyst = h.login("ana", "ana-password").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let base = format!("/api/v1/projects/{P}");
 
@@ -197,7 +182,7 @@ async fn parquet_and_package_match_jsonl(backend: Backend) {
         let (status, text) =
             get_text(&h, &format!("{base}/exports/{name}?format=jsonl"), &analyst).await;
         assert_eq!(status, 200, "{name}: {text}");
-        let rows = jsonl(&text);
+        let rows: Vec<serde_json::Map<String, Value>> = jsonl_rows(&text);
         assert!(!rows.is_empty(), "{name}: no rows to compare");
         let (status, ty, file) = get_bytes(
             &h,
@@ -266,6 +251,11 @@ async fn parquet_and_package_match_jsonl(backend: Backend) {
         assert_eq!(status, 400, "{query}: {body}");
         assert!(body.contains(says), "{query}: {body}");
     }
+    // What the package always is may be said, or left empty as a form leaves it.
+    for query in ["format=csv", "format=&timepoint=&datasets=sessions"] {
+        let (status, body) = get_text(&h, &format!("{base}/data-package?{query}"), &analyst).await;
+        assert_eq!(status, 200, "{query}: {body}");
+    }
 
     // The dashboard's project page links each download, with its filters, behind its cookie.
     let login = reqwest::Client::builder()
@@ -311,7 +301,11 @@ async fn parquet_and_package_match_jsonl(backend: Backend) {
         &analyst,
     )
     .await;
-    check_parquet(Dataset::Sessions, &file, &jsonl(&text));
+    check_parquet(
+        Dataset::Sessions,
+        &file,
+        &jsonl_rows::<serde_json::Map<String, Value>>(&text),
+    );
     assert!(page.contains(&format!(
         "/dashboard/projects/{P}/data-package?site=ullapool-library"
     )));
