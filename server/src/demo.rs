@@ -4,7 +4,8 @@
 //!
 //! [`generate`] is pure: a seeded generator (the same seed, start date and size always give
 //! the same records, ids included) makes participants over four sites and six weekly
-//! activities, their sessions with attendance that falls away as people drop out, WEMWBS (or
+//! activities (about one in eight referred but never coming), their sessions with attendance
+//! that falls away as people drop out, WEMWBS (or
 //! SWEMWBS) and ONS4 questionnaires at baseline and after ten to fourteen weeks with a
 //! realistic average improvement, referral dates, contact details that are plainly made up,
 //! and stories in each consent scope. Every free-text value says the data is synthetic.
@@ -285,6 +286,8 @@ struct Person {
     stays: i64,
     /// How often they come while they do.
     rate: f64,
+    /// Referred and registered, but never came to a session (nor answered a questionnaire).
+    never: bool,
     /// Their WEMWBS score at baseline (14-70 scale).
     baseline: f64,
     /// Their change at the end of their course, and at the later follow-up.
@@ -443,6 +446,7 @@ pub fn generate(opts: &DemoOptions) -> DemoData {
             joined,
             stays,
             rate: 0.65 + 0.3 * rng.unit(),
+            never: rng.chance(0.12),
             baseline,
             change_end,
             change_follow_up,
@@ -490,7 +494,7 @@ pub fn generate(opts: &DemoOptions) -> DemoData {
                 ));
             }
             for p in &people {
-                if !p.activities.contains(&a) || w < p.joined {
+                if p.never || !p.activities.contains(&a) || w < p.joined {
                     continue;
                 }
                 let mark = if w == p.joined && p.activities[0] == a {
@@ -528,7 +532,7 @@ pub fn generate(opts: &DemoOptions) -> DemoData {
     // Questionnaires: a baseline at the first session; the end of the course ten to fourteen
     // weeks on for most of those still coming (and some who stopped); a later follow-up.
     let last_day = opts.start + Duration::days(7 * WEEKS - 1);
-    for p in &people {
+    for p in people.iter().filter(|p| !p.never) {
         let home = p.activities[0];
         let activity = &ACTIVITIES[home];
         let short = SITES[slug_sites(activity)].swemwbs;

@@ -183,6 +183,7 @@ fn router() -> (Router<AppState>, Vec<(Method, String)>) {
             routes::analysis::attendance,
         )
         .get("/projects/{slug}/reports/equity", routes::analysis::equity)
+        .get("/projects/{slug}/reports/sites", routes::analysis::sites)
         .get(
             "/projects/{slug}/reports/quarterly",
             routes::analysis::quarterly,
@@ -237,6 +238,10 @@ fn router() -> (Router<AppState>, Vec<(Method, String)>) {
         .get(
             "/dashboard/projects/{slug}/data-package",
             routes::dashboard::package_download,
+        )
+        .get(
+            "/dashboard/projects/{slug}/charts/{chart}",
+            routes::dashboard::chart_csv,
         )
         .get(
             "/dashboard/projects/{slug}/instruments",

@@ -1519,9 +1519,16 @@ fn chart() -> String {
             row[2 * r + 1] = step["latency"]["p99_ms"].as_f64();
         }
     }
-    let groups: Vec<(String, Vec<Option<f64>>)> = by_devices
+    use bothy_server::analysis::charts::Value as Bar;
+    let groups: Vec<(String, Vec<Bar>)> = by_devices
         .into_iter()
-        .map(|(d, row)| (format!("{d} devices"), row))
+        .map(|(d, row)| {
+            let row = row
+                .into_iter()
+                .map(|v| v.map_or(Bar::Missing, Bar::Shown))
+                .collect();
+            (format!("{d} devices"), row)
+        })
         .collect();
     bothy_server::analysis::charts::grouped_bar_chart(
         "Sync latency against devices syncing at once (ms)",
@@ -1533,6 +1540,7 @@ fn chart() -> String {
         &series,
         &groups,
         None,
+        "ms",
     )
 }
 

@@ -41,6 +41,7 @@ mod scenarios {
     pub mod round_trip;
     pub mod schema_fields;
     pub mod setup;
+    pub mod sites_report;
     pub mod skips;
     pub mod slow_clients;
     pub mod storage_statements;

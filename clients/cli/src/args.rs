@@ -118,7 +118,8 @@ pub enum Command {
     /// wellbeing_items (one row per answered item), outcome_pairs (the outcomes report's
     /// baseline and follow-up pairs, one row per participant and measure) or stories.
     Export(ExportArgs),
-    /// A project's reports: outcomes, attendance, equity or quarterly.
+    /// A project's reports: outcomes, attendance, equity, sites (several sites or all, with a
+    /// per-site breakdown) or quarterly.
     Report(ReportArgs),
 }
 
@@ -247,15 +248,20 @@ pub struct ExportArgs {
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The report.
-    #[arg(value_parser = PossibleValuesParser::new(["outcomes", "attendance", "equity", "quarterly"]))]
+    #[arg(value_parser = PossibleValuesParser::new(["outcomes", "attendance", "equity", "sites", "quarterly"]))]
     pub report: String,
+    /// Sites report: `all` [default] or site codes separated by commas, as `a,b` (each
+    /// participant is counted at their home site among them).
+    #[arg(long)]
+    pub sites: Option<String>,
     /// Quarterly report: json, md, csv or html (the others are JSON).
     #[arg(long, value_parser = PossibleValuesParser::new(["json", "md", "csv", "html"]))]
     pub format: Option<String>,
     /// Quarterly report: the quarter, as 2026-Q3 [default: the current one].
     #[arg(long)]
     pub quarter: Option<String>,
-    /// Outcomes and equity: the timepoint paired with baseline (end, interim, follow_up).
+    /// Outcomes, equity and sites: the timepoint paired with baseline (end, interim,
+    /// follow_up).
     #[arg(long)]
     pub timepoint: Option<String>,
     /// Reliable-change threshold for WEMWBS, in points.

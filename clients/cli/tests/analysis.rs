@@ -209,6 +209,60 @@ async fn analysts_export_and_report_from_the_terminal() {
     .unwrap();
     assert!(outcomes["measures"].is_array());
 
+    // Several sites in one report (here the one site used): its sessions and attendances.
+    let sites: serde_json::Value = serde_json::from_str(&ok(&run(
+        &admin,
+        &url,
+        "ana",
+        &[
+            "report",
+            "sites",
+            "--project",
+            "isles",
+            "--sites",
+            "barra-hall",
+        ],
+    )
+    .await))
+    .unwrap();
+    assert_eq!(sites["sites"][0]["code"], "barra-hall", "{sites}");
+    assert_eq!(sites["people"]["rows"][0]["group"], "barra-hall", "{sites}");
+    assert_eq!(sites["activity"]["rows"][0]["attendances"], 6, "{sites}");
+    assert_eq!(sites["activity"]["all"]["sessions"], 1, "{sites}");
+    assert_eq!(sites["equity"].as_array().unwrap().len(), 5, "{sites}");
+    let o = run(
+        &admin,
+        &url,
+        "ana",
+        &[
+            "report",
+            "sites",
+            "--project",
+            "isles",
+            "--sites",
+            "barra-hall,nowhere",
+        ],
+    )
+    .await;
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nowhere"));
+    let o = run(
+        &admin,
+        &url,
+        "ana",
+        &[
+            "report",
+            "equity",
+            "--project",
+            "isles",
+            "--sites",
+            "barra-hall",
+        ],
+    )
+    .await;
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--sites is for the sites report"));
+
     // Typed: Parquet, and every dataset as a data package, to files.
     let parquet = dir.path().join("attendance.parquet");
     let bytes = export_to(

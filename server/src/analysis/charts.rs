@@ -4,9 +4,13 @@
 //! Every chart:
 //! * has `role="img"`, a `<title>` and a `<desc>` (the caller's description followed by the
 //!   values in words, because a screen reader reads an image's title and description, not the
-//!   text drawn inside it);
+//!   text drawn inside it); the page shows the title as a visible heading above the chart;
 //! * is drawn in a `viewBox` about as wide as a phone (360 units) and scales to its container,
 //!   so its text stays legible on a 360 px screen and grows on a wide one;
+//! * lays its text out so that no two labels overlap and nothing leaves the `viewBox`: widths
+//!   are estimated generously ([`text_width`]), long labels are wrapped or shortened with an
+//!   ellipsis (the full text in a `<title>` inside the label), and the line chart's x labels
+//!   are thinned to every second, third... label as the width requires;
 //! * writes every value as text next to its mark, so colour is never the only carrier of
 //!   meaning; the colours (Okabe–Ito blue and vermillion, Paul Tol green and wine) are told
 //!   apart with the common colour-vision deficiencies and have at least 3:1 contrast with the
@@ -14,17 +18,16 @@
 //! * uses the reader's system fonts;
 //! * HTML-escapes every caller-supplied string.
 //!
-//! A value of `None` is a figure withheld for disclosure control (fewer than five people): no
-//! mark is drawn and the label says "suppressed (<5)". An empty input gives a chart that says
-//! "no data".
+//! A figure withheld for disclosure control is a [`Value::Withheld`] with its [`Mark`]: no mark
+//! of the value is drawn, only the mark's label: "<5" for a count below five ([`Mark::Small`])
+//! and "hidden ‡" for a figure hidden because it would reveal a small count elsewhere
+//! ([`Mark::Protecting`]). An empty input gives a short chart that says "no data" (the
+//! dashboard shows a sentence instead of such a chart).
 
 use std::fmt::Write;
 
 /// The width of every chart's `viewBox`, in user units.
 pub const WIDTH: f64 = 360.0;
-
-/// What a withheld figure is called.
-pub const SUPPRESSED: &str = "suppressed (<5)";
 
 /// Series colours, in order.
 pub const PALETTE: [&str; 5] = ["#0072B2", "#D55E00", "#117733", "#882255", "#555555"];
@@ -34,21 +37,96 @@ const MUTED: &str = "#595959";
 const GRID: &str = "#c8c8c8";
 const FONT: &str = "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif";
 const PAD: f64 = 8.0;
+/// The size of the smaller text (axis labels, values): 12 units, about 11 px on a 360 px phone.
+const SMALL: f64 = 12.0;
+
+/// Why a figure is withheld for disclosure control.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Mark {
+    /// A count below five (or a figure computed from one).
+    Small,
+    /// A figure hidden because, with the published totals, it would reveal a small count.
+    Protecting,
+}
+
+impl Mark {
+    /// The mark drawn in place of the figure.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Mark::Small => "<5",
+            Mark::Protecting => "hidden \u{2021}",
+        }
+    }
+
+    /// A shorter mark, for narrow places.
+    pub const fn short_label(self) -> &'static str {
+        match self {
+            Mark::Small => "<5",
+            Mark::Protecting => "\u{2021}",
+        }
+    }
+
+    /// Its name in a table (`small` or `protecting`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Mark::Small => "small",
+            Mark::Protecting => "protecting",
+        }
+    }
+
+    /// What the mark means, in words.
+    pub const fn meaning(self) -> &'static str {
+        match self {
+            Mark::Small => "fewer than 5, not shown",
+            Mark::Protecting => "hidden to protect a small count elsewhere",
+        }
+    }
+}
+
+/// A plotted figure: a number, or a figure withheld for disclosure control.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value {
+    /// A published number.
+    Shown(f64),
+    /// A withheld figure, and why.
+    Withheld(Mark),
+    /// No figure, for a reason other than disclosure control (e.g. nothing was measured):
+    /// written "n/a".
+    Missing,
+}
+
+impl Value {
+    /// The number, when one is shown (and finite).
+    pub fn number(self) -> Option<f64> {
+        match self {
+            Value::Shown(v) if v.is_finite() => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The mark, when withheld.
+    pub fn mark(self) -> Option<Mark> {
+        match self {
+            Value::Withheld(m) => Some(m),
+            Value::Shown(_) | Value::Missing => None,
+        }
+    }
+}
 
 /// One bar of a [`bar_chart`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bar {
     /// What the bar counts.
     pub label: String,
-    /// Its value; `None` when suppressed for disclosure control.
-    pub value: Option<f64>,
+    /// Its value, or why it is withheld.
+    pub value: Value,
     /// A short note written after the value (e.g. "n = 12").
     pub note: Option<String>,
 }
 
 impl Bar {
     /// A bar with a value and no note.
-    pub fn new(label: impl Into<String>, value: Option<f64>) -> Self {
+    pub fn new(label: impl Into<String>, value: Value) -> Self {
         Bar {
             label: label.into(),
             value,
@@ -98,11 +176,111 @@ pub fn format_value(v: f64) -> String {
     }
 }
 
-fn value_text(v: Option<f64>) -> String {
-    match v {
-        None => SUPPRESSED.into(),
-        Some(v) => format_value(v),
+/// A number with its unit: `45%`, `+1.5 points`, `12 sessions` (no unit for `""`). Changes in
+/// points carry their sign.
+pub fn format_with_unit(v: f64, unit: &str) -> String {
+    let s = format_value(v);
+    match unit {
+        "" => s,
+        "%" => format!("{s}%"),
+        "points" if v > 0.0 && v.is_finite() => format!("+{s} points"),
+        u => format!("{s} {u}"),
     }
+}
+
+/// How a value is written on the chart: the number with its unit, or the mark.
+fn value_label(v: Value, unit: &str) -> String {
+    match v {
+        Value::Shown(x) => format_with_unit(x, unit),
+        Value::Withheld(m) => m.label().to_owned(),
+        Value::Missing => "n/a".to_owned(),
+    }
+}
+
+/// How a value is read out in the description: the number with its unit, or the mark's
+/// meaning.
+fn value_words(v: Value, unit: &str) -> String {
+    match v {
+        Value::Shown(x) => format_with_unit(x, unit),
+        Value::Withheld(m) => format!("{} ({})", m.label(), m.meaning()),
+        Value::Missing => "not available".to_owned(),
+    }
+}
+
+/// A generous estimate of the width of `s` written at `size` (the widest common system font,
+/// DejaVu Sans, averages about 0.6 em a character; capitals and digits are wider).
+pub fn text_width(s: &str, size: f64) -> f64 {
+    s.chars()
+        .map(|c| match c {
+            'i' | 'j' | 'l' | '.' | ',' | ':' | ';' | '\'' | '|' | '!' | ' ' => 0.38,
+            'm' | 'w' | 'M' | 'W' | '%' | '@' => 0.95,
+            c if c.is_uppercase() => 0.74,
+            _ => 0.64,
+        })
+        .sum::<f64>()
+        * size
+}
+
+/// `s` shortened with an ellipsis to fit `room` units at `size`; `true` when shortened.
+fn fit(s: &str, size: f64, room: f64) -> (String, bool) {
+    if text_width(s, size) <= room {
+        return (s.to_owned(), false);
+    }
+    let mut out = String::new();
+    for c in s.chars() {
+        let next = format!("{out}{c}\u{2026}");
+        if text_width(&next, size) > room {
+            break;
+        }
+        out.push(c);
+    }
+    (format!("{}\u{2026}", out.trim_end()), true)
+}
+
+/// A `<text>` element holding `s` shortened to `room` (with the full text in a `<title>` when
+/// shortened). `attrs` are the element's other attributes.
+fn fitted_text(svg: &mut String, attrs: &str, s: &str, size: f64, room: f64) {
+    let (shown, cut) = fit(s, size, room);
+    let title = if cut {
+        format!("<title>{}</title>", escape(s))
+    } else {
+        String::new()
+    };
+    let _ = write!(svg, "<text {attrs}>{title}{}</text>", escape(&shown));
+}
+
+/// `s` in at most `max_lines` lines no wider than `room` at `size`, broken between words (the
+/// last line shortened with an ellipsis if need be); `true` when shortened.
+fn wrap(s: &str, size: f64, room: f64, max_lines: usize) -> (Vec<String>, bool) {
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for word in s.split_whitespace() {
+        let candidate = if current.is_empty() {
+            word.to_owned()
+        } else {
+            format!("{current} {word}")
+        };
+        if text_width(&candidate, size) <= room || current.is_empty() {
+            current = candidate;
+        } else {
+            lines.push(std::mem::take(&mut current));
+            current = word.to_owned();
+        }
+    }
+    if !current.is_empty() {
+        lines.push(current);
+    }
+    let mut cut = false;
+    if lines.len() > max_lines {
+        let rest = lines.split_off(max_lines - 1).join(" ");
+        lines.push(rest);
+    }
+    for line in &mut lines {
+        let (shown, c) = fit(line, size, room);
+        cut |= c;
+        *line = shown;
+    }
+    (lines, cut)
 }
 
 /// A stable id for the title and description, from the chart's content.
@@ -187,23 +365,37 @@ fn summary_of(items: impl Iterator<Item = (String, String)>) -> String {
     }
 }
 
-/// One horizontal bar with its value written after it (or "suppressed (<5)" and no bar).
+/// The room a horizontal chart keeps right of its longest bar for the values written after
+/// the bars.
+fn value_room(labels: impl Iterator<Item = String>, size: f64) -> f64 {
+    labels
+        .map(|l| text_width(&l, size) + 8.0)
+        .fold(40.0f64, f64::max)
+        .min(WIDTH / 2.0)
+}
+
+/// One horizontal bar from zero with its value written after it (or, withheld, only the
+/// mark). The value's text is vertically centred on the bar, at `size`.
+#[allow(clippy::too_many_arguments)]
 fn h_bar(
     svg: &mut String,
     scale: &Scale,
     y: f64,
     height: f64,
-    value: Option<f64>,
+    value: Value,
+    unit: &str,
     colour: &str,
     note: Option<&str>,
+    size: f64,
 ) {
     let zero = scale.at(0.0);
-    let mut text = value_text(value);
+    let mut text = value_label(value, unit);
     if let Some(n) = note.filter(|n| !n.is_empty()) {
         text = format!("{text} ({n})");
     }
-    let text_y = y + height / 2.0 + 4.5;
-    match value.filter(|v| v.is_finite()) {
+    let text_y = y + height / 2.0 + size * 0.35;
+    let room = WIDTH - PAD - (zero + 4.0);
+    match value.number() {
         Some(v) => {
             let end = scale.at(v);
             let (x, w) = if end >= zero {
@@ -216,51 +408,56 @@ fn h_bar(
                 "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{height:.1}\" fill=\"{colour}\"/>",
                 w.max(0.5)
             );
-            // The value goes after the bar's end, or inside it when the bar is nearly full.
-            let after = if v >= 0.0 { end + 4.0 } else { zero + 4.0 };
-            if after + 7.0 * text.chars().count() as f64 > WIDTH - PAD && v >= 0.0 {
-                let _ = write!(
-                    svg,
-                    "<text x=\"{:.1}\" y=\"{text_y:.1}\" text-anchor=\"end\" fill=\"#ffffff\" font-weight=\"600\">{}</text>",
-                    end - 4.0,
-                    escape(&text)
-                );
-            } else {
-                let _ = write!(
-                    svg,
-                    "<text x=\"{after:.1}\" y=\"{text_y:.1}\">{}</text>",
-                    escape(&text)
-                );
-            }
+            // The value goes after the bar's end (a negative bar's after the zero line).
+            let after = end.max(zero) + 4.0;
+            fitted_text(
+                svg,
+                &format!("x=\"{after:.1}\" y=\"{text_y:.1}\" font-size=\"{size}\""),
+                &text,
+                size,
+                WIDTH - PAD - after,
+            );
         }
         None => {
-            let _ = write!(
+            fitted_text(
                 svg,
-                "<text x=\"{:.1}\" y=\"{text_y:.1}\" fill=\"{MUTED}\" font-style=\"italic\">{}</text>",
-                zero + 2.0,
-                escape(&text)
+                &format!(
+                    "x=\"{:.1}\" y=\"{text_y:.1}\" font-size=\"{size}\" fill=\"{MUTED}\" font-style=\"italic\"",
+                    zero + 4.0
+                ),
+                &text,
+                size,
+                room,
             );
         }
     }
 }
 
-/// A horizontal bar chart: each bar's label on its own line above the bar (long labels fit a
-/// phone), the value after the bar. A suppressed bar is drawn as no bar with the words
-/// "suppressed (<5)".
-pub fn bar_chart(title: &str, desc: &str, bars: &[Bar]) -> String {
+/// A horizontal bar chart: each bar's label on its own line above the bar (shortened with an
+/// ellipsis when too long for the width, the full label in its `<title>`), the value and its
+/// `unit` after the bar. A withheld bar is drawn as no bar with its mark.
+pub fn bar_chart(title: &str, desc: &str, bars: &[Bar], unit: &str) -> String {
     if bars.is_empty() {
         return no_data("bar", title, desc);
     }
     let row = 40.0;
     let height = PAD * 2.0 + row * bars.len() as f64;
+    let labels = |b: &Bar| {
+        let mut v = value_label(b.value, unit);
+        if let Some(n) = b.note.as_deref().filter(|n| !n.is_empty()) {
+            v = format!("{v} ({n})");
+        }
+        v
+    };
+    let room = value_room(bars.iter().map(labels), 13.0);
     let scale = Scale::new(
-        bars.iter().filter_map(|b| b.value),
+        bars.iter().filter_map(|b| b.value.number()),
         None,
         PAD,
-        WIDTH - PAD - 96.0,
+        WIDTH - PAD - room,
     );
     let summary = summary_of(bars.iter().map(|b| {
-        let mut v = value_text(b.value);
+        let mut v = value_words(b.value, unit);
         if let Some(n) = b.note.as_deref().filter(|n| !n.is_empty()) {
             v = format!("{v} ({n})");
         }
@@ -269,11 +466,12 @@ pub fn bar_chart(title: &str, desc: &str, bars: &[Bar]) -> String {
     let mut svg = open("bar", title, desc, &summary, height);
     for (i, b) in bars.iter().enumerate() {
         let y = PAD + row * i as f64;
-        let _ = write!(
-            svg,
-            "<text x=\"{PAD}\" y=\"{:.1}\">{}</text>",
-            y + 13.0,
-            escape(&b.label)
+        fitted_text(
+            &mut svg,
+            &format!("x=\"{PAD}\" y=\"{:.1}\"", y + 13.0),
+            &b.label,
+            13.0,
+            WIDTH - 2.0 * PAD,
         );
         h_bar(
             &mut svg,
@@ -281,8 +479,10 @@ pub fn bar_chart(title: &str, desc: &str, bars: &[Bar]) -> String {
             y + 18.0,
             16.0,
             b.value,
+            unit,
             PALETTE[0],
             b.note.as_deref(),
+            13.0,
         );
     }
     axis_line_vertical(&mut svg, scale.at(0.0), PAD, height - PAD);
@@ -297,15 +497,17 @@ fn axis_line_vertical(svg: &mut String, x: f64, y1: f64, y2: f64) {
     );
 }
 
-/// Horizontal bars in groups, one bar per series in each group (e.g. the share of each group's
-/// participants retained at each timepoint), with a legend. `max` fixes the end of the scale
-/// (e.g. `Some(100.0)` for percentages); otherwise the largest value sets it.
+/// Horizontal bars in groups, one bar per series in each group (e.g. each group's participants
+/// and those attending 4 or more sessions), with a legend. `max` fixes the end of the scale
+/// (e.g. `Some(100.0)` for percentages); otherwise the largest value sets it. Values are
+/// written with `unit`.
 pub fn grouped_bar_chart(
     title: &str,
     desc: &str,
     series_names: &[String],
-    groups: &[(String, Vec<Option<f64>>)],
+    groups: &[(String, Vec<Value>)],
     max: Option<f64>,
+    unit: &str,
 ) -> String {
     if groups.is_empty() || series_names.is_empty() {
         return no_data("grouped", title, desc);
@@ -313,58 +515,84 @@ pub fn grouped_bar_chart(
     let n = series_names.len();
     let legend_rows = n.div_ceil(2);
     let legend_h = 20.0 * legend_rows as f64 + 6.0;
-    let bar_h = 13.0;
-    let group_h = 20.0 + (bar_h + 3.0) * n as f64 + 10.0;
+    let bar_h = 14.0;
+    let gap = 4.0;
+    let group_h = 20.0 + (bar_h + gap) * n as f64 + 8.0;
     let height = PAD * 2.0 + legend_h + group_h * groups.len() as f64;
+    let get = |values: &Vec<Value>, i: usize| {
+        values
+            .get(i)
+            .copied()
+            .unwrap_or(Value::Withheld(Mark::Small))
+    };
+    let room = value_room(
+        groups
+            .iter()
+            .flat_map(|(_, v)| (0..n).map(|i| value_label(get(v, i), unit))),
+        SMALL,
+    );
     let scale = Scale::new(
-        groups.iter().flat_map(|(_, v)| v.iter().flatten().copied()),
+        groups
+            .iter()
+            .flat_map(|(_, v)| v.iter().filter_map(|x| x.number())),
         max,
         PAD,
-        WIDTH - PAD - 96.0,
+        WIDTH - PAD - room,
     );
     let summary = summary_of(groups.iter().map(|(g, values)| {
         let parts: Vec<String> = series_names
             .iter()
             .enumerate()
-            .map(|(i, s)| format!("{s} {}", value_text(values.get(i).copied().flatten())))
+            .map(|(i, s)| format!("{s} {}", value_words(get(values, i), unit)))
             .collect();
         (g.clone(), parts.join(", "))
     }));
     let mut svg = open("grouped", title, desc, &summary, height);
+    let column = (WIDTH - 2.0 * PAD) / 2.0;
     for (i, name) in series_names.iter().enumerate() {
-        let x = PAD + (WIDTH / 2.0) * (i % 2) as f64;
+        let x = PAD + column * (i % 2) as f64;
         let y = PAD + 20.0 * (i / 2) as f64;
         let _ = write!(
             svg,
-            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"{}\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"{}\"/>",
             y + 2.0,
             PALETTE[i % PALETTE.len()],
-            x + 17.0,
-            y + 12.5,
-            escape(name)
+        );
+        fitted_text(
+            &mut svg,
+            &format!("x=\"{:.1}\" y=\"{:.1}\"", x + 17.0, y + 12.5),
+            name,
+            13.0,
+            column - 23.0,
         );
     }
     let top = PAD + legend_h;
     for (g, (label, values)) in groups.iter().enumerate() {
         let y = top + group_h * g as f64;
+        let (shown, cut) = fit(label, 13.0 * 1.08, WIDTH - 2.0 * PAD);
         let _ = write!(
             svg,
-            "<text x=\"{PAD}\" y=\"{:.1}\" font-weight=\"600\">{}</text>",
+            "<text x=\"{PAD}\" y=\"{:.1}\" font-weight=\"600\">{}{}</text>",
             y + 13.0,
-            escape(label)
+            if cut {
+                format!("<title>{}</title>", escape(label))
+            } else {
+                String::new()
+            },
+            escape(&shown)
         );
         for i in 0..n {
-            let by = y + 20.0 + (bar_h + 3.0) * i as f64;
-            let v = values.get(i).copied().flatten();
+            let by = y + 20.0 + (bar_h + gap) * i as f64;
             h_bar(
                 &mut svg,
                 &scale,
                 by,
                 bar_h,
-                v,
+                get(values, i),
+                unit,
                 PALETTE[i % PALETTE.len()],
                 None,
+                SMALL,
             );
         }
     }
@@ -373,120 +601,177 @@ pub fn grouped_bar_chart(
     svg
 }
 
-/// A histogram: vertical bars over bins labelled by the caller (e.g. "-10 to -6"), counts
-/// above the bars. A suppressed bin has no bar and a "‡" mark, explained under the chart.
-pub fn histogram(title: &str, desc: &str, bins: &[(String, Option<u64>)]) -> String {
+/// A histogram: vertical bars over bins labelled by the caller (e.g. "-6 to -3"), counts
+/// above the bars, the bins' labels wrapped onto up to three lines under them and `x_label`
+/// (what the bins measure) under those. A withheld bin has no bar, only its mark.
+pub fn histogram(title: &str, desc: &str, bins: &[(String, Value)], x_label: &str) -> String {
     if bins.is_empty() {
         return no_data("histogram", title, desc);
     }
-    let any_suppressed = bins.iter().any(|(_, c)| c.is_none());
     let plot_top = PAD + 16.0;
-    let plot_h = 150.0;
+    let plot_h = 130.0;
     let base = plot_top + plot_h;
-    // Bin labels are written at an angle when the bins are narrow.
     let slot = (WIDTH - 2.0 * PAD) / bins.len() as f64;
-    let longest = bins
+    let line_h = SMALL * 1.25;
+    let wrapped: Vec<(Vec<String>, bool)> = bins
         .iter()
-        .map(|(l, _)| l.chars().count())
-        .max()
-        .unwrap_or(0) as f64;
-    let slanted = longest * 6.5 > slot - 2.0;
-    let label_h = if slanted {
-        (longest * 5.2).min(110.0) + 16.0
+        .map(|(l, _)| wrap(l, SMALL, slot - 4.0, 3))
+        .collect();
+    let lines = wrapped.iter().map(|(l, _)| l.len()).max().unwrap_or(1) as f64;
+    let labels_bottom = base + 6.0 + line_h * lines;
+    let x_label_y = labels_bottom + 16.0;
+    let height = if x_label.is_empty() {
+        labels_bottom + PAD
     } else {
-        22.0
+        x_label_y + 4.0 + PAD
     };
-    let note_h = if any_suppressed { 20.0 } else { 0.0 };
-    let height = base + label_h + note_h + PAD;
     let scale = Scale::new(
-        bins.iter().filter_map(|(_, c)| c.map(|c| c as f64)),
+        bins.iter().filter_map(|(_, c)| c.number()),
         None,
         base,
         plot_top,
     );
-    let summary = summary_of(
-        bins.iter()
-            .map(|(l, c)| (l.clone(), value_text(c.map(|c| c as f64)))),
-    );
+    let summary = summary_of(bins.iter().map(|(l, c)| (l.clone(), value_words(*c, ""))));
     let mut svg = open("histogram", title, desc, &summary, height);
     let _ = write!(
         svg,
         "<line x1=\"{PAD}\" y1=\"{base:.1}\" x2=\"{:.1}\" y2=\"{base:.1}\" stroke=\"{MUTED}\"/>",
         WIDTH - PAD
     );
-    for (i, (label, count)) in bins.iter().enumerate() {
+    for (i, ((_, count), (label_lines, cut))) in bins.iter().zip(&wrapped).enumerate() {
         let x = PAD + slot * i as f64;
         let cx = x + slot / 2.0;
-        match count {
-            Some(c) => {
-                let top = scale.at(*c as f64);
+        match (count.number(), count.mark()) {
+            (Some(c), _) => {
+                let top = scale.at(c);
                 let _ = write!(
                     svg,
-                    "<rect x=\"{:.1}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\"/>\
-                     <text x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"12\">{c}</text>",
+                    "<rect x=\"{:.1}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\"/>",
                     x + 1.0,
                     (slot - 2.0).max(1.0),
                     (base - top).max(0.0),
                     PALETTE[0],
-                    top - 4.0
+                );
+                fitted_text(
+                    &mut svg,
+                    &format!(
+                        "x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"{SMALL}\"",
+                        top - 4.0
+                    ),
+                    &format_value(c),
+                    SMALL,
+                    slot - 2.0,
                 );
             }
-            None => {
+            (None, mark) => {
+                let (label, meaning) = match mark {
+                    Some(m) if text_width(m.label(), SMALL) <= slot - 4.0 => {
+                        (m.label(), m.meaning())
+                    }
+                    Some(m) => (m.short_label(), m.meaning()),
+                    None => ("n/a", "not available"),
+                };
                 let _ = write!(
                     svg,
-                    "<text x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"{MUTED}\">\u{2021}</text>",
-                    base - 5.0
+                    "<text x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"{SMALL}\" \
+                     fill=\"{MUTED}\" font-style=\"italic\"><title>{}</title>{}</text>",
+                    base - 5.0,
+                    escape(meaning),
+                    escape(label)
                 );
             }
         }
-        if slanted {
-            let _ = write!(
-                svg,
-                "<text transform=\"translate({:.1} {:.1}) rotate(-50)\" text-anchor=\"end\" font-size=\"11\">{}</text>",
-                cx + 3.0,
-                base + 12.0,
-                escape(label)
-            );
+        let full = if *cut {
+            format!("<title>{}</title>", escape(&bins[i].0))
         } else {
-            let _ = write!(
-                svg,
-                "<text x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"11\">{}</text>",
-                base + 15.0,
-                escape(label)
-            );
-        }
-    }
-    if any_suppressed {
+            String::new()
+        };
         let _ = write!(
             svg,
-            "<text x=\"{PAD}\" y=\"{:.1}\" fill=\"{MUTED}\" font-size=\"12\">\u{2021} {}</text>",
-            base + label_h + 14.0,
-            escape(SUPPRESSED)
+            "<text x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"{SMALL}\">{full}",
+            base + 6.0 + SMALL
+        );
+        for (k, line) in label_lines.iter().enumerate() {
+            let dy = if k == 0 { 0.0 } else { line_h };
+            let _ = write!(
+                svg,
+                "<tspan x=\"{cx:.1}\" dy=\"{dy}\">{}</tspan>",
+                escape(line)
+            );
+        }
+        svg.push_str("</text>");
+    }
+    if !x_label.is_empty() {
+        fitted_text(
+            &mut svg,
+            &format!(
+                "x=\"{:.1}\" y=\"{x_label_y:.1}\" text-anchor=\"middle\" font-size=\"{SMALL}\" fill=\"{MUTED}\"",
+                WIDTH / 2.0
+            ),
+            x_label,
+            SMALL,
+            WIDTH - 2.0 * PAD,
         );
     }
     svg.push_str("</svg>");
     svg
 }
 
-/// A line chart of values in order (e.g. attendees per session by date): points joined by a
-/// line, the y axis labelled `y_label`, the first and last x labels (and some between) written
-/// under the axis, and each point's value in its tooltip and in the description.
-pub fn line_chart(title: &str, desc: &str, points: &[(String, f64)], y_label: &str) -> String {
-    let points: Vec<&(String, f64)> = points.iter().filter(|(_, v)| v.is_finite()).collect();
-    if points.is_empty() {
+/// Which of `n` evenly spaced x labels, each up to `label_w` wide, `slot` apart, can be written
+/// without touching: every `step`-th one from the first, `step` as small as the width allows.
+pub fn thinned(n: usize, slot: f64, label_w: f64) -> Vec<usize> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let step = if slot <= 0.0 {
+        n
+    } else {
+        ((label_w + 8.0) / slot).ceil().max(1.0) as usize
+    };
+    (0..n).step_by(step.max(1)).collect()
+}
+
+/// A line chart of values in order (e.g. attendees per session by month): points joined by a
+/// line, the y axis labelled `y_label`, the x labels under the axis (every one, or every
+/// second, third... when the width requires), each point's value in its tooltip and in the
+/// description. A withheld point breaks the line and is named in the description.
+pub fn line_chart(title: &str, desc: &str, points: &[(String, Value)], y_label: &str) -> String {
+    if points.iter().all(|(_, v)| v.number().is_none()) {
         return no_data("line", title, desc);
     }
-    let left = 44.0;
-    let right = WIDTH - 14.0;
-    let top = PAD + 22.0;
-    let base = top + 150.0;
-    let height = base + 40.0;
-    let scale = Scale::new(points.iter().map(|(_, v)| *v), None, base, top);
+    let label_w = points
+        .iter()
+        .map(|(l, _)| text_width(l, SMALL))
+        .fold(0.0f64, f64::max);
+    let top = PAD + 30.0;
+    let base = top + 130.0;
+    let height = base + 20.0 + SMALL + PAD;
+    let scale = Scale::new(
+        points.iter().filter_map(|(_, v)| v.number()),
+        None,
+        base,
+        top,
+    );
     let nice_top = nice_ceiling(scale.hi);
     let scale = Scale {
         hi: nice_top.max(scale.hi),
         ..scale
     };
+    let ticks: Vec<(f64, String)> = [0.0, 0.5, 1.0]
+        .iter()
+        .map(|frac| {
+            let v = scale.lo + (scale.hi - scale.lo) * frac;
+            (v, format_value(v))
+        })
+        .collect();
+    let tick_w = ticks
+        .iter()
+        .map(|(_, t)| text_width(t, SMALL))
+        .fold(0.0f64, f64::max);
+    let left = (PAD + tick_w + 6.0)
+        .max(PAD + label_w / 2.0 + 2.0)
+        .max(36.0);
+    let right = WIDTH - (PAD + label_w / 2.0 + 2.0).max(14.0);
     let x_at = |i: usize| {
         if points.len() == 1 {
             (left + right) / 2.0
@@ -494,105 +779,97 @@ pub fn line_chart(title: &str, desc: &str, points: &[(String, f64)], y_label: &s
             left + (right - left) * i as f64 / (points.len() - 1) as f64
         }
     };
+    let words = |v: Value| value_words(v, "");
     let summary = if points.len() <= 24 {
-        summary_of(points.iter().map(|(l, v)| (l.clone(), format_value(*v))))
+        summary_of(points.iter().map(|(l, v)| (l.clone(), words(*v))))
     } else {
-        let (min, max) = points
+        let shown: Vec<(&String, f64)> = points
+            .iter()
+            .filter_map(|(l, v)| Some((l, v.number()?)))
+            .collect();
+        let (min, max) = shown
             .iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (_, v)| {
                 (a.min(*v), b.max(*v))
             });
         format!(
-            "{} points from {} ({}) to {} ({}); lowest {}, highest {}.",
+            "{} points from {} to {}; lowest {}, highest {}; {} withheld.",
             points.len(),
             points[0].0,
-            format_value(points[0].1),
             points[points.len() - 1].0,
-            format_value(points[points.len() - 1].1),
             format_value(min),
-            format_value(max)
+            format_value(max),
+            points.len() - shown.len()
         )
     };
     let mut svg = open("line", title, desc, &summary, height);
-    let _ = write!(
-        svg,
-        "<text x=\"{PAD}\" y=\"{:.1}\" fill=\"{MUTED}\" font-size=\"12\">{}</text>",
-        PAD + 10.0,
-        escape(y_label)
+    fitted_text(
+        &mut svg,
+        &format!(
+            "x=\"{PAD}\" y=\"{:.1}\" fill=\"{MUTED}\" font-size=\"{SMALL}\"",
+            PAD + 11.0
+        ),
+        y_label,
+        SMALL,
+        WIDTH - 2.0 * PAD,
     );
     // Gridlines and y labels at 0, a half and the top.
-    for frac in [0.0, 0.5, 1.0] {
-        let v = scale.lo + (scale.hi - scale.lo) * frac;
-        let y = scale.at(v);
+    for (i, (v, text)) in ticks.iter().enumerate() {
+        let y = scale.at(*v);
         let _ = write!(
             svg,
             "<line x1=\"{left:.1}\" y1=\"{y:.1}\" x2=\"{right:.1}\" y2=\"{y:.1}\" stroke=\"{}\" stroke-width=\"1\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" font-size=\"12\" fill=\"{MUTED}\">{}</text>",
-            if frac == 0.0 { MUTED } else { GRID },
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" font-size=\"{SMALL}\" fill=\"{MUTED}\">{text}</text>",
+            if i == 0 { MUTED } else { GRID },
             left - 5.0,
             y + 4.0,
-            format_value(v)
         );
     }
-    if points.len() > 1 {
-        let path: Vec<String> = points
-            .iter()
-            .enumerate()
-            .map(|(i, (_, v))| format!("{:.1},{:.1}", x_at(i), scale.at(*v)))
-            .collect();
+    // The line, broken where a point is withheld.
+    let mut run: Vec<String> = Vec::new();
+    let mut runs: Vec<Vec<String>> = Vec::new();
+    for (i, (_, v)) in points.iter().enumerate() {
+        match v.number() {
+            Some(v) => run.push(format!("{:.1},{:.1}", x_at(i), scale.at(v))),
+            None => runs.push(std::mem::take(&mut run)),
+        }
+    }
+    runs.push(run);
+    for r in runs.iter().filter(|r| r.len() > 1) {
         let _ = write!(
             svg,
             "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" stroke-linejoin=\"round\"/>",
-            path.join(" "),
+            r.join(" "),
             PALETTE[0]
         );
     }
     let r = if points.len() > 60 { 1.5 } else { 3.5 };
     for (i, (label, v)) in points.iter().enumerate() {
+        if let Some(x) = v.number() {
+            let _ = write!(
+                svg,
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"{r}\" fill=\"{}\"><title>{}: {}</title></circle>",
+                x_at(i),
+                scale.at(x),
+                PALETTE[0],
+                escape(label),
+                format_value(x)
+            );
+        }
+    }
+    let slot = if points.len() > 1 {
+        (right - left) / (points.len() - 1) as f64
+    } else {
+        WIDTH
+    };
+    for i in thinned(points.len(), slot, label_w) {
+        let x = x_at(i);
         let _ = write!(
             svg,
-            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"{r}\" fill=\"{}\"><title>{}: {}</title></circle>",
-            x_at(i),
-            scale.at(*v),
-            PALETTE[0],
-            escape(label),
-            format_value(*v)
-        );
-    }
-    // X labels: first and last, and up to two between when there is room.
-    let mut shown = vec![0];
-    if points.len() >= 5 {
-        shown.push((points.len() - 1) / 3);
-        shown.push(2 * (points.len() - 1) / 3);
-    }
-    if points.len() > 1 {
-        shown.push(points.len() - 1);
-    }
-    shown.dedup();
-    for i in shown {
-        let anchor = if points.len() == 1 {
-            "middle"
-        } else if i == 0 {
-            "start"
-        } else if i == points.len() - 1 {
-            "end"
-        } else {
-            "middle"
-        };
-        let x = if anchor == "start" {
-            x_at(i) - 4.0
-        } else if anchor == "end" {
-            x_at(i) + 4.0
-        } else {
-            x_at(i)
-        };
-        let _ = write!(
-            svg,
-            "<line x1=\"{0:.1}\" y1=\"{base:.1}\" x2=\"{0:.1}\" y2=\"{1:.1}\" stroke=\"{MUTED}\"/>\
-             <text x=\"{x:.1}\" y=\"{2:.1}\" text-anchor=\"{anchor}\" font-size=\"11\">{3}</text>",
-            x_at(i),
+            "<line x1=\"{x:.1}\" y1=\"{base:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"{MUTED}\"/>\
+             <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"{SMALL}\">{}</text>",
             base + 4.0,
-            base + 17.0,
+            base + 6.0 + SMALL,
             escape(&points[i].0)
         );
     }
@@ -700,33 +977,42 @@ mod tests {
                 label,
                 label,
                 &[
-                    Bar::new(label, Some(3.0)),
+                    Bar::new(label, Value::Shown(3.0)),
                     Bar {
                         label: "b".into(),
-                        value: Some(12.5),
+                        value: Value::Shown(12.5),
                         note: Some(label.into()),
                     },
                 ],
+                "",
             ),
             grouped_bar_chart(
                 label,
                 label,
                 &[label.to_owned(), "s2".into()],
-                &[(label.to_owned(), vec![Some(0.4), None])],
-                Some(1.0),
+                &[(
+                    label.to_owned(),
+                    vec![Value::Shown(40.0), Value::Withheld(Mark::Protecting)],
+                )],
+                Some(100.0),
+                "%",
             ),
             histogram(
                 label,
                 label,
-                &[(label.to_owned(), Some(3)), ("x".into(), None)],
+                &[
+                    (label.to_owned(), Value::Shown(3.0)),
+                    ("x".into(), Value::Withheld(Mark::Small)),
+                ],
+                label,
             ),
             line_chart(
                 label,
                 label,
                 &[
-                    (label.to_owned(), 4.0),
-                    ("b".into(), 7.0),
-                    ("c".into(), 2.0),
+                    (label.to_owned(), Value::Shown(4.0)),
+                    ("b".into(), Value::Shown(7.0)),
+                    ("c".into(), Value::Shown(2.0)),
                 ],
                 label,
             ),
@@ -761,11 +1047,14 @@ mod tests {
     }
 
     #[test]
-    fn suppressed_bars_are_drawn_without_a_bar() {
+    fn withheld_figures_carry_their_own_mark() {
+        let small = Value::Withheld(Mark::Small);
+        let protecting = Value::Withheld(Mark::Protecting);
         let svg = bar_chart(
             "Sessions",
             "",
-            &[Bar::new("Hall", None), Bar::new("Park", None)],
+            &[Bar::new("Hall", small), Bar::new("Park", protecting)],
+            "sessions",
         );
         assert_well_formed(&svg);
         assert_eq!(
@@ -773,42 +1062,93 @@ mod tests {
             1,
             "only the background: {svg}"
         );
-        assert_eq!(svg.matches(">suppressed (&lt;5)</text>").count(), 2);
+        assert_eq!(svg.matches(">&lt;5</text>").count(), 1, "{svg}");
+        assert_eq!(svg.matches(">hidden \u{2021}</text>").count(), 1, "{svg}");
+        assert!(
+            svg.contains("Hall: &lt;5 (fewer than 5, not shown)")
+                && svg
+                    .contains("Park: hidden \u{2021} (hidden to protect a small count elsewhere)"),
+            "described: {svg}"
+        );
         let svg = bar_chart(
             "Sessions",
             "",
-            &[Bar::new("Hall", Some(7.0)), Bar::new("Park", None)],
+            &[Bar::new("Hall", Value::Shown(7.0)), Bar::new("Park", small)],
+            "sessions",
         );
         assert_eq!(svg.matches("<rect").count(), 2);
-        assert!(svg.contains("Park: suppressed (&lt;5)"), "described: {svg}");
+        assert!(svg.contains(">7 sessions</text>"), "{svg}");
+        assert!(
+            !svg.contains("hidden"),
+            "a small count is never called hidden: {svg}"
+        );
 
-        let svg = grouped_bar_chart("R", "", &["a".into()], &[("g".into(), vec![None])], None);
+        let svg = grouped_bar_chart(
+            "R",
+            "",
+            &["a".into(), "b".into()],
+            &[("g".into(), vec![protecting, small])],
+            None,
+            "",
+        );
         assert_eq!(
             svg.matches("<rect").count(),
-            2,
+            3,
             "background and legend only"
         );
-        assert!(svg.contains(">suppressed (&lt;5)</text>"));
+        assert!(svg.contains(">hidden \u{2021}</text>") && svg.contains(">&lt;5</text>"));
 
-        let svg = histogram("H", "", &[("0".into(), None), ("1".into(), Some(6))]);
+        let svg = histogram(
+            "H",
+            "",
+            &[
+                ("0".into(), small),
+                ("1".into(), Value::Shown(6.0)),
+                ("2".into(), protecting),
+            ],
+            "points",
+        );
         assert_eq!(svg.matches("<rect").count(), 2);
-        assert!(svg.contains("suppressed (&lt;5)"));
+        assert!(svg.contains(">&lt;5</text>") && svg.contains(">hidden \u{2021}</text>"));
+        // A narrow bin gets the short mark, still not "<5".
+        let bins: Vec<(String, Value)> = (0..12).map(|i| (i.to_string(), protecting)).collect();
+        let svg = histogram("H", "", &bins, "");
+        assert_eq!(svg.matches(">\u{2021}</text>").count(), 12, "{svg}");
+        assert!(!svg.contains("&lt;5"));
+        // A figure missing for another reason is neither mark.
+        let svg = bar_chart("B", "", &[Bar::new("p99", Value::Missing)], "ms");
+        assert!(svg.contains(">n/a</text>") && !svg.contains("&lt;5") && !svg.contains("hidden"));
+        assert_eq!(Mark::Small.as_str(), "small");
+        assert_eq!(Mark::Protecting.as_str(), "protecting");
     }
 
     #[test]
     fn empty_input_says_no_data() {
         for svg in [
-            bar_chart("t", "d", &[]),
-            grouped_bar_chart("t", "d", &["a".into()], &[], None),
-            grouped_bar_chart("t", "d", &[], &[("g".into(), vec![])], None),
-            histogram("t", "d", &[]),
+            bar_chart("t", "d", &[], ""),
+            grouped_bar_chart("t", "d", &["a".into()], &[], None, ""),
+            grouped_bar_chart("t", "d", &[], &[("g".into(), vec![])], None, ""),
+            histogram("t", "d", &[], ""),
             line_chart("t", "d", &[], "y"),
-            line_chart("t", "d", &[("a".into(), f64::NAN)], "y"),
+            line_chart("t", "d", &[("a".into(), Value::Shown(f64::NAN))], "y"),
+            line_chart("t", "d", &[("a".into(), Value::Withheld(Mark::Small))], "y"),
         ] {
             assert_well_formed(&svg);
             assert!(svg.contains(">no data</text>"), "{svg}");
             assert!(svg.contains("role=\"img\""));
         }
+    }
+
+    /// The x positions of every `<text>` and `<tspan>` element.
+    fn text_xs(svg: &str) -> Vec<f64> {
+        svg.split(" x=\"")
+            .skip(1)
+            .map(|part| {
+                part[..part.find('"').unwrap()]
+                    .parse()
+                    .unwrap_or_else(|_| panic!("x not a number: {part}"))
+            })
+            .collect()
     }
 
     #[test]
@@ -817,27 +1157,79 @@ mod tests {
             bar_chart(
                 "t",
                 "",
-                &[Bar::new("neg", Some(-3.0)), Bar::new("pos", Some(1e9))],
+                &[
+                    Bar::new("neg", Value::Shown(-3.0)),
+                    Bar::new("pos", Value::Shown(1e9)),
+                ],
+                "points",
             ),
-            bar_chart("t", "", &[Bar::new("zero", Some(0.0))]),
-            line_chart("t", "", &[("only".into(), 0.0)], "y"),
-            line_chart("t", "", &[("a".into(), -2.0), ("b".into(), 5.0)], "y"),
+            bar_chart("t", "", &[Bar::new("zero", Value::Shown(0.0))], ""),
+            line_chart("t", "", &[("only".into(), Value::Shown(0.0))], "y"),
+            line_chart(
+                "t",
+                "",
+                &[
+                    ("a".into(), Value::Shown(-2.0)),
+                    ("b".into(), Value::Shown(5.0)),
+                ],
+                "y",
+            ),
             grouped_bar_chart(
                 "t",
                 "",
                 &["a".into()],
-                &[("g".into(), vec![Some(2.0)])],
+                &[("g".into(), vec![Value::Shown(2.0)])],
                 Some(1.0),
+                "",
             ),
         ] {
             assert_well_formed(&svg);
-            for part in svg.split(" x=\"").skip(1) {
-                let x: f64 = part[..part.find('"').unwrap()]
-                    .parse()
-                    .unwrap_or_else(|_| panic!("x not a number: {part}"));
+            for x in text_xs(&svg) {
                 assert!((-1.0..=WIDTH + 1.0).contains(&x), "x {x} in {svg}");
             }
         }
+    }
+
+    #[test]
+    fn month_labels_are_thinned_to_fit() {
+        assert_eq!(thinned(5, 100.0, 50.0), vec![0, 1, 2, 3, 4]);
+        assert_eq!(thinned(12, 25.0, 60.0), vec![0, 3, 6, 9]);
+        assert_eq!(thinned(0, 10.0, 10.0), Vec::<usize>::new());
+        let months: Vec<(String, Value)> = (1..=24)
+            .map(|m| (format!("Mon {m:02}"), Value::Shown(f64::from(m))))
+            .collect();
+        let svg = line_chart("t", "", &months, "attendees per session");
+        assert_well_formed(&svg);
+        let labels: Vec<f64> = svg
+            .split("<text x=\"")
+            .skip(1)
+            .filter(|p| p[..p.find("</text>").unwrap()].contains(">Mon "))
+            .map(|p| p[..p.find('"').unwrap()].parse().unwrap())
+            .collect();
+        assert!(labels.len() >= 3 && labels.len() < 24, "{labels:?}");
+        let w = text_width("Mon 24", SMALL);
+        for pair in labels.windows(2) {
+            assert!(pair[1] - pair[0] >= w, "labels overlap: {labels:?}");
+        }
+        for x in &labels {
+            assert!(x - w / 2.0 >= 0.0 && x + w / 2.0 <= WIDTH, "{x} outside");
+        }
+    }
+
+    #[test]
+    fn long_labels_are_shortened_with_the_full_text_kept() {
+        let long = "A very long activity name that would never fit on a phone's narrow screen";
+        let svg = bar_chart("t", "", &[Bar::new(long, Value::Shown(3.0))], "sessions");
+        assert_well_formed(&svg);
+        assert!(svg.contains('\u{2026}'), "{svg}");
+        assert!(svg.contains(&format!("<title>{}</title>", escape(long))));
+        let (lines, cut) = wrap("between -3 and 3", SMALL, 60.0, 3);
+        assert!(!cut && lines.len() >= 2, "{lines:?}");
+        for l in &lines {
+            assert!(text_width(l, SMALL) <= 60.0, "{l}");
+        }
+        let (short, cut) = fit("short", 13.0, 100.0);
+        assert_eq!((short.as_str(), cut), ("short", false));
     }
 
     #[test]

@@ -30,7 +30,17 @@
 //!    entries by subtraction; that sum must be at least `min`. Otherwise the smallest published
 //!    entry of the line (the first on a tie) is suppressed too, or the margin if none is left.
 //!
-//! Rules 2 and 3 are repeated until neither changes anything. Suppression only ever grows, so
+//! 4. **Marks.** A suppressed value is published with the reason it is hidden (see [`Hidden`]):
+//!    *small* (below `min`) or *protecting* (`min` or more, hidden so that a small one cannot
+//!    be worked out). The marks tell a reader bounds: a small value lies in 0..`min`−1 and a
+//!    protecting one is at least `min`. So that no line pins a small value with them, in
+//!    every line whose margin is published and that hides `m` small values and `k` protecting
+//!    ones, the hidden values add up to at least `k`·`min` + `min` − 1 when `k` > 0, and to at
+//!    most (`m` − 1)·(`min` − 1) when `k` = 0: each small value of the line can then be
+//!    anything from 0 to `min` − 1 as far as the line shows. Otherwise the smallest published
+//!    entry of the line is hidden too, or the margin if none is left.
+//!
+//! Rules 2 to 4 are repeated until none changes anything. Suppression only ever grows, so
 //! this ends. The result never publishes a value below `min`, never leaves a suppressed value
 //! that equations over published values determine, and never lets a reader learn that a
 //! group of suppressed entries in one line adds up to less than `min`.
@@ -42,13 +52,51 @@
 //! because another row's published cell already uses up a sum). Protection intervals in the
 //! style of dedicated disclosure-control software would need linear programming.
 //!
+//! Tables that share their rows ([`protect_linked`]), such as participants by site and IMD
+//! quintile beside participants by site and age band, publish the same row totals: a row total
+//! hidden in one is hidden in all, and the tables are protected again until that holds. Then
+//! every hidden value of every table is checked against the equations of all the tables
+//! together ([`determined_linked`]); one that they determine costs one more suppression beside
+//! it, and the round repeats.
+//!
 //! The module is pure: no I/O, deterministic, and fast for the small tables of a report
 //! (each round is linear in the table size, and each round suppresses at least one entry).
 
 use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The smallest count that may be published by default.
 pub const MIN_COUNT: u64 = 5;
+
+/// Why a value is withheld, as published beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Hidden {
+    /// Below the smallest count that may be published.
+    Small,
+    /// Large enough to publish, hidden so that a small count cannot be worked out.
+    Protecting,
+}
+
+impl Hidden {
+    /// `small` or `protecting`, as JSON and CSV say it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hidden::Small => "small",
+            Hidden::Protecting => "protecting",
+        }
+    }
+}
+
+/// The mark of a figure whose true value is `value` and of which `shown` is published:
+/// `None` when it is published, else why it is not.
+pub fn withheld(value: u64, shown: Option<u64>, min: u64) -> Option<Hidden> {
+    match shown {
+        Some(_) => None,
+        None if value < min => Some(Hidden::Small),
+        None => Some(Hidden::Protecting),
+    }
+}
 
 /// A table after disclosure control; `None` marks a suppressed value.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -65,17 +113,86 @@ pub struct Protected {
     pub primary: usize,
     /// How many more cells and margins were suppressed to protect them.
     pub secondary: usize,
+    /// Why each entry of the table with its margins is hidden, (rows + 1) × (columns + 1).
+    #[serde(skip)]
+    why: Vec<Vec<Option<Hidden>>>,
+}
+
+impl Protected {
+    /// A table with no rows and `width` columns: its column totals and grand total are 0,
+    /// below any positive minimum, so all hidden (and marked small).
+    pub fn no_rows(width: usize) -> Protected {
+        Protected {
+            cells: Vec::new(),
+            row_totals: Vec::new(),
+            col_totals: vec![None; width],
+            total: None,
+            primary: width + 1,
+            secondary: 0,
+            why: vec![vec![Some(Hidden::Small); width + 1]],
+        }
+    }
+
+    /// Why an entry is hidden (`None` when published): row `i`, column `j` of the table with
+    /// its margins, where `i` = rows is the column totals and `j` = columns the row totals.
+    pub fn why(&self, i: usize, j: usize) -> Option<Hidden> {
+        self.why
+            .get(i)
+            .and_then(|row| row.get(j))
+            .copied()
+            .flatten()
+    }
+
+    /// The published entry at (`i`, `j`) of the table with its margins, as [`Protected::why`]
+    /// numbers them.
+    pub fn entry(&self, i: usize, j: usize) -> Option<u64> {
+        let (r, c) = (self.cells.len(), self.col_totals.len());
+        match (i == r, j == c) {
+            (true, true) => self.total,
+            (true, false) => self.col_totals.get(j).copied().flatten(),
+            (false, true) => self.row_totals.get(i).copied().flatten(),
+            (false, false) => self
+                .cells
+                .get(i)
+                .and_then(|row| row.get(j))
+                .copied()
+                .flatten(),
+        }
+    }
 }
 
 /// Protects a rows × columns table of counts (every row must have the same length); the row,
 /// column and grand totals are computed here. See the module documentation for the rules.
 pub fn protect_table(counts: &[Vec<u64>], min: u64) -> Protected {
+    protect_with(counts, min, &[])
+}
+
+/// [`protect_table`] with some entries of the table with its margins hidden from the start.
+fn protect_with(counts: &[Vec<u64>], min: u64, forced: &[(usize, usize)]) -> Protected {
     let mut grid = Grid::new(counts);
     let primary = grid.suppress_below(min);
+    for &(i, j) in forced {
+        grid.hide(i, j);
+    }
     grid.secondary(min);
     let suppressed = grid.hidden.iter().filter(|h| **h).count();
     let (r, c) = (grid.r, grid.c);
     Protected {
+        why: (0..=r)
+            .map(|i| {
+                (0..=c)
+                    .map(|j| {
+                        grid.is_hidden(i, j).then(|| {
+                            if grid.value(i, j) < min {
+                                Hidden::Small
+                            } else {
+                                Hidden::Protecting
+                            }
+                        })
+                    })
+                    .collect()
+            })
+            .collect(),
         cells: (0..r)
             .map(|i| (0..c).map(|j| grid.published(i, j)).collect())
             .collect(),
@@ -96,6 +213,204 @@ pub fn protect_vector(counts: &[u64], min: u64) -> (Vec<Option<u64>>, Option<u64
     debug_assert_eq!(groups, p.row_totals);
     debug_assert_eq!(p.col_totals.first().copied().unwrap_or(p.total), p.total);
     (groups, p.total)
+}
+
+/// Protects tables that share their rows: each row's sum is the same in every table (the row
+/// totals and the grand total are common to all, as participants per site are in a table by
+/// site and age band and one by site and gender). Returns one [`Protected`] per table; a row
+/// total or the grand total is published in all of them or hidden in all, and no hidden entry
+/// of any table is determined by the published values of all of them together.
+///
+/// # Panics
+/// If the tables differ in their number of rows or their row totals.
+pub fn protect_linked(tables: &[Vec<Vec<u64>>], min: u64) -> Vec<Protected> {
+    let r = tables.first().map_or(0, Vec::len);
+    let sums: Vec<Vec<u64>> = tables
+        .iter()
+        .map(|t| t.iter().map(|row| row.iter().sum()).collect())
+        .collect();
+    assert!(
+        tables.iter().all(|t| t.len() == r) && sums.windows(2).all(|w| w[0] == w[1]),
+        "linked tables must have the same rows and row totals"
+    );
+    let cols = |t: usize| tables[t].first().map_or(0, Vec::len);
+    // Rows whose total is hidden in every table (r: the grand total), and more entries hidden
+    // in one table because the equations of all of them determined one beside it.
+    let mut shared: BTreeSet<usize> = BTreeSet::new();
+    let mut extra: Vec<BTreeSet<(usize, usize)>> = vec![BTreeSet::new(); tables.len()];
+    loop {
+        let out: Vec<Protected> = (0..tables.len())
+            .map(|t| {
+                let forced: Vec<(usize, usize)> = shared
+                    .iter()
+                    .map(|&i| (i, cols(t)))
+                    .chain(extra[t].iter().copied())
+                    .collect();
+                protect_with(&tables[t], min, &forced)
+            })
+            .collect();
+        let hidden_totals: BTreeSet<usize> = (0..tables.len())
+            .flat_map(|t| {
+                let out = &out;
+                (0..=r).filter(move |&i| out[t].why(i, cols(t)).is_some())
+            })
+            .collect();
+        if hidden_totals != shared {
+            shared = hidden_totals;
+            continue;
+        }
+        let Some(&(t, i, j)) = determined_linked(&out).first() else {
+            return out;
+        };
+        // The cheapest published entry of a line through it, else of its table, else of any.
+        let (rt, ct) = (tables[t].len(), cols(t));
+        let through = |e: &(usize, usize, usize)| e.0 == t && (e.1 == i || e.2 == j);
+        let mut published: Vec<(usize, usize, usize)> = (0..tables.len())
+            .flat_map(|u| {
+                let c = cols(u);
+                (0..=r).flat_map(move |a| (0..=c).map(move |b| (u, a, b)))
+            })
+            .filter(|&(u, a, b)| out[u].entry(a, b).is_some())
+            .collect();
+        published.sort_by_key(|e| {
+            let value = out[e.0].entry(e.1, e.2).unwrap_or(0);
+            (!through(e), e.0 != t, value, e.1 == rt || e.2 == ct)
+        });
+        let Some(&(u, a, b)) = published.first() else {
+            debug_assert!(false, "every entry is hidden and one is still determined");
+            return out;
+        };
+        if b == cols(u) {
+            shared.insert(a);
+        } else {
+            extra[u].insert((a, b));
+        }
+    }
+}
+
+/// The hidden entries of linked tables (as [`protect_linked`] takes them) that the published
+/// values of all of them determine exactly, as (table, row, column) of each table with its
+/// margins: row = rows for the column totals, column = columns for the row totals (a hidden
+/// row total, common to all, is listed for each table). Empty when the protection holds.
+///
+/// The check is linear algebra: the hidden entries are unknowns (a row total is one unknown
+/// for all the tables), every line of every table an equation, and an unknown is determined
+/// when its unit vector lies in the equations' row space. Elimination is done modulo the prime
+/// 2⁶¹ − 1, exact for these equations of small integer coefficients.
+pub fn determined_linked(tables: &[Protected]) -> Vec<(usize, usize, usize)> {
+    // Unknowns: (None, row) for a shared row total, (Some(table), cell) for the others.
+    let mut ids: BTreeMap<(Option<usize>, usize, usize), usize> = BTreeMap::new();
+    let key = |t: usize, i: usize, j: usize| {
+        if j == tables[t].col_totals.len() {
+            (None, i, 0)
+        } else {
+            (Some(t), i, j)
+        }
+    };
+    for (t, p) in tables.iter().enumerate() {
+        let (r, c) = (p.cells.len(), p.col_totals.len());
+        for i in 0..=r {
+            for j in 0..=c {
+                if p.entry(i, j).is_none() {
+                    let n = ids.len();
+                    ids.entry(key(t, i, j)).or_insert(n);
+                }
+            }
+        }
+    }
+    let n = ids.len();
+    let mut equations: Vec<Vec<u64>> = Vec::new();
+    for (t, p) in tables.iter().enumerate() {
+        let (r, c) = (p.cells.len(), p.col_totals.len());
+        for line in lines(r, c) {
+            let mut eq = vec![0u64; n];
+            let mut any = false;
+            for (e, sign) in line
+                .members
+                .iter()
+                .map(|&m| (m, 1))
+                .chain([(line.margin, MODULUS - 1)])
+            {
+                if let Some(&x) = ids.get(&key(t, e.0, e.1)) {
+                    eq[x] = (eq[x] + sign) % MODULUS;
+                    any = true;
+                }
+            }
+            if any {
+                equations.push(eq);
+            }
+        }
+    }
+    let determined = determined_unknowns(equations, n);
+    let mut out = Vec::new();
+    for (t, p) in tables.iter().enumerate() {
+        let (r, c) = (p.cells.len(), p.col_totals.len());
+        for i in 0..=r {
+            for j in 0..=c {
+                if let Some(&x) = ids.get(&key(t, i, j))
+                    && p.entry(i, j).is_none()
+                    && determined[x]
+                {
+                    out.push((t, i, j));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The prime modulus of [`determined_unknowns`]' arithmetic.
+const MODULUS: u64 = (1 << 61) - 1;
+
+fn mul_mod(a: u64, b: u64) -> u64 {
+    ((u128::from(a) * u128::from(b)) % u128::from(MODULUS)) as u64
+}
+
+fn inverse_mod(a: u64) -> u64 {
+    // Fermat: a^(p-2).
+    let (mut base, mut exp, mut acc) = (a, MODULUS - 2, 1u64);
+    while exp > 0 {
+        if exp & 1 == 1 {
+            acc = mul_mod(acc, base);
+        }
+        base = mul_mod(base, base);
+        exp >>= 1;
+    }
+    acc
+}
+
+/// For each of `n` unknowns, whether the homogeneous equations (coefficients modulo
+/// [`MODULUS`]) fix it: reduced row echelon form, in which an unknown is fixed when it is a
+/// pivot whose row has no other non-zero coefficient.
+fn determined_unknowns(mut rows: Vec<Vec<u64>>, n: usize) -> Vec<bool> {
+    let mut pivots: Vec<(usize, usize)> = Vec::new();
+    let mut next = 0;
+    for col in 0..n {
+        let Some(p) = (next..rows.len()).find(|&k| rows[k][col] != 0) else {
+            continue;
+        };
+        rows.swap(next, p);
+        let inv = inverse_mod(rows[next][col]);
+        for x in rows[next].iter_mut() {
+            *x = mul_mod(*x, inv);
+        }
+        let pivot = rows[next].clone();
+        for (k, row) in rows.iter_mut().enumerate() {
+            if k != next && row[col] != 0 {
+                let f = row[col];
+                for (x, &pv) in row.iter_mut().zip(&pivot) {
+                    *x = (*x + MODULUS - mul_mod(f, pv)) % MODULUS;
+                }
+            }
+        }
+        pivots.push((next, col));
+        next += 1;
+    }
+    let mut fixed = vec![false; n];
+    for (row, col) in pivots {
+        fixed[col] = rows[row].iter().filter(|&&x| x != 0).count() == 1;
+    }
+    fixed
 }
 
 /// The table with its margins: (r+1) × (c+1) values, row r holding the column totals and
@@ -250,7 +565,7 @@ impl Grid {
         true
     }
 
-    /// Rule 3 for every line; true when it suppressed anything.
+    /// Rules 3 and 4 for every line; true when it suppressed anything.
     fn enforce_line_sums(&mut self, min: u64) -> bool {
         let mut changed = false;
         for line in lines(self.r, self.c) {
@@ -264,7 +579,7 @@ impl Grid {
                 .filter(|&&(i, j)| self.is_hidden(i, j))
                 .map(|&(i, j)| self.value(i, j))
                 .collect();
-            if hidden.is_empty() || hidden.iter().sum::<u64>() >= min {
+            if line_is_safe(&hidden, min) {
                 continue;
             }
             let smallest = line
@@ -279,6 +594,28 @@ impl Grid {
         }
         changed
     }
+}
+
+/// Rules 3 and 4 for the hidden values of a line whose margin is published: their sum is at
+/// least `min`, and it leaves every small one its whole range 0..`min`−1: beside the
+/// protecting ones' least values, or, with no protecting one, within what the other small ones
+/// can make up.
+fn line_is_safe(hidden: &[u64], min: u64) -> bool {
+    if hidden.is_empty() {
+        return true;
+    }
+    let sum: u64 = hidden.iter().sum();
+    let protecting = hidden.iter().filter(|&&v| v >= min).count() as u64;
+    let small = hidden.len() as u64 - protecting;
+    let most = min.saturating_sub(1);
+    sum >= min
+        && (small == 0
+            || if protecting == 0 {
+                // Small ones alone: the others can make up the sum whatever one of them is.
+                sum <= (small - 1).saturating_mul(most)
+            } else {
+                sum >= protecting.saturating_mul(min).saturating_add(most)
+            })
 }
 
 /// The balancing lines of an r × c table with margins: each row (the totals row included),
@@ -430,8 +767,47 @@ mod tests {
             if !hidden.is_empty() {
                 assert!(hidden.iter().sum::<u64>() >= min, "{counts:?} -> {pub_:?}");
             }
+            // Rule 4: with the marks, every small value of the line keeps its whole range.
+            assert!(
+                single_line_ranges_hold(&hidden, min),
+                "a line pins a small value with the marks: {counts:?} -> {pub_:?}"
+            );
+        }
+        // The marks are the truth: small below min, protecting at min or more.
+        for (i, row) in real.iter().enumerate() {
+            for (j, &t) in row.iter().enumerate() {
+                let expected = pub_[i][j].is_none().then_some(if t < min {
+                    Hidden::Small
+                } else {
+                    Hidden::Protecting
+                });
+                assert_eq!(p.why(i, j), expected, "mark of ({i}, {j}) in {counts:?}");
+            }
         }
         p
+    }
+
+    /// What a reader of one line learns from the marks, worked out by enumeration: every
+    /// small value can take each of 0..min-1 while the line balances, each small value
+    /// staying below min and each protecting one at min or more.
+    fn single_line_ranges_hold(hidden: &[u64], min: u64) -> bool {
+        let small: Vec<usize> = (0..hidden.len()).filter(|&k| hidden[k] < min).collect();
+        let k = (hidden.len() - small.len()) as u64;
+        let sum: u64 = hidden.iter().sum();
+        small.iter().all(|_| {
+            (0..min).all(|v| {
+                // The others: small ones in 0..min-1, protecting ones min or more (no upper bound).
+                let rest = sum as i128 - v as i128;
+                let others_small = (small.len() - 1) as i128;
+                let lo = (k * min) as i128;
+                let hi = if k > 0 {
+                    i128::MAX
+                } else {
+                    others_small * (min as i128 - 1)
+                };
+                rest >= lo && rest <= hi
+            })
+        })
     }
 
     /// An attacker who repeatedly fills in any line (row or column, margins included) with one
@@ -512,6 +888,17 @@ mod tests {
             }
             rows.push(eq);
         }
+        fixed_by(rows, k)
+            .into_iter()
+            .zip(unknowns)
+            .filter(|(fixed, _)| *fixed)
+            .map(|(_, u)| u)
+            .collect()
+    }
+
+    /// Which of `k` unknowns the homogeneous integer equations fix: fraction-free Gaussian
+    /// elimination, an unknown being fixed when its unit vector lies in the row space.
+    fn fixed_by(rows: Vec<Vec<i128>>, k: usize) -> Vec<bool> {
         // Forward elimination to echelon form.
         let mut echelon: Vec<(usize, Vec<i128>)> = Vec::new();
         let mut pending = rows;
@@ -546,8 +933,65 @@ mod tests {
                 }
                 v.iter().all(|&x| x == 0)
             })
-            .map(|u| unknowns[u])
-            .collect()
+            .fold(vec![false; k], |mut fixed, u| {
+                fixed[u] = true;
+                fixed
+            })
+    }
+
+    /// The hidden entries of linked tables that their equations together fix, by [`fixed_by`].
+    fn jointly_determined(tables: &[Protected]) -> Vec<(usize, usize, usize)> {
+        let mut unknowns: Vec<(Option<usize>, usize, usize)> = Vec::new();
+        let key = |t: usize, p: &Protected, i: usize, j: usize| {
+            if j == p.col_totals.len() {
+                (None, i, 0)
+            } else {
+                (Some(t), i, j)
+            }
+        };
+        for (t, p) in tables.iter().enumerate() {
+            for (i, row) in augmented(p).iter().enumerate() {
+                for (j, v) in row.iter().enumerate() {
+                    if v.is_none() && !unknowns.contains(&key(t, p, i, j)) {
+                        unknowns.push(key(t, p, i, j));
+                    }
+                }
+            }
+        }
+        let mut rows = Vec::new();
+        for (t, p) in tables.iter().enumerate() {
+            for line in lines(p.cells.len(), p.col_totals.len()) {
+                let mut eq = vec![0i128; unknowns.len()];
+                for (e, sign) in line
+                    .members
+                    .iter()
+                    .map(|&m| (m, 1))
+                    .chain([(line.margin, -1)])
+                {
+                    if let Some(x) = unknowns.iter().position(|&u| u == key(t, p, e.0, e.1))
+                        && augmented(p)[e.0][e.1].is_none()
+                    {
+                        eq[x] += sign;
+                    }
+                }
+                rows.push(eq);
+            }
+        }
+        let fixed = fixed_by(rows, unknowns.len());
+        let mut out = Vec::new();
+        for (t, p) in tables.iter().enumerate() {
+            for (i, row) in augmented(p).iter().enumerate() {
+                for (j, v) in row.iter().enumerate() {
+                    if v.is_none() {
+                        let x = unknowns.iter().position(|&u| u == key(t, p, i, j)).unwrap();
+                        if fixed[x] {
+                            out.push((t, i, j));
+                        }
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Enumerates the non-negative integer fillings of the suppressed entries that agree with
@@ -763,6 +1207,7 @@ mod tests {
                 total: Some(100),
                 primary: 0,
                 secondary: 0,
+                why: vec![vec![None; 3]; 3],
             }
         );
     }
@@ -815,10 +1260,121 @@ mod tests {
     }
 
     #[test]
-    fn vector_with_two_small_groups_needs_nothing_more() {
+    fn vector_with_two_small_groups_hides_a_protecting_one_too() {
+        // Marked small, 3 and 4 would be narrowed by their sum 7 (each below 5, so each at
+        // least 3): the smallest large group goes too, so that each could be anything 0 to 4.
         let (groups, total) = protect_vector(&[40, 3, 25, 4], MIN_COUNT);
-        assert_eq!(groups, vec![Some(40), None, Some(25), None]);
+        assert_eq!(groups, vec![Some(40), None, None, None]);
         assert_eq!(total, Some(72));
+        let p = protect_table(&[vec![40], vec![3], vec![25], vec![4]], MIN_COUNT);
+        assert_eq!(p.why(1, 1), Some(Hidden::Small));
+        assert_eq!(p.why(2, 1), Some(Hidden::Protecting));
+        assert_eq!(p.why(0, 1), None);
+    }
+
+    #[test]
+    fn a_small_and_a_protecting_value_that_would_pin_each_other_take_a_third() {
+        // 0 (small) and 5 (protecting) add up to 5: marked, the 5 can only be 5 and the 0 only
+        // 0, so a third value is hidden.
+        let (groups, total) = protect_vector(&[0, 5, 30, 40], MIN_COUNT);
+        assert_eq!(groups.iter().filter(|g| g.is_none()).count(), 3);
+        assert_eq!(total, Some(75));
+    }
+
+    #[test]
+    fn small_groups_that_cannot_pin_each_other_need_no_more() {
+        // Eight small groups adding up to 5: each could still be anything from 0 to 4.
+        let (groups, total) = protect_vector(&[2, 3, 0, 0, 0, 0, 0, 0], MIN_COUNT);
+        assert_eq!(groups, vec![None; 8]);
+        assert_eq!(total, Some(5));
+    }
+
+    #[test]
+    fn withheld_marks_follow_the_value() {
+        assert_eq!(withheld(3, None, MIN_COUNT), Some(Hidden::Small));
+        assert_eq!(withheld(30, None, MIN_COUNT), Some(Hidden::Protecting));
+        assert_eq!(withheld(30, Some(30), MIN_COUNT), None);
+        assert_eq!(Hidden::Small.as_str(), "small");
+        assert_eq!(
+            serde_json::to_value(Hidden::Protecting).unwrap(),
+            serde_json::json!("protecting")
+        );
+    }
+
+    /// Linked tables, as the sites report builds them: the same rows (sites), each a
+    /// different breakdown of the same people.
+    fn linked() -> impl Strategy<Value = Vec<Vec<Vec<u64>>>> {
+        (1usize..=4, proptest::collection::vec(1usize..=4, 1..=3)).prop_flat_map(|(r, widths)| {
+            // Row totals first, then each table splits them over its columns.
+            proptest::collection::vec(prop_oneof![0u64..12, 0u64..60], r).prop_flat_map(
+                move |totals| {
+                    let tables: Vec<_> = widths
+                        .iter()
+                        .map(|&c| totals.iter().map(|&n| split(n, c)).collect::<Vec<_>>())
+                        .collect();
+                    tables
+                },
+            )
+        })
+    }
+
+    /// `n` split into `c` non-negative parts.
+    fn split(n: u64, c: usize) -> impl Strategy<Value = Vec<u64>> {
+        proptest::collection::vec(0u64..=n, c.saturating_sub(1)).prop_map(move |mut cuts| {
+            cuts.sort_unstable();
+            let mut parts = Vec::with_capacity(c);
+            let mut last = 0;
+            for cut in cuts {
+                parts.push(cut - last);
+                last = cut;
+            }
+            parts.push(n - last);
+            parts
+        })
+    }
+
+    #[test]
+    fn linked_tables_share_their_hidden_totals() {
+        // Sites × age band and sites × gender: site 1 has 3 people.
+        let a = vec![vec![10, 12, 8], vec![1, 2, 0], vec![20, 9, 11]];
+        let b = vec![vec![15, 15], vec![3, 0], vec![25, 15]];
+        let out = protect_linked(&[a.clone(), b.clone()], MIN_COUNT);
+        assert_eq!(out[0].row_totals, out[1].row_totals);
+        assert_eq!(out[0].total, out[1].total);
+        assert_eq!(out[0].row_totals[1], None);
+        assert!(determined_linked(&out).is_empty());
+        // Separately, each alone is protected but a total hidden in one may show in the other.
+        for (p, t) in out.iter().zip([&a, &b]) {
+            for (i, row) in t.iter().enumerate() {
+                for (j, &v) in row.iter().enumerate() {
+                    if let Some(shown) = p.cells[i][j] {
+                        assert_eq!(shown, v);
+                        assert!(shown >= MIN_COUNT);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "same rows and row totals")]
+    fn linked_tables_must_share_their_rows() {
+        let _ = protect_linked(&[vec![vec![1, 2]], vec![vec![4]]], MIN_COUNT);
+    }
+
+    #[test]
+    fn the_equation_check_finds_a_value_given_away() {
+        // A 2 × 2 table with one hidden cell and every margin published: the cell is the
+        // row total less the other cell.
+        let mut p = protect_table(&[vec![10, 20], vec![30, 40]], MIN_COUNT);
+        p.cells[0][0] = None;
+        p.why[0][0] = Some(Hidden::Protecting);
+        assert_eq!(determined_linked(&[p.clone()]), vec![(0, 0, 0)]);
+        // Hidden in a rectangle, nothing is determined.
+        for (i, j) in [(0, 1), (1, 0), (1, 1)] {
+            p.cells[i][j] = None;
+        }
+        assert!(determined_linked(&[p]).is_empty());
     }
 
     #[test]
@@ -873,14 +1429,38 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig {
-            cases: 400,
-            failure_persistence: None,
+            cases: 4000,
             ..ProptestConfig::default()
         })]
 
         #[test]
         fn random_tables_are_protected((counts, min) in table()) {
             check_invariants(&counts, min);
+        }
+
+        #[test]
+        fn random_linked_tables_are_protected(tables in linked()) {
+            let out = protect_linked(&tables, MIN_COUNT);
+            prop_assert!(determined_linked(&out).is_empty());
+            for (p, t) in out.iter().zip(&tables) {
+                prop_assert_eq!(&p.row_totals, &out[0].row_totals);
+                prop_assert_eq!(p.total, out[0].total);
+                // Each table alone meets every rule, the independent checks included.
+                let pub_ = augmented(p);
+                let real = truth(t);
+                for (prow, rrow) in pub_.iter().zip(&real) {
+                    for (v, &x) in prow.iter().zip(rrow) {
+                        if let Some(v) = v {
+                            prop_assert_eq!(*v, x);
+                            prop_assert!(*v >= MIN_COUNT);
+                        }
+                    }
+                }
+                prop_assert!(determined_by_equations(&pub_).is_empty());
+            }
+            // The tables together, by the test's own exact elimination: one system whose
+            // unknowns are every hidden entry, a hidden row total being one unknown for all.
+            prop_assert!(jointly_determined(&out).is_empty(), "{:?} -> {:?}", tables, out);
         }
 
         #[test]

@@ -1197,7 +1197,12 @@ pub fn stream_rows(
         if dataset.is_computed() {
             return send_computed(db, project, dataset, format, filters, maker, tx).await;
         }
-        let mut rows = crate::storage::analysis::export_rows(&db, dataset, &project, &filters);
+        // Attendance: the marks a session at a time (one database row per session).
+        let mut rows = if dataset == Dataset::Attendance {
+            crate::storage::analysis::attendance_mark_groups(&db, &project, &filters)
+        } else {
+            crate::storage::analysis::export_rows(&db, dataset, &project, &filters)
+        };
         // Attendance: the sessions, in the marks' order, read alongside.
         let mut sessions = (dataset == Dataset::Attendance).then(|| SessionCursor {
             rows: crate::storage::analysis::attendance_session_rows(&db, &project, &filters).fuse(),
@@ -1219,10 +1224,8 @@ pub fn stream_rows(
                 None => maker.row(&row).map(|values| writer.row(&values)),
                 // A mark whose session the sessions query did not see (a sync committed
                 // between the two reads) is left out, as if read a moment earlier.
-                Some(sessions) => match sessions.seek(order_key(&row, 3), &maker).await {
-                    Ok(Some((s, codes))) => {
-                        RowMaker::attendance_row(s, codes, &row).map(|v| writer.row(&v))
-                    }
+                Some(sessions) => match sessions.seek(order_key(&row, 2), &maker).await {
+                    Ok(Some((s, codes))) => write_mark_group(&mut writer, s, codes, &row),
                     Ok(None) => Ok(()),
                     Err(e) => Err(e),
                 },
@@ -1244,6 +1247,29 @@ pub fn stream_rows(
         let _ = tx.send(last).await;
     });
     rx
+}
+
+/// Writes the attendance rows of one session from its group of marks (see
+/// [`crate::storage::analysis::attendance_mark_groups`]).
+fn write_mark_group(
+    writer: &mut Writer,
+    session: &AnyRow,
+    codes: &(String, String),
+    group: &AnyRow,
+) -> Result<(), sqlx::Error> {
+    let marks: &str = group.try_get(1)?;
+    for mark in marks.split('\u{1e}') {
+        let (participant, status) = mark.split_once('\u{1f}').ok_or_else(|| {
+            sqlx::Error::Decode(format!("an attendance mark without its status: {mark:?}").into())
+        })?;
+        writer.row(&RowMaker::attendance_mark_row(
+            session,
+            codes,
+            participant,
+            status,
+        )?);
+    }
+    Ok(())
 }
 
 /// Writes a computed dataset ([`Dataset::is_computed`]: `outcome_pairs`) into the channel:
@@ -1285,7 +1311,8 @@ async fn send_computed(
 }
 
 /// The (start, session id) of a row whose session id is column 0 and start column `start`:
-/// the order both streams of an attendance export are read in.
+/// the order both streams of an attendance export (sessions, and marks grouped by session)
+/// are read in.
 fn order_key(row: &AnyRow, start: usize) -> (&str, &str) {
     (
         row.try_get(start).unwrap_or_default(),
@@ -1471,9 +1498,9 @@ impl RowMaker {
                 ]
             }
             Dataset::Attendance => {
-                // Attendance rows are made by merging two streams: see `attendance_row`.
+                // Attendance rows are made by merging two streams: see `attendance_mark_row`.
                 return Err(sqlx::Error::Protocol(
-                    "attendance rows are made by attendance_row".into(),
+                    "attendance rows are made by attendance_mark_row".into(),
                 ));
             }
             Dataset::Wellbeing => self.wellbeing_row(r)?,
@@ -1552,23 +1579,26 @@ impl RowMaker {
         ))
     }
 
-    /// One attendance row from a session row (of [`crate::storage::analysis::attendance_session_rows`]) with its
-    /// [`RowMaker::session_codes`], and a mark row (of [`crate::storage::analysis::export_rows`]).
-    pub fn attendance_row<'r>(
+    /// One attendance row from a session row (of
+    /// [`crate::storage::analysis::attendance_session_rows`]) with its
+    /// [`RowMaker::session_codes`], and a mark's participant and status (of
+    /// [`crate::storage::analysis::attendance_mark_groups`]).
+    pub fn attendance_mark_row<'r>(
         session: &'r AnyRow,
         (site, activity): &'r (String, String),
-        mark: &'r AnyRow,
+        participant: &'r str,
+        status: &'r str,
     ) -> Result<Vec<Val<'r>>, sqlx::Error> {
         let start: &str = session.try_get(5)?;
         Ok(vec![
-            text(mark, 0)?,
-            text(mark, 1)?,
+            text(session, 0)?,
+            Val::from(participant),
             text(session, 1)?,
             Val::from(site.as_str()),
             Val::from(activity.as_str()),
             text(session, 4)?,
             Val::from(start.get(..10).unwrap_or(start)),
-            text(mark, 2)?,
+            Val::from(status),
         ])
     }
 

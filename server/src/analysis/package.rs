@@ -227,6 +227,30 @@ impl Write for ChannelWriter {
     }
 }
 
+/// The files' time in the zip: the export time (the descriptor's `created`) in UK time, as a
+/// zip's timestamps carry no zone; the zip format's earliest time if it cannot be read.
+fn zip_time(created: &str) -> zip::DateTime {
+    use chrono::{Datelike, Timelike};
+    chrono::DateTime::parse_from_rfc3339(created)
+        .ok()
+        .map(|t| {
+            let t = t.with_timezone(&chrono::Utc);
+            t + chrono::Duration::hours(bothy_sync_core::time::uk_offset_hours(t))
+        })
+        .and_then(|t| {
+            zip::DateTime::from_date_and_time(
+                u16::try_from(t.year()).ok()?,
+                t.month() as u8,
+                t.day() as u8,
+                t.hour() as u8,
+                t.minute() as u8,
+                t.second() as u8,
+            )
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
 /// Streams the package: `datapackage.json`, then each dataset's CSV. The first chunk is sent
 /// once the first CSV's first rows are read (a database error before then is the first item).
 pub fn stream_package(
@@ -238,6 +262,10 @@ pub fn stream_package(
 ) -> mpsc::Receiver<Result<Vec<u8>, std::io::Error>> {
     let (out_tx, out_rx) = mpsc::channel(4);
     let (part_tx, mut part_rx) = mpsc::channel::<Part>(4);
+    let descriptor_time = descriptor["created"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     // The zip is written on a blocking thread: compressing is CPU work.
     let zip_out = out_tx.clone();
     tokio::task::spawn_blocking(move || {
@@ -249,7 +277,8 @@ pub fn stream_package(
         let mut zip = zip::ZipWriter::new_stream(writer);
         let options = SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated)
-            .large_file(true);
+            .large_file(true)
+            .last_modified_time(zip_time(&descriptor_time));
         let written = || -> zip::result::ZipResult<()> {
             while let Some(part) = part_rx.blocking_recv() {
                 match part {

@@ -14,7 +14,7 @@
 //! (`null`), and shares and statistics are given only where they derive from published counts.
 //! Statistics ([`crate::analysis::stats`]) are withheld for groups whose count of pairs is suppressed.
 
-use crate::analysis::disclosure::{self, MIN_COUNT};
+use crate::analysis::disclosure::{self, Hidden, MIN_COUNT};
 use crate::analysis::export::{Filters, Thresholds, Val};
 use crate::analysis::redact::Redactor;
 use crate::analysis::stats::{self, PairedStats};
@@ -31,7 +31,7 @@ use std::sync::Arc;
 /// A consenting participant.
 #[derive(Debug, Clone)]
 pub struct Person {
-    id: String,
+    pub(crate) id: String,
     /// The day they registered: as typed on the device, else their record's creation day.
     registered: Option<NaiveDate>,
     /// The day they were referred, if given.
@@ -84,7 +84,7 @@ pub struct Data {
     people: Vec<Person>,
     /// Every consenting participant in scope before the date filter, by id: the groups of
     /// the people whose outcome pairs are counted.
-    everyone: HashMap<String, Person>,
+    pub(crate) everyone: HashMap<String, Person>,
     sessions: Vec<Session>,
     responses: Vec<Response>,
     filters: Filters,
@@ -254,7 +254,7 @@ fn configured(t: f64) -> String {
 }
 
 impl Measure {
-    fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         match self {
             Measure::Wemwbs => "wemwbs".into(),
             Measure::Swemwbs => "swemwbs".into(),
@@ -280,7 +280,7 @@ impl Measure {
         }
     }
     /// +1 when a higher score is better, -1 when lower is.
-    fn direction(&self) -> f64 {
+    pub(crate) fn direction(&self) -> f64 {
         match self {
             Measure::Ons4(4) => -1.0,
             Measure::Total(d) if !d.scoring.higher_is_better => -1.0,
@@ -299,7 +299,7 @@ impl Measure {
     /// The reliable-change threshold with where it comes from, and a second documented one:
     /// for WEMWBS and SWEMWBS the configured one and a published one, for another instrument
     /// the first two of its definition's `reliable_change`.
-    fn thresholds(&self, t: Thresholds) -> Option<Thresholds2> {
+    pub(crate) fn thresholds(&self, t: Thresholds) -> Option<Thresholds2> {
         match self {
             Measure::Wemwbs => Some((
                 (t.wemwbs, configured(t.wemwbs)),
@@ -340,7 +340,7 @@ impl Measure {
 }
 
 /// A threshold (points, where it comes from) and a second one.
-type Thresholds2 = ((f64, String), Option<(f64, String)>);
+pub(crate) type Thresholds2 = ((f64, String), Option<(f64, String)>);
 
 /// `Three-item loneliness scale (UCLA) (UCLA3; sum, 3-9; lower is better)`.
 fn total_label(d: &Definition) -> String {
@@ -439,7 +439,7 @@ fn bands_cover_every_score(d: &Definition) -> bool {
 
 /// Which measures an outcomes report covers.
 #[derive(Debug, Clone, Default)]
-pub struct Selection(Option<Vec<Measure>>);
+pub struct Selection(pub(crate) Option<Vec<Measure>>);
 
 impl Selection {
     /// Every measure: the built-in ones, and the total score of every other instrument with
@@ -578,15 +578,15 @@ fn other_measures(data: &Data) -> (Vec<Measure>, Vec<NotReported>) {
 /// One participant's baseline and follow-up on a measure: the two responses and their scores.
 #[derive(Debug, Clone)]
 pub struct Pair<'d> {
-    participant: &'d str,
+    pub(crate) participant: &'d str,
     baseline: &'d Response,
     follow_up: &'d Response,
-    before: f64,
-    after: f64,
+    pub(crate) before: f64,
+    pub(crate) after: f64,
 }
 
 impl Pair<'_> {
-    fn change(&self) -> f64 {
+    pub(crate) fn change(&self) -> f64 {
         self.after - self.before
     }
 }
@@ -804,6 +804,10 @@ pub struct Bin {
     pub label: String,
     /// Participants (`null` if suppressed).
     pub count: Option<u64>,
+    /// Why `count` is withheld: `small` (below 5) or `protecting` (hidden so that a small
+    /// count cannot be worked out); absent when it is published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<Hidden>,
 }
 
 /// How many of the pairs had their baseline, and their follow-up, in one band.
@@ -853,7 +857,7 @@ pub struct MeasureOutcome {
     pub note: Option<String>,
 }
 
-fn share(num: Option<u64>, den: Option<u64>) -> Option<f64> {
+pub(crate) fn share(num: Option<u64>, den: Option<u64>) -> Option<f64> {
     match (num, den) {
         (Some(n), Some(d)) if d > 0 => Some(round4(n as f64 / d as f64)),
         _ => None,
@@ -929,8 +933,12 @@ fn outcome_of(measure: &Measure, pairs: &[Pair], thresholds: Thresholds) -> Meas
         }
         distribution = labels
             .into_iter()
-            .zip(cells.iter().copied())
-            .map(|(label, count)| Bin { label, count })
+            .zip(cells.iter().copied().zip(counts))
+            .map(|(label, (count, raw))| Bin {
+                label,
+                count,
+                withheld: disclosure::withheld(raw, count, MIN_COUNT),
+            })
             .collect();
     } else {
         let labels = ["-3 or less", "-2 to -1", "0", "1 to 2", "3 or more"];
@@ -948,10 +956,11 @@ fn outcome_of(measure: &Measure, pairs: &[Pair], thresholds: Thresholds) -> Meas
         let (cells, _) = disclosure::protect_vector(&counts, MIN_COUNT);
         distribution = labels
             .into_iter()
-            .zip(cells)
-            .map(|(l, count)| Bin {
+            .zip(cells.into_iter().zip(counts))
+            .map(|(l, (count, raw))| Bin {
                 label: l.to_owned(),
                 count,
+                withheld: disclosure::withheld(raw, count, MIN_COUNT),
             })
             .collect();
     }
@@ -1125,9 +1134,31 @@ pub struct PeopleRow {
     pub retained_4_plus: Option<f64>,
     /// ... at least 6.
     pub retained_6_plus: Option<f64>,
+    /// Why each withheld count (`participants`, `attended`, `attended_4_plus`) is withheld:
+    /// `small` or `protecting`; a withheld share takes the mark of its counts. Absent when
+    /// every count is published.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub withheld: BTreeMap<&'static str, Hidden>,
 }
 
-fn people_row(group: String, cells: Vec<Option<u64>>, total: Option<u64>) -> PeopleRow {
+impl PeopleRow {
+    /// Marks the row's withheld counts, given its true counts by attendance band.
+    pub(crate) fn marked(mut self, bands: &[u64]) -> PeopleRow {
+        let sum = |from: usize| bands.iter().skip(from).sum::<u64>();
+        for (name, shown, value) in [
+            ("participants", self.participants, sum(0)),
+            ("attended", self.attended, sum(1)),
+            ("attended_4_plus", self.attended_4_plus, sum(3)),
+        ] {
+            if let Some(mark) = disclosure::withheld(value, shown, MIN_COUNT) {
+                self.withheld.insert(name, mark);
+            }
+        }
+        self
+    }
+}
+
+pub(crate) fn people_row(group: String, cells: Vec<Option<u64>>, total: Option<u64>) -> PeopleRow {
     let attended = derived_sum(&cells, total, &[1, 2, 3, 4]);
     let two = derived_sum(&cells, total, &[2, 3, 4]);
     let four = derived_sum(&cells, total, &[3, 4]);
@@ -1142,6 +1173,7 @@ fn people_row(group: String, cells: Vec<Option<u64>>, total: Option<u64>) -> Peo
         attended,
         attended_4_plus: four,
         by_sessions_attended: cells,
+        withheld: BTreeMap::new(),
     }
 }
 
@@ -1167,12 +1199,15 @@ fn people_table(groups: &[String], people: &[(usize, u64)]) -> PeopleTable {
     let p = disclosure::protect_table(&counts, MIN_COUNT);
     let rows = groups
         .iter()
-        .zip(p.cells.iter().zip(&p.row_totals))
-        .map(|(g, (cells, total))| people_row(g.clone(), cells.clone(), *total))
+        .zip(p.cells.iter().zip(&p.row_totals).zip(&counts))
+        .map(|(g, ((cells, total), raw))| people_row(g.clone(), cells.clone(), *total).marked(raw))
+        .collect();
+    let column_totals: Vec<u64> = (0..ATTENDANCE_BANDS.len())
+        .map(|j| counts.iter().map(|row| row[j]).sum())
         .collect();
     PeopleTable {
         rows,
-        all: people_row("all".into(), p.col_totals.clone(), p.total),
+        all: people_row("all".into(), p.col_totals.clone(), p.total).marked(&column_totals),
         suppressed_primary: p.primary,
         suppressed_secondary: p.secondary,
     }
@@ -1189,6 +1224,9 @@ pub struct Month {
     pub attendances: Option<u64>,
     /// Mean attendees per session.
     pub mean_attendees_per_session: Option<f64>,
+    /// Why `attendances` is withheld (`small` or `protecting`); absent when published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<Hidden>,
 }
 
 /// Sessions and attendances of one activity.
@@ -1202,6 +1240,9 @@ pub struct ActivityRow {
     pub sessions: u64,
     /// Attendances, `null` if suppressed.
     pub attendances: Option<u64>,
+    /// Why `attendances` is withheld (`small` or `protecting`); absent when published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<Hidden>,
 }
 
 /// The attendance report.
@@ -1221,10 +1262,16 @@ pub struct AttendanceReport {
     pub referral_funnel: PeopleTable,
 }
 
-fn by_key<K: Ord + Clone>(
-    sessions: &[Session],
-    key: impl Fn(&Session) -> K,
-) -> (Vec<K>, Vec<u64>, Vec<Option<u64>>, Option<u64>) {
+/// Per key: the keys, sessions held, attendances as published with why they are withheld,
+/// and the protected total of attendances.
+type ByKey<K> = (
+    Vec<K>,
+    Vec<u64>,
+    Vec<(Option<u64>, Option<Hidden>)>,
+    Option<u64>,
+);
+
+fn by_key<K: Ord + Clone>(sessions: &[Session], key: impl Fn(&Session) -> K) -> ByKey<K> {
     let mut map: BTreeMap<K, (u64, u64)> = BTreeMap::new();
     for s in sessions {
         let e = map.entry(key(s)).or_default();
@@ -1233,8 +1280,13 @@ fn by_key<K: Ord + Clone>(
     }
     let keys: Vec<K> = map.keys().cloned().collect();
     let n: Vec<u64> = map.values().map(|v| v.0).collect();
-    let att: Vec<u64> = map.values().map(|v| v.1).collect();
-    let (att, total) = disclosure::protect_vector(&att, MIN_COUNT);
+    let raw: Vec<u64> = map.values().map(|v| v.1).collect();
+    let (att, total) = disclosure::protect_vector(&raw, MIN_COUNT);
+    let att = att
+        .into_iter()
+        .zip(raw)
+        .map(|(shown, value)| (shown, disclosure::withheld(value, shown, MIN_COUNT)))
+        .collect();
     (keys, n, att, total)
 }
 
@@ -1246,12 +1298,15 @@ pub fn attendance(data: &Data) -> AttendanceReport {
     let activities = acts
         .into_iter()
         .zip(n.iter().zip(att))
-        .map(|((activity, activity_type), (n, a))| ActivityRow {
-            activity,
-            activity_type,
-            sessions: *n,
-            attendances: a,
-        })
+        .map(
+            |((activity, activity_type), (n, (a, withheld)))| ActivityRow {
+                activity,
+                activity_type,
+                sessions: *n,
+                attendances: a,
+                withheld,
+            },
+        )
         .collect();
     let (months, n, att, _) = by_key(&data.sessions, |s| {
         format!("{:04}-{:02}", s.date.year(), s.date.month())
@@ -1259,11 +1314,12 @@ pub fn attendance(data: &Data) -> AttendanceReport {
     let months = months
         .into_iter()
         .zip(n.iter().zip(att))
-        .map(|(month, (n, a))| Month {
+        .map(|(month, (n, (a, withheld)))| Month {
             month,
             sessions: *n,
             attendances: a,
             mean_attendees_per_session: a.map(|a| (a as f64 / *n as f64 * 100.0).round() / 100.0),
+            withheld,
         })
         .collect();
     let sources: Vec<String> = schema::REFERRAL_SOURCES
@@ -1300,7 +1356,7 @@ fn group_index(groups: &[String], value: Option<&str>) -> usize {
 
 /// A dimension of equity breakdowns.
 #[derive(Debug, Clone, Copy)]
-enum Dimension {
+pub(crate) enum Dimension {
     ImdQuintile,
     EthnicGroup,
     AgeBand,
@@ -1308,7 +1364,7 @@ enum Dimension {
     Rurality,
 }
 
-const DIMENSIONS: [Dimension; 5] = [
+pub(crate) const DIMENSIONS: [Dimension; 5] = [
     Dimension::ImdQuintile,
     Dimension::EthnicGroup,
     Dimension::AgeBand,
@@ -1317,7 +1373,7 @@ const DIMENSIONS: [Dimension; 5] = [
 ];
 
 impl Dimension {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Dimension::ImdQuintile => "imd_quintile",
             Dimension::EthnicGroup => "ethnic_group",
@@ -1326,7 +1382,7 @@ impl Dimension {
             Dimension::Rurality => "rurality",
         }
     }
-    fn groups(self) -> Vec<String> {
+    pub(crate) fn groups(self) -> Vec<String> {
         let codes: Vec<String> = match self {
             Dimension::ImdQuintile => (1..=5)
                 .map(|q| match q {
@@ -1348,7 +1404,7 @@ impl Dimension {
             .chain(["not_recorded".to_owned()])
             .collect()
     }
-    fn group_of(self, p: &Person, groups: &[String]) -> usize {
+    pub(crate) fn group_of(self, p: &Person, groups: &[String]) -> usize {
         match self {
             Dimension::ImdQuintile => p
                 .imd_decile
@@ -1379,6 +1435,9 @@ pub struct GroupOutcome {
     pub improved_share: Option<f64>,
     /// Statistics of change, when n is published.
     pub stats: Option<PairedStats>,
+    /// Why `n` is withheld (`small` or `protecting`); absent when published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<Hidden>,
 }
 
 /// Outcomes of every group on one measure.
@@ -1474,6 +1533,7 @@ pub fn equity(data: &Data, to: &'static str, thresholds: Thresholds) -> EquityRe
                                 no_reliable_change: cells[1],
                                 deteriorated: cells[2],
                                 improved_share: share(cells[0], n),
+                                withheld: prot.why(i, 3),
                                 stats: n.and_then(|_| {
                                     let before: Vec<f64> =
                                         by_group[i].iter().map(|p| p.before).collect();
@@ -2200,7 +2260,8 @@ mod tests {
             ])
         );
         // A gap at 6: the `none` row is listed, even though no pair falls in it, and its 0
-        // is suppressed with a second cell so that it cannot be worked out.
+        // is suppressed with the other cells: with a second alone (5, marked protecting) the
+        // total 12 would pin both.
         let gap = two_band_sum(serde_json::json!([
             {"name": "low", "min": 2, "max": 5}, {"name": "high", "min": 7, "max": 10}
         ]));
@@ -2208,7 +2269,7 @@ mod tests {
         assert_eq!(got.len(), 3);
         assert_eq!(got[2].band, "none");
         assert_eq!(got[2].baseline, None);
-        assert_eq!(got.iter().filter(|b| b.baseline.is_none()).count(), 2);
+        assert_eq!(got.iter().filter(|b| b.baseline.is_none()).count(), 3);
     }
 
     #[test]

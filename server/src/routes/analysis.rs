@@ -8,7 +8,7 @@ use crate::access::audit::{self, Actor};
 use crate::access::auth::UserAuth;
 use crate::access::roles::{Capability, ProjectAccess};
 use crate::analysis::export::{self, Dataset, Filters, Format, Redactor, RowMaker, Thresholds};
-use crate::analysis::{package, reports};
+use crate::analysis::{package, reports, sites};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage;
@@ -472,14 +472,30 @@ async fn audit_report(
     report: &str,
     q: &AnalysisQuery,
 ) -> ApiResult<()> {
+    audit_report_with(state, user, slug, report, q, json!({})).await
+}
+
+/// Records a report read with its query and `more` fields (an object) of its own.
+async fn audit_report_with(
+    state: &AppState,
+    user: &UserAuth,
+    slug: &str,
+    report: &str,
+    q: &AnalysisQuery,
+    more: Value,
+) -> ApiResult<()> {
+    let mut details = json!({"report": report, "site": q.site, "activity": q.activity,
+        "from": q.from, "to": q.to, "timepoint": q.timepoint, "quarter": q.quarter});
+    if let (Some(d), Value::Object(more)) = (details.as_object_mut(), more) {
+        d.extend(more);
+    }
     audit::record(
         &state.db.pool,
         &Actor::user(user),
         "report",
         Some(slug),
         Some(report),
-        json!({"report": report, "site": q.site, "activity": q.activity, "from": q.from,
-               "to": q.to, "timepoint": q.timepoint, "quarter": q.quarter}),
+        details,
     )
     .await?;
     Ok(())
@@ -616,6 +632,74 @@ pub async fn equity(
         json!(reports::equity(d, to, t))
     })
     .await
+}
+
+/// The sites of the sites report.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SitesQuery {
+    /// `all` (the default: every site that held a matching session) or site codes separated
+    /// by commas, reported in that order.
+    pub sites: Option<String>,
+}
+
+/// `GET /api/v1/projects/{slug}/reports/sites`: several sites (or all) in one report, each
+/// participant counted at their home site.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{slug}/reports/sites",
+    tag = "analysis",
+    security(("user_token" = [])),
+    params(
+        ("slug" = String, Path, description = "The project's slug"),
+        AnalysisQuery,
+        SitesQuery,
+    ),
+    responses(
+        (status = 200, description = "Per selected site and for all of them: sessions and attendances, participants by sessions attended with first attendance and retention, participants by equity group (IMD quintile, ethnic group, age band, gender, rurality) and WEMWBS/SWEMWBS outcomes; each participant counted at one home site; the people and equity tables protected together. See docs/reports.md."),
+        (status = 400, description = "`invalid_query`: also a site code the project does not know, an empty code in `sites`, or `site` (use `sites`)", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid credential", body = crate::openapi::ErrorBody),
+        (status = 403, description = "not an admin, coordinator or analyst of the project", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such project (server admins; others get 403)", body = crate::openapi::ErrorBody),
+        (status = 500, description = "internal error", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn sites(
+    State(state): State<AppState>,
+    user: UserAuth,
+    PathParams(slug): PathParams<String>,
+    q: Result<Query<AnalysisQuery>, QueryRejection>,
+    chosen: Result<Query<SitesQuery>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let q = query_params(q)?;
+    let chosen = chosen
+        .map(|Query(s)| s)
+        .map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
+    if q.site.as_deref().is_some_and(|s| !s.is_empty()) {
+        return Err(ApiError::bad(
+            "invalid_query",
+            "the sites report takes `sites` (codes separated by commas, or `all`), not `site`",
+        ));
+    }
+    let selection = sites::SiteSelection::parse(chosen.sites.as_deref())?;
+    let (filters, thresholds) = report_inputs(&state, &user, &slug, &q).await?;
+    let to = reports::follow_up_timepoint(q.timepoint.as_deref())?;
+    let data = sites::SitesData::load(&state.db, &slug, &filters, &selection).await?;
+    audit_report_with(
+        &state,
+        &user,
+        &slug,
+        "sites",
+        &q,
+        json!({"sites": data.sites.iter().map(|s| s.code.as_str()).collect::<Vec<_>>()}),
+    )
+    .await?;
+    let demo = is_demo(&state, &slug).await?;
+    Ok(Json(with_demo(
+        json!(sites::sites(&data, to, thresholds)),
+        demo,
+    )))
 }
 
 /// `GET /api/v1/projects/{slug}/reports/quarterly`: the quarterly programme report.

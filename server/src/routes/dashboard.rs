@@ -9,6 +9,8 @@
 //! * `GET /dashboard`: the projects the user may analyse.
 //! * `GET /dashboard/projects/{slug}`: a project's figures, filtered by site, activity and
 //!   dates. The figures come from [`sections`].
+//! * `GET /dashboard/projects/{slug}/charts/{id}.csv`: one chart's table as CSV, from the same
+//!   chart specifications ([`charts`]) as the page.
 //! * `GET /dashboard/projects/{slug}/exports/{dataset}` and `…/data-package`: the project's
 //!   exports and data package, as `/api/v1` serves them (the same checks and audit), linked
 //!   from the project page with its filters ([`downloads`]).
@@ -75,9 +77,15 @@ th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--line);ve
 .scroll{overflow-x:auto}\
 details{margin:.8rem 0}summary{cursor:pointer;color:var(--accent)}\
 pre{background:var(--soft);padding:.6rem;white-space:pre-wrap;overflow-wrap:anywhere;font-size:.85rem}\
-figure{margin:.8rem 0 1.2rem}\
+figure{margin:.3rem 0 0}\
 figcaption{color:var(--muted);font-size:.9rem;margin-top:.3rem}\
 svg.chart{display:block;max-width:40rem;height:auto}\
+.figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,22rem),1fr));gap:0 1.5rem}\
+.fig{min-width:0;margin-bottom:1rem}.fig h3{margin:.8rem 0 .2rem}\
+p.empty{color:var(--muted);margin:.3rem 0}p.csv{margin:.3rem 0 0;font-size:.9rem}\
+.howto{background:var(--soft);border-radius:.4rem;padding:0 .8rem .2rem;margin-top:1rem}\
+.howto h2{border:0;margin:0;padding-top:.6rem;font-size:1rem}.howto ul{margin:.3rem 0 .5rem;padding-left:1.2rem}\
+.vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}\
 .muted{color:var(--muted)}\
 ul.projects{padding-left:1.2rem}ul.projects li{margin:.4rem 0}\
 .demo{border-left:4px solid #8a4b00;background:#fff4e0;padding:.6rem .8rem;margin:1rem 0;font-weight:600}\
@@ -588,16 +596,17 @@ pub async fn project_page(
     }
 }
 
-async fn project_page_body(
+/// The project `slug` if `user` may analyse it, else the page that refuses (a `403` page), or
+/// the error (`404` for no such project).
+async fn analysable_project(
     state: &AppState,
     user: &UserAuth,
     slug: &str,
-    filters: Result<Query<Filters>, QueryRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Result<(Project, ProjectAccess), Response>, ApiError> {
     let access = match ProjectAccess::require(state, user, slug, Capability::Analyse).await {
         Ok(access) => access,
         Err(ApiError::Forbidden(_)) => {
-            return Ok(error_page(
+            return Ok(Err(error_page(
                 StatusCode::FORBIDDEN,
                 Some(&user.username),
                 "Not available to you",
@@ -606,7 +615,7 @@ async fn project_page_body(
                      roles.",
                     Capability::Analyse.roles_in_words()
                 ),
-            ));
+            )));
         }
         Err(ApiError::NotFound(_)) => {
             return Err(ApiError::NotFound(format!("There is no project “{slug}”.")));
@@ -621,6 +630,19 @@ async fn project_page_body(
         slug: slug.to_owned(),
         name,
     };
+    Ok(Ok((project, access)))
+}
+
+async fn project_page_body(
+    state: &AppState,
+    user: &UserAuth,
+    slug: &str,
+    filters: Result<Query<Filters>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (project, access) = match analysable_project(state, user, slug).await? {
+        Ok(found) => found,
+        Err(refused) => return Ok(refused),
+    };
     let (filters, mut problems) = match filters {
         Ok(Query(f)) => f.clean(),
         Err(_) => (
@@ -632,8 +654,7 @@ async fn project_page_body(
     let mut body = demo_banner(state, slug).await?.to_owned();
     let _ = write!(
         body,
-        "<h1>{}</h1><p class=\"muted\">Figures from the records synced so far. Counts of fewer \
-         than five people are not shown (“suppressed (&lt;5)”).</p>",
+        "<h1>{}</h1><p class=\"muted\">Figures from the records synced so far.</p>",
         escape(&project.name)
     );
     if access.may(Capability::ManageSetup) {
@@ -644,6 +665,7 @@ async fn project_page_body(
         );
     }
     body.push_str(&filter_form(&project, &filters, &options, &mut problems));
+    body.push_str(HOW_TO_READ);
     body.push_str(&sections(state, &project, &filters).await?);
     body.push_str(&downloads(&project, &filters));
     crate::access::audit::record(
@@ -672,17 +694,7 @@ async fn project_page_body(
 /// data package of them all, filtered as the page is.
 fn downloads(project: &Project, filters: &Filters) -> String {
     use crate::analysis::export::Dataset;
-    let mut query = String::new();
-    for (name, v) in [
-        ("site", &filters.site),
-        ("activity", &filters.activity),
-        ("from", &filters.from),
-        ("to", &filters.to),
-    ] {
-        if let Some(v) = v {
-            let _ = write!(query, "&{name}={}", percent_encode(v));
-        }
-    }
+    let query = filter_query(filters);
     let base = format!("/dashboard/projects/{}", percent_encode(&project.slug));
     let mut html = String::from(
         "<section aria-labelledby=\"s-downloads\"><h2 id=\"s-downloads\">Download the data</h2>\
@@ -1245,23 +1257,272 @@ fn filter_form(
 }
 
 // ------------------------------------------------------------------------------------------
-// The figures. Everything the project page shows below its filter form is made here, in one
-// function, so that richer report computations can replace its body without touching the
-// page, the login or the routing around it.
+// The figures. Everything the project page shows below its filter form is made here: one list
+// of chart specifications ([`charts`]) drives both the page's sections ([`sections`]) and each
+// chart's table as CSV ([`chart_csv`]), so the two always show the same numbers.
 // ------------------------------------------------------------------------------------------
 
-/// **The dashboard's figures.** Renders the project page's sections, in this order and with
-/// these `<h2>` headings: "Wellbeing change", "Attendance over time", "Retention", "Equity".
-/// Every figure comes from [`crate::analysis::reports`], the same computations as the JSON reports, with
-/// the same disclosure control: counts below 5 and the cells that would reveal them are shown
-/// as suppressed. All text from the database goes through [`escape`] (the charts escape their
-/// own inputs).
-pub async fn sections(
+use crate::analysis::charts::{Mark, Value};
+use crate::analysis::disclosure::Hidden;
+
+/// The project page's sections of figures, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// Change from baseline to end on each measure.
+    Wellbeing,
+    /// Attendance by month and sessions per activity.
+    Attendance,
+    /// Retention and the referral pathway.
+    Retention,
+    /// Reach, retention and wellbeing change by group.
+    Equity,
+}
+
+impl Section {
+    /// Every section, in the page's order.
+    pub const ALL: [Section; 4] = [
+        Section::Wellbeing,
+        Section::Attendance,
+        Section::Retention,
+        Section::Equity,
+    ];
+
+    fn id(self) -> &'static str {
+        match self {
+            Section::Wellbeing => "wellbeing",
+            Section::Attendance => "attendance",
+            Section::Retention => "retention",
+            Section::Equity => "equity",
+        }
+    }
+
+    /// The section's `<h2>`.
+    pub fn heading(self) -> &'static str {
+        match self {
+            Section::Wellbeing => "Wellbeing change",
+            Section::Attendance => "Attendance over time",
+            Section::Retention => "Retention",
+            Section::Equity => "Equity",
+        }
+    }
+
+    /// What the section says when it has no data at all.
+    fn nothing(self) -> &'static str {
+        match self {
+            Section::Wellbeing => "No pairs of baseline and end questionnaires yet.",
+            Section::Attendance => "No sessions recorded yet.",
+            Section::Retention => "No participants have attended a session yet.",
+            Section::Equity => "No participants recorded yet.",
+        }
+    }
+}
+
+/// How a chart is drawn.
+#[derive(Debug, Clone)]
+pub enum ChartKind {
+    /// Vertical bars over bins ([`crate::analysis::charts::histogram`]), the bins measured in
+    /// `x_label`.
+    Histogram {
+        /// What the bins measure.
+        x_label: String,
+    },
+    /// One horizontal bar per row ([`crate::analysis::charts::bar_chart`]).
+    Bars,
+    /// A bar per series in each row ([`crate::analysis::charts::grouped_bar_chart`]).
+    Grouped {
+        /// The end of the scale, if fixed.
+        max: Option<f64>,
+    },
+    /// A line through the rows in order ([`crate::analysis::charts::line_chart`]).
+    Line,
+}
+
+/// One row of a chart: a group (a bin, a month, an activity...) and a value per series.
+#[derive(Debug, Clone)]
+pub struct ChartRow {
+    /// The group, as the chart labels it.
+    pub group: String,
+    /// One value per series.
+    pub values: Vec<Value>,
+    /// A short note written after the value (e.g. "n = 12").
+    pub note: Option<String>,
+}
+
+/// A chart of the project page: its stable id, its visible heading, and the values it plots.
+#[derive(Debug, Clone)]
+pub struct ChartSpec {
+    /// The stable id: `wellbeing-wemwbs`, `attendance-by-month`, `equity-age_band-reach`...
+    pub id: String,
+    /// The section it belongs to.
+    pub section: Section,
+    /// The visible heading: what the chart shows, and its unit.
+    pub heading: String,
+    /// A longer description, for screen readers.
+    pub desc: String,
+    /// A caption under the chart (may be empty).
+    pub caption: String,
+    /// The sentence shown instead of the chart when it has nothing to draw.
+    pub empty: String,
+    /// How it is drawn.
+    pub kind: ChartKind,
+    /// The unit of its values (`participants`, `%`, `points`...).
+    pub unit: &'static str,
+    /// Whether the unit is written after each value on the chart (else the heading names it).
+    pub unit_on_values: bool,
+    /// The series' names (one for a single-series chart).
+    pub series: Vec<String>,
+    /// The plotted rows.
+    pub rows: Vec<ChartRow>,
+}
+
+impl ChartSpec {
+    /// Whether the chart has no value to draw: no rows, or every value withheld.
+    pub fn is_empty(&self) -> bool {
+        self.rows
+            .iter()
+            .flat_map(|r| &r.values)
+            .all(|v| v.number().is_none())
+    }
+
+    /// The chart as an SVG.
+    fn svg(&self) -> String {
+        use crate::analysis::charts::{Bar, bar_chart, grouped_bar_chart, histogram, line_chart};
+        let first = |r: &ChartRow| {
+            r.values
+                .first()
+                .copied()
+                .unwrap_or(Value::Withheld(Mark::Small))
+        };
+        let unit = if self.unit_on_values { self.unit } else { "" };
+        match &self.kind {
+            ChartKind::Histogram { x_label } => {
+                let bins: Vec<(String, Value)> = self
+                    .rows
+                    .iter()
+                    .map(|r| (r.group.clone(), first(r)))
+                    .collect();
+                histogram(&self.heading, &self.desc, &bins, x_label)
+            }
+            ChartKind::Bars => {
+                let bars: Vec<Bar> = self
+                    .rows
+                    .iter()
+                    .map(|r| Bar {
+                        label: r.group.clone(),
+                        value: first(r),
+                        note: r.note.clone(),
+                    })
+                    .collect();
+                bar_chart(&self.heading, &self.desc, &bars, unit)
+            }
+            ChartKind::Grouped { max } => {
+                let groups: Vec<(String, Vec<Value>)> = self
+                    .rows
+                    .iter()
+                    .map(|r| (r.group.clone(), r.values.clone()))
+                    .collect();
+                grouped_bar_chart(&self.heading, &self.desc, &self.series, &groups, *max, unit)
+            }
+            ChartKind::Line => {
+                let points: Vec<(String, Value)> = self
+                    .rows
+                    .iter()
+                    .map(|r| (r.group.clone(), first(r)))
+                    .collect();
+                line_chart(&self.heading, &self.desc, &points, self.unit)
+            }
+        }
+    }
+
+    /// The chart's table as CSV: `group,series,value,unit,withheld`, one line per plotted
+    /// value; `withheld` is `small`, `protecting` or empty.
+    pub fn csv(&self) -> String {
+        use crate::analysis::export::csv_string_field;
+        let mut out = b"group,series,value,unit,withheld\r\n".to_vec();
+        for row in &self.rows {
+            for (i, v) in row.values.iter().enumerate() {
+                let series = self.series.get(i).map_or("", String::as_str);
+                csv_string_field(&mut out, &row.group);
+                out.push(b',');
+                csv_string_field(&mut out, series);
+                out.push(b',');
+                if let Some(x) = v.number() {
+                    out.extend_from_slice(x.to_string().as_bytes());
+                }
+                out.push(b',');
+                csv_string_field(&mut out, self.unit);
+                out.push(b',');
+                if let Some(m) = v.mark() {
+                    out.extend_from_slice(m.as_str().as_bytes());
+                }
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// The chart mark of a reason for withholding.
+fn mark(h: Hidden) -> Mark {
+    match h {
+        Hidden::Small => Mark::Small,
+        Hidden::Protecting => Mark::Protecting,
+    }
+}
+
+/// A count as a plotted value: the number, or withheld with `why` (a small count when the
+/// report does not say).
+fn count_value(v: Option<u64>, why: Option<Hidden>) -> Value {
+    match v {
+        Some(v) => Value::Shown(v as f64),
+        None => Value::Withheld(why.map_or(Mark::Small, mark)),
+    }
+}
+
+/// A share or rate as a plotted value: the number, or withheld with the mark of the count it
+/// is computed from (`why`), else hidden.
+fn derived_value(v: Option<f64>, why: Option<Hidden>) -> Value {
+    match v {
+        Some(v) => Value::Shown(v),
+        None => Value::Withheld(why.map_or(Mark::Protecting, mark)),
+    }
+}
+
+/// Why a people row's count `field` (`participants`, `attended`, `attended_4_plus`) is
+/// withheld, as the report says.
+fn people_mark(row: &crate::analysis::reports::PeopleRow, field: &str) -> Option<Hidden> {
+    row.withheld.get(field).copied()
+}
+
+/// An id's part made of lowercase letters, digits, `-` and `_`.
+fn id_part(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// `2026-03` as `Mar 2026`.
+fn month_label(m: &str) -> String {
+    chrono::NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d")
+        .map(|d| d.format("%b %Y").to_string())
+        .unwrap_or_else(|_| m.to_owned())
+}
+
+/// **The dashboard's charts**, in the page's order, computed from
+/// [`crate::analysis::reports`] (the same computations as the JSON reports, with the same
+/// disclosure control) for the project and filters. Each withheld figure carries its mark: a
+/// count below 5, or a figure hidden to protect one.
+pub async fn charts(
     state: &AppState,
     project: &Project,
     filters: &Filters,
-) -> Result<String, ApiError> {
-    use crate::analysis::charts::{Bar, bar_chart, grouped_bar_chart, histogram, line_chart};
+) -> Result<Vec<ChartSpec>, ApiError> {
     use crate::analysis::reports;
     let date = |s: &Option<String>| {
         s.as_deref()
@@ -1279,6 +1540,9 @@ pub async fn sections(
         swemwbs: state.config.swemwbs_threshold,
     };
     let data = reports::Data::load(&state.db, &project.slug, &f).await?;
+    // With no participant at all, every count about people is a withheld zero: such charts
+    // say that nothing is recorded yet, not that their figures are withheld.
+    let no_people = data.everyone.is_empty();
     let outcomes = reports::outcomes(&data, "end", thresholds);
     let attendance = reports::attendance(&data);
     let equity = reports::equity(&data, "end", thresholds);
@@ -1290,25 +1554,21 @@ pub async fn sections(
             .cloned()
             .unwrap_or_else(|| s.to_owned())
     };
-    let mut html = String::new();
+    let one = |group: String, value: Value| ChartRow {
+        group,
+        values: vec![value],
+        note: None,
+    };
+    let mut out = Vec::new();
 
-    // Wellbeing change.
-    html.push_str(
-        "<section aria-labelledby=\"s-wellbeing\"><h2 id=\"s-wellbeing\">Wellbeing change</h2>",
-    );
+    // Wellbeing change: every measure with a total score (WEMWBS, SWEMWBS, UCLA3, the
+    // project's own); ONS4's four answers are reported one by one, in the outcome report.
     for m in outcomes
         .measures
         .iter()
-        // Every measure with a total score (WEMWBS, SWEMWBS, UCLA3, the project's own); ONS4's
-        // four answers are reported one by one, in the outcome report.
         .filter(|m| !m.measure.starts_with("ons4_"))
     {
-        let bins: Vec<(String, Option<u64>)> = m
-            .distribution
-            .iter()
-            .map(|b| (b.label.clone(), b.count))
-            .collect();
-        let summary = match (&m.n, &m.stats) {
+        let caption = match (&m.n, &m.stats) {
             (Some(n), Some(st)) => format!(
                 "{n} participants with a baseline and an end score: mean change {:+.2} points \
                  (95% CI {} to {}), Cohen's d_z {}, p {}.",
@@ -1316,98 +1576,167 @@ pub async fn sections(
                 st.ci95_low.map_or("-".into(), |v| format!("{v:.2}")),
                 st.ci95_high.map_or("-".into(), |v| format!("{v:.2}")),
                 st.cohens_dz.map_or("-".into(), |v| format!("{v:.2}")),
-                st.p.map_or("-".into(), |v| format!("{v:.3}")),
+                st.p.map_or("-".into(), |v| {
+                    // Three decimals, and below 0.001 as such: never "0.000".
+                    if v < 0.001 {
+                        "< 0.001".to_owned()
+                    } else {
+                        format!("{v:.3}")
+                    }
+                }),
             ),
-            _ => "Fewer than five participants have a baseline and an end score.".to_owned(),
+            _ => String::new(),
         };
-        let svg = histogram(
-            &format!("{}: change from baseline to end", m.label),
-            "Participants by points of change between their baseline and end questionnaires",
-            &bins,
-        );
-        html.push_str(&figure(&svg, &summary));
+        let rows: Vec<ChartRow> = if m.n == Some(0) {
+            Vec::new()
+        } else {
+            m.distribution
+                .iter()
+                .map(|b| one(b.label.clone(), count_value(b.count, b.withheld)))
+                .collect()
+        };
+        let empty = if rows.is_empty() {
+            "No pairs of baseline and end questionnaires yet."
+        } else {
+            "Fewer than 5 participants have a baseline and an end questionnaire."
+        };
+        out.push(ChartSpec {
+            id: format!("wellbeing-{}", id_part(&m.measure)),
+            section: Section::Wellbeing,
+            heading: format!(
+                "{}: change from baseline to end (participants by points of change)",
+                short_label(&m.label)
+            ),
+            desc: "Participants by points of change between their baseline and end \
+                   questionnaires."
+                .into(),
+            caption,
+            empty: empty.into(),
+            kind: ChartKind::Histogram {
+                x_label: "change in points (positive is better)".into(),
+            },
+            unit: "participants",
+            unit_on_values: false,
+            series: vec!["participants".into()],
+            rows,
+        });
     }
-    html.push_str("</section>");
 
     // Attendance over time.
-    html.push_str("<section aria-labelledby=\"s-attendance\"><h2 id=\"s-attendance\">Attendance over time</h2>");
-    let points: Vec<(String, f64)> = attendance
-        .months
-        .iter()
-        .filter_map(|m| Some((m.month.clone(), m.mean_attendees_per_session?)))
-        .collect();
-    html.push_str(&figure(
-        &line_chart(
-            "Attendees per session, by month",
-            "Mean attendees per session (registered and unregistered) in each month",
-            &points,
-            "attendees per session",
-        ),
-        &format!(
-            "{} sessions; months whose attendance is suppressed are left out.",
-            attendance.sessions
-        ),
-    ));
-    let bars: Vec<Bar> = attendance
-        .activities
-        .iter()
-        .map(|a| Bar::new(activity_name(&a.activity), Some(a.sessions as f64)))
-        .collect();
-    html.push_str(&figure(
-        &bar_chart(
-            "Sessions per activity",
-            "Number of sessions held for each activity",
-            &bars,
-        ),
-        "Sessions matching the filters.",
-    ));
-    html.push_str("</section>");
+    out.push(ChartSpec {
+        id: "attendance-by-month".into(),
+        section: Section::Attendance,
+        heading: "Attendees per session, by month".into(),
+        desc: "Mean attendees per session (registered and unregistered) in each month.".into(),
+        caption: format!("{} sessions in all.", attendance.sessions),
+        empty: "No sessions recorded yet.".into(),
+        kind: ChartKind::Line,
+        unit: "attendees per session",
+        unit_on_values: true,
+        series: vec!["mean attendees per session".into()],
+        rows: attendance
+            .months
+            .iter()
+            .map(|m| {
+                one(
+                    month_label(&m.month),
+                    derived_value(m.mean_attendees_per_session, m.withheld),
+                )
+            })
+            .collect(),
+    });
+    out.push(ChartSpec {
+        id: "sessions-by-activity".into(),
+        section: Section::Attendance,
+        heading: "Sessions per activity (sessions)".into(),
+        desc: "Number of sessions held for each activity.".into(),
+        caption: String::new(),
+        empty: "No sessions recorded yet.".into(),
+        kind: ChartKind::Bars,
+        unit: "sessions",
+        unit_on_values: true,
+        series: vec!["sessions".into()],
+        rows: attendance
+            .activities
+            .iter()
+            .map(|a| one(activity_name(&a.activity), Value::Shown(a.sessions as f64)))
+            .collect(),
+    });
 
     // Retention.
-    html.push_str("<section aria-labelledby=\"s-retention\"><h2 id=\"s-retention\">Retention</h2>");
     let all = &attendance.retention.all;
-    let pct = |v: Option<f64>| v.map(|v| (v * 1000.0).round() / 10.0);
-    html.push_str(&figure(
-        &bar_chart(
-            "Participants who kept coming",
-            "Of participants who attended at least once, the percentage attending at least 2, 4 and 6 sessions",
-            &[
-                Bar::new("2 or more sessions (%)", pct(all.retained_2_plus)),
-                Bar::new("4 or more sessions (%)", pct(all.retained_4_plus)),
-                Bar::new("6 or more sessions (%)", pct(all.retained_6_plus)),
-            ],
-        ),
-        "Percentages are withheld where they would reveal a count below five.",
-    ));
-    let funnel: Vec<(String, Vec<Option<f64>>)> = attendance
-        .referral_funnel
-        .rows
-        .iter()
-        .map(|r| {
-            (
-                r.group.replace('_', " "),
-                vec![
-                    r.participants.map(|v| v as f64),
-                    r.attended.map(|v| v as f64),
-                    r.attended_4_plus.map(|v| v as f64),
+    // A share takes the mark of the counts it is computed from (those who attended, and for
+    // 4 or more sessions those who did), else it is hidden.
+    let pct = |v: Option<f64>, counts: &[&str]| {
+        derived_value(
+            v.map(|v| (v * 1000.0).round() / 10.0),
+            counts.iter().find_map(|c| people_mark(all, c)),
+        )
+    };
+    let retention_rows = if all.participants == Some(0) || all.attended == Some(0) {
+        Vec::new()
+    } else {
+        vec![
+            one(
+                "2 or more sessions".into(),
+                pct(all.retained_2_plus, &["attended"]),
+            ),
+            one(
+                "4 or more sessions".into(),
+                pct(all.retained_4_plus, &["attended_4_plus", "attended"]),
+            ),
+            one(
+                "6 or more sessions".into(),
+                pct(all.retained_6_plus, &["attended"]),
+            ),
+        ]
+    };
+    out.push(ChartSpec {
+        id: "retention".into(),
+        section: Section::Retention,
+        heading: "Participants who kept coming (% of those who attended once or more)".into(),
+        desc: "Of participants who attended at least once, the percentage attending at least \
+               2, 4 and 6 sessions."
+            .into(),
+        caption: String::new(),
+        empty: "No participants have attended a session yet.".into(),
+        kind: ChartKind::Bars,
+        unit: "%",
+        unit_on_values: true,
+        series: vec!["share of attenders".into()],
+        rows: retention_rows,
+    });
+    out.push(ChartSpec {
+        id: "referral-pathway".into(),
+        section: Section::Retention,
+        heading: "Referral pathway by source (participants)".into(),
+        desc: "Participants referred, who attended once or more, and who attended 4 or more \
+               sessions, by referral source."
+            .into(),
+        caption: String::new(),
+        empty: "No referrals recorded yet.".into(),
+        kind: ChartKind::Grouped { max: None },
+        unit: "participants",
+        unit_on_values: false,
+        series: vec!["referred".into(), "attended".into(), "4+ sessions".into()],
+        rows: attendance
+            .referral_funnel
+            .rows
+            .iter()
+            .filter(|r| r.participants != Some(0))
+            .map(|r| ChartRow {
+                group: r.group.replace('_', " "),
+                values: vec![
+                    count_value(r.participants, people_mark(r, "participants")),
+                    count_value(r.attended, people_mark(r, "attended")),
+                    count_value(r.attended_4_plus, people_mark(r, "attended_4_plus")),
                 ],
-            )
-        })
-        .collect();
-    html.push_str(&figure(
-        &grouped_bar_chart(
-            "Referral pathway by source",
-            "Participants referred, who attended once or more, and who attended 4 or more sessions, by referral source",
-            &["referred".into(), "attended".into(), "4+ sessions".into()],
-            &funnel,
-            None,
-        ),
-        "Counts below five, and cells that would reveal them, are suppressed.",
-    ));
-    html.push_str("</section>");
+                note: None,
+            })
+            .collect(),
+    });
 
     // Equity.
-    html.push_str("<section aria-labelledby=\"s-equity\"><h2 id=\"s-equity\">Equity</h2>");
     for d in &equity.dimensions {
         let title = match d.dimension {
             "imd_quintile" => "Deprivation (IMD quintile)",
@@ -1416,65 +1745,307 @@ pub async fn sections(
             "gender" => "Gender",
             _ => "Urban or rural",
         };
-        let groups: Vec<(String, Vec<Option<f64>>)> = d
-            .people
-            .rows
-            .iter()
-            .map(|r| {
-                (
-                    r.group.replace('_', " "),
-                    vec![
-                        r.participants.map(|v| v as f64),
-                        r.attended_4_plus.map(|v| v as f64),
-                    ],
-                )
-            })
-            .collect();
-        html.push_str(&figure(
-            &grouped_bar_chart(
-                &format!("{title}: reach and retention"),
-                &format!(
-                    "Participants, and participants attending 4 or more sessions, by {}",
-                    title.to_lowercase()
-                ),
-                &["participants".into(), "4+ sessions".into()],
-                &groups,
-                None,
+        out.push(ChartSpec {
+            id: format!("equity-{}-reach", d.dimension),
+            section: Section::Equity,
+            heading: format!("{title}: participants, and those attending 4+ sessions"),
+            desc: format!(
+                "Participants, and participants attending 4 or more sessions, by {}.",
+                title.to_lowercase()
             ),
-            "Counts below five, and cells that would reveal them, are suppressed.",
-        ));
-        if let Some(w) = d.outcomes.iter().find(|o| o.measure == "wemwbs") {
-            let bars: Vec<Bar> = w
-                .groups
+            caption: String::new(),
+            empty: "No participants recorded yet.".into(),
+            kind: ChartKind::Grouped { max: None },
+            unit: "participants",
+            unit_on_values: false,
+            series: vec!["participants".into(), "4+ sessions".into()],
+            rows: d
+                .people
+                .rows
                 .iter()
-                .map(|g| Bar {
-                    label: g.group.replace('_', " "),
-                    value: g
-                        .stats
-                        .as_ref()
-                        .map(|s| (s.mean_change * 100.0).round() / 100.0),
-                    note: g.n.map(|n| format!("n = {n}")),
+                .filter(|r| r.participants != Some(0))
+                .map(|r| ChartRow {
+                    group: r.group.replace('_', " "),
+                    values: vec![
+                        count_value(r.participants, people_mark(r, "participants")),
+                        count_value(r.attended_4_plus, people_mark(r, "attended_4_plus")),
+                    ],
+                    note: None,
                 })
-                .collect();
-            html.push_str(&figure(
-                &bar_chart(
-                    &format!("{title}: mean WEMWBS change"),
-                    "Mean change in WEMWBS score from baseline to end, by group",
-                    &bars,
-                ),
-                "Groups with fewer than five pairs, or whose count would reveal another group's, are suppressed.",
-            ));
+                .collect(),
+        });
+        if let Some(w) = d.outcomes.iter().find(|o| o.measure == "wemwbs") {
+            out.push(ChartSpec {
+                id: format!("equity-{}-wemwbs-change", d.dimension),
+                section: Section::Equity,
+                heading: format!("{title}: mean WEMWBS change (points)"),
+                desc: "Mean change in WEMWBS score from baseline to end, by group.".into(),
+                caption: String::new(),
+                empty: "No pairs of baseline and end questionnaires yet.".into(),
+                kind: ChartKind::Bars,
+                unit: "points",
+                unit_on_values: true,
+                series: vec!["mean change".into()],
+                rows: w
+                    .groups
+                    .iter()
+                    .filter(|g| g.n != Some(0))
+                    .map(|g| ChartRow {
+                        group: g.group.replace('_', " "),
+                        values: vec![match &g.stats {
+                            Some(s) => Value::Shown((s.mean_change * 100.0).round() / 100.0),
+                            None => Value::Withheld(g.withheld.map_or(Mark::Small, mark)),
+                        }],
+                        note: g.n.map(|n| format!("n = {n}")),
+                    })
+                    .collect(),
+            });
         }
     }
-    html.push_str("</section>");
-    Ok(html)
+    if no_people {
+        for spec in out.iter_mut().filter(|s| s.section != Section::Attendance) {
+            spec.rows.clear();
+        }
+    }
+    Ok(out)
 }
 
-fn figure(svg: &str, caption: &str) -> String {
-    format!(
-        "<figure>{svg}<figcaption>{}</figcaption></figure>",
-        escape(caption)
+/// A measure's label without what follows its first parenthesis or semicolon (`WEMWBS`, not
+/// the whole scoring note).
+fn short_label(label: &str) -> String {
+    let cut = label.find([';', '(']).unwrap_or(label.len());
+    let s = label[..cut].trim();
+    if s.is_empty() {
+        label.to_owned()
+    } else {
+        s.to_owned()
+    }
+}
+
+/// The page's query string for `filters` (`&site=...`), percent-encoded.
+fn filter_query(filters: &Filters) -> String {
+    let mut query = String::new();
+    for (name, v) in [
+        ("site", &filters.site),
+        ("activity", &filters.activity),
+        ("from", &filters.from),
+        ("to", &filters.to),
+    ] {
+        if let Some(v) = v {
+            let _ = write!(query, "&{name}={}", percent_encode(v));
+        }
+    }
+    query
+}
+
+/// What a chart, or a section, all of whose figures are withheld says instead.
+const WITHHELD_ALL: &str =
+    "Too few people for any figure here: every count is below 5, or hidden to protect one.";
+
+/// The short note near the top of the project page that explains the two marks of a withheld
+/// figure, once.
+pub const HOW_TO_READ: &str = "<section class=\"howto\" aria-labelledby=\"s-howto\">\
+     <h2 id=\"s-howto\">How to read these figures</h2><ul>\
+     <li><strong>&lt;5</strong>: a count of fewer than 5 people (or a figure computed from \
+     one), not shown so that no one can be recognised.</li>\
+     <li><strong>hidden \u{2021}</strong>: a figure hidden because, with the totals shown, it \
+     would reveal a count of fewer than 5 elsewhere.</li>\
+     <li>Each chart's numbers can be downloaded as a table (CSV) from the link under it.</li>\
+     </ul></section>";
+
+/// **The dashboard's figures.** Renders the project page's sections, in this order and with
+/// these `<h2>` headings: "Wellbeing change", "Attendance over time", "Retention", "Equity".
+/// Each chart of [`charts`] is a figure with an `<h3>` heading naming what it shows and its
+/// unit, the chart (or, when it has nothing to draw, one sentence), a caption and a link to its
+/// table as CSV; a section with nothing to draw at all says so once. All text from the
+/// database goes through [`escape`] (the charts escape their own inputs).
+pub async fn sections(
+    state: &AppState,
+    project: &Project,
+    filters: &Filters,
+) -> Result<String, ApiError> {
+    let specs = charts(state, project, filters).await?;
+    Ok(render_sections(&specs, project, filters))
+}
+
+fn render_sections(specs: &[ChartSpec], project: &Project, filters: &Filters) -> String {
+    let query = filter_query(filters);
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", &query[1..])
+    };
+    let base = format!(
+        "/dashboard/projects/{}/charts",
+        percent_encode(&project.slug)
+    );
+    let mut html = String::new();
+    for section in Section::ALL {
+        let _ = write!(
+            html,
+            "<section aria-labelledby=\"s-{0}\"><h2 id=\"s-{0}\">{1}</h2>",
+            section.id(),
+            section.heading()
+        );
+        let mine: Vec<&ChartSpec> = specs.iter().filter(|s| s.section == section).collect();
+        if mine.iter().all(|s| s.is_empty()) {
+            let text = if mine.iter().any(|s| !s.rows.is_empty()) {
+                WITHHELD_ALL
+            } else {
+                section.nothing()
+            };
+            let _ = write!(html, "<p class=\"empty none\">{text}</p></section>");
+            continue;
+        }
+        html.push_str("<div class=\"figures\">");
+        for spec in mine {
+            html.push_str(&figure(spec, &base, &query));
+        }
+        html.push_str("</div></section>");
+    }
+    html
+}
+
+/// One chart: its heading, the chart or a sentence, its caption and the link to its table.
+fn figure(spec: &ChartSpec, base: &str, query: &str) -> String {
+    let id = escape(&spec.id);
+    let mut html = format!(
+        "<div class=\"fig\" id=\"chart-{id}\"><h3 id=\"h-{id}\">{}</h3>",
+        escape(&spec.heading)
+    );
+    if spec.is_empty() {
+        let text = if spec.rows.is_empty() {
+            spec.empty.as_str()
+        } else {
+            WITHHELD_ALL
+        };
+        let _ = write!(html, "<p class=\"empty\">{}</p></div>", escape(text));
+        return html;
+    }
+    let caption = if spec.caption.is_empty() {
+        String::new()
+    } else {
+        format!("<figcaption>{}</figcaption>", escape(&spec.caption))
+    };
+    let _ = write!(
+        html,
+        "<figure>{}{caption}</figure><p class=\"csv\"><a href=\"{}\">Table as CSV\
+         <span class=\"vh\">: {}</span></a></p></div>",
+        spec.svg(),
+        escape(&format!("{base}/{}.csv{query}", spec.id)),
+        escape(&spec.heading),
+    );
+    html
+}
+
+/// `GET /dashboard/projects/{slug}/charts/{chart}`: one chart's table as CSV (`{chart}` is the
+/// chart's id followed by `.csv`), filtered as the project page is.
+#[utoipa::path(
+    get,
+    path = "/dashboard/projects/{slug}/charts/{chart}",
+    tag = "dashboard",
+    security(("dashboard_cookie" = [])),
+    params(
+        ("slug" = String, Path, description = "The project"),
+        ("chart" = String, Path, description = "The chart's id followed by `.csv`, e.g. `attendance-by-month.csv` (docs/dashboard.md lists them)"),
+        Filters,
+    ),
+    responses(
+        (status = 200, description = "The chart's table: `group,series,value,unit,withheld`, one line per plotted value (`withheld` is `small`, `protecting` or empty)", content_type = "text/csv"),
+        (status = 303, description = "No valid session cookie: the browser is sent to the login form"),
+        (status = 400, description = "A filter is not valid (HTML)", content_type = "text/html"),
+        (status = 403, description = "The user may not analyse this project (HTML)", content_type = "text/html"),
+        (status = 404, description = "No such project, or no chart with this id (HTML)", content_type = "text/html"),
+        (status = 500, description = "Internal error (HTML)", content_type = "text/html"),
+        (status = 503, description = "The database is unavailable (HTML)", content_type = "text/html"),
     )
+)]
+pub async fn chart_csv(
+    State(state): State<AppState>,
+    DashboardUser(user): DashboardUser,
+    Path((slug, chart)): Path<(String, String)>,
+    filters: Result<Query<Filters>, QueryRejection>,
+) -> Response {
+    let who = Some(user.username.as_str());
+    match chart_csv_response(&state, &user, &slug, &chart, filters).await {
+        Ok(res) => res,
+        Err(e) => api_error_page(e, who),
+    }
+}
+
+async fn chart_csv_response(
+    state: &AppState,
+    user: &UserAuth,
+    slug: &str,
+    chart: &str,
+    filters: Result<Query<Filters>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let project = match analysable_project(state, user, slug).await? {
+        Ok((project, _)) => project,
+        Err(refused) => return Ok(refused),
+    };
+    let filters = match filters {
+        Ok(Query(f)) => {
+            let (f, problems) = f.clean();
+            if let Some(p) = problems.into_iter().next() {
+                return Err(ApiError::bad("invalid_filter", p));
+            }
+            f
+        }
+        Err(_) => {
+            return Err(ApiError::bad(
+                "invalid_filter",
+                "The filters could not be read.",
+            ));
+        }
+    };
+    let id = chart.strip_suffix(".csv").unwrap_or(chart);
+    let not_found = || {
+        ApiError::NotFound(format!(
+            "There is no chart “{id}” on this project's page (a chart's table is \
+             /dashboard/projects/{slug}/charts/<id>.csv)."
+        ))
+    };
+    if !chart.ends_with(".csv") {
+        return Err(not_found());
+    }
+    let specs = charts(state, &project, &filters).await?;
+    let spec = specs
+        .into_iter()
+        .find(|s| s.id == id)
+        .ok_or_else(not_found)?;
+    crate::access::audit::record(
+        &state.db.pool,
+        &crate::access::audit::Actor::user(user),
+        "report",
+        Some(&project.slug),
+        Some("dashboard"),
+        serde_json::json!({"report": "dashboard-chart", "chart": spec.id, "site": filters.site,
+                           "activity": filters.activity, "from": filters.from, "to": filters.to}),
+    )
+    .await?;
+    let demo = crate::storage::demo::is_demo(&state.db.pool, &project.slug).await? == Some(true);
+    let stem = if demo {
+        format!("bothy-demo-{}", project.slug)
+    } else {
+        format!("bothy-{}", project.slug)
+    };
+    let file = format!("{stem}-{}.csv", spec.id);
+    let mut res = (StatusCode::OK, spec.csv()).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok(res)
 }
 
 #[cfg(test)]
@@ -1527,6 +2098,121 @@ mod tests {
         let def = crate::instruments::from_json_text(EXAMPLE_DEFINITION).expect("it reads");
         assert_eq!(def.validate(), Ok(()));
         assert_eq!(def.items.iter().filter(|i| i.reverse).count(), 1);
+    }
+
+    fn spec(section: Section, id: &str, rows: Vec<ChartRow>) -> ChartSpec {
+        ChartSpec {
+            id: id.into(),
+            section,
+            heading: format!("{id} (participants)"),
+            desc: "d".into(),
+            caption: String::new(),
+            empty: format!("Nothing for {id} yet."),
+            kind: ChartKind::Grouped { max: None },
+            unit: "participants",
+            unit_on_values: false,
+            series: vec!["referred".into(), "4+ sessions".into()],
+            rows,
+        }
+    }
+
+    fn project() -> Project {
+        Project {
+            slug: "moray".into(),
+            name: "Moray".into(),
+        }
+    }
+
+    #[test]
+    fn a_project_without_data_gets_a_short_page() {
+        let specs: Vec<ChartSpec> = Section::ALL
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| (0..4).map(move |k| spec(*s, &format!("c{i}-{k}"), Vec::new())))
+            .collect();
+        let html = render_sections(&specs, &project(), &Filters::default());
+        assert!(!html.contains("<svg"), "{html}");
+        assert!(
+            !html.contains("<h3"),
+            "no heading for a chart not drawn: {html}"
+        );
+        assert_eq!(html.matches("<h2 ").count(), 4);
+        for s in Section::ALL {
+            assert_eq!(html.matches(s.nothing()).count(), 1, "said once: {html}");
+        }
+        assert!(html.len() < 1500, "{} bytes: {html}", html.len());
+
+        // Some rows, every value withheld: one sentence under the chart's heading.
+        let withheld = ChartRow {
+            group: "g".into(),
+            values: vec![
+                Value::Withheld(Mark::Small),
+                Value::Withheld(Mark::Protecting),
+            ],
+            note: None,
+        };
+        let mut specs = vec![
+            spec(
+                Section::Equity,
+                "shown",
+                vec![ChartRow {
+                    group: "g".into(),
+                    values: vec![Value::Shown(12.0), Value::Withheld(Mark::Protecting)],
+                    note: None,
+                }],
+            ),
+            spec(Section::Equity, "hidden", vec![withheld.clone()]),
+        ];
+        let html = render_sections(&specs, &project(), &Filters::default());
+        assert_eq!(html.matches("<svg").count(), 1);
+        assert!(html.contains(&format!("<p class=\"empty\">{WITHHELD_ALL}</p>")));
+        assert!(html.contains(">shown (participants)</h3>"));
+        assert!(html.contains("href=\"/dashboard/projects/moray/charts/shown.csv\""));
+        let html = render_sections(&specs[1..], &project(), &Filters::default());
+        assert!(
+            html.contains("Too few people for any figure here"),
+            "{html}"
+        );
+        specs.truncate(1);
+        let filters = Filters {
+            site: Some("a b".into()),
+            ..Filters::default()
+        };
+        let html = render_sections(&specs, &project(), &filters);
+        assert!(html.contains("charts/shown.csv?site=a%20b\""), "{html}");
+    }
+
+    #[test]
+    fn a_chart_table_has_one_line_per_value_with_its_mark() {
+        let s = spec(
+            Section::Retention,
+            "referral-pathway",
+            vec![
+                ChartRow {
+                    group: "=GP".into(),
+                    values: vec![Value::Shown(12.5), Value::Withheld(Mark::Protecting)],
+                    note: None,
+                },
+                ChartRow {
+                    group: "self".into(),
+                    values: vec![Value::Withheld(Mark::Small)],
+                    note: None,
+                },
+            ],
+        );
+        assert_eq!(
+            s.csv(),
+            "group,series,value,unit,withheld\r\n\
+             \"'=GP\",referred,12.5,participants,\r\n\
+             \"'=GP\",4+ sessions,,participants,protecting\r\n\
+             self,referred,,participants,small\r\n"
+        );
+        assert_eq!(id_part("My Scale 2"), "my-scale-2");
+        assert_eq!(month_label("2026-03"), "Mar 2026");
+        assert_eq!(
+            short_label("Warwick-Edinburgh (WEMWBS; sum)"),
+            "Warwick-Edinburgh"
+        );
     }
 
     #[test]

@@ -134,19 +134,7 @@ pub fn export_statement(dataset: Dataset, project: &str, f: &Filters) -> (String
             )
         }
         Dataset::Attendance => {
-            w.sessions();
-            // Only the marks: the session columns come from [`attendance_sessions_statement`],
-            // read alongside in the same order (a merge), so each of a million rows carries
-            // four values, not eight. Sessions in (start, id) order by their index, each
-            // one's marks by the primary key: no sort of the whole result.
-            format!(
-                "SELECT a.session_id, a.participant_id, a.status, s.starts_at \
-                 FROM sessions s JOIN attendance a ON a.session_id = s.id \
-                 JOIN participants p ON p.id = a.participant_id AND p.consent_data_use = 1 \
-                 WHERE s.project = $1 AND a.project = $1{} \
-                 ORDER BY s.starts_at, s.id, a.participant_id",
-                w.sql()
-            )
+            unreachable!("attendance marks are read a session at a time (attendance_mark_groups)")
         }
         Dataset::Wellbeing => {
             w.wellbeing();
@@ -268,6 +256,33 @@ fn attendance_sessions_statement(project: &str, f: &Filters) -> (String, Vec<Str
     )
 }
 
+/// The marks of an attendance export a session at a time (see [`attendance_mark_groups`]).
+fn attendance_mark_groups_statement(
+    project: &str,
+    f: &Filters,
+    postgres: bool,
+) -> (String, Vec<String>) {
+    let mut w = Conditions::new(project, f);
+    w.sessions();
+    let (concat, chr) = if postgres {
+        ("string_agg", "chr")
+    } else {
+        ("group_concat", "char")
+    };
+    (
+        format!(
+            "SELECT s.id, {concat}(a.participant_id || {chr}(31) || a.status, {chr}(30) \
+             ORDER BY a.participant_id) AS marks, s.starts_at \
+             FROM sessions s JOIN attendance a ON a.session_id = s.id \
+             JOIN participants p ON p.id = a.participant_id AND p.consent_data_use = 1 \
+             WHERE s.project = $1 AND a.project = $1{} \
+             GROUP BY s.starts_at, s.id ORDER BY s.starts_at, s.id",
+            w.sql()
+        ),
+        w.binds,
+    )
+}
+
 /// A placeholder for the `YYYY-MM-DD` (UTC) date of a Unix-seconds column, replaced per
 /// backend by [`for_backend`].
 fn date_of_millis_sql(column: &str) -> String {
@@ -339,6 +354,24 @@ pub fn attendance_session_rows<'e>(
     f: &Filters,
 ) -> BoxStream<'e, Result<AnyRow, sqlx::Error>> {
     fetch_built(db, attendance_sessions_statement(project, f))
+}
+
+/// The marks of an attendance export, one row per session in the order of
+/// [`attendance_session_rows`]: `id, marks, starts_at`, where `marks` holds each mark's
+/// `participant_id` and `status` joined by U+001F, the marks joined by U+001E in participant
+/// order (ids are UUIDs and statuses codes: neither holds a control character). A row per
+/// session rather than per mark: the drivers' cost of handing over a row is several times
+/// that of reading it (SQLite's hands each over from the database's thread), and a session
+/// holds tens of marks (docs/benchmarks.md, "Marks read a session at a time").
+pub fn attendance_mark_groups<'e>(
+    db: &'e Db,
+    project: &str,
+    f: &Filters,
+) -> BoxStream<'e, Result<AnyRow, sqlx::Error>> {
+    fetch_built(
+        db,
+        attendance_mark_groups_statement(project, f, db.backend == Backend::Postgres),
+    )
 }
 
 /// An instrument (and version) of a wellbeing export's responses, with the largest item

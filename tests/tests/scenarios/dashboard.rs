@@ -18,6 +18,8 @@ on_both_backends!(dashboard_over_http, dashboard_in_a_browser);
 
 const PROJECT: &str = "moray-wellbeing";
 const HOSTILE: &str = "<script>alert(1)</script>";
+/// A project with no records.
+const EMPTY: &str = "nairn-new";
 
 /// A client that keeps no cookies and follows no redirects, so each answer is seen as sent.
 fn client() -> reqwest::Client {
@@ -43,7 +45,7 @@ async fn participant(device: &Device, age: &str, decile: i64) -> Uuid {
         .id
 }
 
-/// A project with an analyst, a researcher and a coordinator's device holding 12 participants,
+/// A project with an analyst, a researcher and a coordinator's device holding 30 participants,
 /// 6 sessions at two sites (one with a hostile name) with attendance, and WEMWBS baselines and
 /// end responses.
 async fn seed(h: &Harness) {
@@ -65,11 +67,24 @@ async fn seed(h: &Harness) {
     .await;
     let device = h.device("cora", "cora-phone").await;
     device.sync().await.expect("first sync");
+    // 30 participants: four aged 75-84 (a band too small to show), the others in three bands.
     let mut people = Vec::new();
-    for i in 0..12i64 {
-        let age = ["16-24", "25-34", "65-74"][(i % 3) as usize];
+    for i in 0..30i64 {
+        let age = if i < 4 {
+            "75-84"
+        } else {
+            ["16-24", "25-34", "65-74"][(i % 3) as usize]
+        };
         people.push(participant(&device, age, 1 + i % 10).await);
     }
+    // Sessions attended: five people each attend none, 1, 2 or 3, and 4 or 5; ten attend all 6.
+    let attends = |i: usize| match i {
+        0..5 => 0,
+        5..10 => 1,
+        10..15 => 2 + i % 2,
+        15..20 => 4 + i % 2,
+        _ => 6,
+    };
     for day in 0..6usize {
         let site = if day % 2 == 0 {
             "elgin-hall"
@@ -92,15 +107,20 @@ async fn seed(h: &Harness) {
             )
             .await
             .expect("session recorded");
-        for p in people.iter().take(6 + day) {
-            device
-                .mark_attendance(session, *p, AttendanceMark::Present)
-                .await
-                .expect("attendance marked");
+        for (i, p) in people.iter().enumerate() {
+            if day < attends(i) {
+                device
+                    .mark_attendance(session, *p, AttendanceMark::Present)
+                    .await
+                    .expect("attendance marked");
+            }
         }
     }
+    // WEMWBS at baseline (every item 3) and end: changes of -10, -5, 0, +5 and +10 points, six
+    // people each, so that every bin of the change distribution is shown.
     for (i, p) in people.iter().enumerate() {
-        for (timepoint, month, base) in [("baseline", 9, 2i64), ("end", 11, 3)] {
+        let change = [-10i64, -5, 0, 5, 10][i % 5];
+        for (timepoint, month, delta) in [("baseline", 9, 0i64), ("end", 11, change)] {
             device
                 .record_wellbeing(&WellbeingForm {
                     participant: *p,
@@ -109,7 +129,12 @@ async fn seed(h: &Harness) {
                     date: chrono::NaiveDate::from_ymd_opt(2026, month, 1).unwrap(),
                     session: None,
                     items: (1..=14u8)
-                        .map(|n| (n, (base + (i as i64 + n as i64) % 3).min(5)))
+                        .map(|n| {
+                            (
+                                n,
+                                3 + delta.signum() * i64::from(i64::from(n) <= delta.abs()),
+                            )
+                        })
                         .collect(),
                 })
                 .await
@@ -283,12 +308,35 @@ async fn dashboard_over_http(backend: Backend) {
             "section {heading}"
         );
     }
-    assert!(body.matches("role=\"img\"").count() >= 4);
+    assert!(body.matches("role=\"img\"").count() >= 4, "{body}");
     assert!(body.contains("Attendees per session"));
     assert!(
         !body.contains(">no data<") || body.matches(">no data<").count() < 2,
         "{body}"
     );
+    // Every chart has a visible heading naming its unit and a link to its table; the two marks
+    // of a withheld figure are explained once, near the top.
+    assert!(body.contains(">How to read these figures</h2>"), "{body}");
+    assert_eq!(body.matches("hidden \u{2021}</strong>").count(), 1);
+    assert!(!body.contains("suppressed (&lt;5)"), "the old mark is gone");
+    assert!(
+        body.contains(
+            ">WEMWBS: change from baseline to end (participants by points of change)</h3>"
+        ),
+        "{body}"
+    );
+    assert_eq!(
+        body.matches("<h3 ").count(),
+        body.matches("role=\"img\"").count() + body.matches("<p class=\"empty\">").count(),
+        "one heading per chart or empty chart"
+    );
+    assert_eq!(
+        body.matches(">Table as CSV<").count(),
+        body.matches("role=\"img\"").count()
+    );
+    assert!(body.contains(&format!(
+        "href=\"/dashboard/projects/{PROJECT}/charts/attendance-by-month.csv\""
+    )));
     // The hostile site name is shown escaped, never as markup.
     assert!(!body.contains("<script"), "unescaped markup in the page");
     assert!(body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
@@ -304,13 +352,18 @@ async fn dashboard_over_http(backend: Backend) {
     assert!(body.contains("is not a date"));
     assert!(body.contains("<option value=\"forres-park\" selected>"));
     assert!(
-        body.contains("3 sessions;"),
+        body.contains("3 sessions in all."),
         "three sessions at Forres Park"
+    );
+    assert!(
+        body.contains("/charts/sessions-by-activity.csv?site=forres-park&amp;from=2026-09-01\"")
     );
     // Filters injected through the query string are escaped too.
     let (status, _, body) = get(&h, &format!("{page}?site=%3Cscript%3E"), Some(&ana)).await;
     assert_eq!(status, 200);
     assert!(!body.contains("<script"));
+
+    charts_as_csv(&h, &ana, &rhys).await;
 
     // Logging out clears the cookie.
     let res = client()
@@ -347,6 +400,131 @@ async fn dashboard_over_http(backend: Backend) {
     h.finish().await;
 }
 
+/// The rows of a chart's table: `group,series,value,unit,withheld`.
+fn csv_rows(body: &str) -> Vec<Vec<String>> {
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(header, ["group", "series", "value", "unit", "withheld"]);
+    reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+/// Each chart's table as CSV: the chart's numbers (equal to the JSON report's), the marks of
+/// withheld figures, the page's filters, the file name, a 404 naming an unknown chart, and the
+/// page's login and access check.
+async fn charts_as_csv(h: &Harness, ana: &str, rhys: &str) {
+    let base = format!("/dashboard/projects/{PROJECT}/charts");
+    let (status, headers, body) = get(h, &format!("{base}/wellbeing-wemwbs.csv"), Some(ana)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert_eq!(
+        headers["content-disposition"],
+        format!("attachment; filename=\"bothy-{PROJECT}-wellbeing-wemwbs.csv\"")
+    );
+    assert_eq!(headers["cache-control"], "no-store");
+    let rows = csv_rows(&body);
+    let token = h.login("ana", "ana-password").await.unwrap();
+    let report = h
+        .get_as(
+            &format!("/api/v1/projects/{PROJECT}/reports/outcomes"),
+            &token,
+        )
+        .await
+        .unwrap();
+    let wemwbs = report["measures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["measure"] == "wemwbs")
+        .expect("WEMWBS in the report");
+    let bins = wemwbs["distribution"].as_array().unwrap();
+    assert_eq!(rows.len(), bins.len(), "{body}");
+    assert!(bins.iter().any(|b| b["count"].is_u64()), "{wemwbs}");
+    for (row, bin) in rows.iter().zip(bins) {
+        assert_eq!(
+            row[0].trim_start_matches('\''),
+            bin["label"].as_str().unwrap()
+        );
+        assert_eq!(
+            (row[1].as_str(), row[3].as_str()),
+            ("participants", "participants")
+        );
+        match bin["count"].as_u64() {
+            Some(n) => assert_eq!((row[2].clone(), row[4].as_str()), (n.to_string(), "")),
+            None => {
+                assert_eq!(row[2], "");
+                assert!(
+                    ["small", "protecting"].contains(&row[4].as_str()),
+                    "{row:?}"
+                );
+            }
+        }
+    }
+
+    // Four participants aged 75-84: the band's count is withheld as small.
+    let (status, _, body) = get(h, &format!("{base}/equity-age_band-reach.csv"), Some(ana)).await;
+    assert_eq!(status, 200, "{body}");
+    let rows = csv_rows(&body);
+    let band = rows
+        .iter()
+        .find(|r| r[0] == "75-84" && r[1] == "participants")
+        .unwrap_or_else(|| panic!("the 75-84 band: {body}"));
+    assert_eq!(
+        (band[2].as_str(), band[4].as_str()),
+        ("", "small"),
+        "{body}"
+    );
+    assert!(
+        !rows.iter().any(|r| r[2].is_empty() && r[4].is_empty()),
+        "every missing value says why: {body}"
+    );
+
+    // The page's filters apply: three walking-group sessions at Forres Park.
+    let (status, _, body) = get(
+        h,
+        &format!("{base}/sessions-by-activity.csv?site=forres-park"),
+        Some(ana),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        csv_rows(&body),
+        [["Walking group", "sessions", "3", "sessions", ""]]
+    );
+    let (status, _, body) = get(h, &format!("{base}/retention.csv?from=soon"), Some(ana)).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("is not a date"), "{body}");
+
+    // An unknown chart is a 404 page naming it; without a session, the login form; a
+    // researcher is refused as on the page.
+    let (status, headers, body) = get(h, &format!("{base}/no-such-chart.csv"), Some(ana)).await;
+    assert_eq!(status, 404);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(body.contains("no-such-chart"), "{body}");
+    let (status, headers, _) = get(h, &format!("{base}/retention.csv"), None).await;
+    assert_eq!(status, 303);
+    assert_eq!(headers["location"], "/dashboard/login");
+    let (status, _, body) = get(h, &format!("{base}/retention.csv"), Some(rhys)).await;
+    assert_eq!(status, 403, "{body}");
+}
+
 async fn dashboard_in_a_browser(backend: Backend) {
     let Some(browser_dir) = bothy_tests::browser_dir("dashboard browser check") else {
         return;
@@ -355,11 +533,19 @@ async fn dashboard_in_a_browser(backend: Backend) {
         return;
     };
     seed(&h).await;
+    // A project with nothing recorded yet: its page must stay short.
+    h.project(EMPTY).await;
+    h.admin(
+        &format!("/api/v1/admin/projects/{EMPTY}/members"),
+        json!({"username": "ana", "role": "analyst"}),
+    )
+    .await;
     let out = bothy_tests::artifacts_dir("dashboard", backend);
     let output = tokio::process::Command::new("node")
         .arg(browser_dir.join("dashboard.mjs"))
         .args([h.url().as_str(), "ana", "ana-password", PROJECT])
         .arg(&out)
+        .arg(EMPTY)
         .current_dir(&browser_dir)
         .kill_on_drop(true)
         .output();

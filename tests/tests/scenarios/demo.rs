@@ -173,6 +173,21 @@ async fn demo_is_marked(h: &Harness) {
     assert_eq!(flag("real"), Some(json!(false)), "{listed}");
 }
 
+/// Fills the project `demo` as `bothy-server demo` does (default seed and size, the year ending
+/// this week) and adds the analyst `ana` (password `ana-password`) to it.
+pub(super) async fn fill_default_demo(h: &Harness) {
+    let db = bothy_server::storage::Db::connect(&h.db.url).await.unwrap();
+    let opts = DemoOptions::ending(
+        "demo",
+        demo::DEFAULT_SEED,
+        demo::DEFAULT_PARTICIPANTS,
+        chrono::Utc::now().date_naive(),
+    );
+    demo::create(&db, &opts).await.unwrap();
+    db.pool.close().await;
+    h.user("ana", "demo", "analyst").await;
+}
+
 async fn count(h: &Harness, sql: &str, project: &str) -> i64 {
     h.db.sql(sql, &[project]).await[0]["n"].as_i64().unwrap()
 }
@@ -329,10 +344,8 @@ async fn demo_dashboard_in_a_browser(backend: Backend) {
     let Some(h) = Harness::start(backend).await else {
         return;
     };
-    let db = bothy_server::storage::Db::connect(&h.db.url).await.unwrap();
-    let opts = DemoOptions::ending("demo", 11, 60, chrono::Utc::now().date_naive());
-    demo::create(&db, &opts).await.unwrap();
-    h.user("ana", "demo", "analyst").await;
+    // The demo as `bothy-server demo` makes it, so the screenshots show what a newcomer sees.
+    fill_default_demo(&h).await;
     let out = bothy_tests::artifacts_dir("demo-dashboard", backend);
     let output = tokio::process::Command::new("node")
         .arg(browser_dir.join("dashboard.mjs"))
@@ -352,6 +365,5 @@ async fn demo_dashboard_in_a_browser(backend: Backend) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    db.pool.close().await;
     h.finish().await;
 }

@@ -3,7 +3,8 @@
 //! n, their mean change is the report's mean change, their reliable-change codes count the
 //! report's reliable-change figures, with the default follow-up and with `timepoint`, `from`,
 //! `to` and threshold parameters. The figures recomputed from the rows (n, mean change, paired
-//! t, reliable improvement) also agree with SciPy's in the fixture.
+//! t, reliable improvement) also agree with SciPy's in the fixture. The same holds on the demo
+//! programme (`bothy-server demo`): a year of a programme of 300 participants over four sites.
 
 use super::analysis::{FIXTURE, get_jsonl, get_ok, researcher_and_analyst};
 use bothy_device::{Device, WellbeingForm};
@@ -14,6 +15,7 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 on_both_backends!(outcome_pairs_match_the_report);
+on_both_backends!(outcome_pairs_match_the_report_on_the_demo_programme);
 
 const P: &str = "lochside";
 
@@ -318,4 +320,54 @@ async fn outcome_pairs_match_the_report(backend: Backend) {
         assert_eq!(res.status().as_u16(), 400, "{q}");
         assert!(res.text().await.unwrap().contains(needle), "{q}");
     }
+}
+
+/// On the demo programme as `bothy-server demo` makes it: every measure's rows count the
+/// report's n, average its mean change and count its reliable-change figures, for the whole
+/// programme, each follow-up timepoint, and one site.
+async fn outcome_pairs_match_the_report_on_the_demo_programme(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    super::demo::fill_default_demo(&h).await;
+    let analyst = h.login("ana", "ana-password").await.unwrap();
+    let mut pairs = 0;
+    for q in [
+        "",
+        "timepoint=interim",
+        "timepoint=follow_up",
+        "site=harbour-hall",
+    ] {
+        let report: Value = serde_json::from_str(
+            &get_ok(
+                &h,
+                &format!("/api/v1/projects/demo/reports/outcomes?{q}"),
+                &analyst,
+            )
+            .await,
+        )
+        .unwrap();
+        let rows: Vec<Value> = get_jsonl(
+            &h,
+            &format!("/api/v1/projects/demo/exports/outcome_pairs?format=jsonl&{q}"),
+            &analyst,
+        )
+        .await;
+        let by_measure = same_pairs(&report, &rows, &format!("demo {q}"));
+        if q.is_empty() {
+            pairs = by_measure.values().map(Vec::len).sum();
+            // Real-looking figures: WEMWBS and SWEMWBS pairs, published with statistics.
+            for name in ["wemwbs", "swemwbs"] {
+                let m = report["measures"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|m| m["measure"] == name)
+                    .unwrap();
+                assert!(m["n"].as_u64().unwrap() >= 20, "{name}: {m}");
+                assert!(m["stats"].is_object(), "{name}: {m}");
+            }
+        }
+    }
+    assert!(pairs > 100, "{pairs} pairs in the demo");
 }

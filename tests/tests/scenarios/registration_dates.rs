@@ -27,23 +27,28 @@ async fn typed_registration_dates_count_in_their_quarter(backend: Backend) {
     };
     let (d, analyst) = researcher_and_analyst(&h, P).await;
 
-    // Five people registered on 30 March (typed) and referred on 2 March.
+    // Five people registered on 30 March (typed) and referred on 2 March, from two sources
+    // (all from one source, the count by source, marked, would give the total away, so the
+    // total would be withheld).
     let mut typed = Vec::new();
-    for _ in 0..5 {
+    for k in 0..5 {
         let fields: [(&str, FieldValue); 4] = [
             ("consent.data_use", true.into()),
             ("registered_on", "2026-03-30".into()),
-            ("referral.source", "gp".into()),
+            ("referral.source", if k < 3 { "gp" } else { "self" }.into()),
             ("referral.date", "2026-03-02".into()),
         ];
         typed.push(d.create_participant(Some(P), &fields).await.unwrap().id);
     }
     // Six with no registration date (as records made before the field existed), referred in May.
     let mut untyped: Vec<Uuid> = Vec::new();
-    for _ in 0..6 {
+    for k in 0..6 {
         let fields: [(&str, FieldValue); 3] = [
             ("consent.data_use", true.into()),
-            ("referral.source", "self".into()),
+            (
+                "referral.source",
+                if k < 3 { "self" } else { "link_worker" }.into(),
+            ),
             ("referral.date", "2026-05-10".into()),
         ];
         let id = d.create_participant(Some(P), &fields).await.unwrap().id;

@@ -293,6 +293,12 @@ async fn role_matrix(backend: Backend) {
             ),
             (
                 "GET",
+                "/api/v1/projects/p/reports/sites".into(),
+                json!(null),
+                analysts,
+            ),
+            (
+                "GET",
                 "/api/v1/projects/p/reports/quarterly?format=md".into(),
                 json!(null),
                 analysts,

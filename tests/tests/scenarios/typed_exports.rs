@@ -206,6 +206,26 @@ async fn parquet_and_package_match_jsonl(backend: Backend) {
     assert_eq!(files[0].0, "datapackage.json");
     let descriptor: Value = serde_json::from_str(&files[0].1).unwrap();
     assert_eq!(descriptor["profile"], "tabular-data-package");
+    // Every file in the zip carries the export time, in UK time (a zip's times have no zone).
+    let created = chrono::DateTime::parse_from_rfc3339(descriptor["created"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let uk = created + chrono::Duration::hours(bothy_sync_core::time::uk_offset_hours(created));
+    let want = format!("{}", uk.format("%Y-%m-%d %H:%M"));
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(&package)).unwrap();
+    for i in 0..z.len() {
+        let f = z.by_index(i).unwrap();
+        let t = f.last_modified().expect("a file time");
+        let got = format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute()
+        );
+        assert_eq!(got, want, "{}", f.name().unwrap());
+    }
     for name in &names {
         let (_, csv) = get_text(&h, &format!("{base}/exports/{name}"), &analyst).await;
         let (_, inside) = files

@@ -134,6 +134,17 @@ pub async fn report(a: ReportArgs, store: &Path) -> Result<()> {
             "only the quarterly report has formats other than json"
         ));
     }
+    if a.report != "sites" && a.sites.is_some() {
+        return Err(anyhow!(
+            "--sites is for the sites report; for one site in the {} report use --site",
+            a.report
+        ));
+    }
+    if a.report == "sites" && a.common.site.is_some() {
+        return Err(anyhow!(
+            "the sites report takes --sites (codes separated by commas, or all), not --site"
+        ));
+    }
     let (api, token) = connect(&a.common, store).await?;
     let path = format!(
         "/api/v1/projects/{}/reports/{}{}",
@@ -144,6 +155,7 @@ pub async fn report(a: ReportArgs, store: &Path) -> Result<()> {
             &[
                 ("format", a.format.clone()),
                 ("quarter", a.quarter.clone()),
+                ("sites", a.sites.clone()),
                 ("timepoint", a.timepoint.clone()),
                 (
                     "wemwbs_threshold",
