@@ -717,6 +717,23 @@ fn tidy(v: f64) -> f64 {
     (v * 1e10).round() / 1e10
 }
 
+/// The column of a pair's reliable-change class at threshold `t` in an outcome table:
+/// improved, no reliable change, deteriorated (the equity and sites reports' tables).
+pub(crate) fn class_column(p: &Pair, measure: &Measure, t: f64) -> usize {
+    match change_class(p.change() * measure.direction(), t) {
+        ChangeClass::Improved => 0,
+        ChangeClass::NoReliableChange => 1,
+        ChangeClass::Deteriorated => 2,
+    }
+}
+
+/// The paired statistics of a group of pairs.
+pub(crate) fn group_stats(pairs: &[&Pair]) -> Option<PairedStats> {
+    let before: Vec<f64> = pairs.iter().map(|p| p.before).collect();
+    let after: Vec<f64> = pairs.iter().map(|p| p.after).collect();
+    stats::paired(&before, &after)
+}
+
 /// The rows of the `outcome_pairs` export ([`crate::analysis::export::Dataset::OutcomePairs`]),
 /// one per pair, in measure order then participant id order, with the columns of
 /// [`crate::analysis::export::OUTCOME_PAIR_COLUMNS`]. The thresholds and the classes are the
@@ -1511,12 +1528,7 @@ pub fn equity(data: &Data, to: &'static str, thresholds: Thresholds) -> EquityRe
                             continue;
                         };
                         let g = d.group_of(person, &groups);
-                        let col = match change_class(p.change() * m.direction(), t) {
-                            ChangeClass::Improved => 0,
-                            ChangeClass::NoReliableChange => 1,
-                            ChangeClass::Deteriorated => 2,
-                        };
-                        counts[g][col] += 1;
+                        counts[g][class_column(p, m, t)] += 1;
                         by_group[g].push(p);
                     }
                     let prot = disclosure::protect_table(&counts, MIN_COUNT);
@@ -1534,13 +1546,7 @@ pub fn equity(data: &Data, to: &'static str, thresholds: Thresholds) -> EquityRe
                                 deteriorated: cells[2],
                                 improved_share: share(cells[0], n),
                                 withheld: prot.why(i, 3),
-                                stats: n.and_then(|_| {
-                                    let before: Vec<f64> =
-                                        by_group[i].iter().map(|p| p.before).collect();
-                                    let after: Vec<f64> =
-                                        by_group[i].iter().map(|p| p.after).collect();
-                                    stats::paired(&before, &after)
-                                }),
+                                stats: n.and_then(|_| group_stats(&by_group[i])),
                             }
                         })
                         .collect();

@@ -29,10 +29,8 @@
 use crate::analysis::disclosure::{self, Hidden, MIN_COUNT, Protected};
 use crate::analysis::export::{Filters, Thresholds};
 use crate::analysis::redact::Redactor;
-use crate::analysis::reports::{
-    self, ChangeClass, DIMENSIONS, Data, Measure, Pair, PeopleTable, Selection,
-};
-use crate::analysis::stats::{self, PairedStats};
+use crate::analysis::reports::{self, DIMENSIONS, Data, Measure, Pair, PeopleTable, Selection};
+use crate::analysis::stats::PairedStats;
 use crate::error::ApiError;
 use crate::storage::{self, Db};
 use chrono::NaiveDate;
@@ -485,11 +483,7 @@ fn site_outcome(
         no_reliable_change: cells[1],
         deteriorated: cells[2],
         improved_share: reports::share(cells[0], n),
-        stats: n.and_then(|_| {
-            let before: Vec<f64> = pairs.iter().map(|p| p.before).collect();
-            let after: Vec<f64> = pairs.iter().map(|p| p.after).collect();
-            stats::paired(&before, &after)
-        }),
+        stats: n.and_then(|_| reports::group_stats(pairs)),
     }
 }
 
@@ -510,12 +504,7 @@ fn outcomes_by_site(
         let Some(home) = homes.get(p.participant) else {
             continue;
         };
-        let col = match reports::change_class(p.change() * measure.direction(), t) {
-            ChangeClass::Improved => 0,
-            ChangeClass::NoReliableChange => 1,
-            ChangeClass::Deteriorated => 2,
-        };
-        counts[home.site][col] += 1;
+        counts[home.site][reports::class_column(p, measure, t)] += 1;
         by_site[home.site].push(p);
     }
     let prot = protect_table(&counts, 3);
